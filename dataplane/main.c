@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * faiid: the appliance daemon. This file is the slow path: arguments,
+ * configuration, EAL and port set-up, the periodic counters on stdout, and a
+ * clean stop on SIGINT/SIGTERM. The packet loop is in worker.c.
+ *
+ *   faiid [EAL arguments] -- --config FILE [--control-socket PATH]
+ *         [--metrics-port N] [--ledger-dir DIR] [--check]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "dataplane.h"
+#include "faii/config.h"
+
+#define EAL_ARGV_MAX (FAII_CFG_EAL_ARGS_MAX + 2)
+#define STATS_POLL_MS 100u
+
+struct options {
+	const char *config_path;
+	const char *control_socket;
+	const char *ledger_dir;
+	long metrics_port; /* -1: from the configuration */
+	bool check_only;
+};
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+	        "usage: %s [EAL arguments] -- --config FILE [options]\n"
+	        "\n"
+	        "The faii orchestration appliance daemon (DPDK primary process).\n"
+	        "\n"
+	        "EAL arguments (-l, -a, --vdev, --no-huge, ...) come before \"--\". When none\n"
+	        "are given, the configuration's appliance.eal list is used, so\n"
+	        "  %s -- --config configs/demo.yaml\n"
+	        "starts the embedded default on DPDK virtual devices without hugepages.\n"
+	        "\n"
+	        "Options after \"--\" override the configuration file:\n"
+	        "  -c, --config FILE          YAML configuration (required)\n"
+	        "  -s, --control-socket PATH  operator control socket (appliance.control_socket)\n"
+	        "  -m, --metrics-port N       Prometheus /metrics port, 1..65535\n"
+	        "                             (appliance.metrics_port)\n"
+	        "  -L, --ledger-dir DIR       ledger directory, created if missing\n"
+	        "                             (appliance.ledger_dir)\n"
+	        "  -n, --check                validate the configuration, print its summary, exit\n"
+	        "  -h, --help                 this text\n"
+	        "\n"
+	        "Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 on a configuration or\n"
+	        "start-up error, 2 on a usage error. See docs/configuration.md.\n",
+	        prog, prog);
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"control-socket", required_argument, NULL, 's'},
+	    {"metrics-port", required_argument, NULL, 'm'},
+	    {"ledger-dir", required_argument, NULL, 'L'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:s:m:L:nh", longopts, NULL)) != -1) {
+		char *end = NULL;
+		switch (c) {
+		case 'c': opt->config_path = optarg; break;
+		case 's': opt->control_socket = optarg; break;
+		case 'L': opt->ledger_dir = optarg; break;
+		case 'n': opt->check_only = true; break;
+		case 'm':
+			errno = 0;
+			opt->metrics_port = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || opt->metrics_port < 1 ||
+			    opt->metrics_port > 65535) {
+				fprintf(stderr, "faiid: --metrics-port: expected 1..65535, found %s\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'h': usage(stdout, "faiid"); exit(0);
+		default: return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "faiid: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	if (opt->config_path == NULL) {
+		fprintf(stderr, "faiid: --config FILE is required\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Command-line options take precedence over the file. */
+static int apply_overrides(struct faii_config *cfg, const struct options *opt)
+{
+	struct faii_appliance_cfg *a = &cfg->appliance;
+	if (opt->control_socket) {
+		if (strlen(opt->control_socket) >= sizeof(a->control_socket)) {
+			fprintf(stderr, "faiid: --control-socket: expected at most %zu bytes\n",
+			        sizeof(a->control_socket) - 1);
+			return -1;
+		}
+		snprintf(a->control_socket, sizeof(a->control_socket), "%s", opt->control_socket);
+	}
+	if (opt->ledger_dir) {
+		if (strlen(opt->ledger_dir) >= sizeof(a->ledger_dir)) {
+			fprintf(stderr, "faiid: --ledger-dir: expected at most %zu bytes\n",
+			        sizeof(a->ledger_dir) - 1);
+			return -1;
+		}
+		snprintf(a->ledger_dir, sizeof(a->ledger_dir), "%s", opt->ledger_dir);
+	}
+	if (opt->metrics_port > 0)
+		a->metrics_port = (uint16_t)opt->metrics_port;
+	return 0;
+}
+
+/* mkdir -p for the ledger directory. */
+static int make_dirs(const char *path)
+{
+	char buf[FAII_CFG_PATH_LEN_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		return -1;
+	return access(buf, W_OK | X_OK);
+}
+
+static void print_summary(const struct faii_config *cfg, int eal_argc, char **eal_argv)
+{
+	const struct faii_appliance_cfg *a = &cfg->appliance;
+	const struct faii_policy *p = &cfg->policy;
+	unsigned per_class[FAII_CLASS_COUNT] = {0};
+	unsigned per_jurisdiction[FAII_CFG_JURISDICTIONS_MAX] = {0};
+	double capacity = 0;
+
+	printf("faiid: configuration %s\n", cfg->path);
+	printf("  eal:");
+	for (int i = 1; i < eal_argc; i++)
+		printf(" %s", eal_argv[i]);
+	printf("\n  workers %u, udp port %u, control socket %s, metrics port %u\n", a->workers,
+	       a->udp_port, a->control_socket, a->metrics_port);
+	printf("  ledger %s, validators %u (self %u)\n", a->ledger_dir, a->validator_count,
+	       a->validator_self);
+	printf("  policy: esg weights %.2f/%.2f/%.2f/%.2f, corridor -%.2f/+%.2f, eta %.2f, "
+	       "class share max %.2f\n",
+	       p->esg_weight[0], p->esg_weight[1], p->esg_weight[2], p->esg_weight[3],
+	       p->corridor_below, p->corridor_above, p->concentration_eta, p->class_share_max);
+	printf("  tiers (factor, operator cap, operators min, edge reserve, gamma, slo):");
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+		printf(" [%g %.2f %u %.2f %.2f %.3f]", p->tier[t].factor, p->tier[t].operator_cap,
+		       p->tier[t].operators_min, p->tier[t].edge_reserve,
+		       p->tier[t].congestion_gamma, p->tier[t].slo_target);
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		per_class[cfg->nodes[i].node_class]++;
+		per_jurisdiction[cfg->nodes[i].jurisdiction]++;
+		capacity += cfg->nodes[i].capacity_tasks_per_s;
+	}
+	printf("\n  fleet: %u nodes, %u operators, %u regions, %.0f tasks/s capacity\n",
+	       cfg->node_count, cfg->operator_count, cfg->region_count, capacity);
+	printf("   by class:");
+	for (uint8_t c = 0; c < FAII_CLASS_COUNT; c++)
+		printf(" %s %u", faii_node_class_name(c), per_class[c]);
+	printf("\n   by jurisdiction:");
+	for (uint32_t j = 0; j < cfg->jurisdiction_count; j++)
+		printf(" %s %u", cfg->jurisdictions[j].country, per_jurisdiction[j]);
+	printf("\n  residency classes:");
+	for (uint32_t r = 0; r < cfg->residency_class_count; r++)
+		printf(" %u=%s", cfg->residency_classes[r].id, cfg->residency_classes[r].name);
+	printf("\n");
+	fflush(stdout);
+}
+
+static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	memset(&conf, 0, sizeof(conf));
+	int rc = rte_eth_dev_info_get(port, &info);
+	if (rc != 0)
+		return rc;
+	if (queues > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+		                                   (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+	}
+	rc = rte_eth_dev_configure(port, queues, queues, &conf);
+	if (rc != 0)
+		return rc;
+	uint16_t rx_desc = FAII_RX_RING_SIZE, tx_desc = FAII_TX_RING_SIZE;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc);
+	if (rc != 0)
+		return rc;
+	int socket = rte_eth_dev_socket_id(port);
+	unsigned sock = socket < 0 ? 0 : (unsigned)socket;
+	for (uint16_t q = 0; q < queues; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, rx_desc, sock, NULL, pool);
+		if (rc != 0)
+			return rc;
+		rc = rte_eth_tx_queue_setup(port, q, tx_desc, sock, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	return rte_eth_dev_start(port);
+}
+
+static void print_counters(const struct faii_worker *workers, unsigned count, double uptime_s,
+                           const char *label)
+{
+	struct faii_worker_stats total;
+	faii_stats_sum(workers, count, &total);
+	uint64_t dropped = 0;
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		dropped += total.drops[r];
+	printf("faiid: %s t=%.1fs rx %" PRIu64 " pkts %" PRIu64 " bytes | task %" PRIu64
+	       " result %" PRIu64 " heartbeat %" PRIu64 " attest %" PRIu64 " register %" PRIu64
+	       " | dropped %" PRIu64,
+	       label, uptime_s, total.rx_packets, total.rx_bytes, total.valid[FAII_MSG_TASK],
+	       total.valid[FAII_MSG_RESULT], total.valid[FAII_MSG_HEARTBEAT],
+	       total.valid[FAII_MSG_ATTEST], total.valid[FAII_MSG_REGISTER], dropped);
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++) {
+		if (total.drops[r] != 0)
+			printf(" %s=%" PRIu64, faii_drop_name((enum faii_drop)r), total.drops[r]);
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	faii_force_quit = true;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Splits argv at "--": EAL arguments before, faiid's own after. */
+static int split_args(int argc, char **argv, int *eal_argc, char ***app_argv, int *app_argc)
+{
+	int dash = 1;
+	while (dash < argc && strcmp(argv[dash], "--") != 0)
+		dash++;
+	if (dash == argc) {
+		/* No "--": only --help makes sense without it. */
+		if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+			usage(stdout, "faiid");
+			exit(0);
+		}
+		return -1;
+	}
+	*eal_argc = dash;
+	*app_argv = argv + dash;
+	*app_argc = argc - dash;
+	return 0;
+}
+
+struct appliance {
+	struct faii_config *cfg;
+	struct rte_mempool *pool;
+	unsigned worker_count;
+	uint16_t port_count;
+	uint16_t ports[FAII_PORTS_MAX];
+	struct faii_worker workers[FAII_WORKERS_MAX];
+};
+
+static int start_ports(struct appliance *app)
+{
+	/* rte_eth_find_next() instead of RTE_ETH_FOREACH_DEV: that macro narrows
+	 * a uint64_t, which -Wconversion rejects. */
+	for (uint16_t port = rte_eth_find_next(0); port < RTE_MAX_ETHPORTS;
+	     port = rte_eth_find_next((uint16_t)(port + 1))) {
+		if (app->port_count == FAII_PORTS_MAX) {
+			fprintf(stderr, "faiid: more than %u ports; the rest are not used\n",
+			        FAII_PORTS_MAX);
+			break;
+		}
+		int rc = port_init(port, (uint16_t)app->worker_count, app->pool);
+		if (rc != 0) {
+			fprintf(stderr, "faiid: port %u: cannot start: %s\n", port, strerror(-rc));
+			return -1;
+		}
+		struct rte_ether_addr mac;
+		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+		rte_eth_macaddr_get(port, &mac);
+		rte_eth_dev_get_name_by_port(port, name);
+		printf("faiid: port %u %s mac " RTE_ETHER_ADDR_PRT_FMT " queues %u\n", port, name,
+		       RTE_ETHER_ADDR_BYTES(&mac), app->worker_count);
+		app->ports[app->port_count++] = port;
+	}
+	if (app->port_count == 0)
+		printf("faiid: no ports (add --vdev or -a to the EAL arguments)\n");
+	return 0;
+}
+
+static int launch_workers(struct appliance *app)
+{
+	unsigned lcore, k = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		if (k == app->worker_count)
+			break;
+		struct faii_worker *w = &app->workers[k];
+		memset(w, 0, sizeof(*w));
+		w->lcore_id = lcore;
+		w->queue_id = (uint16_t)k;
+		w->udp_port = app->cfg->appliance.udp_port;
+		w->port_count = app->port_count;
+		memcpy(w->ports, app->ports, sizeof(w->ports));
+		int rc = rte_eal_remote_launch(faii_worker_main, w, lcore);
+		if (rc != 0) {
+			fprintf(stderr, "faiid: cannot launch worker on lcore %u: %s\n", lcore,
+			        strerror(-rc));
+			return -1;
+		}
+		k++;
+	}
+	return 0;
+}
+
+static void run_until_signal(struct appliance *app)
+{
+	uint32_t interval_s = app->cfg->appliance.stats_interval_s;
+	double start = now_s(), next = start + interval_s;
+	while (!faii_force_quit) {
+		usleep(STATS_POLL_MS * 1000);
+		double t = now_s();
+		if (interval_s != 0 && t >= next) {
+			print_counters(app->workers, app->worker_count, t - start, "counters");
+			next += interval_s;
+		}
+	}
+	rte_eal_mp_wait_lcore();
+	print_counters(app->workers, app->worker_count, now_s() - start, "final");
+}
+
+static int run(struct appliance *app, int eal_argc, char **eal_argv)
+{
+	const struct faii_appliance_cfg *a = &app->cfg->appliance;
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "faiid: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	int rc = 1;
+	app->worker_count = a->workers;
+	if (rte_lcore_count() < a->workers + 1) {
+		fprintf(stderr,
+		        "faiid: appliance.workers is %u but the EAL gave %u lcores; give it at "
+		        "least %u (for example -l 0-%u)\n",
+		        a->workers, rte_lcore_count(), a->workers + 1, a->workers);
+		goto cleanup;
+	}
+	app->pool = rte_pktmbuf_pool_create("faii_mbufs", FAII_MBUF_COUNT, FAII_MBUF_CACHE_SIZE, 0,
+	                                    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (app->pool == NULL) {
+		fprintf(stderr, "faiid: cannot create the mbuf pool: %s\n",
+		        rte_strerror(rte_errno));
+		goto cleanup;
+	}
+	if (start_ports(app) != 0 || launch_workers(app) != 0) {
+		faii_force_quit = true;
+		rte_eal_mp_wait_lcore();
+		goto cleanup;
+	}
+	printf("faiid: running with %u worker(s); Ctrl-C or SIGTERM stops\n", app->worker_count);
+	fflush(stdout);
+	run_until_signal(app);
+	rc = 0;
+cleanup:
+	for (uint16_t i = 0; i < app->port_count; i++) {
+		rte_eth_dev_stop(app->ports[i]);
+		rte_eth_dev_close(app->ports[i]);
+	}
+	rte_mempool_free(app->pool);
+	rte_eal_cleanup();
+	if (rc == 0)
+		printf("faiid: stopped cleanly\n");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int eal_argc = 0, app_argc = 0;
+	char **app_argv = NULL;
+	struct options opt = {.metrics_port = -1};
+	char err[FAII_CFG_ERR_LEN];
+	static struct appliance app;
+
+	if (split_args(argc, argv, &eal_argc, &app_argv, &app_argc) != 0 ||
+	    parse_options(app_argc, app_argv, &opt) != 0) {
+		usage(stderr, "faiid");
+		return 2;
+	}
+	if (faii_config_load(opt.config_path, &app.cfg, err) != 0) {
+		fprintf(stderr, "faiid: %s\n", err);
+		return 1;
+	}
+	if (apply_overrides(app.cfg, &opt) != 0)
+		goto fail;
+
+	/* EAL arguments from the command line, else from the configuration. */
+	char *eal_argv[EAL_ARGV_MAX];
+	int n = 0;
+	eal_argv[n++] = argv[0];
+	if (eal_argc > 1) {
+		if (eal_argc > (int)EAL_ARGV_MAX - 1) {
+			fprintf(stderr, "faiid: at most %u EAL arguments\n", EAL_ARGV_MAX - 2);
+			goto fail;
+		}
+		for (int i = 1; i < eal_argc; i++)
+			eal_argv[n++] = argv[i];
+	} else {
+		for (uint32_t i = 0; i < app.cfg->appliance.eal_arg_count; i++)
+			eal_argv[n++] = app.cfg->appliance.eal_args[i];
+	}
+	eal_argv[n] = NULL;
+
+	print_summary(app.cfg, n, eal_argv);
+	if (opt.check_only) {
+		printf("faiid: configuration valid\n");
+		faii_config_free(app.cfg);
+		return 0;
+	}
+	if (make_dirs(app.cfg->appliance.ledger_dir) != 0) {
+		fprintf(stderr, "faiid: ledger directory %s: %s\n", app.cfg->appliance.ledger_dir,
+		        strerror(errno));
+		goto fail;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	int rc = run(&app, n, eal_argv);
+	faii_config_free(app.cfg);
+	return rc;
+fail:
+	faii_config_free(app.cfg);
+	return 1;
+}

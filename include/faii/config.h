@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The appliance configuration: one YAML file, validated completely on load.
+ *
+ * faii_config_load() fills a struct faii_config or returns -1 with one
+ * message naming the file, line, column, key path, what was expected and what
+ * was found ("demo.yaml:12:9: policy.concentration_eta: expected a number in
+ * [0, 1), found 1.5"). Unknown keys are errors. Values not given take the
+ * defaults of SPEC section 2a, set by faii_policy_defaults(). The format is
+ * documented in docs/configuration.md; configs/appliance.example.yaml is a
+ * commented example of every key.
+ *
+ * Error convention: 0 on success, -1 with the message in err on failure.
+ * Loading allocates; nothing here runs on the packet path.
+ */
+#ifndef FAII_CONFIG_H
+#define FAII_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faii/protocol.h"
+
+/* Bounds on every list in the file. */
+#define FAII_CFG_FILE_SIZE_MAX (16u << 20)
+#define FAII_CFG_NODES_MAX 4096u
+#define FAII_CFG_REGIONS_MAX 64u
+#define FAII_CFG_JURISDICTIONS_MAX 64u /* a residency class is a 64-bit set */
+#define FAII_CFG_OPERATORS_MAX 1024u
+#define FAII_CFG_VALIDATORS_MAX 16u
+#define FAII_CFG_EAL_ARGS_MAX 32u
+#define FAII_CFG_EAL_ARG_LEN_MAX 128u
+#define FAII_CFG_NAME_LEN_MAX 48u
+#define FAII_CFG_PATH_LEN_MAX 256u
+#define FAII_CFG_SOCKET_PATH_LEN_MAX 108u /* sizeof(sun_path) */
+#define FAII_CFG_WORKERS_MAX 16u
+#define FAII_CFG_ERR_LEN 512u
+
+#define FAII_ESG_WEIGHT_COUNT 4u /* renewables, 1/rPUE, 1/energy-to-work, 1-grid */
+
+/* Per-tier policy (index tier - 1). */
+struct faii_tier_policy {
+	double factor;           /* theta0_t, tier factor (32) */
+	double operator_cap;     /* beta_t, per-operator share cap (33) */
+	uint32_t operators_min;  /* d_t, distinct operators serving the tier (33) */
+	double edge_reserve;     /* alpha_t, share reserved for micro+S (25) */
+	double congestion_gamma; /* gamma_t, price/factor sensitivity (26),(32) */
+	double slo_target;       /* s_bar_t, SLO success target (29) */
+};
+
+/* Policy parameters of SPEC section 2a. */
+struct faii_policy {
+	double esg_weight[FAII_ESG_WEIGHT_COUNT];        /* omega1..4 (41), sum 1 */
+	double source_weight[FAII_SRC_RENEWABLE_COUNT]; /* lambda_s (42) */
+	double corridor_below;                          /* delta- (46) */
+	double corridor_above;                          /* delta+ (46) */
+	double concentration_eta;                       /* eta (13),(31) */
+	double class_share_max;                         /* s_bar (31),(33) */
+	double esg_slope;                               /* xi (30) */
+	double esg_multiplier_max;                      /* m_bar_ESG (30) */
+	double slo_alpha;                               /* alpha_SLO (29) */
+	double slo_multiplier_max;                      /* m_bar_SLO (29) */
+	double token_rate;                              /* p, per unit of verified work */
+	double availability_rate;                       /* p0 (20) */
+	double governance_step_max;                     /* largest relative change per period */
+	struct faii_tier_policy tier[FAII_TIER_COUNT];
+};
+
+struct faii_cfg_validator {
+	uint32_t id;
+	uint8_t public_key[FAII_PUBKEY_SIZE];
+	char address[FAII_CFG_NAME_LEN_MAX]; /* host:port of its consensus endpoint */
+};
+
+struct faii_appliance_cfg {
+	char eal_args[FAII_CFG_EAL_ARGS_MAX][FAII_CFG_EAL_ARG_LEN_MAX];
+	uint32_t eal_arg_count;
+	uint32_t workers;
+	uint16_t udp_port;
+	uint16_t metrics_port;
+	uint32_t stats_interval_s; /* live counters on stdout; 0 = never */
+	char control_socket[FAII_CFG_SOCKET_PATH_LEN_MAX];
+	char ledger_dir[FAII_CFG_PATH_LEN_MAX];
+	/* Validator set of the consensus among appliances (n = 3f + 1). */
+	uint32_t validator_self;
+	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
+	uint32_t validator_count;
+	struct faii_cfg_validator validators[FAII_CFG_VALIDATORS_MAX];
+};
+
+struct faii_cfg_jurisdiction {
+	char country[3]; /* ISO 3166-1 alpha-2 */
+	char bloc[FAII_CFG_NAME_LEN_MAX];
+};
+
+struct faii_cfg_residency_class {
+	uint16_t id; /* 1..FAII_RESIDENCY_CLASS_MAX, carried in TASK */
+	char name[FAII_CFG_NAME_LEN_MAX];
+	uint64_t allowed; /* bit j: jurisdictions[j] allowed */
+};
+
+struct faii_cfg_region {
+	uint16_t id; /* 1..FAII_REGION_ID_MAX, carried in TASK */
+	char name[FAII_CFG_NAME_LEN_MAX];
+	double lat_deg, lon_deg;
+};
+
+enum faii_node_status {
+	FAII_NODE_ACTIVE = 0,
+	FAII_NODE_DRAINING = 1,
+	FAII_NODE_QUARANTINED = 2,
+	FAII_NODE_SLASHED = 3,
+};
+
+struct faii_cfg_esg {
+	double source_mix[FAII_SRC_COUNT]; /* fractions summing to 1 */
+	double pue;                        /* >= 1 */
+	double energy_to_work;             /* Wh per task unit, > 0 */
+	double grid_stress;                /* gamma in [0, 1] */
+};
+
+struct faii_cfg_node {
+	uint32_t id;
+	char name[FAII_CFG_NAME_LEN_MAX];
+	uint8_t node_class;    /* enum faii_node_class */
+	uint8_t status;        /* enum faii_node_status */
+	uint8_t eligibility;   /* bit (category - 1) */
+	uint8_t jurisdiction;  /* index into faii_config.jurisdictions */
+	uint16_t operator_idx; /* index into faii_config.operators */
+	uint16_t region_id;
+	uint32_t asn;
+	double lat_deg, lon_deg;
+	uint8_t addr_family; /* FAII_ADDR_IPV4 / FAII_ADDR_IPV6 */
+	uint8_t addr[16];
+	uint16_t udp_port;
+	double capacity_tasks_per_s;
+	double service_rate_tasks_per_s;
+	double price;
+	double reputation; /* [0, 1] */
+	struct faii_cfg_esg esg;
+	uint8_t public_key[FAII_PUBKEY_SIZE];
+};
+
+struct faii_config {
+	char path[FAII_CFG_PATH_LEN_MAX];
+	struct faii_appliance_cfg appliance;
+	struct faii_policy policy;
+	uint32_t jurisdiction_count;
+	struct faii_cfg_jurisdiction jurisdictions[FAII_CFG_JURISDICTIONS_MAX];
+	uint32_t residency_class_count;
+	struct faii_cfg_residency_class residency_classes[FAII_RESIDENCY_CLASS_MAX];
+	uint32_t region_count;
+	struct faii_cfg_region regions[FAII_CFG_REGIONS_MAX];
+	uint32_t operator_count;
+	char operators[FAII_CFG_OPERATORS_MAX][FAII_CFG_NAME_LEN_MAX];
+	uint32_t node_count;
+	struct faii_cfg_node nodes[FAII_CFG_NODES_MAX];
+};
+
+/* SPEC section 2a defaults. */
+void faii_policy_defaults(struct faii_policy *policy);
+/* Appliance defaults (no EAL arguments, one worker, default paths). */
+void faii_appliance_defaults(struct faii_appliance_cfg *appliance);
+
+/*
+ * Loads and validates path into a newly allocated config (*out). On failure
+ * returns -1, *out is NULL and err holds the message.
+ */
+int faii_config_load(const char *path, struct faii_config **out, char err[FAII_CFG_ERR_LEN]);
+/* The same from a string; name stands for the file in messages. */
+int faii_config_load_string(const char *name, const char *text, size_t len,
+                            struct faii_config **out, char err[FAII_CFG_ERR_LEN]);
+void faii_config_free(struct faii_config *config);
+
+/* Names used in the file: "micro", "S", "M", "L", "XL"; NULL if out of range. */
+const char *faii_node_class_name(uint8_t node_class);
+const char *faii_category_name(uint8_t category); /* "edge_inference", ... */
+const char *faii_node_status_name(uint8_t status);
+const char *faii_energy_source_name(uint8_t source); /* "solar", ... */
+
+/* Lookups; NULL when absent. */
+const struct faii_cfg_residency_class *faii_config_residency_class(const struct faii_config *c,
+                                                                   uint16_t id);
+const struct faii_cfg_region *faii_config_region(const struct faii_config *c, uint16_t id);
+
+#endif /* FAII_CONFIG_H */

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Deterministic identities of the demonstration fleet (configs/demo.yaml).
+ *
+ * A demo node's Ed25519 key pair derives from its id alone, so the simulated
+ * fleet can sign heartbeats and attestations that the appliance verifies
+ * against the public keys in the configuration. Never use these keys outside
+ * a demonstration or a test: anyone can derive them.
+ */
+#ifndef FAII_DEMO_H
+#define FAII_DEMO_H
+
+#include <stdint.h>
+
+#include "faii/protocol.h"
+
+/* seed = BLAKE2b-256("faii demo node key" || node_id as 4 big-endian bytes) */
+void faii_demo_node_keypair(uint32_t node_id, uint8_t public_key[FAII_PUBKEY_SIZE],
+                            uint8_t secret_key[64]);
+
+#endif /* FAII_DEMO_H */

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The one parser of the faii wire protocol, used by every component.
+ *
+ * faii_parse() validates a datagram completely and returns FAII_OK with a
+ * zero-copy view into the caller's buffer, or a named drop reason. The view's
+ * structs stay in network byte order: read them with faii_be16/32/64, or
+ * copy them to host order with faii_*_decode() on the slow path.
+ *
+ * Error convention of this layer: functions return an enum faii_drop (FAII_OK
+ * on success) or a size (0 on failure); nothing allocates, nothing blocks,
+ * nothing logs, so everything here is safe on the packet hot path.
+ */
+#ifndef FAII_WIRE_H
+#define FAII_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faii/protocol.h"
+
+/*
+ * Drop reasons: X(enum suffix, counter name, meaning). The counter name is
+ * the stable label used by metrics, the control socket and the dissector.
+ */
+#define FAII_DROP_REASONS(X)                                                            \
+	X(OK, "ok", "valid")                                                            \
+	X(TOO_SHORT, "too_short", "shorter than the fixed header or the type's body")   \
+	X(BAD_MAGIC, "bad_magic", "magic is not 0xFA11")                                \
+	X(BAD_VERSION, "bad_version", "protocol version not supported")                 \
+	X(UNKNOWN_TYPE, "unknown_type", "message type not defined")                     \
+	X(BAD_LENGTH, "bad_length", "header length differs from the datagram or type")  \
+	X(BAD_FLAGS, "bad_flags", "undefined or misplaced flag bits set")               \
+	X(RESERVED_NONZERO, "reserved_nonzero", "a reserved field is not zero")         \
+	X(BAD_PAYLOAD_LENGTH, "bad_payload_length", "payload length inconsistent")      \
+	X(UNKNOWN_CATEGORY, "unknown_category", "task category not defined")            \
+	X(UNKNOWN_TIER, "unknown_tier", "tier outside 1..4")                            \
+	X(TIER_MISMATCH, "tier_mismatch", "tier differs from the category's tier")      \
+	X(BAD_CONSISTENCY, "bad_consistency", "consistency not eventual/session/strong") \
+	X(BAD_REPLICA, "bad_replica", "replica index or flag inconsistent")             \
+	X(BAD_ATTEMPT, "bad_attempt", "re-dispatch attempt above 1")                    \
+	X(BAD_RESIDENCY_CLASS, "bad_residency_class", "residency class 0 or too large") \
+	X(BAD_REGION, "bad_region", "origin region 0 or too large")                     \
+	X(BAD_REPUTATION, "bad_reputation", "minimum reputation above 1000")            \
+	X(BAD_BUDGET, "bad_budget", "latency budget is zero")                           \
+	X(BAD_TIMESTAMP, "bad_timestamp", "timestamp is zero")                          \
+	X(BAD_DISPATCH, "bad_dispatch", "dispatch fields inconsistent with flags")      \
+	X(BAD_NODE_ID, "bad_node_id", "node id 0 or too large")                         \
+	X(BAD_STATUS, "bad_status", "result status not defined")                        \
+	X(BAD_LOAD, "bad_load", "load above 1000 permille")                             \
+	X(BAD_INTERVAL, "bad_interval", "attestation interval is zero")                 \
+	X(BAD_PUE, "bad_pue", "PUE below 1.000")                                        \
+	X(BAD_ENERGY_TO_WORK, "bad_energy_to_work", "energy-to-work is zero")           \
+	X(BAD_GRID_STRESS, "bad_grid_stress", "grid stress above 1000 permille")        \
+	X(BAD_ENERGY_MIX, "bad_energy_mix", "energy source mix does not sum to 1000")   \
+	X(BAD_NODE_CLASS, "bad_node_class", "node class not micro/S/M/L/XL")            \
+	X(BAD_ELIGIBILITY, "bad_eligibility", "eligibility names undefined categories") \
+	X(BAD_COUNTRY, "bad_country", "country is not two upper-case letters")          \
+	X(BAD_ADDRESS, "bad_address", "address family unknown or IPv4 tail non-zero")   \
+	X(BAD_PORT, "bad_port", "UDP port is zero")                                     \
+	X(BAD_CAPACITY, "bad_capacity", "capacity is zero")                             \
+	X(NOT_IP, "not_ip", "frame carries neither IPv4 nor IPv6")                      \
+	X(BAD_IP_HEADER, "bad_ip_header", "IP header truncated or inconsistent")        \
+	X(IP_FRAGMENT, "ip_fragment", "IP fragments are not reassembled")               \
+	X(NOT_UDP, "not_udp", "IP payload is not UDP")                                  \
+	X(BAD_UDP_LENGTH, "bad_udp_length", "UDP length inconsistent with IP")          \
+	X(WRONG_PORT, "wrong_port", "UDP destination is not the faii port")
+
+enum faii_drop {
+#define FAII_DROP_ENUM(sym, name, meaning) FAII_DROP_##sym,
+	FAII_DROP_REASONS(FAII_DROP_ENUM)
+#undef FAII_DROP_ENUM
+	FAII_DROP_COUNT
+};
+#define FAII_OK FAII_DROP_OK
+
+/* Stable counter name of a drop reason ("bad_magic"), "invalid" if unknown. */
+const char *faii_drop_name(enum faii_drop reason);
+/* One-line meaning of a drop reason. */
+const char *faii_drop_meaning(enum faii_drop reason);
+
+static inline uint16_t faii_be16(uint16_t v) { return __builtin_bswap16(v); }
+static inline uint32_t faii_be32(uint32_t v) { return __builtin_bswap32(v); }
+static inline uint64_t faii_be64(uint64_t v) { return __builtin_bswap64(v); }
+
+/* A validated message; pointers alias the parsed buffer. */
+struct faii_msg_view {
+	const struct faii_hdr *hdr;
+	union {
+		const void *body;
+		const struct faii_task *task;
+		const struct faii_result *result;
+		const struct faii_heartbeat *heartbeat;
+		const struct faii_attest *attest;
+		const struct faii_register *reg;
+	};
+	const uint8_t *payload; /* TASK and RESULT; NULL otherwise */
+	uint16_t payload_len;
+	uint16_t length; /* whole message, bytes */
+	uint8_t type;
+};
+
+/* Validates one UDP payload of len bytes. */
+enum faii_drop faii_parse(const void *msg, size_t len, struct faii_msg_view *view);
+
+/* A validated Ethernet frame carrying a faii message. */
+struct faii_frame_view {
+	uint16_t l3_offset;
+	uint16_t l4_offset;
+	uint16_t msg_offset;
+	uint8_t ip_version; /* 4 or 6 */
+	uint16_t src_port;  /* host order */
+	uint16_t dst_port;  /* host order */
+	struct faii_msg_view msg;
+};
+
+/*
+ * Validates Ethernet (one optional 802.1Q tag), IPv4 or IPv6 (no extension
+ * headers), UDP to udp_port, then the message.
+ */
+enum faii_drop faii_parse_frame(const void *frame, size_t len, uint16_t udp_port,
+                                struct faii_frame_view *view);
+
+/* Fixed body size of a message type, 0 for an unknown type. */
+size_t faii_body_size(uint8_t type);
+
+/*
+ * Encoders take host-order structs and write a complete message (header,
+ * body, payload) in network order. They return the message length, or 0 when
+ * cap is too small or the payload too long. They do not validate: tests use
+ * them to build invalid messages on purpose. Signed types get a zeroed
+ * signature; faii_msg_sign() fills it.
+ */
+size_t faii_encode_task(void *buf, size_t cap, const struct faii_task *task, const void *payload);
+size_t faii_encode_result(void *buf, size_t cap, const struct faii_result *result,
+                          const void *payload);
+size_t faii_encode_heartbeat(void *buf, size_t cap, const struct faii_heartbeat *hb);
+size_t faii_encode_attest(void *buf, size_t cap, const struct faii_attest *att);
+size_t faii_encode_register(void *buf, size_t cap, const struct faii_register *reg);
+
+/* Host-order copies of a parsed view's body (slow path). */
+void faii_decode_task(const struct faii_msg_view *view, struct faii_task *out);
+void faii_decode_result(const struct faii_msg_view *view, struct faii_result *out);
+void faii_decode_heartbeat(const struct faii_msg_view *view, struct faii_heartbeat *out);
+void faii_decode_attest(const struct faii_msg_view *view, struct faii_attest *out);
+void faii_decode_register(const struct faii_msg_view *view, struct faii_register *out);
+
+/* Ed25519 over every byte before the trailing signature (libsodium). */
+bool faii_msg_is_signed(uint8_t type);
+int faii_msg_sign(void *msg, size_t len, const uint8_t secret_key[64]);
+/* 0 when the signature verifies under public_key, -EBADMSG otherwise. */
+int faii_msg_verify(const struct faii_msg_view *view, const uint8_t public_key[FAII_PUBKEY_SIZE]);
+
+#endif /* FAII_WIRE_H */

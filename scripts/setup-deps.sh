@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that faii needs to build, run and test, and
+# nothing else. Idempotent: packages already present are not touched, and apt
+# is not called at all when nothing is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
+  clang-format
+  # dataplane and shared libraries (SPEC section 1)
+  libdpdk-dev dpdk liburing-dev libisal-dev libjemalloc-dev libbpf-dev bpftool
+  libelf-dev zlib1g-dev linux-libc-dev libsodium-dev libjansson-dev libyaml-dev
+  libmicrohttpd-dev libpcap-dev libnuma-dev
+  # tests
+  libcriterion-dev tshark iproute2 python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup-deps: installing ${missing[*]}"
+sudo_cmd=()
+if ((EUID != 0)); then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
