@@ -19,13 +19,13 @@ static_assert(FAII_RESIDENCY_CLASS_MAX < 64, "residency classes index a 64-bit b
 
 static const char *const drop_names[FAII_DROP_COUNT] = {
 #define FAII_DROP_NAME(sym, name, meaning) [FAII_DROP_##sym] = name,
-    FAII_DROP_REASONS(FAII_DROP_NAME)
+        FAII_DROP_REASONS(FAII_DROP_NAME)
 #undef FAII_DROP_NAME
 };
 
 static const char *const drop_meanings[FAII_DROP_COUNT] = {
 #define FAII_DROP_MEANING(sym, name, meaning) [FAII_DROP_##sym] = meaning,
-    FAII_DROP_REASONS(FAII_DROP_MEANING)
+        FAII_DROP_REASONS(FAII_DROP_MEANING)
 #undef FAII_DROP_MEANING
 };
 
@@ -164,7 +164,10 @@ static enum faii_drop check_attest(const struct faii_attest *a)
 	return FAII_OK;
 }
 
-static bool is_upper_alpha(uint8_t c) { return c >= 'A' && c <= 'Z'; }
+static bool is_upper_alpha(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z';
+}
 
 static enum faii_drop check_register(const struct faii_register *r)
 {
@@ -261,7 +264,10 @@ enum {
 	IPPROTO_UDP_NUM = 17,
 };
 
-static uint16_t load_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t load_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 enum faii_drop faii_parse_frame(const void *frame, size_t len, uint16_t udp_port,
                                 struct faii_frame_view *view)
@@ -412,11 +418,11 @@ static size_t encode(void *buf, size_t cap, uint8_t type, uint8_t flags, const v
 	if (length > cap || length > FAII_MSG_SIZE_MAX)
 		return 0;
 	struct faii_hdr hdr = {
-	    .magic = faii_be16(FAII_MAGIC),
-	    .version = FAII_VERSION,
-	    .type = type,
-	    .length = faii_be16((uint16_t)length),
-	    .flags = flags,
+	        .magic = faii_be16(FAII_MAGIC),
+	        .version = FAII_VERSION,
+	        .type = type,
+	        .length = faii_be16((uint16_t)length),
+	        .flags = flags,
 	};
 	uint8_t *out = buf;
 	memcpy(out, &hdr, sizeof(hdr));
@@ -519,8 +525,8 @@ int faii_msg_sign(void *msg, size_t len, const uint8_t secret_key[64])
 		return -EINVAL;
 	uint8_t *sig = (uint8_t *)msg + len - FAII_SIGNATURE_SIZE;
 	return crypto_sign_detached(sig, NULL, msg, len - FAII_SIGNATURE_SIZE, secret_key) == 0
-	           ? 0
-	           : -EINVAL;
+	               ? 0
+	               : -EINVAL;
 }
 
 int faii_msg_verify(const struct faii_msg_view *view, const uint8_t public_key[FAII_PUBKEY_SIZE])
@@ -530,6 +536,6 @@ int faii_msg_verify(const struct faii_msg_view *view, const uint8_t public_key[F
 	const uint8_t *msg = (const uint8_t *)view->hdr;
 	size_t signed_len = view->length - FAII_SIGNATURE_SIZE;
 	return crypto_sign_verify_detached(msg + signed_len, msg, signed_len, public_key) == 0
-	           ? 0
-	           : -EBADMSG;
+	               ? 0
+	               : -EBADMSG;
 }

@@ -24,7 +24,7 @@
 #include <yaml.h>
 
 /* Bounds the walk, so that YAML aliases cannot make it explode. */
-#define VISITS_MAX (1u << 22)
+#define VISITS_MAX     (1u << 22)
 #define FOUND_TEXT_MAX 40
 
 struct loader {
@@ -60,7 +60,10 @@ struct schema {
 	size_t count;
 };
 
-#define SCHEMA(rows) {rows, sizeof(rows) / sizeof((rows)[0])}
+#define SCHEMA(rows)                                                                               \
+	{                                                                                          \
+		rows, sizeof(rows) / sizeof((rows)[0])                                             \
+	}
 
 /* ---- error reporting ---------------------------------------------------- */
 
@@ -110,7 +113,10 @@ static int fail_expected(struct loader *ld, const yaml_node_t *node, const char 
 
 /* ---- scalars ------------------------------------------------------------ */
 
-static bool is_scalar(const yaml_node_t *node) { return node && node->type == YAML_SCALAR_NODE; }
+static bool is_scalar(const yaml_node_t *node)
+{
+	return node && node->type == YAML_SCALAR_NODE;
+}
 
 static bool is_plain_scalar(const yaml_node_t *node)
 {
@@ -327,7 +333,7 @@ static int walk_seq(struct loader *ld, yaml_node_t *node, const char *path, uint
 		return fail(ld, node, path, "expected at most %u entries, found %td", max, n);
 	for (uint32_t i = 0; i < (uint32_t)n; i++) {
 		yaml_node_t *item =
-		    yaml_document_get_node(&ld->doc, node->data.sequence.items.start[i]);
+		        yaml_document_get_node(&ld->doc, node->data.sequence.items.start[i]);
 		char sub[160];
 		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
 		if (count_visit(ld, item, sub) != 0 || each(ld, item, sub, i) != 0)
@@ -348,8 +354,8 @@ const char *faii_node_class_name(uint8_t node_class)
 const char *faii_category_name(uint8_t category)
 {
 	static const char *const names[FAII_CATEGORY_COUNT] = {
-	    "edge_inference",        "storage_shard",   "dag_validation",
-	    "interactive_inference", "batch_inference", "ledger_work"};
+	        "edge_inference",        "storage_shard",   "dag_validation",
+	        "interactive_inference", "batch_inference", "ledger_work"};
 	return category >= 1 && category <= FAII_CATEGORY_COUNT ? names[category - 1] : NULL;
 }
 
@@ -361,8 +367,9 @@ const char *faii_node_status_name(uint8_t status)
 
 const char *faii_energy_source_name(uint8_t source)
 {
-	static const char *const names[FAII_SRC_COUNT] = {
-	    "solar", "wind", "hydro", "geothermal", "biomass", "hydrogen", "waste", "nonrenewable"};
+	static const char *const names[FAII_SRC_COUNT] = {"solar",      "wind",        "hydro",
+	                                                  "geothermal", "biomass",     "hydrogen",
+	                                                  "waste",      "nonrenewable"};
 	return source < FAII_SRC_COUNT ? names[source] : NULL;
 }
 
@@ -392,12 +399,12 @@ void faii_policy_defaults(struct faii_policy *p)
 	p->governance_step_max = 0.10;
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		p->tier[t] = (struct faii_tier_policy){
-		    .factor = (double)(t + 1),
-		    .operator_cap = 0.25,
-		    .operators_min = operators_min[t],
-		    .edge_reserve = t == 0 ? 0.3 : 0.0,
-		    .congestion_gamma = 0.5,
-		    .slo_target = slo_target[t],
+		        .factor = (double)(t + 1),
+		        .operator_cap = 0.25,
+		        .operators_min = operators_min[t],
+		        .edge_reserve = t == 0 ? 0.3 : 0.0,
+		        .congestion_gamma = 0.5,
+		        .slo_target = slo_target[t],
 		};
 	}
 }
@@ -430,11 +437,12 @@ static int parse_eal(struct loader *ld, yaml_node_t *node, const char *path, voi
 }
 
 static const struct field validator_fields[] = {
-    {"id", parse_u32, offsetof(struct faii_cfg_validator, id), 1, UINT32_MAX, F_REQUIRED, 0, NULL},
-    {"public_key", parse_hex_key, offsetof(struct faii_cfg_validator, public_key), 0, 0,
-     F_REQUIRED, 0, NULL},
-    {"address", parse_string, offsetof(struct faii_cfg_validator, address), 0, 0, F_REQUIRED,
-     FAII_CFG_NAME_LEN_MAX, NULL},
+        {"id", parse_u32, offsetof(struct faii_cfg_validator, id), 1, UINT32_MAX, F_REQUIRED, 0,
+         NULL},
+        {"public_key", parse_hex_key, offsetof(struct faii_cfg_validator, public_key), 0, 0,
+         F_REQUIRED, 0, NULL},
+        {"address", parse_string, offsetof(struct faii_cfg_validator, address), 0, 0, F_REQUIRED,
+         FAII_CFG_NAME_LEN_MAX, NULL},
 };
 static const struct schema validator_schema = SCHEMA(validator_fields);
 
@@ -445,7 +453,8 @@ static int parse_validator(struct loader *ld, yaml_node_t *item, const char *pat
 		return -1;
 	for (uint32_t k = 0; k < i; k++) {
 		if (a->validators[k].id == a->validators[i].id)
-			return fail(ld, item, path, "expected a unique validator id, found %u twice",
+			return fail(ld, item, path,
+			            "expected a unique validator id, found %u twice",
 			            a->validators[i].id);
 	}
 	return 0;
@@ -460,116 +469,127 @@ static int parse_validator_members(struct loader *ld, yaml_node_t *node, const c
 }
 
 static const struct field validators_fields[] = {
-    {"self", parse_u32, offsetof(struct faii_appliance_cfg, validator_self), 1, UINT32_MAX,
-     F_REQUIRED, 0, NULL},
-    {"key_file", parse_string, offsetof(struct faii_appliance_cfg, validator_key_file), 0, 0,
-     F_REQUIRED, FAII_CFG_PATH_LEN_MAX, NULL},
-    {"members", parse_validator_members, 0, 0, 0, F_REQUIRED, 0, NULL},
+        {"self", parse_u32, offsetof(struct faii_appliance_cfg, validator_self), 1, UINT32_MAX,
+         F_REQUIRED, 0, NULL},
+        {"key_file", parse_string, offsetof(struct faii_appliance_cfg, validator_key_file), 0, 0,
+         F_REQUIRED, FAII_CFG_PATH_LEN_MAX, NULL},
+        {"members", parse_validator_members, 0, 0, 0, F_REQUIRED, 0, NULL},
 };
 static const struct schema validators_schema = SCHEMA(validators_fields);
 
 static const struct field appliance_fields[] = {
-    {"eal", parse_eal, 0, 0, 0, 0, 0, NULL},
-    {"workers", parse_u32, offsetof(struct faii_appliance_cfg, workers), 1, FAII_CFG_WORKERS_MAX,
-     0, 0, NULL},
-    {"udp_port", parse_u16, offsetof(struct faii_appliance_cfg, udp_port), 1, 65535, 0, 0, NULL},
-    {"metrics_port", parse_u16, offsetof(struct faii_appliance_cfg, metrics_port), 1, 65535, 0,
-     0, NULL},
-    {"stats_interval_s", parse_u32, offsetof(struct faii_appliance_cfg, stats_interval_s), 0,
-     3600, 0, 0, NULL},
-    {"control_socket", parse_string, offsetof(struct faii_appliance_cfg, control_socket), 0, 0,
-     0, FAII_CFG_SOCKET_PATH_LEN_MAX, NULL},
-    {"ledger_dir", parse_string, offsetof(struct faii_appliance_cfg, ledger_dir), 0, 0, 0,
-     FAII_CFG_PATH_LEN_MAX, NULL},
-    {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
+        {"eal", parse_eal, 0, 0, 0, 0, 0, NULL},
+        {"workers", parse_u32, offsetof(struct faii_appliance_cfg, workers), 1,
+         FAII_CFG_WORKERS_MAX, 0, 0, NULL},
+        {"udp_port", parse_u16, offsetof(struct faii_appliance_cfg, udp_port), 1, 65535, 0, 0,
+         NULL},
+        {"metrics_port", parse_u16, offsetof(struct faii_appliance_cfg, metrics_port), 1, 65535, 0,
+         0, NULL},
+        {"stats_interval_s", parse_u32, offsetof(struct faii_appliance_cfg, stats_interval_s), 0,
+         3600, 0, 0, NULL},
+        {"control_socket", parse_string, offsetof(struct faii_appliance_cfg, control_socket), 0, 0,
+         0, FAII_CFG_SOCKET_PATH_LEN_MAX, NULL},
+        {"ledger_dir", parse_string, offsetof(struct faii_appliance_cfg, ledger_dir), 0, 0, 0,
+         FAII_CFG_PATH_LEN_MAX, NULL},
+        {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
 
 /* ---- policy --------------------------------------------------------------- */
 
-#define UNIT_FIELD(name, type, member)                                                         \
-	{name, parse_double, offsetof(type, member), 0, 1, F_REQUIRED, 0, NULL}
+#define UNIT_FIELD(name, type, member)                                                             \
+	{                                                                                          \
+		name, parse_double, offsetof(type, member), 0, 1, F_REQUIRED, 0, NULL              \
+	}
 
 static const struct field esg_weight_fields[] = {
-    UNIT_FIELD("renewables", struct faii_policy, esg_weight[0]),
-    UNIT_FIELD("rpue", struct faii_policy, esg_weight[1]),
-    UNIT_FIELD("energy_to_work", struct faii_policy, esg_weight[2]),
-    UNIT_FIELD("grid", struct faii_policy, esg_weight[3]),
+        UNIT_FIELD("renewables", struct faii_policy, esg_weight[0]),
+        UNIT_FIELD("rpue", struct faii_policy, esg_weight[1]),
+        UNIT_FIELD("energy_to_work", struct faii_policy, esg_weight[2]),
+        UNIT_FIELD("grid", struct faii_policy, esg_weight[3]),
 };
 static const struct schema esg_weight_schema = SCHEMA(esg_weight_fields);
 
 /* Partial overrides are allowed here: each source keeps its default. */
-#define SOURCE_FIELD(name, i)                                                                  \
-	{name, parse_double, offsetof(struct faii_policy, source_weight[i]), 0, 1, 0, 0, NULL}
+#define SOURCE_FIELD(name, i)                                                                      \
+	{                                                                                          \
+		name, parse_double, offsetof(struct faii_policy, source_weight[i]), 0, 1, 0, 0,    \
+		        NULL                                                                       \
+	}
 static const struct field source_weight_fields[] = {
-    SOURCE_FIELD("solar", FAII_SRC_SOLAR),       SOURCE_FIELD("wind", FAII_SRC_WIND),
-    SOURCE_FIELD("hydro", FAII_SRC_HYDRO),       SOURCE_FIELD("geothermal", FAII_SRC_GEOTHERMAL),
-    SOURCE_FIELD("biomass", FAII_SRC_BIOMASS),   SOURCE_FIELD("hydrogen", FAII_SRC_HYDROGEN),
-    SOURCE_FIELD("waste", FAII_SRC_WASTE),
+        SOURCE_FIELD("solar", FAII_SRC_SOLAR),     SOURCE_FIELD("wind", FAII_SRC_WIND),
+        SOURCE_FIELD("hydro", FAII_SRC_HYDRO),     SOURCE_FIELD("geothermal", FAII_SRC_GEOTHERMAL),
+        SOURCE_FIELD("biomass", FAII_SRC_BIOMASS), SOURCE_FIELD("hydrogen", FAII_SRC_HYDROGEN),
+        SOURCE_FIELD("waste", FAII_SRC_WASTE),
 };
 static const struct schema source_weight_schema = SCHEMA(source_weight_fields);
 
 static const struct field corridor_fields[] = {
-    {"below", parse_double, offsetof(struct faii_policy, corridor_below), 0, 1, 0, 0, NULL},
-    {"above", parse_double, offsetof(struct faii_policy, corridor_above), 0, 1, 0, 0, NULL},
+        {"below", parse_double, offsetof(struct faii_policy, corridor_below), 0, 1, 0, 0, NULL},
+        {"above", parse_double, offsetof(struct faii_policy, corridor_above), 0, 1, 0, 0, NULL},
 };
 static const struct schema corridor_schema = SCHEMA(corridor_fields);
 
 static const struct field esg_multiplier_fields[] = {
-    {"slope", parse_double, offsetof(struct faii_policy, esg_slope), 0, 1, F_MAX_OPEN, 0, NULL},
-    {"max", parse_double, offsetof(struct faii_policy, esg_multiplier_max), 1, INFINITY, 0, 0,
-     NULL},
+        {"slope", parse_double, offsetof(struct faii_policy, esg_slope), 0, 1, F_MAX_OPEN, 0, NULL},
+        {"max", parse_double, offsetof(struct faii_policy, esg_multiplier_max), 1, INFINITY, 0, 0,
+         NULL},
 };
 static const struct schema esg_multiplier_schema = SCHEMA(esg_multiplier_fields);
 
 static const struct field slo_multiplier_fields[] = {
-    {"alpha", parse_double, offsetof(struct faii_policy, slo_alpha), 1, INFINITY, 0, 0, NULL},
-    {"max", parse_double, offsetof(struct faii_policy, slo_multiplier_max), 1, INFINITY, 0, 0,
-     NULL},
+        {"alpha", parse_double, offsetof(struct faii_policy, slo_alpha), 1, INFINITY, 0, 0, NULL},
+        {"max", parse_double, offsetof(struct faii_policy, slo_multiplier_max), 1, INFINITY, 0, 0,
+         NULL},
 };
 static const struct schema slo_multiplier_schema = SCHEMA(slo_multiplier_fields);
 
 static const struct field tier_fields[] = {
-    {"factor", parse_double, offsetof(struct faii_tier_policy, factor), 1, INFINITY, 0, 0, NULL},
-    {"operator_cap", parse_double, offsetof(struct faii_tier_policy, operator_cap), 0, 1,
-     F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
-    {"operators_min", parse_u32, offsetof(struct faii_tier_policy, operators_min), 1,
-     FAII_CFG_OPERATORS_MAX, 0, 0, NULL},
-    {"edge_reserve", parse_double, offsetof(struct faii_tier_policy, edge_reserve), 0, 1, 0, 0,
-     NULL},
-    {"congestion_gamma", parse_double, offsetof(struct faii_tier_policy, congestion_gamma), 0,
-     INFINITY, 0, 0, NULL},
-    {"slo_target", parse_double, offsetof(struct faii_tier_policy, slo_target), 0, 1,
-     F_MIN_OPEN, 0, NULL},
+        {"factor", parse_double, offsetof(struct faii_tier_policy, factor), 1, INFINITY, 0, 0,
+         NULL},
+        {"operator_cap", parse_double, offsetof(struct faii_tier_policy, operator_cap), 0, 1,
+         F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
+        {"operators_min", parse_u32, offsetof(struct faii_tier_policy, operators_min), 1,
+         FAII_CFG_OPERATORS_MAX, 0, 0, NULL},
+        {"edge_reserve", parse_double, offsetof(struct faii_tier_policy, edge_reserve), 0, 1, 0, 0,
+         NULL},
+        {"congestion_gamma", parse_double, offsetof(struct faii_tier_policy, congestion_gamma), 0,
+         INFINITY, 0, 0, NULL},
+        {"slo_target", parse_double, offsetof(struct faii_tier_policy, slo_target), 0, 1,
+         F_MIN_OPEN, 0, NULL},
 };
 static const struct schema tier_schema = SCHEMA(tier_fields);
 
-#define TIER_FIELD(name, i)                                                                    \
-	{name, parse_submap, offsetof(struct faii_policy, tier[i]), 0, 0, 0, 0, &tier_schema}
+#define TIER_FIELD(name, i)                                                                        \
+	{                                                                                          \
+		name, parse_submap, offsetof(struct faii_policy, tier[i]), 0, 0, 0, 0,             \
+		        &tier_schema                                                               \
+	}
 static const struct field tiers_fields[] = {
-    TIER_FIELD("1", 0),
-    TIER_FIELD("2", 1),
-    TIER_FIELD("3", 2),
-    TIER_FIELD("4", 3),
+        TIER_FIELD("1", 0),
+        TIER_FIELD("2", 1),
+        TIER_FIELD("3", 2),
+        TIER_FIELD("4", 3),
 };
 static const struct schema tiers_schema = SCHEMA(tiers_fields);
 
 #define POLICY_OFF(m) offsetof(struct faii_policy, m)
 static const struct field policy_fields[] = {
-    {"esg_weights", parse_submap, 0, 0, 0, 0, 0, &esg_weight_schema},
-    {"source_weights", parse_submap, 0, 0, 0, 0, 0, &source_weight_schema},
-    {"price_corridor", parse_submap, 0, 0, 0, 0, 0, &corridor_schema},
-    {"concentration_eta", parse_double, POLICY_OFF(concentration_eta), 0, 1, F_MAX_OPEN, 0, NULL},
-    {"class_share_max", parse_double, POLICY_OFF(class_share_max), 0, 1, F_MIN_OPEN | F_MAX_OPEN,
-     0, NULL},
-    {"esg_multiplier", parse_submap, 0, 0, 0, 0, 0, &esg_multiplier_schema},
-    {"slo_multiplier", parse_submap, 0, 0, 0, 0, 0, &slo_multiplier_schema},
-    {"token_rate", parse_double, POLICY_OFF(token_rate), 0, INFINITY, F_MIN_OPEN, 0, NULL},
-    {"availability_rate", parse_double, POLICY_OFF(availability_rate), 0, INFINITY, F_MIN_OPEN, 0,
-     NULL},
-    {"governance_step_max", parse_double, POLICY_OFF(governance_step_max), 0, 1, F_MIN_OPEN, 0,
-     NULL},
-    {"tiers", parse_submap, 0, 0, 0, 0, 0, &tiers_schema},
+        {"esg_weights", parse_submap, 0, 0, 0, 0, 0, &esg_weight_schema},
+        {"source_weights", parse_submap, 0, 0, 0, 0, 0, &source_weight_schema},
+        {"price_corridor", parse_submap, 0, 0, 0, 0, 0, &corridor_schema},
+        {"concentration_eta", parse_double, POLICY_OFF(concentration_eta), 0, 1, F_MAX_OPEN, 0,
+         NULL},
+        {"class_share_max", parse_double, POLICY_OFF(class_share_max), 0, 1,
+         F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
+        {"esg_multiplier", parse_submap, 0, 0, 0, 0, 0, &esg_multiplier_schema},
+        {"slo_multiplier", parse_submap, 0, 0, 0, 0, 0, &slo_multiplier_schema},
+        {"token_rate", parse_double, POLICY_OFF(token_rate), 0, INFINITY, F_MIN_OPEN, 0, NULL},
+        {"availability_rate", parse_double, POLICY_OFF(availability_rate), 0, INFINITY, F_MIN_OPEN,
+         0, NULL},
+        {"governance_step_max", parse_double, POLICY_OFF(governance_step_max), 0, 1, F_MIN_OPEN, 0,
+         NULL},
+        {"tiers", parse_submap, 0, 0, 0, 0, 0, &tiers_schema},
 };
 static const struct schema policy_schema = SCHEMA(policy_fields);
 
@@ -599,15 +619,16 @@ static int check_policy(struct loader *ld, yaml_node_t *policy_node)
 		            "expected weights summing to 1, found %g", sum);
 	yaml_node_t *tiers = find_key(ld, policy_node, "tiers");
 	if (fabs(p->tier[0].factor - 1.0) > 1e-12)
-		return fail(ld, tiers, "policy.tiers.1.factor", "expected 1 (theta0_1 = 1), found %g",
-		            p->tier[0].factor);
+		return fail(ld, tiers, "policy.tiers.1.factor",
+		            "expected 1 (theta0_1 = 1), found %g", p->tier[0].factor);
 	for (unsigned t = 1; t < FAII_TIER_COUNT; t++) {
 		if (!(p->tier[t].factor > p->tier[t - 1].factor)) {
 			char path[64];
 			snprintf(path, sizeof(path), "policy.tiers.%u.factor", t + 1);
-			return fail(ld, tiers, path,
-			            "expected tier factors increasing with the tier, found %g after %g",
-			            p->tier[t].factor, p->tier[t - 1].factor);
+			return fail(
+			        ld, tiers, path,
+			        "expected tier factors increasing with the tier, found %g after %g",
+			        p->tier[t].factor, p->tier[t - 1].factor);
 		}
 	}
 	return 0;
@@ -630,10 +651,10 @@ static bool is_country_code(const char *s)
 }
 
 static const struct field jurisdiction_fields[] = {
-    {"country", parse_string, offsetof(struct faii_cfg_jurisdiction, country), 0, 0, F_REQUIRED,
-     3, NULL},
-    {"bloc", parse_string, offsetof(struct faii_cfg_jurisdiction, bloc), 0, 0, 0,
-     FAII_CFG_NAME_LEN_MAX, NULL},
+        {"country", parse_string, offsetof(struct faii_cfg_jurisdiction, country), 0, 0, F_REQUIRED,
+         3, NULL},
+        {"bloc", parse_string, offsetof(struct faii_cfg_jurisdiction, bloc), 0, 0, 0,
+         FAII_CFG_NAME_LEN_MAX, NULL},
 };
 static const struct schema jurisdiction_schema = SCHEMA(jurisdiction_fields);
 
@@ -711,16 +732,15 @@ static int parse_allow(struct loader *ld, yaml_node_t *node, const char *path, v
 }
 
 static const struct field residency_fields[] = {
-    {"id", parse_u16, offsetof(struct faii_cfg_residency_class, id), 1, FAII_RESIDENCY_CLASS_MAX,
-     F_REQUIRED, 0, NULL},
-    {"name", parse_string, offsetof(struct faii_cfg_residency_class, name), 0, 0, F_REQUIRED,
-     FAII_CFG_NAME_LEN_MAX, NULL},
-    {"allow", parse_allow, 0, 0, 0, F_REQUIRED, 0, NULL},
+        {"id", parse_u16, offsetof(struct faii_cfg_residency_class, id), 1,
+         FAII_RESIDENCY_CLASS_MAX, F_REQUIRED, 0, NULL},
+        {"name", parse_string, offsetof(struct faii_cfg_residency_class, name), 0, 0, F_REQUIRED,
+         FAII_CFG_NAME_LEN_MAX, NULL},
+        {"allow", parse_allow, 0, 0, 0, F_REQUIRED, 0, NULL},
 };
 static const struct schema residency_schema = SCHEMA(residency_fields);
 
-static int parse_residency_class(struct loader *ld, yaml_node_t *item, const char *path,
-                                 uint32_t i)
+static int parse_residency_class(struct loader *ld, yaml_node_t *item, const char *path, uint32_t i)
 {
 	struct faii_config *c = ld->cfg;
 	struct faii_cfg_residency_class *rc = &c->residency_classes[i];
@@ -731,8 +751,8 @@ static int parse_residency_class(struct loader *ld, yaml_node_t *item, const cha
 			return fail(ld, item, path, "expected a unique class id, found %u twice",
 			            rc->id);
 		if (strcmp(c->residency_classes[k].name, rc->name) == 0)
-			return fail(ld, item, path, "expected a unique class name, found \"%s\" twice",
-			            rc->name);
+			return fail(ld, item, path,
+			            "expected a unique class name, found \"%s\" twice", rc->name);
 	}
 	return 0;
 }
@@ -746,13 +766,14 @@ static int parse_residency_classes(struct loader *ld, yaml_node_t *node, const c
 }
 
 static const struct field region_fields[] = {
-    {"id", parse_u16, offsetof(struct faii_cfg_region, id), 1, FAII_REGION_ID_MAX, F_REQUIRED, 0,
-     NULL},
-    {"name", parse_string, offsetof(struct faii_cfg_region, name), 0, 0, F_REQUIRED,
-     FAII_CFG_NAME_LEN_MAX, NULL},
-    {"lat", parse_double, offsetof(struct faii_cfg_region, lat_deg), -90, 90, F_REQUIRED, 0, NULL},
-    {"lon", parse_double, offsetof(struct faii_cfg_region, lon_deg), -180, 180, F_REQUIRED, 0,
-     NULL},
+        {"id", parse_u16, offsetof(struct faii_cfg_region, id), 1, FAII_REGION_ID_MAX, F_REQUIRED,
+         0, NULL},
+        {"name", parse_string, offsetof(struct faii_cfg_region, name), 0, 0, F_REQUIRED,
+         FAII_CFG_NAME_LEN_MAX, NULL},
+        {"lat", parse_double, offsetof(struct faii_cfg_region, lat_deg), -90, 90, F_REQUIRED, 0,
+         NULL},
+        {"lon", parse_double, offsetof(struct faii_cfg_region, lon_deg), -180, 180, F_REQUIRED, 0,
+         NULL},
 };
 static const struct schema region_schema = SCHEMA(region_fields);
 
@@ -764,9 +785,10 @@ static int parse_region(struct loader *ld, yaml_node_t *item, const char *path, 
 		return -1;
 	for (uint32_t k = 0; k < i; k++) {
 		if (c->regions[k].id == r->id || strcmp(c->regions[k].name, r->name) == 0)
-			return fail(ld, item, path,
-			            "expected a unique region id and name, found id %u \"%s\" twice",
-			            r->id, r->name);
+			return fail(
+			        ld, item, path,
+			        "expected a unique region id and name, found id %u \"%s\" twice",
+			        r->id, r->name);
 	}
 	return 0;
 }
@@ -775,8 +797,7 @@ static int parse_regions(struct loader *ld, yaml_node_t *node, const char *path,
                          const struct field *f)
 {
 	(void)dst, (void)f;
-	return walk_seq(ld, node, path, FAII_CFG_REGIONS_MAX, parse_region,
-	                &ld->cfg->region_count);
+	return walk_seq(ld, node, path, FAII_CFG_REGIONS_MAX, parse_region, &ld->cfg->region_count);
 }
 
 /* ---- nodes ------------------------------------------------------------------ */
@@ -803,7 +824,10 @@ static int parse_status_field(struct loader *ld, yaml_node_t *node, const char *
 	return parse_enum(ld, node, path, dst, faii_node_status_name, 4);
 }
 
-static const char *category_name0(uint8_t i) { return faii_category_name((uint8_t)(i + 1)); }
+static const char *category_name0(uint8_t i)
+{
+	return faii_category_name((uint8_t)(i + 1));
+}
 
 static int parse_eligibility(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
                              const struct field *f)
@@ -883,13 +907,15 @@ static int parse_location(struct loader *ld, yaml_node_t *node, const char *path
 	                     &n->lon_deg);
 }
 
-#define MIX_FIELD(name, i)                                                                     \
-	{name, parse_double, offsetof(struct faii_cfg_esg, source_mix[i]), 0, 1, 0, 0, NULL}
+#define MIX_FIELD(name, i)                                                                         \
+	{                                                                                          \
+		name, parse_double, offsetof(struct faii_cfg_esg, source_mix[i]), 0, 1, 0, 0, NULL \
+	}
 static const struct field mix_fields[] = {
-    MIX_FIELD("solar", FAII_SRC_SOLAR),           MIX_FIELD("wind", FAII_SRC_WIND),
-    MIX_FIELD("hydro", FAII_SRC_HYDRO),           MIX_FIELD("geothermal", FAII_SRC_GEOTHERMAL),
-    MIX_FIELD("biomass", FAII_SRC_BIOMASS),       MIX_FIELD("hydrogen", FAII_SRC_HYDROGEN),
-    MIX_FIELD("waste", FAII_SRC_WASTE),           MIX_FIELD("nonrenewable", FAII_SRC_NONRENEWABLE),
+        MIX_FIELD("solar", FAII_SRC_SOLAR),     MIX_FIELD("wind", FAII_SRC_WIND),
+        MIX_FIELD("hydro", FAII_SRC_HYDRO),     MIX_FIELD("geothermal", FAII_SRC_GEOTHERMAL),
+        MIX_FIELD("biomass", FAII_SRC_BIOMASS), MIX_FIELD("hydrogen", FAII_SRC_HYDROGEN),
+        MIX_FIELD("waste", FAII_SRC_WASTE),     MIX_FIELD("nonrenewable", FAII_SRC_NONRENEWABLE),
 };
 static const struct schema mix_schema = SCHEMA(mix_fields);
 
@@ -904,48 +930,51 @@ static int parse_mix(struct loader *ld, yaml_node_t *node, const char *path, voi
 	for (unsigned s = 0; s < FAII_SRC_COUNT; s++)
 		sum += mix[s];
 	if (fabs(sum - 1.0) > 1e-6)
-		return fail(ld, node, path, "expected source fractions summing to 1, found %g", sum);
+		return fail(ld, node, path, "expected source fractions summing to 1, found %g",
+		            sum);
 	return 0;
 }
 
 static const struct field esg_fields[] = {
-    {"mix", parse_mix, offsetof(struct faii_cfg_esg, source_mix), 0, 0, F_REQUIRED, 0, NULL},
-    {"pue", parse_double, offsetof(struct faii_cfg_esg, pue), 1, 10, F_REQUIRED, 0, NULL},
-    {"energy_to_work", parse_double, offsetof(struct faii_cfg_esg, energy_to_work), 0, INFINITY,
-     F_REQUIRED | F_MIN_OPEN, 0, NULL},
-    {"grid_stress", parse_double, offsetof(struct faii_cfg_esg, grid_stress), 0, 1, F_REQUIRED, 0,
-     NULL},
+        {"mix", parse_mix, offsetof(struct faii_cfg_esg, source_mix), 0, 0, F_REQUIRED, 0, NULL},
+        {"pue", parse_double, offsetof(struct faii_cfg_esg, pue), 1, 10, F_REQUIRED, 0, NULL},
+        {"energy_to_work", parse_double, offsetof(struct faii_cfg_esg, energy_to_work), 0, INFINITY,
+         F_REQUIRED | F_MIN_OPEN, 0, NULL},
+        {"grid_stress", parse_double, offsetof(struct faii_cfg_esg, grid_stress), 0, 1, F_REQUIRED,
+         0, NULL},
 };
 static const struct schema esg_schema = SCHEMA(esg_fields);
 
 #define NODE_OFF(m) (offsetof(struct node_scratch, node) + offsetof(struct faii_cfg_node, m))
 static const struct field node_fields[] = {
-    {"id", parse_u32, NODE_OFF(id), 1, FAII_NODE_ID_MAX, F_REQUIRED, 0, NULL},
-    {"name", parse_string, NODE_OFF(name), 0, 0, 0, FAII_CFG_NAME_LEN_MAX, NULL},
-    {"class", parse_class_field, NODE_OFF(node_class), 0, 0, F_REQUIRED, 0, NULL},
-    {"status", parse_status_field, NODE_OFF(status), 0, 0, 0, 0, NULL},
-    {"operator", parse_string, offsetof(struct node_scratch, operator_name), 0, 0, F_REQUIRED,
-     FAII_CFG_NAME_LEN_MAX, NULL},
-    {"asn", parse_u32, NODE_OFF(asn), 1, UINT32_MAX, F_REQUIRED, 0, NULL},
-    {"country", parse_string, offsetof(struct node_scratch, country), 0, 0, F_REQUIRED, 3, NULL},
-    {"region", parse_string, offsetof(struct node_scratch, region_name), 0, 0, F_REQUIRED,
-     FAII_CFG_NAME_LEN_MAX, NULL},
-    {"location", parse_location, offsetof(struct node_scratch, node), 0, 0, F_REQUIRED, 0, NULL},
-    {"address", parse_address, offsetof(struct node_scratch, node), 0, 0, F_REQUIRED, 0, NULL},
-    {"capacity", parse_double, NODE_OFF(capacity_tasks_per_s), 0, 1e9, F_REQUIRED | F_MIN_OPEN, 0,
-     NULL},
-    {"service_rate", parse_double, NODE_OFF(service_rate_tasks_per_s), 0, 1e9, F_MIN_OPEN, 0,
-     NULL},
-    {"eligibility", parse_eligibility, NODE_OFF(eligibility), 0, 0, F_REQUIRED, 0, NULL},
-    {"price", parse_double, NODE_OFF(price), 0, 1e6, F_REQUIRED | F_MIN_OPEN, 0, NULL},
-    {"reputation", parse_double, NODE_OFF(reputation), 0, 1, 0, 0, NULL},
-    {"esg", parse_submap, NODE_OFF(esg), 0, 0, F_REQUIRED, 0, &esg_schema},
-    {"public_key", parse_hex_key, NODE_OFF(public_key), 0, 0, F_REQUIRED, 0, NULL},
+        {"id", parse_u32, NODE_OFF(id), 1, FAII_NODE_ID_MAX, F_REQUIRED, 0, NULL},
+        {"name", parse_string, NODE_OFF(name), 0, 0, 0, FAII_CFG_NAME_LEN_MAX, NULL},
+        {"class", parse_class_field, NODE_OFF(node_class), 0, 0, F_REQUIRED, 0, NULL},
+        {"status", parse_status_field, NODE_OFF(status), 0, 0, 0, 0, NULL},
+        {"operator", parse_string, offsetof(struct node_scratch, operator_name), 0, 0, F_REQUIRED,
+         FAII_CFG_NAME_LEN_MAX, NULL},
+        {"asn", parse_u32, NODE_OFF(asn), 1, UINT32_MAX, F_REQUIRED, 0, NULL},
+        {"country", parse_string, offsetof(struct node_scratch, country), 0, 0, F_REQUIRED, 3,
+         NULL},
+        {"region", parse_string, offsetof(struct node_scratch, region_name), 0, 0, F_REQUIRED,
+         FAII_CFG_NAME_LEN_MAX, NULL},
+        {"location", parse_location, offsetof(struct node_scratch, node), 0, 0, F_REQUIRED, 0,
+         NULL},
+        {"address", parse_address, offsetof(struct node_scratch, node), 0, 0, F_REQUIRED, 0, NULL},
+        {"capacity", parse_double, NODE_OFF(capacity_tasks_per_s), 0, 1e9, F_REQUIRED | F_MIN_OPEN,
+         0, NULL},
+        {"service_rate", parse_double, NODE_OFF(service_rate_tasks_per_s), 0, 1e9, F_MIN_OPEN, 0,
+         NULL},
+        {"eligibility", parse_eligibility, NODE_OFF(eligibility), 0, 0, F_REQUIRED, 0, NULL},
+        {"price", parse_double, NODE_OFF(price), 0, 1e6, F_REQUIRED | F_MIN_OPEN, 0, NULL},
+        {"reputation", parse_double, NODE_OFF(reputation), 0, 1, 0, 0, NULL},
+        {"esg", parse_submap, NODE_OFF(esg), 0, 0, F_REQUIRED, 0, &esg_schema},
+        {"public_key", parse_hex_key, NODE_OFF(public_key), 0, 0, F_REQUIRED, 0, NULL},
 };
 static const struct schema node_schema = SCHEMA(node_fields);
 
-static int intern_operator(struct loader *ld, yaml_node_t *item, const char *path,
-                           const char *name, uint16_t *idx)
+static int intern_operator(struct loader *ld, yaml_node_t *item, const char *path, const char *name,
+                           uint16_t *idx)
 {
 	struct faii_config *c = ld->cfg;
 	for (uint32_t k = 0; k < c->operator_count; k++) {
@@ -996,7 +1025,8 @@ static int parse_node(struct loader *ld, yaml_node_t *item, const char *path, ui
 	struct node_scratch s;
 	memset(&s, 0, sizeof(s));
 	s.node.reputation = 0.5; /* DePX: unknown nodes start neutral */
-	if (walk_map(ld, item, path, &node_schema, &s) != 0 || resolve_node(ld, item, path, &s) != 0)
+	if (walk_map(ld, item, path, &node_schema, &s) != 0 ||
+	    resolve_node(ld, item, path, &s) != 0)
 		return -1;
 	/* Node ids are dense enough that a linear check is fine at load time. */
 	for (uint32_t k = 0; k < i; k++) {
@@ -1023,13 +1053,13 @@ static int parse_nodes(struct loader *ld, yaml_node_t *node, const char *path, v
 
 /* Sections in dependency order: nodes reference regions and jurisdictions. */
 static const struct field top_fields[] = {
-    {"appliance", parse_submap, offsetof(struct faii_config, appliance), 0, 0, 0, 0,
-     &appliance_schema},
-    {"policy", parse_policy, offsetof(struct faii_config, policy), 0, 0, 0, 0, NULL},
-    {"jurisdictions", parse_jurisdictions, 0, 0, 0, 0, 0, NULL},
-    {"residency_classes", parse_residency_classes, 0, 0, 0, 0, 0, NULL},
-    {"regions", parse_regions, 0, 0, 0, 0, 0, NULL},
-    {"nodes", parse_nodes, 0, 0, 0, 0, 0, NULL},
+        {"appliance", parse_submap, offsetof(struct faii_config, appliance), 0, 0, 0, 0,
+         &appliance_schema},
+        {"policy", parse_policy, offsetof(struct faii_config, policy), 0, 0, 0, 0, NULL},
+        {"jurisdictions", parse_jurisdictions, 0, 0, 0, 0, 0, NULL},
+        {"residency_classes", parse_residency_classes, 0, 0, 0, 0, 0, NULL},
+        {"regions", parse_regions, 0, 0, 0, 0, 0, NULL},
+        {"nodes", parse_nodes, 0, 0, 0, 0, 0, NULL},
 };
 
 /*
@@ -1075,7 +1105,8 @@ static int load_document(struct loader *ld, yaml_node_t *root)
 		if (value == root)
 			continue;
 		if (top_fields[i].parse(ld, value, top_fields[i].key,
-		                        (char *)ld->cfg + top_fields[i].offset, &top_fields[i]) != 0)
+		                        (char *)ld->cfg + top_fields[i].offset,
+		                        &top_fields[i]) != 0)
 			return -1;
 	}
 	return check_appliance(ld, root);
@@ -1158,7 +1189,10 @@ int faii_config_load(const char *path, struct faii_config **out, char err[FAII_C
 	return rc;
 }
 
-void faii_config_free(struct faii_config *config) { free(config); }
+void faii_config_free(struct faii_config *config)
+{
+	free(config);
+}
 
 const struct faii_cfg_residency_class *faii_config_residency_class(const struct faii_config *c,
                                                                    uint16_t id)

@@ -14,13 +14,13 @@
 
 #include "faii/wire.h"
 
-#define FAII_RX_BURST_MAX 32u
-#define FAII_RX_RING_SIZE 1024u
-#define FAII_TX_RING_SIZE 1024u
-#define FAII_MBUF_COUNT 8191u /* 2^n - 1: the mempool's best size */
+#define FAII_RX_BURST_MAX    32u
+#define FAII_RX_RING_SIZE    1024u
+#define FAII_TX_RING_SIZE    1024u
+#define FAII_MBUF_COUNT      8191u /* 2^n - 1: the mempool's best size */
 #define FAII_MBUF_CACHE_SIZE 256u
-#define FAII_PORTS_MAX 8u
-#define FAII_WORKERS_MAX 16u
+#define FAII_PORTS_MAX       8u
+#define FAII_WORKERS_MAX     16u
 
 /* Counters of one worker; written by it alone, read by the main lcore. */
 struct faii_worker_stats {

@@ -27,7 +27,7 @@
 #include "dataplane.h"
 #include "faii/config.h"
 
-#define EAL_ARGV_MAX (FAII_CFG_EAL_ARGS_MAX + 2)
+#define EAL_ARGV_MAX  (FAII_CFG_EAL_ARGS_MAX + 2)
 #define STATS_POLL_MS 100u
 
 struct options {
@@ -68,13 +68,13 @@ static void usage(FILE *out, const char *prog)
 static int parse_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"control-socket", required_argument, NULL, 's'},
-	    {"metrics-port", required_argument, NULL, 'm'},
-	    {"ledger-dir", required_argument, NULL, 'L'},
-	    {"check", no_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"control-socket", required_argument, NULL, 's'},
+	        {"metrics-port", required_argument, NULL, 'm'},
+	        {"ledger-dir", required_argument, NULL, 'L'},
+	        {"check", no_argument, NULL, 'n'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
@@ -90,7 +90,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			opt->metrics_port = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || opt->metrics_port < 1 ||
 			    opt->metrics_port > 65535) {
-				fprintf(stderr, "faiid: --metrics-port: expected 1..65535, found %s\n",
+				fprintf(stderr,
+				        "faiid: --metrics-port: expected 1..65535, found %s\n",
 				        optarg);
 				return -1;
 			}
@@ -208,8 +209,8 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 		return rc;
 	if (queues > 1 && info.flow_type_rss_offloads != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
-		                                   (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+		conf.rx_adv_conf.rss_conf.rss_hf =
+		        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
 	}
 	rc = rte_eth_dev_configure(port, queues, queues, &conf);
 	if (rc != 0)

@@ -28,9 +28,9 @@ static void handle_burst(struct faii_worker *w, struct rte_mbuf **pkts, uint16_t
 			continue;
 		}
 		struct faii_frame_view frame;
-		enum faii_drop reason = faii_parse_frame(rte_pktmbuf_mtod(m, const void *),
-		                                         rte_pktmbuf_data_len(m), w->udp_port,
-		                                         &frame);
+		enum faii_drop reason =
+		        faii_parse_frame(rte_pktmbuf_mtod(m, const void *), rte_pktmbuf_data_len(m),
+		                         w->udp_port, &frame);
 		if (reason == FAII_OK)
 			st->valid[frame.msg.type]++;
 		else
@@ -46,8 +46,8 @@ int faii_worker_main(void *arg)
 
 	while (!faii_force_quit) {
 		for (uint16_t p = 0; p < w->port_count; p++) {
-			uint16_t n = rte_eth_rx_burst(w->ports[p], w->queue_id, pkts,
-			                              FAII_RX_BURST_MAX);
+			uint16_t n =
+			        rte_eth_rx_burst(w->ports[p], w->queue_id, pkts, FAII_RX_BURST_MAX);
 			if (n > 0)
 				handle_burst(w, pkts, n);
 		}

@@ -17,7 +17,7 @@
 
 #include "faii/demo.h"
 
-#define NODE_COUNT 240u
+#define NODE_COUNT     240u
 #define OPERATOR_COUNT 30u
 
 struct place {
@@ -28,13 +28,13 @@ struct place {
 };
 
 static const struct place places[] = {
-    {"zurich", "CH", 47.37, 8.54, 30},    {"geneva", "CH", 46.20, 6.14, 16},
-    {"bern", "CH", 46.95, 7.45, 10},      {"lugano", "CH", 46.00, 8.95, 6},
-    {"vaduz", "LI", 47.14, 9.52, 2},      {"frankfurt", "DE", 50.11, 8.68, 10},
-    {"paris", "FR", 48.86, 2.35, 6},      {"milan", "IT", 45.46, 9.19, 5},
-    {"vienna", "AT", 48.21, 16.37, 3},    {"amsterdam", "NL", 52.37, 4.90, 4},
-    {"stockholm", "SE", 59.33, 18.07, 2}, {"london", "GB", 51.51, -0.13, 3},
-    {"virginia", "US", 38.95, -77.45, 3},
+        {"zurich", "CH", 47.37, 8.54, 30},    {"geneva", "CH", 46.20, 6.14, 16},
+        {"bern", "CH", 46.95, 7.45, 10},      {"lugano", "CH", 46.00, 8.95, 6},
+        {"vaduz", "LI", 47.14, 9.52, 2},      {"frankfurt", "DE", 50.11, 8.68, 10},
+        {"paris", "FR", 48.86, 2.35, 6},      {"milan", "IT", 45.46, 9.19, 5},
+        {"vienna", "AT", 48.21, 16.37, 3},    {"amsterdam", "NL", 52.37, 4.90, 4},
+        {"stockholm", "SE", 59.33, 18.07, 2}, {"london", "GB", 51.51, -0.13, 3},
+        {"virginia", "US", 38.95, -77.45, 3},
 };
 #define PLACE_COUNT (sizeof(places) / sizeof(places[0]))
 
@@ -46,13 +46,13 @@ struct class_shape {
 };
 
 static const struct class_shape classes[] = {
-    {"micro", 80, 5, 1.05, 1.30, 0.02, "[edge_inference, storage_shard, dag_validation]"},
-    {"S", 60, 20, 1.10, 1.40, 0.05,
-     "[edge_inference, storage_shard, dag_validation, interactive_inference]"},
-    {"M", 50, 80, 1.15, 1.50, 0.20,
-     "[storage_shard, dag_validation, interactive_inference, batch_inference]"},
-    {"L", 30, 300, 1.20, 1.60, 0.80, "[all]"},
-    {"XL", 20, 1200, 1.10, 1.40, 2.50, "[all]"},
+        {"micro", 80, 5, 1.05, 1.30, 0.02, "[edge_inference, storage_shard, dag_validation]"},
+        {"S", 60, 20, 1.10, 1.40, 0.05,
+         "[edge_inference, storage_shard, dag_validation, interactive_inference]"},
+        {"M", 50, 80, 1.15, 1.50, 0.20,
+         "[storage_shard, dag_validation, interactive_inference, batch_inference]"},
+        {"L", 30, 300, 1.20, 1.60, 0.80, "[all]"},
+        {"XL", 20, 1200, 1.10, 1.40, 2.50, "[all]"},
 };
 
 /* splitmix64: small, deterministic, good enough for a synthetic fleet. */
@@ -185,8 +185,10 @@ static void print_node(uint32_t id, const struct class_shape *shape)
 	printf("    asn: %u\n", 64512 + op * 2 + (unsigned)(next_u64() % 2));
 	printf("    country: %s\n", at->country);
 	printf("    region: %s\n", at->region);
-	printf("    location: [%.3f, %.3f]\n", at->lat + uniform(-0.3, 0.3),
-	       at->lon + uniform(-0.3, 0.3));
+	/* One draw per statement: argument evaluation order is unspecified. */
+	double lat = at->lat + uniform(-0.3, 0.3);
+	double lon = at->lon + uniform(-0.3, 0.3);
+	printf("    location: [%.3f, %.3f]\n", lat, lon);
 	if (id % 10 == 0)
 		printf("    address: \"[2001:db8:fa11::%x]:7410\"\n", id);
 	else
@@ -196,7 +198,8 @@ static void print_node(uint32_t id, const struct class_shape *shape)
 	printf("    price: %.3f\n", price);
 	printf("    reputation: %.2f\n", uniform(0.5, 0.95));
 	printf("    esg:\n");
-	printf("      mix: {solar: %.3f, wind: %.3f, hydro: %.3f, geothermal: %.3f, biomass: %.3f,\n"
+	printf("      mix: {solar: %.3f, wind: %.3f, hydro: %.3f, geothermal: %.3f, biomass: "
+	       "%.3f,\n"
 	       "            hydrogen: %.3f, waste: %.3f, nonrenewable: %.3f}\n",
 	       permille[0] / 1000.0, permille[1] / 1000.0, permille[2] / 1000.0,
 	       permille[3] / 1000.0, permille[4] / 1000.0, permille[5] / 1000.0,

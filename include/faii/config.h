@@ -23,19 +23,19 @@
 #include "faii/protocol.h"
 
 /* Bounds on every list in the file. */
-#define FAII_CFG_FILE_SIZE_MAX (16u << 20)
-#define FAII_CFG_NODES_MAX 4096u
-#define FAII_CFG_REGIONS_MAX 64u
-#define FAII_CFG_JURISDICTIONS_MAX 64u /* a residency class is a 64-bit set */
-#define FAII_CFG_OPERATORS_MAX 1024u
-#define FAII_CFG_VALIDATORS_MAX 16u
-#define FAII_CFG_EAL_ARGS_MAX 32u
-#define FAII_CFG_EAL_ARG_LEN_MAX 128u
-#define FAII_CFG_NAME_LEN_MAX 48u
-#define FAII_CFG_PATH_LEN_MAX 256u
+#define FAII_CFG_FILE_SIZE_MAX       (16u << 20)
+#define FAII_CFG_NODES_MAX           4096u
+#define FAII_CFG_REGIONS_MAX         64u
+#define FAII_CFG_JURISDICTIONS_MAX   64u /* a residency class is a 64-bit set */
+#define FAII_CFG_OPERATORS_MAX       1024u
+#define FAII_CFG_VALIDATORS_MAX      16u
+#define FAII_CFG_EAL_ARGS_MAX        32u
+#define FAII_CFG_EAL_ARG_LEN_MAX     128u
+#define FAII_CFG_NAME_LEN_MAX        48u
+#define FAII_CFG_PATH_LEN_MAX        256u
 #define FAII_CFG_SOCKET_PATH_LEN_MAX 108u /* sizeof(sun_path) */
-#define FAII_CFG_WORKERS_MAX 16u
-#define FAII_CFG_ERR_LEN 512u
+#define FAII_CFG_WORKERS_MAX         16u
+#define FAII_CFG_ERR_LEN             512u
 
 #define FAII_ESG_WEIGHT_COUNT 4u /* renewables, 1/rPUE, 1/energy-to-work, 1-grid */
 
@@ -51,7 +51,7 @@ struct faii_tier_policy {
 
 /* Policy parameters of SPEC section 2a. */
 struct faii_policy {
-	double esg_weight[FAII_ESG_WEIGHT_COUNT];        /* omega1..4 (41), sum 1 */
+	double esg_weight[FAII_ESG_WEIGHT_COUNT];       /* omega1..4 (41), sum 1 */
 	double source_weight[FAII_SRC_RENEWABLE_COUNT]; /* lambda_s (42) */
 	double corridor_below;                          /* delta- (46) */
 	double corridor_above;                          /* delta+ (46) */

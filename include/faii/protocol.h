@@ -15,17 +15,17 @@
 #ifndef FAII_PROTOCOL_H
 #define FAII_PROTOCOL_H
 
-#include <stdint.h>
+#include "faii/types.h"
 
-#define FAII_MAGIC 0xFA11u
-#define FAII_VERSION 1u
+#define FAII_MAGIC            0xFA11u
+#define FAII_VERSION          1u
 #define FAII_UDP_PORT_DEFAULT 7410u
 
 /* Largest message on the wire: fits a 1500-byte MTU over IPv6 + UDP. */
-#define FAII_MSG_SIZE_MAX 1400u
+#define FAII_MSG_SIZE_MAX   1400u
 #define FAII_SIGNATURE_SIZE 64u
-#define FAII_PUBKEY_SIZE 32u
-#define FAII_HASH_SIZE 32u
+#define FAII_PUBKEY_SIZE    32u
+#define FAII_HASH_SIZE      32u
 
 enum faii_msg_type {
 	FAII_MSG_TASK = 1,
@@ -47,7 +47,7 @@ enum faii_category {
 	FAII_CAT_LEDGER_WORK = 6,           /* tier 4 */
 };
 #define FAII_CATEGORY_COUNT 6u
-#define FAII_TIER_COUNT 4u
+#define FAII_TIER_COUNT     4u
 
 enum faii_consistency {
 	FAII_CONSISTENCY_EVENTUAL = 0, /* 1 node */
@@ -55,7 +55,7 @@ enum faii_consistency {
 	FAII_CONSISTENCY_STRONG = 2,   /* 7 nodes, 5 matching result hashes */
 };
 #define FAII_CONSISTENCY_COUNT 3u
-#define FAII_REPLICAS_MAX 7u
+#define FAII_REPLICAS_MAX      7u
 
 /* Node size classes. */
 enum faii_node_class {
@@ -79,23 +79,23 @@ enum faii_energy_source {
 	FAII_SRC_NONRENEWABLE = 7,
 };
 #define FAII_SRC_RENEWABLE_COUNT 7u
-#define FAII_SRC_COUNT 8u
+#define FAII_SRC_COUNT           8u
 
 enum faii_result_status {
 	FAII_RESULT_OK = 0,
-	FAII_RESULT_ERROR = 1,           /* the node failed the task */
+	FAII_RESULT_ERROR = 1,            /* the node failed the task */
 	FAII_RESULT_NO_FEASIBLE_NODE = 2, /* appliance: nothing could take it */
-	FAII_RESULT_TIMEOUT = 3,         /* appliance: dispatch and retry expired */
-	FAII_RESULT_REFUSED = 4,         /* appliance: validation or residency */
+	FAII_RESULT_TIMEOUT = 3,          /* appliance: dispatch and retry expired */
+	FAII_RESULT_REFUSED = 4,          /* appliance: validation or residency */
 };
 #define FAII_RESULT_STATUS_MAX FAII_RESULT_REFUSED
 
 /* Identifier bounds: 0 is never a valid node, region or residency class. */
-#define FAII_NODE_ID_MAX 0x00FFFFFFu
-#define FAII_REGION_ID_MAX 1023u
-#define FAII_RESIDENCY_CLASS_MAX 63u
+#define FAII_NODE_ID_MAX          0x00FFFFFFu
+#define FAII_REGION_ID_MAX        1023u
+#define FAII_RESIDENCY_CLASS_MAX  63u
 #define FAII_REPUTATION_MILLI_MAX 1000u
-#define FAII_PERMILLE 1000u
+#define FAII_PERMILLE             1000u
 
 #define FAII_PACKED __attribute__((packed))
 
@@ -112,7 +112,7 @@ struct faii_hdr {
 #define FAII_F_DISPATCHED 0x01u
 /* Set on a TASK that is one member of a replica set. */
 #define FAII_F_REPLICA 0x02u
-#define FAII_F_MASK (FAII_F_DISPATCHED | FAII_F_REPLICA)
+#define FAII_F_MASK    (FAII_F_DISPATCHED | FAII_F_REPLICA)
 
 /* Client -> appliance -> node. Followed by payload_len payload bytes. */
 struct faii_task {
@@ -166,14 +166,14 @@ struct faii_attest {
 	uint32_t seq;
 	uint64_t timestamp_ns;
 	uint64_t meter_id;
-	uint64_t interval_start_s; /* Unix epoch seconds */
-	uint32_t interval_s;       /* > 0 */
-	uint32_t energy_wh;        /* energy metered over the interval */
-	uint32_t pue_milli;        /* PUE * 1000, >= 1000 */
-	uint32_t energy_to_work_milli; /* Wh per task unit * 1000, > 0 */
-	uint16_t grid_stress_permille; /* grid externality gamma, 0..1000 */
+	uint64_t interval_start_s;                    /* Unix epoch seconds */
+	uint32_t interval_s;                          /* > 0 */
+	uint32_t energy_wh;                           /* energy metered over the interval */
+	uint32_t pue_milli;                           /* PUE * 1000, >= 1000 */
+	uint32_t energy_to_work_milli;                /* Wh per task unit * 1000, > 0 */
+	uint16_t grid_stress_permille;                /* grid externality gamma, 0..1000 */
 	uint16_t source_mix_permille[FAII_SRC_COUNT]; /* sums to 1000 */
-	uint16_t reserved; /* must be zero */
+	uint16_t reserved;                            /* must be zero */
 	uint8_t signature[FAII_SIGNATURE_SIZE];
 } FAII_PACKED;
 
@@ -187,14 +187,14 @@ struct faii_register {
 	uint32_t capacity_tasks_per_s; /* > 0 */
 	uint32_t price_micro;          /* offered price per task unit, 1e-6 */
 	uint16_t region;
-	uint8_t node_class;      /* enum faii_node_class */
-	uint8_t eligibility;     /* bit (category - 1) set: eligible */
-	uint8_t country[2];      /* ISO 3166-1 alpha-2, upper case */
-	uint8_t addr_family;     /* FAII_ADDR_IPV4 or FAII_ADDR_IPV6 */
-	uint8_t reserved;        /* must be zero */
-	uint8_t addr[16];        /* IPv4 in the first 4 bytes, rest zero */
-	uint16_t udp_port;       /* != 0 */
-	uint16_t reserved2;      /* must be zero */
+	uint8_t node_class;  /* enum faii_node_class */
+	uint8_t eligibility; /* bit (category - 1) set: eligible */
+	uint8_t country[2];  /* ISO 3166-1 alpha-2, upper case */
+	uint8_t addr_family; /* FAII_ADDR_IPV4 or FAII_ADDR_IPV6 */
+	uint8_t reserved;    /* must be zero */
+	uint8_t addr[16];    /* IPv4 in the first 4 bytes, rest zero */
+	uint16_t udp_port;   /* != 0 */
+	uint16_t reserved2;  /* must be zero */
 	uint64_t timestamp_ns;
 	uint8_t public_key[FAII_PUBKEY_SIZE];
 	uint8_t signature[FAII_SIGNATURE_SIZE];
@@ -203,14 +203,14 @@ struct faii_register {
 #define FAII_ELIGIBILITY_MASK ((1u << FAII_CATEGORY_COUNT) - 1u)
 
 /* Fixed sizes, checked at compile time in wire.c and by the tests. */
-#define FAII_HDR_SIZE 8u
-#define FAII_TASK_BODY_SIZE 56u
-#define FAII_RESULT_BODY_SIZE 64u
+#define FAII_HDR_SIZE            8u
+#define FAII_TASK_BODY_SIZE      56u
+#define FAII_RESULT_BODY_SIZE    64u
 #define FAII_HEARTBEAT_BODY_SIZE 120u
-#define FAII_ATTEST_BODY_SIZE 132u
-#define FAII_REGISTER_BODY_SIZE 152u
+#define FAII_ATTEST_BODY_SIZE    132u
+#define FAII_REGISTER_BODY_SIZE  152u
 
-#define FAII_TASK_PAYLOAD_MAX (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_TASK_BODY_SIZE)
+#define FAII_TASK_PAYLOAD_MAX   (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_TASK_BODY_SIZE)
 #define FAII_RESULT_PAYLOAD_MAX (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_RESULT_BODY_SIZE)
 
 /* The tier of each category (index category - 1), from SPEC section 2. */

@@ -24,54 +24,54 @@
  * Drop reasons: X(enum suffix, counter name, meaning). The counter name is
  * the stable label used by metrics, the control socket and the dissector.
  */
-#define FAII_DROP_REASONS(X)                                                            \
-	X(OK, "ok", "valid")                                                            \
-	X(TOO_SHORT, "too_short", "shorter than the fixed header or the type's body")   \
-	X(BAD_MAGIC, "bad_magic", "magic is not 0xFA11")                                \
-	X(BAD_VERSION, "bad_version", "protocol version not supported")                 \
-	X(UNKNOWN_TYPE, "unknown_type", "message type not defined")                     \
-	X(BAD_LENGTH, "bad_length", "header length differs from the datagram or type")  \
-	X(BAD_FLAGS, "bad_flags", "undefined or misplaced flag bits set")               \
-	X(RESERVED_NONZERO, "reserved_nonzero", "a reserved field is not zero")         \
-	X(BAD_PAYLOAD_LENGTH, "bad_payload_length", "payload length inconsistent")      \
-	X(UNKNOWN_CATEGORY, "unknown_category", "task category not defined")            \
-	X(UNKNOWN_TIER, "unknown_tier", "tier outside 1..4")                            \
-	X(TIER_MISMATCH, "tier_mismatch", "tier differs from the category's tier")      \
-	X(BAD_CONSISTENCY, "bad_consistency", "consistency not eventual/session/strong") \
-	X(BAD_REPLICA, "bad_replica", "replica index or flag inconsistent")             \
-	X(BAD_ATTEMPT, "bad_attempt", "re-dispatch attempt above 1")                    \
-	X(BAD_RESIDENCY_CLASS, "bad_residency_class", "residency class 0 or too large") \
-	X(BAD_REGION, "bad_region", "origin region 0 or too large")                     \
-	X(BAD_REPUTATION, "bad_reputation", "minimum reputation above 1000")            \
-	X(BAD_BUDGET, "bad_budget", "latency budget is zero")                           \
-	X(BAD_TIMESTAMP, "bad_timestamp", "timestamp is zero")                          \
-	X(BAD_DISPATCH, "bad_dispatch", "dispatch fields inconsistent with flags")      \
-	X(BAD_NODE_ID, "bad_node_id", "node id 0 or too large")                         \
-	X(BAD_STATUS, "bad_status", "result status not defined")                        \
-	X(BAD_LOAD, "bad_load", "load above 1000 permille")                             \
-	X(BAD_INTERVAL, "bad_interval", "attestation interval is zero")                 \
-	X(BAD_PUE, "bad_pue", "PUE below 1.000")                                        \
-	X(BAD_ENERGY_TO_WORK, "bad_energy_to_work", "energy-to-work is zero")           \
-	X(BAD_GRID_STRESS, "bad_grid_stress", "grid stress above 1000 permille")        \
-	X(BAD_ENERGY_MIX, "bad_energy_mix", "energy source mix does not sum to 1000")   \
-	X(BAD_NODE_CLASS, "bad_node_class", "node class not micro/S/M/L/XL")            \
-	X(BAD_ELIGIBILITY, "bad_eligibility", "eligibility names undefined categories") \
-	X(BAD_COUNTRY, "bad_country", "country is not two upper-case letters")          \
-	X(BAD_ADDRESS, "bad_address", "address family unknown or IPv4 tail non-zero")   \
-	X(BAD_PORT, "bad_port", "UDP port is zero")                                     \
-	X(BAD_CAPACITY, "bad_capacity", "capacity is zero")                             \
-	X(NOT_IP, "not_ip", "frame carries neither IPv4 nor IPv6")                      \
-	X(BAD_IP_HEADER, "bad_ip_header", "IP header truncated or inconsistent")        \
-	X(IP_FRAGMENT, "ip_fragment", "IP fragments are not reassembled")               \
-	X(NOT_UDP, "not_udp", "IP payload is not UDP")                                  \
-	X(BAD_UDP_LENGTH, "bad_udp_length", "UDP length inconsistent with IP")          \
+#define FAII_DROP_REASONS(X)                                                                       \
+	X(OK, "ok", "valid")                                                                       \
+	X(TOO_SHORT, "too_short", "shorter than the fixed header or the type's body")              \
+	X(BAD_MAGIC, "bad_magic", "magic is not 0xFA11")                                           \
+	X(BAD_VERSION, "bad_version", "protocol version not supported")                            \
+	X(UNKNOWN_TYPE, "unknown_type", "message type not defined")                                \
+	X(BAD_LENGTH, "bad_length", "header length differs from the datagram or type")             \
+	X(BAD_FLAGS, "bad_flags", "undefined or misplaced flag bits set")                          \
+	X(RESERVED_NONZERO, "reserved_nonzero", "a reserved field is not zero")                    \
+	X(BAD_PAYLOAD_LENGTH, "bad_payload_length", "payload length inconsistent")                 \
+	X(UNKNOWN_CATEGORY, "unknown_category", "task category not defined")                       \
+	X(UNKNOWN_TIER, "unknown_tier", "tier outside 1..4")                                       \
+	X(TIER_MISMATCH, "tier_mismatch", "tier differs from the category's tier")                 \
+	X(BAD_CONSISTENCY, "bad_consistency", "consistency not eventual/session/strong")           \
+	X(BAD_REPLICA, "bad_replica", "replica index or flag inconsistent")                        \
+	X(BAD_ATTEMPT, "bad_attempt", "re-dispatch attempt above 1")                               \
+	X(BAD_RESIDENCY_CLASS, "bad_residency_class", "residency class 0 or too large")            \
+	X(BAD_REGION, "bad_region", "origin region 0 or too large")                                \
+	X(BAD_REPUTATION, "bad_reputation", "minimum reputation above 1000")                       \
+	X(BAD_BUDGET, "bad_budget", "latency budget is zero")                                      \
+	X(BAD_TIMESTAMP, "bad_timestamp", "timestamp is zero")                                     \
+	X(BAD_DISPATCH, "bad_dispatch", "dispatch fields inconsistent with flags")                 \
+	X(BAD_NODE_ID, "bad_node_id", "node id 0 or too large")                                    \
+	X(BAD_STATUS, "bad_status", "result status not defined")                                   \
+	X(BAD_LOAD, "bad_load", "load above 1000 permille")                                        \
+	X(BAD_INTERVAL, "bad_interval", "attestation interval is zero")                            \
+	X(BAD_PUE, "bad_pue", "PUE below 1.000")                                                   \
+	X(BAD_ENERGY_TO_WORK, "bad_energy_to_work", "energy-to-work is zero")                      \
+	X(BAD_GRID_STRESS, "bad_grid_stress", "grid stress above 1000 permille")                   \
+	X(BAD_ENERGY_MIX, "bad_energy_mix", "energy source mix does not sum to 1000")              \
+	X(BAD_NODE_CLASS, "bad_node_class", "node class not micro/S/M/L/XL")                       \
+	X(BAD_ELIGIBILITY, "bad_eligibility", "eligibility names undefined categories")            \
+	X(BAD_COUNTRY, "bad_country", "country is not two upper-case letters")                     \
+	X(BAD_ADDRESS, "bad_address", "address family unknown or IPv4 tail non-zero")              \
+	X(BAD_PORT, "bad_port", "UDP port is zero")                                                \
+	X(BAD_CAPACITY, "bad_capacity", "capacity is zero")                                        \
+	X(NOT_IP, "not_ip", "frame carries neither IPv4 nor IPv6")                                 \
+	X(BAD_IP_HEADER, "bad_ip_header", "IP header truncated or inconsistent")                   \
+	X(IP_FRAGMENT, "ip_fragment", "IP fragments are not reassembled")                          \
+	X(NOT_UDP, "not_udp", "IP payload is not UDP")                                             \
+	X(BAD_UDP_LENGTH, "bad_udp_length", "UDP length inconsistent with IP")                     \
 	X(WRONG_PORT, "wrong_port", "UDP destination is not the faii port")
 
 enum faii_drop {
 #define FAII_DROP_ENUM(sym, name, meaning) FAII_DROP_##sym,
 	FAII_DROP_REASONS(FAII_DROP_ENUM)
 #undef FAII_DROP_ENUM
-	FAII_DROP_COUNT
+	        FAII_DROP_COUNT
 };
 #define FAII_OK FAII_DROP_OK
 
@@ -80,9 +80,18 @@ const char *faii_drop_name(enum faii_drop reason);
 /* One-line meaning of a drop reason. */
 const char *faii_drop_meaning(enum faii_drop reason);
 
-static inline uint16_t faii_be16(uint16_t v) { return __builtin_bswap16(v); }
-static inline uint32_t faii_be32(uint32_t v) { return __builtin_bswap32(v); }
-static inline uint64_t faii_be64(uint64_t v) { return __builtin_bswap64(v); }
+static inline uint16_t faii_be16(uint16_t v)
+{
+	return __builtin_bswap16(v);
+}
+static inline uint32_t faii_be32(uint32_t v)
+{
+	return __builtin_bswap32(v);
+}
+static inline uint64_t faii_be64(uint64_t v)
+{
+	return __builtin_bswap64(v);
+}
 
 /* A validated message; pointers alias the parsed buffer. */
 struct faii_msg_view {

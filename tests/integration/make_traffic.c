@@ -75,24 +75,31 @@ static size_t make_task(uint8_t *buf, uint64_t id)
 {
 	static const char payload[] = "classify: what is in this picture?";
 	struct faii_task t = {
-	    .task_id = id,
-	    .client_id = 42,
-	    .submit_ts_ns = 1790000000000000000ull,
-	    .latency_budget_us = 50000,
-	    .origin_region = 1,
-	    .residency_class = 2,
-	    .min_reputation_milli = 500,
-	    .payload_len = sizeof(payload),
-	    .category = FAII_CAT_EDGE_INFERENCE,
-	    .tier = 1,
+	        .task_id = id,
+	        .client_id = 42,
+	        .submit_ts_ns = 1790000000000000000ull,
+	        .latency_budget_us = 50000,
+	        .origin_region = 1,
+	        .residency_class = 2,
+	        .min_reputation_milli = 500,
+	        .payload_len = sizeof(payload),
+	        .category = FAII_CAT_EDGE_INFERENCE,
+	        .tier = 1,
 	};
 	return faii_encode_task(buf, FRAME_MAX, &t, payload);
 }
 
 int main(int argc, char **argv)
 {
-	enum { TASKS_V4 = 40, TASKS_V6 = 10, RESULTS = 7, SIGNED_EACH = 3, BAD_MAGIC = 5,
-	       TIER_MISMATCH = 4, TOO_SHORT = 3 };
+	enum {
+		TASKS_V4 = 40,
+		TASKS_V6 = 10,
+		RESULTS = 7,
+		SIGNED_EACH = 3,
+		BAD_MAGIC = 5,
+		TIER_MISMATCH = 4,
+		TOO_SHORT = 3
+	};
 	uint8_t buf[FRAME_MAX], pk[32], sk[64];
 	if (argc != 2 || sodium_init() < 0) {
 		fprintf(stderr, "usage: make_traffic OUT.pcap\n");
@@ -107,32 +114,43 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < TASKS_V4 + TASKS_V6; i++)
 		emit(buf, make_task(buf, i + 1), i >= TASKS_V4);
 	for (unsigned i = 0; i < RESULTS; i++) {
-		struct faii_result r = {.task_id = i + 1, .dispatch_ts_ns = 1, .node_id = 7,
-		                        .exec_time_us = 1200};
+		struct faii_result r = {
+		        .task_id = i + 1, .dispatch_ts_ns = 1, .node_id = 7, .exec_time_us = 1200};
 		memset(r.result_hash, 0xAB, sizeof(r.result_hash));
 		emit(buf, faii_encode_result(buf, sizeof(buf), &r, NULL), false);
 	}
 	faii_demo_node_keypair(7, pk, sk);
 	for (unsigned i = 0; i < SIGNED_EACH; i++) {
-		struct faii_heartbeat hb = {.node_id = 7, .seq = i + 1, .timestamp_ns = 1,
-		                            .load_permille = 300};
+		struct faii_heartbeat hb = {
+		        .node_id = 7, .seq = i + 1, .timestamp_ns = 1, .load_permille = 300};
 		size_t n = faii_encode_heartbeat(buf, sizeof(buf), &hb);
 		faii_msg_sign(buf, n, sk);
 		emit(buf, n, false);
-		struct faii_attest at = {.node_id = 7, .seq = i + 1, .timestamp_ns = 1,
-		                         .meter_id = 99, .interval_start_s = 1, .interval_s = 900,
-		                         .energy_wh = 5000, .pue_milli = 1200,
+		struct faii_attest at = {.node_id = 7,
+		                         .seq = i + 1,
+		                         .timestamp_ns = 1,
+		                         .meter_id = 99,
+		                         .interval_start_s = 1,
+		                         .interval_s = 900,
+		                         .energy_wh = 5000,
+		                         .pue_milli = 1200,
 		                         .energy_to_work_milli = 40,
 		                         .source_mix_permille = {500, 200, 300}};
 		n = faii_encode_attest(buf, sizeof(buf), &at);
 		faii_msg_sign(buf, n, sk);
 		emit(buf, n, true);
-		struct faii_register rg = {.node_id = 7, .operator_id = 3, .asn = 64512,
-		                           .capacity_tasks_per_s = 20, .price_micro = 1000000,
-		                           .region = 1, .node_class = FAII_CLASS_SMALL,
-		                           .eligibility = 0x0F, .country = {'C', 'H'},
+		struct faii_register rg = {.node_id = 7,
+		                           .operator_id = 3,
+		                           .asn = 64512,
+		                           .capacity_tasks_per_s = 20,
+		                           .price_micro = 1000000,
+		                           .region = 1,
+		                           .node_class = FAII_CLASS_SMALL,
+		                           .eligibility = 0x0F,
+		                           .country = {'C', 'H'},
 		                           .addr_family = FAII_ADDR_IPV4,
-		                           .addr = {198, 18, 0, 8}, .udp_port = 7410,
+		                           .addr = {198, 18, 0, 8},
+		                           .udp_port = 7410,
 		                           .timestamp_ns = 1};
 		memcpy(rg.public_key, pk, sizeof(pk));
 		n = faii_encode_register(buf, sizeof(buf), &rg);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The data-residency program's contract, shared by the BPF object
+ * (ebpf/residency.bpf.c), its loaders and the dataplane: verdict reasons,
+ * map value layouts and the violation event. Fixed-width types only, so the
+ * BPF side can include it.
+ *
+ * A residency policy fails closed: a faii TASK passes only when its assigned
+ * node is known, its residency class is defined, and the node's jurisdiction
+ * is in the class's allowed set. Traffic that is not faii passes untouched.
+ */
+#ifndef FAII_RESIDENCY_H
+#define FAII_RESIDENCY_H
+
+#include "faii/types.h"
+
+/* X(enum suffix, counter name): verdict reasons, counted per CPU. */
+#define FAII_RESIDENCY_REASONS(X)                                                                  \
+	X(PASS_ALLOWED, "pass_allowed")                                                            \
+	X(PASS_NOT_FAII, "pass_not_faii")                                                          \
+	X(PASS_NOT_TASK, "pass_not_task")                                                          \
+	X(DROP_MALFORMED, "drop_malformed")                                                        \
+	X(DROP_UNDISPATCHED, "drop_undispatched")                                                  \
+	X(DROP_UNKNOWN_NODE, "drop_unknown_node")                                                  \
+	X(DROP_UNKNOWN_CLASS, "drop_unknown_class")                                                \
+	X(DROP_FORBIDDEN, "drop_forbidden")
+
+enum faii_residency_reason {
+#define FAII_RESIDENCY_ENUM(sym, name) FAII_RES_##sym,
+	FAII_RESIDENCY_REASONS(FAII_RESIDENCY_ENUM)
+#undef FAII_RESIDENCY_ENUM
+	        FAII_RES_REASON_COUNT
+};
+
+#define FAII_RES_FIRST_DROP FAII_RES_DROP_MALFORMED
+
+/* Map sizes: node ids are hashed; residency class ids index an array. */
+#define FAII_RES_NODES_MAX    65536u
+#define FAII_RES_CLASSES_MAX  64u /* ids 1..FAII_RESIDENCY_CLASS_MAX */
+#define FAII_RES_EVENTS_BYTES (256u * 1024u)
+
+/* node id -> jurisdiction index (bit position in a class's allowed set). */
+struct faii_res_node {
+	uint32_t jurisdiction; /* 0..63 */
+};
+
+/* residency class id -> allowed jurisdictions. */
+struct faii_res_class {
+	uint64_t allowed; /* bit j: jurisdiction j allowed */
+	uint32_t defined; /* 0: the class does not exist (fail closed) */
+	uint32_t reserved;
+};
+
+/* One refused task, for the audit log. */
+struct faii_res_event {
+	uint64_t time_ns; /* bpf_ktime_get_ns() */
+	uint64_t task_id;
+	uint32_t node_id;
+	uint16_t residency_class;
+	uint8_t reason;       /* enum faii_residency_reason */
+	uint8_t jurisdiction; /* 0xFF when the node is unknown */
+};
+
+#define FAII_RES_JURISDICTION_UNKNOWN 0xFFu
+
+#endif /* FAII_RESIDENCY_H */
