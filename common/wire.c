@@ -94,6 +94,9 @@ static enum faii_drop check_task(const struct faii_task *t, uint8_t flags, uint1
 	if (flags & FAII_F_DISPATCHED) {
 		if (!node_id_valid(t->node_id) || t->dispatch_ts_ns == 0)
 			return FAII_DROP_BAD_DISPATCH;
+		/* Every dispatched member of a replica set says it is one. */
+		if (replicated != ((flags & FAII_F_REPLICA) != 0))
+			return FAII_DROP_BAD_REPLICA;
 	} else if (t->node_id != 0 || t->dispatch_ts_ns != 0 || t->replica_index != 0 ||
 	           t->attempt != 0 || (flags & FAII_F_REPLICA)) {
 		return FAII_DROP_BAD_DISPATCH;
@@ -415,7 +418,7 @@ static size_t encode(void *buf, size_t cap, uint8_t type, uint8_t flags, const v
                      size_t body_size, const void *payload, size_t payload_len)
 {
 	size_t length = FAII_HDR_SIZE + body_size + payload_len;
-	if (length > cap || length > FAII_MSG_SIZE_MAX)
+	if (length > cap || length > FAII_MSG_SIZE_MAX || (payload_len > 0 && payload == NULL))
 		return 0;
 	struct faii_hdr hdr = {
 	        .magic = faii_be16(FAII_MAGIC),
