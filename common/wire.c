@@ -75,8 +75,12 @@ static enum faii_drop check_task(const struct faii_task *t, uint8_t flags, uint1
 		return FAII_DROP_BAD_CONSISTENCY;
 	/* A replica flag only on a replicated task, and the index within its set. */
 	bool replicated = t->consistency != FAII_CONSISTENCY_EVENTUAL;
+	bool replica_flag = (flags & FAII_F_REPLICA) != 0;
+	/* Every dispatched member of a replica set says it is one. */
+	bool replica_flag_expected = replicated && (flags & FAII_F_DISPATCHED) != 0;
 	if (t->replica_index >= faii_consistency_replicas(t->consistency) ||
-	    ((flags & FAII_F_REPLICA) != 0 && !replicated))
+	    (replica_flag && !replicated) ||
+	    ((flags & FAII_F_DISPATCHED) != 0 && replica_flag != replica_flag_expected))
 		return FAII_DROP_BAD_REPLICA;
 	if (t->attempt > 1)
 		return FAII_DROP_BAD_ATTEMPT;
@@ -94,9 +98,6 @@ static enum faii_drop check_task(const struct faii_task *t, uint8_t flags, uint1
 	if (flags & FAII_F_DISPATCHED) {
 		if (!node_id_valid(t->node_id) || t->dispatch_ts_ns == 0)
 			return FAII_DROP_BAD_DISPATCH;
-		/* Every dispatched member of a replica set says it is one. */
-		if (replicated != ((flags & FAII_F_REPLICA) != 0))
-			return FAII_DROP_BAD_REPLICA;
 	} else if (t->node_id != 0 || t->dispatch_ts_ns != 0 || t->replica_index != 0 ||
 	           t->attempt != 0 || (flags & FAII_F_REPLICA)) {
 		return FAII_DROP_BAD_DISPATCH;
@@ -524,7 +525,9 @@ bool faii_msg_is_signed(uint8_t type)
 int faii_msg_sign(void *msg, size_t len, const uint8_t secret_key[64])
 {
 	const struct faii_hdr *hdr = msg;
-	if (len < FAII_HDR_SIZE + FAII_SIGNATURE_SIZE || !faii_msg_is_signed(hdr->type))
+	/* Only a whole signed message: the signature goes at its very end. */
+	if (len < FAII_HDR_SIZE || !faii_msg_is_signed(hdr->type) ||
+	    len != FAII_HDR_SIZE + faii_body_size(hdr->type) || faii_be16(hdr->length) != len)
 		return -EINVAL;
 	uint8_t *sig = (uint8_t *)msg + len - FAII_SIGNATURE_SIZE;
 	return crypto_sign_detached(sig, NULL, msg, len - FAII_SIGNATURE_SIZE, secret_key) == 0

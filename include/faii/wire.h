@@ -80,17 +80,23 @@ const char *faii_drop_name(enum faii_drop reason);
 /* One-line meaning of a drop reason. */
 const char *faii_drop_meaning(enum faii_drop reason);
 
+/* Network <-> host order; the same swap serves both directions. */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FAII_BSWAP(bits, v) (v)
+#else
+#define FAII_BSWAP(bits, v) __builtin_bswap##bits(v)
+#endif
 static inline uint16_t faii_be16(uint16_t v)
 {
-	return __builtin_bswap16(v);
+	return FAII_BSWAP(16, v);
 }
 static inline uint32_t faii_be32(uint32_t v)
 {
-	return __builtin_bswap32(v);
+	return FAII_BSWAP(32, v);
 }
 static inline uint64_t faii_be64(uint64_t v)
 {
-	return __builtin_bswap64(v);
+	return FAII_BSWAP(64, v);
 }
 
 /* A validated message; pointers alias the parsed buffer. */

@@ -366,7 +366,10 @@ local function check_task(b, flags, room)
 	if cons >= 3 then return "bad_consistency", "task_consistency" end
 	local replica, attempt = b(51, 1):uint(), b(52, 1):uint()
 	local replica_flag = band(flags, F_REPLICA) ~= 0
-	if replica >= replicas_of[cons] or (replica_flag and cons == 0) then
+	-- every dispatched member of a replica set carries REPLICA
+	local dispatched = band(flags, F_DISPATCHED) ~= 0
+	if replica >= replicas_of[cons] or (replica_flag and cons == 0)
+		or (dispatched and replica_flag ~= (cons ~= 0)) then
 		return "bad_replica", "task_replica_index"
 	end
 	if attempt > 1 then return "bad_attempt", "task_attempt" end
@@ -380,8 +383,6 @@ local function check_task(b, flags, room)
 	local node_id, dispatch_zero = b(32, 4):uint(), all_zero(b(24, 8))
 	if band(flags, F_DISPATCHED) ~= 0 then
 		if not node_id_valid(node_id) or dispatch_zero then return "bad_dispatch", "task_node_id" end
-		-- every dispatched member of a replica set carries REPLICA
-		if (cons ~= 0) ~= replica_flag then return "bad_replica", "flags" end
 	elseif node_id ~= 0 or not dispatch_zero or replica ~= 0 or attempt ~= 0 or replica_flag then
 		return "bad_dispatch", "flags"
 	end
