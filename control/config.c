@@ -90,8 +90,8 @@ static void describe(const yaml_node_t *node, char *out, size_t cap)
 __attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, const yaml_node_t *node,
                                                       const char *path, const char *fmt, ...)
 {
-	size_t line = node ? node->start_mark.line + 1 : 0;
-	size_t col = node ? node->start_mark.column + 1 : 0;
+	size_t line = node ? node->start_mark.line + 1 : 1;
+	size_t col = node ? node->start_mark.column + 1 : 1;
 	int n = snprintf(ld->err, FAII_CFG_ERR_LEN, "%s:%zu:%zu: %s: ", ld->file, line, col,
 	                 path[0] ? path : "(top level)");
 	if (n > 0 && (size_t)n < FAII_CFG_ERR_LEN) {
@@ -146,9 +146,9 @@ static void range_text(const struct field *f, char *out, size_t cap)
 	char lo = (f->flags & F_MIN_OPEN) ? '(' : '[';
 	char hi = (f->flags & F_MAX_OPEN) ? ')' : ']';
 	if (isinf(f->max))
-		snprintf(out, cap, "%s %g", (f->flags & F_MIN_OPEN) ? ">" : ">=", f->min);
+		snprintf(out, cap, "%s %.15g", (f->flags & F_MIN_OPEN) ? ">" : ">=", f->min);
 	else
-		snprintf(out, cap, "in %c%g, %g%c", lo, f->min, f->max, hi);
+		snprintf(out, cap, "in %c%.15g, %.15g%c", lo, f->min, f->max, hi);
 }
 
 static bool in_range(const struct field *f, double v)
@@ -164,7 +164,8 @@ static int scalar_number(struct loader *ld, yaml_node_t *node, const char *path,
 	char text[64], range[64], expected[96];
 	range_text(f, range, sizeof(range));
 	snprintf(expected, sizeof(expected), "%s %s", integer ? "an integer" : "a number", range);
-	if (!is_plain_scalar(node) || !scalar_copy(node, text, sizeof(text)) || text[0] == '\0')
+	if (!is_plain_scalar(node) || !scalar_copy(node, text, sizeof(text)) || text[0] == '\0' ||
+	    text[strspn(text, "0123456789.eE+-")] != '\0')
 		return fail_expected(ld, node, path, expected);
 	char *end = NULL;
 	errno = 0;
@@ -456,6 +457,12 @@ static int parse_validator(struct loader *ld, yaml_node_t *item, const char *pat
 			return fail(ld, item, path,
 			            "expected a unique validator id, found %u twice",
 			            a->validators[i].id);
+		if (memcmp(a->validators[k].public_key, a->validators[i].public_key,
+		           FAII_PUBKEY_SIZE) == 0)
+			return fail(
+			        ld, item, path,
+			        "expected a unique public key, found the key of validator %u again",
+			        a->validators[k].id);
 	}
 	return 0;
 }
@@ -464,8 +471,12 @@ static int parse_validator_members(struct loader *ld, yaml_node_t *node, const c
                                    void *dst, const struct field *f)
 {
 	(void)dst, (void)f;
-	return walk_seq(ld, node, path, FAII_CFG_VALIDATORS_MAX, parse_validator,
-	                &ld->cfg->appliance.validator_count);
+	if (walk_seq(ld, node, path, FAII_CFG_VALIDATORS_MAX, parse_validator,
+	             &ld->cfg->appliance.validator_count) != 0)
+		return -1;
+	if (ld->cfg->appliance.validator_count == 0)
+		return fail_expected(ld, node, path, "at least one validator (this appliance)");
+	return 0;
 }
 
 static const struct field validators_fields[] = {
@@ -673,12 +684,14 @@ static int parse_jurisdiction(struct loader *ld, yaml_node_t *item, const char *
 	if (walk_map(ld, item, path, &jurisdiction_schema, j) != 0)
 		return -1;
 	yaml_node_t *country = find_key(ld, item, "country");
+	char sub[160];
+	child_path(sub, sizeof(sub), path, "country");
 	if (!is_country_code(j->country))
-		return fail_expected(ld, country, path,
+		return fail_expected(ld, country, sub,
 		                     "an ISO 3166-1 alpha-2 country code (two upper-case letters)");
 	ld->cfg->jurisdiction_count = i; /* look only at the ones before */
 	if (find_jurisdiction(ld->cfg, j->country) >= 0)
-		return fail(ld, country, path, "expected a unique country, found %s twice",
+		return fail(ld, country, sub, "expected a unique country, found %s twice",
 		            j->country);
 	if (j->bloc[0] == '\0')
 		memcpy(j->bloc, j->country, sizeof(j->country));
@@ -701,13 +714,15 @@ static int parse_allow_entry(struct loader *ld, yaml_node_t *item, const char *p
 	char name[FAII_CFG_NAME_LEN_MAX];
 	if (!is_scalar(item) || !scalar_copy(item, name, sizeof(name)))
 		return fail_expected(ld, item, path, "a country, a bloc or \"any\"");
-	uint64_t before = *allowed;
+	bool any = strcmp(name, "any") == 0, matched = any;
 	for (uint32_t j = 0; j < c->jurisdiction_count; j++) {
-		if (strcmp(name, "any") == 0 || strcmp(name, c->jurisdictions[j].country) == 0 ||
-		    strcmp(name, c->jurisdictions[j].bloc) == 0)
+		if (any || strcmp(name, c->jurisdictions[j].country) == 0 ||
+		    strcmp(name, c->jurisdictions[j].bloc) == 0) {
 			*allowed |= 1ull << j;
+			matched = true;
+		}
 	}
-	if (*allowed == before && strcmp(name, "any") != 0)
+	if (!matched)
 		return fail(ld, item, path,
 		            "expected a country or bloc declared under jurisdictions, found \"%s\"",
 		            name);
@@ -824,9 +839,10 @@ static int parse_status_field(struct loader *ld, yaml_node_t *node, const char *
 	return parse_enum(ld, node, path, dst, faii_node_status_name, 4);
 }
 
-static const char *category_name0(uint8_t i)
+/* Task categories by index from 0, then "all". */
+static const char *eligibility_name(uint8_t i)
 {
-	return faii_category_name((uint8_t)(i + 1));
+	return i == FAII_CATEGORY_COUNT ? "all" : faii_category_name((uint8_t)(i + 1));
 }
 
 static int parse_eligibility(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
@@ -841,14 +857,12 @@ static int parse_eligibility(struct loader *ld, yaml_node_t *node, const char *p
 	for (yaml_node_item_t *it = node->data.sequence.items.start;
 	     it < node->data.sequence.items.top; it++) {
 		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
-		if (scalar_equals(item, "all")) {
-			*mask = FAII_ELIGIBILITY_MASK;
-			continue;
-		}
 		uint8_t idx;
-		if (parse_enum(ld, item, path, &idx, category_name0, FAII_CATEGORY_COUNT) != 0)
+		if (parse_enum(ld, item, path, &idx, eligibility_name, FAII_CATEGORY_COUNT + 1) !=
+		    0)
 			return -1;
-		*mask = (uint8_t)(*mask | (1u << idx));
+		*mask = (uint8_t)(*mask |
+		                  (idx == FAII_CATEGORY_COUNT ? FAII_ELIGIBILITY_MASK : 1u << idx));
 	}
 	return 0;
 }
@@ -880,10 +894,10 @@ static int parse_address(struct loader *ld, yaml_node_t *node, const char *path,
 	}
 	memset(n->addr, 0, sizeof(n->addr));
 	int af = n->addr_family == FAII_ADDR_IPV6 ? AF_INET6 : AF_INET;
-	char *end = NULL;
-	unsigned long p = strtoul(port, &end, 10);
-	if (inet_pton(af, host, n->addr) != 1 || *port == '\0' || *end != '\0' || p == 0 ||
-	    p > 65535)
+	size_t digits = strspn(port, "0123456789");
+	unsigned long p =
+	        digits >= 1 && digits <= 5 && port[0] != '0' ? strtoul(port, NULL, 10) : 0;
+	if (inet_pton(af, host, n->addr) != 1 || port[digits] != '\0' || p == 0 || p > 65535)
 		return fail_expected(ld, node, path, expected);
 	n->udp_port = (uint16_t)p;
 	return 0;
@@ -1112,6 +1126,29 @@ static int load_document(struct loader *ld, yaml_node_t *root)
 	return check_appliance(ld, root);
 }
 
+/* One file, one document: a second "---" document would be silently unused. */
+static int refuse_more_documents(yaml_parser_t *parser, const char *name,
+                                 char err[FAII_CFG_ERR_LEN])
+{
+	yaml_document_t next;
+	if (!yaml_parser_load(parser, &next)) {
+		snprintf(err, FAII_CFG_ERR_LEN, "%s:%zu:%zu: syntax error: %s", name,
+		         parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+		         parser->problem ? parser->problem : "unreadable YAML");
+		return -1;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	int rc = 0;
+	if (root != NULL) {
+		snprintf(err, FAII_CFG_ERR_LEN,
+		         "%s:%zu:%zu: (top level): expected one YAML document, found another", name,
+		         root->start_mark.line + 1, root->start_mark.column + 1);
+		rc = -1;
+	}
+	yaml_document_delete(&next);
+	return rc;
+}
+
 int faii_config_load_string(const char *name, const char *text, size_t len,
                             struct faii_config **out, char err[FAII_CFG_ERR_LEN])
 {
@@ -1148,6 +1185,8 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 	} else {
 		rc = load_document(&ld, yaml_document_get_root_node(&ld.doc));
 		yaml_document_delete(&ld.doc);
+		if (rc == 0)
+			rc = refuse_more_documents(&parser, name, err);
 	}
 	yaml_parser_delete(&parser);
 	if (rc != 0) {

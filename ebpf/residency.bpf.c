@@ -9,9 +9,10 @@
  * or malformed on the faii port is dropped, each with its own counter and a
  * ring-buffer event for the audit log. Traffic that is not faii passes.
  *
- * IPv6 packets with extension headers and first IPv4 fragments on the faii
- * port are dropped as malformed: faii never sends them, and a policy that
- * looked past them could be bypassed by them.
+ * The walk looks through up to two VLAN tags, IPv4 options, AH and up to six
+ * IPv6 extension headers to find the UDP port. A first fragment to the faii
+ * port is dropped as malformed (faii never fragments, and a task split across
+ * fragments could hide its header); later fragments carry no port and pass.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -51,7 +52,7 @@ struct {
 /* Verdicts by reason, per CPU: no atomics on the packet path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FAII_RES_REASON_COUNT);
+	__uint(max_entries, FAII_RES_COUNTER_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } faii_res_counters SEC(".maps");
@@ -62,9 +63,20 @@ struct {
 	__uint(max_entries, FAII_RES_EVENTS_BYTES);
 } faii_res_events SEC(".maps");
 
-#define IPV6_NEXTHDR_UDP    17
-#define IP_FRAG_OFFSET_MASK 0x1FFF
-#define IP_MORE_FRAGMENTS   0x2000
+#define IP_FRAG_OFFSET_MASK  0x1FFF
+#define IP_MORE_FRAGMENTS    0x2000
+#define ETH_P_8021AD_QINQ    0x88A8
+#define VLAN_TAGS_MAX        2
+#define IPV6_EXT_HEADERS_MAX 6
+
+enum {
+	NEXTHDR_HOP = 0,
+	NEXTHDR_UDP = 17,
+	NEXTHDR_ROUTING = 43,
+	NEXTHDR_FRAGMENT = 44,
+	NEXTHDR_AUTH = 51,
+	NEXTHDR_DEST = 60,
+};
 
 struct verdict {
 	enum faii_residency_reason reason;
@@ -74,64 +86,139 @@ struct verdict {
 	__u8 jurisdiction;
 };
 
+/*
+ * A header that does not fit in [data, data_end) ends the walk: "not faii"
+ * on a whole packet, "malformed" when bytes are known to be missing (a TC
+ * packet whose headers could not all be made linear): fail closed.
+ */
+static __always_inline enum faii_residency_reason short_packet(int truncated)
+{
+	return truncated ? FAII_RES_DROP_MALFORMED : FAII_RES_PASS_NOT_FAII;
+}
+
+/* Where the UDP header starts, and whether the datagram is a first fragment. */
+struct l4_walk {
+	void *udp;
+	int first_fragment;
+};
+
+/* The walkers return this to mean "UDP found, go on". */
+#define WALK_FOUND_UDP FAII_RES_PASS_ALLOWED
+
+/* IPv4: options, and AH (which authenticates but does not hide UDP). */
+static __always_inline enum faii_residency_reason walk_ipv4(void *l3, void *data_end, int truncated,
+                                                            struct l4_walk *w)
+{
+	struct iphdr *ip = l3;
+	if ((void *)(ip + 1) > data_end)
+		return short_packet(truncated);
+	if (ip->ihl < 5)
+		return FAII_RES_PASS_NOT_FAII;
+	__u16 frag = bpf_ntohs(ip->frag_off);
+	if (frag & IP_FRAG_OFFSET_MASK)
+		return FAII_RES_PASS_NOT_FAII; /* a later fragment: no UDP header */
+	w->first_fragment = (frag & IP_MORE_FRAGMENTS) != 0;
+	void *l4 = l3 + ip->ihl * 4;
+	__u8 proto = ip->protocol;
+	if (proto == NEXTHDR_AUTH) {
+		__u8 *ah = l4;
+		if ((void *)(ah + 2) > data_end)
+			return short_packet(truncated);
+		proto = ah[0];
+		l4 += ((__u32)ah[1] + 2) * 4;
+	}
+	if (proto != NEXTHDR_UDP)
+		return FAII_RES_PASS_NOT_FAII;
+	w->udp = l4;
+	return WALK_FOUND_UDP;
+}
+
+/* IPv6: a bounded walk over the extension headers that may precede UDP. */
+static __always_inline enum faii_residency_reason walk_ipv6(void *l3, void *data_end, int truncated,
+                                                            struct l4_walk *w)
+{
+	struct ipv6hdr *ip6 = l3;
+	if ((void *)(ip6 + 1) > data_end)
+		return short_packet(truncated);
+	__u8 next = ip6->nexthdr;
+	void *p = ip6 + 1;
+	for (int i = 0; i < IPV6_EXT_HEADERS_MAX; i++) {
+		if (next == NEXTHDR_UDP)
+			break;
+		__u8 *ext = p;
+		if ((void *)(ext + 8) > data_end)
+			return short_packet(truncated);
+		if (next == NEXTHDR_FRAGMENT) {
+			if (bpf_ntohs(*(__u16 *)(ext + 2)) & 0xFFF8)
+				return FAII_RES_PASS_NOT_FAII; /* a later fragment */
+			w->first_fragment = 1;
+			p += 8;
+		} else if (next == NEXTHDR_AUTH) {
+			p += ((__u32)ext[1] + 2) * 4;
+		} else if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST) {
+			p += ((__u32)ext[1] + 1) * 8;
+		} else {
+			return FAII_RES_PASS_NOT_FAII; /* TCP, ICMPv6, ESP, ...: not faii */
+		}
+		next = ext[0];
+	}
+	/* More extension headers than faii would ever send: fail closed. */
+	if (next != NEXTHDR_UDP)
+		return FAII_RES_DROP_MALFORMED;
+	w->udp = p;
+	return WALK_FOUND_UDP;
+}
+
 /* Finds the UDP header of a faii datagram; NULL with *reason set otherwise. */
-static __always_inline struct udphdr *find_udp(void *data, void *data_end,
+static __always_inline struct udphdr *find_udp(void *data, void *data_end, int truncated,
                                                enum faii_residency_reason *reason)
 {
 	struct ethhdr *eth = data;
 	void *l3 = eth + 1;
-	__u16 proto;
+	struct l4_walk w = {0};
 
-	*reason = FAII_RES_PASS_NOT_FAII;
+	*reason = short_packet(truncated);
 	if (l3 > data_end)
 		return NULL;
-	proto = eth->h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q)) {
+	__u16 proto = eth->h_proto;
+	for (int i = 0; i < VLAN_TAGS_MAX; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD_QINQ))
+			break;
 		if (l3 + 4 > data_end)
 			return NULL;
 		proto = *(__u16 *)(l3 + 2);
 		l3 += 4;
 	}
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = l3;
-		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_UDP)
-			return NULL;
-		__u16 frag = bpf_ntohs(ip->frag_off);
-		if (frag & IP_FRAG_OFFSET_MASK)
-			return NULL; /* a later fragment: no UDP header to judge */
-		struct udphdr *udp = l3 + ip->ihl * 4;
-		if (ip->ihl < 5 || (void *)(udp + 1) > data_end)
-			return NULL;
-		if (udp->dest != bpf_htons(faii_udp_port))
-			return NULL;
-		if (frag & IP_MORE_FRAGMENTS) {
-			*reason = FAII_RES_DROP_MALFORMED;
-			return NULL;
-		}
-		return udp;
+	if (proto == bpf_htons(ETH_P_IP))
+		*reason = walk_ipv4(l3, data_end, truncated, &w);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		*reason = walk_ipv6(l3, data_end, truncated, &w);
+	else if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD_QINQ))
+		*reason = FAII_RES_DROP_MALFORMED; /* more tags than we look through */
+	else
+		*reason = FAII_RES_PASS_NOT_FAII;
+	if (*reason != WALK_FOUND_UDP)
+		return NULL;
+
+	struct udphdr *udp = w.udp;
+	if ((void *)(udp + 1) > data_end) {
+		*reason = short_packet(truncated);
+		return NULL;
 	}
-	if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = l3;
-		if ((void *)(ip6 + 1) > data_end)
-			return NULL;
-		if (ip6->nexthdr != IPV6_NEXTHDR_UDP) {
-			/* Extension headers might hide a task: refuse them. */
-			if (ip6->nexthdr == 0 || ip6->nexthdr == 43 || ip6->nexthdr == 44 ||
-			    ip6->nexthdr == 60)
-				*reason = FAII_RES_DROP_MALFORMED;
-			return NULL;
-		}
-		struct udphdr *udp = (void *)(ip6 + 1);
-		if ((void *)(udp + 1) > data_end || udp->dest != bpf_htons(faii_udp_port))
-			return NULL;
-		return udp;
+	*reason = FAII_RES_PASS_NOT_FAII;
+	if (udp->dest != bpf_htons(faii_udp_port))
+		return NULL;
+	if (w.first_fragment) {
+		/* A fragmented task could hide its header: faii never fragments. */
+		*reason = FAII_RES_DROP_MALFORMED;
+		return NULL;
 	}
-	return NULL;
+	return udp;
 }
 
-static __always_inline void judge(void *data, void *data_end, struct verdict *v)
+static __always_inline void judge(void *data, void *data_end, int truncated, struct verdict *v)
 {
-	struct udphdr *udp = find_udp(data, data_end, &v->reason);
+	struct udphdr *udp = find_udp(data, data_end, truncated, &v->reason);
 	if (udp == NULL)
 		return;
 
@@ -192,6 +279,12 @@ static __always_inline int account(const struct verdict *v)
 		ev->reason = (__u8)v->reason;
 		ev->jurisdiction = v->jurisdiction;
 		bpf_ringbuf_submit(ev, 0);
+	} else {
+		/* The audit log must know it missed something. */
+		__u32 lost_key = FAII_RES_COUNTER_EVENTS_LOST;
+		__u64 *lost = bpf_map_lookup_elem(&faii_res_counters, &lost_key);
+		if (lost)
+			*lost += 1;
 	}
 	return 0;
 }
@@ -200,19 +293,28 @@ SEC("xdp")
 int faii_residency_xdp(struct xdp_md *ctx)
 {
 	struct verdict v = {.jurisdiction = FAII_RES_JURISDICTION_UNKNOWN};
-	judge((void *)(long)ctx->data, (void *)(long)ctx->data_end, &v);
+	judge((void *)(long)ctx->data, (void *)(long)ctx->data_end, 0, &v);
 	return account(&v) ? XDP_PASS : XDP_DROP;
 }
 
-/* Headers the judgement reads: Ethernet, VLAN, IPv6, UDP, faii header, task. */
-#define JUDGED_BYTES (14 + 4 + 40 + 8 + FAII_HDR_SIZE + FAII_TASK_BODY_SIZE)
+/*
+ * Bytes made linear before judging: two VLAN tags, IPv6 with a few extension
+ * headers, UDP and the task. Headers beyond them on a non-linear packet make
+ * it malformed (fail closed), not "not faii".
+ */
+#define TC_LINEAR_BYTES 512u
 
 SEC("tc")
 int faii_residency_tc(struct __sk_buff *skb)
 {
 	struct verdict v = {.jurisdiction = FAII_RES_JURISDICTION_UNKNOWN};
-	/* Make the judged headers linear; a shorter packet stays as it is. */
-	bpf_skb_pull_data(skb, skb->len < JUDGED_BYTES ? skb->len : JUDGED_BYTES);
-	judge((void *)(long)skb->data, (void *)(long)skb->data_end, &v);
+	__u32 want = skb->len < TC_LINEAR_BYTES ? skb->len : TC_LINEAR_BYTES;
+	if (bpf_skb_pull_data(skb, want) != 0) {
+		v.reason = FAII_RES_DROP_MALFORMED;
+	} else {
+		void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+		int truncated = data_end - data < (long)skb->len;
+		judge(data, data_end, truncated, &v);
+	}
 	return account(&v) ? TC_ACT_OK : TC_ACT_SHOT;
 }

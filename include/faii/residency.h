@@ -34,6 +34,11 @@ enum faii_residency_reason {
 
 #define FAII_RES_FIRST_DROP FAII_RES_DROP_MALFORMED
 
+/* The counters map holds one slot per reason, then this one: refusals whose
+ * audit event was lost because the ring buffer was full. */
+#define FAII_RES_COUNTER_EVENTS_LOST FAII_RES_REASON_COUNT
+#define FAII_RES_COUNTER_SLOTS       (FAII_RES_REASON_COUNT + 1)
+
 /* Map sizes: node ids are hashed; residency class ids index an array. */
 #define FAII_RES_NODES_MAX    65536u
 #define FAII_RES_CLASSES_MAX  64u /* ids 1..FAII_RESIDENCY_CLASS_MAX */
