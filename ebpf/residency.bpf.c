@@ -162,11 +162,15 @@ static __always_inline enum faii_residency_reason walk_ipv6(void *l3, void *data
 		}
 		next = ext[0];
 	}
-	/* More extension headers than faii would ever send: fail closed. */
-	if (next != NEXTHDR_UDP)
+	if (next == NEXTHDR_UDP) {
+		w->udp = p;
+		return WALK_FOUND_UDP;
+	}
+	/* Still more extension headers than faii would ever send: fail closed. */
+	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_FRAGMENT ||
+	    next == NEXTHDR_AUTH || next == NEXTHDR_DEST)
 		return FAII_RES_DROP_MALFORMED;
-	w->udp = p;
-	return WALK_FOUND_UDP;
+	return FAII_RES_PASS_NOT_FAII;
 }
 
 /* Finds the UDP header of a faii datagram; NULL with *reason set otherwise. */
