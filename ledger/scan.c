@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Recovery scan of a ledger store directory: see scan.h. */
+#include "scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <isa-l/crc.h>
+#include <sodium.h>
+
+#define SEGMENT_NAME_FMT    "segment-%016" PRIx64 ".log"
+#define CHECKPOINT_NAME_FMT "checkpoint-%016" PRIx64 ".ckpt"
+/* A directory listing with more checkpoints than this is refused as garbage. */
+#define CHECKPOINTS_MAX 1024u
+
+uint32_t ls_crc(const void *data, size_t len)
+{
+	return crc32_iscsi((unsigned char *)data, (int)len, 0xFFFFFFFFu) ^ 0xFFFFFFFFu;
+}
+
+uint32_t ls_record_crc(const void *record, uint32_t length)
+{
+	const uint8_t *p = record;
+	const size_t crc_off = offsetof(struct ls_record_header, crc);
+	static const uint8_t zero[4];
+	uint32_t c = crc32_iscsi((unsigned char *)p, (int)crc_off, 0xFFFFFFFFu);
+	c = crc32_iscsi((unsigned char *)zero, 4, c);
+	c = crc32_iscsi((unsigned char *)p + crc_off + 4, (int)(length - crc_off - 4), c);
+	return c ^ 0xFFFFFFFFu;
+}
+
+uint32_t ls_keys_put(uint8_t *p, const struct faii_ls_keys *keys)
+{
+	uint8_t *start = p;
+	if (keys->present & FAII_LS_KEY_ROUND) {
+		memcpy(p, &keys->round, 8);
+		p += 8;
+	}
+	if (keys->present & FAII_LS_KEY_EPOCH) {
+		memcpy(p, &keys->epoch, 8);
+		p += 8;
+	}
+	if (keys->present & FAII_LS_KEY_NODE) {
+		uint64_t node = keys->node;
+		memcpy(p, &node, 8);
+		p += 8;
+	}
+	if (keys->present & FAII_LS_KEY_DIGEST) {
+		memcpy(p, keys->digest, FAII_LS_DIGEST_SIZE);
+		p += FAII_LS_DIGEST_SIZE;
+	}
+	return (uint32_t)(p - start);
+}
+
+void ls_keys_get(const uint8_t *p, unsigned flags, struct faii_ls_keys *keys)
+{
+	memset(keys, 0, sizeof(*keys));
+	keys->present = flags & LS_KEYS_MASK;
+	if (flags & FAII_LS_KEY_ROUND) {
+		memcpy(&keys->round, p, 8);
+		p += 8;
+	}
+	if (flags & FAII_LS_KEY_EPOCH) {
+		memcpy(&keys->epoch, p, 8);
+		p += 8;
+	}
+	if (flags & FAII_LS_KEY_NODE) {
+		uint64_t node;
+		memcpy(&node, p, 8);
+		keys->node = (uint32_t)node;
+		p += 8;
+	}
+	if (flags & FAII_LS_KEY_DIGEST)
+		memcpy(keys->digest, p, FAII_LS_DIGEST_SIZE);
+}
+
+void ls_segment_path(char *out, size_t cap, const char *dir, uint64_t segment_index)
+{
+	snprintf(out, cap, "%s/" SEGMENT_NAME_FMT, dir, segment_index);
+}
+
+void ls_checkpoint_path(char *out, size_t cap, const char *dir, uint64_t seq_covered)
+{
+	snprintf(out, cap, "%s/" CHECKPOINT_NAME_FMT, dir, seq_covered);
+}
+
+/* ---- directory listing -------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Parses "segment-<16 hex>.log" or "checkpoint-<16 hex>.ckpt". */
+static bool parse_name(const char *name, const char *prefix, const char *suffix, uint64_t *v)
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(name);
+	if (n != pl + 16 + sl || strncmp(name, prefix, pl) != 0 || strcmp(name + pl + 16, suffix))
+		return false;
+	uint64_t x = 0;
+	for (size_t i = pl; i < pl + 16; i++) {
+		char c = name[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return false;
+		x = x << 4 | (uint64_t)d;
+	}
+	*v = x;
+	return true;
+}
+
+struct listing {
+	uint64_t *segments;
+	size_t segment_count;
+	uint64_t checkpoints[CHECKPOINTS_MAX];
+	size_t checkpoint_count;
+};
+
+static int list_dir(const char *dir, struct listing *l, char *err)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open: %s", dir, strerror(errno));
+		return -errno;
+	}
+	size_t cap = 64;
+	l->segments = malloc(cap * sizeof(uint64_t));
+	if (l->segments == NULL) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t v;
+		if (parse_name(e->d_name, "segment-", ".log", &v)) {
+			if (l->segment_count == FAII_LS_SEGMENTS_MAX) {
+				snprintf(err, FAII_LS_ERR_LEN, "%s: more than %u segments", dir,
+				         FAII_LS_SEGMENTS_MAX);
+				rc = -E2BIG;
+				break;
+			}
+			if (l->segment_count == cap) {
+				cap *= 2;
+				uint64_t *grown = realloc(l->segments, cap * sizeof(uint64_t));
+				if (grown == NULL) {
+					rc = -ENOMEM;
+					break;
+				}
+				l->segments = grown;
+			}
+			l->segments[l->segment_count++] = v;
+		} else if (parse_name(e->d_name, "checkpoint-", ".ckpt", &v)) {
+			if (l->checkpoint_count == CHECKPOINTS_MAX) {
+				snprintf(err, FAII_LS_ERR_LEN, "%s: more than %u checkpoints", dir,
+				         CHECKPOINTS_MAX);
+				rc = -E2BIG;
+				break;
+			}
+			l->checkpoints[l->checkpoint_count++] = v;
+		}
+	}
+	closedir(d);
+	qsort(l->segments, l->segment_count, sizeof(uint64_t), cmp_u64);
+	qsort(l->checkpoints, l->checkpoint_count, sizeof(uint64_t), cmp_u64);
+	return rc;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+void ls_prune_checkpoints(const char *dir, uint64_t keep_from)
+{
+	struct listing l;
+	char err[FAII_LS_ERR_LEN], path[FAII_LS_ERR_LEN / 2];
+	memset(&l, 0, sizeof(l));
+	if (list_dir(dir, &l, err) == 0) {
+		for (size_t i = 0; i < l.checkpoint_count; i++) {
+			if (l.checkpoints[i] < keep_from) {
+				ls_checkpoint_path(path, sizeof(path), dir, l.checkpoints[i]);
+				unlink(path);
+			}
+		}
+	}
+	free(l.segments);
+}
+
+static int load_checkpoint(struct ls_scan *s, uint64_t seq, char *err)
+{
+	char path[FAII_LS_ERR_LEN / 2];
+	ls_checkpoint_path(path, sizeof(path), s->dir, seq);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot read: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	size_t size = (size_t)st.st_size;
+	uint8_t *buf = size >= sizeof(struct ls_checkpoint_header) ? malloc(size) : NULL;
+	bool ok = buf != NULL && pread(fd, buf, size, 0) == (ssize_t)size;
+	close(fd);
+	struct ls_checkpoint_header h;
+	if (ok) {
+		memcpy(&h, buf, sizeof(h));
+		uint32_t crc = h.crc;
+		((struct ls_checkpoint_header *)(void *)buf)->crc = 0;
+		ok = memcmp(h.magic, LS_CHECKPOINT_MAGIC, 8) == 0 &&
+		     h.version == LS_FORMAT_VERSION && h.seq_covered == seq &&
+		     h.seq_covered <= h.last_seq && sizeof(h) + h.blob_len + h.index_len == size &&
+		     ls_crc(buf, size) == crc;
+	}
+	if (!ok) {
+		snprintf(
+		        err, FAII_LS_ERR_LEN,
+		        "%s: checkpoint corrupt (bad magic, size or CRC); move it aside to recover "
+		        "from the previous checkpoint",
+		        path);
+		free(buf);
+		return -EBADMSG;
+	}
+	s->has_checkpoint = true;
+	s->checkpoint = h;
+	s->checkpoint_data = malloc(size - sizeof(h) + 1);
+	if (s->checkpoint_data == NULL) {
+		free(buf);
+		return -ENOMEM;
+	}
+	memcpy(s->checkpoint_data, buf + sizeof(h), size - sizeof(h));
+	free(buf);
+	return 0;
+}
+
+/* ---- one segment ---------------------------------------------------------- */
+
+struct mapped {
+	uint8_t *p;
+	uint64_t size;
+	int fd;
+};
+
+static int map_segment(const char *path, struct mapped *m, bool writable, char *err)
+{
+	m->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	struct stat st;
+	if (m->fd < 0 || fstat(m->fd, &st) != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open: %s", path, strerror(errno));
+		if (m->fd >= 0)
+			close(m->fd);
+		return -EIO;
+	}
+	m->size = (uint64_t)st.st_size;
+	if (m->size < LS_SEGMENT_HEADER_SIZE) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: %" PRIu64 " bytes, shorter than its header",
+		         path, m->size);
+		close(m->fd);
+		return -EBADMSG;
+	}
+	m->p = mmap(NULL, m->size, PROT_READ, MAP_SHARED, m->fd, 0);
+	if (m->p == MAP_FAILED) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot map: %s", path, strerror(errno));
+		close(m->fd);
+		return -EIO;
+	}
+	madvise(m->p, m->size, MADV_SEQUENTIAL);
+	return 0;
+}
+
+static void unmap_segment(struct mapped *m)
+{
+	munmap(m->p, m->size);
+	close(m->fd);
+}
+
+/* A record header at off that passes every structural and CRC check. */
+static bool record_valid(const struct mapped *m, uint64_t off, const struct ls_record_header **out)
+{
+	if (off + sizeof(struct ls_record_header) > m->size)
+		return false;
+	const struct ls_record_header *h = (const void *)(m->p + off);
+	if (h->length < sizeof(*h) || off + ls_align(h->length, LS_ALIGN) > m->size ||
+	    (h->flags & ~LS_KEYS_MASK) != 0 ||
+	    h->length != sizeof(*h) + ls_keys_size(h->flags) + h->payload_len)
+		return false;
+	bool user = h->type >= 1 && h->type <= FAII_LS_TYPE_USER_MAX;
+	if (!user && h->type != LS_TYPE_COMMIT && h->type != LS_TYPE_PAD)
+		return false;
+	if (h->type == LS_TYPE_COMMIT &&
+	    (h->flags != 0 || h->payload_len != sizeof(struct ls_commit)))
+		return false;
+	if (ls_record_crc(h, h->length) != h->crc)
+		return false;
+	*out = h;
+	return true;
+}
+
+/*
+ * After a bad record: is there a commit of a later batch further on? Then the
+ * bad record was in a batch that had been made durable: corruption. Only one
+ * batch is ever in flight, so a torn tail never has a later commit after it.
+ */
+static bool later_commit_exists(const struct mapped *m, uint64_t from, uint64_t batch_first_seq)
+{
+	for (uint64_t off = ls_align(from, LS_ALIGN);
+	     off + sizeof(struct ls_record_header) <= m->size; off += LS_ALIGN) {
+		const struct ls_record_header *h = (const void *)(m->p + off);
+		if (h->type != LS_TYPE_COMMIT)
+			continue;
+		const struct ls_record_header *v;
+		if (record_valid(m, off, &v)) {
+			struct ls_commit c;
+			memcpy(&c, v + 1, sizeof(c));
+			if (c.first_seq > batch_first_seq)
+				return true;
+		}
+	}
+	return false;
+}
+
+static int check_segment_header(struct ls_scan *s, const struct mapped *m, const char *path,
+                                uint64_t index, bool check_chain, char *err)
+{
+	struct ls_segment_header h;
+	memcpy(&h, m->p, sizeof(h));
+	bool ok = memcmp(h.magic, LS_SEGMENT_MAGIC, 8) == 0 && h.version == LS_FORMAT_VERSION &&
+	          h.header_size == LS_SEGMENT_HEADER_SIZE && h.segment_index == index &&
+	          h.crc == ls_crc(&h, offsetof(struct ls_segment_header, crc));
+	if (!ok) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: offset 0: segment header corrupt", path);
+		return -EBADMSG;
+	}
+	if (check_chain &&
+	    (h.first_seq != s->last_seq + 1 || memcmp(h.prev_chain, s->chain, sizeof(s->chain)))) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "%s: offset 0: segment header does not continue the chain (first seq "
+		         "%" PRIu64 ", expected %" PRIu64 ")",
+		         path, h.first_seq, s->last_seq + 1);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Delivers the user records of a verified batch [from, to) to the caller. */
+static void deliver_batch(struct ls_scan *s, const struct mapped *m, uint64_t index, uint64_t from,
+                          uint64_t to)
+{
+	for (uint64_t off = from; off < to;) {
+		const struct ls_record_header *h = (const void *)(m->p + off);
+		if (h->type != LS_TYPE_PAD) {
+			s->records++;
+			if (s->on_record)
+				s->on_record(s->ctx, h, (const uint8_t *)(h + 1), index, off);
+		}
+		off += ls_align(h->length, LS_ALIGN);
+	}
+}
+
+enum seg_end { SEG_FULL, SEG_TORN };
+
+/*
+ * Verifies records from off to the end of written data. Returns 0 with *end
+ * telling whether the segment ended cleanly (zeros or its end) or with a
+ * torn batch at *tail_off; -EBADMSG on corruption.
+ */
+static int scan_records(struct ls_scan *s, const struct mapped *m, const char *path, uint64_t index,
+                        uint64_t off, bool is_last, enum seg_end *end, uint64_t *tail_off,
+                        char *err)
+{
+	crypto_generichash_state st;
+	uint64_t batch_start = off, batch_first_seq = s->last_seq + 1, next_seq = s->last_seq + 1;
+	crypto_generichash_init(&st, NULL, 0, FAII_LS_CHAIN_SIZE);
+	crypto_generichash_update(&st, s->chain, FAII_LS_CHAIN_SIZE);
+
+	while (off + sizeof(struct ls_record_header) <= m->size) {
+		const struct ls_record_header *h = (const void *)(m->p + off);
+		if (h->length == 0 && h->type == LS_TYPE_NONE)
+			break; /* zeros: the end of written data */
+		const struct ls_record_header *v;
+		bool ok = record_valid(m, off, &v);
+		bool user = ok && h->type <= FAII_LS_TYPE_USER_MAX;
+		if (user && h->seq != next_seq)
+			ok = false;
+		if (ok && h->type == LS_TYPE_COMMIT) {
+			struct ls_commit c;
+			uint8_t chain[FAII_LS_CHAIN_SIZE];
+			memcpy(&c, h + 1, sizeof(c));
+			crypto_generichash_final(&st, chain, sizeof(chain));
+			if (c.first_seq != batch_first_seq || c.last_seq != next_seq - 1 ||
+			    c.last_seq < c.first_seq || h->seq != c.last_seq ||
+			    memcmp(chain, c.chain, sizeof(chain)) != 0) {
+				ok = false;
+			} else {
+				deliver_batch(s, m, index, batch_start, off);
+				memcpy(s->chain, chain, sizeof(chain));
+				s->last_seq = c.last_seq;
+				off += ls_align(h->length, LS_ALIGN);
+				s->bytes += off - batch_start;
+				batch_start = off;
+				batch_first_seq = next_seq;
+				crypto_generichash_init(&st, NULL, 0, FAII_LS_CHAIN_SIZE);
+				crypto_generichash_update(&st, s->chain, FAII_LS_CHAIN_SIZE);
+				continue;
+			}
+		}
+		if (!ok) {
+			/* A bad record: torn last batch, or corruption before the tail. */
+			if (!is_last || later_commit_exists(m, off + LS_ALIGN, batch_first_seq)) {
+				snprintf(err, FAII_LS_ERR_LEN,
+				         "%s: offset %" PRIu64 ": corrupt record (bad length, CRC, "
+				                               "sequence or chain) before "
+				         "the tail; refusing to open",
+				         path, off);
+				return -EBADMSG;
+			}
+			*end = SEG_TORN;
+			*tail_off = batch_start;
+			return 0;
+		}
+		uint64_t stored = ls_align(h->length, LS_ALIGN);
+		crypto_generichash_update(&st, (const uint8_t *)h, stored);
+		if (user)
+			next_seq++;
+		off += stored;
+	}
+	/* Records after the last commit without their commit: a torn batch too. */
+	if (off != batch_start) {
+		if (!is_last) {
+			snprintf(err, FAII_LS_ERR_LEN,
+			         "%s: offset %" PRIu64
+			         ": batch without a commit before the last segment",
+			         path, batch_start);
+			return -EBADMSG;
+		}
+		*end = SEG_TORN;
+		*tail_off = batch_start;
+		return 0;
+	}
+	*end = SEG_FULL;
+	*tail_off = off;
+	return 0;
+}
+
+/* Overwrites a torn tail with zeros, durably, so no later scan sees it. */
+static int zero_tail(const struct mapped *m, const char *path, uint64_t from, uint64_t len,
+                     char *err)
+{
+	uint64_t to = from + len > m->size ? m->size : from + len;
+	static const uint8_t zeros[65536];
+	for (uint64_t off = from; off < to;) {
+		size_t n = (size_t)(to - off < sizeof(zeros) ? to - off : sizeof(zeros));
+		if (pwrite(m->fd, zeros, n, (off_t)off) != (ssize_t)n) {
+			snprintf(err, FAII_LS_ERR_LEN, "%s: cannot truncate the torn tail: %s",
+			         path, strerror(errno));
+			return -EIO;
+		}
+		off += n;
+	}
+	if (fdatasync(m->fd) != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: fdatasync: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Bytes of non-zero data from off on, for the report. */
+static uint64_t torn_extent(const struct mapped *m, uint64_t off)
+{
+	uint64_t last = off;
+	for (uint64_t p = off; p + 8 <= m->size; p += 8) {
+		uint64_t w;
+		memcpy(&w, m->p + p, 8);
+		if (w != 0)
+			last = p + 8;
+	}
+	return last - off;
+}
+
+static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, bool first,
+                        bool is_last, char *err)
+{
+	char path[FAII_LS_ERR_LEN / 2];
+	struct mapped m;
+	ls_segment_path(path, sizeof(path), s->dir, index);
+	int rc = map_segment(path, &m, s->repair && is_last, err);
+	if (rc != 0)
+		return rc;
+	/* The chain is checked across segments, except into the checkpoint's
+	 * segment, whose earlier records are not rescanned. */
+	bool check_chain = !(first && s->has_checkpoint);
+	rc = check_segment_header(s, &m, path, index, check_chain, err);
+	if (rc == 0 && start_off > m.size) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "%s: the checkpoint points past the end of the segment (offset %" PRIu64
+		         "): the checkpoint is newer than the log",
+		         path, start_off);
+		rc = -EBADMSG;
+	}
+	enum seg_end end = SEG_FULL;
+	uint64_t tail = start_off;
+	if (rc == 0)
+		rc = scan_records(s, &m, path, index, start_off, is_last, &end, &tail, err);
+	if (rc == 0) {
+		s->write_segment = index;
+		s->write_offset = tail;
+		s->write_segment_size = m.size;
+		if (end == SEG_TORN) {
+			s->torn_bytes = torn_extent(&m, tail);
+			if (s->repair)
+				rc = zero_tail(&m, path, tail, s->torn_zero_bytes, err);
+		}
+	}
+	unmap_segment(&m);
+	return rc;
+}
+
+/*
+ * The checkpoint's position must be a commit boundary of the log that
+ * carries the checkpoint's sequence number and chain value.
+ */
+static int check_checkpoint_position(struct ls_scan *s, char *err)
+{
+	const struct ls_checkpoint_header *c = &s->checkpoint;
+	char path[FAII_LS_ERR_LEN / 2];
+	ls_segment_path(path, sizeof(path), s->dir, c->segment_index);
+	if (s->segment_count == 0 || c->segment_index < s->first_segment ||
+	    c->segment_index > s->last_segment) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "checkpoint %" PRIu64 " names segment %" PRIu64
+		         ", which is not in %s: the checkpoint is newer than the log",
+		         c->seq_covered, c->segment_index, s->dir);
+		return -EBADMSG;
+	}
+	struct mapped m;
+	int rc = map_segment(path, &m, false, err);
+	if (rc != 0)
+		return rc;
+	/* The commit record ends exactly at the checkpoint's offset. */
+	uint64_t commit_len =
+	        ls_align(sizeof(struct ls_record_header) + sizeof(struct ls_commit), LS_ALIGN);
+	const struct ls_record_header *h;
+	bool ok = c->offset >= LS_SEGMENT_HEADER_SIZE + commit_len && c->offset <= m.size &&
+	          record_valid(&m, c->offset - commit_len, &h) && h->type == LS_TYPE_COMMIT;
+	if (ok) {
+		struct ls_commit commit;
+		memcpy(&commit, h + 1, sizeof(commit));
+		ok = commit.last_seq == c->last_seq &&
+		     memcmp(commit.chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
+	}
+	unmap_segment(&m);
+	if (!ok) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "%s: offset %" PRIu64 ": no commit of seq %" PRIu64
+		         " where checkpoint %" PRIu64 " says: the checkpoint is newer than the log",
+		         path, c->offset, c->last_seq, c->seq_covered);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
+{
+	struct listing l;
+	memset(&l, 0, sizeof(l));
+	memset(s->chain, 0, sizeof(s->chain));
+	s->last_seq = 0;
+	s->records = s->bytes = s->torn_bytes = 0;
+	s->has_checkpoint = false;
+	s->checkpoint_data = NULL;
+	s->segment_count = 0;
+	s->write_segment = 0;
+	s->write_offset = 0;
+	int rc = list_dir(s->dir, &l, err);
+	if (rc != 0)
+		goto out;
+	s->segment_count = l.segment_count;
+	if (l.segment_count > 0) {
+		s->first_segment = l.segments[0];
+		s->last_segment = l.segments[l.segment_count - 1];
+		/* Segments are numbered densely: a gap is a lost segment. */
+		for (size_t i = 1; i < l.segment_count; i++) {
+			if (l.segments[i] != l.segments[i - 1] + 1) {
+				char path[FAII_LS_ERR_LEN / 2];
+				ls_segment_path(path, sizeof(path), s->dir, l.segments[i - 1] + 1);
+				snprintf(err, FAII_LS_ERR_LEN,
+				         "%s: missing segment; refusing to open", path);
+				rc = -EBADMSG;
+				goto out;
+			}
+		}
+	}
+	if (l.checkpoint_count > 0) {
+		rc = load_checkpoint(s, l.checkpoints[l.checkpoint_count - 1], err);
+		if (rc == 0)
+			rc = check_checkpoint_position(s, err);
+		if (rc == 0 && s->on_checkpoint) {
+			rc = s->on_checkpoint(s->ctx, &s->checkpoint, s->checkpoint_data);
+			if (rc != 0)
+				snprintf(err, FAII_LS_ERR_LEN,
+				         "checkpoint %" PRIu64 " in %s: index snapshot unreadable",
+				         s->checkpoint.seq_covered, s->dir);
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (l.segment_count == 0)
+		goto out;
+	/* Without a checkpoint the log must start at segment 0 (genesis). */
+	uint64_t from = s->first_segment, offset = LS_SEGMENT_HEADER_SIZE;
+	if (s->has_checkpoint) {
+		from = s->checkpoint.segment_index;
+		offset = s->checkpoint.offset;
+		s->last_seq = s->checkpoint.last_seq;
+		memcpy(s->chain, s->checkpoint.chain, sizeof(s->chain));
+	} else if (s->first_segment != 0) {
+		char path[FAII_LS_ERR_LEN / 2];
+		ls_segment_path(path, sizeof(path), s->dir, 0);
+		snprintf(err, FAII_LS_ERR_LEN, "%s: missing segment (no checkpoint covers it)",
+		         path);
+		rc = -EBADMSG;
+		goto out;
+	}
+	for (uint64_t i = from; i <= s->last_segment; i++) {
+		rc = scan_segment(s, i, i == from ? offset : LS_SEGMENT_HEADER_SIZE, i == from,
+		                  i == s->last_segment, err);
+		if (rc != 0)
+			break;
+	}
+out:
+	free(l.segments);
+	if (rc != 0) {
+		free(s->checkpoint_data);
+		s->checkpoint_data = NULL;
+	}
+	return rc;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Recovery scan, shared by faii_ls_open() (which repairs a torn tail) and
+ * faii_ls_verify() (which changes nothing): lists the segments and
+ * checkpoints of a directory, starts at the latest checkpoint, verifies every
+ * record's CRC, every batch's chain value and every segment header, and tells
+ * a torn tail (the last batch, never acknowledged) from corruption before it.
+ */
+#ifndef FAII_LEDGER_SCAN_H
+#define FAII_LEDGER_SCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "format.h"
+
+/* Called for every committed user record, in sequence order. */
+typedef void (*ls_record_fn)(void *ctx, const struct ls_record_header *h, const uint8_t *keys,
+                             uint64_t segment_index, uint64_t offset);
+
+/* Called once with the checkpoint recovery starts from, before any record. */
+typedef int (*ls_checkpoint_fn)(void *ctx, const struct ls_checkpoint_header *h,
+                                const uint8_t *blob_then_index);
+
+struct ls_scan {
+	/* inputs */
+	const char *dir;
+	bool repair;              /* zero a torn tail on disk */
+	uint64_t torn_zero_bytes; /* how much to zero past the last commit */
+	ls_checkpoint_fn on_checkpoint;
+	ls_record_fn on_record;
+	void *ctx;
+
+	/* outputs */
+	uint64_t first_segment, last_segment; /* indices; last < first: none */
+	uint64_t segment_count;
+	uint64_t write_segment; /* where the next batch goes */
+	uint64_t write_offset;
+	uint64_t write_segment_size;
+	uint64_t last_seq;   /* last committed sequence number */
+	uint64_t records;    /* user records scanned (after the checkpoint) */
+	uint64_t bytes;      /* bytes scanned */
+	uint64_t torn_bytes; /* bytes past the last commit that were torn */
+	uint8_t chain[FAII_LS_CHAIN_SIZE];
+
+	bool has_checkpoint;
+	struct ls_checkpoint_header checkpoint;
+	uint8_t *checkpoint_data; /* blob then index snapshot; free() it */
+};
+
+/* 0, or -EBADMSG / -errno with a message naming the file and offset in err. */
+int ls_scan_dir(struct ls_scan *scan, char err[FAII_LS_ERR_LEN]);
+
+/* Removes checkpoints older than keep_from (and left-over temporary files). */
+void ls_prune_checkpoints(const char *dir, uint64_t keep_from);
+
+/* File names. */
+void ls_segment_path(char *out, size_t cap, const char *dir, uint64_t segment_index);
+void ls_checkpoint_path(char *out, size_t cap, const char *dir, uint64_t seq_covered);
+
+#endif /* FAII_LEDGER_SCAN_H */

@@ -1,0 +1,891 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The ledger store: appenders, the group-committing writer thread on
+ * io_uring, reads, finds and checkpoints. See include/faii/ledger_store.h for
+ * the contract and docs/ledger-store.md for the design.
+ *
+ * Two batch buffers: appenders copy records into the open one under the
+ * store's mutex while the writer writes and syncs the other; the writer then
+ * takes the open buffer as the next batch. A batch is one io_uring write
+ * linked to one fdatasync, from a registered buffer to a registered file.
+ * Acknowledgements (callbacks, waiters) follow only a successful sync.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jemalloc/jemalloc.h>
+#include <liburing.h>
+#include <sodium.h>
+
+#include "faii/ledger_store.h"
+#include "format.h"
+#include "index.h"
+#include "scan.h"
+
+#define RING_ENTRIES       8u
+#define COMMIT_RECORD_SIZE 72u /* header + ls_commit, 8-aligned */
+#define PAD_RECORD_MIN     24u
+#define READ_FDS_MAX       256u
+
+struct batch {
+	uint8_t *buf; /* aligned to LS_DIRECT_ALIGN */
+	uint32_t cap; /* bytes the records may use, commit and pad excluded */
+	uint32_t used;
+	uint32_t count;
+	uint64_t first_seq;
+	faii_ls_ack_fn *cbs;
+	void **args;
+};
+
+struct faii_ls {
+	struct faii_ls_options opt;
+	char dir[FAII_LS_ERR_LEN / 2];
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;    /* writer: a batch has records, or stop */
+	pthread_cond_t space;   /* appenders: the open batch was taken */
+	pthread_cond_t durable; /* waiters: durable_seq moved, or error */
+	struct batch batches[2];
+	unsigned open_batch; /* index of the batch appenders fill */
+	bool writer_busy;    /* the other batch is being written */
+	bool stopping;
+	uint64_t next_seq;
+	_Atomic uint64_t durable_seq;
+	int error; /* sticky write error (negative errno) */
+
+	/* Writer-only state. */
+	pthread_t writer;
+	struct io_uring ring;
+	int seg_fd;
+	uint64_t seg_index;
+	uint64_t seg_offset;
+	uint64_t seg_size;
+	uint8_t chain[FAII_LS_CHAIN_SIZE];
+
+	/* Readers. */
+	pthread_rwlock_t index_lock;
+	struct ls_index index;
+	uint64_t first_segment;
+	int read_fds[READ_FDS_MAX]; /* cache by segment index % READ_FDS_MAX */
+	uint64_t read_fd_segment[READ_FDS_MAX];
+
+	/* Checkpoint and statistics, under lock. */
+	uint64_t ckpt_seq;
+	uint8_t *ckpt_blob;
+	size_t ckpt_len;
+	uint64_t durable_segment, durable_offset; /* end of the last commit */
+	uint8_t durable_chain[FAII_LS_CHAIN_SIZE];
+	struct faii_ls_stats stats;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+static uint32_t record_size(uint32_t len, const struct faii_ls_keys *keys)
+{
+	unsigned flags = keys ? keys->present & LS_KEYS_MASK : 0;
+	return (uint32_t)sizeof(struct ls_record_header) + ls_keys_size(flags) + len;
+}
+
+/* Serialises one record at p; returns its stored (8-aligned) size. */
+static uint32_t put_record(uint8_t *p, uint16_t type, uint64_t seq, const struct faii_ls_keys *keys,
+                           const void *payload, uint32_t len)
+{
+	struct ls_record_header h = {
+	        .length = record_size(len, keys),
+	        .type = type,
+	        .flags = (uint16_t)(keys ? keys->present & LS_KEYS_MASK : 0),
+	        .payload_len = len,
+	        .seq = seq,
+	};
+	memcpy(p, &h, sizeof(h));
+	uint32_t off = sizeof(h);
+	if (keys)
+		off += ls_keys_put(p + off, keys);
+	if (len)
+		memcpy(p + off, payload, len);
+	uint32_t stored = (uint32_t)ls_align(h.length, LS_ALIGN);
+	memset(p + h.length, 0, stored - h.length);
+	h.crc = ls_record_crc(p, h.length);
+	memcpy(p + offsetof(struct ls_record_header, crc), &h.crc, sizeof(h.crc));
+	return stored;
+}
+
+/* ---- segments ---------------------------------------------------------- */
+
+/*
+ * Creates segment index atomically: written as a temporary file with its
+ * header, preallocated, synced, then renamed into place and the directory
+ * synced. A crash leaves either no segment or a whole empty one.
+ */
+static int create_segment(struct faii_ls *ls, uint64_t index, uint64_t first_seq, int *fd_out)
+{
+	char path[FAII_LS_ERR_LEN / 2], tmp[FAII_LS_ERR_LEN / 2 + 8];
+	ls_segment_path(path, sizeof(path), ls->dir, index);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	struct ls_segment_header h;
+	uint8_t *block = mallocx(LS_SEGMENT_HEADER_SIZE, MALLOCX_ZERO);
+	int rc = block ? 0 : -ENOMEM;
+	if (rc == 0) {
+		memset(&h, 0, sizeof(h));
+		memcpy(h.magic, LS_SEGMENT_MAGIC, 8);
+		h.version = LS_FORMAT_VERSION;
+		h.header_size = LS_SEGMENT_HEADER_SIZE;
+		h.segment_index = index;
+		h.first_seq = first_seq;
+		h.segment_size = ls->seg_size;
+		memcpy(h.prev_chain, ls->chain, FAII_LS_CHAIN_SIZE);
+		h.crc = ls_crc(&h, offsetof(struct ls_segment_header, crc));
+		memcpy(block, &h, sizeof(h));
+		/* Preallocate so that appends never extend the file. */
+		if (fallocate(fd, 0, 0, (off_t)ls->seg_size) != 0)
+			rc = -errno;
+	}
+	if (rc == 0 && pwrite(fd, block, LS_SEGMENT_HEADER_SIZE, 0) != LS_SEGMENT_HEADER_SIZE)
+		rc = errno ? -errno : -EIO;
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(ls->dir);
+	if (block)
+		dallocx(block, 0);
+	close(fd);
+	if (rc != 0) {
+		unlink(tmp);
+		return rc;
+	}
+	int flags = O_RDWR | O_CLOEXEC | (ls->opt.o_direct ? O_DIRECT : 0);
+	fd = open(path, flags);
+	if (fd < 0)
+		return -errno;
+	*fd_out = fd;
+	return 0;
+}
+
+static int open_write_segment(struct faii_ls *ls, uint64_t index)
+{
+	char path[FAII_LS_ERR_LEN / 2];
+	ls_segment_path(path, sizeof(path), ls->dir, index);
+	int fd = open(path, O_RDWR | O_CLOEXEC | (ls->opt.o_direct ? O_DIRECT : 0));
+	if (fd < 0)
+		return -errno;
+	ls->seg_fd = fd;
+	return io_uring_register_files(&ls->ring, &fd, 1);
+}
+
+static int roll_segment(struct faii_ls *ls, uint64_t first_seq)
+{
+	int fd;
+	int rc = create_segment(ls, ls->seg_index + 1, first_seq, &fd);
+	if (rc != 0)
+		return rc;
+	io_uring_unregister_files(&ls->ring);
+	close(ls->seg_fd);
+	ls->seg_fd = fd;
+	ls->seg_index++;
+	ls->seg_offset = LS_SEGMENT_HEADER_SIZE;
+	rc = io_uring_register_files(&ls->ring, &fd, 1);
+	pthread_mutex_lock(&ls->lock);
+	ls->stats.segments++;
+	pthread_mutex_unlock(&ls->lock);
+	return rc;
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+/* Bytes a batch of used record bytes takes once padded and committed. */
+static uint32_t sealed_size(const struct faii_ls *ls, uint32_t used)
+{
+	if (!ls->opt.o_direct)
+		return used + COMMIT_RECORD_SIZE;
+	uint32_t end = (uint32_t)ls_align(used + COMMIT_RECORD_SIZE, LS_DIRECT_ALIGN);
+	uint32_t gap = end - COMMIT_RECORD_SIZE - used;
+	return gap > 0 && gap < PAD_RECORD_MIN ? end + LS_DIRECT_ALIGN : end;
+}
+
+/* Ends a batch: padding (O_DIRECT) and the commit record carrying the chain. */
+static uint32_t seal_batch(struct faii_ls *ls, struct batch *b)
+{
+	uint32_t len = b->used, total = sealed_size(ls, b->used);
+	uint32_t gap = total - COMMIT_RECORD_SIZE - len;
+	if (gap > 0)
+		len += put_record(b->buf + len, LS_TYPE_PAD, 0, NULL, NULL,
+		                  gap - (uint32_t)sizeof(struct ls_record_header));
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, FAII_LS_CHAIN_SIZE);
+	crypto_generichash_update(&st, ls->chain, FAII_LS_CHAIN_SIZE);
+	crypto_generichash_update(&st, b->buf, len);
+	struct ls_commit c = {.first_seq = b->first_seq, .last_seq = b->first_seq + b->count - 1};
+	crypto_generichash_final(&st, c.chain, sizeof(c.chain));
+	len += put_record(b->buf + len, LS_TYPE_COMMIT, c.last_seq, NULL, &c, sizeof(c));
+	memcpy(ls->chain, c.chain, sizeof(c.chain));
+	assert(len == total);
+	return len;
+}
+
+/* One write linked to one fdatasync; 0 only when both completed fully. */
+static int write_and_sync(struct faii_ls *ls, unsigned buf_index, const void *buf, uint32_t len)
+{
+	uint32_t write_len = len;
+	if (ls->opt.fault) {
+		int64_t f = ls->opt.fault(ls->opt.fault_ctx, ls->seg_index, ls->seg_offset, len);
+		if (f < 0)
+			return (int)f;
+		if (f > 0 && f < len)
+			write_len = (uint32_t)f; /* the device takes only part of it */
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ls->ring);
+	io_uring_prep_write_fixed(sqe, 0, buf, write_len, ls->seg_offset, (int)buf_index);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+	sqe->user_data = 1;
+	sqe = io_uring_get_sqe(&ls->ring);
+	io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = 2;
+	int rc = io_uring_submit_and_wait(&ls->ring, 2);
+	if (rc < 0)
+		return rc;
+	int status = 0;
+	for (int i = 0; i < 2; i++) {
+		struct io_uring_cqe *cqe;
+		rc = io_uring_wait_cqe(&ls->ring, &cqe);
+		if (rc < 0)
+			return rc;
+		if (cqe->user_data == 1 && cqe->res >= 0 && (uint32_t)cqe->res != len)
+			status = status ? status : -EIO; /* a short write: never acknowledged */
+		else if (cqe->res < 0 && status == 0)
+			status = cqe->res;
+		io_uring_cqe_seen(&ls->ring, cqe);
+	}
+	return status;
+}
+
+/* Indexes the batch's records at their final position. */
+static void index_batch(struct faii_ls *ls, const struct batch *b, uint64_t base)
+{
+	pthread_rwlock_wrlock(&ls->index_lock);
+	for (uint32_t off = 0, i = 0; i < b->count;) {
+		const struct ls_record_header *h = (const void *)(b->buf + off);
+		struct faii_ls_keys keys;
+		ls_keys_get((const uint8_t *)(h + 1), h->flags, &keys);
+		ls_index_add(&ls->index, h->seq, &keys, ls->seg_index, base + off);
+		off += (uint32_t)ls_align(h->length, LS_ALIGN);
+		i++;
+	}
+	pthread_rwlock_unlock(&ls->index_lock);
+}
+
+static void acknowledge(struct batch *b, int status)
+{
+	for (uint32_t i = 0; i < b->count; i++) {
+		if (b->cbs[i])
+			b->cbs[i](b->args[i], b->first_seq + i, status);
+	}
+}
+
+static void commit_batch(struct faii_ls *ls, unsigned bi)
+{
+	struct batch *b = &ls->batches[bi];
+	int rc = 0;
+	/* Roll first: the new segment's header carries the chain before the batch. */
+	if (ls->seg_offset + sealed_size(ls, b->used) > ls->seg_size)
+		rc = roll_segment(ls, b->first_seq);
+	uint8_t chain_before[FAII_LS_CHAIN_SIZE];
+	memcpy(chain_before, ls->chain, sizeof(chain_before));
+	uint32_t len = seal_batch(ls, b);
+	uint64_t base = ls->seg_offset;
+	if (rc == 0)
+		rc = write_and_sync(ls, bi, b->buf, len);
+	if (rc == 0) {
+		ls->seg_offset += len;
+		index_batch(ls, b, base);
+	} else {
+		memcpy(ls->chain, chain_before, sizeof(chain_before));
+	}
+	pthread_mutex_lock(&ls->lock);
+	if (rc == 0) {
+		atomic_store(&ls->durable_seq, b->first_seq + b->count - 1);
+		ls->durable_segment = ls->seg_index;
+		ls->durable_offset = ls->seg_offset;
+		memcpy(ls->durable_chain, ls->chain, FAII_LS_CHAIN_SIZE);
+		ls->stats.batches++;
+		ls->stats.bytes_written += len;
+	} else if (ls->error == 0) {
+		ls->error = rc;
+	}
+	pthread_cond_broadcast(&ls->durable);
+	pthread_mutex_unlock(&ls->lock);
+
+	acknowledge(b, rc);
+	b->used = b->count = 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct faii_ls *ls = arg;
+	pthread_mutex_lock(&ls->lock);
+	for (;;) {
+		struct batch *open = &ls->batches[ls->open_batch];
+		while (open->count == 0 && !ls->stopping)
+			pthread_cond_wait(&ls->work, &ls->lock);
+		if (open->count == 0 && ls->stopping)
+			break;
+		unsigned bi = ls->open_batch;
+		ls->open_batch ^= 1u;
+		ls->batches[ls->open_batch].first_seq = ls->next_seq;
+		ls->writer_busy = true;
+		int failed = ls->error;
+		pthread_cond_broadcast(&ls->space);
+		pthread_mutex_unlock(&ls->lock);
+
+		if (failed) {
+			/* After a failure nothing more is written: fail the batch. */
+			acknowledge(&ls->batches[bi], failed);
+			ls->batches[bi].used = ls->batches[bi].count = 0;
+		} else {
+			commit_batch(ls, bi);
+		}
+
+		pthread_mutex_lock(&ls->lock);
+		ls->writer_busy = false;
+		pthread_cond_broadcast(&ls->space);
+	}
+	pthread_mutex_unlock(&ls->lock);
+	return NULL;
+}
+
+/* ---- appends ------------------------------------------------------------- */
+
+int64_t faii_ls_append(struct faii_ls *ls, uint16_t type, const struct faii_ls_keys *keys,
+                       const void *payload, uint32_t len, faii_ls_ack_fn cb, void *arg)
+{
+	if (type == 0 || type > FAII_LS_TYPE_USER_MAX || len > FAII_LS_RECORD_PAYLOAD_MAX ||
+	    (len > 0 && payload == NULL) || (keys && (keys->present & ~LS_KEYS_MASK)))
+		return -EINVAL;
+	uint32_t stored = (uint32_t)ls_align(record_size(len, keys), LS_ALIGN);
+	if (stored > ls->batches[0].cap)
+		return -EINVAL;
+
+	pthread_mutex_lock(&ls->lock);
+	struct batch *b;
+	for (;;) {
+		if (ls->error || ls->stopping) {
+			int rc = ls->error ? ls->error : -ESHUTDOWN;
+			pthread_mutex_unlock(&ls->lock);
+			return rc;
+		}
+		b = &ls->batches[ls->open_batch];
+		if (b->used + stored <= b->cap && b->count < ls->opt.batch_records_max)
+			break;
+		/* The open batch is full: wait for the writer to take it. */
+		pthread_cond_signal(&ls->work);
+		pthread_cond_wait(&ls->space, &ls->lock);
+	}
+	uint64_t seq = ls->next_seq++;
+	if (b->count == 0)
+		b->first_seq = seq;
+	put_record(b->buf + b->used, type, seq, keys, payload, len);
+	b->used += stored;
+	b->cbs[b->count] = cb;
+	b->args[b->count] = arg;
+	b->count++;
+	if (b->count == 1)
+		pthread_cond_signal(&ls->work);
+	pthread_mutex_unlock(&ls->lock);
+	return (int64_t)seq;
+}
+
+int faii_ls_wait_durable(struct faii_ls *ls, uint64_t seq, uint32_t timeout_ms)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&ls->lock);
+	while (atomic_load(&ls->durable_seq) < seq && ls->error == 0 && rc == 0) {
+		if (pthread_cond_timedwait(&ls->durable, &ls->lock, &deadline) == ETIMEDOUT)
+			rc = -ETIMEDOUT;
+	}
+	if (atomic_load(&ls->durable_seq) >= seq)
+		rc = 0;
+	else if (ls->error)
+		rc = ls->error;
+	pthread_mutex_unlock(&ls->lock);
+	return rc;
+}
+
+int64_t faii_ls_append_wait(struct faii_ls *ls, uint16_t type, const struct faii_ls_keys *keys,
+                            const void *payload, uint32_t len)
+{
+	int64_t seq = faii_ls_append(ls, type, keys, payload, len, NULL, NULL);
+	if (seq < 0)
+		return seq;
+	int rc = faii_ls_wait_durable(ls, (uint64_t)seq, UINT32_MAX / 2);
+	return rc == 0 ? seq : rc;
+}
+
+uint64_t faii_ls_durable_seq(struct faii_ls *ls)
+{
+	return atomic_load(&ls->durable_seq);
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+static int read_fd(struct faii_ls *ls, uint64_t segment)
+{
+	unsigned slot = (unsigned)(segment % READ_FDS_MAX);
+	if (ls->read_fds[slot] >= 0 && ls->read_fd_segment[slot] == segment)
+		return ls->read_fds[slot];
+	char path[FAII_LS_ERR_LEN / 2];
+	ls_segment_path(path, sizeof(path), ls->dir, segment);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ls->read_fds[slot] >= 0)
+		close(ls->read_fds[slot]);
+	ls->read_fds[slot] = fd;
+	ls->read_fd_segment[slot] = segment;
+	return fd;
+}
+
+/* Finds record seq from pos; reads its header (and keys) into h/keys_buf. */
+static int locate(struct faii_ls *ls, uint64_t seq, struct ls_pos pos, int *fd_out,
+                  uint64_t *off_out, struct ls_record_header *h)
+{
+	for (unsigned steps = 0; steps < 2 * LS_SEQ_STRIDE + 2; steps++) {
+		int fd = read_fd(ls, pos.segment);
+		if (fd < 0)
+			return -EIO;
+		if (pread(fd, h, sizeof(*h), (off_t)pos.offset) != (ssize_t)sizeof(*h))
+			return -EIO;
+		if (h->length == 0 && h->type == LS_TYPE_NONE) {
+			/* The end of a segment's data: the next segment goes on. */
+			pos.segment++;
+			pos.offset = LS_SEGMENT_HEADER_SIZE;
+			continue;
+		}
+		if (h->length < sizeof(*h))
+			return -EIO;
+		if (h->type <= FAII_LS_TYPE_USER_MAX && h->seq == seq) {
+			*fd_out = fd;
+			*off_out = pos.offset;
+			return 0;
+		}
+		pos.offset += ls_align(h->length, LS_ALIGN);
+	}
+	return -EIO;
+}
+
+int faii_ls_read(struct faii_ls *ls, uint64_t seq, struct faii_ls_record *rec, void *buf,
+                 size_t cap)
+{
+	if (seq == 0 || seq > atomic_load(&ls->durable_seq))
+		return -ENOENT;
+	pthread_rwlock_rdlock(&ls->index_lock);
+	struct ls_pos pos;
+	int rc = ls_index_seek(&ls->index, seq, &pos);
+	int fd = -1;
+	uint64_t off = 0;
+	struct ls_record_header h;
+	if (rc == 0)
+		rc = locate(ls, seq, pos, &fd, &off, &h);
+	uint8_t keys_buf[64];
+	uint32_t keys_len = rc == 0 ? ls_keys_size(h.flags) : 0;
+	if (rc == 0 && keys_len > 0 &&
+	    pread(fd, keys_buf, keys_len, (off_t)(off + sizeof(h))) != (ssize_t)keys_len)
+		rc = -EIO;
+	size_t n = rc == 0 ? (h.payload_len < cap ? h.payload_len : cap) : 0;
+	if (rc == 0 && n > 0 &&
+	    pread(fd, buf, n, (off_t)(off + sizeof(h) + keys_len)) != (ssize_t)n)
+		rc = -EIO;
+	pthread_rwlock_unlock(&ls->index_lock);
+	if (rc != 0)
+		return rc;
+	rec->seq = seq;
+	rec->type = h.type;
+	rec->payload_len = h.payload_len;
+	ls_keys_get(keys_buf, h.flags, &rec->keys);
+	return 0;
+}
+
+int faii_ls_find(struct faii_ls *ls, unsigned kind, const void *key, uint64_t *seqs, size_t max)
+{
+	struct faii_ls_keys k = {.present = kind};
+	switch (kind) {
+	case FAII_LS_KEY_ROUND: memcpy(&k.round, key, 8); break;
+	case FAII_LS_KEY_EPOCH: memcpy(&k.epoch, key, 8); break;
+	case FAII_LS_KEY_NODE: memcpy(&k.node, key, 4); break;
+	case FAII_LS_KEY_DIGEST: memcpy(k.digest, key, FAII_LS_DIGEST_SIZE); break;
+	default: return -EINVAL;
+	}
+	pthread_rwlock_rdlock(&ls->index_lock);
+	size_t n = ls_index_find(&ls->index, kind, ls_index_key(kind, &k), seqs, max);
+	pthread_rwlock_unlock(&ls->index_lock);
+	if (kind != FAII_LS_KEY_DIGEST)
+		return (int)n;
+	/* The index keys digests by their first 8 bytes: keep exact matches. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct faii_ls_record rec;
+		if (faii_ls_read(ls, seqs[i], &rec, NULL, 0) == 0 &&
+		    memcmp(rec.keys.digest, k.digest, FAII_LS_DIGEST_SIZE) == 0)
+			seqs[kept++] = seqs[i];
+	}
+	return (int)kept;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+int faii_ls_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len)
+{
+	struct ls_checkpoint_header h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, LS_CHECKPOINT_MAGIC, 8);
+	h.version = LS_FORMAT_VERSION;
+	h.seq_covered = seq_covered;
+	h.blob_len = len;
+
+	/* The index is updated before durable_seq moves; hold both still. */
+	pthread_rwlock_rdlock(&ls->index_lock);
+	pthread_mutex_lock(&ls->lock);
+	h.last_seq = atomic_load(&ls->durable_seq);
+	h.segment_index = ls->durable_segment;
+	h.offset = ls->durable_offset;
+	memcpy(h.chain, ls->durable_chain, FAII_LS_CHAIN_SIZE);
+	pthread_mutex_unlock(&ls->lock);
+	if (seq_covered == 0 || seq_covered > h.last_seq) {
+		pthread_rwlock_unlock(&ls->index_lock);
+		return -EINVAL;
+	}
+	h.index_len = ls_index_snapshot_size(&ls->index);
+	size_t size = sizeof(h) + len + h.index_len;
+	uint8_t *buf = mallocx(size, 0);
+	if (buf == NULL) {
+		pthread_rwlock_unlock(&ls->index_lock);
+		return -ENOMEM;
+	}
+	ls_index_snapshot(&ls->index, buf + sizeof(h) + len);
+	pthread_rwlock_unlock(&ls->index_lock);
+	memcpy(buf + sizeof(h), blob, len);
+	memcpy(buf, &h, sizeof(h));
+	h.crc = ls_crc(buf, size);
+	memcpy(buf, &h, sizeof(h));
+
+	char path[FAII_LS_ERR_LEN / 2], tmp[FAII_LS_ERR_LEN / 2 + 8];
+	ls_checkpoint_path(path, sizeof(path), ls->dir, seq_covered);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && write(fd, buf, size) != (ssize_t)size)
+		rc = errno ? -errno : -EIO;
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(ls->dir);
+	if (rc != 0) {
+		unlink(tmp);
+		dallocx(buf, 0);
+		return rc;
+	}
+	pthread_mutex_lock(&ls->lock);
+	uint64_t previous = ls->ckpt_seq;
+	if (ls->ckpt_blob)
+		dallocx(ls->ckpt_blob, 0);
+	ls->ckpt_blob = mallocx(len ? len : 1, 0);
+	if (ls->ckpt_blob)
+		memcpy(ls->ckpt_blob, blob, len);
+	ls->ckpt_len = len;
+	ls->ckpt_seq = seq_covered;
+	pthread_mutex_unlock(&ls->lock);
+	dallocx(buf, 0);
+	/* Keep the new checkpoint and the one before it; older ones go. */
+	if (previous != 0 && previous < seq_covered)
+		ls_prune_checkpoints(ls->dir, previous);
+	return 0;
+}
+
+int faii_ls_checkpoint_get(struct faii_ls *ls, uint64_t *seq_covered, void *blob, size_t cap,
+                           size_t *len)
+{
+	pthread_mutex_lock(&ls->lock);
+	int rc = ls->ckpt_seq ? 0 : -ENOENT;
+	if (rc == 0) {
+		*seq_covered = ls->ckpt_seq;
+		*len = ls->ckpt_len;
+		if (blob && cap)
+			memcpy(blob, ls->ckpt_blob, cap < ls->ckpt_len ? cap : ls->ckpt_len);
+	}
+	pthread_mutex_unlock(&ls->lock);
+	return rc;
+}
+
+void faii_ls_get_stats(struct faii_ls *ls, struct faii_ls_stats *stats)
+{
+	pthread_rwlock_rdlock(&ls->index_lock);
+	pthread_mutex_lock(&ls->lock);
+	*stats = ls->stats;
+	stats->durable_seq = atomic_load(&ls->durable_seq);
+	stats->error = ls->error;
+	stats->index_entries = ls->index.entry_count;
+	stats->index_overflow = ls->index.overflow;
+	memcpy(stats->chain, ls->durable_chain, FAII_LS_CHAIN_SIZE);
+	pthread_mutex_unlock(&ls->lock);
+	pthread_rwlock_unlock(&ls->index_lock);
+}
+
+/* ---- open and close ------------------------------------------------------------- */
+
+static void on_recovered(void *ctx, const struct ls_record_header *h, const uint8_t *keys_p,
+                         uint64_t segment, uint64_t offset)
+{
+	struct faii_ls *ls = ctx;
+	struct faii_ls_keys keys;
+	ls_keys_get(keys_p, h->flags, &keys);
+	ls_index_add(&ls->index, h->seq, &keys, segment, offset);
+}
+
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int alloc_batches(struct faii_ls *ls)
+{
+	/* Records, then up to one block of padding and the commit record. */
+	size_t size = ls_align(ls->opt.batch_bytes_max + 2 * LS_DIRECT_ALIGN, LS_DIRECT_ALIGN);
+	struct iovec iov[2];
+	for (int i = 0; i < 2; i++) {
+		struct batch *b = &ls->batches[i];
+		b->buf = mallocx(size, MALLOCX_ALIGN(LS_DIRECT_ALIGN) | MALLOCX_ZERO);
+		b->cbs = mallocx(ls->opt.batch_records_max * sizeof(*b->cbs), 0);
+		b->args = mallocx(ls->opt.batch_records_max * sizeof(*b->args), 0);
+		if (!b->buf || !b->cbs || !b->args)
+			return -ENOMEM;
+		b->cap = ls->opt.batch_bytes_max;
+		iov[i] = (struct iovec){b->buf, size};
+	}
+	return io_uring_register_buffers(&ls->ring, iov, 2);
+}
+
+static void free_store(struct faii_ls *ls)
+{
+	for (int i = 0; i < 2; i++) {
+		if (ls->batches[i].buf)
+			dallocx(ls->batches[i].buf, 0);
+		if (ls->batches[i].cbs)
+			dallocx(ls->batches[i].cbs, 0);
+		if (ls->batches[i].args)
+			dallocx(ls->batches[i].args, 0);
+	}
+	for (unsigned i = 0; i < READ_FDS_MAX; i++) {
+		if (ls->read_fds[i] >= 0)
+			close(ls->read_fds[i]);
+	}
+	if (ls->ckpt_blob)
+		dallocx(ls->ckpt_blob, 0);
+	ls_index_free(&ls->index);
+	pthread_rwlock_destroy(&ls->index_lock);
+	pthread_cond_destroy(&ls->work);
+	pthread_cond_destroy(&ls->space);
+	pthread_cond_destroy(&ls->durable);
+	pthread_mutex_destroy(&ls->lock);
+	dallocx(ls, 0);
+}
+
+static int check_options(struct faii_ls_options *o, char *err)
+{
+	if (o->dir == NULL || o->dir[0] == '\0' || strlen(o->dir) >= FAII_LS_ERR_LEN / 2 - 48) {
+		snprintf(err, FAII_LS_ERR_LEN, "ledger store: expected a directory path");
+		return -EINVAL;
+	}
+	if (o->segment_size_bytes == 0)
+		o->segment_size_bytes = FAII_LS_SEGMENT_SIZE_DEFAULT;
+	if (o->batch_bytes_max == 0)
+		o->batch_bytes_max = FAII_LS_BATCH_BYTES_DEFAULT;
+	if (o->batch_records_max == 0)
+		o->batch_records_max = FAII_LS_BATCH_RECORDS_DEFAULT;
+	if (o->index_entries_max == 0)
+		o->index_entries_max = FAII_LS_INDEX_ENTRIES_DEFAULT;
+	uint64_t largest = ls_align(record_size(FAII_LS_RECORD_PAYLOAD_MAX, NULL) + 64, LS_ALIGN);
+	if (o->segment_size_bytes < FAII_LS_SEGMENT_SIZE_MIN ||
+	    o->segment_size_bytes % LS_DIRECT_ALIGN != 0 || o->batch_bytes_max < largest ||
+	    o->batch_bytes_max > o->segment_size_bytes / 2 || o->batch_records_max < 1 ||
+	    o->batch_records_max > (1u << 24) || o->index_entries_max > (1u << 30)) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "ledger store: options out of range (segment size >= %llu and a multiple "
+		         "of "
+		         "4096, %" PRIu64 " <= batch bytes <= segment size / 2, 1 <= batch records "
+		         "<= 2^24, index entries <= 2^30)",
+		         (unsigned long long)FAII_LS_SEGMENT_SIZE_MIN, largest);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The checkpoint's index snapshot goes in before the records after it. */
+static int on_checkpoint(void *ctx, const struct ls_checkpoint_header *h, const uint8_t *data)
+{
+	struct faii_ls *ls = ctx;
+	int rc = ls_index_restore(&ls->index, data + h->blob_len, h->index_len);
+	if (rc != 0)
+		return rc;
+	ls->ckpt_seq = h->seq_covered;
+	ls->ckpt_len = h->blob_len;
+	ls->ckpt_blob = mallocx(h->blob_len ? h->blob_len : 1, 0);
+	if (ls->ckpt_blob == NULL)
+		return -ENOMEM;
+	memcpy(ls->ckpt_blob, data, h->blob_len);
+	return 0;
+}
+
+static int recover(struct faii_ls *ls, char *err)
+{
+	struct ls_scan scan = {
+	        .dir = ls->dir,
+	        .repair = true,
+	        .torn_zero_bytes = ls->opt.batch_bytes_max + 2ull * LS_DIRECT_ALIGN,
+	        .on_checkpoint = on_checkpoint,
+	        .on_record = on_recovered,
+	        .ctx = ls,
+	};
+	int rc = ls_scan_dir(&scan, err);
+	free(scan.checkpoint_data);
+	if (rc != 0)
+		return rc;
+	ls->next_seq = scan.last_seq + 1;
+	atomic_store(&ls->durable_seq, scan.last_seq);
+	memcpy(ls->chain, scan.chain, FAII_LS_CHAIN_SIZE);
+	memcpy(ls->durable_chain, scan.chain, FAII_LS_CHAIN_SIZE);
+	ls->stats.recovered_records = scan.records;
+	ls->stats.truncated_bytes = scan.torn_bytes;
+	ls->stats.segments = scan.segment_count;
+	if (scan.segment_count == 0) {
+		ls->seg_index = 0;
+		ls->seg_offset = LS_SEGMENT_HEADER_SIZE;
+		int fd;
+		rc = create_segment(ls, 0, 1, &fd);
+		if (rc != 0) {
+			snprintf(err, FAII_LS_ERR_LEN, "%s: cannot create the first segment: %s",
+			         ls->dir, strerror(-rc));
+			return rc;
+		}
+		close(fd);
+		ls->stats.segments = 1;
+	} else {
+		ls->seg_index = scan.write_segment;
+		ls->seg_offset = scan.write_offset;
+		ls->seg_size = scan.write_segment_size;
+	}
+	ls->first_segment = scan.segment_count ? scan.first_segment : 0;
+	ls->durable_segment = ls->seg_index;
+	ls->durable_offset = ls->seg_offset;
+	return 0;
+}
+
+int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char err[FAII_LS_ERR_LEN])
+{
+	*out = NULL;
+	err[0] = '\0';
+	struct faii_ls *ls = mallocx(sizeof(*ls), MALLOCX_ZERO);
+	if (ls == NULL)
+		return -ENOMEM;
+	ls->opt = *opt;
+	ls->seg_fd = -1;
+	for (unsigned i = 0; i < READ_FDS_MAX; i++)
+		ls->read_fds[i] = -1;
+	pthread_mutex_init(&ls->lock, NULL);
+	pthread_cond_init(&ls->work, NULL);
+	pthread_cond_init(&ls->space, NULL);
+	pthread_cond_init(&ls->durable, NULL);
+	pthread_rwlock_init(&ls->index_lock, NULL);
+	int rc = check_options(&ls->opt, err);
+	if (rc != 0)
+		goto fail;
+	snprintf(ls->dir, sizeof(ls->dir), "%s", ls->opt.dir);
+	ls->opt.dir = ls->dir;
+	ls->seg_size = ls->opt.segment_size_bytes;
+	rc = make_dir(ls->dir);
+	if (rc == 0)
+		rc = ls_index_init(&ls->index, ls->opt.index_entries_max);
+	if (rc == 0)
+		rc = io_uring_queue_init(RING_ENTRIES, &ls->ring, 0);
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot set up the store: %s", ls->dir,
+		         strerror(-rc));
+		goto fail;
+	}
+	rc = alloc_batches(ls);
+	if (rc == 0)
+		rc = recover(ls, err);
+	if (rc == 0)
+		rc = open_write_segment(ls, ls->seg_index);
+	if (rc == 0 && pthread_create(&ls->writer, NULL, writer_main, ls) != 0)
+		rc = -EAGAIN;
+	if (rc != 0) {
+		if (err[0] == '\0')
+			snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open the store: %s", ls->dir,
+			         strerror(-rc));
+		goto fail_ring;
+	}
+	ls->batches[0].first_seq = ls->next_seq;
+	*out = ls;
+	return 0;
+fail_ring:
+	if (ls->seg_fd >= 0)
+		close(ls->seg_fd);
+	io_uring_queue_exit(&ls->ring);
+fail:
+	free_store(ls);
+	return rc;
+}
+
+void faii_ls_close(struct faii_ls *ls)
+{
+	if (ls == NULL)
+		return;
+	pthread_mutex_lock(&ls->lock);
+	ls->stopping = true;
+	pthread_cond_broadcast(&ls->work);
+	pthread_cond_broadcast(&ls->space);
+	pthread_mutex_unlock(&ls->lock);
+	pthread_join(ls->writer, NULL);
+	close(ls->seg_fd);
+	io_uring_queue_exit(&ls->ring);
+	free_store(ls);
+}
