@@ -414,11 +414,11 @@ static int scan_records(struct ls_scan *s, const struct mapped *m, const char *p
 		if (!ok) {
 			/* A bad record: torn last batch, or corruption before the tail. */
 			if (!is_last || later_commit_exists(m, off + LS_ALIGN, batch_first_seq)) {
-				snprintf(err, FAII_LS_ERR_LEN,
-				         "%s: offset %" PRIu64 ": corrupt record (bad length, CRC, "
-				                               "sequence or chain) before "
-				         "the tail; refusing to open",
-				         path, off);
+				static const char what[] =
+				        "corrupt record (bad length, CRC, sequence "
+				        "or chain) before the tail; refusing to open";
+				snprintf(err, FAII_LS_ERR_LEN, "%s: offset %" PRIu64 ": %s", path,
+				         off, what);
 				return -EBADMSG;
 			}
 			*end = SEG_TORN;

@@ -32,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "faii/frame.h"
+#include "faii/samples.h"
 #include "faii/wire.h"
 
 enum { FRAME_MAX = 2048 };
@@ -148,33 +150,6 @@ static double time_ns_per(uint64_t (*fn)(struct bench_case *, uint64_t), struct 
 	return (double)(t1 - t0) / (double)iters;
 }
 
-/* Ethernet + IPv4 + UDP to the faii port around msg; returns the frame length. */
-static size_t build_ipv4_frame(uint8_t *f, const uint8_t *msg, size_t msg_len)
-{
-	static const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00};
-	size_t ip_total = 20 + 8 + msg_len, udp_len = 8 + msg_len;
-	uint8_t *ip = f + 14, *udp = f + 34;
-	memcpy(f, eth, sizeof(eth));
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	ip[2] = (uint8_t)(ip_total >> 8);
-	ip[3] = (uint8_t)ip_total;
-	ip[6] = 0x40; /* don't fragment */
-	ip[8] = 64;
-	ip[9] = 17;
-	ip[12] = 192, ip[13] = 0, ip[14] = 2, ip[15] = 10;
-	ip[16] = 192, ip[17] = 0, ip[18] = 2, ip[19] = 1;
-	udp[0] = 40000 >> 8;
-	udp[1] = 40000 & 0xFF;
-	udp[2] = (uint8_t)(FAII_UDP_PORT_DEFAULT >> 8);
-	udp[3] = (uint8_t)FAII_UDP_PORT_DEFAULT;
-	udp[4] = (uint8_t)(udp_len >> 8);
-	udp[5] = (uint8_t)udp_len;
-	udp[6] = udp[7] = 0; /* no checksum (IPv4) */
-	memcpy(udp + 8, msg, msg_len);
-	return 14 + ip_total;
-}
-
 static void check_case(const struct bench_case *c)
 {
 	struct faii_msg_view v;
@@ -214,93 +189,25 @@ int main(int argc, char **argv)
 		}
 	}
 
-	static uint8_t payload[64];
-	for (size_t i = 0; i < sizeof(payload); i++)
-		payload[i] = (uint8_t)(i * 7 + 3);
-	const uint64_t ts = 1795000000000000000ull;
-
+	/* The sample messages in type order; vary_off: in an id or a sequence number. */
 	static struct bench_case cases[6] = {
-	        {.name = "parse_task"},      {.name = "parse_result"},
-	        {.name = "parse_heartbeat"}, {.name = "parse_attest"},
-	        {.name = "parse_register"},  {.name = "parse_frame_ipv4_task", .is_frame = 1},
+	        {.name = "parse_task", .vary_off = offsetof(struct faii_task, task_id) + 7},
+	        {.name = "parse_result", .vary_off = offsetof(struct faii_result, task_id) + 7},
+	        {.name = "parse_heartbeat", .vary_off = offsetof(struct faii_heartbeat, seq) + 3},
+	        {.name = "parse_attest", .vary_off = offsetof(struct faii_attest, seq) + 3},
+	        {.name = "parse_register",
+	         .vary_off = offsetof(struct faii_register, operator_id) + 3},
+	        {.name = "parse_frame_ipv4_task", .is_frame = 1},
 	};
-	const size_t body = FAII_HDR_SIZE; /* offset of the body in a message */
+	for (uint8_t k = 0; k < 5; k++) {
+		cases[k].len = faii_sample_encode(FAII_MSG_TYPE_MIN + k, cases[k].buf, FRAME_MAX);
+		cases[k].vary_off += FAII_HDR_SIZE;
+	}
 
-	struct faii_task task = {
-	        .task_id = 0x0102030405060708ull,
-	        .client_id = 77,
-	        .submit_ts_ns = ts,
-	        .latency_budget_us = 20000,
-	        .origin_region = 12,
-	        .residency_class = 3,
-	        .min_reputation_milli = 500,
-	        .payload_len = sizeof(payload),
-	        .category = FAII_CAT_EDGE_INFERENCE,
-	        .tier = 1,
-	        .consistency = FAII_CONSISTENCY_EVENTUAL,
-	};
-	cases[0].len = faii_encode_task(cases[0].buf, FRAME_MAX, &task, payload);
-	cases[0].vary_off = body + offsetof(struct faii_task, task_id) + 7;
-
-	struct faii_result result = {
-	        .task_id = task.task_id,
-	        .dispatch_ts_ns = ts + 150000,
-	        .node_id = 4242,
-	        .exec_time_us = 1800,
-	        .status = FAII_RESULT_OK,
-	        .payload_len = 32,
-	};
-	memset(result.result_hash, 0xAB, sizeof(result.result_hash));
-	cases[1].len = faii_encode_result(cases[1].buf, FRAME_MAX, &result, payload);
-	cases[1].vary_off = body + offsetof(struct faii_result, task_id) + 7;
-
-	struct faii_heartbeat hb = {
-	        .node_id = 4242,
-	        .seq = 17,
-	        .timestamp_ns = ts,
-	        .uptime_s = 86400,
-	        .tasks_completed = 123456,
-	        .load_permille = 420,
-	};
-	cases[2].len = faii_encode_heartbeat(cases[2].buf, FRAME_MAX, &hb);
-	cases[2].vary_off = body + offsetof(struct faii_heartbeat, seq) + 3;
-
-	struct faii_attest att = {
-	        .node_id = 4242,
-	        .seq = 3,
-	        .timestamp_ns = ts,
-	        .meter_id = 0xDEADBEEF,
-	        .interval_start_s = 1794999100,
-	        .interval_s = 900,
-	        .energy_wh = 1250,
-	        .pue_milli = 1150,
-	        .energy_to_work_milli = 35,
-	        .grid_stress_permille = 200,
-	        .source_mix_permille = {400, 300, 100, 0, 50, 0, 50, 100},
-	};
-	cases[3].len = faii_encode_attest(cases[3].buf, FRAME_MAX, &att);
-	cases[3].vary_off = body + offsetof(struct faii_attest, seq) + 3;
-
-	struct faii_register reg = {
-	        .node_id = 4242,
-	        .operator_id = 9,
-	        .asn = 64500,
-	        .capacity_tasks_per_s = 2000,
-	        .price_micro = 150,
-	        .region = 12,
-	        .node_class = FAII_CLASS_MEDIUM,
-	        .eligibility = 0x3F,
-	        .country = {'D', 'E'},
-	        .addr_family = FAII_ADDR_IPV4,
-	        .addr = {198, 51, 100, 7},
-	        .udp_port = 7411,
-	        .timestamp_ns = ts,
-	};
-	cases[4].len = faii_encode_register(cases[4].buf, FRAME_MAX, &reg);
-	cases[4].vary_off = body + offsetof(struct faii_register, operator_id) + 3;
-
-	cases[5].len = build_ipv4_frame(cases[5].buf, cases[0].buf, cases[0].len);
-	cases[5].vary_off = 14 + 20 + 8 + cases[0].vary_off;
+	/* The TASK in the sample Ethernet + IPv4 + UDP frame. */
+	struct faii_frame_spec ipv4 = faii_sample_frame_spec(false);
+	cases[5].len = faii_frame_build(cases[5].buf, FRAME_MAX, &ipv4, cases[0].buf, cases[0].len);
+	cases[5].vary_off = faii_frame_hdr_len(&ipv4) + cases[0].vary_off;
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct bench_case *c = &cases[k];

@@ -7,7 +7,6 @@
  *
  *   make_traffic OUT.pcap
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,77 +14,38 @@
 #include <sodium.h>
 
 #include "faii/demo.h"
+#include "faii/frame.h"
+#include "faii/samples.h"
 #include "faii/wire.h"
 
 #define FRAME_MAX 1600
+#define NODE_ID   7u /* the demo node whose key signs the node traffic */
 
 static pcap_dumper_t *dumper;
+static uint8_t payload[FAII_TASK_PAYLOAD_MAX]; /* of the sample TASK and RESULT */
 
-static uint16_t ip_checksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xFFFF) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* Wraps msg in Ethernet/IPv4 or IPv6/UDP to port 7410 and appends it. */
+/* Wraps msg in the sample Ethernet/IPv4 or IPv6/UDP frame and appends it. */
 static void emit(const void *msg, size_t len, bool ipv6)
 {
-	uint8_t f[FRAME_MAX] = {0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02};
-	size_t l3 = 14, l4 = ipv6 ? 54 : 34, udp_len = 8 + len;
-	f[12] = ipv6 ? 0x86 : 0x08;
-	f[13] = ipv6 ? 0xDD : 0x00;
-	if (ipv6) {
-		f[l3] = 0x60;
-		f[l3 + 4] = (uint8_t)(udp_len >> 8);
-		f[l3 + 5] = (uint8_t)udp_len;
-		f[l3 + 6] = 17;
-		f[l3 + 7] = 64;
-		inet_pton(AF_INET6, "2001:db8::1", f + l3 + 8);
-		inet_pton(AF_INET6, "2001:db8::2", f + l3 + 24);
-	} else {
-		size_t total = 20 + udp_len;
-		f[l3] = 0x45;
-		f[l3 + 2] = (uint8_t)(total >> 8);
-		f[l3 + 3] = (uint8_t)total;
-		f[l3 + 8] = 64;
-		f[l3 + 9] = 17;
-		inet_pton(AF_INET, "198.18.0.1", f + l3 + 12);
-		inet_pton(AF_INET, "198.18.0.2", f + l3 + 16);
-		uint16_t sum = ip_checksum(f + l3, 20);
-		f[l3 + 10] = (uint8_t)(sum >> 8);
-		f[l3 + 11] = (uint8_t)sum;
-	}
-	f[l4] = 0x9C; /* source port 40000 */
-	f[l4 + 1] = 0x40;
-	f[l4 + 2] = (uint8_t)(FAII_UDP_PORT_DEFAULT >> 8);
-	f[l4 + 3] = (uint8_t)FAII_UDP_PORT_DEFAULT;
-	f[l4 + 4] = (uint8_t)(udp_len >> 8);
-	f[l4 + 5] = (uint8_t)udp_len;
-	memcpy(f + l4 + 8, msg, len);
-	struct pcap_pkthdr h = {.caplen = (bpf_u_int32)(l4 + udp_len),
-	                        .len = (bpf_u_int32)(l4 + udp_len)};
+	struct faii_frame_spec spec = faii_sample_frame_spec(ipv6);
+	uint8_t f[FRAME_MAX];
+	size_t n = faii_frame_build(f, sizeof(f), &spec, msg, len);
+	struct pcap_pkthdr h = {.caplen = (bpf_u_int32)n, .len = (bpf_u_int32)n};
 	pcap_dump((u_char *)dumper, &h, f);
 }
 
+/* Signs msg with sk (the node's demo key) and appends it. */
+static void emit_signed(uint8_t *msg, size_t len, const uint8_t *sk, bool ipv6)
+{
+	faii_msg_sign(msg, len, sk);
+	emit(msg, len, ipv6);
+}
+
+/* The sample TASK with its own id. */
 static size_t make_task(uint8_t *buf, uint64_t id)
 {
-	static const char payload[] = "classify: what is in this picture?";
-	struct faii_task t = {
-	        .task_id = id,
-	        .client_id = 42,
-	        .submit_ts_ns = 1790000000000000000ull,
-	        .latency_budget_us = 50000,
-	        .origin_region = 1,
-	        .residency_class = 2,
-	        .min_reputation_milli = 500,
-	        .payload_len = sizeof(payload),
-	        .category = FAII_CAT_EDGE_INFERENCE,
-	        .tier = 1,
-	};
+	struct faii_task t = faii_sample_task();
+	t.task_id = id;
 	return faii_encode_task(buf, FRAME_MAX, &t, payload);
 }
 
@@ -105,6 +65,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: make_traffic OUT.pcap\n");
 		return 2;
 	}
+	faii_sample_payload(payload, sizeof(payload));
 	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
 	dumper = pcap_dump_open(dead, argv[1]);
 	if (dumper == NULL) {
@@ -114,48 +75,22 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < TASKS_V4 + TASKS_V6; i++)
 		emit(buf, make_task(buf, i + 1), i >= TASKS_V4);
 	for (unsigned i = 0; i < RESULTS; i++) {
-		struct faii_result r = {
-		        .task_id = i + 1, .dispatch_ts_ns = 1, .node_id = 7, .exec_time_us = 1200};
-		memset(r.result_hash, 0xAB, sizeof(r.result_hash));
-		emit(buf, faii_encode_result(buf, sizeof(buf), &r, NULL), false);
+		struct faii_result r = faii_sample_result();
+		r.task_id = i + 1;
+		r.node_id = NODE_ID;
+		emit(buf, faii_encode_result(buf, sizeof(buf), &r, payload), false);
 	}
-	faii_demo_node_keypair(7, pk, sk);
+	faii_demo_node_keypair(NODE_ID, pk, sk);
 	for (unsigned i = 0; i < SIGNED_EACH; i++) {
-		struct faii_heartbeat hb = {
-		        .node_id = 7, .seq = i + 1, .timestamp_ns = 1, .load_permille = 300};
-		size_t n = faii_encode_heartbeat(buf, sizeof(buf), &hb);
-		faii_msg_sign(buf, n, sk);
-		emit(buf, n, false);
-		struct faii_attest at = {.node_id = 7,
-		                         .seq = i + 1,
-		                         .timestamp_ns = 1,
-		                         .meter_id = 99,
-		                         .interval_start_s = 1,
-		                         .interval_s = 900,
-		                         .energy_wh = 5000,
-		                         .pue_milli = 1200,
-		                         .energy_to_work_milli = 40,
-		                         .source_mix_permille = {500, 200, 300}};
-		n = faii_encode_attest(buf, sizeof(buf), &at);
-		faii_msg_sign(buf, n, sk);
-		emit(buf, n, true);
-		struct faii_register rg = {.node_id = 7,
-		                           .operator_id = 3,
-		                           .asn = 64512,
-		                           .capacity_tasks_per_s = 20,
-		                           .price_micro = 1000000,
-		                           .region = 1,
-		                           .node_class = FAII_CLASS_SMALL,
-		                           .eligibility = 0x0F,
-		                           .country = {'C', 'H'},
-		                           .addr_family = FAII_ADDR_IPV4,
-		                           .addr = {198, 18, 0, 8},
-		                           .udp_port = 7410,
-		                           .timestamp_ns = 1};
+		struct faii_heartbeat hb = faii_sample_heartbeat();
+		struct faii_attest at = faii_sample_attest();
+		struct faii_register rg = faii_sample_register();
+		hb.node_id = at.node_id = rg.node_id = NODE_ID;
+		hb.seq = at.seq = i + 1;
 		memcpy(rg.public_key, pk, sizeof(pk));
-		n = faii_encode_register(buf, sizeof(buf), &rg);
-		faii_msg_sign(buf, n, sk);
-		emit(buf, n, false);
+		emit_signed(buf, faii_encode_heartbeat(buf, sizeof(buf), &hb), sk, false);
+		emit_signed(buf, faii_encode_attest(buf, sizeof(buf), &at), sk, true);
+		emit_signed(buf, faii_encode_register(buf, sizeof(buf), &rg), sk, false);
 	}
 	for (unsigned i = 0; i < BAD_MAGIC; i++) {
 		size_t n = make_task(buf, 1000 + i);

@@ -28,6 +28,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
+#include "faii/frame.h"
 #include "faii/protocol.h"
 #include "faii/residency.h"
 #include "faii/wire.h"
@@ -191,23 +192,6 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, v & 0xFFFFu);
 }
 
-/* Ones' complement sum of len bytes, big-endian words, not yet folded. */
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(p[len - 1] << 8);
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xFFFFu) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* IPv6 extension headers a carrier can put between the IPv6 header and L4. */
 enum ext6 {
 	X_END,        /* ends carrier.ext6 */
@@ -366,10 +350,10 @@ static size_t wrap(uint8_t *f, size_t cap, const struct carrier *c, const void *
 		ip[9] = c->ipv4_ah ? PROTO_AH : proto;
 		memcpy(ip + 12, ip4_src, 4);
 		memcpy(ip + 16, ip4_dst, 4);
-		put16(ip + 10, fold(sum16(ip, IPV4_HDR_LEN, 0)));
+		put16(ip + 10, faii_ipv4_checksum(ip, IPV4_HDR_LEN));
 		if (c->ipv4_ah)
 			put_ah(ip + IPV4_HDR_LEN, proto);
-		pseudo = sum16(ip + 12, 8, proto + (uint32_t)l4_len);
+		pseudo = faii_csum_add(proto + (uint32_t)l4_len, ip + 12, 8);
 	} else {
 		uint8_t *ip6 = f + l3;
 		put32(ip6, 0x60000000u);
@@ -386,14 +370,14 @@ static size_t wrap(uint8_t *f, size_t cap, const struct carrier *c, const void *
 			p += put_ext6(p, c->ext6[i], last ? proto : ext6_proto(c->ext6[i + 1]));
 		}
 		*next = proto;
-		pseudo = sum16(ip6 + 8, 32, proto + (uint32_t)l4_len);
+		pseudo = faii_csum_add(proto + (uint32_t)l4_len, ip6 + 8, 32);
 	}
 
 	uint8_t *l4p = f + l4;
 	if (icmp) {
 		memcpy(l4p, msg, msg_len);
 		put16(l4p + 2, 0);
-		put16(l4p + 2, fold(sum16(l4p, l4_len, pseudo)));
+		put16(l4p + 2, faii_csum_fold(faii_csum_add(pseudo, l4p, l4_len)));
 		return total;
 	}
 	put16(l4p, 40000);
@@ -407,7 +391,7 @@ static size_t wrap(uint8_t *f, size_t cap, const struct carrier *c, const void *
 		put16(l4p + 4, (uint32_t)l4_len);
 	}
 	memcpy(l4p + l4_hdr, msg, msg_len);
-	uint16_t csum = fold(sum16(l4p, l4_len, pseudo));
+	uint16_t csum = faii_csum_fold(faii_csum_add(pseudo, l4p, l4_len));
 	put16(l4p + (proto == PROTO_TCP ? 16 : 6), csum == 0 && proto == PROTO_UDP ? 0xFFFF : csum);
 	return total;
 }

@@ -14,7 +14,9 @@
 
 #include <sodium.h>
 
+#include "faii/frame.h"
 #include "faii/protocol.h"
+#include "faii/samples.h"
 #include "faii/wire.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1174,54 +1176,40 @@ static const struct frame_spec frame_specs[F_COUNT] = {
 };
 
 #define SRC_PORT 40000u
-#define ETH_LEN  14u
-#define VLAN_LEN 4u
-#define IPV4_LEN 20u
-#define IPV6_LEN 40u
-#define UDP_LEN  8u
+#define ETH_LEN  FAII_ETH_HDR_LEN
+#define VLAN_LEN FAII_VLAN_TAG_LEN
+#define IPV4_LEN FAII_IPV4_HDR_LEN
+#define IPV6_LEN FAII_IPV6_HDR_LEN
+#define UDP_LEN  FAII_UDP_HDR_LEN
 
-/* Wraps msg into a frame to dst_port; returns the frame length. */
+/*
+ * Wraps msg into the sample frame, to dst_port, with the shared builder;
+ * returns the frame length. IPv4 options are inserted afterwards: the builder
+ * makes none.
+ */
 static size_t build_frame(uint8_t *f, size_t cap, const struct frame_spec *s, uint16_t dst_port,
                           const uint8_t *msg, size_t msg_len)
 {
-	static const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
-	size_t l3 = ETH_LEN + (s->vlan ? VLAN_LEN : 0);
-	size_t ip_len = s->ip_version == 4 ? IPV4_LEN + 4u * s->ip_opt_words : IPV6_LEN;
-	size_t l4 = l3 + ip_len;
-	size_t len = l4 + UDP_LEN + msg_len;
+	struct faii_frame_spec spec = faii_sample_frame_spec(s->ip_version == 6);
+	spec.vlan = s->vlan; /* VLAN 100, priority 0 */
+	spec.src_port = SRC_PORT;
+	spec.dst_port = dst_port;
+	size_t len = faii_frame_build(f, cap, &spec, msg, msg_len);
+	cr_assert_neq(len, 0, "frame does not fit %zu bytes", cap);
 
-	cr_assert_leq(len, cap);
-	memset(f, 0, len);
-	memcpy(f, macs, sizeof(macs));
-	if (s->vlan) {
-		put_be(f + 12, 2, 0x8100);
-		put_be(f + 14, 2, 100); /* VLAN 100, priority 0 */
+	size_t opt_len = 4u * s->ip_opt_words;
+	if (opt_len > 0) {
+		size_t l3 = faii_frame_hdr_len(&spec) - UDP_LEN - IPV4_LEN;
+		uint8_t *opt = f + l3 + IPV4_LEN;
+		cr_assert_leq(len + opt_len, cap);
+		memmove(opt + opt_len, opt, len - (l3 + IPV4_LEN));
+		memset(opt, 1, opt_len); /* NOP options */
+		f[l3] = (uint8_t)(0x40 | ((IPV4_LEN + opt_len) / 4));
+		put_be(f + l3 + 2, 2, get_be(f + l3 + 2, 2) + opt_len);
+		put_be(f + l3 + 10, 2, 0);
+		put_be(f + l3 + 10, 2, faii_ipv4_checksum(f + l3, IPV4_LEN + opt_len));
+		len += opt_len;
 	}
-	put_be(f + l3 - 2, 2, s->ip_version == 4 ? 0x0800 : 0x86DD);
-	if (s->ip_version == 4) {
-		f[l3] = (uint8_t)(0x40 | (ip_len / 4));
-		put_be(f + l3 + 2, 2, ip_len + UDP_LEN + msg_len);
-		put_be(f + l3 + 4, 2, 0x1234);
-		put_be(f + l3 + 6, 2, 0x4000); /* don't fragment: allowed */
-		f[l3 + 8] = 64;
-		f[l3 + 9] = 17;
-		put_be(f + l3 + 12, 4, 0xC0000201); /* 192.0.2.1 */
-		put_be(f + l3 + 16, 4, 0xC0000202);
-		memset(f + l3 + IPV4_LEN, 1, ip_len - IPV4_LEN); /* NOP options */
-	} else {
-		f[l3] = 0x60;
-		put_be(f + l3 + 4, 2, UDP_LEN + msg_len);
-		f[l3 + 6] = 17;
-		f[l3 + 7] = 64;
-		put_be(f + l3 + 8, 4, 0x20010db8); /* 2001:db8::1 -> 2001:db8::2 */
-		f[l3 + 23] = 1;
-		put_be(f + l3 + 24, 4, 0x20010db8);
-		f[l3 + 39] = 2;
-	}
-	put_be(f + l4, 2, SRC_PORT);
-	put_be(f + l4 + 2, 2, dst_port);
-	put_be(f + l4 + 4, 2, UDP_LEN + msg_len);
-	memcpy(f + l4 + UDP_LEN, msg, msg_len);
 	return len;
 }
 

@@ -21,21 +21,16 @@
 #include <pcap/pcap.h>
 #include <sodium.h>
 
+#include "faii/frame.h"
 #include "faii/wire.h"
 
 enum {
-	ETH_LEN = 14,
-	IPV4_LEN = 20,
-	IPV6_LEN = 40,
-	UDP_LEN = 8,
-	FRAME_MAX = ETH_LEN + IPV6_LEN + UDP_LEN + FAII_MSG_SIZE_MAX,
+	FRAME_MAX = FAII_FRAME_HDR_MAX + FAII_MSG_SIZE_MAX,
 	SRC_PORT = 49152,
 	ALT_PORT = 7500, /* the last frame, for the dissector's port preference */
 	MSG_TYPE_UNKNOWN = 9,
 };
 
-static const uint8_t mac_dst[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
-static const uint8_t mac_src[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 static const uint8_t ip4_src[4] = {192, 0, 2, 1};
 static const uint8_t ip4_dst[4] = {192, 0, 2, 2};
 static const uint8_t ip6_src[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x01};
@@ -58,70 +53,21 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* Ones' complement sum of len bytes, folded into 16 bits later. */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(p[len - 1] << 8);
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xFFFF) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/*
- * Wraps msg in Ethernet, IPv4 or IPv6, and UDP to dport, with correct IPv4
- * header and UDP checksums. Returns the frame length.
- */
+/* Wraps msg in Ethernet, IPv4 or IPv6, and UDP to dport; returns the frame length. */
 static size_t build_frame(uint8_t *frame, int ip_version, uint16_t dport, uint16_t ip_id,
                           const uint8_t *msg, size_t msg_len)
 {
-	size_t ip_len = ip_version == 4 ? IPV4_LEN : IPV6_LEN;
-	uint8_t *ip = frame + ETH_LEN;
-	uint8_t *udp = ip + ip_len;
-	uint16_t udp_len = (uint16_t)(UDP_LEN + msg_len);
-	uint32_t sum;
-
-	memset(frame, 0, ETH_LEN + ip_len + UDP_LEN);
-	memcpy(frame, mac_dst, 6);
-	memcpy(frame + 6, mac_src, 6);
-	put16(frame + 12, ip_version == 4 ? 0x0800 : 0x86DD);
-
-	if (ip_version == 4) {
-		ip[0] = 0x45;
-		put16(ip + 2, (uint16_t)(IPV4_LEN + udp_len));
-		put16(ip + 4, ip_id);
-		put16(ip + 6, 0x4000); /* DF, not a fragment */
-		ip[8] = 64;
-		ip[9] = 17;
-		memcpy(ip + 12, ip4_src, 4);
-		memcpy(ip + 16, ip4_dst, 4);
-		put16(ip + 10, csum_fold(csum_add(0, ip, IPV4_LEN)));
-		sum = csum_add(0, ip + 12, 8); /* pseudo-header: addresses */
-	} else {
-		ip[0] = 0x60;
-		put16(ip + 4, udp_len);
-		ip[6] = 17;
-		ip[7] = 64;
-		memcpy(ip + 8, ip6_src, 16);
-		memcpy(ip + 24, ip6_dst, 16);
-		sum = csum_add(0, ip + 8, 32);
-	}
-	sum += 17 + udp_len; /* pseudo-header: protocol and UDP length */
-
-	put16(udp, SRC_PORT);
-	put16(udp + 2, dport);
-	put16(udp + 4, udp_len);
-	memcpy(udp + UDP_LEN, msg, msg_len);
-	uint16_t udp_sum = csum_fold(csum_add(sum, udp, udp_len));
-	put16(udp + 6, udp_sum == 0 ? 0xFFFF : udp_sum);
-	return ETH_LEN + ip_len + udp_len;
+	struct faii_frame_spec spec = {
+	        .dst_mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02},
+	        .src_mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01},
+	        .ipv6 = ip_version == 6,
+	        .ip_id = ip_id,
+	        .src_port = SRC_PORT,
+	        .dst_port = dport,
+	};
+	memcpy(spec.src_ip, spec.ipv6 ? ip6_src : ip4_src, spec.ipv6 ? 16 : 4);
+	memcpy(spec.dst_ip, spec.ipv6 ? ip6_dst : ip4_dst, spec.ipv6 ? 16 : 4);
+	return faii_frame_build(frame, FRAME_MAX, &spec, msg, msg_len);
 }
 
 /* A dispatched replica: interactive inference, session consistency. */

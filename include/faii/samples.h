@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One valid message of each type, for the tests, tools, benchmarks and
+ * simulators that need "some valid TASK" rather than particular values. Every
+ * value is fixed, so the bytes are the same on every run: the fuzz seed
+ * corpus is made from these samples and must not change with them.
+ *
+ * Vary a sample by changing fields of the returned struct before encoding
+ * it. Tests that assert particular values keep their own messages, next to
+ * the assertions. The samples are a library of their own (faii_samples), not
+ * part of faii_common, so that faiid never links them.
+ */
+#ifndef FAII_SAMPLES_H
+#define FAII_SAMPLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faii/frame.h"
+#include "faii/protocol.h"
+
+/* The time of the samples, Unix epoch nanoseconds. */
+#define FAII_SAMPLE_TS_NS 1795000000000000000ull
+
+/* Writes the samples' payload: byte i is (uint8_t)(i * 7 + 3). */
+void faii_sample_payload(void *buf, size_t len);
+
+/* A client's TASK: edge inference, eventual, no dispatch fields, 64 payload bytes. */
+struct faii_task faii_sample_task(void);
+/* A node's RESULT of that task, dispatched 150 us after submission: status OK, 32 payload bytes. */
+struct faii_result faii_sample_result(void);
+struct faii_heartbeat faii_sample_heartbeat(void);
+struct faii_attest faii_sample_attest(void);
+/* An IPv4 REGISTER; the public key is zero: set it to the key that signs. */
+struct faii_register faii_sample_register(void);
+
+/*
+ * A client's frame to the appliance: 192.0.2.10 -> 192.0.2.1, or 2001:db8::a
+ * -> 2001:db8::1 (documentation ranges), locally administered MACs, UDP
+ * 40000 -> FAII_UDP_PORT_DEFAULT, IPv4 identification 0x1234. Untagged; set
+ * vlan for a tag of VLAN 100.
+ */
+struct faii_frame_spec faii_sample_frame_spec(bool ipv6);
+
+/*
+ * Encodes the sample of type (with the sample payload for TASK and RESULT)
+ * into buf; returns its length, or 0 for an unknown type or a cap too small.
+ * Signed types are left unsigned: faii_msg_sign() signs them.
+ */
+size_t faii_sample_encode(uint8_t type, void *buf, size_t cap);
+
+#endif /* FAII_SAMPLES_H */
