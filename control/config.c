@@ -419,6 +419,7 @@ void faii_appliance_defaults(struct faii_appliance_cfg *a)
 	a->stats_interval_s = 5;
 	snprintf(a->control_socket, sizeof(a->control_socket), "/run/faii/faii.sock");
 	snprintf(a->ledger_dir, sizeof(a->ledger_dir), "/var/lib/faii/ledger");
+	a->ledger_segment_mb = 64;
 }
 
 /* ---- appliance ------------------------------------------------------------ */
@@ -502,6 +503,8 @@ static const struct field appliance_fields[] = {
          0, FAII_CFG_SOCKET_PATH_LEN_MAX, NULL},
         {"ledger_dir", parse_string, offsetof(struct faii_appliance_cfg, ledger_dir), 0, 0, 0,
          FAII_CFG_PATH_LEN_MAX, NULL},
+        {"ledger_segment_mb", parse_u32, offsetof(struct faii_appliance_cfg, ledger_segment_mb), 4,
+         4096, 0, 0, NULL},
         {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
@@ -1165,6 +1168,8 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 		return -1;
 	}
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+	crypto_generichash(cfg->digest, sizeof(cfg->digest), (const unsigned char *)text, len, NULL,
+	                   0);
 	faii_appliance_defaults(&cfg->appliance);
 	faii_policy_defaults(&cfg->policy);
 

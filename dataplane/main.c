@@ -25,7 +25,9 @@
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
+#include "faii/audit.h"
 #include "faii/config.h"
+#include "faii/ledger_store.h"
 
 #define EAL_ARGV_MAX  (FAII_CFG_EAL_ARGS_MAX + 2)
 #define STATS_POLL_MS 100u
@@ -289,6 +291,8 @@ static int split_args(int argc, char **argv, int *eal_argc, char ***app_argv, in
 
 struct appliance {
 	struct faii_config *cfg;
+	struct faii_ls *ledger; /* the audit log */
+	double start_s;
 	struct rte_mempool *pool;
 	unsigned worker_count;
 	uint16_t port_count;
@@ -350,10 +354,77 @@ static int launch_workers(struct appliance *app)
 	return 0;
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Opens (and recovers) the ledger store in the ledger directory and records
+ * the start. A ledger that cannot be opened stops the appliance: corruption
+ * must be seen by an operator, not papered over.
+ */
+static int open_ledger(struct appliance *app)
+{
+	const struct faii_appliance_cfg *a = &app->cfg->appliance;
+	struct faii_ls_options opt = {
+	        .dir = a->ledger_dir,
+	        .segment_size_bytes = (uint64_t)a->ledger_segment_mb << 20,
+	};
+	char err[FAII_LS_ERR_LEN];
+	int rc = faii_ls_open(&opt, &app->ledger, err);
+	if (rc != 0) {
+		fprintf(stderr, "faiid: ledger: %s\n", err);
+		return -1;
+	}
+	struct faii_ls_stats st;
+	faii_ls_get_stats(app->ledger, &st);
+	printf("faiid: ledger %s: durable seq %" PRIu64 ", %" PRIu64 " records recovered, %" PRIu64
+	       " torn bytes truncated\n",
+	       a->ledger_dir, st.durable_seq, st.recovered_records, st.truncated_bytes);
+	struct faii_audit_start rec = {
+	        .time_ns = realtime_ns(),
+	        .node_count = app->cfg->node_count,
+	        .workers = a->workers,
+	        .version = "0.1.0",
+	};
+	memcpy(rec.config_digest, app->cfg->digest, sizeof(rec.config_digest));
+	int64_t seq = faii_audit_start(app->ledger, &rec);
+	if (seq < 0) {
+		fprintf(stderr, "faiid: ledger: cannot record the start: %s\n",
+		        strerror((int)-seq));
+		return -1;
+	}
+	return 0;
+}
+
+static void close_ledger(struct appliance *app)
+{
+	if (app->ledger == NULL)
+		return;
+	struct faii_worker_stats total;
+	faii_stats_sum(app->workers, app->worker_count, &total);
+	struct faii_audit_stop rec = {
+	        .time_ns = realtime_ns(),
+	        .uptime_ns = (uint64_t)((now_s() - app->start_s) * 1e9),
+	        .rx_packets = total.rx_packets,
+	};
+	memcpy(rec.valid, total.valid, sizeof(rec.valid));
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		rec.dropped += total.drops[r];
+	int64_t seq = faii_audit_stop(app->ledger, &rec);
+	if (seq < 0)
+		fprintf(stderr, "faiid: ledger: cannot record the stop: %s\n", strerror((int)-seq));
+	faii_ls_close(app->ledger);
+	app->ledger = NULL;
+}
+
 static void run_until_signal(struct appliance *app)
 {
 	uint32_t interval_s = app->cfg->appliance.stats_interval_s;
-	double start = now_s(), next = start + interval_s;
+	double start = app->start_s, next = start + interval_s;
 	while (!faii_force_quit) {
 		usleep(STATS_POLL_MS * 1000);
 		double t = now_s();
@@ -371,6 +442,7 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	const struct faii_appliance_cfg *a = &app->cfg->appliance;
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		fprintf(stderr, "faiid: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		close_ledger(app);
 		return 1;
 	}
 	int rc = 1;
@@ -403,6 +475,7 @@ cleanup:
 		rte_eth_dev_stop(app->ports[i]);
 		rte_eth_dev_close(app->ports[i]);
 	}
+	close_ledger(app);
 	rte_mempool_free(app->pool);
 	rte_eal_cleanup();
 	if (rc == 0)
@@ -460,6 +533,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	app.start_s = now_s();
+	if (open_ledger(&app) != 0)
+		goto fail;
 	int rc = run(&app, n, eal_argv);
 	faii_config_free(app.cfg);
 	return rc;

@@ -82,6 +82,7 @@ struct faii_appliance_cfg {
 	uint32_t stats_interval_s; /* live counters on stdout; 0 = never */
 	char control_socket[FAII_CFG_SOCKET_PATH_LEN_MAX];
 	char ledger_dir[FAII_CFG_PATH_LEN_MAX];
+	uint32_t ledger_segment_mb; /* ledger segment size, MiB */
 	/* Validator set of the consensus among appliances (n = 3f + 1). */
 	uint32_t validator_self;
 	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
@@ -144,6 +145,7 @@ struct faii_cfg_node {
 
 struct faii_config {
 	char path[FAII_CFG_PATH_LEN_MAX];
+	uint8_t digest[32]; /* BLAKE2b-256 of the file's bytes, for the audit log */
 	struct faii_appliance_cfg appliance;
 	struct faii_policy policy;
 	uint32_t jurisdiction_count;

@@ -48,4 +48,9 @@ expect "invalid value refused" 1 \
 printf 'policy:\n  etaa: 0.5\n' >"$tmp/unknown.yaml"
 expect "unknown key refused" 1 "unknown.yaml:2:3: policy: unknown key \"etaa\"" \
 	"$faiid" -- --config "$tmp/unknown.yaml"
+# A ledger that cannot be recovered stops the daemon before anything starts.
+mkdir -p "$tmp/badledger"
+head -c 8192 /dev/zero >"$tmp/badledger/segment-0000000000000001.log"
+expect "corrupt ledger refused" 1 "segment-0000000000000000.log: missing segment" \
+	"$faiid" -- --config "$root/configs/demo.yaml" --ledger-dir "$tmp/badledger"
 exit $fail

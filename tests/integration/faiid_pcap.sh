@@ -2,10 +2,12 @@
 # faiid on DPDK's net_pcap virtual device: replays a pcap of known traffic
 # through the real dataplane (EAL, ethdev, mempool, worker lcore, parser) and
 # asserts that the final counters match what the pcap holds, by message type
-# and by drop reason; then that SIGTERM stops the daemon cleanly.
-#   faiid_pcap.sh FAIID MAKE_TRAFFIC CONFIG
+# and by drop reason; then that SIGTERM stops the daemon cleanly and that
+# its audit log (the ledger store) holds the start and the stop with the same
+# counters, intact.
+#   faiid_pcap.sh FAIID MAKE_TRAFFIC CONFIG FAII_LEDGER
 set -euo pipefail
-faiid=$1 make_traffic=$2 config=$3
+faiid=$1 make_traffic=$2 config=$3 faii_ledger=$4
 tmp=$(mktemp -d)
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pid=
@@ -46,4 +48,16 @@ while read -r name count; do
 	esac
 	check "$name = $count" $(grep -q -- "$pattern" <<<"$final "; echo $?)
 done <"$tmp/expected"
+
+# The audit log: start then stop, with the final counters, verified offline.
+"$faii_ledger" verify "$tmp/ledger" >"$tmp/verify" 2>&1 || true
+"$faii_ledger" dump "$tmp/ledger" >"$tmp/dump" 2>&1 || true
+cat "$tmp/verify" "$tmp/dump"
+task=$(awk '$1 == "task" {print $2}' "$tmp/expected")
+dropped=$(awk '$1 !~ /^(task|result|heartbeat|attest|register)$/ {s += $2} END {print s}' \
+	"$tmp/expected")
+check "ledger intact" $(grep -q '^intact:' "$tmp/verify"; echo $?)
+check "ledger records the start" $(grep -q '^seq 1 type appliance_start .* nodes 240 ' "$tmp/dump"; echo $?)
+check "ledger records the stop with the counters" \
+	$(grep -q "^seq 2 type appliance_stop .* rx $want task $task dropped $dropped\$" "$tmp/dump"; echo $?)
 exit $fail

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The appliance's audit log: typed records in the ledger store
+ * (include/faii/ledger_store.h). Payloads are little-endian structs of fixed
+ * layout; docs/ledger-store.md lists the types. The DAG later carries some of
+ * them (residency violations, routing receipts) to the other validators.
+ */
+#ifndef FAII_AUDIT_H
+#define FAII_AUDIT_H
+
+#include <stdint.h>
+
+#include "faii/ledger_store.h"
+#include "faii/protocol.h"
+#include "faii/residency.h"
+
+enum faii_audit_type {
+	FAII_AUDIT_APPLIANCE_START = 1,
+	FAII_AUDIT_APPLIANCE_STOP = 2,
+	FAII_AUDIT_RESIDENCY_VIOLATION = 3,
+	FAII_AUDIT_ROUTING_RECEIPT = 4,
+	FAII_AUDIT_OPERATOR_ACTION = 5,
+};
+#define FAII_AUDIT_TYPE_MAX FAII_AUDIT_OPERATOR_ACTION
+
+struct faii_audit_start {
+	uint64_t time_ns;          /* CLOCK_REALTIME */
+	uint8_t config_digest[32]; /* BLAKE2b-256 of the configuration file */
+	uint32_t node_count;
+	uint32_t workers;
+	char version[16];
+};
+
+struct faii_audit_stop {
+	uint64_t time_ns;
+	uint64_t uptime_ns;
+	uint64_t rx_packets;
+	uint64_t valid[FAII_MSG_TYPE_MAX + 1]; /* by message type */
+	uint64_t dropped;
+};
+
+/* "appliance_start", ...; NULL for an unknown type. */
+const char *faii_audit_type_name(uint16_t type);
+
+/* Appends and waits until durable: the sequence number or a negative errno. */
+int64_t faii_audit_start(struct faii_ls *ls, const struct faii_audit_start *rec);
+int64_t faii_audit_stop(struct faii_ls *ls, const struct faii_audit_stop *rec);
+/* Queues a refusal from the residency program; keyed by its node. */
+int64_t faii_audit_residency(struct faii_ls *ls, const struct faii_res_event *ev);
+
+#endif /* FAII_AUDIT_H */
