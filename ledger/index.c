@@ -142,14 +142,24 @@ int ls_index_seek(const struct ls_index *ix, uint64_t seq, struct ls_pos *pos)
 size_t ls_index_find(const struct ls_index *ix, unsigned kind, uint64_t key, uint64_t *seqs,
                      size_t max)
 {
+	return ls_index_find_from(ix, kind, key, 0, seqs, max);
+}
+
+size_t ls_index_find_from(const struct ls_index *ix, unsigned kind, uint64_t key, size_t skip,
+                          uint64_t *seqs, size_t max)
+{
 	bool found;
 	const struct ls_index_bucket *b = bucket_for(ix, mix(kind, key), &found);
 	size_t n = 0;
 	if (!found)
 		return 0;
 	for (uint32_t e = b->head; e != 0 && n < max; e = ix->entries[e].next) {
-		if (ix->entries[e].kind == kind && ix->entries[e].key == key)
-			seqs[n++] = ix->entries[e].seq;
+		if (ix->entries[e].kind == kind && ix->entries[e].key == key) {
+			if (skip > 0)
+				skip--;
+			else
+				seqs[n++] = ix->entries[e].seq;
+		}
 	}
 	return n;
 }

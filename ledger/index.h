@@ -61,6 +61,9 @@ int ls_index_seek(const struct ls_index *ix, uint64_t seq, struct ls_pos *pos);
 /* Sequence numbers under one key kind (a FAII_LS_KEY_* bit) and 64-bit key. */
 size_t ls_index_find(const struct ls_index *ix, unsigned kind, uint64_t key, uint64_t *seqs,
                      size_t max);
+/* The same, leaving out the first skip matches. */
+size_t ls_index_find_from(const struct ls_index *ix, unsigned kind, uint64_t key, size_t skip,
+                          uint64_t *seqs, size_t max);
 
 /* Snapshot for checkpoints: size, serialise, restore. */
 size_t ls_index_snapshot_size(const struct ls_index *ix);

@@ -123,7 +123,15 @@ struct listing {
 	size_t segment_count;
 	uint64_t checkpoints[CHECKPOINTS_MAX];
 	size_t checkpoint_count;
+	bool remove_temporaries; /* segment/checkpoint *.tmp left by a crash */
 };
+
+static bool is_temporary(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && strcmp(name + n - 4, ".tmp") == 0 &&
+	       (strncmp(name, "segment-", 8) == 0 || strncmp(name, "checkpoint-", 11) == 0);
+}
 
 static int list_dir(const char *dir, struct listing *l, char *err)
 {
@@ -159,6 +167,8 @@ static int list_dir(const char *dir, struct listing *l, char *err)
 				l->segments = grown;
 			}
 			l->segments[l->segment_count++] = v;
+		} else if (l->remove_temporaries && is_temporary(e->d_name)) {
+			(void)unlinkat(dirfd(d), e->d_name, 0);
 		} else if (parse_name(e->d_name, "checkpoint-", ".ckpt", &v)) {
 			if (l->checkpoint_count == CHECKPOINTS_MAX) {
 				snprintf(err, FAII_LS_ERR_LEN, "%s: more than %u checkpoints", dir,
@@ -484,6 +494,17 @@ static uint64_t torn_extent(const struct mapped *m, uint64_t off)
 	return last - off;
 }
 
+/*
+ * A write of a killed predecessor may still be in flight (io_uring finishes
+ * it after the process is gone, O_DIRECT ones especially). fallocate() takes
+ * the inode lock and waits for direct I/O, so after it nothing old lands
+ * behind the scan. KEEP_SIZE over one allocated byte changes nothing.
+ */
+static void settle_writes(const struct mapped *m)
+{
+	(void)fallocate(m->fd, FALLOC_FL_KEEP_SIZE, 0, 1);
+}
+
 static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, bool first,
                         bool is_last, char *err)
 {
@@ -493,6 +514,8 @@ static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, b
 	int rc = map_segment(path, &m, s->repair && is_last, err);
 	if (rc != 0)
 		return rc;
+	if (s->repair)
+		settle_writes(&m);
 	/* The chain is checked across segments, except into the checkpoint's
 	 * segment, whose earlier records are not rescanned. */
 	bool check_chain = !(first && s->has_checkpoint);
@@ -547,13 +570,24 @@ static int check_checkpoint_position(struct ls_scan *s, char *err)
 	uint64_t commit_len =
 	        ls_align(sizeof(struct ls_record_header) + sizeof(struct ls_commit), LS_ALIGN);
 	const struct ls_record_header *h;
-	bool ok = c->offset >= LS_SEGMENT_HEADER_SIZE + commit_len && c->offset <= m.size &&
-	          record_valid(&m, c->offset - commit_len, &h) && h->type == LS_TYPE_COMMIT;
-	if (ok) {
-		struct ls_commit commit;
-		memcpy(&commit, h + 1, sizeof(commit));
-		ok = commit.last_seq == c->last_seq &&
-		     memcmp(commit.chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
+	bool ok;
+	if (c->offset == LS_SEGMENT_HEADER_SIZE) {
+		/* Taken after recovery into a segment that has no batch yet (a crash
+		 * right after a roll): the segment header carries the chain. */
+		struct ls_segment_header sh;
+		memcpy(&sh, m.p, sizeof(sh));
+		ok = sh.crc == ls_crc(&sh, offsetof(struct ls_segment_header, crc)) &&
+		     sh.first_seq == c->last_seq + 1 &&
+		     memcmp(sh.prev_chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
+	} else {
+		ok = c->offset >= LS_SEGMENT_HEADER_SIZE + commit_len && c->offset <= m.size &&
+		     record_valid(&m, c->offset - commit_len, &h) && h->type == LS_TYPE_COMMIT;
+		if (ok) {
+			struct ls_commit commit;
+			memcpy(&commit, h + 1, sizeof(commit));
+			ok = commit.last_seq == c->last_seq &&
+			     memcmp(commit.chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
+		}
 	}
 	unmap_segment(&m);
 	if (!ok) {
@@ -570,6 +604,7 @@ int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
 {
 	struct listing l;
 	memset(&l, 0, sizeof(l));
+	l.remove_temporaries = s->repair;
 	memset(s->chain, 0, sizeof(s->chain));
 	s->last_seq = 0;
 	s->records = s->bytes = s->torn_bytes = 0;

@@ -51,7 +51,7 @@ struct ls_scan {
 /* 0, or -EBADMSG / -errno with a message naming the file and offset in err. */
 int ls_scan_dir(struct ls_scan *scan, char err[FAII_LS_ERR_LEN]);
 
-/* Removes checkpoints older than keep_from (and left-over temporary files). */
+/* Removes checkpoints older than keep_from. */
 void ls_prune_checkpoints(const char *dir, uint64_t keep_from);
 
 /* File names. */

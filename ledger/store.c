@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -53,9 +54,11 @@ struct faii_ls {
 	char dir[FAII_LS_ERR_LEN / 2];
 
 	pthread_mutex_t lock;
-	pthread_cond_t work;    /* writer: a batch has records, or stop */
-	pthread_cond_t space;   /* appenders: the open batch was taken */
-	pthread_cond_t durable; /* waiters: durable_seq moved, or error */
+	pthread_mutex_t checkpoint_lock; /* one checkpoint at a time */
+	int lock_fd;                     /* flock()ed DIR/LOCK: one process per store */
+	pthread_cond_t work;             /* writer: a batch has records, or stop */
+	pthread_cond_t space;            /* appenders: the open batch was taken */
+	pthread_cond_t durable;          /* waiters: durable_seq moved, or error */
 	struct batch batches[2];
 	unsigned open_batch; /* index of the batch appenders fill */
 	bool writer_busy;    /* the other batch is being written */
@@ -77,6 +80,7 @@ struct faii_ls {
 	pthread_rwlock_t index_lock;
 	struct ls_index index;
 	uint64_t first_segment;
+	pthread_mutex_t read_lock;  /* the fd cache, and the use of its fds */
 	int read_fds[READ_FDS_MAX]; /* cache by segment index % READ_FDS_MAX */
 	uint64_t read_fd_segment[READ_FDS_MAX];
 
@@ -122,8 +126,10 @@ static uint32_t put_record(uint8_t *p, uint16_t type, uint64_t seq, const struct
 	uint32_t off = sizeof(h);
 	if (keys)
 		off += ls_keys_put(p + off, keys);
-	if (len)
+	if (len && payload)
 		memcpy(p + off, payload, len);
+	else if (len)
+		memset(p + off, 0, len); /* a padding record: no payload given */
 	uint32_t stored = (uint32_t)ls_align(h.length, LS_ALIGN);
 	memset(p + h.length, 0, stored - h.length);
 	h.crc = ls_record_crc(p, h.length);
@@ -285,7 +291,8 @@ static int write_and_sync(struct faii_ls *ls, unsigned buf_index, const void *bu
 	return status;
 }
 
-/* Indexes the batch's records at their final position. */
+/* Indexes the batch's records at their final position; returns with the
+ * index write-locked. */
 static void index_batch(struct faii_ls *ls, const struct batch *b, uint64_t base)
 {
 	pthread_rwlock_wrlock(&ls->index_lock);
@@ -297,7 +304,7 @@ static void index_batch(struct faii_ls *ls, const struct batch *b, uint64_t base
 		off += (uint32_t)ls_align(h->length, LS_ALIGN);
 		i++;
 	}
-	pthread_rwlock_unlock(&ls->index_lock);
+	/* commit_batch() unlocks once durable_seq and the position have moved. */
 }
 
 static void acknowledge(struct batch *b, int status)
@@ -340,6 +347,10 @@ static void commit_batch(struct faii_ls *ls, unsigned bi)
 	}
 	pthread_cond_broadcast(&ls->durable);
 	pthread_mutex_unlock(&ls->lock);
+	/* Held since index_batch(): a checkpoint never sees the index ahead of
+	 * the durable position it records. */
+	if (rc == 0)
+		pthread_rwlock_unlock(&ls->index_lock);
 
 	acknowledge(b, rc);
 	b->used = b->count = 0;
@@ -482,14 +493,17 @@ static int read_fd(struct faii_ls *ls, uint64_t segment)
 static int locate(struct faii_ls *ls, uint64_t seq, struct ls_pos pos, int *fd_out,
                   uint64_t *off_out, struct ls_record_header *h)
 {
-	for (unsigned steps = 0; steps < 2 * LS_SEQ_STRIDE + 2; steps++) {
+	/* Per record skipped at most a padding record, a commit and a segment end. */
+	for (unsigned steps = 0; steps < 4 * LS_SEQ_STRIDE + 2; steps++) {
 		int fd = read_fd(ls, pos.segment);
 		if (fd < 0)
 			return -EIO;
-		if (pread(fd, h, sizeof(*h), (off_t)pos.offset) != (ssize_t)sizeof(*h))
+		ssize_t got = pread(fd, h, sizeof(*h), (off_t)pos.offset);
+		if (got < 0)
 			return -EIO;
-		if (h->length == 0 && h->type == LS_TYPE_NONE) {
-			/* The end of a segment's data: the next segment goes on. */
+		if ((size_t)got < sizeof(*h) || (h->length == 0 && h->type == LS_TYPE_NONE)) {
+			/* The end of a segment's data, or of a segment filled to its
+			 * last byte(s): the next segment goes on. */
 			pos.segment++;
 			pos.offset = LS_SEGMENT_HEADER_SIZE;
 			continue;
@@ -514,9 +528,18 @@ int faii_ls_read(struct faii_ls *ls, uint64_t seq, struct faii_ls_record *rec, v
 	pthread_rwlock_rdlock(&ls->index_lock);
 	struct ls_pos pos;
 	int rc = ls_index_seek(&ls->index, seq, &pos);
+	if (rc == 0 && pos.segment < ls->first_segment) {
+		/* Its 64-record stride starts in a segment removed under a
+		 * checkpoint: the record, if kept, is within 63 of the first one. */
+		pos.segment = ls->first_segment;
+		pos.offset = LS_SEGMENT_HEADER_SIZE;
+	}
 	int fd = -1;
 	uint64_t off = 0;
 	struct ls_record_header h;
+	/* Readers share index_lock; read_fd() may close a cached fd another
+	 * reader is using, so the cache and the preads go one reader at a time. */
+	pthread_mutex_lock(&ls->read_lock);
 	if (rc == 0)
 		rc = locate(ls, seq, pos, &fd, &off, &h);
 	uint8_t keys_buf[64];
@@ -528,6 +551,7 @@ int faii_ls_read(struct faii_ls *ls, uint64_t seq, struct faii_ls_record *rec, v
 	if (rc == 0 && n > 0 &&
 	    pread(fd, buf, n, (off_t)(off + sizeof(h) + keys_len)) != (ssize_t)n)
 		rc = -EIO;
+	pthread_mutex_unlock(&ls->read_lock);
 	pthread_rwlock_unlock(&ls->index_lock);
 	if (rc != 0)
 		return rc;
@@ -548,25 +572,49 @@ int faii_ls_find(struct faii_ls *ls, unsigned kind, const void *key, uint64_t *s
 	case FAII_LS_KEY_DIGEST: memcpy(k.digest, key, FAII_LS_DIGEST_SIZE); break;
 	default: return -EINVAL;
 	}
-	pthread_rwlock_rdlock(&ls->index_lock);
-	size_t n = ls_index_find(&ls->index, kind, ls_index_key(kind, &k), seqs, max);
-	pthread_rwlock_unlock(&ls->index_lock);
-	if (kind != FAII_LS_KEY_DIGEST)
+	if (kind != FAII_LS_KEY_DIGEST) {
+		pthread_rwlock_rdlock(&ls->index_lock);
+		size_t n = ls_index_find(&ls->index, kind, ls_index_key(kind, &k), seqs, max);
+		pthread_rwlock_unlock(&ls->index_lock);
 		return (int)n;
-	/* The index keys digests by their first 8 bytes: keep exact matches. */
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct faii_ls_record rec;
-		if (faii_ls_read(ls, seqs[i], &rec, NULL, 0) == 0 &&
-		    memcmp(rec.keys.digest, k.digest, FAII_LS_DIGEST_SIZE) == 0)
-			seqs[kept++] = seqs[i];
 	}
+	/*
+	 * The index keys digests by their first 8 bytes: keep exact matches,
+	 * taking candidates in chunks until max of them are kept, so that
+	 * digests sharing a prefix do not use up max.
+	 */
+	uint64_t cand[64];
+	size_t kept = 0, skip = 0, n;
+	do {
+		pthread_rwlock_rdlock(&ls->index_lock);
+		n = ls_index_find_from(&ls->index, kind, ls_index_key(kind, &k), skip, cand,
+		                       sizeof(cand) / sizeof(cand[0]));
+		pthread_rwlock_unlock(&ls->index_lock);
+		skip += n;
+		for (size_t i = 0; i < n && kept < max; i++) {
+			struct faii_ls_record rec;
+			if (faii_ls_read(ls, cand[i], &rec, NULL, 0) == 0 &&
+			    memcmp(rec.keys.digest, k.digest, FAII_LS_DIGEST_SIZE) == 0)
+				seqs[kept++] = cand[i];
+		}
+	} while (n == sizeof(cand) / sizeof(cand[0]) && kept < max);
 	return (int)kept;
 }
 
 /* ---- checkpoints ------------------------------------------------------------ */
 
+static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len);
+
 int faii_ls_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len)
+{
+	/* Two checkpoints of the same seq would share a temporary file. */
+	pthread_mutex_lock(&ls->checkpoint_lock);
+	int rc = write_checkpoint(ls, seq_covered, blob, len);
+	pthread_mutex_unlock(&ls->checkpoint_lock);
+	return rc;
+}
+
+static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len)
 {
 	struct ls_checkpoint_header h;
 	memset(&h, 0, sizeof(h));
@@ -685,6 +733,24 @@ static int make_dir(const char *dir)
 	return 0;
 }
 
+/*
+ * One process per store: a second one would interleave batches. The lock
+ * goes with the process, kill -9 included.
+ */
+static int lock_dir(struct faii_ls *ls, char *err)
+{
+	char path[FAII_LS_ERR_LEN / 2 + 8];
+	snprintf(path, sizeof(path), "%s/LOCK", ls->dir);
+	ls->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (ls->lock_fd < 0 || flock(ls->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		snprintf(err, FAII_LS_ERR_LEN, "%s: %s", path,
+		         e == EWOULDBLOCK ? "the store is in use by another process" : strerror(e));
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	return 0;
+}
+
 static int alloc_batches(struct faii_ls *ls)
 {
 	/* Records, then up to one block of padding and the commit record. */
@@ -724,6 +790,10 @@ static void free_store(struct faii_ls *ls)
 	pthread_cond_destroy(&ls->work);
 	pthread_cond_destroy(&ls->space);
 	pthread_cond_destroy(&ls->durable);
+	pthread_mutex_destroy(&ls->read_lock);
+	pthread_mutex_destroy(&ls->checkpoint_lock);
+	if (ls->lock_fd >= 0)
+		close(ls->lock_fd);
 	pthread_mutex_destroy(&ls->lock);
 	dallocx(ls, 0);
 }
@@ -830,6 +900,9 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	for (unsigned i = 0; i < READ_FDS_MAX; i++)
 		ls->read_fds[i] = -1;
 	pthread_mutex_init(&ls->lock, NULL);
+	pthread_mutex_init(&ls->checkpoint_lock, NULL);
+	ls->lock_fd = -1;
+	pthread_mutex_init(&ls->read_lock, NULL);
 	pthread_cond_init(&ls->work, NULL);
 	pthread_cond_init(&ls->space, NULL);
 	pthread_cond_init(&ls->durable, NULL);
@@ -841,6 +914,8 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	ls->opt.dir = ls->dir;
 	ls->seg_size = ls->opt.segment_size_bytes;
 	rc = make_dir(ls->dir);
+	if (rc == 0 && lock_dir(ls, err) != 0)
+		goto fail_locked;
 	if (rc == 0)
 		rc = ls_index_init(&ls->index, ls->opt.index_entries_max);
 	if (rc == 0)
@@ -871,6 +946,10 @@ fail_ring:
 		close(ls->seg_fd);
 	io_uring_queue_exit(&ls->ring);
 fail:
+	free_store(ls);
+	return rc;
+fail_locked:
+	rc = -EBUSY;
 	free_store(ls);
 	return rc;
 }
