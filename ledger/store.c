@@ -47,6 +47,10 @@ struct batch {
 	uint64_t first_seq;
 	faii_ls_ack_fn *cbs;
 	void **args;
+	/* The chain hash over this batch, advanced by the writer while the
+	 * previous batch is being written and synced. */
+	crypto_generichash_state hash;
+	uint32_t hashed; /* bytes of buf already in hash */
 };
 
 struct faii_ls {
@@ -235,6 +239,23 @@ static uint32_t sealed_size(const struct faii_ls *ls, uint32_t used)
 }
 
 /* Ends a batch: padding (O_DIRECT) and the commit record carrying the chain. */
+/* Starts a batch's chain hash from the chain value before it. */
+static void hash_begin(const struct faii_ls *ls, struct batch *b)
+{
+	crypto_generichash_init(&b->hash, NULL, 0, FAII_LS_CHAIN_SIZE);
+	crypto_generichash_update(&b->hash, ls->chain, FAII_LS_CHAIN_SIZE);
+	b->hashed = 0;
+}
+
+/* Hashes the batch's bytes up to end (records below it are complete). */
+static void hash_to(struct batch *b, uint32_t end)
+{
+	if (end > b->hashed) {
+		crypto_generichash_update(&b->hash, b->buf + b->hashed, end - b->hashed);
+		b->hashed = end;
+	}
+}
+
 static uint32_t seal_batch(struct faii_ls *ls, struct batch *b)
 {
 	uint32_t len = b->used, total = sealed_size(ls, b->used);
@@ -242,16 +263,54 @@ static uint32_t seal_batch(struct faii_ls *ls, struct batch *b)
 	if (gap > 0)
 		len += put_record(b->buf + len, LS_TYPE_PAD, 0, NULL, NULL,
 		                  gap - (uint32_t)sizeof(struct ls_record_header));
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, FAII_LS_CHAIN_SIZE);
-	crypto_generichash_update(&st, ls->chain, FAII_LS_CHAIN_SIZE);
-	crypto_generichash_update(&st, b->buf, len);
+	hash_to(b, len);
 	struct ls_commit c = {.first_seq = b->first_seq, .last_seq = b->first_seq + b->count - 1};
-	crypto_generichash_final(&st, c.chain, sizeof(c.chain));
+	crypto_generichash_final(&b->hash, c.chain, sizeof(c.chain));
 	len += put_record(b->buf + len, LS_TYPE_COMMIT, c.last_seq, NULL, &c, sizeof(c));
 	memcpy(ls->chain, c.chain, sizeof(c.chain));
 	assert(len == total);
 	return len;
+}
+
+/* Hashing the next batch between completions: at most this much at a time. */
+#define HASH_CHUNK_BYTES (256u << 10)
+#define IDLE_WAIT_NS     200000 /* then look for new records to hash again */
+
+/*
+ * Waits for the write and the sync, hashing what appenders add to the next
+ * batch meanwhile, so that sealing it later costs little.
+ */
+static int wait_batch(struct faii_ls *ls, uint32_t len, struct batch *next)
+{
+	int status = 0;
+	for (unsigned done = 0; done < 2;) {
+		pthread_mutex_lock(&ls->lock);
+		uint32_t used = next->used;
+		pthread_mutex_unlock(&ls->lock);
+		bool hashed = used > next->hashed;
+		if (hashed)
+			hash_to(next, used - next->hashed > HASH_CHUNK_BYTES
+			                      ? next->hashed + HASH_CHUNK_BYTES
+			                      : used);
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec idle = {.tv_sec = 0, .tv_nsec = IDLE_WAIT_NS};
+		/* Nothing to hash: sleep until the completion, or a while if the
+		 * next batch has started filling and may grow. */
+		int rc = hashed      ? io_uring_peek_cqe(&ls->ring, &cqe)
+		         : used == 0 ? io_uring_wait_cqe(&ls->ring, &cqe)
+		                     : io_uring_wait_cqe_timeout(&ls->ring, &cqe, &idle);
+		if (rc == -EAGAIN || rc == -ETIME || rc == -EINTR)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (cqe->user_data == 1 && cqe->res >= 0 && (uint32_t)cqe->res != len)
+			status = status ? status : -EIO; /* a short write: never acknowledged */
+		else if (cqe->res < 0 && status == 0)
+			status = cqe->res;
+		io_uring_cqe_seen(&ls->ring, cqe);
+		done++;
+	}
+	return status;
 }
 
 /* One write linked to one fdatasync; 0 only when both completed fully. */
@@ -273,22 +332,10 @@ static int write_and_sync(struct faii_ls *ls, unsigned buf_index, const void *bu
 	io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	sqe->user_data = 2;
-	int rc = io_uring_submit_and_wait(&ls->ring, 2);
+	int rc = io_uring_submit(&ls->ring);
 	if (rc < 0)
 		return rc;
-	int status = 0;
-	for (int i = 0; i < 2; i++) {
-		struct io_uring_cqe *cqe;
-		rc = io_uring_wait_cqe(&ls->ring, &cqe);
-		if (rc < 0)
-			return rc;
-		if (cqe->user_data == 1 && cqe->res >= 0 && (uint32_t)cqe->res != len)
-			status = status ? status : -EIO; /* a short write: never acknowledged */
-		else if (cqe->res < 0 && status == 0)
-			status = cqe->res;
-		io_uring_cqe_seen(&ls->ring, cqe);
-	}
-	return status;
+	return wait_batch(ls, len, &ls->batches[buf_index ^ 1u]);
 }
 
 /* Indexes the batch's records at their final position; returns with the
@@ -325,6 +372,8 @@ static void commit_batch(struct faii_ls *ls, unsigned bi)
 	uint8_t chain_before[FAII_LS_CHAIN_SIZE];
 	memcpy(chain_before, ls->chain, sizeof(chain_before));
 	uint32_t len = seal_batch(ls, b);
+	/* The next batch's chain starts from this one's. */
+	hash_begin(ls, &ls->batches[bi ^ 1u]);
 	uint64_t base = ls->seg_offset;
 	if (rc == 0)
 		rc = write_and_sync(ls, bi, b->buf, len);
@@ -892,6 +941,11 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 {
 	*out = NULL;
 	err[0] = '\0';
+	/* libsodium picks its fastest BLAKE2b only once initialised. */
+	if (sodium_init() < 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "ledger store: libsodium cannot initialise");
+		return -EIO;
+	}
 	struct faii_ls *ls = mallocx(sizeof(*ls), MALLOCX_ZERO);
 	if (ls == NULL)
 		return -ENOMEM;
@@ -928,6 +982,10 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	rc = alloc_batches(ls);
 	if (rc == 0)
 		rc = recover(ls, err);
+	if (rc == 0) {
+		ls->batches[0].first_seq = ls->next_seq;
+		hash_begin(ls, &ls->batches[0]);
+	}
 	if (rc == 0)
 		rc = open_write_segment(ls, ls->seg_index);
 	if (rc == 0 && pthread_create(&ls->writer, NULL, writer_main, ls) != 0)
@@ -938,7 +996,6 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 			         strerror(-rc));
 		goto fail_ring;
 	}
-	ls->batches[0].first_seq = ls->next_seq;
 	*out = ls;
 	return 0;
 fail_ring:

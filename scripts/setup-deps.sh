@@ -12,6 +12,8 @@ packages=(
   libdpdk-dev dpdk liburing-dev libisal-dev libjemalloc-dev libbpf-dev bpftool
   libelf-dev zlib1g-dev linux-libc-dev libsodium-dev libjansson-dev libyaml-dev
   libmicrohttpd-dev libpcap-dev libnuma-dev
+  # benchmark baselines (perf/bench ledger)
+  libsqlite3-dev liblmdb-dev
   # tests
   libcriterion-dev tshark iproute2 python3
 )

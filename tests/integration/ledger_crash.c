@@ -958,14 +958,14 @@ static const struct ack *first_ack_from(uint64_t seq)
 		else
 			hi = mid;
 	}
-	return st.acks + lo;
+	return st.acks ? st.acks + lo : NULL; /* no acknowledgement yet: no array */
 }
 
 /* Records from..to in order: whole, dense, per-thread counters dense. */
 static int scan_range(struct faii_ls *ls, uint64_t from, uint64_t to, struct scan *sc)
 {
 	sc->ack = first_ack_from(from);
-	sc->ack_end = st.acks + st.nacks;
+	sc->ack_end = st.acks ? st.acks + st.nacks : NULL;
 	for (uint64_t seq = from; seq <= to; seq++) {
 		uint32_t round, thread;
 		uint64_t counter, hash;
@@ -1207,7 +1207,7 @@ static int check_round(uint32_t round, size_t round_acks_from, uint64_t *seed_st
 		size_t prev = st.prev_round_acks;
 		if (round_acks_from - prev > PREV_ROUND_ACKS)
 			prev = round_acks_from - PREV_ROUND_ACKS;
-		if (check_acks(ls, st.acks + prev, st.acks + round_acks_from) != 0)
+		if (st.acks && check_acks(ls, st.acks + prev, st.acks + round_acks_from) != 0)
 			goto out;
 		for (unsigned i = 0; i < SAMPLE_RECORDS && st.durable > 0; i++) {
 			uint32_t rr, tt;
