@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The routing solver: see include/faii/routing.h and docs/routing.md.
+ *
+ * Per key: a feasibility filter, a preference value a_i per feasible node,
+ * the best FAII_ROUTE_CANDIDATES_MAX of them, then a separable concave
+ * quadratic programme over their shares solved exactly (to bisection
+ * precision) by nested water-filling: an outer bisection on the edge-reserve
+ * multiplier, a root water level over operators whose totals are capped at
+ * beta_t, and a level per capped operator. Last, the alias table.
+ */
+#include "faii/routing.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#define BISECT_STEPS             60
+#define ARRIVAL_FLOOR_PER_S      1.0
+#define SHARE_EPSILON            1e-4
+#define DISPERSION_FLOOR_DIVISOR 4.0 /* each of the d_t operators gets >= 1/(4 d_t) */
+
+const char *faii_route_exclusion_name(enum faii_route_exclusion ex)
+{
+	static const char *const names[FAII_ROUTE_EX_COUNT] = {
+#define FAII_ROUTE_EXCLUSION_NAME(sym, name) [FAII_ROUTE_EX_##sym] = name,
+	        FAII_ROUTE_EXCLUSIONS(FAII_ROUTE_EXCLUSION_NAME)
+#undef FAII_ROUTE_EXCLUSION_NAME
+	};
+	return (unsigned)ex < FAII_ROUTE_EX_COUNT ? names[ex] : "invalid";
+}
+
+uint32_t faii_category_latency_budget_us(uint8_t category)
+{
+	/* SPEC 2: edge 50 ms, storage 150 ms, interactive 200 ms; DAG and ledger
+	 * work are throughput SLOs (1 s per operation here); batch has a window. */
+	static const uint32_t budget_us[FAII_CATEGORY_COUNT] = {50000,  150000,   1000000,
+	                                                        200000, 60000000, 1000000};
+	return category >= 1 && category <= FAII_CATEGORY_COUNT ? budget_us[category - 1] : 0;
+}
+
+double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
+                      const struct faii_route_fleet *fleet)
+{
+	double renewables = 0; /* rho_adj (42): source-weighted renewable share */
+	for (unsigned s = 0; s < FAII_SRC_RENEWABLE_COUNT; s++)
+		renewables += p->source_weight[s] * esg->source_mix[s];
+	double rpue = esg->pue / (fleet->pue_mean > 0 ? fleet->pue_mean : 1.0);
+	double etw = esg->energy_to_work / (fleet->etw_mean > 0 ? fleet->etw_mean : 1.0);
+	return p->esg_weight[0] * renewables + p->esg_weight[1] / rpue + p->esg_weight[2] / etw +
+	       p->esg_weight[3] * (1.0 - esg->grid_stress);
+}
+
+double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean)
+{
+	/* g = tanh of the relative distance to the mean: increasing and bounded
+	 * (30), and scale-free, which keeps ESG / m(ESG) increasing for xi < 1. */
+	double rel = esg_mean > 0 ? (esg - esg_mean) / esg_mean : 0.0;
+	double m = 1.0 + p->esg_slope * tanh(rel);
+	return m < 1.0 ? 1.0 : m > p->esg_multiplier_max ? p->esg_multiplier_max : m;
+}
+
+bool faii_price_in_corridor(const struct faii_policy *p, double price, double price_mean)
+{
+	return price >= price_mean * (1.0 - p->corridor_below) &&
+	       price <= price_mean * (1.0 + p->corridor_above);
+}
+
+double faii_route_latency_prior_us(const struct faii_cfg_region *region,
+                                   const struct faii_cfg_node *node)
+{
+	const double rad = M_PI / 180.0, earth_km = 6371.0;
+	double dlat = (node->lat_deg - region->lat_deg) * rad;
+	double dlon = (node->lon_deg - region->lon_deg) * rad;
+	double h = sin(dlat / 2) * sin(dlat / 2) + cos(region->lat_deg * rad) *
+	                                                   cos(node->lat_deg * rad) *
+	                                                   sin(dlon / 2) * sin(dlon / 2);
+	double km = 2.0 * earth_km * asin(sqrt(h < 1.0 ? h : 1.0));
+	return 1000.0 + 2.0 * 1.5 * km / 200.0 * 1000.0;
+}
+
+void faii_route_fleet_compute(const struct faii_config *cfg,
+                              const struct faii_route_node_state *state,
+                              struct faii_route_fleet *fleet)
+{
+	double price = 0, pue = 0, etw = 0;
+	unsigned active = 0;
+	memset(fleet, 0, sizeof(*fleet));
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		if (state[i].status != FAII_NODE_ACTIVE)
+			continue;
+		price += cfg->nodes[i].price;
+		pue += cfg->nodes[i].esg.pue;
+		etw += cfg->nodes[i].esg.energy_to_work;
+		active++;
+	}
+	if (active == 0)
+		return;
+	fleet->price_mean = price / active;
+	fleet->pue_mean = pue / active;
+	fleet->etw_mean = etw / active;
+	double esg = 0;
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		if (state[i].status == FAII_NODE_ACTIVE)
+			esg += faii_esg_score(&cfg->policy, &cfg->nodes[i].esg, fleet);
+	}
+	fleet->esg_mean = esg / active;
+}
+
+/* ---- the quadratic programme over candidates ------------------------------ */
+
+struct qp {
+	unsigned n;
+	double a[FAII_ROUTE_CANDIDATES_MAX];    /* linear value */
+	double q[FAII_ROUTE_CANDIDATES_MAX];    /* quadratic coefficient, > 0 */
+	unsigned op[FAII_ROUTE_CANDIDATES_MAX]; /* operator, renumbered 0..ops-1 */
+	bool edge[FAII_ROUTE_CANDIDATES_MAX];
+	unsigned ops;
+	double beta; /* per-operator cap on the share */
+	double phi[FAII_ROUTE_CANDIDATES_MAX];
+};
+
+static double node_share(const struct qp *p, unsigned i, double level, double kappa)
+{
+	double v = (p->a[i] + (p->edge[i] ? kappa : 0.0) - level) / (2.0 * p->q[i]);
+	return v > 0 ? v : 0;
+}
+
+static double op_sum(const struct qp *p, unsigned op, double level, double kappa)
+{
+	double s = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->op[i] == op)
+			s += node_share(p, i, level, kappa);
+	}
+	return s;
+}
+
+/* Sum over operators of min(beta, their sum) at a root level. */
+static double capped_total(const struct qp *p, double level, double kappa)
+{
+	double op_total[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	for (unsigned i = 0; i < p->n; i++)
+		op_total[p->op[i]] += node_share(p, i, level, kappa);
+	double x = 0;
+	for (unsigned o = 0; o < p->ops; o++)
+		x += op_total[o] < p->beta ? op_total[o] : p->beta;
+	return x;
+}
+
+/* A level where f (decreasing in the level) equals target, by bisection. */
+static double find_level(const struct qp *p, double kappa, double target, int op)
+{
+	double hi = -INFINITY, lo = INFINITY, qmax = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		double ai = p->a[i] + (p->edge[i] ? kappa : 0.0);
+		hi = ai > hi ? ai : hi;
+		lo = ai < lo ? ai : lo;
+		qmax = p->q[i] > qmax ? p->q[i] : qmax;
+	}
+	lo -= 2.0 * qmax * (1.0 + target); /* every node then holds >= 1 + target */
+	for (int step = 0; step < BISECT_STEPS; step++) {
+		double mid = 0.5 * (lo + hi);
+		double f =
+		        op < 0 ? capped_total(p, mid, kappa) : op_sum(p, (unsigned)op, mid, kappa);
+		if (f > target)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+/* Shares for a given edge multiplier kappa: root level, then capped operators. */
+static void solve_for_kappa(struct qp *p, double kappa)
+{
+	double level = find_level(p, kappa, 1.0, -1);
+	double op_level[FAII_ROUTE_CANDIDATES_MAX];
+	for (unsigned o = 0; o < p->ops; o++)
+		op_level[o] = op_sum(p, o, level, kappa) > p->beta
+		                      ? find_level(p, kappa, p->beta, (int)o)
+		                      : level;
+	double total = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		p->phi[i] = node_share(p, i, op_level[p->op[i]], kappa);
+		total += p->phi[i];
+	}
+	/* Remove the bisection's last rounding so the shares sum to exactly 1. */
+	for (unsigned i = 0; total > 0 && i < p->n; i++)
+		p->phi[i] /= total;
+}
+
+static double edge_share(const struct qp *p)
+{
+	double e = 0;
+	for (unsigned i = 0; i < p->n; i++)
+		e += p->edge[i] ? p->phi[i] : 0.0;
+	return e;
+}
+
+/*
+ * The edge reserve (25): raise the value of micro and S candidates by kappa
+ * until their share reaches alpha. Their share grows with kappa, so bisect.
+ */
+static bool solve_with_edge_reserve(struct qp *p, double alpha)
+{
+	solve_for_kappa(p, 0.0);
+	if (alpha <= 0 || edge_share(p) >= alpha - 1e-9)
+		return true;
+	double lo = 0, hi = 1.0;
+	for (unsigned i = 0; i < p->n; i++)
+		hi += p->a[i] + 2.0 * p->q[i];
+	solve_for_kappa(p, hi);
+	if (edge_share(p) < alpha - 1e-6)
+		return false; /* the edge candidates cannot carry alpha (caps) */
+	for (int step = 0; step < BISECT_STEPS; step++) {
+		double mid = 0.5 * (lo + hi);
+		solve_for_kappa(p, mid);
+		if (edge_share(p) < alpha)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	solve_for_kappa(p, hi);
+	return true;
+}
+
+/*
+ * Dispersion (33): at least d operators carry work. If fewer do, mix in an
+ * equal split over the d best operators, just enough that each carries at
+ * least 1 / (4 d). The mix keeps operator caps when beta >= 1/d.
+ */
+static void ensure_dispersion(struct qp *p, unsigned d)
+{
+	double op_total[FAII_ROUTE_CANDIDATES_MAX] = {0}, op_best[FAII_ROUTE_CANDIDATES_MAX];
+	unsigned op_best_node[FAII_ROUTE_CANDIDATES_MAX], serving = 0;
+	for (unsigned o = 0; o < p->ops; o++)
+		op_best[o] = -INFINITY;
+	for (unsigned i = 0; i < p->n; i++) {
+		op_total[p->op[i]] += p->phi[i];
+		if (p->a[i] > op_best[p->op[i]]) {
+			op_best[p->op[i]] = p->a[i];
+			op_best_node[p->op[i]] = i;
+		}
+	}
+	for (unsigned o = 0; o < p->ops; o++)
+		serving += op_total[o] > SHARE_EPSILON;
+	if (serving >= d || p->ops < d)
+		return;
+	bool chosen[FAII_ROUTE_CANDIDATES_MAX] = {false};
+	for (unsigned k = 0; k < d; k++) {
+		int best = -1;
+		for (unsigned o = 0; o < p->ops; o++) {
+			if (!chosen[o] && (best < 0 || op_best[o] > op_best[best]))
+				best = (int)o;
+		}
+		chosen[best] = true;
+	}
+	double floor = 1.0 / (DISPERSION_FLOOR_DIVISOR * d), theta = 0;
+	for (unsigned o = 0; o < p->ops; o++) {
+		if (chosen[o] && op_total[o] < floor) {
+			double t = (floor - op_total[o]) / (1.0 / d - op_total[o]);
+			theta = t > theta ? t : theta;
+		}
+	}
+	for (unsigned i = 0; i < p->n; i++)
+		p->phi[i] *= 1.0 - theta;
+	for (unsigned o = 0; o < p->ops; o++) {
+		if (chosen[o])
+			p->phi[op_best_node[o]] += theta / d;
+	}
+}
+
+/* Largest operator total, to check caps after a correction. */
+static double max_operator_share(const struct qp *p)
+{
+	double op_total[FAII_ROUTE_CANDIDATES_MAX] = {0}, m = 0;
+	for (unsigned i = 0; i < p->n; i++)
+		op_total[p->op[i]] += p->phi[i];
+	for (unsigned o = 0; o < p->ops; o++)
+		m = op_total[o] > m ? op_total[o] : m;
+	return m;
+}
+
+/*
+ * The dispersion mix scales every share, micro+S included. If that took the
+ * edge share below alpha, scale edge and other shares back to alpha and
+ * 1 - alpha; keep the result only if no operator cap breaks. false: the
+ * reserve could not be restored.
+ */
+static bool restore_edge_reserve(struct qp *p, double alpha)
+{
+	double e = edge_share(p);
+	if (alpha <= 0 || e >= alpha - 1e-9)
+		return true;
+	if (e <= 0 || e >= 1)
+		return false;
+	double saved[FAII_ROUTE_CANDIDATES_MAX];
+	memcpy(saved, p->phi, sizeof(saved));
+	for (unsigned i = 0; i < p->n; i++)
+		p->phi[i] *= p->edge[i] ? alpha / e : (1.0 - alpha) / (1.0 - e);
+	if (max_operator_share(p) <= p->beta + 1e-9)
+		return true;
+	memcpy(p->phi, saved, sizeof(saved));
+	return false;
+}
+
+/* ---- alias table (Vose) --------------------------------------------------------- */
+
+static void build_alias(struct faii_route_table *t)
+{
+	unsigned n = t->count, small[FAII_ROUTE_CANDIDATES_MAX], large[FAII_ROUTE_CANDIDATES_MAX];
+	unsigned ns = 0, nl = 0;
+	double scaled[FAII_ROUTE_CANDIDATES_MAX];
+	for (unsigned i = 0; i < n; i++) {
+		scaled[i] = (double)t->share[i] * n;
+		t->alias[i] = (uint16_t)i;
+		if (scaled[i] < 1.0)
+			small[ns++] = i;
+		else
+			large[nl++] = i;
+	}
+	while (ns > 0 && nl > 0) {
+		unsigned s = small[--ns], l = large[--nl];
+		t->prob[s] = (uint32_t)(scaled[s] * FAII_ROUTE_PROB_ONE);
+		t->alias[s] = (uint16_t)l;
+		scaled[l] -= 1.0 - scaled[s];
+		if (scaled[l] < 1.0)
+			small[ns++] = l;
+		else
+			large[nl++] = l;
+	}
+	while (nl > 0)
+		t->prob[large[--nl]] = FAII_ROUTE_PROB_ONE;
+	while (ns > 0) /* rounding leftovers: keep themselves */
+		t->prob[small[--ns]] = FAII_ROUTE_PROB_ONE;
+}
+
+/* ---- one key ------------------------------------------------------------------------ */
+
+static enum faii_route_exclusion
+check_node(const struct faii_config *cfg, const struct faii_route_node_state *st,
+           const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
+           const struct faii_cfg_residency_class *rc, unsigned region_slot, uint8_t category)
+{
+	if (st->status != FAII_NODE_ACTIVE)
+		return FAII_ROUTE_EX_NOT_ACTIVE;
+	if (!(n->eligibility & (1u << (category - 1))))
+		return FAII_ROUTE_EX_NOT_ELIGIBLE;
+	if (!(rc->allowed & (1ull << n->jurisdiction)))
+		return FAII_ROUTE_EX_RESIDENCY;
+	if (st->latency_us[region_slot] > faii_category_latency_budget_us(category))
+		return FAII_ROUTE_EX_LATENCY;
+	if (!faii_price_in_corridor(&cfg->policy, n->price, fleet->price_mean))
+		return FAII_ROUTE_EX_PRICE_CORRIDOR;
+	return FAII_ROUTE_EX_NONE;
+}
+
+/*
+ * Preference (SPEC 3.2): expected verified work per unit of share, weighted
+ * by ESG relative to the fleet, per unit of the effective reward R = m p (47)
+ * relative to the fleet's mean price.
+ */
+static double preference(const struct faii_config *cfg, const struct faii_route_node_state *st,
+                         const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
+                         unsigned tier)
+{
+	double esg = faii_esg_score(&cfg->policy, &n->esg, fleet);
+	double m = faii_esg_multiplier(&cfg->policy, esg, fleet->esg_mean);
+	double esg_rel = fleet->esg_mean > 0 ? esg / fleet->esg_mean : 1.0;
+	return st->slo_success[tier - 1] * esg_rel * fleet->price_mean / (m * n->price);
+}
+
+static int region_slot(const struct faii_config *cfg, uint16_t region)
+{
+	for (uint32_t r = 0; r < cfg->region_count; r++) {
+		if (cfg->regions[r].id == region)
+			return (int)r;
+	}
+	return -1;
+}
+
+/* Keeps the best FAII_ROUTE_CANDIDATES_MAX feasible nodes by value. */
+static unsigned select_candidates(const float *value, const uint8_t *ex, uint32_t count,
+                                  uint32_t *out)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		if (ex[i] != FAII_ROUTE_EX_NONE)
+			continue;
+		if (n < FAII_ROUTE_CANDIDATES_MAX) {
+			out[n++] = i;
+			continue;
+		}
+		unsigned worst = 0;
+		for (unsigned k = 1; k < n; k++) {
+			if (value[out[k]] < value[out[worst]])
+				worst = k;
+		}
+		if (value[i] > value[out[worst]])
+			out[worst] = i;
+	}
+	return n;
+}
+
+static void setup_qp(const struct faii_config *cfg, const struct faii_route_key *key,
+                     const struct faii_route_table *t, struct qp *p)
+{
+	const struct faii_tier_policy *tp =
+	        &cfg->policy.tier[faii_category_tier(key->category) - 1];
+	double lambda =
+	        key->arrival_rate > ARRIVAL_FLOOR_PER_S ? key->arrival_rate : ARRIVAL_FLOOR_PER_S;
+	double a_mean = 0;
+	unsigned op_map[FAII_CFG_OPERATORS_MAX];
+	memset(op_map, 0xFF, sizeof(op_map));
+	memset(p, 0, sizeof(*p));
+	p->n = t->count;
+	for (unsigned i = 0; i < p->n; i++) {
+		p->a[i] = t->value[i];
+		a_mean += p->a[i] / p->n;
+	}
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct faii_cfg_node *node = &cfg->nodes[t->node[i]];
+		/* Congestion (7),(15): success falls with utilisation phi lambda / c,
+		 * priced at the key's mean value so that a better node is never
+		 * charged more for the same load (shares stay monotone in a_i). */
+		p->q[i] = a_mean * lambda / node->capacity_tasks_per_s +
+		          cfg->policy.concentration_eta * a_mean;
+		if (p->q[i] < 1e-12)
+			p->q[i] = 1e-12;
+		p->edge[i] = node->node_class == FAII_CLASS_MICRO ||
+		             node->node_class == FAII_CLASS_SMALL;
+		if (op_map[node->operator_idx] == 0xFFFFFFFFu)
+			op_map[node->operator_idx] = p->ops++;
+		p->op[i] = op_map[node->operator_idx];
+	}
+	p->beta = tp->operator_cap;
+}
+
+int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node_state *state,
+                     const struct faii_route_fleet *fleet, const struct faii_route_key *key,
+                     struct faii_route_table *t, struct faii_route_explain *explain)
+{
+	const struct faii_cfg_residency_class *rc =
+	        faii_config_residency_class(cfg, key->residency_class);
+	int slot = region_slot(cfg, key->region);
+	if (rc == NULL || slot < 0 || faii_category_tier(key->category) == 0)
+		return -EINVAL;
+	unsigned tier = faii_category_tier(key->category);
+	const struct faii_tier_policy *tp = &cfg->policy.tier[tier - 1];
+
+	static _Thread_local uint8_t ex[FAII_CFG_NODES_MAX];
+	static _Thread_local float value[FAII_CFG_NODES_MAX];
+	uint32_t feasible = 0;
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		ex[i] = (uint8_t)check_node(cfg, &state[i], fleet, &cfg->nodes[i], rc,
+		                            (unsigned)slot, key->category);
+		value[i] = ex[i] == FAII_ROUTE_EX_NONE
+		                   ? (float)preference(cfg, &state[i], fleet, &cfg->nodes[i], tier)
+		                   : 0.0f;
+		feasible += ex[i] == FAII_ROUTE_EX_NONE;
+	}
+
+	memset(t, 0, sizeof(*t));
+	t->region = key->region;
+	t->category = key->category;
+	t->residency_class = key->residency_class;
+	uint32_t chosen[FAII_ROUTE_CANDIDATES_MAX];
+	t->count = (uint16_t)select_candidates(value, ex, cfg->node_count, chosen);
+	for (unsigned k = 0; k < t->count; k++) {
+		t->node[k] = chosen[k];
+		t->value[k] = value[chosen[k]];
+		double lat = state[chosen[k]].latency_us[slot];
+		t->latency_us[k] = (uint32_t)(lat < UINT32_MAX ? lat : UINT32_MAX);
+	}
+	if (t->count == 0) {
+		t->flags |= FAII_ROUTE_F_EMPTY;
+	} else {
+		struct qp p;
+		setup_qp(cfg, key, t, &p);
+		if (p.ops * p.beta < 1.0) {
+			p.beta = 1.0 / p.ops; /* caps cannot all hold: the best possible spread */
+			t->flags |= FAII_ROUTE_F_CAPS_RELAXED;
+		}
+		if (p.ops < tp->operators_min)
+			t->flags |= FAII_ROUTE_F_FEW_OPERATORS;
+		bool edge_ok = solve_with_edge_reserve(&p, tp->edge_reserve);
+		ensure_dispersion(&p, tp->operators_min);
+		if (!edge_ok || !restore_edge_reserve(&p, tp->edge_reserve))
+			t->flags |= FAII_ROUTE_F_EDGE_SHORT;
+		for (unsigned k = 0; k < t->count; k++)
+			t->share[k] = (float)p.phi[k];
+		build_alias(t);
+		if (explain)
+			explain->operators = p.ops;
+	}
+	if (explain) {
+		if (t->count == 0)
+			explain->operators = 0; /* not left from the previous key */
+		explain->node_count = cfg->node_count;
+		explain->feasible = feasible;
+		memcpy(explain->exclusion, ex, cfg->node_count);
+		memcpy(explain->value, value, cfg->node_count * sizeof(float));
+		for (uint32_t i = 0; i < cfg->node_count; i++) {
+			if (ex[i] == FAII_ROUTE_EX_NONE)
+				explain->exclusion[i] = FAII_ROUTE_EX_NOT_IN_TOP;
+		}
+		for (unsigned k = 0; k < t->count; k++)
+			explain->exclusion[t->node[k]] = FAII_ROUTE_EX_NONE;
+	}
+	return 0;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Routing: feasibility first, then preference, shares not scans (SPEC 3).
+ *
+ * The control plane solves, for every key (origin region, task category,
+ * residency class), the routing shares phi of that key's candidate nodes and
+ * publishes them as a compact table with an alias table for O(1) weighted
+ * draws. The dataplane never scans the registry: it draws from the table,
+ * corrects with live outstanding counts and re-checks budget and load.
+ * docs/routing.md says what is solved and how.
+ *
+ * The category refines SPEC's tier (a category has exactly one tier) so that
+ * per-category eligibility is exact.
+ */
+#ifndef FAII_ROUTING_H
+#define FAII_ROUTING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faii/config.h"
+#include "faii/protocol.h"
+
+/* The best candidates by preference that a key's problem is solved over. */
+#define FAII_ROUTE_CANDIDATES_MAX 64u
+/* Alias-table probabilities in units of 2^-32. */
+#define FAII_ROUTE_PROB_ONE 0xFFFFFFFFu
+
+/* Why a node is not in a key's feasible set (route explain, counters). */
+#define FAII_ROUTE_EXCLUSIONS(X)                                                                   \
+	X(NONE, "feasible")                                                                        \
+	X(NOT_ACTIVE, "not_active")                                                                \
+	X(NOT_ELIGIBLE, "not_eligible")                                                            \
+	X(RESIDENCY, "residency")                                                                  \
+	X(LATENCY, "latency_over_budget")                                                          \
+	X(PRICE_CORRIDOR, "price_outside_corridor")                                                \
+	X(NOT_IN_TOP, "not_among_best_candidates")
+
+enum faii_route_exclusion {
+#define FAII_ROUTE_EXCLUSION_ENUM(sym, name) FAII_ROUTE_EX_##sym,
+	FAII_ROUTE_EXCLUSIONS(FAII_ROUTE_EXCLUSION_ENUM)
+#undef FAII_ROUTE_EXCLUSION_ENUM
+	        FAII_ROUTE_EX_COUNT
+};
+const char *faii_route_exclusion_name(enum faii_route_exclusion ex);
+
+/* Flags of a solved key. */
+enum {
+	FAII_ROUTE_F_EMPTY = 1u << 0,         /* nothing feasible: answer "no feasible node" */
+	FAII_ROUTE_F_CAPS_RELAXED = 1u << 1,  /* fewer than 1/beta operators: cap raised */
+	FAII_ROUTE_F_FEW_OPERATORS = 1u << 2, /* fewer than d_t operators feasible */
+	FAII_ROUTE_F_EDGE_SHORT = 1u << 3,    /* micro+S cannot reach alpha_t */
+};
+
+/* Live state of a node that routing reads (the registry's view). */
+struct faii_route_node_state {
+	uint8_t status;                          /* enum faii_node_status */
+	double slo_success[FAII_TIER_COUNT];     /* measured, [0, 1] */
+	double latency_us[FAII_CFG_REGIONS_MAX]; /* measured RTT from each region (EWMA) */
+};
+
+/* Fleet-wide inputs computed once per solve. */
+struct faii_route_fleet {
+	double price_mean; /* p_bar over active nodes (46) */
+	double pue_mean;   /* for rPUE (41) */
+	double etw_mean;   /* energy-to-work mean, to make (41) scale-free */
+	double esg_mean;   /* mean ESG score of active nodes */
+};
+
+/* The ESG score (41)-(42) of a node. */
+double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
+                      const struct faii_route_fleet *fleet);
+/* The ESG multiplier (30): 1 + xi * tanh(ESG - mean), clamped to [1, m_bar]. */
+double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean);
+/* Price corridor (46). */
+bool faii_price_in_corridor(const struct faii_policy *p, double price, double price_mean);
+/* SLO latency of a category's tier used to filter a key's table, us. */
+uint32_t faii_category_latency_budget_us(uint8_t category);
+
+/*
+ * A round-trip estimate before any measurement: great-circle distance at
+ * 200 km/ms (light in fibre), a 1.5 route factor, both ways, plus 1 ms.
+ */
+double faii_route_latency_prior_us(const struct faii_cfg_region *region,
+                                   const struct faii_cfg_node *node);
+
+void faii_route_fleet_compute(const struct faii_config *cfg,
+                              const struct faii_route_node_state *state,
+                              struct faii_route_fleet *fleet);
+
+/* One key's solved table, as the dataplane reads it. */
+struct faii_route_table {
+	uint16_t region;
+	uint8_t category;
+	uint8_t residency_class;
+	uint16_t count; /* candidates; 0 with FAII_ROUTE_F_EMPTY */
+	uint16_t flags;
+	uint32_t node[FAII_ROUTE_CANDIDATES_MAX];       /* index into faii_config.nodes */
+	uint32_t latency_us[FAII_ROUTE_CANDIDATES_MAX]; /* estimated RTT from the region */
+	uint32_t prob[FAII_ROUTE_CANDIDATES_MAX];       /* alias method: keep i with prob */
+	uint16_t alias[FAII_ROUTE_CANDIDATES_MAX];      /*   else take alias[i] */
+	float share[FAII_ROUTE_CANDIDATES_MAX];         /* phi_i, sums to 1 */
+	float value[FAII_ROUTE_CANDIDATES_MAX];         /* a_i, the preference */
+};
+
+/* What the solver saw for a key: per node, exclusion or candidate. */
+struct faii_route_explain {
+	uint32_t node_count;
+	uint8_t exclusion[FAII_CFG_NODES_MAX]; /* enum faii_route_exclusion */
+	float value[FAII_CFG_NODES_MAX];       /* a_i of feasible nodes */
+	uint32_t feasible;
+	uint32_t operators;
+};
+
+/* Per-key demand the congestion term uses (tasks/s; a floor applies). */
+struct faii_route_key {
+	uint16_t region;
+	uint8_t category;
+	uint8_t residency_class;
+	double arrival_rate;
+};
+
+/*
+ * Solves one key: feasibility, preference a_i, then the shares maximising
+ *   sum a_i phi_i - sum (a_i lambda / c_i) phi_i^2 - eta a_bar sum phi_i^2
+ * subject to sum phi = 1, phi >= 0, per-operator share <= beta_t, micro+S
+ * share >= alpha_t, and a dispersion floor over d_t operators. explain may
+ * be NULL. Returns 0, or -EINVAL for a key the configuration does not know.
+ */
+int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node_state *state,
+                     const struct faii_route_fleet *fleet, const struct faii_route_key *key,
+                     struct faii_route_table *table, struct faii_route_explain *explain);
+
+/* The candidate index a uniform 64-bit random number selects (alias method). */
+static inline uint32_t faii_route_draw(const struct faii_route_table *t, uint64_t r)
+{
+	uint32_t i = (uint32_t)(((r >> 32) * t->count) >> 32);
+	return (uint32_t)r <= t->prob[i] ? i : t->alias[i];
+}
+
+#endif /* FAII_ROUTING_H */
