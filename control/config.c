@@ -420,6 +420,7 @@ void faii_appliance_defaults(struct faii_appliance_cfg *a)
 	snprintf(a->control_socket, sizeof(a->control_socket), "/run/faii/faii.sock");
 	snprintf(a->ledger_dir, sizeof(a->ledger_dir), "/var/lib/faii/ledger");
 	a->ledger_segment_mb = 64;
+	snprintf(a->residency_pin_dir, sizeof(a->residency_pin_dir), "/sys/fs/bpf/faii");
 }
 
 /* ---- appliance ------------------------------------------------------------ */
@@ -505,6 +506,8 @@ static const struct field appliance_fields[] = {
          FAII_CFG_PATH_LEN_MAX, NULL},
         {"ledger_segment_mb", parse_u32, offsetof(struct faii_appliance_cfg, ledger_segment_mb), 4,
          4096, 0, 0, NULL},
+        {"residency_pin_dir", parse_string, offsetof(struct faii_appliance_cfg, residency_pin_dir),
+         0, 0, 0, FAII_CFG_PATH_LEN_MAX, NULL},
         {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);

@@ -25,6 +25,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
+#include "residency_audit.h"
 #include "faii/audit.h"
 #include "faii/config.h"
 #include "faii/ledger_store.h"
@@ -292,6 +293,7 @@ static int split_args(int argc, char **argv, int *eal_argc, char ***app_argv, in
 struct appliance {
 	struct faii_config *cfg;
 	struct faii_ls *ledger; /* the audit log */
+	struct faii_res_audit residency_audit;
 	double start_s;
 	struct rte_mempool *pool;
 	unsigned worker_count;
@@ -397,6 +399,12 @@ static int open_ledger(struct appliance *app)
 		        strerror((int)-seq));
 		return -1;
 	}
+	rc = faii_res_audit_open(&app->residency_audit, a->residency_pin_dir, app->ledger);
+	if (rc < 0)
+		return -1;
+	printf("faiid: residency audit: %s %s\n",
+	       rc == 0 ? "recording refusals from" : "idle, no residency program pinned at",
+	       a->residency_pin_dir);
 	return 0;
 }
 
@@ -404,6 +412,13 @@ static void close_ledger(struct appliance *app)
 {
 	if (app->ledger == NULL)
 		return;
+	/* Refusals still waiting in the ring buffer go in before the stop. */
+	faii_res_audit_poll(&app->residency_audit);
+	faii_res_audit_close(&app->residency_audit);
+	printf("faiid: residency audit: %" PRIu64 " refusals recorded, %" PRIu64
+	       " malformed, %" PRIu64 " failed\n",
+	       app->residency_audit.recorded, app->residency_audit.malformed,
+	       app->residency_audit.failed);
 	struct faii_worker_stats total;
 	faii_stats_sum(app->workers, app->worker_count, &total);
 	struct faii_audit_stop rec = {
@@ -427,6 +442,7 @@ static void run_until_signal(struct appliance *app)
 	double start = app->start_s, next = start + interval_s;
 	while (!faii_force_quit) {
 		usleep(STATS_POLL_MS * 1000);
+		faii_res_audit_poll(&app->residency_audit);
 		double t = now_s();
 		if (interval_s != 0 && t >= next) {
 			print_counters(app->workers, app->worker_count, t - start, "counters");
@@ -534,8 +550,11 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	app.start_s = now_s();
-	if (open_ledger(&app) != 0)
+	app.residency_audit.map_fd = -1;
+	if (open_ledger(&app) != 0) {
+		close_ledger(&app);
 		goto fail;
+	}
 	int rc = run(&app, n, eal_argv);
 	faii_config_free(app.cfg);
 	return rc;

@@ -82,7 +82,8 @@ struct faii_appliance_cfg {
 	uint32_t stats_interval_s; /* live counters on stdout; 0 = never */
 	char control_socket[FAII_CFG_SOCKET_PATH_LEN_MAX];
 	char ledger_dir[FAII_CFG_PATH_LEN_MAX];
-	uint32_t ledger_segment_mb; /* ledger segment size, MiB */
+	uint32_t ledger_segment_mb;                    /* ledger segment size, MiB */
+	char residency_pin_dir[FAII_CFG_PATH_LEN_MAX]; /* bpffs dir of the residency maps */
 	/* Validator set of the consensus among appliances (n = 3f + 1). */
 	uint32_t validator_self;
 	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
