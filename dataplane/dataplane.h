@@ -7,6 +7,7 @@
 #ifndef FAII_DATAPLANE_H
 #define FAII_DATAPLANE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,7 +41,7 @@ struct faii_worker {
 } __rte_cache_aligned;
 
 /* Set by the signal handler; workers poll it between bursts. */
-extern volatile bool faii_force_quit;
+extern _Atomic bool faii_force_quit;
 
 /* The worker loop: rte_eal_remote_launch() entry point, arg is a faii_worker. */
 int faii_worker_main(void *arg);

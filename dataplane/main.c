@@ -294,6 +294,7 @@ struct appliance {
 	struct faii_config *cfg;
 	struct faii_ls *ledger; /* the audit log */
 	struct faii_res_audit residency_audit;
+	bool ledger_failed; /* the audit log stopped taking records: stop too */
 	double start_s;
 	struct rte_mempool *pool;
 	unsigned worker_count;
@@ -443,6 +444,15 @@ static void run_until_signal(struct appliance *app)
 	while (!faii_force_quit) {
 		usleep(STATS_POLL_MS * 1000);
 		faii_res_audit_poll(&app->residency_audit);
+		struct faii_ls_stats ls_stats;
+		faii_ls_get_stats(app->ledger, &ls_stats);
+		if (ls_stats.error != 0) {
+			/* Fail loudly: an appliance that cannot audit must not run on. */
+			fprintf(stderr, "faiid: ledger: writes failed (%s); stopping\n",
+			        strerror(-ls_stats.error));
+			app->ledger_failed = true;
+			faii_force_quit = true;
+		}
 		double t = now_s();
 		if (interval_s != 0 && t >= next) {
 			print_counters(app->workers, app->worker_count, t - start, "counters");
@@ -485,7 +495,7 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	printf("faiid: running with %u worker(s); Ctrl-C or SIGTERM stops\n", app->worker_count);
 	fflush(stdout);
 	run_until_signal(app);
-	rc = 0;
+	rc = app->ledger_failed ? 1 : 0;
 cleanup:
 	for (uint16_t i = 0; i < app->port_count; i++) {
 		rte_eth_dev_stop(app->ports[i]);

@@ -11,7 +11,7 @@
 
 #include "dataplane.h"
 
-volatile bool faii_force_quit;
+_Atomic bool faii_force_quit; /* lock-free: safe to set from a signal handler */
 
 static void handle_burst(struct faii_worker *w, struct rte_mbuf **pkts, uint16_t count)
 {

@@ -80,6 +80,19 @@ struct ls_checkpoint_header {
 	uint32_t reserved2;
 };
 
+/*
+ * DIR/LOCK holds this after a clean close (and nothing while a process has
+ * the store open): recovery then never truncates below seq, so a damaged
+ * final batch that had been acknowledged is refused, not dropped as torn.
+ */
+#define LS_CLEAN_MAGIC "FAIICLN1"
+struct ls_clean_close {
+	char magic[8];
+	uint64_t seq;
+	uint32_t crc; /* CRC32C of the bytes before this field */
+	uint32_t reserved;
+};
+
 static_assert(sizeof(struct ls_segment_header) <= LS_SEGMENT_HEADER_SIZE, "segment header");
 static_assert(sizeof(struct ls_record_header) == 24, "record header");
 static_assert(sizeof(struct ls_commit) == 48, "commit payload");

@@ -392,8 +392,19 @@ static int scan_records(struct ls_scan *s, const struct mapped *m, const char *p
 
 	while (off + sizeof(struct ls_record_header) <= m->size) {
 		const struct ls_record_header *h = (const void *)(m->p + off);
-		if (h->length == 0 && h->type == LS_TYPE_NONE)
-			break; /* zeros: the end of written data */
+		if (h->length == 0 && h->type == LS_TYPE_NONE) {
+			/* Zeros end the written data, unless a later batch's commit
+			 * follows: then durable history was zeroed (a lost block). */
+			if (later_commit_exists(m, off, batch_first_seq)) {
+				snprintf(
+				        err, FAII_LS_ERR_LEN,
+				        "%s: offset %" PRIu64
+				        ": zeroed bytes inside committed history; refusing to open",
+				        path, off);
+				return -EBADMSG;
+			}
+			break;
+		}
 		const struct ls_record_header *v;
 		bool ok = record_valid(m, off, &v);
 		bool user = ok && h->type <= FAII_LS_TYPE_USER_MAX;
@@ -535,11 +546,24 @@ static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, b
 		s->write_segment = index;
 		s->write_offset = tail;
 		s->write_segment_size = m.size;
-		if (end == SEG_TORN) {
-			s->torn_bytes = torn_extent(&m, tail);
+		/* Whatever lies past the last commit of the last segment is a torn
+		 * batch (possibly missing its first block): zero all of it, so no
+		 * later append shares a page with it and no scan meets it again. */
+		uint64_t extent = is_last ? torn_extent(&m, tail) : 0;
+		if (extent > 0 && s->last_seq < s->acknowledged_seq) {
+			static const char what[] = "acknowledged records damaged; refusing to open";
+			snprintf(err, FAII_LS_ERR_LEN,
+			         "%s: offset %" PRIu64
+			         ": the store was closed cleanly at seq %" PRIu64
+			         " but only %" PRIu64 " records are intact: %s",
+			         path, tail, s->acknowledged_seq, s->last_seq, what);
+			rc = -EBADMSG;
+		} else if (extent > 0) {
+			s->torn_bytes = extent;
 			if (s->repair)
-				rc = zero_tail(&m, path, tail, s->torn_zero_bytes, err);
+				rc = zero_tail(&m, path, tail, extent, err);
 		}
+		(void)end;
 	}
 	unmap_segment(&m);
 	return rc;
@@ -668,6 +692,14 @@ int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
 		                  i == s->last_segment, err);
 		if (rc != 0)
 			break;
+	}
+	if (rc == 0 && s->last_seq < s->acknowledged_seq) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "%s: the store was closed cleanly at seq %" PRIu64
+		         " but the log ends at %" PRIu64
+		         ": acknowledged records lost (segments removed?); refusing to open",
+		         s->dir, s->acknowledged_seq, s->last_seq);
+		rc = -EBADMSG;
 	}
 out:
 	free(l.segments);

@@ -25,8 +25,8 @@ typedef int (*ls_checkpoint_fn)(void *ctx, const struct ls_checkpoint_header *h,
 struct ls_scan {
 	/* inputs */
 	const char *dir;
-	bool repair;              /* zero a torn tail on disk */
-	uint64_t torn_zero_bytes; /* how much to zero past the last commit */
+	bool repair;               /* zero a torn tail on disk */
+	uint64_t acknowledged_seq; /* known durable (a clean close): never truncated below */
 	ls_checkpoint_fn on_checkpoint;
 	ls_record_fn on_record;
 	void *ctx;

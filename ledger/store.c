@@ -60,6 +60,7 @@ struct faii_ls {
 	pthread_mutex_t lock;
 	pthread_mutex_t checkpoint_lock; /* one checkpoint at a time */
 	int lock_fd;                     /* flock()ed DIR/LOCK: one process per store */
+	uint64_t clean_seq;              /* from DIR/LOCK: durable at the last clean close */
 	pthread_cond_t work;             /* writer: a batch has records, or stop */
 	pthread_cond_t space;            /* appenders: the open batch was taken */
 	pthread_cond_t durable;          /* waiters: durable_seq moved, or error */
@@ -483,7 +484,7 @@ int64_t faii_ls_append(struct faii_ls *ls, uint16_t type, const struct faii_ls_k
 int faii_ls_wait_durable(struct faii_ls *ls, uint64_t seq, uint32_t timeout_ms)
 {
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline); /* the condition waits on this clock */
 	deadline.tv_sec += timeout_ms / 1000;
 	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {
@@ -725,7 +726,7 @@ static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 	ls->ckpt_blob = mallocx(len ? len : 1, 0);
 	if (ls->ckpt_blob)
 		memcpy(ls->ckpt_blob, blob, len);
-	ls->ckpt_len = len;
+	ls->ckpt_len = ls->ckpt_blob ? len : 0; /* the file has it; memory may not */
 	ls->ckpt_seq = seq_covered;
 	pthread_mutex_unlock(&ls->lock);
 	dallocx(buf, 0);
@@ -797,7 +798,29 @@ static int lock_dir(struct faii_ls *ls, char *err)
 		         e == EWOULDBLOCK ? "the store is in use by another process" : strerror(e));
 		return e == EWOULDBLOCK ? -EBUSY : -e;
 	}
+	struct ls_clean_close mark;
+	if (pread(ls->lock_fd, &mark, sizeof(mark), 0) == (ssize_t)sizeof(mark) &&
+	    memcmp(mark.magic, LS_CLEAN_MAGIC, 8) == 0 &&
+	    mark.crc == ls_crc(&mark, offsetof(struct ls_clean_close, crc)))
+		ls->clean_seq = mark.seq;
 	return 0;
+}
+
+/* The store is open: a crash from now on must not look like a clean close. */
+static int clear_clean_mark(struct faii_ls *ls)
+{
+	if (ftruncate(ls->lock_fd, 0) != 0 || fsync(ls->lock_fd) != 0)
+		return -errno;
+	return 0;
+}
+
+static void write_clean_mark(struct faii_ls *ls)
+{
+	struct ls_clean_close mark = {.magic = LS_CLEAN_MAGIC,
+	                              .seq = atomic_load(&ls->durable_seq)};
+	mark.crc = ls_crc(&mark, offsetof(struct ls_clean_close, crc));
+	if (pwrite(ls->lock_fd, &mark, sizeof(mark), 0) == (ssize_t)sizeof(mark))
+		(void)fsync(ls->lock_fd);
 }
 
 static int alloc_batches(struct faii_ls *ls)
@@ -898,7 +921,7 @@ static int recover(struct faii_ls *ls, char *err)
 	struct ls_scan scan = {
 	        .dir = ls->dir,
 	        .repair = true,
-	        .torn_zero_bytes = ls->opt.batch_bytes_max + 2ull * LS_DIRECT_ALIGN,
+	        .acknowledged_seq = ls->clean_seq,
 	        .on_checkpoint = on_checkpoint,
 	        .on_record = on_recovered,
 	        .ctx = ls,
@@ -959,8 +982,19 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	pthread_mutex_init(&ls->read_lock, NULL);
 	pthread_cond_init(&ls->work, NULL);
 	pthread_cond_init(&ls->space, NULL);
-	pthread_cond_init(&ls->durable, NULL);
-	pthread_rwlock_init(&ls->index_lock, NULL);
+	/* Timeouts of waiters must not jump with the wall clock. */
+	pthread_condattr_t monotonic;
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&ls->durable, &monotonic);
+	pthread_condattr_destroy(&monotonic);
+	/* Steady readers must not starve the writer's index updates (and with
+	 * them every acknowledgement). No thread takes the read lock twice. */
+	pthread_rwlockattr_t prefer_writer;
+	pthread_rwlockattr_init(&prefer_writer);
+	pthread_rwlockattr_setkind_np(&prefer_writer, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&ls->index_lock, &prefer_writer);
+	pthread_rwlockattr_destroy(&prefer_writer);
 	int rc = check_options(&ls->opt, err);
 	if (rc != 0)
 		goto fail;
@@ -968,8 +1002,11 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	ls->opt.dir = ls->dir;
 	ls->seg_size = ls->opt.segment_size_bytes;
 	rc = make_dir(ls->dir);
-	if (rc == 0 && lock_dir(ls, err) != 0)
-		goto fail_locked;
+	if (rc == 0) {
+		rc = lock_dir(ls, err);
+		if (rc != 0)
+			goto fail;
+	}
 	if (rc == 0)
 		rc = ls_index_init(&ls->index, ls->opt.index_entries_max);
 	if (rc == 0)
@@ -985,6 +1022,7 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	if (rc == 0) {
 		ls->batches[0].first_seq = ls->next_seq;
 		hash_begin(ls, &ls->batches[0]);
+		rc = clear_clean_mark(ls);
 	}
 	if (rc == 0)
 		rc = open_write_segment(ls, ls->seg_index);
@@ -1005,10 +1043,6 @@ fail_ring:
 fail:
 	free_store(ls);
 	return rc;
-fail_locked:
-	rc = -EBUSY;
-	free_store(ls);
-	return rc;
 }
 
 void faii_ls_close(struct faii_ls *ls)
@@ -1021,6 +1055,9 @@ void faii_ls_close(struct faii_ls *ls)
 	pthread_cond_broadcast(&ls->space);
 	pthread_mutex_unlock(&ls->lock);
 	pthread_join(ls->writer, NULL);
+	/* Everything acknowledged is durable now; a failed store is not clean. */
+	if (ls->error == 0)
+		write_clean_mark(ls);
 	close(ls->seg_fd);
 	io_uring_queue_exit(&ls->ring);
 	free_store(ls);

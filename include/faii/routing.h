@@ -15,6 +15,7 @@
 #ifndef FAII_ROUTING_H
 #define FAII_ROUTING_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,7 +72,7 @@ struct faii_route_fleet {
 /* The ESG score (41)-(42) of a node. */
 double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
                       const struct faii_route_fleet *fleet);
-/* The ESG multiplier (30): 1 + xi * tanh(ESG - mean), clamped to [1, m_bar]. */
+/* The ESG multiplier (30): 1 + xi tanh((ESG - mean) / mean), clamped to [1, m_bar]. */
 double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean);
 /* Price corridor (46). */
 bool faii_price_in_corridor(const struct faii_policy *p, double price, double price_mean);
@@ -123,7 +124,7 @@ struct faii_route_key {
 
 /*
  * Solves one key: feasibility, preference a_i, then the shares maximising
- *   sum a_i phi_i - sum (a_i lambda / c_i) phi_i^2 - eta a_bar sum phi_i^2
+ *   sum a_i phi_i - sum (a_bar lambda / c_i) phi_i^2 - eta a_bar sum phi_i^2
  * subject to sum phi = 1, phi >= 0, per-operator share <= beta_t, micro+S
  * share >= alpha_t, and a dispersion floor over d_t operators. explain may
  * be NULL. Returns 0, or -EINVAL for a key the configuration does not know.
@@ -132,9 +133,13 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
                      const struct faii_route_fleet *fleet, const struct faii_route_key *key,
                      struct faii_route_table *table, struct faii_route_explain *explain);
 
-/* The candidate index a uniform 64-bit random number selects (alias method). */
+/*
+ * The candidate index a uniform 64-bit random number selects (alias method).
+ * The table must not be empty (FAII_ROUTE_F_EMPTY: answer "no feasible node").
+ */
 static inline uint32_t faii_route_draw(const struct faii_route_table *t, uint64_t r)
 {
+	assert(t->count > 0);
 	uint32_t i = (uint32_t)(((r >> 32) * t->count) >> 32);
 	return (uint32_t)r <= t->prob[i] ? i : t->alias[i];
 }

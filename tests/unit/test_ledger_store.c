@@ -1769,6 +1769,15 @@ static void last_batch_of_three(struct layout *l)
 	cr_assert_eq(find_commit_of(l, 6)->h.seq, 8, "records 6..8 are not one batch");
 }
 
+/* As after a crash: no clean-close mark, so the last batch counts as never
+ * acknowledged and damage to it is a torn tail. */
+static void forget_clean_close(void)
+{
+	char path[PATH_CAP];
+	snprintf(path, sizeof(path), "%s/LOCK", g_store);
+	cr_assert_eq(truncate(path, 0), 0, "truncate %s: %s", path, strerror(errno));
+}
+
 Test(faults, flipped_bit_in_the_tail_is_torn)
 {
 	struct layout l;
@@ -1776,6 +1785,7 @@ Test(faults, flipped_bit_in_the_tail_is_torn)
 	const struct rec_pos *r = find_user(&l, 7);
 	const uint64_t first_off = find_user(&l, 6)->off;
 	char path[PATH_CAP];
+	forget_clean_close();
 	seg_path(path, sizeof(path), g_store, r->seg);
 	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
 
@@ -1811,6 +1821,7 @@ Test(faults, flipped_bit_in_the_last_commit_is_torn)
 	last_batch_of_three(&l);
 	const struct rec_pos *c = find_commit_of(&l, 8);
 	char path[PATH_CAP];
+	forget_clean_close();
 	seg_path(path, sizeof(path), g_store, c->seg);
 	xor_byte(path, c->off + 30, 0x01);
 	struct faii_ls_options o = store_opts(g_store);
@@ -1818,6 +1829,45 @@ Test(faults, flipped_bit_in_the_last_commit_is_torn)
 	cr_assert_eq(faii_ls_durable_seq(ls), 5);
 	cr_assert_gt(get_stats(ls).truncated_bytes, 0);
 	faii_ls_close(ls);
+	free_layout(&l);
+}
+
+/* After a clean close the last batch was acknowledged: damage to it is
+ * refused, never dropped as a torn tail. */
+Test(faults, flipped_bit_in_the_last_batch_after_a_clean_close_is_refused)
+{
+	struct layout l;
+	last_batch_of_three(&l);
+	const struct rec_pos *r = find_user(&l, 7);
+	char path[PATH_CAP];
+	seg_path(path, sizeof(path), g_store, r->seg);
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls_options o = store_opts(g_store);
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
+	cr_assert(strstr(err, "closed cleanly at seq 8") != NULL, "message: %s", err);
+	free_layout(&l);
+}
+
+/* A zeroed block inside history with later batches after it: corruption,
+ * not the end of the data. */
+Test(faults, zeroed_block_before_the_tail_is_refused)
+{
+	struct layout l;
+	last_batch_of_three(&l);
+	const struct rec_pos *r = find_user(&l, 3);
+	char path[PATH_CAP];
+	forget_clean_close();
+	seg_path(path, sizeof(path), g_store, r->seg);
+	int fd = open(path, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	static const uint8_t zeros[4096];
+	cr_assert_eq(pwrite(fd, zeros, 24, (off_t)r->off), 24);
+	close(fd);
+	struct faii_ls_options o = store_opts(g_store);
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
+	cr_assert(strstr(err, "zeroed bytes inside committed history") != NULL, "message: %s", err);
 	free_layout(&l);
 }
 
