@@ -317,6 +317,7 @@ static int start_ports(struct appliance *app)
 		int rc = port_init(port, (uint16_t)app->worker_count, app->pool);
 		if (rc != 0) {
 			fprintf(stderr, "faiid: port %u: cannot start: %s\n", port, strerror(-rc));
+			rte_eth_dev_close(port); /* the started ones are closed by the caller */
 			return -1;
 		}
 		struct rte_ether_addr mac;

@@ -704,8 +704,16 @@ static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	int rc = fd < 0 ? -errno : 0;
-	if (rc == 0 && write(fd, buf, size) != (ssize_t)size)
-		rc = errno ? -errno : -EIO;
+	/* write() moves at most about 2 GiB per call: loop for large indexes. */
+	for (size_t done = 0; rc == 0 && done < size;) {
+		ssize_t n = write(fd, buf + done, size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			done += (size_t)n;
+	}
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	if (fd >= 0)
