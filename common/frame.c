@@ -58,7 +58,7 @@ size_t faii_frame_build(void *buf, size_t cap, const struct faii_frame_spec *spe
 
 	uint8_t *f = buf;
 	/* The message first: it may sit where the headers go (see frame.h). */
-	if (msg_len > 0)
+	if (msg_len > 0 && f + hdr_len != (const uint8_t *)msg)
 		memmove(f + hdr_len, msg, msg_len);
 
 	memcpy(f, spec->dst_mac, 6);

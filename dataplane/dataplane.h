@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Dataplane internals shared by faiid's files: limits with their units, and
- * the per-worker state. Each worker owns one cache-aligned struct; workers
- * share nothing, and the main lcore only reads their counters.
+ * Dataplane internals shared by faiid's files, the simulator and the tests:
+ * limits with their units, the per-worker state and the shared context.
+ * Each worker owns one cache-aligned struct faii_worker; workers share only
+ * the live node counters (atomics), the published route set (RCU) and the
+ * rings between them.
+ *
+ * Ownership: a task belongs to worker hash(task_id) % workers. A worker that
+ * receives another worker's task or result hands it over on the owner's ring,
+ * so a task's dispatch record is touched by one lcore only and needs no lock.
  */
 #ifndef FAII_DATAPLANE_H
 #define FAII_DATAPLANE_H
@@ -12,42 +18,202 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
 
+#include "faii/fleet.h"
+#include "faii/residency.h"
 #include "faii/wire.h"
 
 #define FAII_RX_BURST_MAX    32u
 #define FAII_RX_RING_SIZE    1024u
 #define FAII_TX_RING_SIZE    1024u
-#define FAII_MBUF_COUNT      8191u /* 2^n - 1: the mempool's best size */
+#define FAII_MBUF_COUNT      32767u /* 2^n - 1: bounds tasks held for re-dispatch */
 #define FAII_MBUF_CACHE_SIZE 256u
 #define FAII_PORTS_MAX       8u
 #define FAII_WORKERS_MAX     16u
 
-/* Counters of one worker; written by it alone, read by the main lcore. */
+#define FAII_DISPATCH_ENTRIES   131072u /* per worker: in flight plus replay window */
+#define FAII_REPLICA_SLOTS      16384u  /* per worker: replicated tasks in flight */
+#define FAII_HANDOFF_RING_SIZE  4096u
+#define FAII_SLOW_RING_SIZE     4096u
+#define FAII_EVIDENCE_RING_SIZE 1024u
+#define FAII_WHEEL_SLOTS        65536u       /* 1 ms ticks: 65 s horizon, longer ones re-queue */
+#define FAII_CLOCK_SKEW_NS      100000000ull /* a client clock may run 100 ms ahead */
+#define FAII_LATENCY_EWMA_SHIFT 3u           /* new = old + (sample - old) / 8 */
+
+/* Latency histograms: log2 buckets of microseconds with 8 linear steps each. */
+#define FAII_HIST_SUB_BITS 3u
+#define FAII_HIST_BUCKETS  (28u << FAII_HIST_SUB_BITS) /* up to 2^28 us */
+
+/* Pipeline events, counted per worker: X(symbol, counter name, meaning). */
+#define FAII_PIPE_COUNTERS(X)                                                                      \
+	X(HANDOFF_OUT, "handoff_out", "packets handed to their owning worker")                     \
+	X(HANDOFF_FULL, "handoff_full", "dropped: the owner's hand-off ring was full")             \
+	X(TASK_DISPATCHED_FLAG, "task_from_client_dispatched",                                     \
+	  "refused: client TASK already dispatched")                                               \
+	X(TASK_EXPIRED, "task_expired", "refused: submitted longer ago than its budget, or ahead") \
+	X(TASK_REPLAY, "task_replay", "refused: task id seen within its window")                   \
+	X(TASK_UNKNOWN_KEY, "task_unknown_key", "answered no feasible node: region/class unknown") \
+	X(NO_FEASIBLE, "no_feasible_node", "answered: nothing feasible for the task")              \
+	X(TABLE_FULL, "dispatch_table_full", "answered refused: no dispatch record free")          \
+	X(REPLICA_POOL_EMPTY, "replica_pool_empty", "answered refused: no replica slot free")      \
+	X(RESIDENCY_REFUSED, "residency_refused", "candidate refused by the residency hook")       \
+	X(TASKS_DISPATCHED, "tasks_dispatched", "tasks accepted and sent")                         \
+	X(COPIES_SENT, "task_copies_sent", "TASK packets sent to nodes, replicas included")        \
+	X(REDISPATCHED, "redispatched", "copies re-sent to another node after a timeout")          \
+	X(TIMEOUTS, "timeouts", "copies not answered within the budget")                           \
+	X(TIMED_OUT_TASKS, "tasks_timed_out", "answered timeout after the retry")                  \
+	X(RESULTS_MATCHED, "results_matched", "results matched to a dispatch")                     \
+	X(RESULT_UNKNOWN, "result_unknown_task", "dropped: no dispatch for the task id")           \
+	X(RESULT_WRONG_NODE, "result_wrong_node", "dropped: not the node the copy went to")        \
+	X(RESULT_DUPLICATE, "result_duplicate", "dropped: that copy already answered")             \
+	X(RESULT_BAD_ECHO, "result_bad_echo", "dropped: dispatch time not echoed")                 \
+	X(RESULT_LATE, "result_late", "dropped: the task was already finished")                    \
+	X(NODE_ERRORS, "node_errors", "error results from nodes")                                  \
+	X(RESULTS_FORWARDED, "results_forwarded", "results returned to clients")                   \
+	X(DISAGREEMENTS, "disagreements", "results outvoted by their replica set (evidence)")      \
+	X(NO_QUORUM, "no_quorum", "answered error: replicas did not agree")                        \
+	X(ANSWERS, "answers_sent", "results the appliance wrote itself")                           \
+	X(EVIDENCE_LOST, "evidence_lost", "disagreement evidence dropped: ring full")              \
+	X(SLOW_PUNTED, "slow_punted", "HEARTBEAT/ATTEST/REGISTER sent to the control thread")      \
+	X(SLOW_RING_FULL, "slow_ring_full", "dropped: control-thread ring full")                   \
+	X(TX_DROPPED, "tx_dropped", "packets the device did not take")                             \
+	X(MBUF_EXHAUSTED, "mbuf_exhausted", "no mbuf for a replica copy or an answer")
+
+enum faii_pipe_counter {
+#define FAII_PIPE_ENUM(sym, name, meaning) FAII_PIPE_##sym,
+	FAII_PIPE_COUNTERS(FAII_PIPE_ENUM)
+#undef FAII_PIPE_ENUM
+	        FAII_PIPE_COUNT
+};
+const char *faii_pipe_counter_name(enum faii_pipe_counter c);
+const char *faii_pipe_counter_meaning(enum faii_pipe_counter c);
+
+/* Counters of one worker; written by it alone, read by the control thread. */
 struct faii_worker_stats {
 	uint64_t rx_packets;
 	uint64_t rx_bytes;
+	uint64_t tx_packets;
 	uint64_t valid[FAII_MSG_TYPE_MAX + 1]; /* by message type */
 	uint64_t drops[FAII_DROP_COUNT];       /* by reason; [FAII_OK] unused */
+	uint64_t pipe[FAII_PIPE_COUNT];
+	uint64_t residency[FAII_RES_REASON_COUNT];
+	/* Per tier (index tier - 1) and category (index category - 1). */
+	uint64_t tier_dispatched[FAII_TIER_COUNT];
+	uint64_t tier_finished[FAII_TIER_COUNT]; /* answered, timed out or refused after dispatch */
+	uint64_t tier_slo_met[FAII_TIER_COUNT];  /* forwarded within the budget */
+	uint64_t category_tasks[FAII_CATEGORY_COUNT];
+	uint64_t class_copies[FAII_CLASS_COUNT];                   /* TASK copies per node class */
+	uint64_t latency_hist[FAII_TIER_COUNT][FAII_HIST_BUCKETS]; /* client-visible RTT */
 } __rte_cache_aligned;
+
+/* A disagreeing result, sent to the control thread as slashing evidence. */
+struct faii_evidence {
+	uint64_t task_id;
+	uint32_t node; /* registry slot */
+	uint32_t node_id;
+	uint8_t replica_index;
+	uint8_t replicas;
+	uint8_t status; /* the node's result status */
+	uint8_t reserved;
+	uint8_t result_hash[FAII_HASH_SIZE];
+	uint8_t majority_hash[FAII_HASH_SIZE];
+};
+
+/* The residency hook: the contract of ebpf/residency.bpf.c, frame in,
+ * enum faii_residency_reason out. Runs before TX of every TASK copy. */
+typedef uint32_t (*faii_residency_judge_fn)(void *ctx, const void *frame, uint32_t len);
+
+/* Shared, read-mostly context of all workers. */
+struct faii_dp {
+	struct faii_node_live *live;
+	_Atomic uint32_t *latency_us; /* [slot * FAII_CFG_REGIONS_MAX + region slot] */
+	uint32_t node_capacity;
+	_Atomic(struct faii_route_set *) *route_set;
+	struct rte_rcu_qsbr *qsbr;
+	struct rte_ring *slow_ring;     /* mbufs for the control thread */
+	struct rte_ring *evidence_ring; /* struct faii_evidence */
+	struct rte_ring *handoff[FAII_WORKERS_MAX];
+	struct rte_mempool *pool;
+	faii_residency_judge_fn residency_judge;
+	void *residency_ctx;
+	unsigned worker_count;
+	uint16_t udp_port;
+	struct rte_ether_addr port_mac[RTE_MAX_ETHPORTS];
+	/* Wall clock from the TSC without a syscall: ns = base + tsc * mult >> 32. */
+	uint64_t tsc_hz;
+	uint64_t tsc_base;
+	uint64_t realtime_base_ns;
+	uint64_t ns_per_tsc_q32;
+	uint64_t tsc_per_tick; /* wheel tick, 1 ms */
+};
+
+struct faii_dispatch;
 
 struct faii_worker {
 	struct faii_worker_stats stats;
+	struct faii_dp *dp;
+	unsigned index;
 	unsigned lcore_id;
 	uint16_t queue_id; /* this worker's RX/TX queue on every port */
-	uint16_t udp_port;
 	uint16_t port_count;
 	uint16_t ports[FAII_PORTS_MAX];
+	uint64_t rng[2]; /* xorshift128+ */
+	/* Dispatch records: position in the hash = index in records. */
+	struct rte_hash *dispatch;
+	struct faii_dispatch *records;
+	uint8_t (*replica_hash)[FAII_REPLICAS_MAX][FAII_HASH_SIZE];
+	uint32_t *replica_free;
+	uint32_t replica_free_count;
+	/* Timer wheel of dispatch records: heads of singly linked lists. */
+	uint32_t *wheel;
+	uint64_t wheel_tick; /* every tick up to here is processed */
+	uint64_t records_in_use;
+	/* Arrivals per route key, for the control plane's demand estimate. */
+	uint64_t *key_arrivals;
+	/* Transmit buffers per port index. */
+	uint16_t tx_count[FAII_PORTS_MAX];
+	struct rte_mbuf *tx[FAII_PORTS_MAX][FAII_RX_BURST_MAX];
+	_Atomic uint64_t loops; /* progress, for the control thread's watchdog */
 } __rte_cache_aligned;
 
 /* Set by the signal handler; workers poll it between bursts. */
 extern _Atomic bool faii_force_quit;
 
+/* Allocates a worker's tables (dispatch hash, records, wheel). */
+int faii_worker_init(struct faii_worker *w, struct faii_dp *dp, unsigned index, char *err,
+                     size_t errlen);
+void faii_worker_fini(struct faii_worker *w);
+
 /* The worker loop: rte_eal_remote_launch() entry point, arg is a faii_worker. */
 int faii_worker_main(void *arg);
+
+/* One iteration of the loop (tests and benchmarks drive it directly). */
+void faii_worker_poll(struct faii_worker *w);
 
 /* Sums every worker's counters into out. */
 void faii_stats_sum(const struct faii_worker *workers, unsigned count,
                     struct faii_worker_stats *out);
+
+/* Histogram helpers. */
+unsigned faii_hist_bucket(uint64_t us);
+uint64_t faii_hist_bucket_upper_us(unsigned bucket);
+/* The q-quantile (0..1) of a histogram in microseconds, 0 when empty. */
+uint64_t faii_hist_quantile_us(const uint64_t *hist, double q);
+
+/*
+ * The C implementation of the residency contract (ebpf/residency.bpf.c):
+ * node id -> jurisdiction from the registry, class -> allowed set from the
+ * published route set; both single atomic reads, so a packet never sees half
+ * of an update.
+ */
+struct faii_residency_c {
+	struct rte_hash *nodes_by_id; /* node id -> registry slot, lock-free reads */
+	struct faii_node_live *live;
+	_Atomic(struct faii_route_set *) *route_set;
+	uint16_t udp_port;
+};
+uint32_t faii_residency_judge_c(void *ctx, const void *frame, uint32_t len);
 
 #endif /* FAII_DATAPLANE_H */

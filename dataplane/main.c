@@ -24,6 +24,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "appliance.h"
 #include "dataplane.h"
 #include "residency_audit.h"
 #include "faii/audit.h"
@@ -31,7 +32,7 @@
 #include "faii/ledger_store.h"
 
 #define EAL_ARGV_MAX  (FAII_CFG_EAL_ARGS_MAX + 2)
-#define STATS_POLL_MS 100u
+#define STATS_POLL_MS FAII_CONTROL_TICK_MS
 
 struct options {
 	const char *config_path;
@@ -235,11 +236,10 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 	return rte_eth_dev_start(port);
 }
 
-static void print_counters(const struct faii_worker *workers, unsigned count, double uptime_s,
-                           const char *label)
+static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, const char *label)
 {
-	struct faii_worker_stats total;
-	faii_stats_sum(workers, count, &total);
+	static struct faii_worker_stats total;
+	faii_stats_sum(dp->workers, dp->worker_count, &total);
 	uint64_t dropped = 0;
 	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
 		dropped += total.drops[r];
@@ -253,7 +253,27 @@ static void print_counters(const struct faii_worker *workers, unsigned count, do
 		if (total.drops[r] != 0)
 			printf(" %s=%" PRIu64, faii_drop_name((enum faii_drop)r), total.drops[r]);
 	}
-	printf("\n");
+	printf("\n  pipeline:");
+	for (unsigned c = 0; c < FAII_PIPE_COUNT; c++) {
+		if (total.pipe[c] != 0)
+			printf(" %s=%" PRIu64, faii_pipe_counter_name((enum faii_pipe_counter)c),
+			       total.pipe[c]);
+	}
+	printf("\n  tiers:");
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+		uint64_t fin = total.tier_finished[t];
+		printf(" [t%u dispatched %" PRIu64 " answered %" PRIu64 " slo %.3f p50 %" PRIu64
+		       "us p99 %" PRIu64 "us q %.3f price %.3f]",
+		       t + 1, total.tier_dispatched[t], fin,
+		       fin ? (double)total.tier_slo_met[t] / (double)fin : 0.0,
+		       faii_hist_quantile_us(total.latency_hist[t], 0.5),
+		       faii_hist_quantile_us(total.latency_hist[t], 0.99), dp->queues.q[t],
+		       dp->queues.price[t]);
+	}
+	printf("\n  routing: generation %" PRIu64 ", last solve %.1f ms; slow path %" PRIu64
+	       "; disagreements %" PRIu64 "\n",
+	       dp->pub.generation, dp->pub.last_solve_s * 1e3, dp->slow_processed,
+	       dp->evidence_received);
 	fflush(stdout);
 }
 
@@ -300,7 +320,8 @@ struct appliance {
 	unsigned worker_count;
 	uint16_t port_count;
 	uint16_t ports[FAII_PORTS_MAX];
-	struct faii_worker workers[FAII_WORKERS_MAX];
+	struct faii_appliance_dp dp;
+	bool dp_ready;
 };
 
 static int start_ports(struct appliance *app)
@@ -330,31 +351,6 @@ static int start_ports(struct appliance *app)
 	}
 	if (app->port_count == 0)
 		printf("faiid: no ports (add --vdev or -a to the EAL arguments)\n");
-	return 0;
-}
-
-static int launch_workers(struct appliance *app)
-{
-	unsigned lcore, k = 0;
-	RTE_LCORE_FOREACH_WORKER(lcore)
-	{
-		if (k == app->worker_count)
-			break;
-		struct faii_worker *w = &app->workers[k];
-		memset(w, 0, sizeof(*w));
-		w->lcore_id = lcore;
-		w->queue_id = (uint16_t)k;
-		w->udp_port = app->cfg->appliance.udp_port;
-		w->port_count = app->port_count;
-		memcpy(w->ports, app->ports, sizeof(w->ports));
-		int rc = rte_eal_remote_launch(faii_worker_main, w, lcore);
-		if (rc != 0) {
-			fprintf(stderr, "faiid: cannot launch worker on lcore %u: %s\n", lcore,
-			        strerror(-rc));
-			return -1;
-		}
-		k++;
-	}
 	return 0;
 }
 
@@ -421,8 +417,10 @@ static void close_ledger(struct appliance *app)
 	       " malformed, %" PRIu64 " failed\n",
 	       app->residency_audit.recorded, app->residency_audit.malformed,
 	       app->residency_audit.failed);
-	struct faii_worker_stats total;
-	faii_stats_sum(app->workers, app->worker_count, &total);
+	static struct faii_worker_stats total;
+	memset(&total, 0, sizeof(total));
+	if (app->dp_ready)
+		faii_stats_sum(app->dp.workers, app->dp.worker_count, &total);
 	struct faii_audit_stop rec = {
 	        .time_ns = realtime_ns(),
 	        .uptime_ns = (uint64_t)((now_s() - app->start_s) * 1e9),
@@ -454,14 +452,16 @@ static void run_until_signal(struct appliance *app)
 			app->ledger_failed = true;
 			faii_force_quit = true;
 		}
+		faii_appliance_tick(&app->dp);
 		double t = now_s();
 		if (interval_s != 0 && t >= next) {
-			print_counters(app->workers, app->worker_count, t - start, "counters");
+			print_counters(&app->dp, t - start, "counters");
 			next += interval_s;
 		}
 	}
-	rte_eal_mp_wait_lcore();
-	print_counters(app->workers, app->worker_count, now_s() - start, "final");
+	faii_appliance_stop(&app->dp);
+	faii_appliance_drain_slow(&app->dp);
+	print_counters(&app->dp, now_s() - start, "final");
 }
 
 static int run(struct appliance *app, int eal_argc, char **eal_argv)
@@ -488,9 +488,25 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 		        rte_strerror(rte_errno));
 		goto cleanup;
 	}
-	if (start_ports(app) != 0 || launch_workers(app) != 0) {
-		faii_force_quit = true;
-		rte_eal_mp_wait_lcore();
+	if (start_ports(app) != 0)
+		goto cleanup;
+	char err[FAII_CFG_ERR_LEN];
+	/* The registry takes the configuration; main() must not free it again. */
+	struct faii_config *cfg = app->cfg;
+	app->cfg = NULL;
+	if (faii_appliance_init(&app->dp, cfg, app->ports, app->port_count, app->worker_count,
+	                        app->pool, err, sizeof(err)) != 0) {
+		fprintf(stderr, "faiid: %s\n", err);
+		goto cleanup;
+	}
+	app->cfg = app->dp.reg.cfg;
+	app->dp_ready = true;
+	printf("faiid: routing: %u keys published (generation %" PRIu64 ", %.1f ms)\n",
+	       atomic_load(&app->dp.pub.current)->table_count, app->dp.pub.generation,
+	       app->dp.pub.last_solve_s * 1e3);
+	if (faii_appliance_launch(&app->dp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "faiid: %s\n", err);
+		faii_appliance_stop(&app->dp);
 		goto cleanup;
 	}
 	printf("faiid: running with %u worker(s); Ctrl-C or SIGTERM stops\n", app->worker_count);
@@ -503,6 +519,11 @@ cleanup:
 		rte_eth_dev_close(app->ports[i]);
 	}
 	close_ledger(app);
+	if (app->dp_ready) {
+		app->cfg = NULL; /* freed with the registry */
+		faii_appliance_fini(&app->dp);
+		app->dp_ready = false;
+	}
 	rte_mempool_free(app->pool);
 	rte_eal_cleanup();
 	if (rc == 0)

@@ -24,7 +24,7 @@
 
 /* Bounds on every list in the file. */
 #define FAII_CFG_FILE_SIZE_MAX       (16u << 20)
-#define FAII_CFG_NODES_MAX           4096u
+#define FAII_CFG_NODES_MAX           131072u
 #define FAII_CFG_REGIONS_MAX         64u
 #define FAII_CFG_JURISDICTIONS_MAX   64u /* a residency class is a 64-bit set */
 #define FAII_CFG_OPERATORS_MAX       1024u

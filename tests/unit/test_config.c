@@ -1249,8 +1249,8 @@ Test(policy, types)
 	        {"jurisdictions: {CH: EFTA}\n",
 	         NAME ":1:16: jurisdictions: expected a sequence of at most 64 entries, found a "
 	              "mapping"},
-	        {"nodes: {id: 1}\n",
-	         NAME ":1:8: nodes: expected a sequence of at most 4096 entries, found a mapping"},
+	        {"nodes: {id: 1}\n", NAME
+	         ":1:8: nodes: expected a sequence of at most 131072 entries, found a mapping"},
 	        {"regions:\n",
 	         NAME ":1:9: regions: expected a sequence of at most 64 entries, found "
 	              "an empty value"},

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Solve, compile, publish, reclaim: see include/faii/publish.h.
+ */
+#include "faii/publish.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_rcu_qsbr.h>
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void faii_publisher_init(struct faii_publisher *p, struct faii_registry *reg,
+                         struct rte_rcu_qsbr *qsbr)
+{
+	memset(p, 0, sizeof(*p));
+	p->reg = reg;
+	p->qsbr = qsbr;
+	atomic_init(&p->current, NULL);
+}
+
+void faii_publisher_fini(struct faii_publisher *p)
+{
+	for (unsigned i = 0; i < p->retired_count; i++)
+		free(p->retired[i].set);
+	p->retired_count = 0;
+	free(atomic_exchange(&p->current, NULL));
+}
+
+void faii_route_compile(const struct faii_config *cfg, const struct faii_route_table *t,
+                        struct faii_route_dp_table *out)
+{
+	const double rad = M_PI / 180.0;
+	memset(out, 0, sizeof(*out));
+	out->count = t->count;
+	out->flags = t->flags;
+	out->region = t->region;
+	out->category = t->category;
+	out->residency_class = t->residency_class;
+	float share_max = 0;
+	for (unsigned k = 0; k < t->count; k++)
+		share_max = t->share[k] > share_max ? t->share[k] : share_max;
+	for (unsigned k = 0; k < t->count; k++) {
+		const struct faii_cfg_node *n = &cfg->nodes[t->node[k]];
+		struct faii_route_cand *c = &out->cand[k];
+		out->prob[k] = t->prob[k];
+		out->alias[k] = t->alias[k];
+		out->share[k] = t->share[k];
+		c->node = t->node[k];
+		c->node_id = n->id;
+		c->latency_us = t->latency_us[k];
+		c->asn = n->asn;
+		c->operator_idx = n->operator_idx;
+		c->udp_port = n->udp_port;
+		c->jurisdiction = n->jurisdiction;
+		c->node_class = n->node_class;
+		c->addr_family = n->addr_family;
+		c->perf = share_max > 0 ? t->share[k] / share_max : 1.0f;
+		memcpy(c->addr, n->addr, sizeof(c->addr));
+		double lat = n->lat_deg * rad, lon = n->lon_deg * rad;
+		c->unit[0] = (float)(cos(lat) * cos(lon));
+		c->unit[1] = (float)(cos(lat) * sin(lon));
+		c->unit[2] = (float)sin(lat);
+	}
+}
+
+static struct faii_route_set *build_set(struct faii_publisher *p)
+{
+	const struct faii_config *cfg = p->reg->cfg;
+	uint32_t keys = cfg->region_count * FAII_CATEGORY_COUNT * cfg->residency_class_count;
+	size_t size =
+	        sizeof(struct faii_route_set) + (size_t)keys * sizeof(struct faii_route_dp_table);
+	size = (size + 63) & ~(size_t)63;
+	struct faii_route_set *set = aligned_alloc(64, size);
+	if (set == NULL)
+		return NULL;
+	memset(set, 0, sizeof(*set));
+	memset(set->region_slot, FAII_REGION_NO_SLOT, sizeof(set->region_slot));
+	memset(set->index, 0xFF, sizeof(set->index));
+	set->region_count = cfg->region_count;
+	for (uint32_t r = 0; r < cfg->region_count; r++)
+		set->region_slot[cfg->regions[r].id] = (uint8_t)r;
+	for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
+		const struct faii_cfg_residency_class *rc = &cfg->residency_classes[c];
+		set->class_allowed[rc->id] = rc->allowed;
+		set->class_defined[rc->id] = 1;
+	}
+
+	struct faii_route_fleet fleet;
+	faii_route_fleet_compute(cfg, p->reg->state, &fleet);
+	static struct faii_route_table solved; /* control thread only */
+	uint32_t n = 0;
+	for (uint32_t r = 0; r < cfg->region_count; r++) {
+		for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
+			for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
+				uint16_t class_id = cfg->residency_classes[c].id;
+				uint32_t key = faii_route_key_index((uint8_t)r, cat, class_id);
+				struct faii_route_key k = {
+				        .region = cfg->regions[r].id,
+				        .category = cat,
+				        .residency_class = (uint8_t)class_id,
+				        .arrival_rate = p->arrival_rate[key],
+				};
+				if (faii_route_solve(cfg, p->reg->state, &fleet, &k, &solved,
+				                     NULL) != 0)
+					continue;
+				faii_route_compile(cfg, &solved, &set->tables[n]);
+				set->index[key] = n++;
+			}
+		}
+	}
+	set->table_count = n;
+	return set;
+}
+
+void faii_publisher_reclaim(struct faii_publisher *p)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < p->retired_count; i++) {
+		if (p->qsbr == NULL || rte_rcu_qsbr_check(p->qsbr, p->retired[i].token, false) == 1)
+			free(p->retired[i].set);
+		else
+			p->retired[kept++] = p->retired[i];
+	}
+	p->retired_count = kept;
+}
+
+int faii_publisher_run(struct faii_publisher *p)
+{
+	faii_publisher_reclaim(p);
+	if (p->retired_count == FAII_PUBLISH_RETIRED_MAX) {
+		p->deferred++;
+		return -EBUSY;
+	}
+	double t0 = mono_s();
+	struct faii_route_set *set = build_set(p);
+	if (set == NULL)
+		return -ENOMEM;
+	set->generation = ++p->generation;
+	set->published_ns = realtime_ns();
+	struct faii_route_set *old =
+	        atomic_exchange_explicit(&p->current, set, memory_order_acq_rel);
+	if (old != NULL) {
+		if (p->qsbr == NULL) {
+			free(old);
+		} else {
+			p->retired[p->retired_count].set = old;
+			p->retired[p->retired_count].token = rte_rcu_qsbr_start(p->qsbr);
+			p->retired_count++;
+		}
+	}
+	p->last_solve_s = mono_s() - t0;
+	p->solve_seconds_total += p->last_solve_s;
+	return 0;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * See appliance.h. Everything here runs on the control thread except the
+ * worker loops it launches.
+ */
+#include "appliance.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct rte_ring *ring_create(const char *name, unsigned size, unsigned flags, unsigned esize)
+{
+	struct rte_ring *r = rte_ring_lookup(name);
+	if (r != NULL)
+		rte_ring_free(r); /* left by a previous appliance in this process */
+	return esize ? rte_ring_create_elem(name, esize, size, (int)rte_socket_id(), flags)
+	             : rte_ring_create(name, size, (int)rte_socket_id(), flags);
+}
+
+static void clock_init(struct faii_dp *dp)
+{
+	dp->tsc_hz = rte_get_tsc_hz();
+	dp->tsc_base = rte_rdtsc();
+	dp->realtime_base_ns = realtime_ns();
+	dp->ns_per_tsc_q32 = (uint64_t)((1e9 * 4294967296.0) / (double)dp->tsc_hz);
+	dp->tsc_per_tick = dp->tsc_hz / 1000u;
+	if (dp->tsc_per_tick == 0)
+		dp->tsc_per_tick = 1;
+}
+
+int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, const uint16_t *ports,
+                        unsigned port_count, unsigned workers, struct rte_mempool *pool, char *err,
+                        size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	char cfg_err[FAII_CFG_ERR_LEN];
+	if (workers == 0 || workers > FAII_WORKERS_MAX || port_count > FAII_PORTS_MAX) {
+		snprintf(err, errlen, "workers must be 1..%u and ports at most %u",
+		         FAII_WORKERS_MAX, FAII_PORTS_MAX);
+		faii_config_free(cfg);
+		return -1;
+	}
+	uint16_t udp_port = cfg->appliance.udp_port;
+	if (faii_registry_init(&a->reg, cfg, 1024, cfg_err) != 0) {
+		snprintf(err, errlen, "%s", cfg_err);
+		return -1;
+	}
+	a->worker_count = workers;
+	size_t qsize = rte_rcu_qsbr_get_memsize(workers);
+	a->qsbr = rte_zmalloc("faii_qsbr", qsize, RTE_CACHE_LINE_SIZE);
+	a->workers =
+	        rte_zmalloc("faii_workers", workers * sizeof(*a->workers), RTE_CACHE_LINE_SIZE);
+	a->prev_key_arrivals = calloc(FAII_ROUTE_KEYS_MAX, sizeof(uint64_t));
+	if (a->qsbr == NULL || a->workers == NULL || a->prev_key_arrivals == NULL ||
+	    rte_rcu_qsbr_init(a->qsbr, workers) != 0) {
+		snprintf(err, errlen, "out of memory for the worker state");
+		goto fail;
+	}
+	for (unsigned i = 0; i < workers; i++)
+		rte_rcu_qsbr_thread_register(a->qsbr, i);
+	faii_publisher_init(&a->pub, &a->reg, a->qsbr);
+
+	struct faii_dp *dp = &a->dp;
+	dp->live = a->reg.live;
+	dp->latency_us = a->reg.latency_us;
+	dp->node_capacity = a->reg.capacity;
+	dp->route_set = &a->pub.current;
+	dp->qsbr = a->qsbr;
+	dp->pool = pool;
+	dp->worker_count = workers;
+	dp->udp_port = udp_port;
+	clock_init(dp);
+	a->residency_c = (struct faii_residency_c){
+	        .nodes_by_id = a->reg.by_id,
+	        .live = a->reg.live,
+	        .route_set = &a->pub.current,
+	        .udp_port = udp_port,
+	};
+	dp->residency_judge = faii_residency_judge_c;
+	dp->residency_ctx = &a->residency_c;
+	dp->slow_ring = ring_create("faii_slow", FAII_SLOW_RING_SIZE, RING_F_SC_DEQ, 0);
+	dp->evidence_ring = ring_create("faii_evidence", FAII_EVIDENCE_RING_SIZE, RING_F_SC_DEQ,
+	                                sizeof(struct faii_evidence));
+	if (dp->slow_ring == NULL || dp->evidence_ring == NULL) {
+		snprintf(err, errlen, "cannot create the control rings: %s",
+		         rte_strerror(rte_errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < workers; i++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "faii_handoff_%u", i);
+		dp->handoff[i] = ring_create(name, FAII_HANDOFF_RING_SIZE, RING_F_SC_DEQ, 0);
+		if (dp->handoff[i] == NULL) {
+			snprintf(err, errlen, "cannot create %s: %s", name,
+			         rte_strerror(rte_errno));
+			goto fail;
+		}
+	}
+	for (unsigned p = 0; p < port_count; p++)
+		rte_eth_macaddr_get(ports[p], &dp->port_mac[ports[p]]);
+	for (unsigned i = 0; i < workers; i++) {
+		struct faii_worker *w = &a->workers[i];
+		if (faii_worker_init(w, dp, i, err, errlen) != 0)
+			goto fail;
+		w->port_count = (uint16_t)port_count;
+		memcpy(w->ports, ports, port_count * sizeof(uint16_t));
+	}
+	a->last_publish_s = a->last_measure_s = mono_s();
+	if (faii_appliance_publish(a) != 0) {
+		snprintf(err, errlen, "cannot publish the first route set");
+		goto fail;
+	}
+	return 0;
+fail:
+	faii_appliance_fini(a);
+	return -1;
+}
+
+int faii_appliance_launch(struct faii_appliance_dp *a, char *err, size_t errlen)
+{
+	unsigned lcore, k = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		if (k == a->worker_count)
+			break;
+		a->workers[k].lcore_id = lcore;
+		int rc = rte_eal_remote_launch(faii_worker_main, &a->workers[k], lcore);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot launch worker %u on lcore %u: %s", k, lcore,
+			         strerror(-rc));
+			return -1;
+		}
+		k++;
+	}
+	if (k < a->worker_count) {
+		snprintf(err, errlen, "%u workers need %u worker lcores, the EAL has %u",
+		         a->worker_count, a->worker_count, k);
+		return -1;
+	}
+	return 0;
+}
+
+void faii_appliance_stop(struct faii_appliance_dp *a)
+{
+	(void)a;
+	atomic_store(&faii_force_quit, true);
+	rte_eal_mp_wait_lcore();
+}
+
+void faii_appliance_fini(struct faii_appliance_dp *a)
+{
+	if (a->workers != NULL) {
+		for (unsigned i = 0; i < a->worker_count; i++)
+			faii_worker_fini(&a->workers[i]);
+	}
+	/* Whatever the control thread has not taken goes back to the pool. */
+	struct rte_mbuf *m;
+	while (a->dp.slow_ring && rte_ring_sc_dequeue(a->dp.slow_ring, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	for (unsigned i = 0; i < FAII_WORKERS_MAX; i++) {
+		while (a->dp.handoff[i] && rte_ring_sc_dequeue(a->dp.handoff[i], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(a->dp.handoff[i]);
+	}
+	rte_ring_free(a->dp.slow_ring);
+	rte_ring_free(a->dp.evidence_ring);
+	faii_publisher_fini(&a->pub);
+	if (a->reg.cfg != NULL)
+		faii_registry_fini(&a->reg);
+	rte_free(a->workers);
+	rte_free(a->qsbr);
+	free(a->prev_key_arrivals);
+	memset(a, 0, sizeof(*a));
+}
+
+void faii_appliance_drain_slow(struct faii_appliance_dp *a)
+{
+	struct rte_mbuf *batch[64];
+	unsigned done = 0;
+	while (done < FAII_SLOW_BATCH_MAX) {
+		unsigned n = rte_ring_sc_dequeue_burst(a->dp.slow_ring, (void **)batch, 64, NULL);
+		if (n == 0)
+			break;
+		uint64_t now = realtime_ns();
+		for (unsigned i = 0; i < n; i++) {
+			struct faii_frame_view fv;
+			struct rte_mbuf *m = batch[i];
+			if (faii_parse_frame(rte_pktmbuf_mtod(m, const void *),
+			                     rte_pktmbuf_data_len(m), a->dp.udp_port,
+			                     &fv) == FAII_OK)
+				faii_registry_apply(&a->reg, &fv.msg, now);
+			rte_pktmbuf_free(m);
+		}
+		done += n;
+		a->slow_processed += n;
+	}
+	struct faii_evidence ev;
+	while (rte_ring_sc_dequeue_elem(a->dp.evidence_ring, &ev, sizeof(ev)) == 0) {
+		a->evidence[a->evidence_received % FAII_EVIDENCE_KEEP] = ev;
+		a->evidence_received++;
+		if (a->on_evidence)
+			a->on_evidence(a->on_evidence_ctx, &ev);
+	}
+}
+
+void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
+{
+	const struct faii_config *cfg = a->reg.cfg;
+	struct faii_queue_state *qs = &a->queues;
+	static struct faii_worker_stats total; /* control thread only */
+	faii_stats_sum(a->workers, a->worker_count, &total);
+
+	/* Eligible capacity per tier: the load limits of active nodes that can
+	 * take some category of the tier. */
+	double cap[FAII_TIER_COUNT] = {0}, class_cap[FAII_CLASS_COUNT] = {0};
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		const struct faii_cfg_node *n = &cfg->nodes[i];
+		if (atomic_load(&a->reg.live[i].status) != FAII_NODE_ACTIVE)
+			continue;
+		double limit = atomic_load(&a->reg.live[i].limit);
+		class_cap[n->node_class] += n->capacity_tasks_per_s;
+		bool tier_seen[FAII_TIER_COUNT] = {false};
+		for (uint8_t c = 1; c <= FAII_CATEGORY_COUNT; c++) {
+			unsigned t = faii_category_tier(c) - 1;
+			if ((n->eligibility >> (c - 1)) & 1 && !tier_seen[t]) {
+				tier_seen[t] = true;
+				cap[t] += limit;
+			}
+		}
+	}
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+		const struct faii_tier_policy *tp = &cfg->policy.tier[t];
+		double out = (double)(total.tier_dispatched[t] - total.tier_finished[t]);
+		double q = cap[t] > 0 ? out / cap[t] : (out > 0 ? 1.0 : 0.0);
+		qs->outstanding[t] = out;
+		qs->capacity[t] = cap[t];
+		qs->q[t] = (1.0 - FAII_QUEUE_EWMA_WEIGHT) * qs->q[t] + FAII_QUEUE_EWMA_WEIGHT * q;
+		qs->theta[t] = tp->factor * (1.0 + tp->congestion_gamma * qs->q[t]);
+		qs->price[t] = cfg->policy.token_rate * tp->factor *
+		               (1.0 + tp->congestion_gamma * qs->q[t]);
+	}
+	if (dt_s > 0) {
+		for (unsigned c = 0; c < FAII_CLASS_COUNT; c++) {
+			double rate =
+			        (double)(total.class_copies[c] - a->prev_tier_copies[c]) / dt_s;
+			a->prev_tier_copies[c] = total.class_copies[c];
+			qs->class_util[c] = class_cap[c] > 0 ? rate / class_cap[c] : 0.0;
+		}
+		/* Demand per key for the congestion term, smoothed. */
+		for (uint32_t r = 0; r < cfg->region_count; r++) {
+			for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
+				for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
+					uint32_t key = faii_route_key_index(
+					        (uint8_t)r, cat, cfg->residency_classes[c].id);
+					uint64_t sum = 0;
+					for (unsigned w = 0; w < a->worker_count; w++)
+						sum += a->workers[w].key_arrivals[key];
+					double rate =
+					        (double)(sum - a->prev_key_arrivals[key]) / dt_s;
+					a->prev_key_arrivals[key] = sum;
+					a->pub.arrival_rate[key] =
+					        (1.0 - FAII_QUEUE_EWMA_WEIGHT) *
+					                a->pub.arrival_rate[key] +
+					        FAII_QUEUE_EWMA_WEIGHT * rate;
+				}
+			}
+		}
+	}
+}
+
+int faii_appliance_publish(struct faii_appliance_dp *a)
+{
+	faii_registry_refresh(&a->reg);
+	int rc = faii_publisher_run(&a->pub);
+	return rc == -EBUSY ? 0 : rc;
+}
+
+void faii_appliance_tick(struct faii_appliance_dp *a)
+{
+	faii_appliance_drain_slow(a);
+	faii_publisher_reclaim(&a->pub);
+	double now = mono_s();
+	if ((now - a->last_publish_s) * 1000.0 >= FAII_PUBLISH_PERIOD_MS) {
+		faii_appliance_measure(a, now - a->last_measure_s);
+		a->last_measure_s = now;
+		faii_appliance_publish(a);
+		a->last_publish_s = now;
+	}
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The running appliance minus its process shell: registry, publisher,
+ * workers and the control thread's periodic work. faiid wraps it with the
+ * EAL, ports, ledger and signals; tests and benchmarks drive it directly
+ * over DPDK virtual devices.
+ */
+#ifndef FAII_APPLIANCE_H
+#define FAII_APPLIANCE_H
+
+#include <stdint.h>
+
+#include <rte_rcu_qsbr.h>
+
+#include "dataplane.h"
+#include "faii/publish.h"
+#include "faii/registry.h"
+
+#define FAII_CONTROL_TICK_MS   10u  /* slow path and evidence */
+#define FAII_PUBLISH_PERIOD_MS 100u /* solve and publish: 10 times a second */
+#define FAII_QUEUE_EWMA_WEIGHT 0.3
+#define FAII_EVIDENCE_KEEP     256u /* most recent disagreements kept for operators */
+#define FAII_SLOW_BATCH_MAX    256u /* slow-path messages per tick */
+
+/* Queue measurement and prices (SPEC 3.5). */
+struct faii_queue_state {
+	double outstanding[FAII_TIER_COUNT];
+	double capacity[FAII_TIER_COUNT]; /* sum of L_i of active nodes eligible in the tier */
+	double q[FAII_TIER_COUNT];        /* smoothed outstanding / capacity */
+	double price[FAII_TIER_COUNT];    /* p_t = p0_t (1 + gamma_t q_t), p0_t = p theta0_t (26) */
+	double theta[FAII_TIER_COUNT];    /* theta_t = theta0_t (1 + gamma_t q_t) (32) */
+	double class_util[FAII_CLASS_COUNT]; /* copies per second / capacity of the class (7) */
+};
+
+struct faii_appliance_dp {
+	struct faii_registry reg;
+	struct faii_publisher pub;
+	struct faii_dp dp;
+	struct faii_residency_c residency_c;
+	struct rte_rcu_qsbr *qsbr;
+	unsigned worker_count;
+	struct faii_worker *workers;
+	struct faii_queue_state queues;
+	/* Control-thread bookkeeping. */
+	double last_publish_s;
+	double last_measure_s;
+	uint64_t prev_tier_copies[FAII_CLASS_COUNT];
+	uint64_t *prev_key_arrivals; /* FAII_ROUTE_KEYS_MAX */
+	uint64_t slow_processed;
+	uint64_t evidence_received;
+	struct faii_evidence evidence[FAII_EVIDENCE_KEEP];
+	/* Called for every disagreement (e.g. to record it); may be NULL. */
+	void (*on_evidence)(void *ctx, const struct faii_evidence *ev);
+	void *on_evidence_ctx;
+};
+
+/*
+ * Builds everything over cfg (ownership passes to the registry): needs the
+ * EAL, the started ports and their mbuf pool. workers may be driven by
+ * faii_appliance_launch() on worker lcores or by faii_worker_poll() from the
+ * caller. Publishes the first route set before returning.
+ */
+int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, const uint16_t *ports,
+                        unsigned port_count, unsigned workers, struct rte_mempool *pool, char *err,
+                        size_t errlen);
+int faii_appliance_launch(struct faii_appliance_dp *a, char *err, size_t errlen);
+/* The control thread's periodic work; call every FAII_CONTROL_TICK_MS. */
+void faii_appliance_tick(struct faii_appliance_dp *a);
+/* Stops launched workers (faii_force_quit) and waits for them. */
+void faii_appliance_stop(struct faii_appliance_dp *a);
+void faii_appliance_fini(struct faii_appliance_dp *a);
+
+/* Helpers for callers that drive workers themselves. */
+void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s);
+int faii_appliance_publish(struct faii_appliance_dp *a);
+void faii_appliance_drain_slow(struct faii_appliance_dp *a);
+
+#endif /* FAII_APPLIANCE_H */

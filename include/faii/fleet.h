@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fleet as the dataplane sees it, shared by the control thread (control/)
+ * and the workers (dataplane/):
+ *
+ * - struct faii_node_live: one per registry slot, in memory that never moves.
+ *   The control thread writes the policy fields (status, load limit,
+ *   reputation); workers count outstanding work, completions, SLO hits and
+ *   verified work with relaxed atomics. Nobody takes a lock.
+ * - struct faii_route_set: everything a worker needs to route a task,
+ *   compiled from the solver's tables (include/faii/routing.h), immutable once
+ *   published, swapped with one atomic pointer store and freed only after
+ *   every worker has passed a quiescent state (rte_rcu_qsbr). A worker loads
+ *   the pointer once per loop iteration.
+ */
+#ifndef FAII_FLEET_H
+#define FAII_FLEET_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "faii/config.h"
+#include "faii/protocol.h"
+#include "faii/routing.h"
+
+/* Index of a key's table: (region slot, category, residency class). */
+#define FAII_ROUTE_KEYS_MAX                                                                        \
+	(FAII_CFG_REGIONS_MAX * FAII_CATEGORY_COUNT * (FAII_RESIDENCY_CLASS_MAX + 1))
+#define FAII_ROUTE_NO_TABLE UINT32_MAX
+#define FAII_REGION_NO_SLOT 0xFFu
+
+/* Live state of one node. Two cache lines: the first is what routing reads
+ * per packet, the second what results update. */
+struct faii_node_live {
+	/* Read per packet. */
+	_Atomic uint32_t outstanding; /* R_i: dispatched, not yet answered or expired */
+	_Atomic uint32_t limit;       /* L_i: most outstanding tasks it may hold */
+	_Atomic uint8_t status;       /* enum faii_node_status; drain acts at once */
+	uint8_t reserved0;
+	_Atomic uint16_t reputation_milli;
+	uint32_t node_id;             /* fixed while the slot is in use */
+	_Atomic uint8_t jurisdiction; /* for the residency hook's node map */
+	_Atomic uint64_t dispatched;
+	_Atomic uint64_t completed;    /* results received */
+	_Atomic uint64_t failed;       /* error results and timeouts */
+	_Atomic uint64_t disagreed;    /* results outvoted by their replica set */
+	_Atomic uint64_t redispatched; /* taken away after a timeout */
+	/* Written per result, on its own cache line. */
+	_Alignas(64) _Atomic uint32_t latency_ewma_us; /* over all regions */
+	_Atomic uint32_t slo_total[FAII_TIER_COUNT];
+	_Atomic uint32_t slo_met[FAII_TIER_COUNT];
+	_Atomic uint64_t verified_work[FAII_TIER_COUNT]; /* majority-agreeing, within SLO */
+} __attribute__((aligned(64)));
+
+/* A candidate of a key's table with what dispatch needs about the node. */
+struct faii_route_cand {
+	uint32_t node;       /* registry slot (index of faii_node_live) */
+	uint32_t node_id;    /* written into the TASK */
+	uint32_t latency_us; /* estimated round trip from the key's region */
+	uint32_t asn;
+	uint16_t operator_idx;
+	uint16_t udp_port; /* host order */
+	uint8_t jurisdiction;
+	uint8_t node_class;
+	uint8_t addr_family; /* FAII_ADDR_IPV4 / FAII_ADDR_IPV6 */
+	uint8_t reserved;
+	float perf;       /* share relative to the key's largest, (0, 1] */
+	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
+	float unit[3];    /* position on the unit sphere, for distance */
+	uint32_t reserved2[2];
+};
+
+_Static_assert(sizeof(struct faii_route_cand) == 64, "one cache line");
+
+/* One key's published table: alias arrays first, they are read per draw. */
+struct faii_route_dp_table {
+	uint16_t count;
+	uint16_t flags; /* FAII_ROUTE_F_* */
+	uint16_t region;
+	uint8_t category;
+	uint8_t residency_class;
+	uint32_t prob[FAII_ROUTE_CANDIDATES_MAX];
+	uint16_t alias[FAII_ROUTE_CANDIDATES_MAX];
+	float share[FAII_ROUTE_CANDIDATES_MAX];
+	struct faii_route_cand cand[FAII_ROUTE_CANDIDATES_MAX];
+} __attribute__((aligned(64)));
+
+struct faii_route_set {
+	uint64_t generation;
+	uint64_t published_ns; /* CLOCK_REALTIME when published */
+	uint32_t table_count;
+	uint32_t region_count;
+	uint8_t region_slot[FAII_REGION_ID_MAX + 1]; /* FAII_REGION_NO_SLOT when unknown */
+	/* Residency policy snapshot: class id -> allowed jurisdictions. */
+	uint64_t class_allowed[FAII_RESIDENCY_CLASS_MAX + 1];
+	uint8_t class_defined[FAII_RESIDENCY_CLASS_MAX + 1];
+	uint32_t index[FAII_ROUTE_KEYS_MAX]; /* key -> table, FAII_ROUTE_NO_TABLE */
+	struct faii_route_dp_table tables[];
+};
+
+static inline uint32_t faii_route_key_index(uint8_t region_slot, uint8_t category,
+                                            uint16_t residency_class)
+{
+	return ((uint32_t)region_slot * FAII_CATEGORY_COUNT + (uint32_t)(category - 1)) *
+	               (FAII_RESIDENCY_CLASS_MAX + 1) +
+	       residency_class;
+}
+
+/* The table of a task's key, or NULL when the configuration has no such key. */
+static inline const struct faii_route_dp_table *
+faii_route_set_lookup(const struct faii_route_set *set, uint16_t region, uint8_t category,
+                      uint16_t residency_class)
+{
+	if (region > FAII_REGION_ID_MAX || residency_class > FAII_RESIDENCY_CLASS_MAX ||
+	    category < 1 || category > FAII_CATEGORY_COUNT)
+		return NULL;
+	uint8_t slot = set->region_slot[region];
+	if (slot == FAII_REGION_NO_SLOT)
+		return NULL;
+	uint32_t t = set->index[faii_route_key_index(slot, category, residency_class)];
+	return t == FAII_ROUTE_NO_TABLE ? NULL : &set->tables[t];
+}
+
+#endif /* FAII_FLEET_H */
