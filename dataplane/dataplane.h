@@ -52,7 +52,7 @@
 	X(HANDOFF_FULL, "handoff_full", "dropped: the owner's hand-off ring was full")             \
 	X(TASK_DISPATCHED_FLAG, "task_from_client_dispatched",                                     \
 	  "refused: client TASK already dispatched")                                               \
-	X(TASK_EXPIRED, "task_expired", "refused: submitted longer ago than its budget, or ahead") \
+	X(TASK_EXPIRED, "task_expired", "answered refused: older than its budget, or ahead")       \
 	X(TASK_REPLAY, "task_replay", "refused: task id seen within its window")                   \
 	X(TASK_UNKNOWN_KEY, "task_unknown_key", "answered no feasible node: region/class unknown") \
 	X(NO_FEASIBLE, "no_feasible_node", "answered: nothing feasible for the task")              \

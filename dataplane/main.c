@@ -236,6 +236,16 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 	return rte_eth_dev_start(port);
 }
 
+static const char *residency_reason_name(unsigned r)
+{
+	static const char *const names[FAII_RES_REASON_COUNT] = {
+#define RESIDENCY_REASON_NAME(sym, name) [FAII_RES_##sym] = name,
+	        FAII_RESIDENCY_REASONS(RESIDENCY_REASON_NAME)
+#undef RESIDENCY_REASON_NAME
+	};
+	return r < FAII_RES_REASON_COUNT ? names[r] : "invalid";
+}
+
 static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, const char *label)
 {
 	static struct faii_worker_stats total;
@@ -269,6 +279,14 @@ static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, 
 		       faii_hist_quantile_us(total.latency_hist[t], 0.5),
 		       faii_hist_quantile_us(total.latency_hist[t], 0.99), dp->queues.q[t],
 		       dp->queues.price[t]);
+	}
+	printf("\n  copies by node class:");
+	for (uint8_t c = 0; c < FAII_CLASS_COUNT; c++)
+		printf(" %s %" PRIu64, faii_node_class_name(c), total.class_copies[c]);
+	printf("; residency hook:");
+	for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++) {
+		if (total.residency[r] != 0)
+			printf(" %s=%" PRIu64, residency_reason_name(r), total.residency[r]);
 	}
 	printf("\n  routing: generation %" PRIu64 ", last solve %.1f ms; slow path %" PRIu64
 	       "; disagreements %" PRIu64 "\n",

@@ -543,8 +543,10 @@ static void handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port
 	uint32_t budget_us = load_be32(body + offsetof(struct faii_task, latency_budget_us));
 	uint64_t expire = submit + (uint64_t)budget_us * 1000u;
 	if (expire < now_ns || submit > now_ns + FAII_CLOCK_SKEW_NS) {
+		/* Answered, so the client knows; a replay (below) is not, since
+		 * answering it would amplify whoever replays. */
 		st->pipe[FAII_PIPE_TASK_EXPIRED]++;
-		rte_pktmbuf_free(m);
+		answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_REFUSED);
 		return;
 	}
 	hash_sig_t sig = rte_hash_crc_8byte(task_id, 0);
@@ -909,7 +911,7 @@ static void handle_result(struct faii_worker *w, struct rte_mbuf *m,
 		if (r->majority == 0) {
 			st->pipe[FAII_PIPE_NO_QUORUM]++;
 			st->tier_finished[r->tier - 1]++;
-			answer_record(w, r, FAII_RESULT_ERROR);
+			answer_record(w, r, FAII_RESULT_NO_QUORUM);
 		}
 		finish(w, (uint32_t)pos);
 	}

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# README command 1: install what is missing, build, and start faiid on the
-# embedded default (configs/demo.yaml: DPDK virtual devices, no NIC, no
-# hugepages, a local ledger under run/). Ctrl-C or SIGTERM stops it cleanly.
-# Extra arguments go to faiid after the configuration, e.g. --metrics-port 9500.
+# README command 1: install what is missing, build, and run the appliance on
+# its embedded default: faiid on configs/demo.yaml (no NIC, no hugepages, a
+# local ledger under run/) with the simulated fleet and clients (perf/faii-sim)
+# playing against it over a DPDK memif virtual device, two processes.
+#
+#   bash scripts/run.sh [SECONDS] [faii-sim options...]
+#
+# SECONDS (default 30) is how long the clients send; faiid then stops and
+# both print their final summaries. FAII_SIM_RATE sets tasks/s (default 2000).
+# FAII_DEMO_FAIID_ONLY=1 runs faiid alone (stop it with Ctrl-C).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -11,4 +17,39 @@ bash scripts/setup-deps.sh
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 mkdir -p run
-exec build/dataplane/faiid -- --config configs/demo.yaml "$@"
+
+if [ "${FAII_DEMO_FAIID_ONLY:-0}" = 1 ]; then
+	exec build/dataplane/faiid -- --config configs/demo.yaml
+fi
+
+seconds=${1:-30}
+shift || true
+sock=$root/run/memif.sock
+rm -f "$sock"
+# faiid: main lcore 0 (control thread), worker lcore 1; the simulator shares
+# the cores, so latencies include scheduling on this small machine.
+build/dataplane/faiid -l 0-1 --no-huge -m 512 --no-pci --file-prefix faii-demo \
+	--vdev "net_memif0,role=server,socket=$sock" --log-level lib.eal:warning -- \
+	--config configs/demo.yaml >run/faiid.log 2>&1 &
+faiid_pid=$!
+trap 'kill -TERM $faiid_pid 2>/dev/null || true' EXIT INT TERM
+tail -n +1 -f run/faiid.log --pid=$faiid_pid &
+
+# Bounded wait for faiid to publish its first routes and listen.
+for _ in $(seq 1 100); do
+	grep -q "running with" run/faiid.log && break
+	kill -0 $faiid_pid 2>/dev/null || { echo "run.sh: faiid did not start" >&2; exit 1; }
+	sleep 0.1
+done
+
+sim_rc=0
+build/perf/faii-sim -l 0 --no-huge -m 256 --no-pci --file-prefix faii-demo-sim \
+	--vdev "net_memif0,role=client,socket=$sock" --log-level lib.eal:warning -- \
+	--config configs/demo.yaml --duration "$seconds" --rate "${FAII_SIM_RATE:-2000}" "$@" ||
+	sim_rc=$?
+kill -TERM $faiid_pid
+wait $faiid_pid || true
+trap - EXIT INT TERM
+sleep 0.2
+echo "run.sh: faiid's log is run/faiid.log, its ledger run/ledger (build/ledger/faii-ledger dump run/ledger)"
+exit $sim_rc

@@ -87,8 +87,9 @@ enum faii_result_status {
 	FAII_RESULT_NO_FEASIBLE_NODE = 2, /* appliance: nothing could take it */
 	FAII_RESULT_TIMEOUT = 3,          /* appliance: dispatch and retry expired */
 	FAII_RESULT_REFUSED = 4,          /* appliance: validation or residency */
+	FAII_RESULT_NO_QUORUM = 5,        /* appliance: the replica set did not agree */
 };
-#define FAII_RESULT_STATUS_MAX FAII_RESULT_REFUSED
+#define FAII_RESULT_STATUS_MAX FAII_RESULT_NO_QUORUM
 
 /* Identifier bounds: 0 is never a valid node, region or residency class. */
 #define FAII_NODE_ID_MAX          0x00FFFFFFu

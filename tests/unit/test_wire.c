@@ -913,7 +913,7 @@ static const struct drop_case msg_cases[] = {
 	 FAII_DROP_BAD_PAYLOAD_LENGTH},
 	{"result payload_len on empty", B_RESULT_APPL, {RES_P(payload_len, 1)}, 0,
 	 FAII_DROP_BAD_PAYLOAD_LENGTH},
-	{"status 5", B_RESULT, {RES_P(status, FAII_RESULT_STATUS_MAX + 1)}, 0,
+	{"status above the last", B_RESULT, {RES_P(status, FAII_RESULT_STATUS_MAX + 1)}, 0,
 	 FAII_DROP_BAD_STATUS},
 	{"status 255", B_RESULT_APPL, {RES_P(status, 255)}, 0, FAII_DROP_BAD_STATUS},
 	{"node result from node 0", B_RESULT, {RES_P(node_id, 0)}, 0, FAII_DROP_BAD_NODE_ID},

@@ -54,7 +54,7 @@ local REPLICAS_MAX = 7
 local node_classes = { [0] = "micro", [1] = "small", [2] = "medium", [3] = "large", [4] = "xl" }
 
 local result_status = {
-	[0] = "ok", [1] = "error", [2] = "no_feasible_node", [3] = "timeout", [4] = "refused",
+	[0] = "ok", [1] = "error", [2] = "no_feasible_node", [3] = "timeout", [4] = "refused", [5] = "no_quorum",
 }
 
 local energy_sources = {
