@@ -30,12 +30,12 @@ static const struct {
 } commands[] = {
         [C_LOAD] = {"load", false, true},
         [C_SYNC] = {"sync", false, true},
-        [C_ATTACH_XDP] = {"attach-xdp", true},
-        [C_ATTACH_TC] = {"attach-tc", true},
-        [C_DETACH] = {"detach", true},
-        [C_UNLOAD] = {"unload"},
-        [C_SHOW] = {"show"},
-        [C_STATS] = {"stats"},
+        [C_ATTACH_XDP] = {"attach-xdp", true, false},
+        [C_ATTACH_TC] = {"attach-tc", true, false},
+        [C_DETACH] = {"detach", true, false},
+        [C_UNLOAD] = {"unload", false, false},
+        [C_SHOW] = {"show", false, false},
+        [C_STATS] = {"stats", false, false},
 };
 
 static void usage(FILE *f)
