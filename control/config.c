@@ -193,7 +193,7 @@ static int parse_double(struct loader *ld, yaml_node_t *node, const char *path, 
 static int parse_u32(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
                      const struct field *f)
 {
-	double v;
+	double v = 0; /* set on success; gcc -O3 cannot see it */
 	if (scalar_number(ld, node, path, f, true, &v) != 0)
 		return -1;
 	*(uint32_t *)dst = (uint32_t)v;
@@ -203,7 +203,7 @@ static int parse_u32(struct loader *ld, yaml_node_t *node, const char *path, voi
 static int parse_u16(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
                      const struct field *f)
 {
-	double v;
+	double v = 0; /* set on success; gcc -O3 cannot see it */
 	if (scalar_number(ld, node, path, f, true, &v) != 0)
 		return -1;
 	*(uint16_t *)dst = (uint16_t)v;
@@ -266,7 +266,10 @@ static int count_visit(struct loader *ld, yaml_node_t *node, const char *path)
 
 static void child_path(char *out, size_t cap, const char *path, const char *key)
 {
-	snprintf(out, cap, "%s%s%s", path, path[0] ? "." : "", key);
+	/* A key path longer than cap is cut: it only names the place of an
+	 * error. Testing the result tells gcc -O3 the cut is intended. */
+	if (snprintf(out, cap, "%s%s%s", path, path[0] ? "." : "", key) >= (int)cap)
+		out[cap - 1] = '\0';
 }
 
 static int walk_map(struct loader *ld, yaml_node_t *node, const char *path,
@@ -863,7 +866,7 @@ static int parse_eligibility(struct loader *ld, yaml_node_t *node, const char *p
 	for (yaml_node_item_t *it = node->data.sequence.items.start;
 	     it < node->data.sequence.items.top; it++) {
 		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
-		uint8_t idx;
+		uint8_t idx = 0; /* set on success; gcc -O3 cannot see it */
 		if (parse_enum(ld, item, path, &idx, eligibility_name, FAII_CATEGORY_COUNT + 1) !=
 		    0)
 			return -1;
