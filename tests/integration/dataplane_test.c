@@ -1,0 +1,779 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane pipeline (dataplane/pipeline.c, dataplane/appliance.c) driven
+ * through real DPDK virtual devices: a net_ring port made with
+ * rte_eth_from_rings() whose RX rings the test fills with frames built by
+ * faii_frame_build() and whose TX rings it empties, parsing what the
+ * appliance sent. Workers are polled synchronously from the test thread
+ * (faii_worker_poll), so every step is deterministic up to the routing
+ * draws; the control thread's work (publish, drain the slow path) is called
+ * by the tests where they need it.
+ *
+ * The test plays the client (10.0.0.1:5555 -> 10.0.0.254:7410) and every node
+ * (192.0.2.<id>:<7000 + id>, as the test configurations place them).
+ *
+ * Criterion runs each test in its own process, so each one initialises the
+ * EAL with its own in-memory instance.
+ */
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "appliance.h"
+#include "dataplane.h"
+#include "faii/config.h"
+#include "faii/demo.h"
+#include "faii/frame.h"
+#include "faii/protocol.h"
+#include "faii/publish.h"
+#include "faii/registry.h"
+#include "faii/wire.h"
+
+#define QUEUES_MAX  2u
+#define RING_SIZE   8192u
+#define POOL_SIZE   32767u
+#define NODES_MAX   32u
+#define OUT_MAX     65536u
+#define PUMP_MAX    100000u
+#define UDP_PORT    7410u
+#define CLIENT_PORT 5555u
+#define CLIENT_IP   0x0A000001u /* 10.0.0.1 */
+#define LOCAL_IP    0x0A0000FEu /* 10.0.0.254 */
+#define NODE_NET    0xC0000200u /* 192.0.2.0/24: node id is the last byte */
+#define NODE_PORT0  7000u
+
+enum { RC_ANY = 1, RC_CH = 2, RC_EU = 3, RC_US = 4 };
+enum { REG_ZURICH = 1, REG_VIRGINIA = 2 };
+
+/* ------------------------------------------------------------------------ */
+/* Configurations.                                                          */
+
+struct nspec {
+	const char *cls; /* micro, S, M, L, XL */
+	const char *op;
+	const char *country; /* CH, DE, FR, US */
+	double lat, lon;
+	double capacity;
+	double price;
+	double reputation;
+	double solar; /* share of solar in the mix, the rest non-renewable */
+	const char *elig;
+	const char *status;
+};
+
+static struct nspec node(const char *cls, const char *op, const char *country)
+{
+	return (struct nspec){.cls = cls,
+	                      .op = op,
+	                      .country = country,
+	                      .lat = 47.40,
+	                      .lon = 8.50,
+	                      .capacity = 1000,
+	                      .price = 1.0,
+	                      .reputation = 0.5,
+	                      .solar = 0.5,
+	                      .elig = "all",
+	                      .status = "active"};
+}
+
+static const char world[] = "jurisdictions:\n"
+                            "  - {country: CH, bloc: EFTA}\n"
+                            "  - {country: DE, bloc: EU}\n"
+                            "  - {country: FR, bloc: EU}\n"
+                            "  - {country: US}\n"
+                            "residency_classes:\n"
+                            "  - {id: 1, name: any, allow: [any]}\n"
+                            "  - {id: 2, name: CH-only, allow: [CH]}\n"
+                            "  - {id: 3, name: EU-only, allow: [EU]}\n"
+                            "  - {id: 4, name: US-only, allow: [US]}\n"
+                            "regions:\n"
+                            "  - {id: 1, name: zurich, lat: 47.37, lon: 8.54}\n"
+                            "  - {id: 2, name: virginia, lat: 38.95, lon: -77.45}\n";
+
+/* Node i of the array gets id i + 1, 192.0.2.<id>:<7000 + id>, operator
+ * ASN 64512 + operator name's first byte, and its demo key pair. */
+static struct faii_config *fleet(const char *policy, const struct nspec *nodes, unsigned n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	fputs(policy ? policy : "", f);
+	fputs(world, f);
+	fputs("nodes:\n", f);
+	for (unsigned i = 0; i < n; i++) {
+		const struct nspec *s = &nodes[i];
+		unsigned id = i + 1;
+		uint8_t pk[FAII_PUBKEY_SIZE], sk[64];
+		faii_demo_node_keypair(id, pk, sk);
+		fprintf(f,
+		        "  - id: %u\n"
+		        "    name: node-%u\n"
+		        "    class: %s\n"
+		        "    status: %s\n"
+		        "    operator: %s\n"
+		        "    asn: %u\n"
+		        "    country: %s\n"
+		        "    region: zurich\n"
+		        "    location: [%.4f, %.4f]\n"
+		        "    address: \"192.0.2.%u:%u\"\n"
+		        "    capacity: %.17g\n"
+		        "    eligibility: [%s]\n"
+		        "    price: %.17g\n"
+		        "    reputation: %.17g\n"
+		        "    esg:\n"
+		        "      mix: {solar: %.17g, nonrenewable: %.17g}\n"
+		        "      pue: 1.2\n"
+		        "      energy_to_work: 1.0\n"
+		        "      grid_stress: 0.3\n"
+		        "    public_key: ",
+		        id, id, s->cls, s->status, s->op, 64512u + (unsigned char)s->op[0],
+		        s->country, s->lat, s->lon, id, NODE_PORT0 + id, s->capacity, s->elig,
+		        s->price, s->reputation, s->solar, 1.0 - s->solar);
+		for (unsigned k = 0; k < FAII_PUBKEY_SIZE; k++)
+			fprintf(f, "%02x", pk[k]);
+		fputc('\n', f);
+	}
+	cr_assert_eq(fclose(f), 0);
+	char err[FAII_CFG_ERR_LEN] = "";
+	struct faii_config *c = NULL;
+	int rc = faii_config_load_string("dataplane_test.yaml", buf, strlen(buf), &c, err);
+	cr_assert_eq(rc, 0, "test configuration does not load: %s\n%s", err, buf);
+	cr_assert_eq(c->node_count, n);
+	free(buf);
+	return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The test bed: EAL, pool, one net_ring port, the appliance.               */
+
+struct testbed {
+	struct rte_mempool *pool;
+	struct rte_ring *rx[QUEUES_MAX], *tx[QUEUES_MAX];
+	uint16_t port;
+	unsigned queues;
+	bool up;
+	struct faii_appliance_dp a;
+	uint64_t next_id;
+};
+static struct testbed T;
+
+/* What the appliance transmitted, parsed. */
+struct out {
+	uint8_t type;
+	uint8_t flags;
+	unsigned queue; /* TX queue it left on */
+	uint32_t dst_ip;
+	uint16_t dst_port;
+	struct faii_task task;
+	struct faii_result result;
+};
+static struct out O[OUT_MAX];
+static unsigned NO;
+static struct faii_worker_stats S;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__rte_unused static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void eal_up(void)
+{
+	char *argv[] = {"dataplane_test",
+	                "--no-huge",
+	                "--no-pci",
+	                "-m",
+	                "512",
+	                "--file-prefix=faii-dpt",
+	                "-l",
+	                "0",
+	                "--log-level=lib.eal:warning",
+	                "--no-telemetry",
+	                "--no-shconf",
+	                NULL};
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+	cr_assert_geq(sodium_init(), 0);
+	int rc = rte_eal_init(argc, argv);
+	cr_assert_geq(rc, 0, "rte_eal_init failed: %s", rte_strerror(rte_errno));
+}
+
+static void port_up(unsigned queues)
+{
+	T.queues = queues;
+	T.pool = rte_pktmbuf_pool_create("dpt_pool", POOL_SIZE, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	                                 (int)rte_socket_id());
+	cr_assert_not_null(T.pool, "pool: %s", rte_strerror(rte_errno));
+	for (unsigned q = 0; q < queues; q++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "dpt_rx%u", q);
+		T.rx[q] = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(),
+		                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "dpt_tx%u", q);
+		T.tx[q] = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(),
+		                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+		cr_assert(T.rx[q] != NULL && T.tx[q] != NULL);
+	}
+	int port = rte_eth_from_rings("dpt_ring", T.rx, queues, T.tx, queues,
+	                              (unsigned)rte_socket_id());
+	cr_assert_geq(port, 0, "rte_eth_from_rings: %s", rte_strerror(rte_errno));
+	T.port = (uint16_t)port;
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	cr_assert_eq(rte_eth_dev_configure(T.port, (uint16_t)queues, (uint16_t)queues, &conf), 0);
+	for (uint16_t q = 0; q < queues; q++) {
+		cr_assert_eq(rte_eth_rx_queue_setup(T.port, q, 1024, 0, NULL, T.pool), 0);
+		cr_assert_eq(rte_eth_tx_queue_setup(T.port, q, 1024, 0, NULL), 0);
+	}
+	cr_assert_eq(rte_eth_dev_start(T.port), 0);
+}
+
+static void appliance_up(struct faii_config *cfg, unsigned workers)
+{
+	char err[256] = "";
+	int rc = faii_appliance_init(&T.a, cfg, &T.port, 1, workers, T.pool, err, sizeof(err));
+	cr_assert_eq(rc, 0, "faii_appliance_init: %s", err);
+	T.up = true;
+	if (T.next_id == 0)
+		T.next_id = 1000;
+}
+
+static void tb_setup(unsigned queues, unsigned workers, struct faii_config *cfg)
+{
+	eal_up();
+	port_up(queues);
+	appliance_up(cfg, workers);
+	NO = 0;
+}
+
+static void tb_teardown(void)
+{
+	if (T.up)
+		faii_appliance_fini(&T.a);
+	T.up = false;
+	for (unsigned q = 0; q < T.queues; q++) {
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(T.rx[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		while (rte_ring_dequeue(T.tx[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	}
+	rte_eth_dev_stop(T.port);
+	rte_eth_dev_close(T.port);
+	rte_eal_cleanup();
+}
+
+static void stats(void)
+{
+	faii_stats_sum(T.a.workers, T.a.worker_count, &S);
+}
+
+/* ---- frames in ------------------------------------------------------------- */
+
+static void put_ip(uint8_t *dst, uint32_t ip)
+{
+	dst[0] = (uint8_t)(ip >> 24);
+	dst[1] = (uint8_t)(ip >> 16);
+	dst[2] = (uint8_t)(ip >> 8);
+	dst[3] = (uint8_t)ip;
+}
+
+static struct faii_frame_spec client_spec(void)
+{
+	struct faii_frame_spec s = {.src_port = CLIENT_PORT, .dst_port = UDP_PORT};
+	static const uint8_t cmac[6] = {0x02, 0, 0, 0, 0, 0x01}, amac[6] = {0x02, 0, 0, 0, 0, 0xFE};
+	memcpy(s.src_mac, cmac, 6);
+	memcpy(s.dst_mac, amac, 6);
+	put_ip(s.src_ip, CLIENT_IP);
+	put_ip(s.dst_ip, LOCAL_IP);
+	return s;
+}
+
+static struct faii_frame_spec node_spec(uint32_t node_id)
+{
+	struct faii_frame_spec s = client_spec();
+	s.src_port = (uint16_t)(NODE_PORT0 + node_id);
+	s.src_mac[5] = (uint8_t)(0x80 + node_id);
+	put_ip(s.src_ip, NODE_NET + node_id);
+	return s;
+}
+
+/* Frames msg as spec says and puts it on RX queue q; returns the mbuf's data
+ * so that a caller may corrupt it before the next poll. */
+static uint8_t *inject(unsigned q, const struct faii_frame_spec *spec, const void *msg, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	cr_assert_not_null(m, "test pool exhausted");
+	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+	size_t n = faii_frame_build(data, rte_pktmbuf_tailroom(m), spec, msg, len);
+	cr_assert_gt(n, 0u);
+	m->data_len = (uint16_t)n;
+	m->pkt_len = (uint32_t)n;
+	m->port = T.port;
+	cr_assert_eq(rte_ring_enqueue(T.rx[q], m), 0, "RX ring full");
+	return data;
+}
+
+static struct faii_task task_of(uint8_t category, uint16_t rclass, uint32_t budget_us)
+{
+	struct faii_task t;
+	memset(&t, 0, sizeof(t));
+	t.client_id = 77;
+	t.latency_budget_us = budget_us;
+	t.origin_region = REG_ZURICH;
+	t.residency_class = rclass;
+	t.category = category;
+	t.tier = faii_category_tier(category);
+	t.consistency = FAII_CONSISTENCY_EVENTUAL;
+	return t;
+}
+
+/* Sends t with a fresh id (unless it has one) and the current time. */
+static uint64_t send_task(unsigned q, struct faii_task *t)
+{
+	if (t->task_id == 0)
+		t->task_id = T.next_id++;
+	if (t->submit_ts_ns == 0)
+		t->submit_ts_ns = now_ns();
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	size_t len = faii_encode_task(msg, sizeof(msg), t, NULL);
+	cr_assert_gt(len, 0u);
+	struct faii_frame_spec s = client_spec();
+	inject(q, &s, msg, len);
+	return t->task_id;
+}
+
+/* The node's answer to a TASK copy: echoes id, node, replica and dispatch time. */
+static void send_result(unsigned q, const struct faii_task *copy, uint8_t status, uint8_t hash)
+{
+	struct faii_result r;
+	memset(&r, 0, sizeof(r));
+	r.task_id = copy->task_id;
+	r.dispatch_ts_ns = copy->dispatch_ts_ns;
+	r.node_id = copy->node_id;
+	r.exec_time_us = 5;
+	r.status = status;
+	r.replica_index = copy->replica_index;
+	memset(r.result_hash, hash, sizeof(r.result_hash));
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	size_t len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	cr_assert_gt(len, 0u);
+	struct faii_frame_spec s = node_spec(copy->node_id);
+	inject(q, &s, msg, len);
+}
+
+/* ---- frames out ------------------------------------------------------------ */
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void decode_out(const struct rte_mbuf *m, unsigned q)
+{
+	cr_assert_lt(NO, OUT_MAX, "too many frames out");
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	cr_assert_geq(len, FAII_ETH_HDR_LEN + FAII_IPV4_HDR_LEN + FAII_UDP_HDR_LEN);
+	uint16_t dport = (uint16_t)(p[36] << 8 | p[37]);
+	struct faii_frame_view fv;
+	enum faii_drop d = faii_parse_frame(p, len, dport, &fv);
+	cr_assert_eq(d, FAII_OK, "the appliance sent an invalid frame: %s", faii_drop_name(d));
+	struct out *o = &O[NO++];
+	memset(o, 0, sizeof(*o));
+	o->type = fv.msg.type;
+	o->flags = fv.msg.hdr->flags;
+	o->queue = q;
+	o->dst_port = dport;
+	o->dst_ip = get_be32(p + 30);
+	if (o->type == FAII_MSG_TASK)
+		faii_decode_task(&fv.msg, &o->task);
+	else if (o->type == FAII_MSG_RESULT)
+		faii_decode_result(&fv.msg, &o->result);
+}
+
+/* Takes everything off the TX rings; the appliance may still hold some of
+ * these mbufs (refcnt > 1, kept for re-dispatch): read only, then free. */
+static void collect(void)
+{
+	for (unsigned q = 0; q < T.queues; q++) {
+		struct rte_mbuf *b[64];
+		for (unsigned guard = 0; guard < RING_SIZE; guard++) {
+			unsigned n = rte_ring_dequeue_burst(T.tx[q], (void **)b, 64, NULL);
+			if (n == 0)
+				break;
+			for (unsigned i = 0; i < n; i++) {
+				decode_out(b[i], q);
+				rte_pktmbuf_free(b[i]);
+			}
+		}
+	}
+}
+
+/* Polls every worker until its RX queue and hand-off ring are empty. */
+static void pump(void)
+{
+	for (unsigned it = 0; it < PUMP_MAX; it++) {
+		for (unsigned w = 0; w < T.a.worker_count; w++)
+			faii_worker_poll(&T.a.workers[w]);
+		collect();
+		bool idle = true;
+		for (unsigned q = 0; q < T.a.worker_count; q++)
+			idle = idle && rte_ring_count(T.rx[q]) == 0;
+		for (unsigned w = 0; w < T.a.worker_count; w++)
+			idle = idle && rte_ring_count(T.a.dp.handoff[w]) == 0;
+		if (idle)
+			return;
+	}
+	cr_assert_fail("the appliance did not drain its input");
+}
+
+/* Polls for about us microseconds (the timer wheel runs on the TSC). */
+__rte_unused static void pump_for_us(unsigned us)
+{
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000000u * us;
+	for (unsigned it = 0; it < 1000000u && rte_rdtsc() < end; it++) {
+		pump();
+		rte_delay_us(50);
+	}
+}
+
+static bool is_task_copy_to(const struct out *o, uint32_t node_id)
+{
+	return o->type == FAII_MSG_TASK && o->task.node_id == node_id &&
+	       o->dst_ip == NODE_NET + node_id && o->dst_port == NODE_PORT0 + node_id &&
+	       (o->flags & FAII_F_DISPATCHED) && o->task.dispatch_ts_ns != 0;
+}
+
+static bool is_client_result(const struct out *o)
+{
+	return o->type == FAII_MSG_RESULT && o->dst_ip == CLIENT_IP && o->dst_port == CLIENT_PORT;
+}
+
+/* Every non-zero counter, on stderr: what a failing assertion saw. */
+static void dump_stats(void)
+{
+	stats();
+	fprintf(stderr, "rx %" PRIu64 " tx %" PRIu64 "\n", S.rx_packets, S.tx_packets);
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		if (S.drops[r])
+			fprintf(stderr, "  drop %s %" PRIu64 "\n",
+			        faii_drop_name((enum faii_drop)r), S.drops[r]);
+	for (unsigned c = 0; c < FAII_PIPE_COUNT; c++)
+		if (S.pipe[c])
+			fprintf(stderr, "  %s %" PRIu64 "\n",
+			        faii_pipe_counter_name((enum faii_pipe_counter)c), S.pipe[c]);
+	for (unsigned v = 0; v < FAII_RES_REASON_COUNT; v++)
+		if (S.residency[v])
+			fprintf(stderr, "  residency[%u] %" PRIu64 "\n", v, S.residency[v]);
+}
+
+/* ---- running tasks --------------------------------------------------------- */
+
+/*
+ * Sends n tasks made from tpl in batches of at most batch, answers every copy
+ * OK at once, and counts TASK copies per node id into per_node. Asserts one
+ * copy per task, each addressed to the node it names, and exactly one OK
+ * result per task back to the client.
+ */
+static void run_tasks(const struct faii_task *tpl, unsigned n, unsigned batch, uint64_t *per_node)
+{
+	struct faii_task copies[32];
+	cr_assert(batch >= 1 && batch <= 32);
+	for (unsigned sent = 0; sent < n;) {
+		unsigned b = n - sent < batch ? n - sent : batch;
+		uint64_t first = T.next_id;
+		for (unsigned i = 0; i < b; i++) {
+			struct faii_task t = *tpl;
+			send_task(0, &t);
+		}
+		NO = 0;
+		pump();
+		if (NO != b)
+			dump_stats();
+		cr_assert_eq(NO, b, "%u tasks gave %u frames", b, NO);
+		for (unsigned i = 0; i < b; i++) {
+			const struct out *o = &O[i];
+			cr_assert(is_task_copy_to(o, o->task.node_id),
+			          "not a TASK copy to its node");
+			cr_assert(o->task.node_id >= 1 && o->task.node_id <= NODES_MAX);
+			cr_assert(o->task.task_id >= first && o->task.task_id < first + b);
+			cr_assert_eq(o->task.attempt, 0);
+			per_node[o->task.node_id]++;
+			copies[i] = o->task;
+		}
+		NO = 0;
+		for (unsigned i = 0; i < b; i++)
+			send_result(0, &copies[i], FAII_RESULT_OK, 0xAA);
+		pump();
+		cr_assert_eq(NO, b, "%u results gave %u frames", b, NO);
+		uint32_t seen = 0;
+		for (unsigned i = 0; i < b; i++) {
+			const struct out *o = &O[i];
+			cr_assert(is_client_result(o));
+			cr_assert_eq(o->result.status, FAII_RESULT_OK);
+			cr_assert(o->result.task_id >= first && o->result.task_id < first + b);
+			uint32_t bit = 1u << (o->result.task_id - first);
+			cr_assert_eq(seen & bit, 0u, "task %" PRIu64 " answered twice",
+			             o->result.task_id);
+			seen |= bit;
+		}
+		NO = 0;
+		sent += b;
+	}
+}
+
+static const struct faii_route_dp_table *table_of(uint16_t region, uint8_t category,
+                                                  uint16_t rclass)
+{
+	const struct faii_route_set *set = faii_publisher_current(&T.a.pub);
+	cr_assert_not_null(set);
+	return faii_route_set_lookup(set, region, category, rclass);
+}
+
+__rte_unused static uint64_t total(const uint64_t *per_node)
+{
+	uint64_t s = 0;
+	for (unsigned i = 0; i <= NODES_MAX; i++)
+		s += per_node[i];
+	return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* 1. Each feasibility rule forces the choice.                              */
+
+TestSuite(dataplane, .fini = tb_teardown);
+
+Test(dataplane, feasibility_latency_budget)
+{
+	/* Node 1 near Zurich, node 2 in Virginia and cheaper (preferred). */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "US")};
+	n[1].lat = 38.90, n[1].lon = -77.40, n[1].price = 0.9;
+	n[0].price = 1.05;
+	struct faii_config *cfg = fleet(NULL, n, 2);
+	double near_us = faii_route_latency_prior_us(&cfg->regions[0], &cfg->nodes[0]);
+	double far_us = faii_route_latency_prior_us(&cfg->regions[0], &cfg->nodes[1]);
+	cr_assert_lt(near_us, 2000.0);
+	cr_assert_gt(far_us, 50000.0);
+	tb_setup(1, 1, cfg);
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	cr_assert_not_null(t);
+	cr_assert_eq(t->count, 2, "both nodes within the category's 1 s");
+
+	/* A 20 ms budget: only the near node's prior round trip fits. */
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 20000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 400);
+	cr_assert_eq(per[2], 0, "the far node got %" PRIu64 " tasks over budget", per[2]);
+
+	/* Control: with 500 ms both fit and the cheaper far node is chosen too. */
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[2], 100, "far node %" PRIu64, per[2]);
+	cr_assert_gt(per[1], 0);
+}
+
+Test(dataplane, feasibility_capacity)
+{
+	/* capacity 8/s: L_i = max(8 * 0.25 s, 4) = 4 outstanding tasks. */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].capacity = n[1].capacity = 8;
+	n[0].price = 0.9; /* node 1 preferred */
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	cr_assert_eq(atomic_load(&T.a.reg.live[0].limit), 4u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[1].limit), 4u);
+
+	/* Eight tasks, never answered (10 s budget: no timeout here). */
+	struct faii_task held[8];
+	uint64_t per[NODES_MAX + 1] = {0};
+	for (unsigned i = 0; i < 8; i++) {
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 10000000);
+		send_task(0, &t);
+	}
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 8);
+	for (unsigned i = 0; i < 8; i++) {
+		cr_assert(is_task_copy_to(&O[i], O[i].task.node_id));
+		per[O[i].task.node_id]++;
+		held[i] = O[i].task;
+	}
+	cr_assert_eq(per[1], 4, "node 1 got %" PRIu64 " of 8 (limit 4)", per[1]);
+	cr_assert_eq(per[2], 4);
+	cr_assert_eq(atomic_load(&T.a.reg.live[0].outstanding), 4u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[1].outstanding), 4u);
+
+	/* Both at L_i: the ninth is answered "no feasible node". */
+	struct faii_task t9 = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 10000000);
+	uint64_t id9 = send_task(0, &t9);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id9);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_NO_FEASIBLE], 1);
+
+	/* One result back from node 1: it has room for exactly one more. */
+	unsigned k = 0;
+	while (k < 8 && held[k].node_id != 1)
+		k++;
+	cr_assert_lt(k, 8u);
+	send_result(0, &held[k], FAII_RESULT_OK, 0xAA);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, held[k].task_id);
+	cr_assert_eq(atomic_load(&T.a.reg.live[0].outstanding), 3u);
+	struct faii_task t10 = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 10000000);
+	send_task(0, &t10);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_task_copy_to(&O[0], 1), "the freed slot is node 1's");
+}
+
+Test(dataplane, feasibility_eligibility)
+{
+	/* Node 1 is cheaper but eligible for interactive inference only. */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].elig = "interactive_inference";
+	n[0].price = 0.9;
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 0, "ineligible node got %" PRIu64, per[1]);
+	cr_assert_eq(per[2], 400);
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_INTERACTIVE_INFERENCE, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[1], 100, "control: the eligible category reaches node 1");
+}
+
+Test(dataplane, feasibility_residency)
+{
+	/* Node 1 sits in the US (forbidden for CH-only) and is cheaper and greener. */
+	struct nspec n[2] = {node("M", "a", "US"), node("M", "b", "CH")};
+	n[0].price = 0.85, n[0].solar = 0.95;
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 0, "restricted task left for a forbidden jurisdiction");
+	cr_assert_eq(per[2], 400);
+	stats();
+	cr_assert_eq(S.residency[FAII_RES_PASS_ALLOWED], 400, "the hook judged every copy");
+	cr_assert_eq(S.residency[FAII_RES_DROP_FORBIDDEN], 0);
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[1], 100, "control: class any reaches the US node");
+}
+
+Test(dataplane, feasibility_price_corridor)
+{
+	/* Mean price 1.02, corridor [0.816, 1.224]: node 1 (0.5, the most
+	 * preferred by price) and node 5 (1.6) are outside. */
+	struct nspec n[5] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH"),
+	                     node("M", "d", "CH"), node("M", "e", "CH")};
+	n[0].price = 0.5;
+	n[4].price = 1.6;
+	tb_setup(1, 1, fleet(NULL, n, 5));
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	cr_assert_not_null(t);
+	cr_assert_eq(t->count, 3);
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 600, 16, per);
+	cr_assert_eq(per[1], 0, "below the corridor: %" PRIu64, per[1]);
+	cr_assert_eq(per[5], 0, "above the corridor: %" PRIu64, per[5]);
+	for (unsigned i = 2; i <= 4; i++)
+		cr_assert_gt(per[i], 100, "node %u inside the corridor got %" PRIu64, i, per[i]);
+}
+
+Test(dataplane, feasibility_status_draining)
+{
+	struct nspec n[3] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH")};
+	n[0].price = 0.85;
+	tb_setup(1, 1, fleet(NULL, n, 3));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 300, 16, per);
+	cr_assert_gt(per[1], 50);
+
+	/* Drained, with no new route set published: acts at once. */
+	cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_DRAINING), 0);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 600, 16, per);
+	cr_assert_eq(per[1], 0, "a draining node got %" PRIu64 " new tasks", per[1]);
+	cr_assert_eq(per[2] + per[3], 600);
+
+	/* Published without it: still nothing; back to active: tasks again. */
+	cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	cr_assert_eq(table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY)->count, 2);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 300, 16, per);
+	cr_assert_eq(per[1], 0);
+	cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_ACTIVE), 0);
+	cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 300, 16, per);
+	cr_assert_gt(per[1], 50, "reactivated node got %" PRIu64, per[1]);
+}
+
+Test(dataplane, feasibility_min_reputation)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].reputation = 0.3, n[0].price = 0.85;
+	n[1].reputation = 0.9;
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	tpl.min_reputation_milli = 500;
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 0, "reputation 300 < 500 but got %" PRIu64, per[1]);
+	cr_assert_eq(per[2], 400);
+	memset(per, 0, sizeof(per));
+	tpl.min_reputation_milli = 0;
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[1], 100, "control: without a minimum node 1 is chosen");
+	/* Above every node: an explicit answer. */
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	t.min_reputation_milli = 950;
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+}
