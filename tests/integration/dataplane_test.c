@@ -195,7 +195,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-__rte_unused static double mono_s(void)
+static double mono_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -453,7 +453,7 @@ static void pump(void)
 }
 
 /* Polls for about us microseconds (the timer wheel runs on the TSC). */
-__rte_unused static void pump_for_us(unsigned us)
+static void pump_for_us(unsigned us)
 {
 	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000000u * us;
 	for (unsigned it = 0; it < 1000000u && rte_rdtsc() < end; it++) {
@@ -555,7 +555,7 @@ static const struct faii_route_dp_table *table_of(uint16_t region, uint8_t categ
 	return faii_route_set_lookup(set, region, category, rclass);
 }
 
-__rte_unused static uint64_t total(const uint64_t *per_node)
+static uint64_t total(const uint64_t *per_node)
 {
 	uint64_t s = 0;
 	for (unsigned i = 0; i <= NODES_MAX; i++)
@@ -776,4 +776,375 @@ Test(dataplane, feasibility_min_reputation)
 	cr_assert(is_client_result(&O[0]));
 	cr_assert_eq(O[0].result.task_id, id);
 	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 2. Realised shares match the published table over >= 1 000 000 tasks.     */
+
+#define SHARE_TASKS 1000000u
+#define SIGMAS      5.0
+
+/* Tolerance of a realised fraction around p over n draws: 5 sigma of the
+ * binomial plus 1e-4 for float shares and the alias table's quantisation. */
+static double share_tol(double p, double n)
+{
+	return SIGMAS * sqrt(p * (1.0 - p) / n) + 1e-4;
+}
+
+Test(dataplane, shares_match_table, .timeout = 600)
+{
+	/* Tier 1 (edge inference): alpha 0.3, beta 0.25, d 4 by default. The
+	 * large nodes of "big" are cheapest (cap binds), micro+S dearest
+	 * (reserve binds). */
+	struct nspec n[10] = {node("L", "big", "CH"), node("L", "big", "CH"),
+	                      node("L", "big", "DE"), node("M", "bee", "CH"),
+	                      node("M", "bee", "DE"), node("M", "cee", "CH"),
+	                      node("M", "cee", "FR"), node("micro", "dee", "CH"),
+	                      node("S", "dee", "DE"), node("S", "eee", "FR")};
+	n[0].price = n[1].price = n[2].price = 0.85;
+	n[7].price = n[8].price = 1.15;
+	n[9].price = 1.1;
+	tb_setup(1, 1, fleet(NULL, n, 10));
+	const struct faii_config *cfg = T.a.reg.cfg;
+	const struct faii_tier_policy *tp = &cfg->policy.tier[0];
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_EDGE_INFERENCE, RC_ANY);
+	cr_assert_not_null(t);
+	cr_assert_eq(t->count, 10);
+	double phi[NODES_MAX + 1] = {0};
+	for (unsigned k = 0; k < t->count; k++)
+		phi[t->cand[k].node_id] = t->share[k];
+
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_EDGE_INFERENCE, RC_ANY, 50000);
+	double t0 = mono_s();
+	/* One task in flight at a time: outstanding is 0 at every draw, so
+	 * the better-of-two correction keeps the first draw and the realised
+	 * shares estimate phi itself. */
+	run_tasks(&tpl, SHARE_TASKS, 1, per);
+	double secs = mono_s() - t0;
+	double N = (double)total(per);
+	cr_assert_eq(total(per), SHARE_TASKS);
+
+	double worst = 0, edge = 0, op_share[8] = {0};
+	const char *ops[8] = {NULL};
+	unsigned op_count = 0;
+	for (unsigned id = 1; id <= 10; id++) {
+		double p = (double)per[id] / N, dev = fabs(p - phi[id]),
+		       tol = share_tol(phi[id], N);
+		fprintf(stderr,
+		        "shares: node %2u %-5s %-3s phi %.5f realised %.5f dev %.5f tol %.5f\n", id,
+		        n[id - 1].cls, n[id - 1].op, phi[id], p, dev, tol);
+		cr_assert_leq(dev, tol, "node %u: phi %.5f realised %.5f", id, phi[id], p);
+		worst = dev > worst ? dev : worst;
+		if (strcmp(n[id - 1].cls, "micro") == 0 || strcmp(n[id - 1].cls, "S") == 0)
+			edge += p;
+		unsigned o = 0;
+		while (o < op_count && strcmp(ops[o], n[id - 1].op) != 0)
+			o++;
+		if (o == op_count)
+			ops[op_count++] = n[id - 1].op;
+		op_share[o] += p;
+	}
+	fprintf(stderr, "shares: %.0f tasks in %.1f s, largest deviation %.5f\n", N, secs, worst);
+	/* The edge reserve, the operator cap and the operator floor, realised. */
+	double edge_tol = share_tol(tp->edge_reserve, N);
+	fprintf(stderr, "shares: micro+S %.5f (alpha %.2f)\n", edge, tp->edge_reserve);
+	cr_assert_geq(edge, tp->edge_reserve - edge_tol, "micro+S %.5f < alpha", edge);
+	unsigned serving = 0;
+	for (unsigned o = 0; o < op_count; o++) {
+		fprintf(stderr, "shares: operator %s %.5f (beta %.2f)\n", ops[o], op_share[o],
+		        tp->operator_cap);
+		cr_assert_leq(op_share[o], tp->operator_cap + share_tol(tp->operator_cap, N),
+		              "operator %s carries %.5f > beta", ops[o], op_share[o]);
+		serving += op_share[o] >= 1.0 / (4.0 * tp->operators_min);
+	}
+	cr_assert_geq(serving, tp->operators_min, "%u operators serve, d = %u", serving,
+	              tp->operators_min);
+	/* The constraints bind here: without them "big" would carry more. */
+	cr_assert_gt(op_share[0], tp->operator_cap - 0.01);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 3. Replica sets.                                                         */
+
+/* Nine EU nodes of five operators (identical offers) and three cheaper US
+ * nodes that class EU-only must never see. */
+static const struct nspec *replica_fleet(void)
+{
+	static struct nspec n[12];
+	static const char *const op[12] = {"a", "a", "b", "b", "c", "c",
+	                                   "d", "d", "e", "u", "v", "v"};
+	static const char *const country[12] = {"DE", "DE", "FR", "FR", "DE", "DE",
+	                                        "FR", "FR", "DE", "US", "US", "US"};
+	for (unsigned i = 0; i < 12; i++) {
+		n[i] = node("M", op[i], country[i]);
+		if (i >= 9)
+			n[i].price = 0.85, n[i].solar = 0.9;
+	}
+	tb_setup(1, 1, fleet(NULL, n, 12));
+	return n;
+}
+
+/* Sends one task and returns its copies by replica index, checking that they
+ * go to distinct EU nodes, carry the replica flag and, where operators
+ * allow, distinct operators. */
+static uint64_t dispatch_replicated(const struct nspec *n, uint8_t consistency,
+                                    struct faii_task *copies)
+{
+	unsigned want = faii_consistency_replicas(consistency);
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_EU, 1000000);
+	t.consistency = consistency;
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, want, "%u copies for %u replicas", NO, want);
+	uint32_t index_seen = 0, node_seen = 0;
+	const char *ops[FAII_REPLICAS_MAX];
+	unsigned op_count = 0;
+	for (unsigned i = 0; i < want; i++) {
+		const struct out *o = &O[i];
+		cr_assert(is_task_copy_to(o, o->task.node_id));
+		cr_assert_eq(o->task.task_id, id);
+		cr_assert(o->flags & FAII_F_REPLICA);
+		cr_assert_lt(o->task.replica_index, want);
+		cr_assert_eq(index_seen & (1u << o->task.replica_index), 0u);
+		index_seen |= 1u << o->task.replica_index;
+		uint32_t nid = o->task.node_id;
+		cr_assert(nid >= 1 && nid <= 12);
+		cr_assert_eq(node_seen & (1u << nid), 0u, "node %u twice in a replica set", nid);
+		node_seen |= 1u << nid;
+		const char *c = n[nid - 1].country;
+		cr_assert(strcmp(c, "DE") == 0 || strcmp(c, "FR") == 0,
+		          "replica on node %u in %s, outside EU-only", nid, c);
+		unsigned k = 0;
+		while (k < op_count && strcmp(ops[k], n[nid - 1].op) != 0)
+			k++;
+		if (k == op_count)
+			ops[op_count++] = n[nid - 1].op;
+		copies[o->task.replica_index] = o->task;
+	}
+	unsigned expect_ops = want < 5 ? want : 5; /* five EU operators */
+	cr_assert_eq(op_count, expect_ops, "%u distinct operators in a set of %u", op_count, want);
+	NO = 0;
+	return id;
+}
+
+static uint64_t verified(uint32_t node_id, unsigned tier)
+{
+	return atomic_load(&T.a.reg.live[node_id - 1].verified_work[tier - 1]);
+}
+
+Test(dataplane, replicas_session_majority_once)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+	for (unsigned round = 0; round < 20; round++) {
+		uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+		uint64_t before[3];
+		for (unsigned k = 0; k < 3; k++)
+			before[k] = verified(c[k].node_id, 2);
+		for (unsigned k = 0; k < 3; k++) {
+			send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
+			pump();
+		}
+		cr_assert_eq(NO, 1, "the majority goes to the client once, got %u", NO);
+		cr_assert(is_client_result(&O[0]));
+		cr_assert_eq(O[0].result.task_id, id);
+		cr_assert_eq(O[0].result.status, FAII_RESULT_OK);
+		cr_assert_eq(O[0].result.result_hash[0], 0xAA);
+		for (unsigned k = 0; k < 3; k++)
+			cr_assert_eq(verified(c[k].node_id, 2), before[k] + 1);
+		NO = 0;
+	}
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 20);
+	cr_assert_eq(S.pipe[FAII_PIPE_DISAGREEMENTS], 0);
+}
+
+Test(dataplane, replicas_byzantine_minority_caught)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+
+	/* Session: the liar answers first. */
+	uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+	uint32_t liar = c[2].node_id;
+	uint64_t v_liar = verified(liar, 2), v0 = verified(c[0].node_id, 2),
+	         v1 = verified(c[1].node_id, 2);
+	send_result(0, &c[2], FAII_RESULT_OK, 0xBB);
+	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.result_hash[0], 0xAA, "the majority hash is forwarded");
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(T.a.evidence_received, 1);
+	cr_assert_eq(T.a.evidence[0].node_id, liar);
+	cr_assert_eq(T.a.evidence[0].task_id, id);
+	cr_assert_eq(T.a.evidence[0].result_hash[0], 0xBB);
+	cr_assert_eq(T.a.evidence[0].majority_hash[0], 0xAA);
+	cr_assert_eq(verified(liar, 2), v_liar, "no verified work for the liar");
+	cr_assert_eq(verified(c[0].node_id, 2), v0 + 1);
+	cr_assert_eq(verified(c[1].node_id, 2), v1 + 1);
+	cr_assert_eq(atomic_load(&T.a.reg.live[liar - 1].disagreed), 1);
+
+	/* Strong: 7 copies on 5 operators, two liars (one before the quorum,
+	 * one after it). */
+	NO = 0;
+	id = dispatch_replicated(n, FAII_CONSISTENCY_STRONG, c);
+	uint32_t bad[2] = {c[1].node_id, c[6].node_id};
+	uint64_t v[FAII_REPLICAS_MAX];
+	for (unsigned k = 0; k < 7; k++)
+		v[k] = verified(c[k].node_id, 2);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xBB);
+	for (unsigned k = 0; k < 7; k++) {
+		if (k != 1 && k != 6)
+			send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
+	}
+	send_result(0, &c[6], FAII_RESULT_OK, 0xCC);
+	pump();
+	cr_assert_eq(NO, 1, "one answer for the strong task, got %u", NO);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.result_hash[0], 0xAA);
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(T.a.evidence_received, 3, "evidence for exactly the two liars");
+	uint32_t e1 = T.a.evidence[1].node_id, e2 = T.a.evidence[2].node_id;
+	cr_assert((e1 == bad[0] && e2 == bad[1]) || (e1 == bad[1] && e2 == bad[0]),
+	          "evidence names %u and %u, liars are %u and %u", e1, e2, bad[0], bad[1]);
+	for (unsigned k = 0; k < 7; k++) {
+		bool liar_k = k == 1 || k == 6;
+		cr_assert_eq(verified(c[k].node_id, 2), v[k] + (liar_k ? 0 : 1),
+		             "replica %u (node %u)", k, c[k].node_id);
+	}
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_DISAGREEMENTS], 3);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 2);
+}
+
+Test(dataplane, replicas_no_quorum_error)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+	uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+	uint64_t v[3];
+	for (unsigned k = 0; k < 3; k++)
+		v[k] = verified(c[k].node_id, 2);
+	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xBB);
+	pump();
+	cr_assert_eq(NO, 0, "no answer before the last replica");
+	send_result(0, &c[2], FAII_RESULT_OK, 0xCC);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_ERROR);
+	for (unsigned k = 0; k < 3; k++)
+		cr_assert_eq(verified(c[k].node_id, 2), v[k], "nothing verified without quorum");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_NO_QUORUM], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 0);
+	NO = 0;
+	pump_for_us(5000);
+	cr_assert_eq(NO, 0, "nothing after the error answer");
+}
+
+/* ------------------------------------------------------------------------ */
+/* 4. Timeouts: re-dispatch once, then TIMEOUT.                              */
+
+#define TIMEOUT_BUDGET_US 5000u
+
+/* Polls up to 500 ms until something is transmitted. */
+static void pump_until_output(void)
+{
+	for (unsigned i = 0; i < 5000 && NO == 0; i++) {
+		rte_delay_us(100);
+		pump();
+	}
+}
+
+static void timeout_fleet(void)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 2));
+}
+
+Test(dataplane, timeout_redispatch_answered)
+{
+	timeout_fleet();
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, TIMEOUT_BUDGET_US);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	struct faii_task first = O[0].task;
+	NO = 0;
+	pump_until_output(); /* the first node stays silent */
+	cr_assert_eq(NO, 1, "one re-dispatch, got %u frames", NO);
+	struct faii_task second = O[0].task;
+	cr_assert(is_task_copy_to(&O[0], second.node_id));
+	cr_assert_eq(second.task_id, id);
+	cr_assert_eq(second.attempt, 1);
+	cr_assert_neq(second.node_id, first.node_id, "re-dispatched to another node");
+	cr_assert_neq(second.dispatch_ts_ns, first.dispatch_ts_ns);
+	/* The silent node's late answer no longer counts. */
+	NO = 0;
+	send_result(0, &first, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 0);
+	send_result(0, &second, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_OK);
+	NO = 0;
+	pump_for_us(3 * TIMEOUT_BUDGET_US);
+	cr_assert_eq(NO, 0, "nothing more after the answer");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_REDISPATCHED], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMEOUTS], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMED_OUT_TASKS], 0);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULT_WRONG_NODE], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_COPIES_SENT], 2);
+	cr_assert_eq(atomic_load(&T.a.reg.live[first.node_id - 1].outstanding), 0u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[second.node_id - 1].outstanding), 0u);
+}
+
+Test(dataplane, timeout_both_silent)
+{
+	timeout_fleet();
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, TIMEOUT_BUDGET_US);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	uint32_t n1 = O[0].task.node_id;
+	NO = 0;
+	pump_until_output();
+	cr_assert_eq(NO, 1);
+	cr_assert_eq(O[0].type, FAII_MSG_TASK);
+	cr_assert_eq(O[0].task.attempt, 1);
+	uint32_t n2 = O[0].task.node_id;
+	cr_assert_neq(n1, n2);
+	NO = 0;
+	pump_until_output();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_TIMEOUT);
+	NO = 0;
+	pump_for_us(5 * TIMEOUT_BUDGET_US);
+	cr_assert_eq(NO, 0, "exactly one TIMEOUT answer and no third copy");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_REDISPATCHED], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMEOUTS], 2);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMED_OUT_TASKS], 1);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n1 - 1].outstanding), 0u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].outstanding), 0u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n1 - 1].failed), 1u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].failed), 1u);
 }
