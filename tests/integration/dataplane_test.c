@@ -1148,3 +1148,503 @@ Test(dataplane, timeout_both_silent)
 	cr_assert_eq(atomic_load(&T.a.reg.live[n1 - 1].failed), 1u);
 	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].failed), 1u);
 }
+
+/* ------------------------------------------------------------------------ */
+/* 5. Refusals and drops, each counted.                                     */
+
+static void two_node_fleet(void)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 2));
+}
+
+Test(dataplane, replay_and_expiry_refused)
+{
+	two_node_fleet();
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	struct faii_task copy = O[0].task;
+	/* The same id again while in flight, then after it was answered. */
+	struct faii_task again = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	again.task_id = id;
+	send_task(0, &again);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0, "a replay is not dispatched");
+	send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	again.submit_ts_ns = 0;
+	send_task(0, &again);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_REPLAY], 2);
+
+	/* Older than its budget, and from too far in the future. */
+	struct faii_task old = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 5000);
+	old.submit_ts_ns = now_ns() - 20000000ull;
+	send_task(0, &old);
+	struct faii_task ahead = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 5000);
+	ahead.submit_ts_ns = now_ns() + 1000000000ull;
+	send_task(0, &ahead);
+	pump();
+	cr_assert_eq(NO, 0, "expired tasks are not dispatched");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_EXPIRED], 2);
+	cr_assert_eq(S.pipe[FAII_PIPE_TASKS_DISPATCHED], 1);
+}
+
+Test(dataplane, no_feasible_node_answered)
+{
+	two_node_fleet();
+	/* US-only: no node is allowed, the key's table is empty. */
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_US, 1000000);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_NO_FEASIBLE], 1);
+	/* A region the configuration does not know. */
+	struct faii_task u = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	u.origin_region = 999;
+	id = send_task(0, &u);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_UNKNOWN_KEY], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_ANSWERS], 2);
+}
+
+/* One malformed frame: how to break a valid task, and the drop it earns. */
+struct bad_case {
+	enum faii_drop reason;
+	void (*task)(struct faii_task *t); /* field-level, before encoding */
+	int msg_off, frame_off;            /* byte-level, after framing; -1: none */
+	uint8_t value;
+	size_t msg_len; /* 0: as encoded */
+	uint16_t dst_port;
+};
+
+static void bad_category(struct faii_task *t)
+{
+	t->category = 9;
+}
+static void bad_tier(struct faii_task *t)
+{
+	t->tier = 0;
+}
+static void tier_mismatch(struct faii_task *t)
+{
+	t->tier = 1;
+}
+static void bad_consistency(struct faii_task *t)
+{
+	t->consistency = 3;
+}
+static void bad_replica(struct faii_task *t)
+{
+	t->replica_index = 1;
+}
+static void bad_attempt(struct faii_task *t)
+{
+	t->attempt = 2;
+}
+static void bad_class(struct faii_task *t)
+{
+	t->residency_class = 0;
+}
+static void bad_region(struct faii_task *t)
+{
+	t->origin_region = 0;
+}
+static void bad_reputation(struct faii_task *t)
+{
+	t->min_reputation_milli = 1001;
+}
+static void bad_budget(struct faii_task *t)
+{
+	t->latency_budget_us = 0;
+}
+static void bad_dispatch(struct faii_task *t)
+{
+	t->node_id = 5;
+}
+static void bad_reserved(struct faii_task *t)
+{
+	t->reserved[1] = 1;
+}
+
+Test(dataplane, malformed_counted_per_reason)
+{
+	two_node_fleet();
+	const struct bad_case cases[] = {
+	        {FAII_DROP_BAD_MAGIC, NULL, 0, -1, 0x12, 0, 0},
+	        {FAII_DROP_BAD_VERSION, NULL, 2, -1, 2, 0, 0},
+	        {FAII_DROP_UNKNOWN_TYPE, NULL, 3, -1, 9, 0, 0},
+	        {FAII_DROP_BAD_FLAGS, NULL, 6, -1, 0x80, 0, 0},
+	        {FAII_DROP_RESERVED_NONZERO, NULL, 7, -1, 1, 0, 0},
+	        {FAII_DROP_TOO_SHORT, NULL, -1, -1, 0, 6, 0},
+	        {FAII_DROP_UNKNOWN_CATEGORY, bad_category, -1, -1, 0, 0, 0},
+	        {FAII_DROP_UNKNOWN_TIER, bad_tier, -1, -1, 0, 0, 0},
+	        {FAII_DROP_TIER_MISMATCH, tier_mismatch, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_CONSISTENCY, bad_consistency, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_REPLICA, bad_replica, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_ATTEMPT, bad_attempt, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_RESIDENCY_CLASS, bad_class, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_REGION, bad_region, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_REPUTATION, bad_reputation, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_BUDGET, bad_budget, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_DISPATCH, bad_dispatch, -1, -1, 0, 0, 0},
+	        {FAII_DROP_RESERVED_NONZERO, bad_reserved, -1, -1, 0, 0, 0},
+	        {FAII_DROP_NOT_IP, NULL, -1, 13, 0x06, 0, 0}, /* ethertype 0x0806 */
+	        {FAII_DROP_BAD_IP_HEADER, NULL, -1, 14, 0x55, 0, 0},
+	        {FAII_DROP_IP_FRAGMENT, NULL, -1, 20, 0x60, 0, 0}, /* DF + MF */
+	        {FAII_DROP_NOT_UDP, NULL, -1, 23, 6, 0, 0},
+	        {FAII_DROP_BAD_UDP_LENGTH, NULL, -1, 39, 0x00, 0, 0},
+	        {FAII_DROP_WRONG_PORT, NULL, -1, -1, 0, 0, 9999},
+	};
+	uint64_t expect[FAII_DROP_COUNT] = {0};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+		t.task_id = T.next_id++;
+		t.submit_ts_ns = now_ns();
+		if (c->task)
+			c->task(&t);
+		uint8_t msg[FAII_MSG_SIZE_MAX];
+		size_t len = faii_encode_task(msg, sizeof(msg), &t, NULL);
+		cr_assert_gt(len, 0u);
+		if (c->msg_off >= 0)
+			msg[c->msg_off] = c->value;
+		struct faii_frame_spec s = client_spec();
+		if (c->dst_port)
+			s.dst_port = c->dst_port;
+		uint8_t *frame = inject(0, &s, msg, c->msg_len ? c->msg_len : len);
+		if (c->frame_off >= 0)
+			frame[c->frame_off] = c->value;
+		NO = 0;
+		pump();
+		expect[c->reason]++;
+		stats();
+		cr_assert_eq(NO, 0, "case %u: a malformed frame produced output", i);
+		cr_assert_eq(S.drops[c->reason], expect[c->reason], "case %u: %s counted %" PRIu64,
+		             i, faii_drop_name(c->reason), S.drops[c->reason]);
+	}
+	uint64_t dropped = 0;
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		dropped += S.drops[r];
+	cr_assert_eq(dropped, sizeof(cases) / sizeof(cases[0]), "each frame counted once");
+
+	/* A client TASK claiming to be dispatched is valid on the wire but
+	 * refused: only the appliance dispatches. */
+	struct faii_task d = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	d.task_id = T.next_id++;
+	d.submit_ts_ns = d.dispatch_ts_ns = now_ns();
+	d.node_id = 1;
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	size_t len = faii_encode_task(msg, sizeof(msg), &d, NULL);
+	msg[6] = FAII_F_DISPATCHED;
+	struct faii_frame_spec s = client_spec();
+	inject(0, &s, msg, len);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_DISPATCHED_FLAG], 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 6. A registry change while traffic flows loses and duplicates no task.   */
+
+#define CHURN_BATCHES 600u
+#define CHURN_BATCH   16u
+
+Test(dataplane, registry_change_under_traffic)
+{
+	struct nspec n[4] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH"),
+	                     node("M", "d", "CH")};
+	n[0].price = 0.85;
+	tb_setup(1, 1, fleet(NULL, n, 4));
+	static uint8_t copies[CHURN_BATCHES * CHURN_BATCH], answers[CHURN_BATCHES * CHURN_BATCH];
+	static struct faii_task pending[2 * CHURN_BATCH * 2];
+	unsigned npending = 0;
+	uint64_t first = T.next_id;
+	uint64_t to_node1_while_out = 0, to_node1_active = 0;
+	bool node1_out = false;
+	for (unsigned b = 0; b <= CHURN_BATCHES; b++) {
+		/* Registry changes between bursts, copies still outstanding. */
+		if (b == 100 || b == 400) {
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_DRAINING), 0);
+			node1_out = true;
+		}
+		if (b == 200 || b == 500)
+			cr_assert_eq(faii_appliance_publish(&T.a), 0);
+		if (b == 300 || b == 550) {
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_ACTIVE), 0);
+			node1_out = false;
+		}
+		if (b == 350)
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 1, FAII_NODE_QUARANTINED),
+			             0);
+		if (b == 450) {
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 1, FAII_NODE_ACTIVE), 0);
+			cr_assert_eq(faii_appliance_publish(&T.a), 0);
+		}
+		/* The previous burst's copies answer now, with this burst. */
+		for (unsigned i = 0; i < npending; i++)
+			send_result(0, &pending[i], FAII_RESULT_OK, 0xAA);
+		npending = 0;
+		if (b < CHURN_BATCHES) {
+			for (unsigned i = 0; i < CHURN_BATCH; i++) {
+				struct faii_task t =
+				        task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 2000000);
+				send_task(0, &t);
+			}
+		}
+		NO = 0;
+		pump();
+		for (unsigned i = 0; i < NO; i++) {
+			const struct out *o = &O[i];
+			if (o->type == FAII_MSG_TASK) {
+				cr_assert(is_task_copy_to(o, o->task.node_id));
+				uint64_t k = o->task.task_id - first;
+				cr_assert_lt(k, CHURN_BATCHES * CHURN_BATCH);
+				copies[k]++;
+				if (o->task.node_id == 1) {
+					to_node1_while_out += node1_out;
+					to_node1_active += !node1_out;
+				}
+				cr_assert_lt(npending, sizeof(pending) / sizeof(pending[0]));
+				pending[npending++] = o->task;
+			} else {
+				cr_assert(is_client_result(o));
+				cr_assert_eq(o->result.status, FAII_RESULT_OK,
+				             "task %" PRIu64 " status %u", o->result.task_id,
+				             o->result.status);
+				uint64_t k = o->result.task_id - first;
+				cr_assert_lt(k, CHURN_BATCHES * CHURN_BATCH);
+				answers[k]++;
+			}
+		}
+	}
+	cr_assert_eq(npending, 0u);
+	for (unsigned k = 0; k < CHURN_BATCHES * CHURN_BATCH; k++) {
+		cr_assert_eq(copies[k], 1, "task %u sent to %u nodes", k, copies[k]);
+		cr_assert_eq(answers[k], 1, "task %u answered %u times", k, answers[k]);
+	}
+	cr_assert_eq(to_node1_while_out, 0, "a drained node got %" PRIu64 " new tasks",
+	             to_node1_while_out);
+	cr_assert_gt(to_node1_active, 0);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], CHURN_BATCHES * CHURN_BATCH);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMEOUTS], 0);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(atomic_load(&T.a.reg.live[i].outstanding), 0u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 7. Two workers route like one; tasks stay with their owner.              */
+
+#define DIST_TASKS 200000u
+
+/* The owner of a task id: dataplane/pipeline.c's owner_of(). */
+static unsigned owner(uint64_t id, unsigned workers)
+{
+	return (unsigned)((id * 0x9E3779B97F4A7C15ull) >> 32) % workers;
+}
+
+static void dist_run(unsigned workers, uint64_t *per)
+{
+	uint64_t handoff[QUEUES_MAX] = {0}, owned[QUEUES_MAX] = {0};
+	for (unsigned i = 0; i < DIST_TASKS; i++) {
+		unsigned q = i % workers, rq = (i + 1) % workers;
+		/* 50 ms: finished records stay for their replay window, and this
+		 * loop runs faster than FAII_DISPATCH_ENTRIES per second. */
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 50000);
+		uint64_t id = send_task(q, &t);
+		unsigned own = owner(id, workers);
+		owned[own]++;
+		handoff[q] += own != q;
+		handoff[rq] += own != rq;
+		NO = 0;
+		pump();
+		cr_assert_eq(NO, 1);
+		cr_assert_eq(O[0].queue, own, "task %" PRIu64 " dispatched off its owner", id);
+		struct faii_task copy = O[0].task;
+		per[copy.node_id]++;
+		NO = 0;
+		send_result(rq, &copy, FAII_RESULT_OK, 0xAA);
+		pump();
+		if (NO != 1)
+			dump_stats();
+		cr_assert_eq(NO, 1, "workers %u task %u: %u frames", workers, i, NO);
+		cr_assert(is_client_result(&O[0]));
+		cr_assert_eq(O[0].queue, own, "result of %" PRIu64 " handled off its owner", id);
+	}
+	for (unsigned w = 0; w < workers; w++) {
+		const struct faii_worker_stats *ws = &T.a.workers[w].stats;
+		cr_assert_eq(ws->pipe[FAII_PIPE_TASKS_DISPATCHED], owned[w]);
+		cr_assert_eq(ws->pipe[FAII_PIPE_RESULTS_FORWARDED], owned[w]);
+		cr_assert_eq(ws->pipe[FAII_PIPE_HANDOFF_OUT], workers > 1 ? handoff[w] : 0);
+		cr_assert_eq(ws->pipe[FAII_PIPE_HANDOFF_FULL], 0);
+		if (workers > 1)
+			cr_assert_gt(owned[w], DIST_TASKS / 4, "worker %u owns %" PRIu64, w,
+			             owned[w]);
+	}
+}
+
+Test(dataplane, two_workers_route_like_one, .timeout = 600)
+{
+	struct nspec n[6] = {node("M", "a", "CH"), node("M", "b", "CH"), node("L", "c", "DE"),
+	                     node("S", "d", "FR"), node("M", "e", "DE"), node("M", "f", "CH")};
+	n[0].price = 0.85, n[1].price = 0.9, n[4].price = 1.1, n[5].price = 1.15;
+	eal_up();
+	port_up(2);
+	uint64_t one[NODES_MAX + 1] = {0}, two[NODES_MAX + 1] = {0};
+	appliance_up(fleet(NULL, n, 6), 1);
+	dist_run(1, one);
+	faii_appliance_fini(&T.a);
+	T.up = false;
+	appliance_up(fleet(NULL, n, 6), 2);
+	dist_run(2, two);
+	/* Chi-square test of homogeneity, 2 x 6, df 5: 25.74 at p = 1e-4. */
+	double chi2 = 0, N1 = (double)total(one), N2 = (double)total(two);
+	for (unsigned id = 1; id <= 6; id++) {
+		double col = (double)(one[id] + two[id]);
+		double e1 = col * N1 / (N1 + N2), e2 = col * N2 / (N1 + N2);
+		cr_assert_gt(col, 1000.0, "node %u carries little (%f)", id, col);
+		chi2 += ((double)one[id] - e1) * ((double)one[id] - e1) / e1 +
+		        ((double)two[id] - e2) * ((double)two[id] - e2) / e2;
+		fprintf(stderr, "workers: node %u one %.5f two %.5f\n", id, (double)one[id] / N1,
+		        (double)two[id] / N2);
+	}
+	fprintf(stderr, "workers: chi-square %.2f (df 5, critical 25.74 at p = 1e-4)\n", chi2);
+	cr_assert_lt(chi2, 25.74, "two workers route differently from one: chi2 %.2f", chi2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 8. HEARTBEAT / ATTEST / REGISTER go to the control thread.               */
+
+static void send_signed(uint32_t signer, void *msg, size_t len, bool corrupt, uint32_t from)
+{
+	uint8_t pk[FAII_PUBKEY_SIZE], sk[64];
+	faii_demo_node_keypair(signer, pk, sk);
+	cr_assert_eq(faii_msg_sign(msg, len, sk), 0);
+	if (corrupt)
+		((uint8_t *)msg)[len - 1] ^= 0x01;
+	struct faii_frame_spec s = node_spec(from);
+	inject(0, &s, msg, len);
+}
+
+static size_t heartbeat(uint8_t *msg, uint32_t node_id, uint32_t seq, uint32_t load)
+{
+	struct faii_heartbeat hb;
+	memset(&hb, 0, sizeof(hb));
+	hb.node_id = node_id;
+	hb.seq = seq;
+	hb.timestamp_ns = now_ns();
+	hb.uptime_s = 100;
+	hb.load_permille = load;
+	size_t len = faii_encode_heartbeat(msg, FAII_MSG_SIZE_MAX, &hb);
+	cr_assert_gt(len, 0u);
+	return len;
+}
+
+Test(dataplane, slow_path_signatures)
+{
+	two_node_fleet();
+	struct faii_registry *reg = &T.a.reg;
+	cr_assert_eq(atomic_load(&reg->live[0].limit), 250u); /* 1000/s * 0.25 s */
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+
+	/* Correctly signed, 50 % load: accepted, L_i halves. */
+	size_t len = heartbeat(msg, 1, 1, 500);
+	send_signed(1, msg, len, false, 1);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0, "the slow path transmits nothing");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 1);
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(atomic_load(&reg->live[0].limit), 125u);
+
+	/* A broken signature, and node 2's key on node 1's heartbeat: refused,
+	 * the 0 % load they claim is not applied. */
+	len = heartbeat(msg, 1, 2, 0);
+	send_signed(1, msg, len, true, 1);
+	len = heartbeat(msg, 1, 3, 0);
+	send_signed(2, msg, len, false, 2);
+	/* A replay of an accepted sequence number. */
+	len = heartbeat(msg, 1, 1, 0);
+	send_signed(1, msg, len, false, 1);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_BAD_SIGNATURE][FAII_MSG_HEARTBEAT], 2);
+	cr_assert_eq(reg->slow[FAII_SLOW_STALE_SEQUENCE][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(atomic_load(&reg->live[0].limit), 125u);
+
+	/* ATTEST: the ESG vector changes. */
+	struct faii_attest at;
+	memset(&at, 0, sizeof(at));
+	at.node_id = 2;
+	at.seq = 1;
+	at.timestamp_ns = now_ns();
+	at.meter_id = 9;
+	at.interval_start_s = now_ns() / 1000000000ull - 60;
+	at.interval_s = 60;
+	at.energy_wh = 100;
+	at.pue_milli = 1100;
+	at.energy_to_work_milli = 900;
+	at.grid_stress_permille = 200;
+	at.source_mix_permille[FAII_SRC_WIND] = 700;
+	at.source_mix_permille[FAII_SRC_NONRENEWABLE] = 300;
+	len = faii_encode_attest(msg, sizeof(msg), &at);
+	cr_assert_gt(len, 0u);
+	send_signed(2, msg, len, false, 2);
+	/* REGISTER under the node's registered key: the price changes. */
+	uint8_t pk[FAII_PUBKEY_SIZE], sk[64];
+	faii_demo_node_keypair(2, pk, sk);
+	struct faii_register rg;
+	memset(&rg, 0, sizeof(rg));
+	rg.node_id = 2;
+	rg.operator_id = 2;
+	rg.asn = 64600;
+	rg.capacity_tasks_per_s = 1000;
+	rg.price_micro = 1010000;
+	rg.region = REG_ZURICH;
+	rg.node_class = FAII_CLASS_MEDIUM;
+	rg.eligibility = FAII_ELIGIBILITY_MASK;
+	rg.country[0] = 'C', rg.country[1] = 'H';
+	rg.addr_family = FAII_ADDR_IPV4;
+	put_ip(rg.addr, NODE_NET + 2);
+	rg.udp_port = NODE_PORT0 + 2;
+	rg.timestamp_ns = now_ns();
+	memcpy(rg.public_key, pk, sizeof(pk));
+	len = faii_encode_register(msg, sizeof(msg), &rg);
+	cr_assert_gt(len, 0u);
+	send_signed(2, msg, len, false, 2);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_ATTEST], 1);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER], 1);
+	cr_assert_float_eq(reg->cfg->nodes[1].esg.pue, 1.1, 1e-9);
+	cr_assert_float_eq(reg->cfg->nodes[1].esg.source_mix[FAII_SRC_WIND], 0.7, 1e-9);
+	cr_assert_float_eq(reg->cfg->nodes[1].price, 1.01, 1e-9);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 6);
+	cr_assert_eq(T.a.slow_processed, 6);
+}
