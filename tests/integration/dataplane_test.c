@@ -1024,7 +1024,7 @@ Test(dataplane, replicas_byzantine_minority_caught)
 	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 2);
 }
 
-Test(dataplane, replicas_no_quorum_error)
+Test(dataplane, replicas_no_quorum_answered)
 {
 	const struct nspec *n = replica_fleet();
 	struct faii_task c[FAII_REPLICAS_MAX];
@@ -1193,7 +1193,14 @@ Test(dataplane, replay_and_expiry_refused)
 	ahead.submit_ts_ns = now_ns() + 1000000000ull;
 	send_task(0, &ahead);
 	pump();
-	cr_assert_eq(NO, 0, "expired tasks are not dispatched");
+	/* Not dispatched: each is answered "refused" to its client instead. */
+	cr_assert_eq(NO, 2, "expired tasks are answered, not dispatched");
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert(is_client_result(&O[i]));
+		cr_assert_eq(O[i].result.status, FAII_RESULT_REFUSED);
+	}
+	cr_assert(O[0].result.task_id == old.task_id || O[1].result.task_id == old.task_id);
+	cr_assert(O[0].result.task_id == ahead.task_id || O[1].result.task_id == ahead.task_id);
 	stats();
 	cr_assert_eq(S.pipe[FAII_PIPE_TASK_EXPIRED], 2);
 	cr_assert_eq(S.pipe[FAII_PIPE_TASKS_DISPATCHED], 1);
