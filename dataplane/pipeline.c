@@ -1163,6 +1163,7 @@ void faii_worker_poll(struct faii_worker *w)
 		for (uint16_t i = 0; i < n; i++) {
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			pkts[i]->port = w->ports[p]; /* not every PMD sets it (net_ring does not) */
 			handle_packet(w, pkts[i], p, false, set, now);
 		}
 	}
