@@ -1655,3 +1655,75 @@ Test(dataplane, slow_path_signatures)
 	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 6);
 	cr_assert_eq(T.a.slow_processed, 6);
 }
+
+/*
+ * Stale signals: with appliance.heartbeat_stale_s = 1, a node silent for
+ * longer is excluded (route explain's reason heartbeat_stale) and gets no
+ * task, while a node that keeps sending heartbeats keeps its share; heard
+ * again, the silent node is back at the next publish. With attest_stale_s,
+ * an old attestation puts the node's ESG at the floor: its preference, and
+ * so its share, falls.
+ */
+Test(dataplane, stale_heartbeat_excludes_stale_attestation_demotes)
+{
+	static const char ages[] = "appliance:\n  heartbeat_stale_s: 1\n";
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(ages, n, 2));
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	uint32_t seq = 1;
+	/* Node 2 speaks every 100 ms for 1.5 s; node 1 says nothing. */
+	for (unsigned k = 0; k < 15; k++) {
+		size_t len = heartbeat(msg, 2, seq++, 0);
+		send_signed(2, msg, len, false, 2);
+		pump();
+		faii_appliance_drain_slow(&T.a);
+		rte_delay_us_sleep(100000);
+	}
+	faii_appliance_publish(&T.a);
+	cr_assert(T.a.reg.state[0].stale_heartbeat, "node 1 is stale after 1.5 s of silence");
+	cr_assert(!T.a.reg.state[1].stale_heartbeat);
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t per_node[NODES_MAX + 1] = {0};
+	run_tasks(&tpl, 200, 10, per_node);
+	cr_expect_eq(per_node[1], 0, "a stale node gets no task");
+	cr_expect_eq(per_node[2], 200);
+	/* Heard again: back in the tables. */
+	size_t len = heartbeat(msg, 1, 1, 0);
+	send_signed(1, msg, len, false, 1);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	faii_appliance_publish(&T.a);
+	cr_assert(!T.a.reg.state[0].stale_heartbeat);
+	memset(per_node, 0, sizeof(per_node));
+	run_tasks(&tpl, 400, 10, per_node);
+	cr_expect_gt(per_node[1], 50, "node 1 routes again once heard");
+}
+
+Test(dataplane, stale_attestation_scores_at_the_esg_floor)
+{
+	static const char ages[] =
+	        "appliance:\n  attest_stale_s: 1\n"
+	        "policy:\n  tiers:\n    2: {operator_cap: 0.95, operators_min: 1}\n";
+	/* Two equal nodes but node 1 is greener: it leads while its
+	 * attestation (the configuration) is fresh. */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].solar = 0.9;
+	n[1].solar = 0.5;
+	tb_setup(1, 1, fleet(ages, n, 2));
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	cr_assert_not_null(t);
+	float fresh = 0;
+	for (unsigned k = 0; k < t->count; k++)
+		fresh = t->cand[k].node_id == 1 ? t->share[k] : fresh;
+	cr_assert_gt(fresh, 0.5f, "the greener node leads (%f)", (double)fresh);
+	rte_delay_us_sleep(1300000);
+	faii_appliance_publish(&T.a);
+	cr_assert(T.a.reg.state[0].stale_attest && T.a.reg.state[1].stale_attest);
+	/* Both stale: both at the floor, no longer told apart by renewables. */
+	t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	float stale = 0;
+	for (unsigned k = 0; k < t->count; k++)
+		stale = t->cand[k].node_id == 1 ? t->share[k] : stale;
+	cr_expect_lt(stale, fresh - 0.02f, "stale: %f, fresh: %f", (double)stale, (double)fresh);
+	cr_expect_float_eq(stale, 0.5f, 0.02f, "equal at the floor: %f", (double)stale);
+}
