@@ -257,8 +257,67 @@ static int emit(struct faii_worker *w, struct rte_mbuf *m, uint16_t msg_offset, 
 	return 0;
 }
 
+/* The folded (not complemented) ones'-complement sum of even-length bytes. */
+static inline uint32_t sum16(const void *p, size_t len)
+{
+	uint32_t s = faii_csum_add(0, p, len);
+	s = (s & 0xFFFF) + (s >> 16);
+	return (s & 0xFFFF) + (s >> 16);
+}
+
+/*
+ * Readdresses a frame in place, keeping its header layout: Ethernet
+ * addresses, IP source and destination, UDP ports. The UDP checksum is
+ * updated for the changed words only (RFC 1624), including the message
+ * words the caller changed (their sums before and after, msg_old and
+ * msg_new), so the payload is not read again; the IPv4 header checksum is
+ * recomputed over its 20-60 bytes. A UDP checksum of 0 over IPv4 (none)
+ * stays 0.
+ */
+static void readdress(struct faii_worker *w, struct rte_mbuf *m, uint16_t l3, uint16_t l4,
+                      bool ipv6, const uint8_t *dst_mac, const uint8_t *src_ip, uint16_t src_port,
+                      const uint8_t *dst_ip, uint16_t dst_port, uint32_t msg_old, uint32_t msg_new)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, w->dp->port_mac[m->port].addr_bytes, 6);
+	uint8_t *ip = f + l3, *udp = f + l4;
+	size_t alen = ipv6 ? 16 : 4;
+	uint8_t *sip = ip + (ipv6 ? 8 : 12), *dip = ip + (ipv6 ? 24 : 16);
+	uint32_t old = sum16(sip, alen) + sum16(dip, alen) + sum16(udp, 4) + msg_old;
+	memcpy(sip, src_ip, alen);
+	memcpy(dip, dst_ip, alen);
+	uint16_t ports[2] = {faii_be16(src_port), faii_be16(dst_port)};
+	memcpy(udp, ports, 4);
+	uint32_t neu = sum16(sip, alen) + sum16(dip, alen) + sum16(udp, 4) + msg_new;
+	uint16_t ck;
+	memcpy(&ck, udp + 6, 2);
+	if (ck != 0 || ipv6) {
+		/* HC' = ~(~HC + ~m + m'), all in 16-bit ones' complement. */
+		uint32_t acc = (uint16_t)~faii_be16(ck);
+		old = (old & 0xFFFF) + (old >> 16);
+		old = (old & 0xFFFF) + (old >> 16);
+		acc += (uint16_t)~old + neu;
+		while (acc >> 16)
+			acc = (acc & 0xFFFF) + (acc >> 16);
+		uint16_t v = (uint16_t)~acc;
+		ck = faii_be16(v == 0 ? 0xFFFF : v);
+		memcpy(udp + 6, &ck, 2);
+	}
+	if (ipv6) {
+		ip[7] = FAII_FRAME_TTL_DEFAULT;
+	} else {
+		size_t ihl = (size_t)(ip[0] & 0x0F) * 4;
+		ip[8] = FAII_FRAME_TTL_DEFAULT;
+		ip[10] = ip[11] = 0;
+		uint16_t hc = faii_be16(faii_ipv4_checksum(ip, ihl));
+		memcpy(ip + 10, &hc, 2);
+	}
+}
+
 /* Fields of the incoming frame a reply or a dispatch needs. */
 struct frame_info {
+	uint16_t l3_offset, l4_offset;
 	uint8_t src_mac[6];
 	uint8_t src_ip[16];
 	uint8_t dst_ip[16];
@@ -273,6 +332,8 @@ static void frame_info(const struct rte_mbuf *m, const struct faii_frame_view *f
 {
 	/* Copied, not pointed to: the frame is rewritten while these are used. */
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	fi->l3_offset = fv->l3_offset;
+	fi->l4_offset = fv->l4_offset;
 	memcpy(fi->src_mac, f + 6, 6);
 	fi->ipv6 = fv->ip_version == 6;
 	memset(fi->src_ip, 0, sizeof(fi->src_ip));
@@ -487,14 +548,32 @@ static int address_copy(struct faii_worker *w, struct rte_mbuf *m, const struct 
 {
 	uint8_t *msg = rte_pktmbuf_mtod(m, uint8_t *) + fi->msg_offset;
 	uint8_t *body = msg + FAII_HDR_SIZE;
+	/* The words that change, at even offsets from the UDP header: flags,
+	 * dispatch time and node id, (consistency, replica), (attempt, 0). */
+	uint8_t *ts = body + offsetof(struct faii_task, dispatch_ts_ns);
+	uint8_t *rep = body + offsetof(struct faii_task, consistency);
+	_Static_assert(offsetof(struct faii_task, node_id) ==
+	                       offsetof(struct faii_task, dispatch_ts_ns) + 8,
+	               "dispatch time and node id are adjacent");
+	_Static_assert(offsetof(struct faii_task, consistency) % 2 == 0 &&
+	                       offsetof(struct faii_task, replica_index) ==
+	                               offsetof(struct faii_task, consistency) + 1 &&
+	                       offsetof(struct faii_task, attempt) ==
+	                               offsetof(struct faii_task, consistency) + 2,
+	               "replica index and attempt share two aligned words");
+	uint32_t before = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4);
 	msg[6] = (uint8_t)(FAII_F_DISPATCHED | (replicas > 1 ? FAII_F_REPLICA : 0));
-	store_be64(body + offsetof(struct faii_task, dispatch_ts_ns), dispatch_ns);
+	store_be64(ts, dispatch_ns);
 	store_be32(body + offsetof(struct faii_task, node_id), c->node_id);
 	body[offsetof(struct faii_task, replica_index)] = replica_index;
 	body[offsetof(struct faii_task, attempt)] = attempt;
+	uint32_t after = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4);
+	if (c->addr_family != (fi->ipv6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4))
+		return -1;
 	/* The address the client used is ours: the node answers to it. */
-	return emit(w, m, fi->msg_offset, fi->msg_len, fi->ipv6, fi->vlan, fi->vlan_tci,
-	            fi->src_mac, fi->dst_ip, fi->dst_port, c->addr, c->udp_port);
+	readdress(w, m, fi->l3_offset, fi->l4_offset, fi->ipv6, fi->src_mac, fi->dst_ip,
+	          fi->dst_port, c->addr, c->udp_port, before, after);
+	return 0;
 }
 
 static inline uint32_t judge(struct faii_worker *w, struct rte_mbuf *m)
@@ -769,9 +848,19 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 	st->tier_finished[r->tier - 1]++;
 	r->forwarded = 1;
 	m->port = w->ports[r->rx_port_index];
-	if (emit(w, m, fv->msg_offset, fv->msg.length, r->family == FAII_ADDR_IPV6, r->vlan,
-	         r->vlan_tci, r->client_mac, r->local_ip, r->local_port, r->client_ip,
-	         r->client_port) != 0) {
+	bool ipv6 = r->family == FAII_ADDR_IPV6;
+	bool tagged = fv->l3_offset > FAII_ETH_HDR_LEN;
+	if (tagged == (bool)r->vlan && (fv->ip_version == 6) == ipv6) {
+		/* The usual case: the same layout both ways, readdressed in place. */
+		if (tagged) {
+			uint16_t tci = faii_be16(r->vlan_tci);
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 14, &tci, 2);
+		}
+		readdress(w, m, fv->l3_offset, fv->l4_offset, ipv6, r->client_mac, r->local_ip,
+		          r->local_port, r->client_ip, r->client_port, 0, 0);
+	} else if (emit(w, m, fv->msg_offset, fv->msg.length, ipv6, r->vlan, r->vlan_tci,
+	                r->client_mac, r->local_ip, r->local_port, r->client_ip,
+	                r->client_port) != 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}

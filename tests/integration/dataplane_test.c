@@ -412,6 +412,22 @@ static void decode_out(const struct rte_mbuf *m, unsigned q)
 	struct faii_frame_view fv;
 	enum faii_drop d = faii_parse_frame(p, len, dport, &fv);
 	cr_assert_eq(d, FAII_OK, "the appliance sent an invalid frame: %s", faii_drop_name(d));
+	/* Checksums as a receiver's NIC would check them: the IPv4 header sums
+	 * to 0xFFFF, and so do the UDP pseudo header, header and message. */
+	cr_assert_eq(fv.ip_version, 4);
+	const uint8_t *ip = p + fv.l3_offset, *udp = p + fv.l4_offset;
+	size_t ihl = (size_t)(ip[0] & 0x0F) * 4;
+	cr_assert_eq(faii_ipv4_checksum(ip, ihl), 0, "bad IPv4 header checksum");
+	size_t udp_len = (size_t)(udp[4] << 8 | udp[5]);
+	if (udp[6] != 0 || udp[7] != 0) {
+		uint8_t pseudo[12] = {0};
+		memcpy(pseudo, ip + 12, 8);
+		pseudo[9] = 17;
+		pseudo[10] = (uint8_t)(udp_len >> 8);
+		pseudo[11] = (uint8_t)udp_len;
+		uint32_t sum = faii_csum_add(faii_csum_add(0, pseudo, 12), udp, udp_len);
+		cr_assert_eq(faii_csum_fold(sum), 0, "bad UDP checksum");
+	}
 	struct out *o = &O[NO++];
 	memset(o, 0, sizeof(*o));
 	o->type = fv.msg.type;
