@@ -139,9 +139,15 @@ static const struct {
         {"5", 5000000},   {"10", 10000000}, {"30", 30000000}, {"60", 60000000},
 };
 #define LE_COUNT (sizeof(le_bounds) / sizeof(le_bounds[0]))
+_Static_assert(LE_COUNT == FAII_METRICS_LE_COUNT, "metrics.h names the count");
+
+const char *faii_metrics_le_label(unsigned i)
+{
+	return i < LE_COUNT ? le_bounds[i].le : "+Inf";
+}
 
 /* Cumulative counts at every boundary, then the total (+Inf). */
-static void hist_cumulative(const uint64_t *hist, uint64_t out[LE_COUNT + 1])
+void faii_metrics_hist_cumulative(const uint64_t *hist, uint64_t out[FAII_METRICS_LE_COUNT + 1])
 {
 	uint64_t seen = 0;
 	unsigned b = 0;
@@ -482,7 +488,7 @@ static void render(FILE *f, const struct snapshot *s, const struct reload_state 
 	       "Round trip from a task's arrival to its result's forwarding, by tier");
 	for (unsigned tier = 0; tier < FAII_TIER_COUNT; tier++) {
 		uint64_t cum[LE_COUNT + 1];
-		hist_cumulative(t->latency_hist[tier], cum);
+		faii_metrics_hist_cumulative(t->latency_hist[tier], cum);
 		for (unsigned i = 0; i < LE_COUNT; i++) {
 			snprintf(lbl, sizeof(lbl), "tier=\"%u\",le=\"%s\"", tier + 1,
 			         le_bounds[i].le);
@@ -794,7 +800,7 @@ static int tel_tiers(const char *cmd, const char *params, struct rte_tel_data *d
 	uint64_t count[FAII_TIER_COUNT];
 	for (unsigned tier = 0; tier < FAII_TIER_COUNT; tier++) {
 		uint64_t cum[LE_COUNT + 1];
-		hist_cumulative(t->latency_hist[tier], cum);
+		faii_metrics_hist_cumulative(t->latency_hist[tier], cum);
 		count[tier] = cum[LE_COUNT];
 	}
 	rte_tel_data_start_dict(d);

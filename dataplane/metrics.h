@@ -58,6 +58,17 @@ void faii_metrics_note_reload(bool ok, double unix_time_s);
 void faii_metrics_stop(void);
 
 /*
+ * Latency histograms: the dataplane's log buckets folded into
+ * FAII_METRICS_LE_COUNT round boundaries (50 us to 60 s, labels such as
+ * "0.001"), then +Inf. A log bucket counts towards a boundary only when every
+ * value it can hold is at or below it, so cumulative counts never
+ * over-state how many tasks were fast enough.
+ */
+#define FAII_METRICS_LE_COUNT 19u
+const char *faii_metrics_le_label(unsigned i);
+void faii_metrics_hist_cumulative(const uint64_t *hist, uint64_t out[FAII_METRICS_LE_COUNT + 1]);
+
+/*
  * Renders the current snapshot in the Prometheus text format (version
  * 0.0.4) into a malloc()ed string; *len gets its length. NULL when out of
  * memory. The HTTP handler's body; exposed for tests.
