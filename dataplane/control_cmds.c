@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "faii/audit.h"
+#include "metrics.h"
 #include "faii/publish.h"
 #include "faii/routing.h"
 #include "faii/wire.h"
@@ -943,6 +944,7 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 		if (!dry_run) {
 			c->reloads_failed++;
 			snprintf(c->last_reload_error, sizeof(c->last_reload_error), "%s", msg);
+			faii_metrics_note_reload(false, (double)realtime_ns() / 1e9);
 		}
 		return faii_ctl_fail(err, "config_invalid",
 		                     "%s; the running configuration is unchanged", msg);
@@ -1067,6 +1069,7 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 	faii_appliance_publish(a);
 	c->reloads_ok++;
 	c->last_reload_ok_ns = realtime_ns();
+	faii_metrics_note_reload(true, (double)c->last_reload_ok_ns / 1e9);
 	c->last_reload_error[0] = '\0';
 	return result;
 }

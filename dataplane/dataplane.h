@@ -106,6 +106,9 @@ struct faii_worker_stats {
 	uint64_t category_tasks[FAII_CATEGORY_COUNT];
 	uint64_t class_copies[FAII_CLASS_COUNT];                   /* TASK copies per node class */
 	uint64_t latency_hist[FAII_TIER_COUNT][FAII_HIST_BUCKETS]; /* client-visible RTT */
+	/* Exact sum of the histogram's samples: Prometheus histograms carry a
+	 * _sum, which the log buckets cannot give back. */
+	uint64_t latency_sum_us[FAII_TIER_COUNT];
 } __rte_cache_aligned;
 
 /* A disagreeing result, sent to the control thread as slashing evidence. */

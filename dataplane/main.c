@@ -27,6 +27,7 @@
 #include "appliance.h"
 #include "control_cmds.h"
 #include "dataplane.h"
+#include "metrics.h"
 #include "residency_audit.h"
 #include "faii/audit.h"
 #include "faii/config.h"
@@ -494,6 +495,7 @@ static void run_until_signal(struct appliance *app)
 			faii_force_quit = true;
 		}
 		faii_appliance_tick(&app->dp);
+		faii_metrics_update(&app->dp);
 		double t = now_s();
 		if (interval_s != 0 && t >= next) {
 			print_counters(&app->dp, t - start, "counters");
@@ -502,6 +504,7 @@ static void run_until_signal(struct appliance *app)
 	}
 	faii_appliance_stop(&app->dp);
 	faii_appliance_drain_slow(&app->dp);
+	faii_metrics_update(&app->dp);
 	faii_ctl_close(app->control.server);
 	app->control.server = NULL;
 	print_counters(&app->dp, now_s() - start, "final");
@@ -586,6 +589,16 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	printf("faiid: routing: %u keys published (generation %" PRIu64 ", %.1f ms)\n",
 	       atomic_load(&app->dp.pub.current)->table_count, app->dp.pub.generation,
 	       app->dp.pub.last_solve_s * 1e3);
+	/* Before the workers start, so that a port in use stops faiid before it
+	 * takes any traffic. */
+	if (faii_metrics_start(FAII_METRICS_ADDRESS_DEFAULT, a->metrics_port, err, sizeof(err)) !=
+	    0) {
+		fprintf(stderr, "faiid: %s\n", err);
+		goto cleanup;
+	}
+	faii_metrics_update(&app->dp);
+	printf("faiid: metrics on http://%s:%u/metrics\n", FAII_METRICS_ADDRESS_DEFAULT,
+	       a->metrics_port);
 	printf("faiid: residency judge: %s\n", app->dp.residency_mode);
 	app->dp.on_residency_event = record_residency_event;
 	app->dp.on_residency_event_ctx = app;
@@ -603,6 +616,7 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	run_until_signal(app);
 	rc = app->ledger_failed ? 1 : 0;
 cleanup:
+	faii_metrics_stop(); /* its HTTP thread reads nothing after this */
 	for (uint16_t i = 0; i < app->port_count; i++) {
 		rte_eth_dev_stop(app->ports[i]);
 		rte_eth_dev_close(app->ports[i]);

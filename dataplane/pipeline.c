@@ -843,6 +843,7 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 	struct faii_worker_stats *st = &w->stats;
 	uint64_t us = tsc_to_us(w->dp, now_tsc - r->arrival_tsc);
 	st->latency_hist[r->tier - 1][faii_hist_bucket(us)]++;
+	st->latency_sum_us[r->tier - 1] += us;
 	if (us <= r->budget_us)
 		st->tier_slo_met[r->tier - 1]++;
 	st->tier_finished[r->tier - 1]++;

@@ -14,10 +14,13 @@ pid=
 
 "$make_traffic" "$tmp/traffic.pcap" >"$tmp/expected"
 
+# Any free port: the default metrics port may be taken by another faiid.
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$faiid" -l 0-1 --no-huge -m 256 --no-pci --file-prefix "faii-pcap-$$" \
 	--vdev "net_pcap0,rx_pcap=$tmp/traffic.pcap,tx_pcap=$tmp/tx.pcap" \
 	--log-level lib.eal:warning -- \
-	--config "$config" --ledger-dir "$tmp/ledger" --control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
+	--config "$config" --ledger-dir "$tmp/ledger" --metrics-port "$metrics_port" \
+	--control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
 pid=$!
 
 # Wait (bounded, 30 s) until the periodic counters show every packet.

@@ -23,8 +23,11 @@ forbidden=5 allowed=3
 
 sed "s|^  ledger_dir: .*|  ledger_dir: $tmp/ledger\n  residency_pin_dir: $tmp/bpffs|" \
 	"$config" >"$tmp/config.yaml"
+# Any free port: the default metrics port may be taken by another faiid.
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$faiid" -l 0-1 --no-huge -m 256 --no-pci --file-prefix "faii-res-$$" --vdev net_ring0 \
-	--log-level lib.eal:warning -- --config "$tmp/config.yaml" --control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
+	--log-level lib.eal:warning -- --config "$tmp/config.yaml" --metrics-port "$metrics_port" \
+	--control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
 	grep -q "running with" "$tmp/out" && break

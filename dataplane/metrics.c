@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * See metrics.h and docs/metrics.md. The snapshot is plain data copied out
+ * of the appliance on the control thread; everything the HTTP and telemetry
+ * threads render comes from a private copy of it.
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <rte_telemetry.h>
+
+#include "appliance.h"
+#include "dataplane.h"
+#include "faii/config.h"
+#include "faii/registry.h"
+#include "faii/wire.h"
+
+#define NODE_STATUS_COUNT    4u
+#define HTTP_CONNECTIONS_MAX 16u /* scrapers are few; a flood must not grow threads */
+#define HTTP_TIMEOUT_S       10u /* an idle or stuck client is dropped after this */
+
+struct node_snap {
+	uint32_t id;
+	uint8_t node_class;
+	uint8_t status;
+	uint16_t reputation_milli;
+	uint32_t outstanding;
+	uint32_t limit;
+	uint32_t latency_ewma_us;
+	uint64_t dispatched;
+	uint64_t completed;
+	uint64_t failed;
+	uint64_t disagreed;
+	uint64_t redispatched;
+	uint64_t verified_work[FAII_TIER_COUNT];
+};
+
+struct snapshot {
+	bool valid;
+	double taken_unix_s;
+	unsigned workers;
+	struct faii_worker_stats total;
+	struct faii_queue_state queues;
+	uint64_t route_generation;
+	uint64_t publish_deferred;
+	double last_solve_s;
+	double solve_seconds_total;
+	uint64_t slow[FAII_SLOW_OUTCOME_COUNT][FAII_MSG_TYPE_MAX + 1];
+	uint64_t slow_processed;
+	uint64_t evidence_received;
+	uint64_t snapshots_skipped;
+	uint32_t node_count; /* in the registry */
+	uint32_t nodes_exported;
+	uint32_t nodes_by_status[NODE_STATUS_COUNT];
+	struct node_snap nodes[FAII_METRICS_NODES_MAX];
+};
+
+struct reload_state {
+	uint64_t ok;
+	uint64_t error;
+	double last_success_unix_s;
+};
+
+/* Shared between the control thread (writer) and the HTTP and telemetry
+ * threads (readers); everything in it is under lock. */
+static struct {
+	pthread_mutex_t lock;
+	bool running;
+	double start_unix_s;
+	struct snapshot snap;
+	struct reload_state reload;
+} shared = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Control thread only. */
+static struct snapshot staging;
+static struct MHD_Daemon *daemon_http;
+static bool started;
+static uint64_t skipped;
+static bool telemetry_registered; /* DPDK cannot unregister a command */
+
+static double unix_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- names -------------------------------------------------------------------------- */
+
+static const char *msg_type_name(unsigned t)
+{
+	static const char *const names[FAII_MSG_TYPE_MAX + 1] = {
+	        [FAII_MSG_TASK] = "task",           [FAII_MSG_RESULT] = "result",
+	        [FAII_MSG_HEARTBEAT] = "heartbeat", [FAII_MSG_ATTEST] = "attest",
+	        [FAII_MSG_REGISTER] = "register",
+	};
+	return t <= FAII_MSG_TYPE_MAX && names[t] ? names[t] : "invalid";
+}
+
+static const char *residency_name(unsigned r)
+{
+	static const char *const names[FAII_RES_REASON_COUNT] = {
+#define RESIDENCY_NAME(sym, name) [FAII_RES_##sym] = name,
+	        FAII_RESIDENCY_REASONS(RESIDENCY_NAME)
+#undef RESIDENCY_NAME
+	};
+	return r < FAII_RES_REASON_COUNT ? names[r] : "invalid";
+}
+
+/*
+ * Latency histogram boundaries: round numbers an operator writes in an
+ * alert, from 50 us to 60 s. The dataplane's log buckets (12.5 % wide) are
+ * folded in: a log bucket counts towards `le` only when every value it can
+ * hold is <= le, so a log bucket that straddles a boundary is counted in the
+ * next one. Cumulative counts are therefore never too high (an SLO read off
+ * them errs on the safe side) and _count and _sum are exact.
+ */
+static const struct {
+	const char *le;
+	uint64_t us;
+} le_bounds[] = {
+        {"5e-05", 50},    {"0.0001", 100},  {"0.00025", 250}, {"0.0005", 500},  {"0.001", 1000},
+        {"0.0025", 2500}, {"0.005", 5000},  {"0.01", 10000},  {"0.025", 25000}, {"0.05", 50000},
+        {"0.1", 100000},  {"0.25", 250000}, {"0.5", 500000},  {"1", 1000000},   {"2.5", 2500000},
+        {"5", 5000000},   {"10", 10000000}, {"30", 30000000}, {"60", 60000000},
+};
+#define LE_COUNT (sizeof(le_bounds) / sizeof(le_bounds[0]))
+_Static_assert(LE_COUNT == FAII_METRICS_LE_COUNT, "metrics.h names the count");
+
+const char *faii_metrics_le_label(unsigned i)
+{
+	return i < LE_COUNT ? le_bounds[i].le : "+Inf";
+}
+
+/* Cumulative counts at every boundary, then the total (+Inf). */
+void faii_metrics_hist_cumulative(const uint64_t *hist, uint64_t out[FAII_METRICS_LE_COUNT + 1])
+{
+	uint64_t seen = 0;
+	unsigned b = 0;
+	for (unsigned i = 0; i < LE_COUNT; i++) {
+		/* A log bucket holds integers in [lower, upper). */
+		while (b < FAII_HIST_BUCKETS && faii_hist_bucket_upper_us(b) - 1 <= le_bounds[i].us)
+			seen += hist[b++];
+		out[i] = seen;
+	}
+	while (b < FAII_HIST_BUCKETS)
+		seen += hist[b++];
+	out[LE_COUNT] = seen;
+}
+
+/* ---- snapshot ----------------------------------------------------------------------- */
+
+void faii_metrics_update(const struct faii_appliance_dp *a)
+{
+	if (!started)
+		return;
+	struct snapshot *s = &staging;
+	s->valid = true;
+	s->taken_unix_s = unix_now_s();
+	s->workers = a->worker_count;
+	faii_stats_sum(a->workers, a->worker_count, &s->total);
+	s->queues = a->queues;
+	s->route_generation = a->pub.generation;
+	s->publish_deferred = a->pub.deferred;
+	s->last_solve_s = a->pub.last_solve_s;
+	s->solve_seconds_total = a->pub.solve_seconds_total;
+	memcpy(s->slow, a->reg.slow, sizeof(s->slow));
+	s->slow_processed = a->slow_processed;
+	s->evidence_received = a->evidence_received;
+
+	const struct faii_config *cfg = a->reg.cfg;
+	uint32_t n = cfg ? cfg->node_count : 0;
+	s->node_count = n;
+	s->nodes_exported = n < FAII_METRICS_NODES_MAX ? n : FAII_METRICS_NODES_MAX;
+	memset(s->nodes_by_status, 0, sizeof(s->nodes_by_status));
+	for (uint32_t i = 0; i < n; i++) {
+		/* Relaxed loads: each value is a counter or a policy field on
+		 * its own; none needs to agree with another to be meaningful. */
+		struct faii_node_live *l = &a->reg.live[i];
+		uint8_t status = atomic_load_explicit(&l->status, memory_order_relaxed);
+		if (status < NODE_STATUS_COUNT)
+			s->nodes_by_status[status]++;
+		if (i >= s->nodes_exported)
+			continue;
+		struct node_snap *ns = &s->nodes[i];
+		ns->id = cfg->nodes[i].id;
+		ns->node_class = cfg->nodes[i].node_class;
+		ns->status = status;
+		ns->reputation_milli =
+		        atomic_load_explicit(&l->reputation_milli, memory_order_relaxed);
+		ns->outstanding = atomic_load_explicit(&l->outstanding, memory_order_relaxed);
+		ns->limit = atomic_load_explicit(&l->limit, memory_order_relaxed);
+		ns->latency_ewma_us =
+		        atomic_load_explicit(&l->latency_ewma_us, memory_order_relaxed);
+		ns->dispatched = atomic_load_explicit(&l->dispatched, memory_order_relaxed);
+		ns->completed = atomic_load_explicit(&l->completed, memory_order_relaxed);
+		ns->failed = atomic_load_explicit(&l->failed, memory_order_relaxed);
+		ns->disagreed = atomic_load_explicit(&l->disagreed, memory_order_relaxed);
+		ns->redispatched = atomic_load_explicit(&l->redispatched, memory_order_relaxed);
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+			ns->verified_work[t] =
+			        atomic_load_explicit(&l->verified_work[t], memory_order_relaxed);
+	}
+
+	/* Never wait for a reader: a scrape in progress costs this tick's
+	 * snapshot (counted), not the control thread's time. */
+	if (pthread_mutex_trylock(&shared.lock) != 0) {
+		skipped++;
+		return;
+	}
+	s->snapshots_skipped = skipped;
+	/* Only the exported nodes are copied: the rest of the array is unused. */
+	size_t bytes = offsetof(struct snapshot, nodes) + s->nodes_exported * sizeof(s->nodes[0]);
+	memcpy(&shared.snap, s, bytes);
+	pthread_mutex_unlock(&shared.lock);
+}
+
+void faii_metrics_note_reload(bool ok, double unix_time_s)
+{
+	pthread_mutex_lock(&shared.lock);
+	if (ok) {
+		shared.reload.ok++;
+		shared.reload.last_success_unix_s = unix_time_s;
+	} else {
+		shared.reload.error++;
+	}
+	pthread_mutex_unlock(&shared.lock);
+}
+
+/* A private copy for a reader, or NULL when there is nothing to show. */
+static struct snapshot *snapshot_copy(struct reload_state *reload, double *start_unix_s)
+{
+	struct snapshot *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	pthread_mutex_lock(&shared.lock);
+	bool ok = shared.running && shared.snap.valid;
+	if (ok) {
+		size_t bytes = offsetof(struct snapshot, nodes) +
+		               shared.snap.nodes_exported * sizeof(shared.snap.nodes[0]);
+		memcpy(s, &shared.snap, bytes);
+		if (reload)
+			*reload = shared.reload;
+		if (start_unix_s)
+			*start_unix_s = shared.start_unix_s;
+	}
+	pthread_mutex_unlock(&shared.lock);
+	if (!ok) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- Prometheus text format ----------------------------------------------------------- */
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Prometheus spells the special values its own way. */
+static void put_double(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs("NaN", f);
+	else if (isinf(v))
+		fputs(v > 0 ? "+Inf" : "-Inf", f);
+	else
+		fprintf(f, "%.17g", v);
+}
+
+static void gauge_line(FILE *f, const char *name, const char *labels, double v)
+{
+	fputs(name, f);
+	if (labels)
+		fprintf(f, "{%s}", labels);
+	fputc(' ', f);
+	put_double(f, v);
+	fputc('\n', f);
+}
+
+static void counter_line(FILE *f, const char *name, const char *labels, uint64_t v)
+{
+	if (labels)
+		fprintf(f, "%s{%s} %" PRIu64 "\n", name, labels, v);
+	else
+		fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+/* One counter family with a label over an array of names. */
+static void counter_by(FILE *f, const char *name, const char *help, const char *label,
+                       const uint64_t *v, unsigned first, unsigned count,
+                       const char *(*label_of)(unsigned))
+{
+	char lbl[160];
+	family(f, name, "counter", help);
+	for (unsigned i = first; i < count; i++) {
+		snprintf(lbl, sizeof(lbl), "%s=\"%s\"", label, label_of(i));
+		counter_line(f, name, lbl, v[i]);
+	}
+}
+
+static const char *drop_label(unsigned r)
+{
+	return faii_drop_name((enum faii_drop)r);
+}
+static const char *pipe_label(unsigned c)
+{
+	return faii_pipe_counter_name((enum faii_pipe_counter)c);
+}
+static const char *class_label(unsigned c)
+{
+	return faii_node_class_name((uint8_t)c);
+}
+static const char *category_label(unsigned c)
+{
+	return faii_category_name((uint8_t)(c + 1));
+}
+static const char *tier_label(unsigned t)
+{
+	static const char *const names[FAII_TIER_COUNT] = {"1", "2", "3", "4"};
+	return t < FAII_TIER_COUNT ? names[t] : "invalid";
+}
+
+static void tier_gauge(FILE *f, const char *name, const char *help, const double *v)
+{
+	char lbl[32];
+	family(f, name, "gauge", help);
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+		snprintf(lbl, sizeof(lbl), "tier=\"%u\"", t + 1);
+		gauge_line(f, name, lbl, v[t]);
+	}
+}
+
+static void render_nodes(FILE *f, const struct snapshot *s)
+{
+	char lbl[96];
+	const uint32_t n = s->nodes_exported;
+	family(f, "faii_node_info", "gauge",
+	       "Static facts of a node (value 1), labelled by node id");
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(lbl, sizeof(lbl), "node=\"%u\",class=\"%s\"", s->nodes[i].id,
+		         class_label(s->nodes[i].node_class));
+		gauge_line(f, "faii_node_info", lbl, 1);
+	}
+	/* Per-node gauges and counters, one family at a time as the format
+	 * requires. X(name, type, help, expression). */
+#define NODE_SERIES(X)                                                                             \
+	X("faii_node_active", "gauge", "1 when the node takes new work (status active), else 0",   \
+	  ns->status == FAII_NODE_ACTIVE ? 1.0 : 0.0)                                              \
+	X("faii_node_outstanding_tasks", "gauge", "Tasks dispatched to the node and not yet done", \
+	  (double)ns->outstanding)                                                                 \
+	X("faii_node_load_limit_tasks", "gauge", "Most outstanding tasks the node may hold (L_i)", \
+	  (double)ns->limit)                                                                       \
+	X("faii_node_reputation_ratio", "gauge", "Reputation of the node in [0, 1]",               \
+	  (double)ns->reputation_milli / 1000.0)                                                   \
+	X("faii_node_latency_ewma_seconds", "gauge",                                               \
+	  "Smoothed measured round trip of the node over all regions",                             \
+	  (double)ns->latency_ewma_us * 1e-6)
+#define NODE_GAUGE(name, type, help, expr)                                                         \
+	family(f, name, type, help);                                                               \
+	for (uint32_t i = 0; i < n; i++) {                                                         \
+		const struct node_snap *ns = &s->nodes[i];                                         \
+		snprintf(lbl, sizeof(lbl), "node=\"%u\"", ns->id);                                 \
+		gauge_line(f, name, lbl, expr);                                                    \
+	}
+	NODE_SERIES(NODE_GAUGE)
+#undef NODE_GAUGE
+#undef NODE_SERIES
+#define NODE_COUNTERS(X)                                                                           \
+	X("faii_node_dispatched_total", "Task copies dispatched to the node", dispatched)          \
+	X("faii_node_completed_total", "Results received from the node", completed)                \
+	X("faii_node_failed_total", "Error results and timeouts of the node", failed)              \
+	X("faii_node_disagreed_total", "Results of the node outvoted by their replica set",        \
+	  disagreed)                                                                               \
+	X("faii_node_redispatched_total", "Copies taken from the node after a timeout",            \
+	  redispatched)
+#define NODE_COUNTER(name, help, field)                                                            \
+	family(f, name, "counter", help);                                                          \
+	for (uint32_t i = 0; i < n; i++) {                                                         \
+		snprintf(lbl, sizeof(lbl), "node=\"%u\"", s->nodes[i].id);                         \
+		counter_line(f, name, lbl, s->nodes[i].field);                                     \
+	}
+	NODE_COUNTERS(NODE_COUNTER)
+#undef NODE_COUNTER
+#undef NODE_COUNTERS
+	family(f, "faii_node_verified_work_total", "counter",
+	       "Majority-agreeing results within their SLO credited to the node, per tier");
+	for (uint32_t i = 0; i < n; i++) {
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+			snprintf(lbl, sizeof(lbl), "node=\"%u\",tier=\"%u\"", s->nodes[i].id,
+			         t + 1);
+			counter_line(f, "faii_node_verified_work_total", lbl,
+			             s->nodes[i].verified_work[t]);
+		}
+	}
+}
+
+static void render(FILE *f, const struct snapshot *s, const struct reload_state *rl,
+                   double start_unix_s)
+{
+	const struct faii_worker_stats *t = &s->total;
+	char lbl[160];
+
+	family(f, "faii_build_info", "gauge", "Version of faiid (value 1)");
+	gauge_line(f, "faii_build_info", "version=\"0.1.0\"", 1);
+	family(f, "faii_start_time_seconds", "gauge", "Start of faiid, seconds since the epoch");
+	gauge_line(f, "faii_start_time_seconds", NULL, start_unix_s);
+	family(f, "faii_metrics_snapshot_timestamp_seconds", "gauge",
+	       "When the control thread took the snapshot served here, seconds since the epoch");
+	gauge_line(f, "faii_metrics_snapshot_timestamp_seconds", NULL, s->taken_unix_s);
+	family(f, "faii_metrics_snapshots_skipped_total", "counter",
+	       "Snapshots the control thread dropped because a reader held the lock");
+	counter_line(f, "faii_metrics_snapshots_skipped_total", NULL, s->snapshots_skipped);
+	family(f, "faii_workers", "gauge", "Worker lcores polling the ports");
+	gauge_line(f, "faii_workers", NULL, s->workers);
+
+	/* Receive path. */
+	family(f, "faii_rx_packets_total", "counter", "Packets received on every port");
+	counter_line(f, "faii_rx_packets_total", NULL, t->rx_packets);
+	family(f, "faii_rx_bytes_total", "counter", "Bytes received on every port");
+	counter_line(f, "faii_rx_bytes_total", NULL, t->rx_bytes);
+	family(f, "faii_tx_packets_total", "counter", "Packets sent on every port");
+	counter_line(f, "faii_tx_packets_total", NULL, t->tx_packets);
+	family(f, "faii_messages_valid_total", "counter", "Valid faii messages by type");
+	for (unsigned m = FAII_MSG_TYPE_MIN; m <= FAII_MSG_TYPE_MAX; m++) {
+		snprintf(lbl, sizeof(lbl), "type=\"%s\"", msg_type_name(m));
+		counter_line(f, "faii_messages_valid_total", lbl, t->valid[m]);
+	}
+	counter_by(f, "faii_packets_dropped_total", "Packets dropped by the parser, by reason",
+	           "reason", t->drops, 1, FAII_DROP_COUNT, drop_label);
+	counter_by(f, "faii_pipeline_events_total",
+	           "Pipeline events by name (docs/dataplane.md lists their meaning)", "event",
+	           t->pipe, 0, FAII_PIPE_COUNT, pipe_label);
+	counter_by(f, "faii_residency_verdicts_total",
+	           "Verdicts of the dataplane residency hook on TASK copies, by reason", "reason",
+	           t->residency, 0, FAII_RES_REASON_COUNT, residency_name);
+
+	/* Tasks. */
+	counter_by(f, "faii_tier_tasks_dispatched_total", "Tasks dispatched, by tier", "tier",
+	           t->tier_dispatched, 0, FAII_TIER_COUNT, tier_label);
+	counter_by(f, "faii_tier_tasks_answered_total",
+	           "Dispatched tasks finished (answered, timed out or refused), by tier", "tier",
+	           t->tier_finished, 0, FAII_TIER_COUNT, tier_label);
+	counter_by(f, "faii_tier_tasks_slo_met_total",
+	           "Results forwarded to clients within the latency budget, by tier", "tier",
+	           t->tier_slo_met, 0, FAII_TIER_COUNT, tier_label);
+	counter_by(f, "faii_category_tasks_total",
+	           "Client tasks past the expiry and replay checks, by category", "category",
+	           t->category_tasks, 0, FAII_CATEGORY_COUNT, category_label);
+	counter_by(f, "faii_task_copies_total", "TASK copies sent to nodes, by node class", "class",
+	           t->class_copies, 0, FAII_CLASS_COUNT, class_label);
+
+	/* Queues and prices (SPEC 3.5). */
+	const struct faii_queue_state *q = &s->queues;
+	tier_gauge(f, "faii_tier_outstanding_tasks", "Tasks dispatched and not finished, by tier",
+	           q->outstanding);
+	tier_gauge(f, "faii_tier_capacity_tasks",
+	           "Sum of the load limits of active nodes eligible in the tier", q->capacity);
+	tier_gauge(f, "faii_tier_queue_ratio", "Smoothed outstanding over capacity (q_t)", q->q);
+	tier_gauge(f, "faii_tier_price", "Price per unit of verified work (p_t), in tokens",
+	           q->price);
+	tier_gauge(f, "faii_tier_theta", "Congestion-adjusted tier factor (theta_t)", q->theta);
+	family(f, "faii_class_utilisation_ratio", "gauge",
+	       "Copies per second over the capacity of the node class");
+	for (unsigned c = 0; c < FAII_CLASS_COUNT; c++) {
+		snprintf(lbl, sizeof(lbl), "class=\"%s\"", class_label(c));
+		gauge_line(f, "faii_class_utilisation_ratio", lbl, q->class_util[c]);
+	}
+
+	/* Client-visible latency, as a Prometheus histogram per tier. */
+	family(f, "faii_task_latency_seconds", "histogram",
+	       "Round trip from a task's arrival to its result's forwarding, by tier");
+	for (unsigned tier = 0; tier < FAII_TIER_COUNT; tier++) {
+		uint64_t cum[LE_COUNT + 1];
+		faii_metrics_hist_cumulative(t->latency_hist[tier], cum);
+		for (unsigned i = 0; i < LE_COUNT; i++) {
+			snprintf(lbl, sizeof(lbl), "tier=\"%u\",le=\"%s\"", tier + 1,
+			         le_bounds[i].le);
+			counter_line(f, "faii_task_latency_seconds_bucket", lbl, cum[i]);
+		}
+		snprintf(lbl, sizeof(lbl), "tier=\"%u\",le=\"+Inf\"", tier + 1);
+		counter_line(f, "faii_task_latency_seconds_bucket", lbl, cum[LE_COUNT]);
+		snprintf(lbl, sizeof(lbl), "tier=\"%u\"", tier + 1);
+		gauge_line(f, "faii_task_latency_seconds_sum", lbl,
+		           (double)t->latency_sum_us[tier] * 1e-6);
+		counter_line(f, "faii_task_latency_seconds_count", lbl, cum[LE_COUNT]);
+	}
+
+	/* Control plane. */
+	family(f, "faii_route_generation", "gauge", "Generation of the published route set");
+	gauge_line(f, "faii_route_generation", NULL, (double)s->route_generation);
+	family(f, "faii_route_solve_last_seconds", "gauge",
+	       "Duration of the last solve of every routing key");
+	gauge_line(f, "faii_route_solve_last_seconds", NULL, s->last_solve_s);
+	family(f, "faii_route_solve_seconds_total", "counter", "Time spent solving routing keys");
+	gauge_line(f, "faii_route_solve_seconds_total", NULL, s->solve_seconds_total);
+	family(f, "faii_route_publish_deferred_total", "counter",
+	       "Publishes skipped while waiting for a grace period");
+	counter_line(f, "faii_route_publish_deferred_total", NULL, s->publish_deferred);
+	family(f, "faii_slow_path_messages_total", "counter",
+	       "HEARTBEAT, ATTEST and REGISTER messages handled by the control thread, by type "
+	       "and outcome");
+	for (unsigned m = FAII_MSG_TYPE_MIN; m <= FAII_MSG_TYPE_MAX; m++) {
+		for (unsigned o = 0; o < FAII_SLOW_OUTCOME_COUNT; o++) {
+			snprintf(lbl, sizeof(lbl), "type=\"%s\",outcome=\"%s\"", msg_type_name(m),
+			         faii_slow_outcome_name((enum faii_slow_outcome)o));
+			counter_line(f, "faii_slow_path_messages_total", lbl, s->slow[o][m]);
+		}
+	}
+	family(f, "faii_slow_path_processed_total", "counter",
+	       "Packets taken off the slow-path ring by the control thread");
+	counter_line(f, "faii_slow_path_processed_total", NULL, s->slow_processed);
+	family(f, "faii_evidence_received_total", "counter",
+	       "Disagreement evidence received by the control thread");
+	counter_line(f, "faii_evidence_received_total", NULL, s->evidence_received);
+
+	/* Configuration reloads (fed by faii_metrics_note_reload()). */
+	family(f, "faii_config_reloads_total", "counter", "Configuration reloads by result");
+	counter_line(f, "faii_config_reloads_total", "result=\"ok\"", rl->ok);
+	counter_line(f, "faii_config_reloads_total", "result=\"error\"", rl->error);
+	family(f, "faii_config_last_reload_success_timestamp_seconds", "gauge",
+	       "When the configuration in force was loaded, seconds since the epoch");
+	gauge_line(f, "faii_config_last_reload_success_timestamp_seconds", NULL,
+	           rl->last_success_unix_s);
+
+	/* The fleet. */
+	family(f, "faii_nodes", "gauge", "Nodes in the registry, by status");
+	for (uint8_t st = 0; st < NODE_STATUS_COUNT; st++) {
+		snprintf(lbl, sizeof(lbl), "status=\"%s\"", faii_node_status_name(st));
+		gauge_line(f, "faii_nodes", lbl, s->nodes_by_status[st]);
+	}
+	family(f, "faii_metrics_nodes_omitted", "gauge",
+	       "Nodes without per-node series (beyond the exporter's cap)");
+	gauge_line(f, "faii_metrics_nodes_omitted", NULL, s->node_count - s->nodes_exported);
+	render_nodes(f, s);
+}
+
+char *faii_metrics_render(size_t *len)
+{
+	struct reload_state rl;
+	double start_s = 0;
+	struct snapshot *s = snapshot_copy(&rl, &start_s);
+	if (s == NULL)
+		return NULL;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	if (f == NULL) {
+		free(s);
+		return NULL;
+	}
+	render(f, s, &rl, start_s);
+	free(s);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = size;
+	return buf;
+}
+
+/* ---- HTTP --------------------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, char *body, size_t len,
+                             enum MHD_ResponseMemoryMode mode, const char *type)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	if (r == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+	(void)cls, (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+	static char not_found[] = "not found: the metrics are at /metrics\n";
+	static char not_allowed[] = "method not allowed: GET /metrics\n";
+	static char unavailable[] = "no snapshot yet\n";
+	const char *text = "text/plain; charset=utf-8";
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, strlen(not_allowed),
+		             MHD_RESPMEM_PERSISTENT, text);
+	if (strcmp(url, "/metrics") != 0)
+		return reply(c, MHD_HTTP_NOT_FOUND, not_found, strlen(not_found),
+		             MHD_RESPMEM_PERSISTENT, text);
+	size_t len = 0;
+	char *body = faii_metrics_render(&len);
+	if (body == NULL)
+		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, unavailable, strlen(unavailable),
+		             MHD_RESPMEM_PERSISTENT, text);
+	return reply(c, MHD_HTTP_OK, body, len, MHD_RESPMEM_MUST_FREE,
+	             "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* Binds the socket ourselves: libmicrohttpd only says that it failed, an
+ * operator needs to know why (port in use, address not local). */
+static int listen_on(const char *address, uint16_t port, bool *v6, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, address, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		sslen = sizeof(*in4);
+		*v6 = false;
+	} else if (inet_pton(AF_INET6, address, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		sslen = sizeof(*in6);
+		*v6 = true;
+	} else {
+		snprintf(err, errlen, "metrics: \"%s\" is not an IPv4 or IPv6 address", address);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "metrics: socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A restart must not wait for the old connections' TIME_WAIT. */
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 64) != 0) {
+		snprintf(err, errlen, "metrics: cannot listen on %s%s%s:%u: %s", *v6 ? "[" : "",
+		         address, *v6 ? "]" : "", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- DPDK telemetry ------------------------------------------------------------------ */
+
+/* Telemetry answers come from the same snapshot as /metrics, so the two
+ * agree whenever the counters are still. */
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	const struct faii_worker_stats *t = &s->total;
+	uint64_t dropped = 0;
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		dropped += t->drops[r];
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "rx_packets", t->rx_packets);
+	rte_tel_data_add_dict_u64(d, "rx_bytes", t->rx_bytes);
+	rte_tel_data_add_dict_u64(d, "tx_packets", t->tx_packets);
+	for (unsigned m = FAII_MSG_TYPE_MIN; m <= FAII_MSG_TYPE_MAX; m++) {
+		char name[32];
+		snprintf(name, sizeof(name), "valid/%s", msg_type_name(m));
+		rte_tel_data_add_dict_u64(d, name, t->valid[m]);
+	}
+	rte_tel_data_add_dict_u64(d, "dropped", dropped);
+	rte_tel_data_add_dict_u64(d, "slow_processed", s->slow_processed);
+	rte_tel_data_add_dict_u64(d, "evidence_received", s->evidence_received);
+	rte_tel_data_add_dict_u64(d, "route_generation", s->route_generation);
+	rte_tel_data_add_dict_u64(d, "workers", s->workers);
+	rte_tel_data_add_dict_u64(d, "nodes", s->node_count);
+	free(s);
+	return 0;
+}
+
+static int tel_named(struct rte_tel_data *d, const uint64_t *v, unsigned first, unsigned count,
+                     const char *(*name_of)(unsigned))
+{
+	rte_tel_data_start_dict(d);
+	for (unsigned i = first; i < count; i++)
+		rte_tel_data_add_dict_u64(d, name_of(i), v[i]);
+	return 0;
+}
+
+static int tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	tel_named(d, s->total.drops, 1, FAII_DROP_COUNT, drop_label);
+	free(s);
+	return 0;
+}
+
+static int tel_pipeline(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	tel_named(d, s->total.pipe, 0, FAII_PIPE_COUNT, pipe_label);
+	free(s);
+	return 0;
+}
+
+static int tel_residency(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	tel_named(d, s->total.residency, 0, FAII_RES_REASON_COUNT, residency_name);
+	free(s);
+	return 0;
+}
+
+static int tel_classes(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	tel_named(d, s->total.class_copies, 0, FAII_CLASS_COUNT, class_label);
+	free(s);
+	return 0;
+}
+
+static int tel_slow(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	rte_tel_data_start_dict(d);
+	for (unsigned m = FAII_MSG_TYPE_MIN; m <= FAII_MSG_TYPE_MAX; m++) {
+		for (unsigned o = 0; o < FAII_SLOW_OUTCOME_COUNT; o++) {
+			char name[64];
+			snprintf(name, sizeof(name), "%s/%s", msg_type_name(m),
+			         faii_slow_outcome_name((enum faii_slow_outcome)o));
+			rte_tel_data_add_dict_u64(d, name, s->slow[o][m]);
+		}
+	}
+	free(s);
+	return 0;
+}
+
+/* An array of u64 per tier under name; telemetry frees it with the answer. */
+static void tel_tier_u64(struct rte_tel_data *d, const char *name, const uint64_t *v)
+{
+	struct rte_tel_data *a = rte_tel_data_alloc();
+	if (a == NULL)
+		return;
+	rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+		rte_tel_data_add_array_u64(a, v[t]);
+	if (rte_tel_data_add_dict_container(d, name, a, 0) != 0)
+		rte_tel_data_free(a);
+}
+
+/* DPDK 22.11 telemetry has no floating-point values: gauges go as strings. */
+static void tel_tier_double(struct rte_tel_data *d, const char *name, const double *v)
+{
+	struct rte_tel_data *a = rte_tel_data_alloc();
+	if (a == NULL)
+		return;
+	rte_tel_data_start_array(a, RTE_TEL_STRING_VAL);
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+		char buf[40];
+		snprintf(buf, sizeof(buf), "%.17g", v[t]);
+		rte_tel_data_add_array_string(a, buf);
+	}
+	if (rte_tel_data_add_dict_container(d, name, a, 0) != 0)
+		rte_tel_data_free(a);
+}
+
+static int tel_tiers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	struct snapshot *s = snapshot_copy(NULL, NULL);
+	if (s == NULL)
+		return -1;
+	const struct faii_worker_stats *t = &s->total;
+	uint64_t count[FAII_TIER_COUNT];
+	for (unsigned tier = 0; tier < FAII_TIER_COUNT; tier++) {
+		uint64_t cum[LE_COUNT + 1];
+		faii_metrics_hist_cumulative(t->latency_hist[tier], cum);
+		count[tier] = cum[LE_COUNT];
+	}
+	rte_tel_data_start_dict(d);
+	tel_tier_u64(d, "dispatched", t->tier_dispatched);
+	tel_tier_u64(d, "answered", t->tier_finished);
+	tel_tier_u64(d, "slo_met", t->tier_slo_met);
+	tel_tier_u64(d, "latency_count", count);
+	tel_tier_u64(d, "latency_sum_us", t->latency_sum_us);
+	tel_tier_double(d, "outstanding", s->queues.outstanding);
+	tel_tier_double(d, "capacity", s->queues.capacity);
+	tel_tier_double(d, "q", s->queues.q);
+	tel_tier_double(d, "price", s->queues.price);
+	tel_tier_double(d, "theta", s->queues.theta);
+	free(s);
+	return 0;
+}
+
+static void register_telemetry(void)
+{
+	if (telemetry_registered)
+		return;
+	static const struct {
+		const char *cmd;
+		telemetry_cb fn;
+		const char *help;
+	} cmds[] = {
+	        {"/faii/stats", tel_stats, "faii receive counters and totals. Takes no parameters"},
+	        {"/faii/drops", tel_drops, "faii parser drops by reason. Takes no parameters"},
+	        {"/faii/pipeline", tel_pipeline, "faii pipeline events. Takes no parameters"},
+	        {"/faii/residency", tel_residency,
+	         "faii residency hook verdicts. Takes no parameters"},
+	        {"/faii/classes", tel_classes, "faii TASK copies per node class. No parameters"},
+	        {"/faii/slow", tel_slow, "faii slow-path messages, type/outcome. No parameters"},
+	        {"/faii/tiers", tel_tiers, "faii per-tier counters and gauges. No parameters"},
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		rte_telemetry_register_cmd(cmds[i].cmd, cmds[i].fn, cmds[i].help);
+	telemetry_registered = true;
+}
+
+/* ---- start and stop ------------------------------------------------------------------ */
+
+int faii_metrics_start(const char *address, uint16_t port, char *err, size_t errlen)
+{
+	if (started) {
+		snprintf(err, errlen, "metrics: already started");
+		return -1;
+	}
+	bool v6 = false;
+	int fd = listen_on(address, port, &v6, err, errlen);
+	if (fd < 0)
+		return -1;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	daemon_http =
+	        MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET,
+	                         fd, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS_MAX,
+	                         MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S, MHD_OPTION_END);
+	if (daemon_http == NULL) {
+		snprintf(err, errlen, "metrics: cannot start the HTTP server on port %u", port);
+		close(fd);
+		return -1;
+	}
+	register_telemetry();
+	double now = unix_now_s();
+	pthread_mutex_lock(&shared.lock);
+	memset(&shared.snap, 0, offsetof(struct snapshot, nodes));
+	shared.reload = (struct reload_state){.last_success_unix_s = now};
+	shared.start_unix_s = now;
+	shared.running = true;
+	pthread_mutex_unlock(&shared.lock);
+	skipped = 0;
+	started = true;
+	return 0;
+}
+
+void faii_metrics_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&shared.lock);
+	shared.running = false;
+	pthread_mutex_unlock(&shared.lock);
+	/* Joins the HTTP thread: no request is in flight after this. */
+	MHD_stop_daemon(daemon_http);
+	daemon_http = NULL;
+	started = false;
+}
