@@ -34,7 +34,8 @@ start_s=$(date +%s.%N)
 "$faiid" -l 0-1 --no-huge -m 256 --no-pci --file-prefix "$prefix" \
 	--vdev "net_pcap0,rx_pcap=$tmp/traffic.pcap,tx_pcap=$tmp/tx.pcap" \
 	--log-level lib.eal:warning -- \
-	--config "$config" --ledger-dir "$tmp/ledger" --metrics-port "$port" >"$tmp/out" 2>&1 &
+	--config "$config" --ledger-dir "$tmp/ledger" --metrics-port "$port" \
+	--control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
 pid=$!
 
 # Bounded (30 s) wait until /metrics shows every packet and the slow path done.
@@ -60,6 +61,45 @@ crc=0
 python3 "$check_py" compare "$url" "$tmp/metrics.txt" "$tmp/expected" "$sock" "$start_s" || crc=$?
 check "values and telemetry agree with /metrics" $crc
 
+# The same counters three ways: DPDK telemetry, the control socket, the pcap.
+tcrc=0
+python3 - "$sock" "$tmp/ctl.sock" "$tmp/expected" <<'PY' || tcrc=$?
+import json, socket, sys
+tele, ctl, expected = sys.argv[1:4]
+t = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+t.settimeout(5)
+t.connect(tele)
+t.recv(16384)  # greeting
+t.send(b"/faii/drops")
+drops_t = json.loads(t.recv(65536).decode())["/faii/drops"]
+c = socket.socket(socket.AF_UNIX)
+c.settimeout(5)
+c.connect(ctl)
+c.sendall(b'{"id":1,"cmd":"counters"}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    buf += c.recv(65536)
+reply = json.loads(buf)
+assert reply["ok"], reply
+drops_c = reply["result"]["drops"]
+want = {}
+for line in open(expected):
+    name, count = line.split()
+    want[name] = int(count)
+bad = 0
+for reason, v in drops_c.items():
+    tv = int(drops_t.get(reason, -1))
+    if tv != v:
+        print(f"FAIL: drop {reason}: control socket {v}, telemetry {tv}")
+        bad = 1
+    if reason in want and want[reason] != v:
+        print(f"FAIL: drop {reason}: control socket {v}, pcap {want[reason]}")
+        bad = 1
+print(f"compared {len(drops_c)} drop counters: control socket = telemetry = pcap")
+sys.exit(bad)
+PY
+check "control socket counters = DPDK telemetry = the pcap" $tcrc
+
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/other")
 check "GET /other is 404 (got $code)" $([ "$code" = 404 ]; echo $?)
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "$url")
@@ -73,7 +113,7 @@ rc2=0
 timeout 60 "$faiid" -l 0-1 --no-huge -m 256 --no-pci --file-prefix "$prefix-2" \
 	--vdev net_ring0 --log-level lib.eal:warning -- \
 	--config "$config" --ledger-dir "$tmp/ledger2" --metrics-port "$port" \
-	>"$tmp/out2" 2>&1 || rc2=$?
+	--control-socket "$tmp/ctl2.sock" >"$tmp/out2" 2>&1 || rc2=$?
 cat "$tmp/out2"
 check "second faiid on port $port exits 1 (got $rc2)" $([ "$rc2" -eq 1 ]; echo $?)
 check "and says the port is in use" \
