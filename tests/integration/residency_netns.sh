@@ -184,8 +184,8 @@ phase() { # NAME NS ATTACH-COMMAND IFACE [--mode MODE]
 	check "$name: counters match what was sent" $([ "$stats" = "$want_counters" ]; echo $?)
 	# bpftool sees the pinned maps by path and by name.
 	check "$name: bpftool shows the pinned maps by name" \
-		$(bpftool map show pinned "$pins/faii_res_nodes" | grep -q 'name faii_res_nodes' &&
-			bpftool map dump pinned "$pins/faii_res_counters" | grep -q '"key": 7'; echo $?)
+		$(grep -q 'name faii_res_nodes' <<<"$(bpftool map show pinned "$pins/faii_res_nodes")" &&
+			grep -q '"key": 7' <<<"$(bpftool map dump pinned "$pins/faii_res_counters")"; echo $?)
 	"$flip" drain "$pins" | sort >"$tmp/$name.events"
 	check "$name: one ring-buffer event per refusal" \
 		$([ "$(cat "$tmp/$name.events")" = "$want_events" ]; echo $?)
