@@ -41,6 +41,8 @@ struct node_snap {
 	uint32_t outstanding;
 	uint32_t limit;
 	uint32_t latency_ewma_us;
+	double heartbeat_age_s, attest_age_s; /* from the start when never heard */
+	uint8_t heartbeat_stale, attest_stale;
 	uint64_t dispatched;
 	uint64_t completed;
 	uint64_t failed;
@@ -171,6 +173,7 @@ void faii_metrics_update(const struct faii_appliance_dp *a)
 	struct snapshot *s = &staging;
 	s->valid = true;
 	s->taken_unix_s = unix_now_s();
+	uint64_t now_ns = (uint64_t)(s->taken_unix_s * 1e9);
 	s->workers = a->worker_count;
 	faii_stats_sum(a->workers, a->worker_count, &s->total);
 	s->queues = a->queues;
@@ -206,6 +209,15 @@ void faii_metrics_update(const struct faii_appliance_dp *a)
 		ns->limit = atomic_load_explicit(&l->limit, memory_order_relaxed);
 		ns->latency_ewma_us =
 		        atomic_load_explicit(&l->latency_ewma_us, memory_order_relaxed);
+		/* Stale signals (control thread state: this runs on it). */
+		ns->heartbeat_age_s = (double)faii_registry_signal_age_ns(
+		                              &a->reg, a->reg.signals[i].heartbeat_ns, now_ns) /
+		                      1e9;
+		ns->attest_age_s = (double)faii_registry_signal_age_ns(
+		                           &a->reg, a->reg.signals[i].attest_ns, now_ns) /
+		                   1e9;
+		ns->heartbeat_stale = a->reg.state[i].stale_heartbeat;
+		ns->attest_stale = a->reg.state[i].stale_attest;
 		ns->dispatched = atomic_load_explicit(&l->dispatched, memory_order_relaxed);
 		ns->completed = atomic_load_explicit(&l->completed, memory_order_relaxed);
 		ns->failed = atomic_load_explicit(&l->failed, memory_order_relaxed);
@@ -371,7 +383,19 @@ static void render_nodes(FILE *f, const struct snapshot *s)
 	  (double)ns->reputation_milli / 1000.0)                                                   \
 	X("faii_node_latency_ewma_seconds", "gauge",                                               \
 	  "Smoothed measured round trip of the node over all regions",                             \
-	  (double)ns->latency_ewma_us * 1e-6)
+	  (double)ns->latency_ewma_us * 1e-6)                                                      \
+	X("faii_node_heartbeat_age_seconds", "gauge",                                              \
+	  "Age of the node's last signed heartbeat (from the start when none yet)",                \
+	  ns->heartbeat_age_s)                                                                     \
+	X("faii_node_attestation_age_seconds", "gauge",                                            \
+	  "Age of the node's last ESG attestation (from the start when none yet)",                 \
+	  ns->attest_age_s)                                                                        \
+	X("faii_node_heartbeat_stale", "gauge",                                                    \
+	  "1 when the node is excluded for a stale heartbeat (appliance.heartbeat_stale_s)",       \
+	  (double)ns->heartbeat_stale)                                                             \
+	X("faii_node_attestation_stale", "gauge",                                                  \
+	  "1 when the node is scored at the ESG floor for a stale attestation",                    \
+	  (double)ns->attest_stale)
 #define NODE_GAUGE(name, type, help, expr)                                                         \
 	family(f, name, type, help);                                                               \
 	for (uint32_t i = 0; i < n; i++) {                                                         \
