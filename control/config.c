@@ -443,6 +443,33 @@ static int parse_eal(struct loader *ld, yaml_node_t *node, const char *path, voi
 	                &ld->cfg->appliance.eal_arg_count);
 }
 
+/* A uid or gid list of the control socket's roles. */
+static _Thread_local uint32_t *id_list_target;
+
+static int parse_id_item(struct loader *ld, yaml_node_t *item, const char *path, uint32_t i)
+{
+	static const struct field f = {.min = 0, .max = UINT32_MAX - 1};
+	double v = 0;
+	if (scalar_number(ld, item, path, &f, true, &v) != 0)
+		return -1;
+	id_list_target[i] = (uint32_t)v;
+	return 0;
+}
+
+static int parse_id_list(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
+                         const struct field *f)
+{
+	/* dst is the count; the array follows at aux's offset from the appliance. */
+	id_list_target = (uint32_t *)((char *)&ld->cfg->appliance + (size_t)f->max);
+	return walk_seq(ld, node, path, FAII_CFG_CONTROL_IDS_MAX, parse_id_item, dst);
+}
+
+#define ID_LIST_FIELD(name, count, array)                                                          \
+	{                                                                                          \
+		name, parse_id_list, offsetof(struct faii_appliance_cfg, count), 0,                \
+		        (double)offsetof(struct faii_appliance_cfg, array), 0, 0, NULL             \
+	}
+
 static const struct field validator_fields[] = {
         {"id", parse_u32, offsetof(struct faii_cfg_validator, id), 1, UINT32_MAX, F_REQUIRED, 0,
          NULL},
@@ -512,6 +539,14 @@ static const struct field appliance_fields[] = {
          4096, 0, 0, NULL},
         {"residency_pin_dir", parse_string, offsetof(struct faii_appliance_cfg, residency_pin_dir),
          0, 0, 0, FAII_CFG_PATH_LEN_MAX, NULL},
+        ID_LIST_FIELD("control_admin_uids", control_admin_uid_count, control_admin_uids),
+        ID_LIST_FIELD("control_admin_gids", control_admin_gid_count, control_admin_gids),
+        ID_LIST_FIELD("control_reader_uids", control_reader_uid_count, control_reader_uids),
+        ID_LIST_FIELD("control_reader_gids", control_reader_gid_count, control_reader_gids),
+        {"attest_stale_s", parse_u32, offsetof(struct faii_appliance_cfg, attest_stale_s), 0,
+         31536000, 0, 0, NULL},
+        {"heartbeat_stale_s", parse_u32, offsetof(struct faii_appliance_cfg, heartbeat_stale_s), 0,
+         31536000, 0, 0, NULL},
         {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
@@ -662,6 +697,122 @@ static int parse_policy(struct loader *ld, yaml_node_t *node, const char *path, 
 	if (walk_map(ld, node, path, &policy_schema, dst) != 0)
 		return -1;
 	return check_policy(ld, node);
+}
+
+/* ---- policy parameters by name (the control socket) ------------------------ */
+
+/* Finds a dotted name in the policy schema; *offset accumulates. */
+static const struct field *policy_field(const char *name, size_t *offset)
+{
+	const struct schema *sc = &policy_schema;
+	const char *p = name;
+	*offset = 0;
+	for (;;) {
+		size_t len = strcspn(p, ".");
+		const struct field *f = NULL;
+		for (size_t i = 0; i < sc->count; i++) {
+			if (strlen(sc->fields[i].key) == len &&
+			    strncmp(sc->fields[i].key, p, len) == 0)
+				f = &sc->fields[i];
+		}
+		if (f == NULL)
+			return NULL;
+		*offset += f->offset;
+		if (p[len] == '\0')
+			return f->parse == parse_submap ? NULL : f;
+		if (f->parse != parse_submap)
+			return NULL;
+		sc = f->aux;
+		p += len + 1;
+	}
+}
+
+int faii_policy_set(struct faii_policy *p, const char *name, double value,
+                    char err[FAII_CFG_ERR_LEN])
+{
+	size_t offset;
+	const struct field *f = policy_field(name, &offset);
+	if (f == NULL) {
+		snprintf(err, FAII_CFG_ERR_LEN, "policy.%s: no such parameter", name);
+		return -2;
+	}
+	bool integer = f->parse == parse_u32;
+	char range[64];
+	range_text(f, range, sizeof(range));
+	if (!isfinite(value) || !in_range(f, value) || (integer && value != floor(value))) {
+		snprintf(err, FAII_CFG_ERR_LEN, "policy.%s: expected %s %s, found %g", name,
+		         integer ? "an integer" : "a number", range, value);
+		return -1;
+	}
+	if (integer)
+		*(uint32_t *)((char *)p + offset) = (uint32_t)value;
+	else
+		*(double *)((char *)p + offset) = value;
+	return 0;
+}
+
+int faii_policy_check(const struct faii_policy *p, char err[FAII_CFG_ERR_LEN])
+{
+	double sum = 0;
+	for (unsigned i = 0; i < FAII_ESG_WEIGHT_COUNT; i++)
+		sum += p->esg_weight[i];
+	if (fabs(sum - 1.0) > 1e-9) {
+		snprintf(err, FAII_CFG_ERR_LEN,
+		         "policy.esg_weights: expected weights summing to 1, found %g", sum);
+		return -1;
+	}
+	if (fabs(p->tier[0].factor - 1.0) > 1e-12) {
+		snprintf(err, FAII_CFG_ERR_LEN,
+		         "policy.tiers.1.factor: expected 1 (theta0_1 = 1), found %g",
+		         p->tier[0].factor);
+		return -1;
+	}
+	for (unsigned t = 1; t < FAII_TIER_COUNT; t++) {
+		if (!(p->tier[t].factor > p->tier[t - 1].factor)) {
+			snprintf(err, FAII_CFG_ERR_LEN,
+			         "policy.tiers.%u.factor: expected tier factors increasing with "
+			         "the tier, "
+			         "found %g after %g",
+			         t + 1, p->tier[t].factor, p->tier[t - 1].factor);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void foreach_schema(const struct faii_policy *p, const struct schema *sc, const char *prefix,
+                           size_t base, void (*each)(const struct faii_policy_param *, void *),
+                           void *ctx)
+{
+	for (size_t i = 0; i < sc->count; i++) {
+		const struct field *f = &sc->fields[i];
+		char name[64];
+		int n = snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "",
+		                 f->key);
+		if (n < 0 || (size_t)n >= sizeof(name))
+			continue;
+		if (f->parse == parse_submap) {
+			foreach_schema(p, f->aux, name, base + f->offset, each, ctx);
+			continue;
+		}
+		struct faii_policy_param prm = {
+		        .min = f->min,
+		        .max = f->max,
+		        .min_open = f->flags & F_MIN_OPEN,
+		        .max_open = f->flags & F_MAX_OPEN,
+		        .integer = f->parse == parse_u32,
+		};
+		snprintf(prm.name, sizeof(prm.name), "%s", name);
+		const char *at = (const char *)p + base + f->offset;
+		prm.value = prm.integer ? *(const uint32_t *)at : *(const double *)at;
+		each(&prm, ctx);
+	}
+}
+
+void faii_policy_foreach(const struct faii_policy *p,
+                         void (*each)(const struct faii_policy_param *param, void *ctx), void *ctx)
+{
+	foreach_schema(p, &policy_schema, "", 0, each, ctx);
 }
 
 /* ---- jurisdictions, residency classes, regions ----------------------------- */

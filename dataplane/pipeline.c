@@ -290,12 +290,17 @@ static void frame_info(const struct rte_mbuf *m, const struct faii_frame_view *f
 /* Writes a RESULT of the appliance's own (no feasible node, refused,
  * timeout, no quorum) into m and queues it. */
 static void answer(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index, uint64_t task_id,
-                   uint8_t status, bool ipv6, bool vlan, uint16_t vlan_tci,
-                   const uint8_t *client_mac, const uint8_t *client_ip, uint16_t client_port,
-                   const uint8_t *local_ip, uint16_t local_port)
+                   uint8_t status, uint32_t node_id, uint64_t dispatch_ns, bool ipv6, bool vlan,
+                   uint16_t vlan_tci, const uint8_t *client_mac, const uint8_t *client_ip,
+                   uint16_t client_port, const uint8_t *local_ip, uint16_t local_port)
 {
 	uint8_t msg[FAII_HDR_SIZE + FAII_RESULT_BODY_SIZE];
-	struct faii_result r = {.task_id = task_id, .status = status};
+	struct faii_result r = {
+	        .task_id = task_id,
+	        .status = status,
+	        .node_id = node_id,
+	        .dispatch_ts_ns = dispatch_ns,
+	};
 	size_t len = faii_encode_result(msg, sizeof(msg), &r, NULL);
 	/* Copy out of the frame first: emit() rebuilds headers in place. */
 	uint8_t mac[6], cip[16], lip[16];
@@ -322,11 +327,15 @@ static void answer(struct faii_worker *w, struct rte_mbuf *m, unsigned port_inde
 static void answer_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index,
                         const struct frame_info *fi, uint64_t task_id, uint8_t status)
 {
-	answer(w, m, port_index, task_id, status, fi->ipv6, fi->vlan, fi->vlan_tci, fi->src_mac,
-	       fi->src_ip, fi->src_port, fi->dst_ip, fi->dst_port);
+	answer(w, m, port_index, task_id, status, 0, 0, fi->ipv6, fi->vlan, fi->vlan_tci,
+	       fi->src_mac, fi->src_ip, fi->src_port, fi->dst_ip, fi->dst_port);
 }
 
-static void answer_record(struct faii_worker *w, const struct faii_dispatch *r, uint8_t status)
+/* node_id and dispatch_ns: 0 for the appliance's own statuses; an ERROR
+ * (no quorum) must name a node that answered and echo its dispatch time,
+ * or the client's parser drops it (bad_node_id). */
+static void answer_record(struct faii_worker *w, const struct faii_dispatch *r, uint8_t status,
+                          uint32_t node_id, uint64_t dispatch_ns)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(w->dp->pool);
 	if (m == NULL) {
@@ -334,9 +343,9 @@ static void answer_record(struct faii_worker *w, const struct faii_dispatch *r, 
 		return;
 	}
 	m->port = w->ports[r->rx_port_index];
-	answer(w, m, r->rx_port_index, r->task_id, status, r->family == FAII_ADDR_IPV6, r->vlan,
-	       r->vlan_tci, r->client_mac, r->client_ip, r->client_port, r->local_ip,
-	       r->local_port);
+	answer(w, m, r->rx_port_index, r->task_id, status, node_id, dispatch_ns,
+	       r->family == FAII_ADDR_IPV6, r->vlan, r->vlan_tci, r->client_mac, r->client_ip,
+	       r->client_port, r->local_ip, r->local_port);
 }
 
 /* ---- routing per packet ------------------------------------------------------------ */
@@ -911,7 +920,7 @@ static void handle_result(struct faii_worker *w, struct rte_mbuf *m,
 		if (r->majority == 0) {
 			st->pipe[FAII_PIPE_NO_QUORUM]++;
 			st->tier_finished[r->tier - 1]++;
-			answer_record(w, r, FAII_RESULT_NO_QUORUM);
+			answer_record(w, r, FAII_RESULT_NO_QUORUM, 0, 0);
 		}
 		finish(w, (uint32_t)pos);
 	}
@@ -945,9 +954,14 @@ static bool redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsi
 		return false;
 	}
 	c->port = w->ports[r->rx_port_index];
+	/* The held copy went to a node, whose UDP port is its own
+	 * (nodes[].address), not necessarily the appliance's. */
 	struct faii_frame_view fv;
-	if (faii_parse_frame(rte_pktmbuf_mtod(c, const void *), rte_pktmbuf_data_len(c),
-	                     dp->udp_port, &fv) != FAII_OK) {
+	const void *frame = rte_pktmbuf_mtod(c, const void *);
+	enum faii_drop d = faii_parse_frame(frame, rte_pktmbuf_data_len(c), dp->udp_port, &fv);
+	if (d == FAII_DROP_WRONG_PORT)
+		d = faii_parse_frame(frame, rte_pktmbuf_data_len(c), fv.dst_port, &fv);
+	if (d != FAII_OK) {
 		rte_pktmbuf_free(c);
 		return false;
 	}
@@ -1031,7 +1045,10 @@ static void on_due(struct faii_worker *w, uint32_t pos, const struct faii_route_
 			}
 		}
 		if (any) {
-			wheel_insert(w, pos, tick + ticks_for_us(r->budget_us));
+			/* The retry was sent now: a full budget from now, not from
+			 * the tick being caught up (a late worker would otherwise
+			 * time the retry out in this same pass). */
+			wheel_insert(w, pos, tick_of(dp, now_tsc) + ticks_for_us(r->budget_us));
 			return;
 		}
 	} else {
@@ -1042,7 +1059,7 @@ static void on_due(struct faii_worker *w, uint32_t pos, const struct faii_route_
 	}
 	w->stats.pipe[FAII_PIPE_TIMED_OUT_TASKS]++;
 	w->stats.tier_finished[r->tier - 1]++;
-	answer_record(w, r, FAII_RESULT_TIMEOUT);
+	answer_record(w, r, FAII_RESULT_TIMEOUT, 0, 0);
 	finish(w, pos);
 	wheel_insert(w, pos, tick);
 }
@@ -1146,6 +1163,7 @@ void faii_worker_poll(struct faii_worker *w)
 		for (uint16_t i = 0; i < n; i++) {
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			pkts[i]->port = w->ports[p]; /* not every PMD sets it (net_ring does not) */
 			handle_packet(w, pkts[i], p, false, set, now);
 		}
 	}

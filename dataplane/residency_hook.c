@@ -13,6 +13,16 @@ uint32_t faii_residency_judge_c(void *ctx, const void *frame, uint32_t len)
 	const struct faii_residency_c *rc = ctx;
 	struct faii_frame_view fv;
 	enum faii_drop d = faii_parse_frame(frame, len, rc->udp_port, &fv);
+	/* The hook judges TASK copies on their way to a node, and a node's
+	 * port is its own (nodes[].address), not the appliance's: a frame to
+	 * another port is judged as a faii message if it parses as one. */
+	if (d == FAII_DROP_WRONG_PORT) {
+		uint16_t dst_port = fv.dst_port;
+		if (faii_parse_frame(frame, len, dst_port, &fv) != FAII_OK ||
+		    fv.msg.type != FAII_MSG_TASK)
+			return FAII_RES_PASS_NOT_FAII;
+		d = FAII_OK;
+	}
 	if (d == FAII_DROP_NOT_IP || d == FAII_DROP_NOT_UDP || d == FAII_DROP_WRONG_PORT)
 		return FAII_RES_PASS_NOT_FAII;
 	if (d != FAII_OK)

@@ -26,6 +26,11 @@ int64_t faii_audit_stop(struct faii_ls *ls, const struct faii_audit_stop *rec)
 	return faii_ls_append_wait(ls, FAII_AUDIT_APPLIANCE_STOP, NULL, rec, sizeof(*rec));
 }
 
+int64_t faii_audit_operator(struct faii_ls *ls, const struct faii_audit_operator *rec)
+{
+	return faii_ls_append_wait(ls, FAII_AUDIT_OPERATOR_ACTION, NULL, rec, sizeof(*rec));
+}
+
 int64_t faii_audit_residency(struct faii_ls *ls, const struct faii_res_event *ev)
 {
 	struct faii_ls_keys keys = {.present = FAII_LS_KEY_NODE, .node = ev->node_id};

@@ -57,6 +57,15 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 		printf(" task %" PRIu64 " node %u class %u jurisdiction %u reason %s", ev.task_id,
 		       ev.node_id, ev.residency_class, ev.jurisdiction,
 		       ev.reason < FAII_RES_REASON_COUNT ? reasons[ev.reason] : "invalid");
+	} else if (h->type == FAII_AUDIT_OPERATOR_ACTION &&
+	           h->payload_len == sizeof(struct faii_audit_operator)) {
+		struct faii_audit_operator op;
+		memcpy(&op, payload, sizeof(op));
+		op.command[sizeof(op.command) - 1] = '\0';
+		op.error_code[sizeof(op.error_code) - 1] = '\0';
+		op.args[sizeof(op.args) - 1] = '\0';
+		printf(" uid %u gid %u pid %d command %s %s%s args %s", op.uid, op.gid, op.pid,
+		       op.command, op.ok ? "ok" : "error ", op.ok ? "" : op.error_code, op.args);
 	} else if (h->type == FAII_AUDIT_APPLIANCE_START &&
 	           h->payload_len == sizeof(struct faii_audit_start)) {
 		struct faii_audit_start start;

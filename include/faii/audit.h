@@ -39,12 +39,26 @@ struct faii_audit_stop {
 	uint64_t dropped;
 };
 
+/* An operator's command on the control socket, whatever its outcome. */
+struct faii_audit_operator {
+	uint64_t time_ns;
+	uint32_t uid, gid;
+	int32_t pid;
+	uint8_t ok;
+	uint8_t reserved[3];
+	char command[32];    /* "policy.set" */
+	char error_code[24]; /* "" when ok */
+	char args[192];      /* the arguments as compact JSON, cut to fit */
+};
+
 /* "appliance_start", ...; NULL for an unknown type. */
 const char *faii_audit_type_name(uint16_t type);
 
 /* Appends and waits until durable: the sequence number or a negative errno. */
 int64_t faii_audit_start(struct faii_ls *ls, const struct faii_audit_start *rec);
 int64_t faii_audit_stop(struct faii_ls *ls, const struct faii_audit_stop *rec);
+/* Appends an operator action and waits until durable. */
+int64_t faii_audit_operator(struct faii_ls *ls, const struct faii_audit_operator *rec);
 /* Queues a refusal from the residency program; keyed by its node. */
 int64_t faii_audit_residency(struct faii_ls *ls, const struct faii_res_event *ev);
 

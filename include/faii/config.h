@@ -36,6 +36,7 @@
 #define FAII_CFG_SOCKET_PATH_LEN_MAX 108u /* sizeof(sun_path) */
 #define FAII_CFG_WORKERS_MAX         16u
 #define FAII_CFG_ERR_LEN             512u
+#define FAII_CFG_CONTROL_IDS_MAX     32u /* uids or gids per control role list */
 
 #define FAII_ESG_WEIGHT_COUNT 4u /* renewables, 1/rPUE, 1/energy-to-work, 1-grid */
 
@@ -81,6 +82,17 @@ struct faii_appliance_cfg {
 	uint16_t metrics_port;
 	uint32_t stats_interval_s; /* live counters on stdout; 0 = never */
 	char control_socket[FAII_CFG_SOCKET_PATH_LEN_MAX];
+	/* Control socket roles (docs/control.md): uid 0 is always admin. */
+	uint32_t control_admin_uid_count, control_admin_gid_count;
+	uint32_t control_reader_uid_count, control_reader_gid_count;
+	uint32_t control_admin_uids[FAII_CFG_CONTROL_IDS_MAX];
+	uint32_t control_admin_gids[FAII_CFG_CONTROL_IDS_MAX];
+	uint32_t control_reader_uids[FAII_CFG_CONTROL_IDS_MAX];
+	uint32_t control_reader_gids[FAII_CFG_CONTROL_IDS_MAX];
+	/* Stale signals: after this age a node's ESG multiplier falls to its
+	 * floor (attestation) or the node is excluded (heartbeat); 0 = never. */
+	uint32_t attest_stale_s;
+	uint32_t heartbeat_stale_s;
 	char ledger_dir[FAII_CFG_PATH_LEN_MAX];
 	uint32_t ledger_segment_mb;                    /* ledger segment size, MiB */
 	char residency_pin_dir[FAII_CFG_PATH_LEN_MAX]; /* bpffs dir of the residency maps */
@@ -181,6 +193,25 @@ const char *faii_node_class_name(uint8_t node_class);
 const char *faii_category_name(uint8_t category); /* "edge_inference", ... */
 const char *faii_node_status_name(uint8_t status);
 const char *faii_energy_source_name(uint8_t source); /* "solar", ... */
+
+/*
+ * Policy parameters by their dotted YAML names ("tiers.1.operator_cap"),
+ * with the ranges of the configuration file. faii_policy_set() checks the
+ * value's own range; faii_policy_check() the constraints between values
+ * (ESG weights sum to 1, tier factors increase from 1). Both: 0, or -1
+ * with a message; -2 from faii_policy_set() when the name is unknown.
+ */
+int faii_policy_set(struct faii_policy *p, const char *name, double value,
+                    char err[FAII_CFG_ERR_LEN]);
+int faii_policy_check(const struct faii_policy *p, char err[FAII_CFG_ERR_LEN]);
+struct faii_policy_param {
+	char name[64];
+	double value, min, max;
+	bool min_open, max_open, integer;
+};
+/* Calls each(param, ctx) for every parameter in file order. */
+void faii_policy_foreach(const struct faii_policy *p,
+                         void (*each)(const struct faii_policy_param *param, void *ctx), void *ctx);
 
 /* Lookups; NULL when absent. */
 const struct faii_cfg_residency_class *faii_config_residency_class(const struct faii_config *c,

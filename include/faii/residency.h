@@ -68,4 +68,15 @@ struct faii_res_event {
 
 #define FAII_RES_JURISDICTION_UNKNOWN 0xFFu
 
+/*
+ * The dataplane entry (SEC("faii_dpdk")) is given an rte_mbuf, which the BPF
+ * side cannot include: these are the offsets of the fields it reads in
+ * DPDK 22.11's struct rte_mbuf on a 64-bit machine. The rte_bpf loader
+ * (dataplane/residency_bpf.c) asserts them against rte_mbuf.h at compile time.
+ */
+#define FAII_RES_MBUF_BUF_ADDR_OFF 0  /* void *buf_addr */
+#define FAII_RES_MBUF_DATA_OFF_OFF 16 /* uint16_t data_off */
+#define FAII_RES_MBUF_PKT_LEN_OFF  36 /* uint32_t pkt_len */
+#define FAII_RES_MBUF_DATA_LEN_OFF 40 /* uint16_t data_len */
+
 #endif /* FAII_RESIDENCY_H */

@@ -1,0 +1,1657 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane pipeline (dataplane/pipeline.c, dataplane/appliance.c) driven
+ * through real DPDK virtual devices: a net_ring port made with
+ * rte_eth_from_rings() whose RX rings the test fills with frames built by
+ * faii_frame_build() and whose TX rings it empties, parsing what the
+ * appliance sent. Workers are polled synchronously from the test thread
+ * (faii_worker_poll), so every step is deterministic up to the routing
+ * draws; the control thread's work (publish, drain the slow path) is called
+ * by the tests where they need it.
+ *
+ * The test plays the client (10.0.0.1:5555 -> 10.0.0.254:7410) and every node
+ * (192.0.2.<id>:<7000 + id>, as the test configurations place them).
+ *
+ * Criterion runs each test in its own process, so each one initialises the
+ * EAL with its own in-memory instance.
+ */
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "appliance.h"
+#include "dataplane.h"
+#include "faii/config.h"
+#include "faii/demo.h"
+#include "faii/frame.h"
+#include "faii/protocol.h"
+#include "faii/publish.h"
+#include "faii/registry.h"
+#include "faii/wire.h"
+
+#define QUEUES_MAX  2u
+#define RING_SIZE   8192u
+#define POOL_SIZE   32767u
+#define NODES_MAX   32u
+#define OUT_MAX     65536u
+#define PUMP_MAX    100000u
+#define UDP_PORT    7410u
+#define CLIENT_PORT 5555u
+#define CLIENT_IP   0x0A000001u /* 10.0.0.1 */
+#define LOCAL_IP    0x0A0000FEu /* 10.0.0.254 */
+#define NODE_NET    0xC0000200u /* 192.0.2.0/24: node id is the last byte */
+#define NODE_PORT0  7000u
+
+enum { RC_ANY = 1, RC_CH = 2, RC_EU = 3, RC_US = 4 };
+enum { REG_ZURICH = 1, REG_VIRGINIA = 2 };
+
+/* ------------------------------------------------------------------------ */
+/* Configurations.                                                          */
+
+struct nspec {
+	const char *cls; /* micro, S, M, L, XL */
+	const char *op;
+	const char *country; /* CH, DE, FR, US */
+	double lat, lon;
+	double capacity;
+	double price;
+	double reputation;
+	double solar; /* share of solar in the mix, the rest non-renewable */
+	const char *elig;
+	const char *status;
+};
+
+static struct nspec node(const char *cls, const char *op, const char *country)
+{
+	return (struct nspec){.cls = cls,
+	                      .op = op,
+	                      .country = country,
+	                      .lat = 47.40,
+	                      .lon = 8.50,
+	                      .capacity = 1000,
+	                      .price = 1.0,
+	                      .reputation = 0.5,
+	                      .solar = 0.5,
+	                      .elig = "all",
+	                      .status = "active"};
+}
+
+static const char world[] = "jurisdictions:\n"
+                            "  - {country: CH, bloc: EFTA}\n"
+                            "  - {country: DE, bloc: EU}\n"
+                            "  - {country: FR, bloc: EU}\n"
+                            "  - {country: US}\n"
+                            "residency_classes:\n"
+                            "  - {id: 1, name: any, allow: [any]}\n"
+                            "  - {id: 2, name: CH-only, allow: [CH]}\n"
+                            "  - {id: 3, name: EU-only, allow: [EU]}\n"
+                            "  - {id: 4, name: US-only, allow: [US]}\n"
+                            "regions:\n"
+                            "  - {id: 1, name: zurich, lat: 47.37, lon: 8.54}\n"
+                            "  - {id: 2, name: virginia, lat: 38.95, lon: -77.45}\n";
+
+/* Node i of the array gets id i + 1, 192.0.2.<id>:<7000 + id>, operator
+ * ASN 64512 + operator name's first byte, and its demo key pair. */
+static struct faii_config *fleet(const char *policy, const struct nspec *nodes, unsigned n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	fputs(policy ? policy : "", f);
+	fputs(world, f);
+	fputs("nodes:\n", f);
+	for (unsigned i = 0; i < n; i++) {
+		const struct nspec *s = &nodes[i];
+		unsigned id = i + 1;
+		uint8_t pk[FAII_PUBKEY_SIZE], sk[64];
+		faii_demo_node_keypair(id, pk, sk);
+		fprintf(f,
+		        "  - id: %u\n"
+		        "    name: node-%u\n"
+		        "    class: %s\n"
+		        "    status: %s\n"
+		        "    operator: %s\n"
+		        "    asn: %u\n"
+		        "    country: %s\n"
+		        "    region: zurich\n"
+		        "    location: [%.4f, %.4f]\n"
+		        "    address: \"192.0.2.%u:%u\"\n"
+		        "    capacity: %.17g\n"
+		        "    eligibility: [%s]\n"
+		        "    price: %.17g\n"
+		        "    reputation: %.17g\n"
+		        "    esg:\n"
+		        "      mix: {solar: %.17g, nonrenewable: %.17g}\n"
+		        "      pue: 1.2\n"
+		        "      energy_to_work: 1.0\n"
+		        "      grid_stress: 0.3\n"
+		        "    public_key: ",
+		        id, id, s->cls, s->status, s->op, 64512u + (unsigned char)s->op[0],
+		        s->country, s->lat, s->lon, id, NODE_PORT0 + id, s->capacity, s->elig,
+		        s->price, s->reputation, s->solar, 1.0 - s->solar);
+		for (unsigned k = 0; k < FAII_PUBKEY_SIZE; k++)
+			fprintf(f, "%02x", pk[k]);
+		fputc('\n', f);
+	}
+	cr_assert_eq(fclose(f), 0);
+	char err[FAII_CFG_ERR_LEN] = "";
+	struct faii_config *c = NULL;
+	int rc = faii_config_load_string("dataplane_test.yaml", buf, strlen(buf), &c, err);
+	cr_assert_eq(rc, 0, "test configuration does not load: %s\n%s", err, buf);
+	cr_assert_eq(c->node_count, n);
+	free(buf);
+	return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The test bed: EAL, pool, one net_ring port, the appliance.               */
+
+struct testbed {
+	struct rte_mempool *pool;
+	struct rte_ring *rx[QUEUES_MAX], *tx[QUEUES_MAX];
+	uint16_t port;
+	unsigned queues;
+	bool up;
+	struct faii_appliance_dp a;
+	uint64_t next_id;
+};
+static struct testbed T;
+
+/* What the appliance transmitted, parsed. */
+struct out {
+	uint8_t type;
+	uint8_t flags;
+	unsigned queue; /* TX queue it left on */
+	uint32_t dst_ip;
+	uint16_t dst_port;
+	struct faii_task task;
+	struct faii_result result;
+};
+static struct out O[OUT_MAX];
+static unsigned NO;
+static struct faii_worker_stats S;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void eal_up(void)
+{
+	char *argv[] = {"dataplane_test",
+	                "--no-huge",
+	                "--no-pci",
+	                "-m",
+	                "512",
+	                "--file-prefix=faii-dpt",
+	                "-l",
+	                "0",
+	                "--log-level=lib.eal:warning",
+	                "--no-telemetry",
+	                "--no-shconf",
+	                NULL};
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+	cr_assert_geq(sodium_init(), 0);
+	int rc = rte_eal_init(argc, argv);
+	cr_assert_geq(rc, 0, "rte_eal_init failed: %s", rte_strerror(rte_errno));
+}
+
+static void port_up(unsigned queues)
+{
+	T.queues = queues;
+	T.pool = rte_pktmbuf_pool_create("dpt_pool", POOL_SIZE, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	                                 (int)rte_socket_id());
+	cr_assert_not_null(T.pool, "pool: %s", rte_strerror(rte_errno));
+	for (unsigned q = 0; q < queues; q++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "dpt_rx%u", q);
+		T.rx[q] = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(),
+		                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "dpt_tx%u", q);
+		T.tx[q] = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(),
+		                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+		cr_assert(T.rx[q] != NULL && T.tx[q] != NULL);
+	}
+	int port = rte_eth_from_rings("dpt_ring", T.rx, queues, T.tx, queues,
+	                              (unsigned)rte_socket_id());
+	cr_assert_geq(port, 0, "rte_eth_from_rings: %s", rte_strerror(rte_errno));
+	T.port = (uint16_t)port;
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	cr_assert_eq(rte_eth_dev_configure(T.port, (uint16_t)queues, (uint16_t)queues, &conf), 0);
+	for (uint16_t q = 0; q < queues; q++) {
+		cr_assert_eq(rte_eth_rx_queue_setup(T.port, q, 1024, 0, NULL, T.pool), 0);
+		cr_assert_eq(rte_eth_tx_queue_setup(T.port, q, 1024, 0, NULL), 0);
+	}
+	cr_assert_eq(rte_eth_dev_start(T.port), 0);
+}
+
+static void appliance_up(struct faii_config *cfg, unsigned workers)
+{
+	char err[256] = "";
+	int rc = faii_appliance_init(&T.a, cfg, &T.port, 1, workers, T.pool, err, sizeof(err));
+	cr_assert_eq(rc, 0, "faii_appliance_init: %s", err);
+	T.up = true;
+	if (T.next_id == 0)
+		T.next_id = 1000;
+}
+
+static void tb_setup(unsigned queues, unsigned workers, struct faii_config *cfg)
+{
+	eal_up();
+	port_up(queues);
+	appliance_up(cfg, workers);
+	NO = 0;
+}
+
+static void tb_teardown(void)
+{
+	if (T.up)
+		faii_appliance_fini(&T.a);
+	T.up = false;
+	for (unsigned q = 0; q < T.queues; q++) {
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(T.rx[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		while (rte_ring_dequeue(T.tx[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	}
+	rte_eth_dev_stop(T.port);
+	rte_eth_dev_close(T.port);
+	rte_eal_cleanup();
+}
+
+static void stats(void)
+{
+	faii_stats_sum(T.a.workers, T.a.worker_count, &S);
+}
+
+/* ---- frames in ------------------------------------------------------------- */
+
+static void put_ip(uint8_t *dst, uint32_t ip)
+{
+	dst[0] = (uint8_t)(ip >> 24);
+	dst[1] = (uint8_t)(ip >> 16);
+	dst[2] = (uint8_t)(ip >> 8);
+	dst[3] = (uint8_t)ip;
+}
+
+static struct faii_frame_spec client_spec(void)
+{
+	struct faii_frame_spec s = {.src_port = CLIENT_PORT, .dst_port = UDP_PORT};
+	static const uint8_t cmac[6] = {0x02, 0, 0, 0, 0, 0x01}, amac[6] = {0x02, 0, 0, 0, 0, 0xFE};
+	memcpy(s.src_mac, cmac, 6);
+	memcpy(s.dst_mac, amac, 6);
+	put_ip(s.src_ip, CLIENT_IP);
+	put_ip(s.dst_ip, LOCAL_IP);
+	return s;
+}
+
+static struct faii_frame_spec node_spec(uint32_t node_id)
+{
+	struct faii_frame_spec s = client_spec();
+	s.src_port = (uint16_t)(NODE_PORT0 + node_id);
+	s.src_mac[5] = (uint8_t)(0x80 + node_id);
+	put_ip(s.src_ip, NODE_NET + node_id);
+	return s;
+}
+
+/* Frames msg as spec says and puts it on RX queue q; returns the mbuf's data
+ * so that a caller may corrupt it before the next poll. */
+static uint8_t *inject(unsigned q, const struct faii_frame_spec *spec, const void *msg, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.pool);
+	cr_assert_not_null(m, "test pool exhausted");
+	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+	size_t n = faii_frame_build(data, rte_pktmbuf_tailroom(m), spec, msg, len);
+	cr_assert_gt(n, 0u);
+	m->data_len = (uint16_t)n;
+	m->pkt_len = (uint32_t)n;
+	m->port = T.port;
+	cr_assert_eq(rte_ring_enqueue(T.rx[q], m), 0, "RX ring full");
+	return data;
+}
+
+static struct faii_task task_of(uint8_t category, uint16_t rclass, uint32_t budget_us)
+{
+	struct faii_task t;
+	memset(&t, 0, sizeof(t));
+	t.client_id = 77;
+	t.latency_budget_us = budget_us;
+	t.origin_region = REG_ZURICH;
+	t.residency_class = rclass;
+	t.category = category;
+	t.tier = faii_category_tier(category);
+	t.consistency = FAII_CONSISTENCY_EVENTUAL;
+	return t;
+}
+
+/* Sends t with a fresh id (unless it has one) and the current time. */
+static uint64_t send_task(unsigned q, struct faii_task *t)
+{
+	if (t->task_id == 0)
+		t->task_id = T.next_id++;
+	if (t->submit_ts_ns == 0)
+		t->submit_ts_ns = now_ns();
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	size_t len = faii_encode_task(msg, sizeof(msg), t, NULL);
+	cr_assert_gt(len, 0u);
+	struct faii_frame_spec s = client_spec();
+	inject(q, &s, msg, len);
+	return t->task_id;
+}
+
+/* The node's answer to a TASK copy: echoes id, node, replica and dispatch time. */
+static void send_result(unsigned q, const struct faii_task *copy, uint8_t status, uint8_t hash)
+{
+	struct faii_result r;
+	memset(&r, 0, sizeof(r));
+	r.task_id = copy->task_id;
+	r.dispatch_ts_ns = copy->dispatch_ts_ns;
+	r.node_id = copy->node_id;
+	r.exec_time_us = 5;
+	r.status = status;
+	r.replica_index = copy->replica_index;
+	memset(r.result_hash, hash, sizeof(r.result_hash));
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	size_t len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	cr_assert_gt(len, 0u);
+	struct faii_frame_spec s = node_spec(copy->node_id);
+	inject(q, &s, msg, len);
+}
+
+/* ---- frames out ------------------------------------------------------------ */
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void decode_out(const struct rte_mbuf *m, unsigned q)
+{
+	cr_assert_lt(NO, OUT_MAX, "too many frames out");
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	cr_assert_geq(len, FAII_ETH_HDR_LEN + FAII_IPV4_HDR_LEN + FAII_UDP_HDR_LEN);
+	uint16_t dport = (uint16_t)(p[36] << 8 | p[37]);
+	struct faii_frame_view fv;
+	enum faii_drop d = faii_parse_frame(p, len, dport, &fv);
+	cr_assert_eq(d, FAII_OK, "the appliance sent an invalid frame: %s", faii_drop_name(d));
+	struct out *o = &O[NO++];
+	memset(o, 0, sizeof(*o));
+	o->type = fv.msg.type;
+	o->flags = fv.msg.hdr->flags;
+	o->queue = q;
+	o->dst_port = dport;
+	o->dst_ip = get_be32(p + 30);
+	if (o->type == FAII_MSG_TASK)
+		faii_decode_task(&fv.msg, &o->task);
+	else if (o->type == FAII_MSG_RESULT)
+		faii_decode_result(&fv.msg, &o->result);
+}
+
+/* Takes everything off the TX rings; the appliance may still hold some of
+ * these mbufs (refcnt > 1, kept for re-dispatch): read only, then free. */
+static void collect(void)
+{
+	for (unsigned q = 0; q < T.queues; q++) {
+		struct rte_mbuf *b[64];
+		for (unsigned guard = 0; guard < RING_SIZE; guard++) {
+			unsigned n = rte_ring_dequeue_burst(T.tx[q], (void **)b, 64, NULL);
+			if (n == 0)
+				break;
+			for (unsigned i = 0; i < n; i++) {
+				decode_out(b[i], q);
+				rte_pktmbuf_free(b[i]);
+			}
+		}
+	}
+}
+
+/* Polls every worker until its RX queue and hand-off ring are empty. */
+static void pump(void)
+{
+	for (unsigned it = 0; it < PUMP_MAX; it++) {
+		for (unsigned w = 0; w < T.a.worker_count; w++)
+			faii_worker_poll(&T.a.workers[w]);
+		collect();
+		bool idle = true;
+		for (unsigned q = 0; q < T.a.worker_count; q++)
+			idle = idle && rte_ring_count(T.rx[q]) == 0;
+		for (unsigned w = 0; w < T.a.worker_count; w++)
+			idle = idle && rte_ring_count(T.a.dp.handoff[w]) == 0;
+		if (idle)
+			return;
+	}
+	cr_assert_fail("the appliance did not drain its input");
+}
+
+/* Polls for about us microseconds (the timer wheel runs on the TSC). */
+static void pump_for_us(unsigned us)
+{
+	uint64_t end = rte_rdtsc() + rte_get_tsc_hz() / 1000000u * us;
+	for (unsigned it = 0; it < 1000000u && rte_rdtsc() < end; it++) {
+		pump();
+		rte_delay_us(50);
+	}
+}
+
+static bool is_task_copy_to(const struct out *o, uint32_t node_id)
+{
+	return o->type == FAII_MSG_TASK && o->task.node_id == node_id &&
+	       o->dst_ip == NODE_NET + node_id && o->dst_port == NODE_PORT0 + node_id &&
+	       (o->flags & FAII_F_DISPATCHED) && o->task.dispatch_ts_ns != 0;
+}
+
+static bool is_client_result(const struct out *o)
+{
+	return o->type == FAII_MSG_RESULT && o->dst_ip == CLIENT_IP && o->dst_port == CLIENT_PORT;
+}
+
+/* Every non-zero counter, on stderr: what a failing assertion saw. */
+static void dump_stats(void)
+{
+	stats();
+	fprintf(stderr, "rx %" PRIu64 " tx %" PRIu64 "\n", S.rx_packets, S.tx_packets);
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		if (S.drops[r])
+			fprintf(stderr, "  drop %s %" PRIu64 "\n",
+			        faii_drop_name((enum faii_drop)r), S.drops[r]);
+	for (unsigned c = 0; c < FAII_PIPE_COUNT; c++)
+		if (S.pipe[c])
+			fprintf(stderr, "  %s %" PRIu64 "\n",
+			        faii_pipe_counter_name((enum faii_pipe_counter)c), S.pipe[c]);
+	for (unsigned v = 0; v < FAII_RES_REASON_COUNT; v++)
+		if (S.residency[v])
+			fprintf(stderr, "  residency[%u] %" PRIu64 "\n", v, S.residency[v]);
+}
+
+/* ---- running tasks --------------------------------------------------------- */
+
+/*
+ * Sends n tasks made from tpl in batches of at most batch, answers every copy
+ * OK at once, and counts TASK copies per node id into per_node. Asserts one
+ * copy per task, each addressed to the node it names, and exactly one OK
+ * result per task back to the client.
+ */
+static void run_tasks(const struct faii_task *tpl, unsigned n, unsigned batch, uint64_t *per_node)
+{
+	struct faii_task copies[32];
+	cr_assert(batch >= 1 && batch <= 32);
+	for (unsigned sent = 0; sent < n;) {
+		unsigned b = n - sent < batch ? n - sent : batch;
+		uint64_t first = T.next_id;
+		for (unsigned i = 0; i < b; i++) {
+			struct faii_task t = *tpl;
+			send_task(0, &t);
+		}
+		NO = 0;
+		pump();
+		if (NO != b)
+			dump_stats();
+		cr_assert_eq(NO, b, "%u tasks gave %u frames", b, NO);
+		for (unsigned i = 0; i < b; i++) {
+			const struct out *o = &O[i];
+			cr_assert(is_task_copy_to(o, o->task.node_id),
+			          "not a TASK copy to its node");
+			cr_assert(o->task.node_id >= 1 && o->task.node_id <= NODES_MAX);
+			cr_assert(o->task.task_id >= first && o->task.task_id < first + b);
+			cr_assert_eq(o->task.attempt, 0);
+			per_node[o->task.node_id]++;
+			copies[i] = o->task;
+		}
+		NO = 0;
+		for (unsigned i = 0; i < b; i++)
+			send_result(0, &copies[i], FAII_RESULT_OK, 0xAA);
+		pump();
+		cr_assert_eq(NO, b, "%u results gave %u frames", b, NO);
+		uint32_t seen = 0;
+		for (unsigned i = 0; i < b; i++) {
+			const struct out *o = &O[i];
+			cr_assert(is_client_result(o));
+			cr_assert_eq(o->result.status, FAII_RESULT_OK);
+			cr_assert(o->result.task_id >= first && o->result.task_id < first + b);
+			uint32_t bit = 1u << (o->result.task_id - first);
+			cr_assert_eq(seen & bit, 0u, "task %" PRIu64 " answered twice",
+			             o->result.task_id);
+			seen |= bit;
+		}
+		NO = 0;
+		sent += b;
+	}
+}
+
+static const struct faii_route_dp_table *table_of(uint16_t region, uint8_t category,
+                                                  uint16_t rclass)
+{
+	const struct faii_route_set *set = faii_publisher_current(&T.a.pub);
+	cr_assert_not_null(set);
+	return faii_route_set_lookup(set, region, category, rclass);
+}
+
+static uint64_t total(const uint64_t *per_node)
+{
+	uint64_t s = 0;
+	for (unsigned i = 0; i <= NODES_MAX; i++)
+		s += per_node[i];
+	return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* 1. Each feasibility rule forces the choice.                              */
+
+TestSuite(dataplane, .fini = tb_teardown);
+
+Test(dataplane, feasibility_latency_budget)
+{
+	/* Node 1 near Zurich, node 2 in Virginia and cheaper (preferred). */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "US")};
+	n[1].lat = 38.90, n[1].lon = -77.40, n[1].price = 0.9;
+	n[0].price = 1.05;
+	struct faii_config *cfg = fleet(NULL, n, 2);
+	double near_us = faii_route_latency_prior_us(&cfg->regions[0], &cfg->nodes[0]);
+	double far_us = faii_route_latency_prior_us(&cfg->regions[0], &cfg->nodes[1]);
+	cr_assert_lt(near_us, 2000.0);
+	cr_assert_gt(far_us, 50000.0);
+	tb_setup(1, 1, cfg);
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	cr_assert_not_null(t);
+	cr_assert_eq(t->count, 2, "both nodes within the category's 1 s");
+
+	/* A 20 ms budget: only the near node's prior round trip fits. */
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 20000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 400);
+	cr_assert_eq(per[2], 0, "the far node got %" PRIu64 " tasks over budget", per[2]);
+
+	/* Control: with 500 ms both fit and the cheaper far node is chosen too. */
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[2], 100, "far node %" PRIu64, per[2]);
+	cr_assert_gt(per[1], 0);
+}
+
+Test(dataplane, feasibility_capacity)
+{
+	/* capacity 8/s: L_i = max(8 * 0.25 s, 4) = 4 outstanding tasks. */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].capacity = n[1].capacity = 8;
+	n[0].price = 0.9; /* node 1 preferred */
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	cr_assert_eq(atomic_load(&T.a.reg.live[0].limit), 4u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[1].limit), 4u);
+
+	/* Eight tasks, never answered (10 s budget: no timeout here). */
+	struct faii_task held[8];
+	uint64_t per[NODES_MAX + 1] = {0};
+	for (unsigned i = 0; i < 8; i++) {
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 10000000);
+		send_task(0, &t);
+	}
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 8);
+	for (unsigned i = 0; i < 8; i++) {
+		cr_assert(is_task_copy_to(&O[i], O[i].task.node_id));
+		per[O[i].task.node_id]++;
+		held[i] = O[i].task;
+	}
+	cr_assert_eq(per[1], 4, "node 1 got %" PRIu64 " of 8 (limit 4)", per[1]);
+	cr_assert_eq(per[2], 4);
+	cr_assert_eq(atomic_load(&T.a.reg.live[0].outstanding), 4u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[1].outstanding), 4u);
+
+	/* Both at L_i: the ninth is answered "no feasible node". */
+	struct faii_task t9 = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 10000000);
+	uint64_t id9 = send_task(0, &t9);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id9);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_NO_FEASIBLE], 1);
+
+	/* One result back from node 1: it has room for exactly one more. */
+	unsigned k = 0;
+	while (k < 8 && held[k].node_id != 1)
+		k++;
+	cr_assert_lt(k, 8u);
+	send_result(0, &held[k], FAII_RESULT_OK, 0xAA);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, held[k].task_id);
+	cr_assert_eq(atomic_load(&T.a.reg.live[0].outstanding), 3u);
+	struct faii_task t10 = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 10000000);
+	send_task(0, &t10);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_task_copy_to(&O[0], 1), "the freed slot is node 1's");
+}
+
+Test(dataplane, feasibility_eligibility)
+{
+	/* Node 1 is cheaper but eligible for interactive inference only. */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].elig = "interactive_inference";
+	n[0].price = 0.9;
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 0, "ineligible node got %" PRIu64, per[1]);
+	cr_assert_eq(per[2], 400);
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_INTERACTIVE_INFERENCE, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[1], 100, "control: the eligible category reaches node 1");
+}
+
+Test(dataplane, feasibility_residency)
+{
+	/* Node 1 sits in the US (forbidden for CH-only) and is cheaper and greener. */
+	struct nspec n[2] = {node("M", "a", "US"), node("M", "b", "CH")};
+	n[0].price = 0.85, n[0].solar = 0.95;
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 0, "restricted task left for a forbidden jurisdiction");
+	cr_assert_eq(per[2], 400);
+	stats();
+	cr_assert_eq(S.residency[FAII_RES_PASS_ALLOWED], 400, "the hook judged every copy");
+	cr_assert_eq(S.residency[FAII_RES_DROP_FORBIDDEN], 0);
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[1], 100, "control: class any reaches the US node");
+}
+
+Test(dataplane, feasibility_price_corridor)
+{
+	/* Mean price 1.02, corridor [0.816, 1.224]: node 1 (0.5, the most
+	 * preferred by price) and node 5 (1.6) are outside. */
+	struct nspec n[5] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH"),
+	                     node("M", "d", "CH"), node("M", "e", "CH")};
+	n[0].price = 0.5;
+	n[4].price = 1.6;
+	tb_setup(1, 1, fleet(NULL, n, 5));
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	cr_assert_not_null(t);
+	cr_assert_eq(t->count, 3);
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 600, 16, per);
+	cr_assert_eq(per[1], 0, "below the corridor: %" PRIu64, per[1]);
+	cr_assert_eq(per[5], 0, "above the corridor: %" PRIu64, per[5]);
+	for (unsigned i = 2; i <= 4; i++)
+		cr_assert_gt(per[i], 100, "node %u inside the corridor got %" PRIu64, i, per[i]);
+}
+
+Test(dataplane, feasibility_status_draining)
+{
+	struct nspec n[3] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH")};
+	n[0].price = 0.85;
+	tb_setup(1, 1, fleet(NULL, n, 3));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	run_tasks(&tpl, 300, 16, per);
+	cr_assert_gt(per[1], 50);
+
+	/* Drained, with no new route set published: acts at once. */
+	cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_DRAINING), 0);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 600, 16, per);
+	cr_assert_eq(per[1], 0, "a draining node got %" PRIu64 " new tasks", per[1]);
+	cr_assert_eq(per[2] + per[3], 600);
+
+	/* Published without it: still nothing; back to active: tasks again. */
+	cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	cr_assert_eq(table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY)->count, 2);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 300, 16, per);
+	cr_assert_eq(per[1], 0);
+	cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_ACTIVE), 0);
+	cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 300, 16, per);
+	cr_assert_gt(per[1], 50, "reactivated node got %" PRIu64, per[1]);
+}
+
+Test(dataplane, feasibility_min_reputation)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].reputation = 0.3, n[0].price = 0.85;
+	n[1].reputation = 0.9;
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	tpl.min_reputation_milli = 500;
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_eq(per[1], 0, "reputation 300 < 500 but got %" PRIu64, per[1]);
+	cr_assert_eq(per[2], 400);
+	memset(per, 0, sizeof(per));
+	tpl.min_reputation_milli = 0;
+	run_tasks(&tpl, 400, 16, per);
+	cr_assert_gt(per[1], 100, "control: without a minimum node 1 is chosen");
+	/* Above every node: an explicit answer. */
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 500000);
+	t.min_reputation_milli = 950;
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 2. Realised shares match the published table over >= 1 000 000 tasks.     */
+
+#define SHARE_TASKS 1000000u
+#define SIGMAS      5.0
+
+/* Tolerance of a realised fraction around p over n draws: 5 sigma of the
+ * binomial plus 1e-4 for float shares and the alias table's quantisation. */
+static double share_tol(double p, double n)
+{
+	return SIGMAS * sqrt(p * (1.0 - p) / n) + 1e-4;
+}
+
+Test(dataplane, shares_match_table, .timeout = 600)
+{
+	/* Tier 1 (edge inference): alpha 0.3, beta 0.25, d 4 by default. The
+	 * large nodes of "big" are cheapest (cap binds), micro+S dearest
+	 * (reserve binds). */
+	struct nspec n[10] = {node("L", "big", "CH"), node("L", "big", "CH"),
+	                      node("L", "big", "DE"), node("M", "bee", "CH"),
+	                      node("M", "bee", "DE"), node("M", "cee", "CH"),
+	                      node("M", "cee", "FR"), node("micro", "dee", "CH"),
+	                      node("S", "dee", "DE"), node("S", "eee", "FR")};
+	n[0].price = n[1].price = n[2].price = 0.85;
+	n[7].price = n[8].price = 1.15;
+	n[9].price = 1.1;
+	tb_setup(1, 1, fleet(NULL, n, 10));
+	const struct faii_config *cfg = T.a.reg.cfg;
+	const struct faii_tier_policy *tp = &cfg->policy.tier[0];
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_EDGE_INFERENCE, RC_ANY);
+	cr_assert_not_null(t);
+	cr_assert_eq(t->count, 10);
+	double phi[NODES_MAX + 1] = {0};
+	for (unsigned k = 0; k < t->count; k++)
+		phi[t->cand[k].node_id] = t->share[k];
+
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_EDGE_INFERENCE, RC_ANY, 50000);
+	double t0 = mono_s();
+	/* One task in flight at a time: outstanding is 0 at every draw, so
+	 * the better-of-two correction keeps the first draw and the realised
+	 * shares estimate phi itself. */
+	run_tasks(&tpl, SHARE_TASKS, 1, per);
+	double secs = mono_s() - t0;
+	double N = (double)total(per);
+	cr_assert_eq(total(per), SHARE_TASKS);
+
+	double worst = 0, edge = 0, op_share[8] = {0};
+	const char *ops[8] = {NULL};
+	unsigned op_count = 0;
+	for (unsigned id = 1; id <= 10; id++) {
+		double p = (double)per[id] / N, dev = fabs(p - phi[id]),
+		       tol = share_tol(phi[id], N);
+		fprintf(stderr,
+		        "shares: node %2u %-5s %-3s phi %.5f realised %.5f dev %.5f tol %.5f\n", id,
+		        n[id - 1].cls, n[id - 1].op, phi[id], p, dev, tol);
+		cr_assert_leq(dev, tol, "node %u: phi %.5f realised %.5f", id, phi[id], p);
+		worst = dev > worst ? dev : worst;
+		if (strcmp(n[id - 1].cls, "micro") == 0 || strcmp(n[id - 1].cls, "S") == 0)
+			edge += p;
+		unsigned o = 0;
+		while (o < op_count && strcmp(ops[o], n[id - 1].op) != 0)
+			o++;
+		if (o == op_count)
+			ops[op_count++] = n[id - 1].op;
+		op_share[o] += p;
+	}
+	fprintf(stderr, "shares: %.0f tasks in %.1f s, largest deviation %.5f\n", N, secs, worst);
+	/* The edge reserve, the operator cap and the operator floor, realised. */
+	double edge_tol = share_tol(tp->edge_reserve, N);
+	fprintf(stderr, "shares: micro+S %.5f (alpha %.2f)\n", edge, tp->edge_reserve);
+	cr_assert_geq(edge, tp->edge_reserve - edge_tol, "micro+S %.5f < alpha", edge);
+	unsigned serving = 0;
+	for (unsigned o = 0; o < op_count; o++) {
+		fprintf(stderr, "shares: operator %s %.5f (beta %.2f)\n", ops[o], op_share[o],
+		        tp->operator_cap);
+		cr_assert_leq(op_share[o], tp->operator_cap + share_tol(tp->operator_cap, N),
+		              "operator %s carries %.5f > beta", ops[o], op_share[o]);
+		serving += op_share[o] >= 1.0 / (4.0 * tp->operators_min);
+	}
+	cr_assert_geq(serving, tp->operators_min, "%u operators serve, d = %u", serving,
+	              tp->operators_min);
+	/* The constraints bind here: without them "big" would carry more. */
+	cr_assert_gt(op_share[0], tp->operator_cap - 0.01);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 3. Replica sets.                                                         */
+
+/* Nine EU nodes of five operators (identical offers) and three cheaper US
+ * nodes that class EU-only must never see. */
+static const struct nspec *replica_fleet(void)
+{
+	static struct nspec n[12];
+	static const char *const op[12] = {"a", "a", "b", "b", "c", "c",
+	                                   "d", "d", "e", "u", "v", "v"};
+	static const char *const country[12] = {"DE", "DE", "FR", "FR", "DE", "DE",
+	                                        "FR", "FR", "DE", "US", "US", "US"};
+	for (unsigned i = 0; i < 12; i++) {
+		n[i] = node("M", op[i], country[i]);
+		if (i >= 9)
+			n[i].price = 0.85, n[i].solar = 0.9;
+	}
+	tb_setup(1, 1, fleet(NULL, n, 12));
+	return n;
+}
+
+/* Sends one task and returns its copies by replica index, checking that they
+ * go to distinct EU nodes, carry the replica flag and, where operators
+ * allow, distinct operators. */
+static uint64_t dispatch_replicated(const struct nspec *n, uint8_t consistency,
+                                    struct faii_task *copies)
+{
+	unsigned want = faii_consistency_replicas(consistency);
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_EU, 1000000);
+	t.consistency = consistency;
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, want, "%u copies for %u replicas", NO, want);
+	uint32_t index_seen = 0, node_seen = 0;
+	const char *ops[FAII_REPLICAS_MAX];
+	unsigned op_count = 0;
+	for (unsigned i = 0; i < want; i++) {
+		const struct out *o = &O[i];
+		cr_assert(is_task_copy_to(o, o->task.node_id));
+		cr_assert_eq(o->task.task_id, id);
+		cr_assert(o->flags & FAII_F_REPLICA);
+		cr_assert_lt(o->task.replica_index, want);
+		cr_assert_eq(index_seen & (1u << o->task.replica_index), 0u);
+		index_seen |= 1u << o->task.replica_index;
+		uint32_t nid = o->task.node_id;
+		cr_assert(nid >= 1 && nid <= 12);
+		cr_assert_eq(node_seen & (1u << nid), 0u, "node %u twice in a replica set", nid);
+		node_seen |= 1u << nid;
+		const char *c = n[nid - 1].country;
+		cr_assert(strcmp(c, "DE") == 0 || strcmp(c, "FR") == 0,
+		          "replica on node %u in %s, outside EU-only", nid, c);
+		unsigned k = 0;
+		while (k < op_count && strcmp(ops[k], n[nid - 1].op) != 0)
+			k++;
+		if (k == op_count)
+			ops[op_count++] = n[nid - 1].op;
+		copies[o->task.replica_index] = o->task;
+	}
+	unsigned expect_ops = want < 5 ? want : 5; /* five EU operators */
+	cr_assert_eq(op_count, expect_ops, "%u distinct operators in a set of %u", op_count, want);
+	NO = 0;
+	return id;
+}
+
+static uint64_t verified(uint32_t node_id, unsigned tier)
+{
+	return atomic_load(&T.a.reg.live[node_id - 1].verified_work[tier - 1]);
+}
+
+Test(dataplane, replicas_session_majority_once)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+	for (unsigned round = 0; round < 20; round++) {
+		uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+		uint64_t before[3];
+		for (unsigned k = 0; k < 3; k++)
+			before[k] = verified(c[k].node_id, 2);
+		for (unsigned k = 0; k < 3; k++) {
+			send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
+			pump();
+		}
+		cr_assert_eq(NO, 1, "the majority goes to the client once, got %u", NO);
+		cr_assert(is_client_result(&O[0]));
+		cr_assert_eq(O[0].result.task_id, id);
+		cr_assert_eq(O[0].result.status, FAII_RESULT_OK);
+		cr_assert_eq(O[0].result.result_hash[0], 0xAA);
+		for (unsigned k = 0; k < 3; k++)
+			cr_assert_eq(verified(c[k].node_id, 2), before[k] + 1);
+		NO = 0;
+	}
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 20);
+	cr_assert_eq(S.pipe[FAII_PIPE_DISAGREEMENTS], 0);
+}
+
+Test(dataplane, replicas_byzantine_minority_caught)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+
+	/* Session: the liar answers first. */
+	uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+	uint32_t liar = c[2].node_id;
+	uint64_t v_liar = verified(liar, 2), v0 = verified(c[0].node_id, 2),
+	         v1 = verified(c[1].node_id, 2);
+	send_result(0, &c[2], FAII_RESULT_OK, 0xBB);
+	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.result_hash[0], 0xAA, "the majority hash is forwarded");
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(T.a.evidence_received, 1);
+	cr_assert_eq(T.a.evidence[0].node_id, liar);
+	cr_assert_eq(T.a.evidence[0].task_id, id);
+	cr_assert_eq(T.a.evidence[0].result_hash[0], 0xBB);
+	cr_assert_eq(T.a.evidence[0].majority_hash[0], 0xAA);
+	cr_assert_eq(verified(liar, 2), v_liar, "no verified work for the liar");
+	cr_assert_eq(verified(c[0].node_id, 2), v0 + 1);
+	cr_assert_eq(verified(c[1].node_id, 2), v1 + 1);
+	cr_assert_eq(atomic_load(&T.a.reg.live[liar - 1].disagreed), 1);
+
+	/* Strong: 7 copies on 5 operators, two liars (one before the quorum,
+	 * one after it). */
+	NO = 0;
+	id = dispatch_replicated(n, FAII_CONSISTENCY_STRONG, c);
+	uint32_t bad[2] = {c[1].node_id, c[6].node_id};
+	uint64_t v[FAII_REPLICAS_MAX];
+	for (unsigned k = 0; k < 7; k++)
+		v[k] = verified(c[k].node_id, 2);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xBB);
+	for (unsigned k = 0; k < 7; k++) {
+		if (k != 1 && k != 6)
+			send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
+	}
+	send_result(0, &c[6], FAII_RESULT_OK, 0xCC);
+	pump();
+	cr_assert_eq(NO, 1, "one answer for the strong task, got %u", NO);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.result_hash[0], 0xAA);
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(T.a.evidence_received, 3, "evidence for exactly the two liars");
+	uint32_t e1 = T.a.evidence[1].node_id, e2 = T.a.evidence[2].node_id;
+	cr_assert((e1 == bad[0] && e2 == bad[1]) || (e1 == bad[1] && e2 == bad[0]),
+	          "evidence names %u and %u, liars are %u and %u", e1, e2, bad[0], bad[1]);
+	for (unsigned k = 0; k < 7; k++) {
+		bool liar_k = k == 1 || k == 6;
+		cr_assert_eq(verified(c[k].node_id, 2), v[k] + (liar_k ? 0 : 1),
+		             "replica %u (node %u)", k, c[k].node_id);
+	}
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_DISAGREEMENTS], 3);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 2);
+}
+
+Test(dataplane, replicas_no_quorum_answered)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+	uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+	uint64_t v[3];
+	for (unsigned k = 0; k < 3; k++)
+		v[k] = verified(c[k].node_id, 2);
+	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xBB);
+	pump();
+	cr_assert_eq(NO, 0, "no answer before the last replica");
+	send_result(0, &c[2], FAII_RESULT_OK, 0xCC);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_QUORUM);
+	for (unsigned k = 0; k < 3; k++)
+		cr_assert_eq(verified(c[k].node_id, 2), v[k], "nothing verified without quorum");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_NO_QUORUM], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 0);
+	NO = 0;
+	pump_for_us(5000);
+	cr_assert_eq(NO, 0, "nothing after the error answer");
+}
+
+/* ------------------------------------------------------------------------ */
+/* 4. Timeouts: re-dispatch once, then TIMEOUT.                              */
+
+#define TIMEOUT_BUDGET_US 5000u
+
+/* Polls up to 500 ms until something is transmitted. */
+static void pump_until_output(void)
+{
+	for (unsigned i = 0; i < 5000 && NO == 0; i++) {
+		rte_delay_us(100);
+		pump();
+	}
+}
+
+static void timeout_fleet(void)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 2));
+}
+
+Test(dataplane, timeout_redispatch_answered)
+{
+	timeout_fleet();
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, TIMEOUT_BUDGET_US);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	struct faii_task first = O[0].task;
+	NO = 0;
+	pump_until_output(); /* the first node stays silent */
+	cr_assert_eq(NO, 1, "one re-dispatch, got %u frames", NO);
+	struct faii_task second = O[0].task;
+	cr_assert(is_task_copy_to(&O[0], second.node_id));
+	cr_assert_eq(second.task_id, id);
+	cr_assert_eq(second.attempt, 1);
+	cr_assert_neq(second.node_id, first.node_id, "re-dispatched to another node");
+	cr_assert_neq(second.dispatch_ts_ns, first.dispatch_ts_ns);
+	/* The silent node's late answer no longer counts. */
+	NO = 0;
+	send_result(0, &first, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 0);
+	send_result(0, &second, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_OK);
+	NO = 0;
+	pump_for_us(3 * TIMEOUT_BUDGET_US);
+	cr_assert_eq(NO, 0, "nothing more after the answer");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_REDISPATCHED], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMEOUTS], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMED_OUT_TASKS], 0);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULT_WRONG_NODE], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_COPIES_SENT], 2);
+	cr_assert_eq(atomic_load(&T.a.reg.live[first.node_id - 1].outstanding), 0u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[second.node_id - 1].outstanding), 0u);
+}
+
+Test(dataplane, timeout_both_silent)
+{
+	timeout_fleet();
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, TIMEOUT_BUDGET_US);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	uint32_t n1 = O[0].task.node_id;
+	NO = 0;
+	pump_until_output();
+	cr_assert_eq(NO, 1);
+	cr_assert_eq(O[0].type, FAII_MSG_TASK);
+	cr_assert_eq(O[0].task.attempt, 1);
+	uint32_t n2 = O[0].task.node_id;
+	cr_assert_neq(n1, n2);
+	NO = 0;
+	pump_until_output();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_TIMEOUT);
+	NO = 0;
+	pump_for_us(5 * TIMEOUT_BUDGET_US);
+	cr_assert_eq(NO, 0, "exactly one TIMEOUT answer and no third copy");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_REDISPATCHED], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMEOUTS], 2);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMED_OUT_TASKS], 1);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n1 - 1].outstanding), 0u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].outstanding), 0u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n1 - 1].failed), 1u);
+	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].failed), 1u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 5. Refusals and drops, each counted.                                     */
+
+static void two_node_fleet(void)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 2));
+}
+
+Test(dataplane, replay_and_expiry_refused)
+{
+	two_node_fleet();
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	struct faii_task copy = O[0].task;
+	/* The same id again while in flight, then after it was answered. */
+	struct faii_task again = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	again.task_id = id;
+	send_task(0, &again);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0, "a replay is not dispatched");
+	send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	again.submit_ts_ns = 0;
+	send_task(0, &again);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_REPLAY], 2);
+
+	/* Older than its budget, and from too far in the future. */
+	struct faii_task old = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 5000);
+	old.submit_ts_ns = now_ns() - 20000000ull;
+	send_task(0, &old);
+	struct faii_task ahead = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 5000);
+	ahead.submit_ts_ns = now_ns() + 1000000000ull;
+	send_task(0, &ahead);
+	pump();
+	/* Not dispatched: each is answered "refused" to its client instead. */
+	cr_assert_eq(NO, 2, "expired tasks are answered, not dispatched");
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert(is_client_result(&O[i]));
+		cr_assert_eq(O[i].result.status, FAII_RESULT_REFUSED);
+	}
+	cr_assert(O[0].result.task_id == old.task_id || O[1].result.task_id == old.task_id);
+	cr_assert(O[0].result.task_id == ahead.task_id || O[1].result.task_id == ahead.task_id);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_EXPIRED], 2);
+	cr_assert_eq(S.pipe[FAII_PIPE_TASKS_DISPATCHED], 1);
+}
+
+Test(dataplane, no_feasible_node_answered)
+{
+	two_node_fleet();
+	/* US-only: no node is allowed, the key's table is empty. */
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_US, 1000000);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_NO_FEASIBLE], 1);
+	/* A region the configuration does not know. */
+	struct faii_task u = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	u.origin_region = 999;
+	id = send_task(0, &u);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.status, FAII_RESULT_NO_FEASIBLE_NODE);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_UNKNOWN_KEY], 1);
+	cr_assert_eq(S.pipe[FAII_PIPE_ANSWERS], 2);
+}
+
+/* One malformed frame: how to break a valid task, and the drop it earns. */
+struct bad_case {
+	enum faii_drop reason;
+	void (*task)(struct faii_task *t); /* field-level, before encoding */
+	int msg_off, frame_off;            /* byte-level, after framing; -1: none */
+	uint8_t value;
+	size_t msg_len; /* 0: as encoded */
+	uint16_t dst_port;
+};
+
+static void bad_category(struct faii_task *t)
+{
+	t->category = 9;
+}
+static void bad_tier(struct faii_task *t)
+{
+	t->tier = 0;
+}
+static void tier_mismatch(struct faii_task *t)
+{
+	t->tier = 1;
+}
+static void bad_consistency(struct faii_task *t)
+{
+	t->consistency = 3;
+}
+static void bad_replica(struct faii_task *t)
+{
+	t->replica_index = 1;
+}
+static void bad_attempt(struct faii_task *t)
+{
+	t->attempt = 2;
+}
+static void bad_class(struct faii_task *t)
+{
+	t->residency_class = 0;
+}
+static void bad_region(struct faii_task *t)
+{
+	t->origin_region = 0;
+}
+static void bad_reputation(struct faii_task *t)
+{
+	t->min_reputation_milli = 1001;
+}
+static void bad_budget(struct faii_task *t)
+{
+	t->latency_budget_us = 0;
+}
+static void bad_dispatch(struct faii_task *t)
+{
+	t->node_id = 5;
+}
+static void bad_reserved(struct faii_task *t)
+{
+	t->reserved[1] = 1;
+}
+
+Test(dataplane, malformed_counted_per_reason)
+{
+	two_node_fleet();
+	const struct bad_case cases[] = {
+	        {FAII_DROP_BAD_MAGIC, NULL, 0, -1, 0x12, 0, 0},
+	        {FAII_DROP_BAD_VERSION, NULL, 2, -1, 2, 0, 0},
+	        {FAII_DROP_UNKNOWN_TYPE, NULL, 3, -1, 9, 0, 0},
+	        {FAII_DROP_BAD_FLAGS, NULL, 6, -1, 0x80, 0, 0},
+	        {FAII_DROP_RESERVED_NONZERO, NULL, 7, -1, 1, 0, 0},
+	        {FAII_DROP_TOO_SHORT, NULL, -1, -1, 0, 6, 0},
+	        {FAII_DROP_UNKNOWN_CATEGORY, bad_category, -1, -1, 0, 0, 0},
+	        {FAII_DROP_UNKNOWN_TIER, bad_tier, -1, -1, 0, 0, 0},
+	        {FAII_DROP_TIER_MISMATCH, tier_mismatch, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_CONSISTENCY, bad_consistency, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_REPLICA, bad_replica, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_ATTEMPT, bad_attempt, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_RESIDENCY_CLASS, bad_class, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_REGION, bad_region, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_REPUTATION, bad_reputation, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_BUDGET, bad_budget, -1, -1, 0, 0, 0},
+	        {FAII_DROP_BAD_DISPATCH, bad_dispatch, -1, -1, 0, 0, 0},
+	        {FAII_DROP_RESERVED_NONZERO, bad_reserved, -1, -1, 0, 0, 0},
+	        {FAII_DROP_NOT_IP, NULL, -1, 13, 0x06, 0, 0}, /* ethertype 0x0806 */
+	        {FAII_DROP_BAD_IP_HEADER, NULL, -1, 14, 0x55, 0, 0},
+	        {FAII_DROP_IP_FRAGMENT, NULL, -1, 20, 0x60, 0, 0}, /* DF + MF */
+	        {FAII_DROP_NOT_UDP, NULL, -1, 23, 6, 0, 0},
+	        {FAII_DROP_BAD_UDP_LENGTH, NULL, -1, 39, 0x00, 0, 0},
+	        {FAII_DROP_WRONG_PORT, NULL, -1, -1, 0, 0, 9999},
+	};
+	uint64_t expect[FAII_DROP_COUNT] = {0};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+		t.task_id = T.next_id++;
+		t.submit_ts_ns = now_ns();
+		if (c->task)
+			c->task(&t);
+		uint8_t msg[FAII_MSG_SIZE_MAX];
+		size_t len = faii_encode_task(msg, sizeof(msg), &t, NULL);
+		cr_assert_gt(len, 0u);
+		if (c->msg_off >= 0)
+			msg[c->msg_off] = c->value;
+		struct faii_frame_spec s = client_spec();
+		if (c->dst_port)
+			s.dst_port = c->dst_port;
+		uint8_t *frame = inject(0, &s, msg, c->msg_len ? c->msg_len : len);
+		if (c->frame_off >= 0)
+			frame[c->frame_off] = c->value;
+		NO = 0;
+		pump();
+		expect[c->reason]++;
+		stats();
+		cr_assert_eq(NO, 0, "case %u: a malformed frame produced output", i);
+		cr_assert_eq(S.drops[c->reason], expect[c->reason], "case %u: %s counted %" PRIu64,
+		             i, faii_drop_name(c->reason), S.drops[c->reason]);
+	}
+	uint64_t dropped = 0;
+	for (unsigned r = 1; r < FAII_DROP_COUNT; r++)
+		dropped += S.drops[r];
+	cr_assert_eq(dropped, sizeof(cases) / sizeof(cases[0]), "each frame counted once");
+
+	/* A client TASK claiming to be dispatched is valid on the wire but
+	 * refused: only the appliance dispatches. */
+	struct faii_task d = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	d.task_id = T.next_id++;
+	d.submit_ts_ns = d.dispatch_ts_ns = now_ns();
+	d.node_id = 1;
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	size_t len = faii_encode_task(msg, sizeof(msg), &d, NULL);
+	msg[6] = FAII_F_DISPATCHED;
+	struct faii_frame_spec s = client_spec();
+	inject(0, &s, msg, len);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_TASK_DISPATCHED_FLAG], 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 6. A registry change while traffic flows loses and duplicates no task.   */
+
+#define CHURN_BATCHES 600u
+#define CHURN_BATCH   16u
+
+Test(dataplane, registry_change_under_traffic)
+{
+	struct nspec n[4] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH"),
+	                     node("M", "d", "CH")};
+	n[0].price = 0.85;
+	tb_setup(1, 1, fleet(NULL, n, 4));
+	static uint8_t copies[CHURN_BATCHES * CHURN_BATCH], answers[CHURN_BATCHES * CHURN_BATCH];
+	static struct faii_task pending[2 * CHURN_BATCH * 2];
+	unsigned npending = 0;
+	uint64_t first = T.next_id;
+	uint64_t to_node1_while_out = 0, to_node1_active = 0;
+	bool node1_out = false;
+	for (unsigned b = 0; b <= CHURN_BATCHES; b++) {
+		/* Registry changes between bursts, copies still outstanding. */
+		if (b == 100 || b == 400) {
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_DRAINING), 0);
+			node1_out = true;
+		}
+		if (b == 200 || b == 500)
+			cr_assert_eq(faii_appliance_publish(&T.a), 0);
+		if (b == 300 || b == 550) {
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 0, FAII_NODE_ACTIVE), 0);
+			node1_out = false;
+		}
+		if (b == 350)
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 1, FAII_NODE_QUARANTINED),
+			             0);
+		if (b == 450) {
+			cr_assert_eq(faii_registry_set_status(&T.a.reg, 1, FAII_NODE_ACTIVE), 0);
+			cr_assert_eq(faii_appliance_publish(&T.a), 0);
+		}
+		/* The previous burst's copies answer now, with this burst. */
+		for (unsigned i = 0; i < npending; i++)
+			send_result(0, &pending[i], FAII_RESULT_OK, 0xAA);
+		npending = 0;
+		if (b < CHURN_BATCHES) {
+			for (unsigned i = 0; i < CHURN_BATCH; i++) {
+				struct faii_task t =
+				        task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 2000000);
+				send_task(0, &t);
+			}
+		}
+		NO = 0;
+		pump();
+		for (unsigned i = 0; i < NO; i++) {
+			const struct out *o = &O[i];
+			if (o->type == FAII_MSG_TASK) {
+				cr_assert(is_task_copy_to(o, o->task.node_id));
+				uint64_t k = o->task.task_id - first;
+				cr_assert_lt(k, CHURN_BATCHES * CHURN_BATCH);
+				copies[k]++;
+				if (o->task.node_id == 1) {
+					to_node1_while_out += node1_out;
+					to_node1_active += !node1_out;
+				}
+				cr_assert_lt(npending, sizeof(pending) / sizeof(pending[0]));
+				pending[npending++] = o->task;
+			} else {
+				cr_assert(is_client_result(o));
+				cr_assert_eq(o->result.status, FAII_RESULT_OK,
+				             "task %" PRIu64 " status %u", o->result.task_id,
+				             o->result.status);
+				uint64_t k = o->result.task_id - first;
+				cr_assert_lt(k, CHURN_BATCHES * CHURN_BATCH);
+				answers[k]++;
+			}
+		}
+	}
+	cr_assert_eq(npending, 0u);
+	for (unsigned k = 0; k < CHURN_BATCHES * CHURN_BATCH; k++) {
+		cr_assert_eq(copies[k], 1, "task %u sent to %u nodes", k, copies[k]);
+		cr_assert_eq(answers[k], 1, "task %u answered %u times", k, answers[k]);
+	}
+	cr_assert_eq(to_node1_while_out, 0, "a drained node got %" PRIu64 " new tasks",
+	             to_node1_while_out);
+	cr_assert_gt(to_node1_active, 0);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], CHURN_BATCHES * CHURN_BATCH);
+	cr_assert_eq(S.pipe[FAII_PIPE_TIMEOUTS], 0);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(atomic_load(&T.a.reg.live[i].outstanding), 0u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 7. Two workers route like one; tasks stay with their owner.              */
+
+#define DIST_TASKS 200000u
+
+/* The owner of a task id: dataplane/pipeline.c's owner_of(). */
+static unsigned owner(uint64_t id, unsigned workers)
+{
+	return (unsigned)((id * 0x9E3779B97F4A7C15ull) >> 32) % workers;
+}
+
+static void dist_run(unsigned workers, uint64_t *per)
+{
+	uint64_t handoff[QUEUES_MAX] = {0}, owned[QUEUES_MAX] = {0};
+	for (unsigned i = 0; i < DIST_TASKS; i++) {
+		unsigned q = i % workers, rq = (i + 1) % workers;
+		/* 50 ms: finished records stay for their replay window, and this
+		 * loop runs faster than FAII_DISPATCH_ENTRIES per second. */
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 50000);
+		uint64_t id = send_task(q, &t);
+		unsigned own = owner(id, workers);
+		owned[own]++;
+		handoff[q] += own != q;
+		handoff[rq] += own != rq;
+		NO = 0;
+		pump();
+		cr_assert_eq(NO, 1);
+		cr_assert_eq(O[0].queue, own, "task %" PRIu64 " dispatched off its owner", id);
+		struct faii_task copy = O[0].task;
+		per[copy.node_id]++;
+		NO = 0;
+		send_result(rq, &copy, FAII_RESULT_OK, 0xAA);
+		pump();
+		if (NO != 1)
+			dump_stats();
+		cr_assert_eq(NO, 1, "workers %u task %u: %u frames", workers, i, NO);
+		cr_assert(is_client_result(&O[0]));
+		cr_assert_eq(O[0].queue, own, "result of %" PRIu64 " handled off its owner", id);
+	}
+	for (unsigned w = 0; w < workers; w++) {
+		const struct faii_worker_stats *ws = &T.a.workers[w].stats;
+		cr_assert_eq(ws->pipe[FAII_PIPE_TASKS_DISPATCHED], owned[w]);
+		cr_assert_eq(ws->pipe[FAII_PIPE_RESULTS_FORWARDED], owned[w]);
+		cr_assert_eq(ws->pipe[FAII_PIPE_HANDOFF_OUT], workers > 1 ? handoff[w] : 0);
+		cr_assert_eq(ws->pipe[FAII_PIPE_HANDOFF_FULL], 0);
+		if (workers > 1)
+			cr_assert_gt(owned[w], DIST_TASKS / 4, "worker %u owns %" PRIu64, w,
+			             owned[w]);
+	}
+}
+
+Test(dataplane, two_workers_route_like_one, .timeout = 600)
+{
+	struct nspec n[6] = {node("M", "a", "CH"), node("M", "b", "CH"), node("L", "c", "DE"),
+	                     node("S", "d", "FR"), node("M", "e", "DE"), node("M", "f", "CH")};
+	n[0].price = 0.85, n[1].price = 0.9, n[4].price = 1.1, n[5].price = 1.15;
+	eal_up();
+	port_up(2);
+	uint64_t one[NODES_MAX + 1] = {0}, two[NODES_MAX + 1] = {0};
+	appliance_up(fleet(NULL, n, 6), 1);
+	dist_run(1, one);
+	faii_appliance_fini(&T.a);
+	T.up = false;
+	appliance_up(fleet(NULL, n, 6), 2);
+	dist_run(2, two);
+	/* Chi-square test of homogeneity, 2 x 6, df 5: 25.74 at p = 1e-4. */
+	double chi2 = 0, N1 = (double)total(one), N2 = (double)total(two);
+	for (unsigned id = 1; id <= 6; id++) {
+		double col = (double)(one[id] + two[id]);
+		double e1 = col * N1 / (N1 + N2), e2 = col * N2 / (N1 + N2);
+		cr_assert_gt(col, 1000.0, "node %u carries little (%f)", id, col);
+		chi2 += ((double)one[id] - e1) * ((double)one[id] - e1) / e1 +
+		        ((double)two[id] - e2) * ((double)two[id] - e2) / e2;
+		fprintf(stderr, "workers: node %u one %.5f two %.5f\n", id, (double)one[id] / N1,
+		        (double)two[id] / N2);
+	}
+	fprintf(stderr, "workers: chi-square %.2f (df 5, critical 25.74 at p = 1e-4)\n", chi2);
+	cr_assert_lt(chi2, 25.74, "two workers route differently from one: chi2 %.2f", chi2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 8. HEARTBEAT / ATTEST / REGISTER go to the control thread.               */
+
+static void send_signed(uint32_t signer, void *msg, size_t len, bool corrupt, uint32_t from)
+{
+	uint8_t pk[FAII_PUBKEY_SIZE], sk[64];
+	faii_demo_node_keypair(signer, pk, sk);
+	cr_assert_eq(faii_msg_sign(msg, len, sk), 0);
+	if (corrupt)
+		((uint8_t *)msg)[len - 1] ^= 0x01;
+	struct faii_frame_spec s = node_spec(from);
+	inject(0, &s, msg, len);
+}
+
+static size_t heartbeat(uint8_t *msg, uint32_t node_id, uint32_t seq, uint32_t load)
+{
+	struct faii_heartbeat hb;
+	memset(&hb, 0, sizeof(hb));
+	hb.node_id = node_id;
+	hb.seq = seq;
+	hb.timestamp_ns = now_ns();
+	hb.uptime_s = 100;
+	hb.load_permille = load;
+	size_t len = faii_encode_heartbeat(msg, FAII_MSG_SIZE_MAX, &hb);
+	cr_assert_gt(len, 0u);
+	return len;
+}
+
+Test(dataplane, slow_path_signatures)
+{
+	two_node_fleet();
+	struct faii_registry *reg = &T.a.reg;
+	cr_assert_eq(atomic_load(&reg->live[0].limit), 250u); /* 1000/s * 0.25 s */
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+
+	/* Correctly signed, 50 % load: accepted, L_i halves. */
+	size_t len = heartbeat(msg, 1, 1, 500);
+	send_signed(1, msg, len, false, 1);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0, "the slow path transmits nothing");
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 1);
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(atomic_load(&reg->live[0].limit), 125u);
+
+	/* A broken signature, and node 2's key on node 1's heartbeat: refused,
+	 * the 0 % load they claim is not applied. */
+	len = heartbeat(msg, 1, 2, 0);
+	send_signed(1, msg, len, true, 1);
+	len = heartbeat(msg, 1, 3, 0);
+	send_signed(2, msg, len, false, 2);
+	/* A replay of an accepted sequence number. */
+	len = heartbeat(msg, 1, 1, 0);
+	send_signed(1, msg, len, false, 1);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_BAD_SIGNATURE][FAII_MSG_HEARTBEAT], 2);
+	cr_assert_eq(reg->slow[FAII_SLOW_STALE_SEQUENCE][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(atomic_load(&reg->live[0].limit), 125u);
+
+	/* ATTEST: the ESG vector changes. */
+	struct faii_attest at;
+	memset(&at, 0, sizeof(at));
+	at.node_id = 2;
+	at.seq = 1;
+	at.timestamp_ns = now_ns();
+	at.meter_id = 9;
+	at.interval_start_s = now_ns() / 1000000000ull - 60;
+	at.interval_s = 60;
+	at.energy_wh = 100;
+	at.pue_milli = 1100;
+	at.energy_to_work_milli = 900;
+	at.grid_stress_permille = 200;
+	at.source_mix_permille[FAII_SRC_WIND] = 700;
+	at.source_mix_permille[FAII_SRC_NONRENEWABLE] = 300;
+	len = faii_encode_attest(msg, sizeof(msg), &at);
+	cr_assert_gt(len, 0u);
+	send_signed(2, msg, len, false, 2);
+	/* REGISTER under the node's registered key: the price changes. */
+	uint8_t pk[FAII_PUBKEY_SIZE], sk[64];
+	faii_demo_node_keypair(2, pk, sk);
+	struct faii_register rg;
+	memset(&rg, 0, sizeof(rg));
+	rg.node_id = 2;
+	rg.operator_id = 2;
+	rg.asn = 64600;
+	rg.capacity_tasks_per_s = 1000;
+	rg.price_micro = 1010000;
+	rg.region = REG_ZURICH;
+	rg.node_class = FAII_CLASS_MEDIUM;
+	rg.eligibility = FAII_ELIGIBILITY_MASK;
+	rg.country[0] = 'C', rg.country[1] = 'H';
+	rg.addr_family = FAII_ADDR_IPV4;
+	put_ip(rg.addr, NODE_NET + 2);
+	rg.udp_port = NODE_PORT0 + 2;
+	rg.timestamp_ns = now_ns();
+	memcpy(rg.public_key, pk, sizeof(pk));
+	len = faii_encode_register(msg, sizeof(msg), &rg);
+	cr_assert_gt(len, 0u);
+	send_signed(2, msg, len, false, 2);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_ATTEST], 1);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER], 1);
+	cr_assert_float_eq(reg->cfg->nodes[1].esg.pue, 1.1, 1e-9);
+	cr_assert_float_eq(reg->cfg->nodes[1].esg.source_mix[FAII_SRC_WIND], 0.7, 1e-9);
+	cr_assert_float_eq(reg->cfg->nodes[1].price, 1.01, 1e-9);
+	stats();
+	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 6);
+	cr_assert_eq(T.a.slow_processed, 6);
+}
