@@ -6,6 +6,9 @@ server for faiictl's own tests.
   control_probe.py request SOCKET JSON        one request line, print the response line
   control_probe.py abuse SOCKET CHECK         one abuse check against a live faiid:
       long_line, bad_utf8, malformed, truncated, concurrent, stuck_reader
+  control_probe.py find|param FILE KEY        a field / a policy parameter of faiictl --json output
+  control_probe.py nodes FILE                 "id status" of every node in faiictl --json output
+  control_probe.py route FILE [COUNTRIES [DRAINED]]  check a route.explain result
   control_probe.py mock SOCKET LOG [MODE]     serve canned answers until killed, logging
       each request line to LOG; MODE: normal (default), silent (never answer),
       garbage (answer a non-JSON line), wrong_id (answer another id), close
@@ -309,6 +312,125 @@ def abuse_stuck_reader(path):
     still_serving(path, "after the stuck client")
 
 
+# ---- lookups over faiictl --json output ------------------------------------------------------
+# The result shapes are the server's (docs/control.md names the fields, not
+# the nesting): these helpers find a field wherever it sits, so that the
+# assertions check values, not layout.
+
+def find_all(v, key):
+    """Every value of member `key` in v, depth first."""
+    out = []
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if k == key:
+                out.append(x)
+            out.extend(find_all(x, key))
+    elif isinstance(v, list):
+        for x in v:
+            out.extend(find_all(x, key))
+    return out
+
+
+def show(v):
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+
+
+def policy_param(result, name):
+    """A policy parameter's value: {"name": v}, {"name": {"value": v}}, a list
+    of {"name": name, "value": v}, or the nested YAML form (tiers: {1: ...})."""
+    for x in find_all(result, name):
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            return x
+        if isinstance(x, dict) and isinstance(x.get("value"), (int, float)):
+            return x["value"]
+
+    def lists(v):
+        if isinstance(v, list):
+            for e in v:
+                if isinstance(e, dict) and e.get("name") == name and "value" in e:
+                    return e["value"]
+                r = lists(e)
+                if r is not None:
+                    return r
+        elif isinstance(v, dict):
+            for e in v.values():
+                r = lists(e)
+                if r is not None:
+                    return r
+        return None
+
+    r = lists(result)
+    if r is not None:
+        return r
+    v = result.get("params", result.get("policy", result)) if isinstance(result, dict) else None
+    for part in name.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return None
+        v = v[part]
+    return v.get("value") if isinstance(v, dict) else v
+
+
+def node_entries(result):
+    """Objects that look like nodes (an integer id and a status)."""
+    out = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            if isinstance(v.get("id"), int) and "status" in v:
+                out.append(v)
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(result)
+    return out
+
+
+def route_check(result, countries_allowed, drained=None):
+    """route.explain: a feasible set, excluded nodes each with a reason, a
+    chosen node inside the feasible set, feasible nodes in the allowed
+    jurisdictions; a drained node excluded with a reason naming the drain."""
+    def ids(lst):
+        return {e.get("id", e.get("node")) if isinstance(e, dict) else e for e in lst}
+
+    feas = next((x for k in ("feasible", "feasible_set", "candidates")
+                 for x in find_all(result, k) if isinstance(x, list)), None)
+    excl = next((x for k in ("excluded", "infeasible")
+                 for x in find_all(result, k) if isinstance(x, list)), None)
+    chosen = next((x for k in ("chosen", "pick", "would_pick", "selected", "node")
+                   for x in find_all(result, k) if x is not None and not isinstance(x, list)), None)
+    if isinstance(chosen, dict):
+        chosen = chosen.get("id", chosen.get("node"))
+    check("route explain: a non-empty feasible set", isinstance(feas, list) and len(feas) > 0,
+          show(result)[:400])
+    check("route explain: an excluded list", isinstance(excl, list), show(result)[:400])
+    if not isinstance(feas, list) or not isinstance(excl, list):
+        return
+    check(f"route explain: the chosen node ({chosen}) is in the feasible set",
+          chosen in ids(feas), show(result)[:400])
+    no_reason = [e for e in excl if not (isinstance(e, dict) and e.get("reason"))]
+    check(f"route explain: every excluded node ({len(excl)}) carries a reason", not no_reason,
+          show(no_reason[:3]))
+    check("route explain: feasible and excluded do not overlap", not (ids(feas) & ids(excl)))
+    if countries_allowed:
+        allowed = set(countries_allowed.split(","))
+        wrong = [e for e in feas if isinstance(e, dict) and e.get("country") not in allowed]
+        check(f"route explain: every feasible node is in {sorted(allowed)}", not wrong,
+              show(wrong[:3]))
+    shares = [e.get("share") for e in feas if isinstance(e, dict)]
+    if shares and all(isinstance(x, (int, float)) for x in shares):
+        check(f"route explain: feasible shares sum to 1 ({sum(shares):.6f})",
+              abs(sum(shares) - 1) < 1e-3)
+    if drained:
+        d = int(drained)
+        hit = [e for e in excl if isinstance(e, dict) and e.get("id", e.get("node")) == d]
+        check(f"route explain: drained node {d} is excluded", bool(hit), show(result)[:400])
+        check(f"route explain: drained node {d}'s reason names the drain",
+              bool(hit) and "drain" in show(hit[0].get("reason")), show(hit)[:300])
+        check(f"route explain: drained node {d} is not chosen", chosen != d)
+
+
 # ---- mock server for faiictl's tests ---------------------------------------------------------
 
 MOCK_RESULTS = {
@@ -387,6 +509,25 @@ def main(argv):
         r = line.read(5.0)
         print(r.decode() if r is not None else "")
         return 0 if r is not None else 3
+    if what in ("find", "param", "nodes", "route"):
+        # path is a file of faiictl --json output here
+        with open(path) as f:
+            result = json.load(f)
+        if what == "find":
+            vals = find_all(result, argv[3])
+            print(show(vals[0]) if vals else "")
+            return 0 if vals else 1
+        if what == "param":
+            v = policy_param(result, argv[3])
+            print("" if v is None else show(v))
+            return 0 if v is not None else 1
+        if what == "nodes":
+            # "nodes FILE": one "id status" line per node
+            for n in node_entries(result):
+                print(n["id"], n["status"])
+            return 0
+        route_check(result, argv[3] if len(argv) > 3 else "", argv[4] if len(argv) > 4 else None)
+        return 1 if failures else 0
     if what == "mock":
         mock(path, argv[3], argv[4] if len(argv) > 4 else "normal")
         return 0
