@@ -366,8 +366,9 @@ const char *faii_category_name(uint8_t category)
 
 const char *faii_node_status_name(uint8_t status)
 {
-	static const char *const names[] = {"active", "draining", "quarantined", "slashed"};
-	return status < 4 ? names[status] : NULL;
+	static const char *const names[] = {"active", "draining", "quarantined", "slashed",
+	                                    "removed"};
+	return status <= FAII_NODE_REMOVED ? names[status] : NULL;
 }
 
 const char *faii_energy_source_name(uint8_t source)

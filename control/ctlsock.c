@@ -88,7 +88,8 @@ int faii_ctl_open(struct faii_ctl **out, const char *path, const struct faii_app
 	 * live one belongs to another faiid: refuse. */
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
 		close(fd);
-		snprintf(err, errlen, "control socket %s: another process is listening on it", path);
+		snprintf(err, errlen, "control socket %s: another process is listening on it",
+		         path);
 		return -1;
 	}
 	close(fd);
@@ -176,8 +177,9 @@ static bool respond(struct faii_ctl *s, struct client *c, json_t *id, json_t *re
 		json_object_set_new(r, "result", result);
 	} else {
 		s->stats.errors++;
-		json_object_set_new(r, "error",
-		                    json_pack("{s:s, s:s}", "code", err->code, "message", err->message));
+		json_object_set_new(
+		        r, "error",
+		        json_pack("{s:s, s:s}", "code", err->code, "message", err->message));
 	}
 	char *text = json_dumps(r, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(r);
@@ -204,8 +206,9 @@ static bool handle_line(struct faii_ctl *s, struct client *c, const char *line, 
 	bool ok;
 	if (!json_is_object(req) || !good_id || !json_is_string(cmd) ||
 	    (args != NULL && !json_is_object(args))) {
-		faii_ctl_fail(&err, "invalid_request",
-		              "expected {\"id\": integer or string, \"cmd\": string, \"args\": object}");
+		faii_ctl_fail(
+		        &err, "invalid_request",
+		        "expected {\"id\": integer or string, \"cmd\": string, \"args\": object}");
 		ok = respond(s, c, good_id ? id : NULL, NULL, &err);
 	} else {
 		json_t *empty = args ? NULL : json_object();
@@ -269,18 +272,20 @@ static void accept_clients(struct faii_ctl *s)
 		}
 		enum faii_ctl_role role = role_of(&s->roles, cred.uid, cred.gid);
 		unsigned slot = FAII_CTL_CLIENTS_MAX;
-		for (unsigned i = 0; i < FAII_CTL_CLIENTS_MAX && slot == FAII_CTL_CLIENTS_MAX; i++) {
+		for (unsigned i = 0; i < FAII_CTL_CLIENTS_MAX && slot == FAII_CTL_CLIENTS_MAX;
+		     i++) {
 			if (s->clients[i] == NULL)
 				slot = i;
 		}
 		if (role == FAII_CTL_ROLE_NONE || slot == FAII_CTL_CLIENTS_MAX) {
 			/* One line saying why, best effort, then close. */
 			static const char refused[] =
-			        "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"forbidden\",\"message\":"
+			        "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"forbidden\","
+			        "\"message\":"
 			        "\"this user has no role on the control socket\"}}\n";
-			static const char busy[] =
-			        "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":"
-			        "\"too many clients are connected\"}}\n";
+			static const char busy[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
+			                           "\"busy\",\"message\":"
+			                           "\"too many clients are connected\"}}\n";
 			const char *msg = role == FAII_CTL_ROLE_NONE ? refused : busy;
 			ssize_t w = write(fd, msg, strlen(msg));
 			(void)w;
@@ -297,8 +302,8 @@ static void accept_clients(struct faii_ctl *s)
 			continue;
 		}
 		c->fd = fd;
-		c->peer = (struct faii_ctl_peer){.uid = cred.uid, .gid = cred.gid, .pid = cred.pid,
-		                                 .role = role};
+		c->peer = (struct faii_ctl_peer){
+		        .uid = cred.uid, .gid = cred.gid, .pid = cred.pid, .role = role};
 		s->clients[slot] = c;
 		s->stats.clients++;
 		s->stats.accepted++;
@@ -331,7 +336,8 @@ void faii_ctl_poll(struct faii_ctl *s, int timeout_ms)
 			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 				c->closing = true; /* the peer is done: answer what it sent */
 				if (c->in_len > 0 && !c->discarding) {
-					c->in[c->in_len++] = '\n'; /* a last line without its newline */
+					c->in[c->in_len++] =
+					        '\n'; /* a last line without its newline */
 				}
 			} else if (r > 0) {
 				c->in_len += (size_t)r;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
@@ -60,6 +61,9 @@ int faii_registry_init(struct faii_registry *reg, struct faii_config *cfg, uint3
 {
 	memset(reg, 0, sizeof(*reg));
 	reg->cfg = cfg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	reg->start_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	uint64_t cap = (uint64_t)cfg->node_count + extra;
 	reg->capacity = (uint32_t)(cap > FAII_CFG_NODES_MAX ? FAII_CFG_NODES_MAX : cap);
 	if (reg->capacity == 0)
@@ -116,6 +120,38 @@ void faii_registry_fini(struct faii_registry *reg)
 	memset(reg, 0, sizeof(*reg));
 }
 
+int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node *node)
+{
+	int32_t slot = faii_registry_find(reg, node->id);
+	if (slot >= 0) {
+		if (reg->cfg->nodes[slot].status != FAII_NODE_REMOVED)
+			return -EEXIST;
+	} else {
+		if (reg->cfg->node_count >= reg->capacity)
+			return -ENOSPC;
+		slot = (int32_t)reg->cfg->node_count;
+		uint32_t id = node->id;
+		if (rte_hash_add_key_data(reg->by_id, &id, (void *)(uintptr_t)slot) != 0)
+			return -ENOSPC;
+		reg->cfg->node_count++;
+	}
+	reg->cfg->nodes[slot] = *node;
+	memset(&reg->signals[slot], 0, sizeof(reg->signals[slot]));
+	/* Counters of a previous life of the slot stay: they are cumulative. */
+	uint32_t total[FAII_TIER_COUNT], met[FAII_TIER_COUNT];
+	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+		total[t] = atomic_load(&reg->live[slot].slo_total[t]);
+		met[t] = atomic_load(&reg->live[slot].slo_met[t]);
+		reg->signals[slot].slo_total_prev[t] = total[t];
+		reg->signals[slot].slo_met_prev[t] = met[t];
+	}
+	for (uint32_t r = 0; r < FAII_CFG_REGIONS_MAX; r++)
+		atomic_store(&reg->latency_us[(size_t)slot * FAII_CFG_REGIONS_MAX + r], 0);
+	init_slot(reg, (uint32_t)slot);
+	reg->residency_dirty = true;
+	return slot;
+}
+
 int32_t faii_registry_find(const struct faii_registry *reg, uint32_t node_id)
 {
 	void *data = NULL;
@@ -126,8 +162,10 @@ int32_t faii_registry_find(const struct faii_registry *reg, uint32_t node_id)
 
 int faii_registry_set_status(struct faii_registry *reg, uint32_t slot, uint8_t status)
 {
-	if (slot >= reg->cfg->node_count || status > FAII_NODE_SLASHED)
+	if (slot >= reg->cfg->node_count || status > FAII_NODE_REMOVED)
 		return -EINVAL;
+	if ((status == FAII_NODE_REMOVED) != (reg->cfg->nodes[slot].status == FAII_NODE_REMOVED))
+		reg->residency_dirty = true;
 	reg->cfg->nodes[slot].status = status;
 	reg->state[slot].status = status;
 	/* Workers re-check it per packet: a drained node gets nothing new from
@@ -190,6 +228,8 @@ static enum faii_slow_outcome apply_register(struct faii_registry *reg, uint32_t
 		return FAII_SLOW_UNKNOWN_JURISDICTION;
 	if (faii_config_region(cfg, r.region) == NULL)
 		return FAII_SLOW_UNKNOWN_REGION;
+	if (n->jurisdiction != (uint8_t)jurisdiction)
+		reg->residency_dirty = true;
 	n->jurisdiction = (uint8_t)jurisdiction;
 	atomic_store_explicit(&reg->live[slot].jurisdiction, n->jurisdiction, memory_order_release);
 	n->region_id = r.region;
@@ -238,14 +278,33 @@ enum faii_slow_outcome faii_registry_apply(struct faii_registry *reg,
 	return out;
 }
 
+uint64_t faii_registry_signal_age_ns(const struct faii_registry *reg, uint64_t signal_ns,
+                                     uint64_t now_ns)
+{
+	/* Until a node has spoken, its age counts from the appliance's start:
+	 * the configuration stands for its first attestation. */
+	uint64_t since = signal_ns > reg->start_ns ? signal_ns : reg->start_ns;
+	return now_ns > since ? now_ns - since : 0;
+}
+
 void faii_registry_refresh(struct faii_registry *reg)
 {
 	const struct faii_config *cfg = reg->cfg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t hb_stale = (uint64_t)cfg->appliance.heartbeat_stale_s * 1000000000ull;
+	uint64_t at_stale = (uint64_t)cfg->appliance.attest_stale_s * 1000000000ull;
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
 		struct faii_route_node_state *st = &reg->state[i];
 		struct faii_node_live *lv = &reg->live[i];
 		struct faii_node_signals *sig = &reg->signals[i];
 		st->status = cfg->nodes[i].status;
+		st->stale_heartbeat =
+		        hb_stale != 0 &&
+		        faii_registry_signal_age_ns(reg, sig->heartbeat_ns, now) > hb_stale;
+		st->stale_attest = at_stale != 0 &&
+		                   faii_registry_signal_age_ns(reg, sig->attest_ns, now) > at_stale;
 		for (uint32_t r = 0; r < cfg->region_count; r++) {
 			uint32_t us = atomic_load_explicit(
 			        &reg->latency_us[(size_t)i * FAII_CFG_REGIONS_MAX + r],

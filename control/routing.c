@@ -346,6 +346,8 @@ check_node(const struct faii_config *cfg, const struct faii_route_node_state *st
 {
 	if (st->status != FAII_NODE_ACTIVE)
 		return FAII_ROUTE_EX_NOT_ACTIVE;
+	if (st->stale_heartbeat)
+		return FAII_ROUTE_EX_STALE;
 	if (!(n->eligibility & (1u << (category - 1))))
 		return FAII_ROUTE_EX_NOT_ELIGIBLE;
 	if (!(rc->allowed & (1ull << n->jurisdiction)))
@@ -366,7 +368,17 @@ static double preference(const struct faii_config *cfg, const struct faii_route_
                          const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
                          unsigned tier)
 {
-	double esg = faii_esg_score(&cfg->policy, &n->esg, fleet);
+	/* A stale attestation proves nothing: score the node as if it drew all
+	 * its power from the grid at its worst (no renewables, full grid
+	 * stress), which also puts its ESG multiplier at the floor. */
+	double esg = st->stale_attest
+	                     ? cfg->policy.esg_weight[1] /
+	                                       (n->esg.pue /
+	                                        (fleet->pue_mean > 0 ? fleet->pue_mean : 1.0)) +
+	                               cfg->policy.esg_weight[2] /
+	                                       (n->esg.energy_to_work /
+	                                        (fleet->etw_mean > 0 ? fleet->etw_mean : 1.0))
+	                     : faii_esg_score(&cfg->policy, &n->esg, fleet);
 	double m = faii_esg_multiplier(&cfg->policy, esg, fleet->esg_mean);
 	double esg_rel = fleet->esg_mean > 0 ? esg / fleet->esg_mean : 1.0;
 	return st->slo_success[tier - 1] * esg_rel * fleet->price_mean / (m * n->price);

@@ -52,6 +52,90 @@ static void clock_init(struct faii_dp *dp)
 		dp->tsc_per_tick = 1;
 }
 
+static uint32_t judge_rte(void *ctx, const void *frame, uint32_t len)
+{
+	return faii_res_rte_judge(ctx, frame, len);
+}
+
+/*
+ * The residency program recognises faii traffic by its UDP destination
+ * port, appliance.udp_port, in the kernel as in rte_bpf. When every node
+ * listens there, the program itself judges each copy; otherwise the C judge
+ * (the same verdicts, the destination port taken from the frame) does, and
+ * the reason is printed: docs/residency.md.
+ */
+static void select_residency_judge(struct faii_appliance_dp *a, const struct faii_config *cfg)
+{
+	uint32_t other_ports = 0;
+	for (uint32_t i = 0; i < cfg->node_count; i++)
+		other_ports += cfg->nodes[i].udp_port != cfg->appliance.udp_port;
+	const char *disabled = getenv("FAII_RESIDENCY_JUDGE");
+	if (disabled != NULL && strcmp(disabled, "c") == 0) {
+		snprintf(a->residency_mode, sizeof(a->residency_mode),
+		         "C judge (FAII_RESIDENCY_JUDGE=c)");
+		return;
+	}
+	if (other_ports != 0) {
+		snprintf(a->residency_mode, sizeof(a->residency_mode),
+		         "C judge (%u nodes listen on ports other than %u)", other_ports,
+		         cfg->appliance.udp_port);
+		return;
+	}
+	char err[256];
+	if (faii_res_rte_open(NULL, &a->residency_rte, err, sizeof(err)) != 0) {
+		snprintf(a->residency_mode, sizeof(a->residency_mode), "C judge (rte_bpf: %.60s)",
+		         err);
+		a->residency_rte = NULL;
+		return;
+	}
+	faii_res_rte_set_udp_port(a->residency_rte, cfg->appliance.udp_port);
+	if (faii_appliance_sync_residency(a) != 0) {
+		faii_res_rte_close(a->residency_rte);
+		a->residency_rte = NULL;
+		snprintf(a->residency_mode, sizeof(a->residency_mode),
+		         "C judge (policy not loaded)");
+		return;
+	}
+	a->dp.residency_judge = judge_rte;
+	a->dp.residency_ctx = a->residency_rte;
+	a->dp.residency_rte = a->residency_rte;
+	snprintf(a->residency_mode, sizeof(a->residency_mode), "BPF program under rte_bpf (%s)",
+	         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter");
+}
+
+int faii_appliance_sync_residency(struct faii_appliance_dp *a)
+{
+	a->reg.residency_dirty = false;
+	if (a->residency_rte == NULL)
+		return 0;
+	const struct faii_config *cfg = a->reg.cfg;
+	struct faii_res_rte_node *nodes = calloc(cfg->node_count + 1, sizeof(*nodes));
+	struct faii_res_class classes[FAII_RES_CLASSES_MAX];
+	if (nodes == NULL)
+		return -ENOMEM;
+	memset(classes, 0, sizeof(classes));
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		if (cfg->nodes[i].status == FAII_NODE_REMOVED)
+			continue; /* unknown to the program: its tasks fail closed */
+		nodes[n].node_id = cfg->nodes[i].id;
+		nodes[n].jurisdiction = cfg->nodes[i].jurisdiction;
+		n++;
+	}
+	for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
+		const struct faii_cfg_residency_class *rc = &cfg->residency_classes[c];
+		classes[rc->id].allowed = rc->allowed;
+		classes[rc->id].defined = 1;
+	}
+	int rc = faii_res_rte_set_policy(a->residency_rte, nodes, n, classes);
+	free(nodes);
+	if (rc == 0)
+		a->residency_syncs++;
+	else
+		a->reg.residency_dirty = true; /* try again at the next publish */
+	return rc;
+}
+
 int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, const uint16_t *ports,
                         unsigned port_count, unsigned workers, struct rte_mempool *pool, char *err,
                         size_t errlen)
@@ -102,6 +186,7 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 	};
 	dp->residency_judge = faii_residency_judge_c;
 	dp->residency_ctx = &a->residency_c;
+	select_residency_judge(a, cfg);
 	dp->slow_ring = ring_create("faii_slow", FAII_SLOW_RING_SIZE, RING_F_SC_DEQ, 0);
 	dp->evidence_ring = ring_create("faii_evidence", FAII_EVIDENCE_RING_SIZE, RING_F_SC_DEQ,
 	                                sizeof(struct faii_evidence));
@@ -186,6 +271,8 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 			rte_pktmbuf_free(m);
 		rte_ring_free(a->dp.handoff[i]);
 	}
+	if (a->residency_rte != NULL)
+		faii_res_rte_close(a->residency_rte);
 	rte_ring_free(a->dp.slow_ring);
 	rte_ring_free(a->dp.evidence_ring);
 	faii_publisher_fini(&a->pub);
@@ -217,6 +304,17 @@ void faii_appliance_drain_slow(struct faii_appliance_dp *a)
 		}
 		done += n;
 		a->slow_processed += n;
+	}
+	if (a->residency_rte != NULL) {
+		struct faii_res_event evs[64];
+		unsigned got;
+		unsigned rounds = 0;
+		while (rounds++ < 16 &&
+		       (got = faii_res_rte_events(a->residency_rte, evs, 64)) > 0) {
+			a->residency_events_read += got;
+			for (unsigned i = 0; i < got && a->on_residency_event; i++)
+				a->on_residency_event(a->on_residency_event_ctx, &evs[i]);
+		}
 	}
 	struct faii_evidence ev;
 	while (rte_ring_sc_dequeue_elem(a->dp.evidence_ring, &ev, sizeof(ev)) == 0) {
@@ -295,6 +393,8 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 int faii_appliance_publish(struct faii_appliance_dp *a)
 {
 	faii_registry_refresh(&a->reg);
+	if (a->reg.residency_dirty)
+		faii_appliance_sync_residency(a);
 	int rc = faii_publisher_run(&a->pub);
 	return rc == -EBUSY ? 0 : rc;
 }

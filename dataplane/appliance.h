@@ -13,6 +13,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "dataplane.h"
+#include "residency_bpf.h"
 #include "faii/publish.h"
 #include "faii/registry.h"
 
@@ -37,6 +38,11 @@ struct faii_appliance_dp {
 	struct faii_publisher pub;
 	struct faii_dp dp;
 	struct faii_residency_c residency_c;
+	/* The residency program under rte_bpf (NULL: the C judge runs) and why. */
+	struct faii_res_rte *residency_rte;
+	char residency_mode[96];
+	uint64_t residency_syncs;
+	uint64_t residency_events_read;
 	struct rte_rcu_qsbr *qsbr;
 	unsigned worker_count;
 	struct faii_worker *workers;
@@ -49,6 +55,9 @@ struct faii_appliance_dp {
 	uint64_t slow_processed;
 	uint64_t evidence_received;
 	struct faii_evidence evidence[FAII_EVIDENCE_KEEP];
+	/* Called for every residency refusal of the in-dataplane program. */
+	void (*on_residency_event)(void *ctx, const struct faii_res_event *ev);
+	void *on_residency_event_ctx;
 	/* Called for every disagreement (e.g. to record it); may be NULL. */
 	void (*on_evidence)(void *ctx, const struct faii_evidence *ev);
 	void *on_evidence_ctx;
@@ -73,6 +82,9 @@ void faii_appliance_fini(struct faii_appliance_dp *a);
 /* Helpers for callers that drive workers themselves. */
 void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s);
 int faii_appliance_publish(struct faii_appliance_dp *a);
+/* Pushes the registry's node -> jurisdiction map and the residency classes
+ * into the in-dataplane program as one atomic snapshot. */
+int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
 
 #endif /* FAII_APPLIANCE_H */

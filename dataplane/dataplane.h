@@ -138,6 +138,7 @@ struct faii_dp {
 	struct rte_mempool *pool;
 	faii_residency_judge_fn residency_judge;
 	void *residency_ctx;
+	struct faii_res_rte *residency_rte; /* set when the BPF program judges */
 	unsigned worker_count;
 	uint16_t udp_port;
 	struct rte_ether_addr port_mac[RTE_MAX_ETHPORTS];
@@ -150,6 +151,7 @@ struct faii_dp {
 };
 
 struct faii_dispatch;
+struct faii_res_rte;
 
 struct faii_worker {
 	struct faii_worker_stats stats;

@@ -27,6 +27,7 @@
 #include <rte_ring_elem.h>
 
 #include "dataplane.h"
+#include "residency_bpf.h"
 #include "faii/frame.h"
 
 _Atomic bool faii_force_quit; /* lock-free: safe to set from a signal handler */
@@ -1189,6 +1190,8 @@ int faii_worker_main(void *arg)
 		faii_worker_poll(w);
 	if (w->dp->qsbr != NULL)
 		rte_rcu_qsbr_thread_offline(w->dp->qsbr, w->index);
+	if (w->dp->residency_rte != NULL) /* policy updates stop waiting for us */
+		faii_res_rte_reader_offline(w->dp->residency_rte);
 	return 0;
 }
 

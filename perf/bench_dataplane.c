@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 	unsigned node_cases = 3, reps = 3;
 	double seconds = 1.0;
 	uint32_t budget_us = 5000;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* every option takes a value */
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--nodes") == 0 && v) {
 			node_cases = 0;
@@ -627,7 +627,6 @@ int main(int argc, char **argv)
 		} else {
 			usage();
 		}
-		i++;
 	}
 	if (node_cases == 0 || reps == 0 || reps > 16 || !(seconds > 0) || budget_us == 0)
 		usage();

@@ -125,6 +125,7 @@ enum faii_node_status {
 	FAII_NODE_DRAINING = 1,
 	FAII_NODE_QUARANTINED = 2,
 	FAII_NODE_SLASHED = 3,
+	FAII_NODE_REMOVED = 4, /* by an operator or a reload; not a configuration value */
 };
 
 struct faii_cfg_esg {

@@ -19,10 +19,10 @@
 
 #include "faii/config.h"
 
-#define FAII_CTL_PROTOCOL       1
-#define FAII_CTL_LINE_MAX       65536u
-#define FAII_CTL_CLIENTS_MAX    128u
-#define FAII_CTL_OUTPUT_MAX     (1u << 20)
+#define FAII_CTL_PROTOCOL          1
+#define FAII_CTL_LINE_MAX          65536u
+#define FAII_CTL_CLIENTS_MAX       128u
+#define FAII_CTL_OUTPUT_MAX        (1u << 20)
 #define FAII_CTL_REQUESTS_PER_POLL 16u
 
 enum faii_ctl_role {
@@ -46,8 +46,7 @@ struct faii_ctl_error {
 /* Runs one request. Returns the result (a new reference), or NULL with err
  * filled. args is an object (empty when the request had none). */
 typedef json_t *(*faii_ctl_dispatch_fn)(void *ctx, const struct faii_ctl_peer *peer,
-                                        const char *cmd, json_t *args,
-                                        struct faii_ctl_error *err);
+                                        const char *cmd, json_t *args, struct faii_ctl_error *err);
 
 struct faii_ctl_stats {
 	uint64_t accepted, refused, busy, requests, errors, disconnected_slow, line_too_long;

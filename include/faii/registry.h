@@ -77,6 +77,10 @@ struct faii_registry {
 	_Atomic uint32_t *latency_us;
 	struct rte_hash *by_id; /* node id -> slot */
 	uint64_t slow[FAII_SLOW_OUTCOME_COUNT][FAII_MSG_TYPE_MAX + 1];
+	/* Node jurisdictions or classes changed: the residency program's maps
+	 * must be refilled. */
+	bool residency_dirty;
+	uint64_t start_ns; /* stale-signal ages count from here at the latest */
 };
 
 /*
@@ -87,6 +91,14 @@ struct faii_registry {
 int faii_registry_init(struct faii_registry *reg, struct faii_config *cfg, uint32_t extra,
                        char err[FAII_CFG_ERR_LEN]);
 void faii_registry_fini(struct faii_registry *reg);
+
+/* Age of a node's last heartbeat or attestation (signal_ns, 0: none). */
+uint64_t faii_registry_signal_age_ns(const struct faii_registry *reg, uint64_t signal_ns,
+                                     uint64_t now_ns);
+
+/* Adds a node (an operator's node.add or a reload): its slot, or -EEXIST,
+ * -ENOSPC (capacity reached). A removed node's id is re-added in place. */
+int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node *node);
 
 /* Slot of a node id, -1 when unknown. */
 int32_t faii_registry_find(const struct faii_registry *reg, uint32_t node_id);

@@ -36,6 +36,7 @@
 	X(RESIDENCY, "residency")                                                                  \
 	X(LATENCY, "latency_over_budget")                                                          \
 	X(PRICE_CORRIDOR, "price_outside_corridor")                                                \
+	X(STALE, "heartbeat_stale")                                                                \
 	X(NOT_IN_TOP, "not_among_best_candidates")
 
 enum faii_route_exclusion {
@@ -57,6 +58,8 @@ enum {
 /* Live state of a node that routing reads (the registry's view). */
 struct faii_route_node_state {
 	uint8_t status;                          /* enum faii_node_status */
+	bool stale_heartbeat;                    /* silent too long: excluded */
+	bool stale_attest;                       /* ESG attestation too old: ESG at its floor */
 	double slo_success[FAII_TIER_COUNT];     /* measured, [0, 1] */
 	double latency_us[FAII_CFG_REGIONS_MAX]; /* measured RTT from each region (EWMA) */
 };

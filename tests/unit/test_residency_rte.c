@@ -333,7 +333,7 @@ static struct carrier random_carrier(void)
 	if (c.ipv6) {
 		unsigned n = below(3) == 0 ? below(EXT6_MAX + 1) : 0;
 		for (unsigned i = 0; i < n; i++)
-			c.ext6[i] = ext6_kinds[below(ARRAY_SIZE(ext6_kinds))];
+			c.ext6[i] = (uint8_t)ext6_kinds[below(ARRAY_SIZE(ext6_kinds))];
 	} else {
 		c.ipv4_ah = below(6) == 0;
 		if (below(10) == 0)
