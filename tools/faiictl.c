@@ -813,7 +813,10 @@ static int connect_socket(const struct opts *o, double deadline)
 	}
 }
 
-static void send_all(const struct opts *o, int fd, const char *buf, size_t len, double deadline)
+/* Sends the request; false when the server has closed its end. A server that
+ * refuses a peer (forbidden, busy) writes one line and closes, possibly before
+ * the request is sent: the caller then still reads that line. */
+static bool send_all(const struct opts *o, int fd, const char *buf, size_t len, double deadline)
 {
 	size_t off = 0;
 	while (off < len) {
@@ -823,10 +826,13 @@ static void send_all(const struct opts *o, int fd, const char *buf, size_t len, 
 		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			if (wait_fd(fd, POLLOUT, deadline) < 0)
 				die_connect(o, "timed out sending the request", 0);
+		} else if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			return false;
 		} else {
 			die_connect(o, "cannot send the request", n < 0 ? errno : 0);
 		}
 	}
+	return true;
 }
 
 /* Reads one line, at most RESPONSE_MAX bytes; returns it NUL-terminated with
@@ -1081,7 +1087,7 @@ static int run(const struct opts *o, const char *cmd, json_t *args)
 
 	double deadline = mono_s() + o->timeout_s;
 	int fd = connect_socket(o, deadline);
-	send_all(o, fd, framed, ll + 1, deadline);
+	(void)send_all(o, fd, framed, ll + 1, deadline);
 	free(framed);
 	size_t rlen;
 	char *resp = recv_line(o, fd, deadline, &rlen);

@@ -5,7 +5,8 @@ server for faiictl's own tests.
 
   control_probe.py request SOCKET JSON        one request line, print the response line
   control_probe.py abuse SOCKET CHECK         one abuse check against a live faiid:
-      long_line, bad_utf8, malformed, truncated, concurrent, stuck_reader
+      long_line, max_line, bad_utf8, malformed, truncated, pipeline, concurrent,
+      stuck_reader
   control_probe.py find|param FILE KEY        a field / a policy parameter of faiictl --json output
   control_probe.py nodes FILE                 "id status" of every node in faiictl --json output
   control_probe.py route FILE [COUNTRIES [DRAINED]]  check a route.explain result
@@ -209,6 +210,55 @@ def abuse_truncated(path):
     check("truncated JSON then EOF: the server closes the connection", r is None and lines.eof)
     s.close()
     still_serving(path, "after truncated JSON")
+
+
+def abuse_pipeline(path, n=5000):
+    """Many requests written at once (more than one 64 KiB input buffer's worth):
+    every one answered, in order, and the connection stays open."""
+    s = connect(path, 10.0)
+    data = b"".join(json.dumps({"id": i, "cmd": "status"}).encode() + b"\n" for i in range(n))
+    err = []
+
+    def sender():
+        try:
+            s.sendall(data)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    lines = Lines(s)
+    got = 0
+    deadline = time.monotonic() + 60.0
+    while got < n and time.monotonic() < deadline:
+        r = lines.read_json(5.0)
+        if not status_ok(r, got):
+            print(f"note: answer {got} of {n}: {str(r)[:200]} (eof {lines.eof}, send error {err})")
+            break
+        got += 1
+    t.join(5.0)
+    check(f"{n} pipelined requests ({len(data)} bytes in one write) all answered in order "
+          f"({got}/{n})", got == n)
+    s.sendall(b'{"id":"after","cmd":"status"}\n')
+    r = lines.read_json(5.0)
+    check("the pipelining connection is still open afterwards", status_ok(r, "after"), str(r)[:200])
+    s.close()
+
+
+def abuse_max_line(path):
+    """A request line of exactly 65536 bytes (newline excluded) is within the
+    bound (docs/control.md: line_too_long when it exceeds 65536 bytes)."""
+    head = b'{"id":1,"cmd":"status","pad":"'
+    tail = b'"}'
+    line = head + b"x" * (65536 - len(head) - len(tail)) + tail
+    assert len(line) == 65536
+    s = connect(path)
+    lines = Lines(s)
+    s.sendall(line + b"\n")
+    r = lines.read_json(5.0)
+    check("a 65536-byte line is served (not line_too_long)",
+          status_ok(r, 1) or is_error(r, "invalid_argument"), str(r)[:200])
+    s.close()
 
 
 def abuse_concurrent(path, n=100):
