@@ -393,7 +393,7 @@ else
 fi
 
 # ---- abuse over raw sockets ----
-for check in long_line max_line bad_utf8 malformed truncated pipeline concurrent stuck_reader; do
+for check in long_line max_line bad_utf8 malformed truncated pipeline concurrent busy stuck_reader; do
 	timeout 120 python3 "$probe" abuse "$sock" $check || fail=1
 done
 
