@@ -404,16 +404,19 @@ def abuse_stuck_reader(path):
 # assertions check values, not layout.
 
 def find_all(v, key):
-    """Every value of member `key` in v, depth first."""
-    out = []
-    if isinstance(v, dict):
-        for k, x in v.items():
-            if k == key:
-                out.append(x)
-            out.extend(find_all(x, key))
-    elif isinstance(v, list):
-        for x in v:
-            out.extend(find_all(x, key))
+    """Every value of member `key` in v, shallowest first (a node's own
+    "status" before the "status" of something nested in it)."""
+    out, level = [], [v]
+    while level:
+        nxt = []
+        for x in level:
+            if isinstance(x, dict):
+                if key in x:
+                    out.append(x[key])
+                nxt.extend(x.values())
+            elif isinstance(x, list):
+                nxt.extend(x)
+        level = nxt
     return out
 
 
