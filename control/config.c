@@ -1361,6 +1361,40 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 	return 0;
 }
 
+int faii_config_parse_node(struct faii_config *cfg, const char *text, struct faii_cfg_node *out,
+                           char err[FAII_CFG_ERR_LEN])
+{
+	err[0] = '\0';
+	if (cfg->node_count >= FAII_CFG_NODES_MAX) {
+		snprintf(err, FAII_CFG_ERR_LEN, "node: at most %u nodes", FAII_CFG_NODES_MAX);
+		return -1;
+	}
+	struct loader ld = {.file = "node", .err = err, .cfg = cfg};
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, FAII_CFG_ERR_LEN, "node: cannot initialise the YAML parser");
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+	int rc = -1;
+	if (!yaml_parser_load(&parser, &ld.doc)) {
+		snprintf(err, FAII_CFG_ERR_LEN, "node: syntax error: %s",
+		         parser.problem ? parser.problem : "unreadable");
+	} else {
+		yaml_node_t *root = yaml_document_get_root_node(&ld.doc);
+		/* The entry after the last node: checked for a unique id and key
+		 * against every node, written there, copied out. */
+		rc = root == NULL ? fail_expected(&ld, root, "node", "a mapping")
+		                  : parse_node(&ld, root, "node", cfg->node_count);
+		if (rc == 0)
+			*out = cfg->nodes[cfg->node_count];
+		memset(&cfg->nodes[cfg->node_count], 0, sizeof(cfg->nodes[0]));
+		yaml_document_delete(&ld.doc);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int faii_config_load(const char *path, struct faii_config **out, char err[FAII_CFG_ERR_LEN])
 {
 	*out = NULL;

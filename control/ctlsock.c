@@ -2,7 +2,6 @@
 /*
  * The control socket server: see include/faii/ctlsock.h and docs/control.md.
  */
-#define _GNU_SOURCE
 #include "faii/ctlsock.h"
 
 #include <errno.h>
@@ -190,7 +189,8 @@ static bool respond(struct faii_ctl *s, struct client *c, json_t *id, json_t *re
 
 static bool handle_line(struct faii_ctl *s, struct client *c, const char *line, size_t len)
 {
-	struct faii_ctl_error err = {{0}};
+	struct faii_ctl_error err;
+	memset(&err, 0, sizeof(err));
 	s->stats.requests++;
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);

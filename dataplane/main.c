@@ -25,6 +25,7 @@
 #include <rte_mbuf.h>
 
 #include "appliance.h"
+#include "control_cmds.h"
 #include "dataplane.h"
 #include "residency_audit.h"
 #include "faii/audit.h"
@@ -295,10 +296,14 @@ static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, 
 	fflush(stdout);
 }
 
+static volatile sig_atomic_t reload_requested;
+
 static void on_signal(int sig)
 {
-	(void)sig;
-	faii_force_quit = true;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		faii_force_quit = true;
 }
 
 static double now_s(void)
@@ -340,6 +345,8 @@ struct appliance {
 	uint16_t ports[FAII_PORTS_MAX];
 	struct faii_appliance_dp dp;
 	bool dp_ready;
+	struct faii_control control;
+	struct options opt;
 };
 
 static int start_ports(struct appliance *app)
@@ -459,7 +466,23 @@ static void run_until_signal(struct appliance *app)
 	uint32_t interval_s = app->cfg->appliance.stats_interval_s;
 	double start = app->start_s, next = start + interval_s;
 	while (!faii_force_quit) {
-		usleep(STATS_POLL_MS * 1000);
+		/* The control socket is served while waiting for the next tick. */
+		if (app->control.server != NULL)
+			faii_ctl_poll(app->control.server, STATS_POLL_MS);
+		else
+			usleep(STATS_POLL_MS * 1000);
+		if (reload_requested) {
+			reload_requested = 0;
+			struct faii_ctl_error err;
+			json_t *r = faii_control_reload(&app->control, NULL, false, &err);
+			if (r != NULL)
+				printf("faiid: SIGHUP: configuration %s reloaded\n",
+				       app->control.config_path);
+			else
+				fprintf(stderr, "faiid: SIGHUP: reload refused: %s\n", err.message);
+			json_decref(r);
+			fflush(stdout);
+		}
 		faii_res_audit_poll(&app->residency_audit);
 		struct faii_ls_stats ls_stats;
 		faii_ls_get_stats(app->ledger, &ls_stats);
@@ -479,7 +502,48 @@ static void run_until_signal(struct appliance *app)
 	}
 	faii_appliance_stop(&app->dp);
 	faii_appliance_drain_slow(&app->dp);
+	faii_ctl_close(app->control.server);
+	app->control.server = NULL;
 	print_counters(&app->dp, now_s() - start, "final");
+}
+
+/* Refusals of the in-dataplane residency program go to the audit log. */
+static void record_residency_event(void *ctx, const struct faii_res_event *ev)
+{
+	struct appliance *app = ctx;
+	if (app->ledger != NULL && faii_audit_residency(app->ledger, ev) < 0)
+		app->control.audit_failed++;
+}
+
+/* mkdir -p of the socket's directory, then the server. */
+static int open_control(struct appliance *app, char *err, size_t errlen)
+{
+	struct faii_control *c = &app->control;
+	const struct faii_appliance_cfg *a = &app->cfg->appliance;
+	c->app = &app->dp;
+	c->ledger = app->ledger;
+	c->socket_overridden = app->opt.control_socket != NULL;
+	c->ledger_overridden = app->opt.ledger_dir != NULL;
+	c->metrics_overridden = app->opt.metrics_port > 0;
+	c->start_ns = realtime_ns();
+	c->last_reload_ok_ns = c->start_ns;
+	snprintf(c->config_path, sizeof(c->config_path), "%s", app->cfg->path);
+	char dir[FAII_CFG_SOCKET_PATH_LEN_MAX];
+	snprintf(dir, sizeof(dir), "%s", a->control_socket);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (make_dirs(dir) != 0) {
+			snprintf(err, errlen, "control socket directory %s: %s", dir,
+			         strerror(errno));
+			return -1;
+		}
+	}
+	if (faii_ctl_open(&c->server, a->control_socket, a, faii_control_dispatch, c, err,
+	                  errlen) != 0)
+		return -1;
+	printf("faiid: control socket %s (protocol %d)\n", a->control_socket, FAII_CTL_PROTOCOL);
+	return 0;
 }
 
 static int run(struct appliance *app, int eal_argc, char **eal_argv)
@@ -522,6 +586,13 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	printf("faiid: routing: %u keys published (generation %" PRIu64 ", %.1f ms)\n",
 	       atomic_load(&app->dp.pub.current)->table_count, app->dp.pub.generation,
 	       app->dp.pub.last_solve_s * 1e3);
+	printf("faiid: residency judge: %s\n", app->dp.residency_mode);
+	app->dp.on_residency_event = record_residency_event;
+	app->dp.on_residency_event_ctx = app;
+	if (open_control(app, err, sizeof(err)) != 0) {
+		fprintf(stderr, "faiid: %s\n", err);
+		goto cleanup;
+	}
 	if (faii_appliance_launch(&app->dp, err, sizeof(err)) != 0) {
 		fprintf(stderr, "faiid: %s\n", err);
 		faii_appliance_stop(&app->dp);
@@ -536,6 +607,8 @@ cleanup:
 		rte_eth_dev_stop(app->ports[i]);
 		rte_eth_dev_close(app->ports[i]);
 	}
+	faii_ctl_close(app->control.server);
+	app->control.server = NULL;
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */
@@ -568,6 +641,7 @@ int main(int argc, char **argv)
 	}
 	if (apply_overrides(app.cfg, &opt) != 0)
 		goto fail;
+	app.opt = opt;
 
 	/* EAL arguments from the command line, else from the configuration. */
 	char *eal_argv[EAL_ARGV_MAX];
@@ -599,6 +673,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	app.start_s = now_s();
 	app.residency_audit.map_fd = -1;
 	if (open_ledger(&app) != 0) {

@@ -596,6 +596,75 @@ static void bench_nodes(struct harness *h, uint32_t nodes, double seconds, unsig
 	faii_appliance_fini(&a);
 }
 
+/* The pipeline without a residency check: the baseline the program's cost
+ * is measured against. Never used outside this benchmark. */
+static uint32_t judge_nothing(void *ctx, const void *frame, uint32_t len)
+{
+	(void)ctx, (void)frame, (void)len;
+	return FAII_RES_PASS_ALLOWED;
+}
+
+/*
+ * perf/bench residency's dataplane part: the same appliance and traffic with
+ * the residency hook running the BPF program (rte_bpf, JIT), the C judge,
+ * and no check, alternated within each repetition.
+ */
+static void bench_residency(struct harness *h, uint32_t nodes, double seconds, unsigned reps)
+{
+	char err[256];
+	static struct faii_appliance_dp a;
+	if (faii_appliance_init(&a, make_config(nodes), &h->port, 1, 1, h->pool, err,
+	                        sizeof(err)) != 0)
+		die("appliance: %s", err);
+	if (a.residency_rte == NULL)
+		die("the residency program is not running: %s", a.residency_mode);
+	fprintf(stderr, "bench_dataplane: residency judge: %s\n", a.residency_mode);
+	struct faii_worker *w = &a.workers[0];
+	struct {
+		const char *name;
+		faii_residency_judge_fn fn;
+		void *ctx;
+		double mpps[16];
+	} modes[] = {
+	        {"none", judge_nothing, NULL, {0}},
+	        {"bpf", a.dp.residency_judge, a.dp.residency_ctx, {0}},
+	        {"c", faii_residency_judge_c, &a.residency_c, {0}},
+	};
+	struct run r;
+	run_pipeline(h, w, WARMUP_S, false, &r);
+	uint64_t refused_before = w->stats.pipe[FAII_PIPE_RESIDENCY_REFUSED];
+	for (unsigned k = 0; k < reps; k++) {
+		for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			a.dp.residency_judge = modes[m].fn;
+			a.dp.residency_ctx = modes[m].ctx;
+			run_pipeline(h, w, seconds, false, &r);
+			modes[m].mpps[k] = mpps(h, r.packets, r.poll_tsc);
+			fprintf(stderr, "bench_dataplane: residency %s rep %u: %.2f Mpps\n",
+			        modes[m].name, k + 1, modes[m].mpps[k]);
+		}
+	}
+	uint64_t refused = w->stats.pipe[FAII_PIPE_RESIDENCY_REFUSED] - refused_before;
+	double none = median(modes[0].mpps, reps), bpf = median(modes[1].mpps, reps),
+	       c = median(modes[2].mpps, reps);
+	printf("{\"bench\": \"residency\", \"case\": \"faiid_pipeline_with_program_mpps\", "
+	       "\"nodes\": %u, \"value\": %.3f, \"unit\": \"Mpps\", \"baseline\": "
+	       "\"faiid_pipeline_without_residency_check\", \"baseline_value\": %.3f, \"ratio\": "
+	       "%.3f, \"better\": \"higher\", \"cost_share\": %.3f, \"target\": \"program costs "
+	       "<= 10%% of dataplane throughput\", \"target_met\": %s, \"reps\": %u, "
+	       "\"refused\": %" PRIu64 ", \"judge\": \"%s\"}\n",
+	       nodes, bpf, none, bpf / none, 1.0 - bpf / none, bpf >= 0.9 * none ? "true" : "false",
+	       reps, refused, a.residency_mode);
+	printf("{\"bench\": \"residency\", \"case\": \"faiid_pipeline_with_c_judge_mpps\", "
+	       "\"nodes\": %u, \"value\": %.3f, \"unit\": \"Mpps\", \"baseline\": "
+	       "\"faiid_pipeline_without_residency_check\", \"baseline_value\": %.3f, \"ratio\": "
+	       "%.3f, \"better\": \"higher\", \"reps\": %u}\n",
+	       nodes, c, none, c / none, reps);
+	fflush(stdout);
+	rte_pktmbuf_free_bulk(h->pending, h->npending);
+	h->npending = 0;
+	faii_appliance_fini(&a);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dataplane [--nodes N,N,...] [--seconds S] [--reps N] "
@@ -683,8 +752,16 @@ int main(int argc, char **argv)
 
 	/* Task ids start from the clock so that reruns never look like replays. */
 	h.next_task_id = realtime_ns();
-	for (unsigned i = 0; i < node_cases; i++)
-		bench_nodes(&h, nodes[i], seconds, reps, budget_us);
+#ifdef FAII_BENCH_RESIDENCY
+	const bool residency_only = true; /* built as bench_residency_dataplane */
+#else
+	const bool residency_only = false;
+#endif
+	if (residency_only)
+		bench_residency(&h, node_cases > 1 ? nodes[1] : nodes[0], seconds, reps);
+	else
+		for (unsigned i = 0; i < node_cases; i++)
+			bench_nodes(&h, nodes[i], seconds, reps, budget_us);
 
 	rte_eth_dev_stop(h.port);
 	rte_eth_dev_close(h.port);

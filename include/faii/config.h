@@ -214,6 +214,14 @@ struct faii_policy_param {
 void faii_policy_foreach(const struct faii_policy *p,
                          void (*each)(const struct faii_policy_param *param, void *ctx), void *ctx);
 
+/*
+ * Parses one node mapping (YAML or JSON text, the keys of a nodes[] entry)
+ * against cfg's regions, jurisdictions and operators, as the loader does;
+ * a new operator name is added to cfg. 0, or -1 with the message.
+ */
+int faii_config_parse_node(struct faii_config *cfg, const char *text, struct faii_cfg_node *out,
+                           char err[FAII_CFG_ERR_LEN]);
+
 /* Lookups; NULL when absent. */
 const struct faii_cfg_residency_class *faii_config_residency_class(const struct faii_config *c,
                                                                    uint16_t id);

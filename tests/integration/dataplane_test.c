@@ -108,6 +108,15 @@ static const char world[] = "jurisdictions:\n"
 
 /* Node i of the array gets id i + 1, 192.0.2.<id>:<7000 + id>, operator
  * ASN 64512 + operator name's first byte, and its demo key pair. */
+/* Nodes listen on NODE_PORT0 + id, or all on this port when it is set (the
+ * residency program recognises faii traffic by appliance.udp_port). */
+static uint16_t node_port_override;
+
+static uint16_t node_port(uint32_t node_id)
+{
+	return node_port_override ? node_port_override : (uint16_t)(NODE_PORT0 + node_id);
+}
+
 static struct faii_config *fleet(const char *policy, const struct nspec *nodes, unsigned n)
 {
 	char *buf = NULL;
@@ -144,7 +153,7 @@ static struct faii_config *fleet(const char *policy, const struct nspec *nodes, 
 		        "      grid_stress: 0.3\n"
 		        "    public_key: ",
 		        id, id, s->cls, s->status, s->op, 64512u + (unsigned char)s->op[0],
-		        s->country, s->lat, s->lon, id, NODE_PORT0 + id, s->capacity, s->elig,
+		        s->country, s->lat, s->lon, id, node_port(id), s->capacity, s->elig,
 		        s->price, s->reputation, s->solar, 1.0 - s->solar);
 		for (unsigned k = 0; k < FAII_PUBKEY_SIZE; k++)
 			fprintf(f, "%02x", pk[k]);
@@ -316,7 +325,7 @@ static struct faii_frame_spec client_spec(void)
 static struct faii_frame_spec node_spec(uint32_t node_id)
 {
 	struct faii_frame_spec s = client_spec();
-	s.src_port = (uint16_t)(NODE_PORT0 + node_id);
+	s.src_port = node_port(node_id);
 	s.src_mac[5] = (uint8_t)(0x80 + node_id);
 	put_ip(s.src_ip, NODE_NET + node_id);
 	return s;
@@ -465,7 +474,7 @@ static void pump_for_us(unsigned us)
 static bool is_task_copy_to(const struct out *o, uint32_t node_id)
 {
 	return o->type == FAII_MSG_TASK && o->task.node_id == node_id &&
-	       o->dst_ip == NODE_NET + node_id && o->dst_port == NODE_PORT0 + node_id &&
+	       o->dst_ip == NODE_NET + node_id && o->dst_port == node_port(node_id) &&
 	       (o->flags & FAII_F_DISPATCHED) && o->task.dispatch_ts_ns != 0;
 }
 
@@ -1654,4 +1663,167 @@ Test(dataplane, slow_path_signatures)
 	stats();
 	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 6);
 	cr_assert_eq(T.a.slow_processed, 6);
+}
+
+/*
+ * Stale signals: with appliance.heartbeat_stale_s = 1, a node silent for
+ * longer is excluded (route explain's reason heartbeat_stale) and gets no
+ * task, while a node that keeps sending heartbeats keeps its share; heard
+ * again, the silent node is back at the next publish. With attest_stale_s,
+ * an old attestation puts the node's ESG at the floor: its preference, and
+ * so its share, falls.
+ */
+Test(dataplane, stale_heartbeat_excludes_stale_attestation_demotes)
+{
+	static const char ages[] = "appliance:\n  heartbeat_stale_s: 1\n";
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(ages, n, 2));
+	uint8_t msg[FAII_MSG_SIZE_MAX];
+	uint32_t seq = 1;
+	/* Node 2 speaks every 100 ms for 1.5 s; node 1 says nothing. */
+	for (unsigned k = 0; k < 15; k++) {
+		size_t len = heartbeat(msg, 2, seq++, 0);
+		send_signed(2, msg, len, false, 2);
+		pump();
+		faii_appliance_drain_slow(&T.a);
+		rte_delay_us_sleep(100000);
+	}
+	faii_appliance_publish(&T.a);
+	cr_assert(T.a.reg.state[0].stale_heartbeat, "node 1 is stale after 1.5 s of silence");
+	cr_assert(!T.a.reg.state[1].stale_heartbeat);
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t per_node[NODES_MAX + 1] = {0};
+	run_tasks(&tpl, 200, 10, per_node);
+	cr_expect_eq(per_node[1], 0, "a stale node gets no task");
+	cr_expect_eq(per_node[2], 200);
+	/* Heard again: back in the tables. */
+	size_t len = heartbeat(msg, 1, 1, 0);
+	send_signed(1, msg, len, false, 1);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	faii_appliance_publish(&T.a);
+	cr_assert(!T.a.reg.state[0].stale_heartbeat);
+	memset(per_node, 0, sizeof(per_node));
+	run_tasks(&tpl, 400, 10, per_node);
+	cr_expect_gt(per_node[1], 50, "node 1 routes again once heard");
+}
+
+Test(dataplane, stale_attestation_scores_at_the_esg_floor)
+{
+	static const char ages[] =
+	        "appliance:\n  attest_stale_s: 1\n"
+	        "policy:\n  tiers:\n    2: {operator_cap: 0.95, operators_min: 1}\n";
+	/* Two equal nodes but node 1 is greener: it leads while its
+	 * attestation (the configuration) is fresh. */
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	n[0].solar = 0.9;
+	n[1].solar = 0.5;
+	tb_setup(1, 1, fleet(ages, n, 2));
+	const struct faii_route_dp_table *t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	cr_assert_not_null(t);
+	float fresh = 0;
+	for (unsigned k = 0; k < t->count; k++)
+		fresh = t->cand[k].node_id == 1 ? t->share[k] : fresh;
+	cr_assert_gt(fresh, 0.5f, "the greener node leads (%f)", (double)fresh);
+	rte_delay_us_sleep(1300000);
+	faii_appliance_publish(&T.a);
+	cr_assert(T.a.reg.state[0].stale_attest && T.a.reg.state[1].stale_attest);
+	/* Both stale: both at the floor, no longer told apart by renewables. */
+	t = table_of(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY);
+	float stale = 0;
+	for (unsigned k = 0; k < t->count; k++)
+		stale = t->cand[k].node_id == 1 ? t->share[k] : stale;
+	cr_expect_lt(stale, fresh - 0.02f, "stale: %f, fresh: %f", (double)stale, (double)fresh);
+	cr_expect_float_eq(stale, 0.5f, 0.02f, "equal at the floor: %f", (double)stale);
+}
+
+/*
+ * The residency program itself at the hook (issue: one object, three attach
+ * points): with every node on the faii port faiid loads ebpf/residency.bpf.o
+ * into rte_bpf. The cheapest, greenest node sits in the US; CH-only tasks,
+ * replicas and re-dispatches included, never reach it, and the program
+ * judged every copy. Then the program's policy alone moves node 2 to the US
+ * (as if the tables lagged a change): the program refuses its copies, the
+ * dataplane sends them elsewhere, and the refusals come out as events.
+ */
+Test(dataplane, residency_program_judges_every_copy)
+{
+	node_port_override = UDP_PORT;
+	struct nspec n[9];
+	static const char *const ops[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+	for (unsigned i = 0; i < 9; i++)
+		n[i] = node("M", ops[i], i == 0 ? "US" : "CH");
+	n[0].price = 0.85, n[0].solar = 0.95;
+	tb_setup(1, 1, fleet(NULL, n, 9));
+	cr_assert_not_null(T.a.residency_rte, "the program is not loaded: %s", T.a.residency_mode);
+	cr_assert_not_null(strstr(T.a.residency_mode, "rte_bpf"));
+
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, 300, 16, per);
+	uint64_t copies = total(per);
+	for (uint8_t cons = FAII_CONSISTENCY_SESSION; cons <= FAII_CONSISTENCY_STRONG; cons++) {
+		unsigned want = faii_consistency_replicas(cons);
+		for (unsigned k = 0; k < 20; k++) {
+			struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 1000000);
+			t.consistency = cons;
+			send_task(0, &t);
+			NO = 0;
+			pump();
+			cr_assert_eq(NO, want, "%u copies for %u replicas", NO, want);
+			struct faii_task c[FAII_REPLICAS_MAX];
+			for (unsigned r = 0; r < want; r++)
+				c[r] = O[r].task;
+			for (unsigned r = 0; r < want; r++) {
+				cr_assert_neq(c[r].node_id, 1, "a replica went to the US node");
+				per[c[r].node_id]++;
+				copies++;
+				send_result(0, &c[r], FAII_RESULT_OK, 0xAA);
+			}
+			pump();
+		}
+	}
+	/* Re-dispatches: the first copy's node stays silent. */
+	for (unsigned k = 0; k < 5; k++) {
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, TIMEOUT_BUDGET_US);
+		send_task(0, &t);
+		NO = 0;
+		pump();
+		cr_assert_eq(NO, 1);
+		cr_assert_neq(O[0].task.node_id, 1);
+		NO = 0;
+		pump_until_output();
+		cr_assert_eq(NO, 1);
+		cr_assert_eq(O[0].task.attempt, 1);
+		cr_assert_neq(O[0].task.node_id, 1, "a re-dispatch went to the US node");
+		send_result(0, &O[0].task, FAII_RESULT_OK, 0xAA);
+		pump();
+		copies += 2;
+	}
+	cr_assert_eq(per[1], 0);
+	stats();
+	cr_assert_eq(S.residency[FAII_RES_PASS_ALLOWED], copies, "the program judged every copy");
+	uint64_t counters[FAII_RES_COUNTER_SLOTS];
+	faii_res_rte_counters(T.a.residency_rte, counters);
+	cr_assert_eq(counters[FAII_RES_PASS_ALLOWED], copies, "counted by the program itself");
+
+	/* The program's policy changes first: node 2 is now in the US. */
+	cr_assert_eq(faii_res_rte_set_node(T.a.residency_rte, 2, 3 /* US: jurisdictions[3] */), 0);
+	memset(per, 0, sizeof(per));
+	tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, 200, 16, per);
+	cr_assert_eq(per[2], 0, "a copy the program refused was sent");
+	cr_assert_eq(total(per), 200, "refused copies went elsewhere");
+	stats();
+	cr_assert_gt(S.residency[FAII_RES_DROP_FORBIDDEN], 0);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESIDENCY_REFUSED], S.residency[FAII_RES_DROP_FORBIDDEN]);
+	struct faii_res_event ev[64];
+	unsigned got = faii_res_rte_events(T.a.residency_rte, ev, 64);
+	cr_assert_gt(got, 0);
+	for (unsigned i = 0; i < got; i++) {
+		cr_assert_eq(ev[i].node_id, 2);
+		cr_assert_eq(ev[i].reason, FAII_RES_DROP_FORBIDDEN);
+		cr_assert_eq(ev[i].residency_class, RC_CH);
+	}
+	node_port_override = 0;
 }

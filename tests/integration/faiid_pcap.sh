@@ -17,7 +17,7 @@ pid=
 "$faiid" -l 0-1 --no-huge -m 256 --no-pci --file-prefix "faii-pcap-$$" \
 	--vdev "net_pcap0,rx_pcap=$tmp/traffic.pcap,tx_pcap=$tmp/tx.pcap" \
 	--log-level lib.eal:warning -- \
-	--config "$config" --ledger-dir "$tmp/ledger" >"$tmp/out" 2>&1 &
+	--config "$config" --ledger-dir "$tmp/ledger" --control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
 pid=$!
 
 # Wait (bounded, 30 s) until the periodic counters show every packet.

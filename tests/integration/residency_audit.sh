@@ -24,7 +24,7 @@ forbidden=5 allowed=3
 sed "s|^  ledger_dir: .*|  ledger_dir: $tmp/ledger\n  residency_pin_dir: $tmp/bpffs|" \
 	"$config" >"$tmp/config.yaml"
 "$faiid" -l 0-1 --no-huge -m 256 --no-pci --file-prefix "faii-res-$$" --vdev net_ring0 \
-	--log-level lib.eal:warning -- --config "$tmp/config.yaml" >"$tmp/out" 2>&1 &
+	--log-level lib.eal:warning -- --config "$tmp/config.yaml" --control-socket "$tmp/ctl.sock" >"$tmp/out" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
 	grep -q "running with" "$tmp/out" && break

@@ -1603,3 +1603,91 @@ Test(regressions, later_documents_refused)
 	cr_expect_str_eq(load_err("policy: {}\n---\nfoo: 1\n"),
 	                 NAME ":3:1: (top level): expected one YAML document, found another");
 }
+
+/* ------------------------------------------------------------------------ */
+/* Control socket roles, stale-signal ages, policy parameters by name.      */
+
+Test(control, role_lists_and_stale_ages)
+{
+	static const char text[] = "appliance:\n"
+	                           "  control_admin_uids: [1000, 1001]\n"
+	                           "  control_reader_gids: [50]\n"
+	                           "  heartbeat_stale_s: 30\n"
+	                           "  attest_stale_s: 86400\n";
+	struct faii_config *c = NULL;
+	char err[FAII_CFG_ERR_LEN];
+	cr_assert_eq(faii_config_load_string(NAME, text, strlen(text), &c, err), 0, "%s", err);
+	cr_expect_eq(c->appliance.control_admin_uid_count, 2);
+	cr_expect_eq(c->appliance.control_admin_uids[1], 1001);
+	cr_expect_eq(c->appliance.control_admin_gid_count, 0);
+	cr_expect_eq(c->appliance.control_reader_gid_count, 1);
+	cr_expect_eq(c->appliance.control_reader_gids[0], 50);
+	cr_expect_eq(c->appliance.heartbeat_stale_s, 30);
+	cr_expect_eq(c->appliance.attest_stale_s, 86400);
+	faii_config_free(c);
+	cr_expect_str_eq(load_err("appliance:\n  control_admin_uids: [-1]\n"),
+	                 NAME ":2:24: appliance.control_admin_uids[0]: expected an integer in "
+	                      "[0, 4294967294], found \"-1\"");
+	cr_expect_str_eq(load_err("appliance:\n  control_reader_uids: 5\n"), NAME
+	                 ":2:24: appliance.control_reader_uids: expected a sequence of at most "
+	                 "32 entries, found \"5\"");
+}
+
+Test(control, policy_parameters_by_name)
+{
+	struct faii_policy p;
+	char err[FAII_CFG_ERR_LEN];
+	faii_policy_defaults(&p);
+	cr_assert_eq(faii_policy_set(&p, "concentration_eta", 0.3, err), 0, "%s", err);
+	cr_expect_float_eq(p.concentration_eta, 0.3, 1e-12);
+	cr_assert_eq(faii_policy_set(&p, "tiers.2.operator_cap", 0.5, err), 0, "%s", err);
+	cr_expect_float_eq(p.tier[1].operator_cap, 0.5, 1e-12);
+	cr_assert_eq(faii_policy_set(&p, "tiers.4.operators_min", 3, err), 0, "%s", err);
+	cr_expect_eq(p.tier[3].operators_min, 3);
+	cr_assert_eq(faii_policy_set(&p, "price_corridor.below", 0.1, err), 0, "%s", err);
+	cr_expect_float_eq(p.corridor_below, 0.1, 1e-12);
+	/* Ranges of the file, open bounds included; nothing written on refusal. */
+	struct faii_policy before = p;
+	cr_expect_eq(faii_policy_set(&p, "concentration_eta", 1.0, err), -1);
+	cr_expect_str_eq(err, "policy.concentration_eta: expected a number in [0, 1), found 1");
+	cr_expect_eq(faii_policy_set(&p, "tiers.1.operator_cap", 0, err), -1);
+	cr_expect_eq(faii_policy_set(&p, "price_corridor.above", -0.1, err), -1);
+	cr_expect_eq(faii_policy_set(&p, "tiers.1.operators_min", 2.5, err), -1);
+	cr_expect_eq(faii_policy_set(&p, "esg_multiplier.max", 0.5, err), -1);
+	cr_expect_eq(faii_policy_set(&p, "tiers", 1, err), -2);
+	cr_expect_eq(faii_policy_set(&p, "tiers.5.factor", 1, err), -2);
+	cr_expect_eq(faii_policy_set(&p, "nope", 1, err), -2);
+	cr_expect_str_eq(err, "policy.nope: no such parameter");
+	cr_expect_eq(memcmp(&before, &p, sizeof(p)), 0);
+	/* Constraints between values. */
+	cr_assert_eq(faii_policy_check(&p, err), 0, "%s", err);
+	cr_assert_eq(faii_policy_set(&p, "esg_weights.grid", 0.5, err), 0);
+	cr_expect_eq(faii_policy_check(&p, err), -1);
+	cr_expect_str_eq(err, "policy.esg_weights: expected weights summing to 1, found 1.3");
+	faii_policy_defaults(&p);
+	cr_assert_eq(faii_policy_set(&p, "tiers.3.factor", 1.5, err), 0);
+	cr_expect_eq(faii_policy_check(&p, err), -1);
+}
+
+static void count_param(const struct faii_policy_param *param, void *ctx)
+{
+	unsigned *n = ctx;
+	(*n)++;
+	char err[FAII_CFG_ERR_LEN];
+	struct faii_policy p;
+	faii_policy_defaults(&p);
+	/* Every listed name is settable to its own value. */
+	cr_expect_eq(faii_policy_set(&p, param->name, param->value, err), 0, "%s: %s", param->name,
+	             err);
+}
+
+Test(control, policy_foreach_lists_every_parameter)
+{
+	struct faii_policy p;
+	faii_policy_defaults(&p);
+	unsigned n = 0;
+	faii_policy_foreach(&p, count_param, &n);
+	/* 4 ESG weights, 7 source weights, 2 corridor, eta, class share, 2 ESG
+	 * multiplier, 2 SLO multiplier, token, availability, step, 4 x 6 tier. */
+	cr_expect_eq(n, 4 + 7 + 2 + 1 + 1 + 2 + 2 + 1 + 1 + 1 + 24);
+}
