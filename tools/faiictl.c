@@ -1062,24 +1062,23 @@ static void print_result(const json_t *result, bool as_json)
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static int run(const struct opts *o, const char *cmd, json_t *args)
+/* One request, one response: returns the response object (exits 3 when
+ * there is none that follows the protocol). Takes args' reference. */
+static json_t *call(const struct opts *o, const char *cmd, json_t *args)
 {
 	/* The id lets us check that the line we read answers our request. */
-	json_int_t id = (json_int_t)getpid();
+	static json_int_t next_id;
+	json_int_t id = (json_int_t)getpid() * 1000 + ++next_id;
 	json_t *req = json_pack("{s:I,s:s}", "id", id, "cmd", cmd);
 	if (args)
 		json_object_set_new(req, "args", args);
 	char *line = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(req);
-	if (!line) {
-		fprintf(stderr, "%s: cannot encode the request\n", prog);
-		return EXIT_USAGE;
-	}
-	size_t ll = strlen(line);
-	char *framed = malloc(ll + 2);
+	size_t ll = line ? strlen(line) : 0;
+	char *framed = line ? malloc(ll + 2) : NULL;
 	if (!framed) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		return EXIT_USAGE;
+		fprintf(stderr, "%s: cannot encode the request\n", prog);
+		exit(EXIT_USAGE);
 	}
 	memcpy(framed, line, ll);
 	framed[ll] = '\n';
@@ -1099,26 +1098,82 @@ static int run(const struct opts *o, const char *cmd, json_t *args)
 	if (!json_is_object(r)) {
 		fprintf(stderr, "%s: the server's answer is not a JSON object: %s\n", prog,
 		        r ? "wrong type" : jerr.text);
-		return EXIT_CONNECT;
+		exit(EXIT_CONNECT);
 	}
 	json_t *ok = json_object_get(r, "ok");
 	json_t *rid = json_object_get(r, "id");
 	json_t *err = json_object_get(r, "error");
-	int status;
-	if (json_is_true(ok) && json_is_integer(rid) && json_integer_value(rid) == id) {
-		json_t *result = json_object_get(r, "result");
-		print_result(result ? result : json_object(), o->json);
-		status = 0;
-	} else if (json_is_false(ok) && json_is_object(err)) {
-		/* Also reached when the server refuses the peer before reading (busy,
-		 * forbidden): that line carries a null id. */
-		const char *code = json_string_value(json_object_get(err, "code"));
-		const char *msg = json_string_value(json_object_get(err, "message"));
-		fprintf(stderr, "%s: %s: %s\n", prog, code ? code : "error", msg ? msg : "");
-		status = EXIT_SERVER;
-	} else {
+	/* A refusal before the request was read (busy, forbidden) carries a
+	 * null id: it still answers us. */
+	bool ours = (json_is_integer(rid) && json_integer_value(rid) == id) ||
+	            (json_is_null(rid) && json_is_false(ok));
+	if (!ours || !(json_is_true(ok) || (json_is_false(ok) && json_is_object(err)))) {
 		fprintf(stderr, "%s: the server's answer does not follow the protocol\n", prog);
-		status = EXIT_CONNECT;
+		exit(EXIT_CONNECT);
+	}
+	return r;
+}
+
+/* Prints a server error; returns 1. */
+static int server_error(const json_t *r)
+{
+	const json_t *err = json_object_get(r, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	fprintf(stderr, "%s: %s: %s\n", prog, code ? code : "error", msg ? msg : "");
+	return EXIT_SERVER;
+}
+
+/* residency.set takes a class id: a name is looked up in residency.list. */
+static int resolve_class_name(const struct opts *o, json_t *args)
+{
+	json_t *id = json_object_get(args, "id");
+	if (!json_is_string(id))
+		return 0;
+	json_t *r = call(o, "residency.list", NULL);
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		int rc = server_error(r);
+		json_decref(r);
+		return rc;
+	}
+	json_t *classes = json_object_get(json_object_get(r, "result"), "classes");
+	size_t i;
+	json_t *c;
+	json_array_foreach(classes, i, c)
+	{
+		const char *name = json_string_value(json_object_get(c, "name"));
+		json_t *cid = json_object_get(c, "id");
+		if (name && json_is_integer(cid) && strcmp(name, json_string_value(id)) == 0) {
+			json_object_set_new(args, "id", json_integer(json_integer_value(cid)));
+			json_decref(r);
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: not_found: no residency class named \"%s\"\n", prog,
+	        json_string_value(id));
+	json_decref(r);
+	return EXIT_SERVER;
+}
+
+static int run(const struct opts *o, const char *cmd, json_t *args)
+{
+	if (strcmp(cmd, "residency.set") == 0) {
+		int rc = resolve_class_name(o, args);
+		if (rc) {
+			json_decref(args);
+			return rc;
+		}
+	}
+	json_t *r = call(o, cmd, args);
+	int status;
+	if (json_is_true(json_object_get(r, "ok"))) {
+		json_t *result = json_object_get(r, "result");
+		json_t *empty = json_object();
+		print_result(result ? result : empty, o->json);
+		json_decref(empty);
+		status = 0;
+	} else {
+		status = server_error(r);
 	}
 	json_decref(r);
 	return status;

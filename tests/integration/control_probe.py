@@ -9,7 +9,7 @@ server for faiictl's own tests.
       busy, stuck_reader
   control_probe.py find|param FILE KEY        a field / a policy parameter of faiictl --json output
   control_probe.py nodes FILE                 "id status" of every node in faiictl --json output
-  control_probe.py route FILE [COUNTRIES [DRAINED]]  check a route.explain result
+  control_probe.py route FILE COUNTRIES NODES [DRAINED]  check a route.explain result
   control_probe.py mock SOCKET LOG [MODE]     serve canned answers until killed, logging
       each request line to LOG; MODE: normal (default), silent (never answer),
       garbage (answer a non-JSON line), wrong_id (answer another id), close
@@ -476,55 +476,79 @@ def node_entries(result):
     return out
 
 
-def route_check(result, countries_allowed, drained=None):
-    """route.explain: a feasible set, excluded nodes each with a reason, a
-    chosen node inside the feasible set, feasible nodes in the allowed
-    jurisdictions; a drained node excluded with a reason naming the drain."""
-    def ids(lst):
-        return {e.get("id", e.get("node")) if isinstance(e, dict) else e for e in lst}
+def route_check(result, countries_allowed, drained=None, nodes_file=None):
+    """route.explain: candidates (the feasible nodes the solver kept) with
+    shares, excluded nodes each with a reason, counts that add up, the node
+    the dataplane would pick among the candidates with its share as its
+    probability, every candidate in the allowed jurisdictions; a drained node
+    excluded as not active."""
+    def nid(e):
+        return e.get("id", e.get("node")) if isinstance(e, dict) else e
 
-    feas = next((x for k in ("feasible", "feasible_set", "candidates")
+    feas = next((x for k in ("candidates", "feasible", "feasible_set")
                  for x in find_all(result, k) if isinstance(x, list)), None)
     excl = next((x for k in ("excluded", "infeasible")
                  for x in find_all(result, k) if isinstance(x, list)), None)
-    chosen = next((x for k in ("chosen", "pick", "would_pick", "selected", "node")
-                   for x in find_all(result, k) if x is not None and not isinstance(x, list)), None)
-    if isinstance(chosen, dict):
-        chosen = chosen.get("id", chosen.get("node"))
-    check("route explain: a non-empty feasible set", isinstance(feas, list) and len(feas) > 0,
+    pick = next((x for k in ("would_pick", "chosen", "pick")
+                 for x in find_all(result, k)), None)
+    check("route explain: a non-empty candidate list", isinstance(feas, list) and len(feas) > 0,
           show(result)[:400])
     check("route explain: an excluded list", isinstance(excl, list), show(result)[:400])
     if not isinstance(feas, list) or not isinstance(excl, list):
         return
-    check(f"route explain: the chosen node ({chosen}) is in the feasible set",
-          chosen in ids(feas), show(result)[:400])
+    ids_f, ids_x = {nid(e) for e in feas}, {nid(e) for e in excl}
+    check("route explain: candidates and excluded do not overlap", not (ids_f & ids_x))
+    total = result.get("nodes") if isinstance(result, dict) else None
+    if isinstance(total, int):
+        check(f"route explain: candidates + excluded = every node ({len(feas)} + {len(excl)}"
+              f" = {total})", len(feas) + len(excl) == total)
+    by = result.get("excluded_by_reason") if isinstance(result, dict) else None
+    if isinstance(by, dict):
+        counted = {}
+        for e in excl:
+            counted[e.get("reason")] = counted.get(e.get("reason"), 0) + 1
+        check("route explain: excluded_by_reason matches the excluded list",
+              {k: v for k, v in by.items() if v} == counted, f"{by} vs {counted}")
     no_reason = [e for e in excl if not (isinstance(e, dict) and e.get("reason"))]
     check(f"route explain: every excluded node ({len(excl)}) carries a reason", not no_reason,
           show(no_reason[:3]))
-    check("route explain: feasible and excluded do not overlap", not (ids(feas) & ids(excl)))
-    if countries_allowed:
+    shares = {nid(e): e.get("share") for e in feas if isinstance(e, dict)}
+    if shares and all(isinstance(x, (int, float)) for x in shares.values()):
+        check(f"route explain: candidate shares sum to 1 ({sum(shares.values()):.6f})",
+              abs(sum(shares.values()) - 1) < 1e-3)
+    chosen = nid(pick)
+    check(f"route explain: the node the dataplane would pick ({chosen}) is a candidate",
+          chosen in ids_f, show(pick))
+    if isinstance(pick, dict) and isinstance(pick.get("probability"), (int, float)) \
+            and chosen in shares and isinstance(shares[chosen], (int, float)):
+        check(f"route explain: pick probability {pick['probability']:.4f} is its share",
+              abs(pick["probability"] - shares[chosen]) < 1e-3)
+        check("route explain: a picked node has a positive share", shares[chosen] > 0)
+    if countries_allowed and nodes_file:
+        with open(nodes_file) as f:
+            country = {n["id"]: n.get("country") for n in node_entries(json.load(f))}
         allowed = set(countries_allowed.split(","))
-        wrong = [e for e in feas if isinstance(e, dict) and e.get("country") not in allowed]
-        check(f"route explain: every feasible node is in {sorted(allowed)}", not wrong,
-              show(wrong[:3]))
-    shares = [e.get("share") for e in feas if isinstance(e, dict)]
-    if shares and all(isinstance(x, (int, float)) for x in shares):
-        check(f"route explain: feasible shares sum to 1 ({sum(shares):.6f})",
-              abs(sum(shares) - 1) < 1e-3)
+        wrong = [(i, country.get(i)) for i in ids_f if country.get(i) not in allowed]
+        check(f"route explain: every candidate is in {sorted(allowed)}", not wrong, str(wrong[:5]))
+        refused = [e for e in excl if e.get("reason") == "residency"]
+        check("route explain: every node excluded for residency is outside "
+              f"{sorted(allowed)} ({len(refused)})",
+              refused and all(country.get(nid(e)) not in allowed for e in refused))
     if drained:
         d = int(drained)
-        hit = [e for e in excl if isinstance(e, dict) and e.get("id", e.get("node")) == d]
+        hit = [e for e in excl if nid(e) == d]
         check(f"route explain: drained node {d} is excluded", bool(hit), show(result)[:400])
-        check(f"route explain: drained node {d}'s reason names the drain",
-              bool(hit) and "drain" in show(hit[0].get("reason")), show(hit)[:300])
-        check(f"route explain: drained node {d} is not chosen", chosen != d)
-
+        check(f"route explain: drained node {d}'s reason says it is not active "
+              f"({hit[0].get('reason') if hit else None})",
+              bool(hit) and any(w in show(hit[0].get("reason")) for w in ("drain", "not_active")))
+        check(f"route explain: drained node {d} is not picked", chosen != d)
 
 # ---- mock server for faiictl's tests ---------------------------------------------------------
 
 MOCK_RESULTS = {
     "status": {"version": "0.1.0", "protocol": 1, "uptime_s": 12, "nodes": 2,
                "config": {"path": "/etc/faii/appliance.yaml", "digest": "ab12"}},
+    "residency.list": {"classes": [{"id": 2, "name": "CH-only", "allow": ["CH"]}]},
     "node.list": {"nodes": [
         {"id": 1, "name": "frankfurt-micro-001", "class": "micro", "status": "active",
          "latency_us": 850.5},
@@ -615,7 +639,8 @@ def main(argv):
             for n in node_entries(result):
                 print(n["id"], n["status"])
             return 0
-        route_check(result, argv[3] if len(argv) > 3 else "", argv[4] if len(argv) > 4 else None)
+        # "route FILE COUNTRIES NODES_FILE [DRAINED]"
+        route_check(result, argv[3], argv[5] if len(argv) > 5 else None, argv[4])
         return 1 if failures else 0
     if what == "mock":
         mock(path, argv[3], argv[4] if len(argv) > 4 else "normal")

@@ -141,7 +141,8 @@ run "policy set --dry-run" 0 "" policy set --dry-run esg_multiplier.max=2
 sent "policy set --dry-run" 'r["args"] == {"params": {"esg_multiplier.max": 2}, "dry_run": True}'
 run "policy set out_of_range exits 1" 1 "^faiictl: out_of_range: bad: expected" policy set bad=3
 run "residency set" 0 "" residency set CH-only CH,LI EU
-sent "residency set" 'r["cmd"] == "residency.set" and r["args"] == {"id": "CH-only", "allow": ["CH", "LI", "EU"]}'
+sent "residency set (class name resolved through residency.list)" 'r["cmd"] == "residency.set" and r["args"] == {"id": 2, "allow": ["CH", "LI", "EU"]}'
+run "residency set unknown class name" 1 "^faiictl: not_found: no residency class named \"Mars\"" residency set Mars CH
 run "residency set by id" 0 "" residency set 2 any
 sent "residency set by id" 'r["args"] == {"id": 2, "allow": ["any"]}'
 run "route explain" 0 "" route explain --region zurich --category 1 --class CH-only --budget-us 5000 --min-reputation 0.5
