@@ -22,7 +22,7 @@ struct client {
 	bool discarding; /* inside a line that was too long */
 	bool closing;    /* close once the output is flushed */
 	size_t in_len;
-	char in[FAII_CTL_LINE_MAX + 1];
+	char in[FAII_CTL_LINE_MAX + 2]; /* a full line, its newline, and one we add at EOF */
 	char *out;
 	size_t out_len, out_off, out_cap;
 };
@@ -97,7 +97,7 @@ int faii_ctl_open(struct faii_ctl **out, const char *path, const struct faii_app
 	mode_t old = umask(0117); /* the file is created 0660 */
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
-	if (rc != 0 || listen(fd, 64) != 0) {
+	if (rc != 0 || listen(fd, FAII_CTL_CLIENTS_MAX) != 0) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -242,7 +242,7 @@ static bool serve_lines(struct faii_ctl *s, struct client *c)
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
-	if (c->in_len == FAII_CTL_LINE_MAX && memchr(c->in, '\n', c->in_len) == NULL) {
+	if (c->in_len == FAII_CTL_LINE_MAX + 1 && memchr(c->in, '\n', c->in_len) == NULL) {
 		/* A line longer than the bound: say so once, skip to its end. */
 		s->stats.line_too_long++;
 		c->in_len = 0;
@@ -332,7 +332,8 @@ void faii_ctl_poll(struct faii_ctl *s, int timeout_ms)
 		struct client *c = s->clients[idx[k]];
 		bool drop = (fds[k].revents & (POLLERR | POLLNVAL)) != 0;
 		if (!drop && (fds[k].revents & (POLLIN | POLLHUP)) && !c->closing) {
-			ssize_t r = read(c->fd, c->in + c->in_len, FAII_CTL_LINE_MAX - c->in_len);
+			ssize_t r =
+			        read(c->fd, c->in + c->in_len, FAII_CTL_LINE_MAX + 1 - c->in_len);
 			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 				c->closing = true; /* the peer is done: answer what it sent */
 				if (c->in_len > 0 && !c->discarding) {

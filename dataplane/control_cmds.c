@@ -306,6 +306,14 @@ static json_t *cmd_node_add(struct faii_control *c, json_t *args, struct faii_ct
 	if (!json_is_object(node))
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "argument \"node\": expected an object like a nodes[] entry");
+	json_t *id = json_object_get(node, "id");
+	if (json_is_integer(id)) {
+		int32_t have = faii_registry_find(&c->app->reg, (uint32_t)json_integer_value(id));
+		if (have >= 0 && c->app->reg.cfg->nodes[have].status != FAII_NODE_REMOVED)
+			return faii_ctl_fail(err, "conflict",
+			                     "node %" JSON_INTEGER_FORMAT " is already registered",
+			                     json_integer_value(id));
+	}
 	/* JSON is YAML: the configuration's own node parser checks it. */
 	char *text = json_dumps(node, JSON_COMPACT);
 	struct faii_cfg_node parsed;
