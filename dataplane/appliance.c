@@ -106,6 +106,8 @@ static void select_residency_judge(struct faii_appliance_dp *a, const struct fai
 int faii_appliance_sync_residency(struct faii_appliance_dp *a)
 {
 	a->reg.residency_dirty = false;
+	if (a->on_residency_policy != NULL)
+		a->on_residency_policy(a->on_residency_policy_ctx, a->reg.cfg);
 	if (a->residency_rte == NULL)
 		return 0;
 	const struct faii_config *cfg = a->reg.cfg;

@@ -55,6 +55,10 @@ struct faii_appliance_dp {
 	uint64_t slow_processed;
 	uint64_t evidence_received;
 	struct faii_evidence evidence[FAII_EVIDENCE_KEEP];
+	/* Called after the residency policy changed (classes, jurisdictions):
+	 * faiid syncs the kernel program's maps from the same registry. */
+	void (*on_residency_policy)(void *ctx, const struct faii_config *cfg);
+	void *on_residency_policy_ctx;
 	/* Called for every residency refusal of the in-dataplane program. */
 	void (*on_residency_event)(void *ctx, const struct faii_res_event *ev);
 	void *on_residency_event_ctx;

@@ -32,6 +32,7 @@
 #include "faii/audit.h"
 #include "faii/config.h"
 #include "faii/ledger_store.h"
+#include "faii/residency_loader.h"
 
 #define EAL_ARGV_MAX  (FAII_CFG_EAL_ARGS_MAX + 2)
 #define STATS_POLL_MS FAII_CONTROL_TICK_MS
@@ -348,6 +349,7 @@ struct appliance {
 	bool dp_ready;
 	struct faii_control control;
 	struct options opt;
+	uint64_t kernel_residency_synced, kernel_residency_failed;
 };
 
 static int start_ports(struct appliance *app)
@@ -510,6 +512,34 @@ static void run_until_signal(struct appliance *app)
 	print_counters(&app->dp, now_s() - start, "final");
 }
 
+/*
+ * One source of truth for both programs: when the registry's residency
+ * policy changes, the kernel program pinned at appliance.residency_pin_dir
+ * (if an operator loaded one with faii-residency) is synced from it too, as
+ * one atomic swap per attachment (docs/residency.md).
+ */
+static void sync_kernel_residency(void *ctx, const struct faii_config *cfg)
+{
+	struct appliance *app = ctx;
+	char pinned[FAII_CFG_PATH_LEN_MAX + 32];
+	snprintf(pinned, sizeof(pinned), "%s/%s", cfg->appliance.residency_pin_dir,
+	         FAII_RES_PIN_NODES);
+	if (access(pinned, F_OK) != 0)
+		return; /* no kernel program: nothing to keep in step */
+	struct faii_res_sync_report rep;
+	char err[FAII_RES_ERR_LEN];
+	if (faii_res_sync(cfg, cfg->appliance.residency_pin_dir, &rep, err) != 0) {
+		app->kernel_residency_failed++;
+		fprintf(stderr, "faiid: residency: kernel maps not synced: %s\n", err);
+		return;
+	}
+	app->kernel_residency_synced++;
+	printf("faiid: residency: kernel program synced: %u nodes, %u classes, %u XDP and %u TC "
+	       "attachments moved\n",
+	       rep.nodes, rep.classes, rep.xdp_swapped, rep.tc_swapped);
+	fflush(stdout);
+}
+
 /* Refusals of the in-dataplane residency program go to the audit log. */
 static void record_residency_event(void *ctx, const struct faii_res_event *ev)
 {
@@ -602,6 +632,8 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	printf("faiid: residency judge: %s\n", app->dp.residency_mode);
 	app->dp.on_residency_event = record_residency_event;
 	app->dp.on_residency_event_ctx = app;
+	app->dp.on_residency_policy = sync_kernel_residency;
+	app->dp.on_residency_policy_ctx = app;
 	if (open_control(app, err, sizeof(err)) != 0) {
 		fprintf(stderr, "faiid: %s\n", err);
 		goto cleanup;
