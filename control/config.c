@@ -1206,6 +1206,9 @@ static int parse_node(struct loader *ld, yaml_node_t *item, const char *path, ui
 		return -1;
 	/* Node ids are dense enough that a linear check is fine at load time. */
 	for (uint32_t k = 0; k < i; k++) {
+		/* A node an operator removed (never a file's) may come back. */
+		if (c->nodes[k].status == FAII_NODE_REMOVED)
+			continue;
 		if (c->nodes[k].id == s.node.id)
 			return fail(ld, find_key(ld, item, "id"), path,
 			            "expected a unique node id, found %u twice", s.node.id);
