@@ -84,15 +84,28 @@ int faii_ctl_open(struct faii_ctl **out, const char *path, const struct faii_app
 		return -1;
 	}
 	/* A socket file nobody listens on is left by a crash: replace it. A
-	 * live one belongs to another faiid: refuse. */
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+	 * live one belongs to another faiid, and anything that is not a socket
+	 * is not ours to delete: refuse both. */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			snprintf(err, errlen, "control socket %s: exists and is not a socket",
+			         path);
+			return -1;
+		}
+		int rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+		int e = errno;
 		close(fd);
-		snprintf(err, errlen, "control socket %s: another process is listening on it",
-		         path);
-		return -1;
+		if (rc == 0 || e != ECONNREFUSED) {
+			snprintf(err, errlen, "control socket %s: %s", path,
+			         rc == 0 ? "another process is listening on it" : strerror(e));
+			return -1;
+		}
+		unlink(path);
+	} else {
+		close(fd);
 	}
-	close(fd);
-	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	mode_t old = umask(0117); /* the file is created 0660 */
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof(addr));
@@ -182,6 +195,21 @@ static bool respond(struct faii_ctl *s, struct client *c, json_t *id, json_t *re
 	}
 	char *text = json_dumps(r, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(r);
+	if (text != NULL && strlen(text) + 1 > FAII_CTL_OUTPUT_MAX / 2) {
+		/* One answer may not fill the client's whole output bound: say
+		 * why instead of hanging up on a client that reads. */
+		free(text);
+		struct faii_ctl_error big;
+		faii_ctl_fail(&big, "internal",
+		              "the answer exceeds %u bytes; narrow the request (e.g. offset/limit)",
+		              FAII_CTL_OUTPUT_MAX / 2);
+		json_t *e = json_pack("{s:O, s:b, s:{s:s, s:s}}", "id", id ? id : json_null(), "ok",
+		                      0, "error", "code", big.code, "message", big.message);
+		text = json_dumps(e, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(e);
+		if (result != NULL)
+			s->stats.errors++;
+	}
 	bool ok = text != NULL && queue_line(c, text, strlen(text));
 	free(text);
 	return ok;
@@ -193,7 +221,7 @@ static bool handle_line(struct faii_ctl *s, struct client *c, const char *line, 
 	memset(&err, 0, sizeof(err));
 	s->stats.requests++;
 	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (req == NULL) {
 		faii_ctl_fail(&err, "parse_error", "not valid JSON: %s (column %d)", jerr.text,
 		              jerr.column);
@@ -287,7 +315,7 @@ static void accept_clients(struct faii_ctl *s)
 			                           "\"busy\",\"message\":"
 			                           "\"too many clients are connected\"}}\n";
 			const char *msg = role == FAII_CTL_ROLE_NONE ? refused : busy;
-			ssize_t w = write(fd, msg, strlen(msg));
+			ssize_t w = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 			(void)w;
 			close(fd);
 			if (role == FAII_CTL_ROLE_NONE)
@@ -351,7 +379,9 @@ void faii_ctl_poll(struct faii_ctl *s, int timeout_ms)
 				drop = true;
 		}
 		if (!drop && c->out_len > c->out_off) {
-			ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+			/* MSG_NOSIGNAL: a client that hung up must not kill faiid. */
+			ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			                 MSG_NOSIGNAL);
 			if (w > 0)
 				c->out_off += (size_t)w;
 			else if (w < 0 && errno != EAGAIN && errno != EINTR)

@@ -152,6 +152,24 @@ int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node 
 	return slot;
 }
 
+void faii_registry_update(struct faii_registry *reg, uint32_t slot,
+                          const struct faii_cfg_node *node)
+{
+	struct faii_cfg_node *n = &reg->cfg->nodes[slot];
+	if (n->jurisdiction != node->jurisdiction)
+		reg->residency_dirty = true;
+	*n = *node;
+	struct faii_node_live *lv = &reg->live[slot];
+	atomic_store_explicit(&lv->status, n->status, memory_order_release);
+	atomic_store_explicit(&lv->jurisdiction, n->jurisdiction, memory_order_release);
+	atomic_store_explicit(&lv->limit, load_limit(n, reg->signals[slot].load_permille),
+	                      memory_order_relaxed);
+	atomic_store_explicit(&lv->reputation_milli,
+	                      (uint16_t)(n->reputation * FAII_PERMILLE + 0.5),
+	                      memory_order_relaxed);
+	reg->state[slot].status = n->status;
+}
+
 int32_t faii_registry_find(const struct faii_registry *reg, uint32_t node_id)
 {
 	void *data = NULL;
@@ -219,6 +237,11 @@ static enum faii_slow_outcome apply_register(struct faii_registry *reg, uint32_t
 	struct faii_cfg_node *n = &cfg->nodes[slot];
 	if (memcmp(r.public_key, n->public_key, FAII_PUBKEY_SIZE) != 0)
 		return FAII_SLOW_KEY_MISMATCH; /* keys change through the operator only */
+	/* REGISTER has no sequence number: its timestamp orders it. An old
+	 * registration replayed would move the node back (address, country). */
+	if (r.timestamp_ns <= reg->signals[slot].register_ts_ns)
+		return FAII_SLOW_STALE_SEQUENCE;
+	reg->signals[slot].register_ts_ns = r.timestamp_ns;
 	int jurisdiction = -1;
 	for (uint32_t j = 0; j < cfg->jurisdiction_count; j++) {
 		if (memcmp(cfg->jurisdictions[j].country, r.country, 2) == 0)
@@ -257,10 +280,18 @@ enum faii_slow_outcome faii_registry_apply(struct faii_registry *reg,
 	case FAII_MSG_REGISTER: node_id = faii_be32(msg->reg->node_id); break;
 	default: return FAII_SLOW_NOT_SLOW_PATH;
 	}
+	uint64_t ts = 0;
+	switch (msg->type) {
+	case FAII_MSG_HEARTBEAT: ts = faii_be64(msg->heartbeat->timestamp_ns); break;
+	case FAII_MSG_ATTEST: ts = faii_be64(msg->attest->timestamp_ns); break;
+	default: ts = faii_be64(msg->reg->timestamp_ns); break;
+	}
 	enum faii_slow_outcome out;
 	int32_t slot = faii_registry_find(reg, node_id);
 	if (slot < 0) {
 		out = FAII_SLOW_UNKNOWN_NODE;
+	} else if (ts + FAII_SIGNAL_SKEW_NS < now_ns || ts > now_ns + FAII_SIGNAL_SKEW_NS) {
+		out = FAII_SLOW_STALE_TIMESTAMP;
 	} else if (msg->type == FAII_MSG_REGISTER
 	                   ? faii_msg_verify(msg, msg->reg->public_key) != 0
 	                   : faii_msg_verify(msg, reg->cfg->nodes[slot].public_key) != 0) {

@@ -52,18 +52,21 @@ static void clock_init(struct faii_dp *dp)
 		dp->tsc_per_tick = 1;
 }
 
+/*
+ * The program recognises faii traffic by its UDP destination port,
+ * appliance.udp_port, in the kernel as in rte_bpf. A copy to a node that
+ * listens elsewhere is "not faii" to it: such copies are judged by the C
+ * judge, which has the same verdicts and takes the port from the frame.
+ */
 static uint32_t judge_rte(void *ctx, const void *frame, uint32_t len)
 {
-	return faii_res_rte_judge(ctx, frame, len);
+	struct faii_appliance_dp *a = ctx;
+	uint32_t v = faii_res_rte_judge(a->residency_rte, frame, len);
+	return v == FAII_RES_PASS_NOT_FAII ? faii_residency_judge_c(&a->residency_c, frame, len)
+	                                   : v;
 }
 
-/*
- * The residency program recognises faii traffic by its UDP destination
- * port, appliance.udp_port, in the kernel as in rte_bpf. When every node
- * listens there, the program itself judges each copy; otherwise the C judge
- * (the same verdicts, the destination port taken from the frame) does, and
- * the reason is printed: docs/residency.md.
- */
+/* The residency program under rte_bpf when it loads, else the C judge. */
 static void select_residency_judge(struct faii_appliance_dp *a, const struct faii_config *cfg)
 {
 	uint32_t other_ports = 0;
@@ -73,12 +76,6 @@ static void select_residency_judge(struct faii_appliance_dp *a, const struct fai
 	if (disabled != NULL && strcmp(disabled, "c") == 0) {
 		snprintf(a->residency_mode, sizeof(a->residency_mode),
 		         "C judge (FAII_RESIDENCY_JUDGE=c)");
-		return;
-	}
-	if (other_ports != 0) {
-		snprintf(a->residency_mode, sizeof(a->residency_mode),
-		         "C judge (%u nodes listen on ports other than %u)", other_ports,
-		         cfg->appliance.udp_port);
 		return;
 	}
 	char err[256];
@@ -97,10 +94,17 @@ static void select_residency_judge(struct faii_appliance_dp *a, const struct fai
 		return;
 	}
 	a->dp.residency_judge = judge_rte;
-	a->dp.residency_ctx = a->residency_rte;
+	a->dp.residency_ctx = a;
 	a->dp.residency_rte = a->residency_rte;
-	snprintf(a->residency_mode, sizeof(a->residency_mode), "BPF program under rte_bpf (%s)",
-	         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter");
+	if (other_ports == 0)
+		snprintf(a->residency_mode, sizeof(a->residency_mode),
+		         "BPF program under rte_bpf (%s)",
+		         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter");
+	else
+		snprintf(a->residency_mode, sizeof(a->residency_mode),
+		         "BPF program under rte_bpf (%s); C judge for the %u nodes not on port %u",
+		         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter", other_ports,
+		         cfg->appliance.udp_port);
 }
 
 int faii_appliance_sync_residency(struct faii_appliance_dp *a)

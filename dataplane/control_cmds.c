@@ -20,11 +20,12 @@
 #include "faii/routing.h"
 #include "faii/wire.h"
 
-#define VERSION          "0.1.0"
-#define EXPLAIN_LIST_MAX 256u /* excluded nodes listed by route.explain */
-#define CHANGES_LIST_MAX 32u  /* keys listed by a dry run */
-#define SHARE_CHANGE_MIN 1e-4 /* smaller share moves are not reported */
-#define NODE_LIST_MAX    FAII_CFG_NODES_MAX
+#define VERSION           "0.1.0"
+#define EXPLAIN_LIST_MAX  256u  /* excluded nodes listed by route.explain */
+#define CHANGES_LIST_MAX  32u   /* keys listed by a dry run */
+#define SHARE_CHANGE_MIN  1e-4  /* smaller share moves are not reported */
+#define NODE_LIST_DEFAULT 1000u /* node.list pages: about 200 KiB of JSON */
+#define NODE_LIST_MAX     2000u
 
 static uint64_t realtime_ns(void)
 {
@@ -253,22 +254,31 @@ static json_t *node_json(struct faii_control *c, uint32_t slot, bool detail)
 
 static json_t *cmd_node_list(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
-	static const char *const known[] = {"status", NULL};
+	static const char *const known[] = {"status", "offset", "limit", NULL};
 	if (!args_known(args, known, err))
 		return NULL;
 	json_t *filter = json_object_get(args, "status");
 	if (filter && !json_is_string(filter))
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "argument \"status\": expected a string");
+	uint64_t offset = 0, limit = NODE_LIST_DEFAULT;
+	if (json_object_get(args, "offset") && !arg_uint(args, "offset", UINT32_MAX, &offset, err))
+		return NULL;
+	if (json_object_get(args, "limit") && !arg_uint(args, "limit", NODE_LIST_MAX, &limit, err))
+		return NULL;
 	const struct faii_config *cfg = c->app->reg.cfg;
 	json_t *list = json_array();
-	for (uint32_t i = 0; i < cfg->node_count && i < NODE_LIST_MAX; i++) {
+	uint64_t matched = 0;
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
 		if (filter && strcmp(json_string_value(filter),
 		                     faii_node_status_name(cfg->nodes[i].status)) != 0)
 			continue;
+		if (matched++ < offset || json_array_size(list) >= limit)
+			continue;
 		json_array_append_new(list, node_json(c, i, false));
 	}
-	return json_pack("{s:o}", "nodes", list);
+	return json_pack("{s:o, s:I, s:I}", "nodes", list, "total", (json_int_t)matched, "offset",
+	                 (json_int_t)offset);
 }
 
 static json_t *cmd_node_show(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
@@ -307,6 +317,10 @@ static json_t *cmd_node_add(struct faii_control *c, json_t *args, struct faii_ct
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "argument \"node\": expected an object like a nodes[] entry");
 	json_t *id = json_object_get(node, "id");
+	if (json_is_integer(id) &&
+	    (json_integer_value(id) < 1 || json_integer_value(id) > FAII_NODE_ID_MAX))
+		return faii_ctl_fail(err, "out_of_range", "node.id: expected 1..%u",
+		                     FAII_NODE_ID_MAX);
 	if (json_is_integer(id)) {
 		int32_t have = faii_registry_find(&c->app->reg, (uint32_t)json_integer_value(id));
 		if (have >= 0 && c->app->reg.cfg->nodes[have].status != FAII_NODE_REMOVED)
@@ -940,6 +954,18 @@ static json_t *restart_needed(const struct faii_appliance_cfg *old,
 	return list;
 }
 
+/* A refused reload: counted, remembered and exported (not for a dry run). */
+static json_t *reload_refused(struct faii_control *c, bool dry_run,
+                              const struct faii_ctl_error *err)
+{
+	if (!dry_run) {
+		c->reloads_failed++;
+		snprintf(c->last_reload_error, sizeof(c->last_reload_error), "%s", err->message);
+		faii_metrics_note_reload(false, (double)realtime_ns() / 1e9);
+	}
+	return NULL;
+}
+
 json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_run,
                             struct faii_ctl_error *err)
 {
@@ -958,12 +984,11 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 		                     "%s; the running configuration is unchanged", msg);
 	}
 	if (neu->node_count > a->reg.capacity) {
+		faii_ctl_fail(err, "config_invalid",
+		              "%s: %u nodes, more than the %u this run has room for; restart", file,
+		              neu->node_count, a->reg.capacity);
 		faii_config_free(neu);
-		c->reloads_failed += !dry_run;
-		return faii_ctl_fail(
-		        err, "config_invalid",
-		        "%s: %u nodes, more than the %u this run has room for; restart", file,
-		        neu->node_count, a->reg.capacity);
+		return reload_refused(c, dry_run, err);
 	}
 	/* What changes: nodes by id. */
 	uint32_t added = 0, removed = 0, changed = 0;
@@ -984,10 +1009,10 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 	for (uint32_t i = 0; i < cur->node_count; i++)
 		removed += !seen[i] && cur->nodes[i].status != FAII_NODE_REMOVED;
 	if (added > a->reg.capacity - cur->node_count) {
+		faii_ctl_fail(err, "config_invalid", "%s: %u new nodes do not fit; restart", file,
+		              added);
 		faii_config_free(neu);
-		c->reloads_failed += !dry_run;
-		return faii_ctl_fail(err, "config_invalid", "%s: %u new nodes do not fit; restart",
-		                     file, added);
+		return reload_refused(c, dry_run, err);
 	}
 	/* What the command line set stays set. */
 	if (c->socket_overridden)
@@ -1057,12 +1082,7 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 		if (slot < 0 || cur->nodes[slot].status == FAII_NODE_REMOVED) {
 			faii_registry_add(&a->reg, &neu->nodes[i]);
 		} else {
-			cur->nodes[slot] = neu->nodes[i];
-			faii_registry_set_status(&a->reg, (uint32_t)slot, neu->nodes[i].status);
-			struct faii_node_live *lv = &a->reg.live[slot];
-			atomic_store(&lv->jurisdiction, neu->nodes[i].jurisdiction);
-			atomic_store(&lv->reputation_milli,
-			             (uint16_t)(neu->nodes[i].reputation * FAII_PERMILLE + 0.5));
+			faii_registry_update(&a->reg, (uint32_t)slot, &neu->nodes[i]);
 		}
 	}
 	if (regions_changed) {

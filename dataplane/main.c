@@ -720,6 +720,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, SIG_IGN); /* a peer that hangs up is an error return, not a death */
 	app.start_s = now_s();
 	app.residency_audit.map_fd = -1;
 	if (open_ledger(&app) != 0) {

@@ -416,9 +416,15 @@ struct task_need {
 	uint32_t budget_us;
 	uint16_t min_reputation;
 	uint8_t family;
-	const uint32_t *exclude; /* nodes already chosen for this task */
+	/* Candidates of this table already chosen or refused for the task
+	 * (bit k: cand[k]; a table has at most 64), and the registry slots the
+	 * task already used (a re-dispatch avoids them; at most 7). */
+	uint64_t excluded_cands;
+	const uint32_t *exclude;
 	unsigned exclude_count;
 };
+
+_Static_assert(FAII_ROUTE_CANDIDATES_MAX <= 64, "candidate exclusion is a 64-bit mask");
 
 static inline bool excluded(const struct task_need *need, uint32_t node)
 {
@@ -438,7 +444,8 @@ static inline bool cand_feasible(const struct faii_dp *dp, const struct faii_rou
 	return ATOMIC_LOAD(&lv->status) == FAII_NODE_ACTIVE &&
 	       ATOMIC_LOAD(&lv->reputation_milli) >= need->min_reputation &&
 	       c->latency_us <= need->budget_us && c->addr_family == need->family &&
-	       ATOMIC_LOAD(&lv->outstanding) < ATOMIC_LOAD(&lv->limit) && !excluded(need, c->node);
+	       ATOMIC_LOAD(&lv->outstanding) < ATOMIC_LOAD(&lv->limit) &&
+	       !((need->excluded_cands >> k) & 1) && !excluded(need, c->node);
 }
 
 /* a's load is below b's: outstanding / limit, compared without division. */
@@ -510,15 +517,14 @@ static float diversity(const struct faii_route_dp_table *t, unsigned k, const ui
  * Returns the number chosen (want on success).
  */
 static unsigned pick_set(struct faii_worker *w, const struct faii_route_dp_table *t,
-                         struct task_need *need, unsigned want, uint16_t *chosen, uint32_t *nodes)
+                         struct task_need *need, unsigned want, uint16_t *chosen)
 {
 	unsigned n = 0;
-	need->exclude = nodes;
 	int first = pick_one(w, t, need);
 	if (first < 0)
 		return 0;
 	chosen[n] = (uint16_t)first;
-	nodes[need->exclude_count++] = t->cand[first].node;
+	need->excluded_cands |= 1ull << first;
 	n++;
 	while (n < want) {
 		int best = -1;
@@ -535,7 +541,7 @@ static unsigned pick_set(struct faii_worker *w, const struct faii_route_dp_table
 		if (best < 0)
 			break;
 		chosen[n] = (uint16_t)best;
-		nodes[need->exclude_count++] = t->cand[best].node;
+		need->excluded_cands |= 1ull << best;
 		n++;
 	}
 	return n;
@@ -611,6 +617,8 @@ static void forget(struct faii_worker *w, uint32_t pos)
 
 /* ---- TASK -------------------------------------------------------------------------- */
 
+static void release(struct faii_worker *w, struct faii_dispatch *r);
+
 static void handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index,
                         const struct faii_frame_view *fv, const struct faii_route_set *set,
                         uint64_t now_tsc)
@@ -662,7 +670,6 @@ static void handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port
 	w->key_arrivals[faii_route_key_index(rslot, category, rclass)]++;
 
 	unsigned replicas = faii_consistency_replicas(consistency);
-	uint32_t nodes[FAII_REPLICAS_MAX];
 	uint16_t chosen[FAII_REPLICAS_MAX];
 	struct task_need need = {
 	        .budget_us = budget_us,
@@ -670,7 +677,7 @@ static void handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port
 	                load_be16(body + offsetof(struct faii_task, min_reputation_milli)),
 	        .family = fi.ipv6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4,
 	};
-	unsigned got = t->count ? pick_set(w, t, &need, replicas, chosen, nodes) : 0;
+	unsigned got = t->count ? pick_set(w, t, &need, replicas, chosen) : 0;
 	if (got < replicas) {
 		st->pipe[FAII_PIPE_NO_FEASIBLE]++;
 		answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_NO_FEASIBLE_NODE);
@@ -752,12 +759,11 @@ static void handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port
 			/* Defence in depth: the table holds only allowed nodes, so a
 			 * refusal means the policy changed under us. Never send it. */
 			st->pipe[FAII_PIPE_RESIDENCY_REFUSED]++;
-			need.exclude = nodes;
-			int alt = pick_one(w, t, &need);
+			int alt = pick_one(w, t, &need); /* refused ones stay excluded */
 			if (alt < 0)
 				break;
 			chosen[k] = (uint16_t)alt;
-			nodes[need.exclude_count++] = t->cand[alt].node;
+			need.excluded_cands |= 1ull << alt;
 		}
 		if (!sent) {
 			r->node[k] = t->cand[chosen[k]].node;
@@ -773,6 +779,18 @@ static void handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port
 		ATOMIC_ADD(&lv->dispatched, 1);
 		st->class_copies[t->cand[chosen[k]].node_class]++;
 		st->pipe[FAII_PIPE_COPIES_SENT]++;
+	}
+	if (r->unsent == (uint8_t)((1u << replicas) - 1)) {
+		/* Every copy refused (the residency policy changed under the
+		 * tables) or unbuilt: nothing left, so say so now, not after a
+		 * timeout, and forget the task. */
+		st->pipe[FAII_PIPE_NO_FEASIBLE]++;
+		answer_record(w, r, FAII_RESULT_NO_FEASIBLE_NODE, 0, 0);
+		release(w, r);
+		rte_hash_del_key_with_hash(w->dispatch, &task_id, sig);
+		r->state = REC_FREE;
+		w->records_in_use--;
+		return;
 	}
 	/* Hold the last copy for a re-dispatch after a timeout. */
 	if (m != NULL) {
@@ -1030,13 +1048,11 @@ static bool redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsi
 	        faii_route_set_lookup(set, r->region, r->category, r->residency_class);
 	if (t == NULL || t->count == 0)
 		return false;
-	uint32_t nodes[FAII_REPLICAS_MAX * 2];
-	memcpy(nodes, r->node, r->replicas * sizeof(uint32_t));
 	struct task_need need = {
 	        .budget_us = r->budget_us,
 	        .min_reputation = r->min_reputation,
 	        .family = r->family,
-	        .exclude = nodes,
+	        .exclude = r->node, /* every node the task has used */
 	        .exclude_count = r->replicas,
 	};
 	struct rte_mbuf *c = rte_pktmbuf_copy(r->task, dp->pool, 0, UINT32_MAX);
@@ -1085,7 +1101,7 @@ static bool redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsi
 			return true;
 		}
 		w->stats.pipe[FAII_PIPE_RESIDENCY_REFUSED]++;
-		nodes[need.exclude_count++ % (FAII_REPLICAS_MAX * 2)] = cand->node;
+		need.excluded_cands |= 1ull << alt;
 	}
 	rte_pktmbuf_free(c);
 	return false;

@@ -34,6 +34,10 @@ struct rte_hash;
 #define FAII_LOAD_LIMIT_MIN  4u
 #define FAII_SLO_EWMA_WEIGHT 0.2 /* per control tick */
 #define FAII_LATENCY_UNKNOWN 0u
+/* A signed message whose timestamp is further than this from the appliance's
+ * clock is refused: with the per-node sequence (or, for REGISTER, timestamp)
+ * order, an old message cannot be replayed, even after a restart. */
+#define FAII_SIGNAL_SKEW_NS (300ull * 1000000000ull)
 
 /* What happened to one slow-path message. */
 #define FAII_SLOW_OUTCOMES(X)                                                                      \
@@ -42,6 +46,7 @@ struct rte_hash;
 	X(UNKNOWN_NODE, "unknown_node")                                                            \
 	X(BAD_SIGNATURE, "bad_signature")                                                          \
 	X(STALE_SEQUENCE, "stale_sequence")                                                        \
+	X(STALE_TIMESTAMP, "stale_timestamp")                                                      \
 	X(KEY_MISMATCH, "key_mismatch")                                                            \
 	X(UNKNOWN_JURISDICTION, "unknown_jurisdiction")                                            \
 	X(UNKNOWN_REGION, "unknown_region")                                                        \
@@ -61,7 +66,8 @@ struct faii_node_signals {
 	uint64_t attest_ns;
 	uint32_t heartbeat_seq;
 	uint32_t attest_seq;
-	uint32_t load_permille; /* from the last heartbeat */
+	uint32_t load_permille;  /* from the last heartbeat */
+	uint64_t register_ts_ns; /* timestamp of the last accepted REGISTER */
 	/* Live counters at the previous tick, for per-tick SLO deltas. */
 	uint32_t slo_total_prev[FAII_TIER_COUNT];
 	uint32_t slo_met_prev[FAII_TIER_COUNT];
@@ -99,6 +105,11 @@ uint64_t faii_registry_signal_age_ns(const struct faii_registry *reg, uint64_t s
 /* Adds a node (an operator's node.add or a reload): its slot, or -EEXIST,
  * -ENOSPC (capacity reached). A removed node's id is re-added in place. */
 int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node *node);
+
+/* Replaces a registered node's facts (a reload): status, jurisdiction,
+ * load limit and reputation take effect for the workers at once. */
+void faii_registry_update(struct faii_registry *reg, uint32_t slot,
+                          const struct faii_cfg_node *node);
 
 /* Slot of a node id, -1 when unknown. */
 int32_t faii_registry_find(const struct faii_registry *reg, uint32_t node_id);
