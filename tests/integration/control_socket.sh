@@ -427,6 +427,20 @@ done
 xfail max_line "a request line of exactly 65536 bytes is served" \
 	timeout 60 python3 "$probe" abuse "$sock" max_line
 
+# Clients that hang up before their answer is written (a write to a closed
+# peer raises SIGPIPE unless the server guards against it).
+timeout 60 python3 - "$sock" <<'PY' && ok "200 clients that hang up at once" || bad "hang-ups"
+import socket, sys, time
+for i in range(200):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b'{"id":%d,"cmd":"node.list"}\n' % i)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+time.sleep(0.5)
+PY
+kill -0 $pid 2>/dev/null && ok "faiid survives clients that hang up" || bad "faiid died after hang-ups"
+
 # ---- still alive, then a clean stop ----
 kill -0 $pid 2>/dev/null && ok "faiid alive after everything" || bad "faiid died"
 run "status at the end" 0 "protocol" status

@@ -1679,6 +1679,27 @@ Test(dataplane, slow_path_signatures)
 	stats();
 	cr_assert_eq(S.pipe[FAII_PIPE_SLOW_PUNTED], 6);
 	cr_assert_eq(T.a.slow_processed, 6);
+
+	/* Replays: the same REGISTER again (an old price: refused, REGISTER is
+	 * ordered by its timestamp), and a correctly signed heartbeat whose
+	 * timestamp is an hour old (refused whatever its sequence number). */
+	uint8_t replay[FAII_MSG_SIZE_MAX];
+	len = faii_encode_register(replay, sizeof(replay), &rg);
+	send_signed(2, replay, len, false, 2);
+	struct faii_heartbeat hb;
+	memset(&hb, 0, sizeof(hb));
+	hb.node_id = 1;
+	hb.seq = 1000;
+	hb.timestamp_ns = now_ns() - 3600ull * 1000000000ull;
+	hb.uptime_s = 1;
+	len = faii_encode_heartbeat(replay, sizeof(replay), &hb);
+	send_signed(1, replay, len, false, 1);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(reg->slow[FAII_SLOW_STALE_SEQUENCE][FAII_MSG_REGISTER], 1);
+	cr_assert_eq(reg->slow[FAII_SLOW_STALE_TIMESTAMP][FAII_MSG_HEARTBEAT], 1);
+	cr_assert_eq(reg->slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER], 1);
+	cr_assert_eq(reg->signals[0].heartbeat_seq, 1, "the old heartbeat changed nothing");
 }
 
 /*
