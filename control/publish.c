@@ -2,6 +2,7 @@
 /*
  * Solve, compile, publish, reclaim: see include/faii/publish.h.
  */
+#include "faii/clock.h"
 #include "faii/publish.h"
 
 #include <errno.h>
@@ -11,20 +12,6 @@
 #include <time.h>
 
 #include <rte_rcu_qsbr.h>
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void faii_publisher_init(struct faii_publisher *p, struct faii_registry *reg,
                          struct rte_rcu_qsbr *qsbr)
@@ -148,12 +135,12 @@ int faii_publisher_run(struct faii_publisher *p)
 		p->deferred++;
 		return -EBUSY;
 	}
-	double t0 = mono_s();
+	double t0 = faii_monotonic_s();
 	struct faii_route_set *set = build_set(p);
 	if (set == NULL)
 		return -ENOMEM;
 	set->generation = ++p->generation;
-	set->published_ns = realtime_ns();
+	set->published_ns = faii_realtime_ns();
 	struct faii_route_set *old =
 	        atomic_exchange_explicit(&p->current, set, memory_order_acq_rel);
 	if (old != NULL) {
@@ -165,7 +152,7 @@ int faii_publisher_run(struct faii_publisher *p)
 			p->retired_count++;
 		}
 	}
-	p->last_solve_s = mono_s() - t0;
+	p->last_solve_s = faii_monotonic_s() - t0;
 	p->solve_seconds_total += p->last_solve_s;
 	return 0;
 }

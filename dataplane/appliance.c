@@ -3,6 +3,7 @@
  * See appliance.h. Everything here runs on the control thread except the
  * worker loops it launches.
  */
+#include "faii/clock.h"
 #include "appliance.h"
 
 #include <errno.h>
@@ -18,20 +19,6 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static struct rte_ring *ring_create(const char *name, unsigned size, unsigned flags, unsigned esize)
 {
 	struct rte_ring *r = rte_ring_lookup(name);
@@ -45,7 +32,7 @@ static void clock_init(struct faii_dp *dp)
 {
 	dp->tsc_hz = rte_get_tsc_hz();
 	dp->tsc_base = rte_rdtsc();
-	dp->realtime_base_ns = realtime_ns();
+	dp->realtime_base_ns = faii_realtime_ns();
 	dp->ns_per_tsc_q32 = (uint64_t)((1e9 * 4294967296.0) / (double)dp->tsc_hz);
 	dp->tsc_per_tick = dp->tsc_hz / 1000u;
 	if (dp->tsc_per_tick == 0)
@@ -220,7 +207,7 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 		w->port_count = (uint16_t)port_count;
 		memcpy(w->ports, ports, port_count * sizeof(uint16_t));
 	}
-	a->last_publish_s = a->last_measure_s = mono_s();
+	a->last_publish_s = a->last_measure_s = faii_monotonic_s();
 	if (faii_appliance_publish(a) != 0) {
 		snprintf(err, errlen, "cannot publish the first route set");
 		goto fail;
@@ -298,7 +285,7 @@ void faii_appliance_drain_slow(struct faii_appliance_dp *a)
 		unsigned n = rte_ring_sc_dequeue_burst(a->dp.slow_ring, (void **)batch, 64, NULL);
 		if (n == 0)
 			break;
-		uint64_t now = realtime_ns();
+		uint64_t now = faii_realtime_ns();
 		for (unsigned i = 0; i < n; i++) {
 			struct faii_frame_view fv;
 			struct rte_mbuf *m = batch[i];
@@ -409,7 +396,7 @@ void faii_appliance_tick(struct faii_appliance_dp *a)
 {
 	faii_appliance_drain_slow(a);
 	faii_publisher_reclaim(&a->pub);
-	double now = mono_s();
+	double now = faii_monotonic_s();
 	if ((now - a->last_publish_s) * 1000.0 >= FAII_PUBLISH_PERIOD_MS) {
 		faii_appliance_measure(a, now - a->last_measure_s);
 		a->last_measure_s = now;

@@ -2,6 +2,7 @@
 /*
  * The control socket's commands: see docs/control.md for each one.
  */
+#include "faii/clock.h"
 #include "control_cmds.h"
 
 #include <errno.h>
@@ -26,13 +27,6 @@
 #define SHARE_CHANGE_MIN  1e-4  /* smaller share moves are not reported */
 #define NODE_LIST_DEFAULT 1000u /* node.list pages: about 200 KiB of JSON */
 #define NODE_LIST_MAX     2000u
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- arguments ------------------------------------------------------------------------ */
 
@@ -175,7 +169,7 @@ static json_t *node_json(struct faii_control *c, uint32_t slot, bool detail)
 	const struct faii_node_signals *sig = &reg->signals[slot];
 	const struct faii_route_node_state *st = &reg->state[slot];
 	const struct faii_cfg_region *region = faii_config_region(cfg, n->region_id);
-	uint64_t now = realtime_ns();
+	uint64_t now = faii_realtime_ns();
 	json_t *j = json_pack(
 	        "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:b}", "id", (json_int_t)n->id,
 	        "name", n->name, "class", faii_node_class_name(n->node_class), "status",
@@ -366,7 +360,7 @@ static json_t *cmd_node_attest(struct faii_control *c, json_t *args, struct faii
 	if (d != FAII_OK)
 		return faii_ctl_fail(err, "invalid_argument", "message: %s (%s)", faii_drop_name(d),
 		                     faii_drop_meaning(d));
-	enum faii_slow_outcome out = faii_registry_apply(&c->app->reg, &view, realtime_ns());
+	enum faii_slow_outcome out = faii_registry_apply(&c->app->reg, &view, faii_realtime_ns());
 	if (out == FAII_SLOW_NOT_SLOW_PATH)
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "message: expected a HEARTBEAT, ATTEST or REGISTER");
@@ -708,16 +702,6 @@ static const char *pipe_name(unsigned i)
 {
 	return faii_pipe_counter_name((enum faii_pipe_counter)i);
 }
-static const char *residency_name(unsigned i)
-{
-	static const char *const names[FAII_RES_REASON_COUNT] = {
-#define RESIDENCY_NAME(sym, name) [FAII_RES_##sym] = name,
-	        FAII_RESIDENCY_REASONS(RESIDENCY_NAME)
-#undef RESIDENCY_NAME
-	};
-	return i < FAII_RES_REASON_COUNT ? names[i] : "invalid";
-}
-
 static json_t *cmd_counters(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {NULL};
@@ -744,7 +728,8 @@ static json_t *cmd_counters(struct faii_control *c, json_t *args, struct faii_ct
 	        (json_int_t)s.valid[FAII_MSG_ATTEST], "register",
 	        (json_int_t)s.valid[FAII_MSG_REGISTER], "tx_packets", (json_int_t)s.tx_packets,
 	        "drops", drops, "pipeline", counter_object(s.pipe, FAII_PIPE_COUNT, pipe_name),
-	        "residency", counter_object(s.residency, FAII_RES_REASON_COUNT, residency_name),
+	        "residency",
+	        counter_object(s.residency, FAII_RES_REASON_COUNT, faii_residency_counter_name),
 	        "slow_path", slow, "residency_refusals",
 	        (json_int_t)s.pipe[FAII_PIPE_RESIDENCY_REFUSED], "no_feasible_node",
 	        (json_int_t)s.pipe[FAII_PIPE_NO_FEASIBLE]);
@@ -893,14 +878,15 @@ static json_t *cmd_status(struct faii_control *c, json_t *args, struct faii_ctl_
 	        "s:f, "
 	        "s:s}, s:i}",
 	        "version", VERSION, "protocol", FAII_CTL_PROTOCOL, "uptime_s",
-	        (double)(realtime_ns() - c->start_ns) / 1e9, "workers", a->worker_count, "nodes",
-	        (json_int_t)cfg->node_count, "nodes_active", (json_int_t)active, "route_generation",
-	        (json_int_t)(set ? set->generation : 0), "last_solve_ms", a->pub.last_solve_s * 1e3,
-	        "route_keys", (json_int_t)(set ? set->table_count : 0), "residency_judge",
-	        a->residency_mode, "config", "path", c->config_path, "digest", digest, "reload",
-	        "ok", (json_int_t)c->reloads_ok, "failed", (json_int_t)c->reloads_failed,
-	        "last_success_unix", (double)c->last_reload_ok_ns / 1e9, "last_error",
-	        c->last_reload_error, "control_clients", cs.clients);
+	        (double)(faii_realtime_ns() - c->start_ns) / 1e9, "workers", a->worker_count,
+	        "nodes", (json_int_t)cfg->node_count, "nodes_active", (json_int_t)active,
+	        "route_generation", (json_int_t)(set ? set->generation : 0), "last_solve_ms",
+	        a->pub.last_solve_s * 1e3, "route_keys", (json_int_t)(set ? set->table_count : 0),
+	        "residency_judge", a->residency_mode, "config", "path", c->config_path, "digest",
+	        digest, "reload", "ok", (json_int_t)c->reloads_ok, "failed",
+	        (json_int_t)c->reloads_failed, "last_success_unix",
+	        (double)c->last_reload_ok_ns / 1e9, "last_error", c->last_reload_error,
+	        "control_clients", cs.clients);
 }
 
 static json_t *cmd_ledger_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
@@ -961,7 +947,7 @@ static json_t *reload_refused(struct faii_control *c, bool dry_run,
 	if (!dry_run) {
 		c->reloads_failed++;
 		snprintf(c->last_reload_error, sizeof(c->last_reload_error), "%s", err->message);
-		faii_metrics_note_reload(false, (double)realtime_ns() / 1e9);
+		faii_metrics_note_reload(false, (double)faii_realtime_ns() / 1e9);
 	}
 	return NULL;
 }
@@ -978,7 +964,7 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 		if (!dry_run) {
 			c->reloads_failed++;
 			snprintf(c->last_reload_error, sizeof(c->last_reload_error), "%s", msg);
-			faii_metrics_note_reload(false, (double)realtime_ns() / 1e9);
+			faii_metrics_note_reload(false, (double)faii_realtime_ns() / 1e9);
 		}
 		return faii_ctl_fail(err, "config_invalid",
 		                     "%s; the running configuration is unchanged", msg);
@@ -1096,7 +1082,7 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 		faii_ctl_set_roles(c->server, &cur->appliance);
 	faii_appliance_publish(a);
 	c->reloads_ok++;
-	c->last_reload_ok_ns = realtime_ns();
+	c->last_reload_ok_ns = faii_realtime_ns();
 	faii_metrics_note_reload(true, (double)c->last_reload_ok_ns / 1e9);
 	c->last_reload_error[0] = '\0';
 	return result;
@@ -1164,7 +1150,7 @@ static void audit(struct faii_control *c, const struct faii_ctl_peer *peer, cons
 	if (c->ledger == NULL)
 		return;
 	struct faii_audit_operator rec = {
-	        .time_ns = realtime_ns(),
+	        .time_ns = faii_realtime_ns(),
 	        .uid = peer->uid,
 	        .gid = peer->gid,
 	        .pid = peer->pid,

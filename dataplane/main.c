@@ -24,6 +24,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "faii/clock.h"
 #include "appliance.h"
 #include "control_cmds.h"
 #include "dataplane.h"
@@ -239,16 +240,6 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 	return rte_eth_dev_start(port);
 }
 
-static const char *residency_reason_name(unsigned r)
-{
-	static const char *const names[FAII_RES_REASON_COUNT] = {
-#define RESIDENCY_REASON_NAME(sym, name) [FAII_RES_##sym] = name,
-	        FAII_RESIDENCY_REASONS(RESIDENCY_REASON_NAME)
-#undef RESIDENCY_REASON_NAME
-	};
-	return r < FAII_RES_REASON_COUNT ? names[r] : "invalid";
-}
-
 static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, const char *label)
 {
 	static struct faii_worker_stats total;
@@ -289,7 +280,7 @@ static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, 
 	printf("; residency hook:");
 	for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++) {
 		if (total.residency[r] != 0)
-			printf(" %s=%" PRIu64, residency_reason_name(r), total.residency[r]);
+			printf(" %s=%" PRIu64, faii_residency_counter_name(r), total.residency[r]);
 	}
 	printf("\n  routing: generation %" PRIu64 ", last solve %.1f ms; slow path %" PRIu64
 	       "; disagreements %" PRIu64 "\n",
@@ -306,13 +297,6 @@ static void on_signal(int sig)
 		reload_requested = 1;
 	else
 		faii_force_quit = true;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Splits argv at "--": EAL arguments before, faiid's own after. */
@@ -382,13 +366,6 @@ static int start_ports(struct appliance *app)
 	return 0;
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Opens (and recovers) the ledger store in the ledger directory and records
  * the start. A ledger that cannot be opened stops the appliance: corruption
@@ -413,7 +390,7 @@ static int open_ledger(struct appliance *app)
 	       " torn bytes truncated\n",
 	       a->ledger_dir, st.durable_seq, st.recovered_records, st.truncated_bytes);
 	struct faii_audit_start rec = {
-	        .time_ns = realtime_ns(),
+	        .time_ns = faii_realtime_ns(),
 	        .node_count = app->cfg->node_count,
 	        .workers = a->workers,
 	        .version = "0.1.0",
@@ -450,8 +427,8 @@ static void close_ledger(struct appliance *app)
 	if (app->dp_ready)
 		faii_stats_sum(app->dp.workers, app->dp.worker_count, &total);
 	struct faii_audit_stop rec = {
-	        .time_ns = realtime_ns(),
-	        .uptime_ns = (uint64_t)((now_s() - app->start_s) * 1e9),
+	        .time_ns = faii_realtime_ns(),
+	        .uptime_ns = (uint64_t)((faii_monotonic_s() - app->start_s) * 1e9),
 	        .rx_packets = total.rx_packets,
 	};
 	memcpy(rec.valid, total.valid, sizeof(rec.valid));
@@ -498,7 +475,7 @@ static void run_until_signal(struct appliance *app)
 		}
 		faii_appliance_tick(&app->dp);
 		faii_metrics_update(&app->dp);
-		double t = now_s();
+		double t = faii_monotonic_s();
 		if (interval_s != 0 && t >= next) {
 			print_counters(&app->dp, t - start, "counters");
 			next += interval_s;
@@ -509,7 +486,7 @@ static void run_until_signal(struct appliance *app)
 	faii_metrics_update(&app->dp);
 	faii_ctl_close(app->control.server);
 	app->control.server = NULL;
-	print_counters(&app->dp, now_s() - start, "final");
+	print_counters(&app->dp, faii_monotonic_s() - start, "final");
 }
 
 /*
@@ -558,7 +535,7 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	c->socket_overridden = app->opt.control_socket != NULL;
 	c->ledger_overridden = app->opt.ledger_dir != NULL;
 	c->metrics_overridden = app->opt.metrics_port > 0;
-	c->start_ns = realtime_ns();
+	c->start_ns = faii_realtime_ns();
 	c->last_reload_ok_ns = c->start_ns;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", app->cfg->path);
 	char dir[FAII_CFG_SOCKET_PATH_LEN_MAX];
@@ -721,7 +698,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN); /* a peer that hangs up is an error return, not a death */
-	app.start_s = now_s();
+	app.start_s = faii_monotonic_s();
 	app.residency_audit.map_fd = -1;
 	if (open_ledger(&app) != 0) {
 		close_ledger(&app);

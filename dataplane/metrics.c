@@ -4,6 +4,7 @@
  * of the appliance on the control thread; everything the HTTP and telemetry
  * threads render comes from a private copy of it.
  */
+#include "faii/clock.h"
 #include "metrics.h"
 
 #include <arpa/inet.h>
@@ -96,9 +97,7 @@ static bool telemetry_registered; /* DPDK cannot unregister a command */
 
 static double unix_now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)faii_realtime_ns() / 1e9;
 }
 
 /* ---- names -------------------------------------------------------------------------- */
@@ -111,16 +110,6 @@ static const char *msg_type_name(unsigned t)
 	        [FAII_MSG_REGISTER] = "register",
 	};
 	return t <= FAII_MSG_TYPE_MAX && names[t] ? names[t] : "invalid";
-}
-
-static const char *residency_name(unsigned r)
-{
-	static const char *const names[FAII_RES_REASON_COUNT] = {
-#define RESIDENCY_NAME(sym, name) [FAII_RES_##sym] = name,
-	        FAII_RESIDENCY_REASONS(RESIDENCY_NAME)
-#undef RESIDENCY_NAME
-	};
-	return r < FAII_RES_REASON_COUNT ? names[r] : "invalid";
 }
 
 /*
@@ -473,7 +462,7 @@ static void render(FILE *f, const struct snapshot *s, const struct reload_state 
 	           t->pipe, 0, FAII_PIPE_COUNT, pipe_label);
 	counter_by(f, "faii_residency_verdicts_total",
 	           "Verdicts of the dataplane residency hook on TASK copies, by reason", "reason",
-	           t->residency, 0, FAII_RES_REASON_COUNT, residency_name);
+	           t->residency, 0, FAII_RES_REASON_COUNT, faii_residency_counter_name);
 
 	/* Tasks. */
 	counter_by(f, "faii_tier_tasks_dispatched_total", "Tasks dispatched, by tier", "tier",
@@ -750,7 +739,7 @@ static int tel_residency(const char *cmd, const char *params, struct rte_tel_dat
 	struct snapshot *s = snapshot_copy(NULL, NULL);
 	if (s == NULL)
 		return -1;
-	tel_named(d, s->total.residency, 0, FAII_RES_REASON_COUNT, residency_name);
+	tel_named(d, s->total.residency, 0, FAII_RES_REASON_COUNT, faii_residency_counter_name);
 	free(s);
 	return 0;
 }

@@ -34,20 +34,13 @@
 /* An interface can hold at most one XDP program per mode and our one filter. */
 #define ATTACHMENTS_MAX 1024u
 
-static const char *const counter_names[FAII_RES_COUNTER_SLOTS] = {
-#define COUNTER_NAME(sym, name) name,
-        FAII_RESIDENCY_REASONS(COUNTER_NAME)
-#undef COUNTER_NAME
-                [FAII_RES_COUNTER_EVENTS_LOST] = "events_lost",
-};
-
 /* The generation-specific pins, renamed together by a sync. */
 static const char *const generation_pins[] = {FAII_RES_PIN_NODES, FAII_RES_PIN_CLASSES,
                                               FAII_RES_PIN_XDP, FAII_RES_PIN_TC};
 
 const char *faii_res_counter_name(unsigned slot)
 {
-	return slot < FAII_RES_COUNTER_SLOTS ? counter_names[slot] : NULL;
+	return slot < FAII_RES_COUNTER_SLOTS ? faii_residency_counter_name(slot) : NULL;
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(char err[FAII_RES_ERR_LEN], const char *fmt,

@@ -47,16 +47,12 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 		       stop.valid[FAII_MSG_TASK], stop.dropped);
 	} else if (h->type == FAII_AUDIT_RESIDENCY_VIOLATION &&
 	           h->payload_len == sizeof(struct faii_res_event)) {
-		static const char *const reasons[FAII_RES_REASON_COUNT] = {
-#define REASON_NAME(sym, name) [FAII_RES_##sym] = name,
-		        FAII_RESIDENCY_REASONS(REASON_NAME)
-#undef REASON_NAME
-		};
 		struct faii_res_event ev;
 		memcpy(&ev, payload, sizeof(ev));
 		printf(" task %" PRIu64 " node %u class %u jurisdiction %u reason %s", ev.task_id,
 		       ev.node_id, ev.residency_class, ev.jurisdiction,
-		       ev.reason < FAII_RES_REASON_COUNT ? reasons[ev.reason] : "invalid");
+		       ev.reason < FAII_RES_REASON_COUNT ? faii_residency_counter_name(ev.reason)
+		                                         : "invalid");
 	} else if (h->type == FAII_AUDIT_OPERATOR_ACTION &&
 	           h->payload_len == sizeof(struct faii_audit_operator)) {
 		struct faii_audit_operator op;

@@ -4,9 +4,9 @@
  * little-endian; the store runs on x86-64 and aarch64 appliances, both
  * little-endian, and format.h refuses to build elsewhere.
  *
- *   segment-XXXXXXXXXXXXXXXX.log   16 hex digits: the segment's index
+ *   segment-<16 hex digits>.log      its index in hex
  *     [segment header, 4096 bytes][record][record]...[commit]...[zeros]
- *   checkpoint-XXXXXXXXXXXXXXXX.ckpt   16 hex digits: seq_covered
+ *   checkpoint-<16 hex digits>.ckpt  seq_covered in hex
  *
  * A record is [length | type | flags | CRC32C | payload length | seq | keys |
  * payload], padded to 8 bytes. Appends are written in batches; each batch

@@ -83,6 +83,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "faii/clock.h"
 #include "appliance.h"
 #include "dataplane.h"
 #include "faii/config.h"
@@ -111,13 +112,6 @@ static void die(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	va_end(ap);
 	exit(1);
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the fleet ------------------------------------------------------------------- */
@@ -367,7 +361,7 @@ static void run_pipeline(struct harness *h, struct faii_worker *w, double second
 		unsigned n = 0;
 		while (n < BURST && npending > 0)
 			in[n++] = pending[--npending];
-		uint64_t submit = realtime_ns();
+		uint64_t submit = faii_realtime_ns();
 		for (; n < BURST; n++) {
 			struct rte_mbuf *m = from_template(h->pool, &h->task, h->port);
 			uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *) + h->task.body;
@@ -751,7 +745,7 @@ int main(int argc, char **argv)
 	build_result_template(&h.result);
 
 	/* Task ids start from the clock so that reruns never look like replays. */
-	h.next_task_id = realtime_ns();
+	h.next_task_id = faii_realtime_ns();
 #ifdef FAII_BENCH_RESIDENCY
 	const bool residency_only = true; /* built as bench_residency_dataplane */
 #else

@@ -37,6 +37,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "faii/clock.h"
 #include "dataplane.h"
 #include "faii/config.h"
 #include "faii/demo.h"
@@ -148,13 +149,6 @@ static double uniform(struct sim *s)
 	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void tx_flush(struct sim *s)
 {
 	if (s->tx_n == 0)
@@ -223,7 +217,7 @@ static void send_task(struct sim *s, uint64_t now_tsc)
 	struct faii_task t = {
 	        .task_id = s->next_task_id++,
 	        .client_id = 1 + region->id,
-	        .submit_ts_ns = realtime_ns(),
+	        .submit_ts_ns = faii_realtime_ns(),
 	        .latency_budget_us = faii_category_latency_budget_us(category),
 	        .origin_region = region->id,
 	        .residency_class = rc->id,
@@ -404,7 +398,7 @@ static void send_heartbeats(struct sim *s, double elapsed_s)
 		struct faii_heartbeat hb = {
 		        .node_id = n->id,
 		        .seq = s->heartbeat_seq + 1,
-		        .timestamp_ns = realtime_ns(),
+		        .timestamp_ns = faii_realtime_ns(),
 		        .uptime_s = (uint64_t)elapsed_s,
 		        .load_permille = 0,
 		};

@@ -68,6 +68,11 @@ struct faii_res_event {
 
 #define FAII_RES_JURISDICTION_UNKNOWN 0xFFu
 
+#ifndef __bpf__
+/* "pass_allowed", ..., "events_lost" for the last slot; "invalid" beyond. */
+const char *faii_residency_counter_name(unsigned slot);
+#endif
+
 /*
  * The dataplane entry (SEC("faii_dpdk")) is given an rte_mbuf, which the BPF
  * side cannot include: these are the offsets of the fields it reads in
