@@ -19,7 +19,7 @@
 
 #include "faii/audit.h"
 #include "faii/ledger_store.h"
-#include "scan.h"
+#include "store/scan.h"
 
 static int usage(FILE *out)
 {

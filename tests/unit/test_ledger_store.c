@@ -35,7 +35,7 @@
 #include <sodium.h>
 
 #include "faii/ledger_store.h"
-#include "../../ledger/format.h"
+#include "../../ledger/store/format.h"
 
 #define SEG_SIZE  FAII_LS_SEGMENT_SIZE_MIN
 #define SEGS_MAX  64u
