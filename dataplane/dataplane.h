@@ -31,7 +31,7 @@
 #define FAII_MBUF_COUNT      32767u /* 2^n - 1: bounds tasks held for re-dispatch */
 #define FAII_MBUF_CACHE_SIZE 256u
 #define FAII_PORTS_MAX       8u
-#define FAII_WORKERS_MAX     16u
+#define FAII_WORKERS_MAX     FAII_CFG_WORKERS_MAX
 
 #define FAII_DISPATCH_ENTRIES   131072u /* per worker: in flight plus replay window */
 #define FAII_REPLICA_SLOTS      16384u  /* per worker: replicated tasks in flight */

@@ -19,7 +19,7 @@ ninja -C build >/dev/null
 mkdir -p run
 
 if [ "${FAII_DEMO_FAIID_ONLY:-0}" = 1 ]; then
-	exec build/dataplane/faiid -- --config configs/demo.yaml
+	exec build/appliance/faiid -- --config configs/demo.yaml
 fi
 
 seconds=${1:-30}
@@ -28,7 +28,7 @@ sock=$root/run/memif.sock
 rm -f "$sock"
 # faiid: main lcore 0 (control thread), worker lcore 1; the simulator shares
 # the cores, so latencies include scheduling on this small machine.
-build/dataplane/faiid -l 0-1 --no-huge -m 512 --no-pci --file-prefix faii-demo \
+build/appliance/faiid -l 0-1 --no-huge -m 512 --no-pci --file-prefix faii-demo \
 	--vdev "net_memif0,role=server,socket=$sock" --log-level lib.eal:warning -- \
 	--config configs/demo.yaml >run/faiid.log 2>&1 &
 faiid_pid=$!

@@ -20,21 +20,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "faii/fleet.h"
+#include "faii/limits.h"
 #include "faii/protocol.h"
 
 /* Bounds on every list in the file. */
 #define FAII_CFG_FILE_SIZE_MAX       (16u << 20)
-#define FAII_CFG_NODES_MAX           131072u
-#define FAII_CFG_REGIONS_MAX         64u
-#define FAII_CFG_JURISDICTIONS_MAX   64u /* a residency class is a 64-bit set */
-#define FAII_CFG_OPERATORS_MAX       1024u
-#define FAII_CFG_VALIDATORS_MAX      16u
 #define FAII_CFG_EAL_ARGS_MAX        32u
 #define FAII_CFG_EAL_ARG_LEN_MAX     128u
 #define FAII_CFG_NAME_LEN_MAX        48u
 #define FAII_CFG_PATH_LEN_MAX        256u
 #define FAII_CFG_SOCKET_PATH_LEN_MAX 108u /* sizeof(sun_path) */
-#define FAII_CFG_WORKERS_MAX         16u
 #define FAII_CFG_ERR_LEN             512u
 #define FAII_CFG_CONTROL_IDS_MAX     32u /* uids or gids per control role list */
 
@@ -118,14 +114,6 @@ struct faii_cfg_region {
 	uint16_t id; /* 1..FAII_REGION_ID_MAX, carried in TASK */
 	char name[FAII_CFG_NAME_LEN_MAX];
 	double lat_deg, lon_deg;
-};
-
-enum faii_node_status {
-	FAII_NODE_ACTIVE = 0,
-	FAII_NODE_DRAINING = 1,
-	FAII_NODE_QUARANTINED = 2,
-	FAII_NODE_SLASHED = 3,
-	FAII_NODE_REMOVED = 4, /* by an operator or a reload; not a configuration value */
 };
 
 struct faii_cfg_esg {

@@ -6,7 +6,7 @@
  * however slow or hostile, can block the appliance or other clients.
  *
  * This file knows framing, roles and bounds; what the commands do is the
- * dispatcher's business (dataplane/control_cmds.c).
+ * dispatcher's business (appliance/control.c and appliance/cmd_*.c).
  */
 #ifndef FAII_CTLSOCK_H
 #define FAII_CTLSOCK_H

@@ -19,15 +19,20 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "faii/config.h"
+#include "faii/limits.h"
 #include "faii/protocol.h"
-#include "faii/routing.h"
 
-/* Index of a key's table: (region slot, category, residency class). */
-#define FAII_ROUTE_KEYS_MAX                                                                        \
-	(FAII_CFG_REGIONS_MAX * FAII_CATEGORY_COUNT * (FAII_RESIDENCY_CLASS_MAX + 1))
 #define FAII_ROUTE_NO_TABLE UINT32_MAX
 #define FAII_REGION_NO_SLOT 0xFFu
+
+/* A node's status: configured, set by operators, or by settlement (slashed). */
+enum faii_node_status {
+	FAII_NODE_ACTIVE = 0,
+	FAII_NODE_DRAINING = 1,
+	FAII_NODE_QUARANTINED = 2,
+	FAII_NODE_SLASHED = 3,
+	FAII_NODE_REMOVED = 4, /* by an operator or a reload; not a configuration value */
+};
 
 /* Live state of one node. Two cache lines: the first is what routing reads
  * per packet, the second what results update. */

@@ -12,6 +12,7 @@
 #ifndef FAII_RESIDENCY_H
 #define FAII_RESIDENCY_H
 
+#include "faii/limits.h"
 #include "faii/types.h"
 
 /* X(enum suffix, counter name): verdict reasons, counted per CPU. */
@@ -40,8 +41,6 @@ enum faii_residency_reason {
 #define FAII_RES_COUNTER_SLOTS       (FAII_RES_REASON_COUNT + 1)
 
 /* Map sizes: node ids are hashed; residency class ids index an array. */
-#define FAII_RES_NODES_MAX    65536u
-#define FAII_RES_CLASSES_MAX  64u /* ids 1..FAII_RESIDENCY_CLASS_MAX */
 #define FAII_RES_EVENTS_BYTES (256u * 1024u)
 
 /* node id -> jurisdiction index (bit position in a class's allowed set). */

@@ -23,8 +23,6 @@
 #include "faii/config.h"
 #include "faii/protocol.h"
 
-/* The best candidates by preference that a key's problem is solved over. */
-#define FAII_ROUTE_CANDIDATES_MAX 64u
 /* Alias-table probabilities in units of 2^-32. */
 #define FAII_ROUTE_PROB_ONE 0xFFFFFFFFu
 

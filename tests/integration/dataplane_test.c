@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The dataplane pipeline (dataplane/pipeline.c, dataplane/appliance.c) driven
+ * The dataplane pipeline (dataplane/pipeline.c, appliance/appliance.c) driven
  * through real DPDK virtual devices: a net_ring port made with
  * rte_eth_from_rings() whose RX rings the test fills with frames built by
  * faii_frame_build() and whose TX rings it empties, parsing what the

@@ -4,8 +4,8 @@
 #   check_format.sh SOURCE_ROOT
 set -uo pipefail
 cd "$1"
-mapfile -t files < <(find common control dataplane ebpf include ledger perf tests tools \
-	-name '*.[ch]' -not -path '*/corpus/*' 2>/dev/null | sort)
+mapfile -t files < <(find appliance common control dataplane ebpf include ledger perf tests tools \
+	-name '*.[ch]' -not -path '*/corpus/*' -not -path '*/layers_fixture/*' 2>/dev/null | sort)
 bad=0
 for f in "${files[@]}"; do
 	if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then

@@ -26,7 +26,7 @@
 
 #include "faii/clock.h"
 #include "appliance.h"
-#include "control_cmds.h"
+#include "control.h"
 #include "dataplane.h"
 #include "metrics.h"
 #include "residency_audit.h"

@@ -3,8 +3,8 @@
  * The control socket's commands (docs/control.md) over a running appliance.
  * Everything here runs on the control thread, between its other duties.
  */
-#ifndef FAII_CONTROL_CMDS_H
-#define FAII_CONTROL_CMDS_H
+#ifndef FAII_APPLIANCE_CONTROL_H
+#define FAII_APPLIANCE_CONTROL_H
 
 #include <stdint.h>
 
@@ -39,4 +39,4 @@ json_t *faii_control_dispatch(void *ctx, const struct faii_ctl_peer *peer, const
 json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_run,
                             struct faii_ctl_error *err);
 
-#endif /* FAII_CONTROL_CMDS_H */
+#endif /* FAII_APPLIANCE_CONTROL_H */

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control commands, one file per noun (cmd_node.c, cmd_policy.c, ...),
+ * and the argument helpers they share. Private to appliance/: control.c
+ * holds the table that maps a command name to its function and its role.
+ *
+ * Convention: a command returns its JSON result, or NULL after filling err
+ * with faii_ctl_fail() (a code from docs/control.md and a sentence). The
+ * argument helpers return false (or -1) after doing the same. Everything
+ * runs on the control thread.
+ */
+#ifndef FAII_APPLIANCE_CMD_H
+#define FAII_APPLIANCE_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "control.h"
+
+/* ---- arguments (cmd_args.c) ---- */
+bool cmd_arg_uint(json_t *args, const char *key, uint64_t max, uint64_t *out,
+                  struct faii_ctl_error *err);
+bool cmd_arg_bool(json_t *args, const char *key, bool *out, struct faii_ctl_error *err);
+/* Refuses a key that is not in the NULL-terminated list known. */
+bool cmd_args_known(json_t *args, const char *const *known, struct faii_ctl_error *err);
+/* The registry slot of args.node, or -1. */
+int32_t cmd_arg_node(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+bool cmd_arg_region(const struct faii_config *cfg, json_t *args, uint16_t *out,
+                    struct faii_ctl_error *err);
+bool cmd_arg_category(json_t *args, uint8_t *out, struct faii_ctl_error *err);
+bool cmd_arg_class(const struct faii_config *cfg, json_t *args, const char *key, uint16_t *out,
+                   struct faii_ctl_error *err);
+
+/* ---- commands: the signature of every entry of control.c's table ---- */
+typedef json_t *(*cmd_fn)(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
+json_t *cmd_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_ledger_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
+json_t *cmd_node_list(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_show(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_add(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_attest(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_remove(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_drain(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_undrain(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_node_set_status(struct faii_control *c, json_t *args, uint8_t status,
+                            struct faii_ctl_error *err);
+
+json_t *cmd_policy_get(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_policy_set(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+/* Solves every key under the current configuration and reports how the
+ * shares differ from the published set (dry runs of policy.set and reload). */
+json_t *cmd_share_changes(struct faii_control *c);
+
+json_t *cmd_residency_list(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_residency_set(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
+json_t *cmd_queues(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_latency(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_counters(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
+json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
+json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
+#endif /* FAII_APPLIANCE_CMD_H */

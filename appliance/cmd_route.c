@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * route.explain: see docs/control.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "faii/routing.h"
+
+#define EXPLAIN_LIST_MAX 256u /* excluded nodes listed by route.explain */
+
+/* ---- route explain ------------------------------------------------------------------ */
+
+json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
+{
+	static const char *const known[] = {"region",    "category",       "class",
+	                                    "budget_us", "min_reputation", NULL};
+	if (!cmd_args_known(args, known, err))
+		return NULL;
+	struct faii_appliance_dp *a = c->app;
+	const struct faii_config *cfg = a->reg.cfg;
+	uint16_t region, cls;
+	uint8_t cat;
+	if (!cmd_arg_region(cfg, args, &region, err) || !cmd_arg_category(args, &cat, err) ||
+	    !cmd_arg_class(cfg, args, "class", &cls, err))
+		return NULL;
+	uint64_t budget = faii_category_latency_budget_us(cat), min_rep = 0;
+	if (json_object_get(args, "budget_us") &&
+	    !cmd_arg_uint(args, "budget_us", UINT32_MAX, &budget, err))
+		return NULL;
+	if (json_object_get(args, "min_reputation") &&
+	    !cmd_arg_uint(args, "min_reputation", FAII_REPUTATION_MILLI_MAX, &min_rep, err))
+		return NULL;
+
+	/* Why each node is in or out: the solver's view now. */
+	static struct faii_route_table solved;
+	static struct faii_route_explain ex;
+	struct faii_route_fleet fleet;
+	faii_route_fleet_compute(cfg, a->reg.state, &fleet);
+	uint8_t slot = 0;
+	for (uint32_t r = 0; r < cfg->region_count; r++) {
+		if (cfg->regions[r].id == region)
+			slot = (uint8_t)r;
+	}
+	struct faii_route_key rk = {
+	        .region = region,
+	        .category = cat,
+	        .residency_class = (uint8_t)cls,
+	        .arrival_rate = a->pub.arrival_rate[faii_route_key_index(slot, cat, cls)]};
+	if (faii_route_solve(cfg, a->reg.state, &fleet, &rk, &solved, &ex) != 0)
+		return faii_ctl_fail(err, "not_found", "no such key");
+	json_t *excluded = json_array();
+	uint32_t by_reason[FAII_ROUTE_EX_COUNT] = {0};
+	for (uint32_t i = 0; i < ex.node_count; i++) {
+		by_reason[ex.exclusion[i]]++;
+		if (ex.exclusion[i] != FAII_ROUTE_EX_NONE &&
+		    json_array_size(excluded) < EXPLAIN_LIST_MAX)
+			json_array_append_new(
+			        excluded,
+			        json_pack("{s:I, s:s}", "node", (json_int_t)cfg->nodes[i].id,
+			                  "reason",
+			                  faii_route_exclusion_name(
+			                          (enum faii_route_exclusion)ex.exclusion[i])));
+	}
+	json_t *reasons = json_object();
+	for (unsigned r = 1; r < FAII_ROUTE_EX_COUNT; r++)
+		json_object_set_new(reasons,
+		                    faii_route_exclusion_name((enum faii_route_exclusion)r),
+		                    json_integer(by_reason[r]));
+
+	/* What the dataplane uses: the published table, and the per-packet
+	 * re-check applied to it now. The candidate a draw lands on most
+	 * often is the feasible one with the largest share. */
+	const struct faii_route_set *set = faii_publisher_current(&a->pub);
+	const struct faii_route_dp_table *t =
+	        set ? faii_route_set_lookup(set, region, cat, cls) : NULL;
+	json_t *cands = json_array();
+	int best = -1;
+	double feasible_share = 0;
+	for (unsigned k = 0; t && k < t->count; k++) {
+		const struct faii_route_cand *cd = &t->cand[k];
+		const struct faii_node_live *lv = &a->reg.live[cd->node];
+		const char *why = NULL;
+		if (atomic_load(&lv->status) != FAII_NODE_ACTIVE)
+			why = "not_active";
+		else if (atomic_load(&lv->reputation_milli) < min_rep)
+			why = "reputation_below_minimum";
+		else if (cd->latency_us > budget)
+			why = "latency_over_budget";
+		else if (atomic_load(&lv->outstanding) >= atomic_load(&lv->limit))
+			why = "at_load_limit";
+		if (why == NULL) {
+			feasible_share += t->share[k];
+			if (best < 0 || t->share[k] > t->share[best])
+				best = (int)k;
+		}
+		json_t *o = json_pack("{s:I, s:f, s:f, s:I, s:I, s:I, s:s}", "node",
+		                      (json_int_t)cd->node_id, "share", (double)t->share[k],
+		                      "value", (double)ex.value[cd->node], "latency_us",
+		                      (json_int_t)cd->latency_us, "outstanding",
+		                      (json_int_t)atomic_load(&lv->outstanding), "limit",
+		                      (json_int_t)atomic_load(&lv->limit), "operator",
+		                      cfg->operators[cd->operator_idx]);
+		json_object_set_new(o, "per_packet",
+		                    why ? json_string(why) : json_string("feasible"));
+		json_array_append_new(cands, o);
+	}
+	json_t *pick =
+	        best >= 0 ? json_pack("{s:I, s:f}", "node", (json_int_t)t->cand[best].node_id,
+	                              "probability",
+	                              feasible_share > 0 ? t->share[best] / feasible_share : 0.0)
+	                  : json_null();
+	json_t *flags = json_array();
+	uint16_t fl = t ? t->flags : FAII_ROUTE_F_EMPTY;
+	if (fl & FAII_ROUTE_F_EMPTY)
+		json_array_append_new(flags, json_string("empty"));
+	if (fl & FAII_ROUTE_F_CAPS_RELAXED)
+		json_array_append_new(flags, json_string("operator_cap_relaxed"));
+	if (fl & FAII_ROUTE_F_FEW_OPERATORS)
+		json_array_append_new(flags, json_string("fewer_operators_than_required"));
+	if (fl & FAII_ROUTE_F_EDGE_SHORT)
+		json_array_append_new(flags, json_string("edge_reserve_short"));
+	return json_pack("{s:{s:i, s:s, s:s}, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I}", "key",
+	                 "region", region, "category", faii_category_name(cat), "class",
+	                 faii_config_residency_class(cfg, cls)->name, "nodes",
+	                 (json_int_t)ex.node_count, "feasible", (json_int_t)ex.feasible,
+	                 "operators", (json_int_t)ex.operators, "excluded_by_reason", reasons,
+	                 "excluded", excluded, "candidates", cands, "would_pick", pick, "flags",
+	                 flags, "generation", (json_int_t)(set ? set->generation : 0));
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The RESULT step: match the dispatch, measure, vote among replicas, forward
+ * the majority once, credit the nodes and report disagreements as evidence.
+ */
+#include <string.h>
+
+#include "pipeline.h"
+
+/* ---- RESULT ------------------------------------------------------------------------ */
+
+void pipe_release(struct faii_worker *w, struct faii_dispatch *r)
+{
+	if (r->task != NULL) {
+		rte_pktmbuf_free(r->task);
+		r->task = NULL;
+	}
+	if (r->replica_slot != NO_SLOT) {
+		w->replica_free[w->replica_free_count++] = r->replica_slot;
+		r->replica_slot = NO_SLOT;
+	}
+}
+
+void pipe_finish(struct faii_worker *w, uint32_t pos)
+{
+	struct faii_dispatch *r = &w->records[pos];
+	r->state = REC_DONE;
+	pipe_release(w, r);
+	/* Kept until its replay window ends; the wheel entry already pending
+	 * for the deadline re-queues it for then. */
+}
+
+static void emit_evidence(struct faii_worker *w, const struct faii_dispatch *r, unsigned k,
+                          uint8_t status, const uint8_t *hash, const uint8_t *majority)
+{
+	struct faii_evidence ev = {
+	        .task_id = r->task_id,
+	        .node = r->node[k],
+	        .node_id = w->dp->live[r->node[k]].node_id,
+	        .replica_index = (uint8_t)k,
+	        .replicas = r->replicas,
+	        .status = status,
+	};
+	memcpy(ev.result_hash, hash, FAII_HASH_SIZE);
+	memcpy(ev.majority_hash, majority, FAII_HASH_SIZE);
+	w->stats.pipe[FAII_PIPE_DISAGREEMENTS]++;
+	ATOMIC_ADD(&w->dp->live[r->node[k]].disagreed, 1);
+	if (rte_ring_mp_enqueue_elem(w->dp->evidence_ring, &ev, sizeof(ev)) != 0)
+		w->stats.pipe[FAII_PIPE_EVIDENCE_LOST]++;
+}
+
+static void credit(struct faii_worker *w, const struct faii_dispatch *r, unsigned k)
+{
+	if (r->in_slo & (1u << k))
+		ATOMIC_ADD(&w->dp->live[r->node[k]].verified_work[r->tier - 1], 1);
+}
+
+/* Sends the result in m to the task's client. */
+static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_mbuf *m,
+                    const struct faii_frame_view *fv, uint64_t now_tsc)
+{
+	struct faii_worker_stats *st = &w->stats;
+	uint64_t us = tsc_to_us(w->dp, now_tsc - r->arrival_tsc);
+	st->latency_hist[r->tier - 1][faii_hist_bucket(us)]++;
+	st->latency_sum_us[r->tier - 1] += us;
+	if (us <= r->budget_us)
+		st->tier_slo_met[r->tier - 1]++;
+	st->tier_finished[r->tier - 1]++;
+	r->forwarded = 1;
+	m->port = w->ports[r->rx_port_index];
+	bool ipv6 = r->family == FAII_ADDR_IPV6;
+	bool tagged = fv->l3_offset > FAII_ETH_HDR_LEN;
+	if (tagged == (bool)r->vlan && (fv->ip_version == 6) == ipv6) {
+		/* The usual case: the same layout both ways, readdressed in place. */
+		if (tagged) {
+			uint16_t tci = faii_be16(r->vlan_tci);
+			memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 14, &tci, 2);
+		}
+		pipe_readdress(w, m, fv->l3_offset, fv->l4_offset, ipv6, r->client_mac, r->local_ip,
+		               r->local_port, r->client_ip, r->client_port, 0, 0);
+	} else if (pipe_emit(w, m, fv->msg_offset, fv->msg.length, ipv6, r->vlan, r->vlan_tci,
+	                     r->client_mac, r->local_ip, r->local_port, r->client_ip,
+	                     r->client_port) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	st->pipe[FAII_PIPE_RESULTS_FORWARDED]++;
+	tx_enqueue(w, r->rx_port_index, m);
+}
+
+/* A copy that will not answer (timeout): its node loses the task. */
+void pipe_copy_failed(struct faii_worker *w, struct faii_dispatch *r, unsigned k)
+{
+	struct faii_node_live *lv = &w->dp->live[r->node[k]];
+	ATOMIC_SUB(&lv->outstanding, 1);
+	ATOMIC_ADD(&lv->failed, 1);
+	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
+	w->stats.pipe[FAII_PIPE_TIMEOUTS]++;
+}
+
+void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct faii_frame_view *fv,
+                        const struct faii_route_set *set, uint64_t now_tsc)
+{
+	struct faii_dp *dp = w->dp;
+	struct faii_worker_stats *st = &w->stats;
+	const uint8_t *body = (const uint8_t *)fv->msg.result;
+	uint64_t task_id = load_be64(body + offsetof(struct faii_result, task_id));
+	int32_t pos = rte_hash_lookup(w->dispatch, &task_id);
+	enum faii_pipe_counter drop = FAII_PIPE_COUNT;
+	struct faii_dispatch *r = pos >= 0 ? &w->records[pos] : NULL;
+	unsigned k = body[offsetof(struct faii_result, replica_index)];
+	if (r == NULL)
+		drop = FAII_PIPE_RESULT_UNKNOWN;
+	else if (r->state != REC_DISPATCHED)
+		drop = FAII_PIPE_RESULT_LATE;
+	else if (k >= r->replicas ||
+	         dp->live[r->node[k]].node_id !=
+	                 load_be32(body + offsetof(struct faii_result, node_id)))
+		drop = FAII_PIPE_RESULT_WRONG_NODE;
+	else if (r->replied & (1u << k))
+		drop = FAII_PIPE_RESULT_DUPLICATE;
+	else if (load_be64(body + offsetof(struct faii_result, dispatch_ts_ns)) !=
+	         r->dispatch_ns[(r->second >> k) & 1])
+		drop = FAII_PIPE_RESULT_BAD_ECHO;
+	if (drop != FAII_PIPE_COUNT) {
+		st->pipe[drop]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	st->pipe[FAII_PIPE_RESULTS_MATCHED]++;
+
+	unsigned attempt = (r->second >> k) & 1;
+	uint64_t rtt_us = tsc_to_us(dp, now_tsc - r->dispatch_tsc[attempt]);
+	uint8_t status = body[offsetof(struct faii_result, status)];
+	bool ok = status == FAII_RESULT_OK;
+	bool in_slo = ok && rtt_us <= r->budget_us;
+	struct faii_node_live *lv = &dp->live[r->node[k]];
+	r->replied |= (uint8_t)(1u << k);
+	ATOMIC_SUB(&lv->outstanding, 1);
+	ATOMIC_ADD(&lv->completed, 1);
+	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
+	if (in_slo)
+		ATOMIC_ADD(&lv->slo_met[r->tier - 1], 1);
+	/* EWMA of the round trip, overall and from the task's region. */
+	uint32_t sample = rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us;
+	if (sample == 0)
+		sample = 1; /* 0 means "not measured" */
+	_Atomic uint32_t *reg_lat =
+	        &dp->latency_us[(size_t)r->node[k] * FAII_CFG_REGIONS_MAX + r->region_slot];
+	uint32_t old = ATOMIC_LOAD(reg_lat);
+	int64_t upd = old == 0
+	                      ? sample
+	                      : (int64_t)old + (((int64_t)sample - old) >> FAII_LATENCY_EWMA_SHIFT);
+	atomic_store_explicit(reg_lat, (uint32_t)(upd > 0 ? upd : 1), memory_order_relaxed);
+	old = ATOMIC_LOAD(&lv->latency_ewma_us);
+	upd = old == 0 ? sample
+	               : (int64_t)old + (((int64_t)sample - old) >> FAII_LATENCY_EWMA_SHIFT);
+	atomic_store_explicit(&lv->latency_ewma_us, (uint32_t)(upd > 0 ? upd : 1),
+	                      memory_order_relaxed);
+
+	const uint8_t *hash = body + offsetof(struct faii_result, result_hash);
+	if (!ok) {
+		st->pipe[FAII_PIPE_NODE_ERRORS]++;
+		ATOMIC_ADD(&lv->failed, 1);
+		r->errors |= (uint8_t)(1u << k);
+	} else {
+		r->ok |= (uint8_t)(1u << k);
+		if (in_slo)
+			r->in_slo |= (uint8_t)(1u << k);
+	}
+
+	const uint8_t full = (uint8_t)((1u << r->replicas) - 1);
+	if (r->replicas == 1) {
+		if (ok || attempt == 1 || r->task == NULL) {
+			/* The answer, or the node's error after the retry. */
+			if (ok)
+				credit(w, r, 0);
+			forward(w, r, m, fv, now_tsc);
+			pipe_finish(w, (uint32_t)pos);
+		} else if (pipe_redispatch_copy(w, r, 0, set, now_tsc)) {
+			/* An error on the first attempt: retried at once elsewhere. The
+			 * pending wheel entry moves itself to the new deadline. */
+			rte_pktmbuf_free(m);
+			ATOMIC_ADD(&lv->redispatched, 1);
+			r->attempt = 1;
+			r->replied = 0;
+			r->due_tick = tick_of(dp, now_tsc) + ticks_for_us(r->budget_us);
+		} else {
+			forward(w, r, m, fv, now_tsc);
+			pipe_finish(w, (uint32_t)pos);
+		}
+		return;
+	}
+
+	uint8_t(*hashes)[FAII_HASH_SIZE] = w->replica_hash[r->replica_slot];
+	if (ok)
+		memcpy(hashes[k], hash, FAII_HASH_SIZE);
+	bool consumed = false;
+	if (ok && r->majority == 0) {
+		unsigned agree = 0;
+		for (unsigned j = 0; j < r->replicas; j++)
+			agree += (r->ok >> j) & 1 && memcmp(hashes[j], hash, FAII_HASH_SIZE) == 0;
+		if (agree >= r->quorum) {
+			r->majority = (uint8_t)(k + 1);
+			for (unsigned j = 0; j < r->replicas; j++) {
+				if (!((r->ok >> j) & 1))
+					continue;
+				if (memcmp(hashes[j], hash, FAII_HASH_SIZE) == 0)
+					credit(w, r, j);
+				else
+					emit_evidence(w, r, j, FAII_RESULT_OK, hashes[j], hash);
+			}
+			forward(w, r, m, fv, now_tsc);
+			consumed = true;
+		}
+	} else if (ok) {
+		const uint8_t *maj = hashes[r->majority - 1];
+		if (memcmp(maj, hash, FAII_HASH_SIZE) == 0)
+			credit(w, r, k);
+		else
+			emit_evidence(w, r, k, FAII_RESULT_OK, hash, maj);
+	}
+	if (!consumed)
+		rte_pktmbuf_free(m);
+	if (r->replied == full) {
+		if (r->majority == 0) {
+			st->pipe[FAII_PIPE_NO_QUORUM]++;
+			st->tier_finished[r->tier - 1]++;
+			pipe_answer_record(w, r, FAII_RESULT_NO_QUORUM, 0, 0);
+		}
+		pipe_finish(w, (uint32_t)pos);
+	}
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The TASK step: expiry and replay, the key's table, 1, 3 or 7 nodes picked
+ * by weighted draws corrected by live load and re-checked per packet, the
+ * residency hook, the rewrite, the dispatch record.
+ */
+#include <string.h>
+
+#include "pipeline.h"
+
+/* ---- routing per packet ------------------------------------------------------------ */
+
+static inline bool excluded(const struct task_need *need, uint32_t node)
+{
+	for (unsigned i = 0; i < need->exclude_count; i++) {
+		if (need->exclude[i] == node)
+			return true;
+	}
+	return false;
+}
+
+/* The per-packet re-check: status, reputation, latency budget, load. */
+static inline bool cand_feasible(const struct faii_dp *dp, const struct faii_route_dp_table *t,
+                                 unsigned k, const struct task_need *need)
+{
+	const struct faii_route_cand *c = &t->cand[k];
+	const struct faii_node_live *lv = &dp->live[c->node];
+	return ATOMIC_LOAD(&lv->status) == FAII_NODE_ACTIVE &&
+	       ATOMIC_LOAD(&lv->reputation_milli) >= need->min_reputation &&
+	       c->latency_us <= need->budget_us && c->addr_family == need->family &&
+	       ATOMIC_LOAD(&lv->outstanding) < ATOMIC_LOAD(&lv->limit) &&
+	       !((need->excluded_cands >> k) & 1) && !excluded(need, c->node);
+}
+
+/* a's load is below b's: outstanding / limit, compared without division. */
+static inline bool less_loaded(const struct faii_dp *dp, const struct faii_route_dp_table *t,
+                               unsigned a, unsigned b)
+{
+	const struct faii_node_live *la = &dp->live[t->cand[a].node];
+	const struct faii_node_live *lb = &dp->live[t->cand[b].node];
+	return (uint64_t)ATOMIC_LOAD(&la->outstanding) * ATOMIC_LOAD(&lb->limit) <
+	       (uint64_t)ATOMIC_LOAD(&lb->outstanding) * ATOMIC_LOAD(&la->limit);
+}
+
+/*
+ * The better of two weighted draws; when neither is feasible, the least
+ * loaded feasible candidate of the table (at most 64 to look at). Returns the
+ * candidate index or -1.
+ */
+int pipe_pick_one(struct faii_worker *w, const struct faii_route_dp_table *t,
+                  const struct task_need *need)
+{
+	const struct faii_dp *dp = w->dp;
+	int best = -1;
+	for (int draw = 0; draw < 2; draw++) {
+		uint64_t r = rng_next(w);
+		uint32_t i = (uint32_t)(((r >> 32) * t->count) >> 32);
+		unsigned k = (uint32_t)r <= t->prob[i] ? i : t->alias[i];
+		if (!cand_feasible(dp, t, k, need))
+			continue;
+		if (best < 0 || less_loaded(dp, t, k, (unsigned)best))
+			best = (int)k;
+	}
+	if (best >= 0)
+		return best;
+	for (unsigned k = 0; k < t->count; k++) {
+		if (cand_feasible(dp, t, k, need) &&
+		    (best < 0 || less_loaded(dp, t, k, (unsigned)best)))
+			best = (int)k;
+	}
+	return best;
+}
+
+/* DePX diversity of candidate k against the chosen ones, in [0, 1]. */
+static float diversity(const struct faii_route_dp_table *t, unsigned k, const uint16_t *chosen,
+                       unsigned n)
+{
+	/* Two points more than 1000 km apart: chord > 2 sin(1000 / 2R). */
+	static const float far_dot = 0.98770f; /* cos(1000 km / 6371 km) */
+	const struct faii_route_cand *c = &t->cand[k];
+	float sum = 0;
+	for (unsigned j = 0; j < n; j++) {
+		const struct faii_route_cand *o = &t->cand[chosen[j]];
+		float d = 0;
+		d += c->operator_idx != o->operator_idx ? 1.0f : 0.0f;
+		d += c->asn != o->asn ? 0.5f : 0.0f;
+		d += c->jurisdiction != o->jurisdiction ? 0.3f : 0.0f;
+		d += c->node_class != o->node_class ? 0.2f : 0.0f;
+		float dot =
+		        c->unit[0] * o->unit[0] + c->unit[1] * o->unit[1] + c->unit[2] * o->unit[2];
+		d += dot < far_dot ? 0.3f : 0.0f;
+		sum += d;
+	}
+	return sum / (2.3f * (float)n);
+}
+
+/*
+ * A replica set: the first member by the weighted draw, each next one the
+ * feasible candidate maximising 0.6 diversity + 0.4 performance (SPEC 3.4).
+ * All candidates are inside the key's residency class by construction.
+ * Returns the number chosen (want on success).
+ */
+static unsigned pick_set(struct faii_worker *w, const struct faii_route_dp_table *t,
+                         struct task_need *need, unsigned want, uint16_t *chosen)
+{
+	unsigned n = 0;
+	int first = pipe_pick_one(w, t, need);
+	if (first < 0)
+		return 0;
+	chosen[n] = (uint16_t)first;
+	need->excluded_cands |= 1ull << first;
+	n++;
+	while (n < want) {
+		int best = -1;
+		float best_score = -1;
+		for (unsigned k = 0; k < t->count; k++) {
+			if (!cand_feasible(w->dp, t, k, need))
+				continue;
+			float s = 0.6f * diversity(t, k, chosen, n) + 0.4f * t->cand[k].perf;
+			if (s > best_score) {
+				best_score = s;
+				best = (int)k;
+			}
+		}
+		if (best < 0)
+			break;
+		chosen[n] = (uint16_t)best;
+		need->excluded_cands |= 1ull << best;
+		n++;
+	}
+	return n;
+}
+
+/* Stamps a TASK copy for candidate c and rebuilds its headers towards it. */
+int pipe_address_copy(struct faii_worker *w, struct rte_mbuf *m, const struct frame_info *fi,
+                      const struct faii_route_cand *c, uint8_t replica_index, uint8_t replicas,
+                      uint8_t attempt, uint64_t dispatch_ns)
+{
+	uint8_t *msg = rte_pktmbuf_mtod(m, uint8_t *) + fi->msg_offset;
+	uint8_t *body = msg + FAII_HDR_SIZE;
+	/* The words that change, at even offsets from the UDP header: flags,
+	 * dispatch time and node id, (consistency, replica), (attempt, 0). */
+	uint8_t *ts = body + offsetof(struct faii_task, dispatch_ts_ns);
+	uint8_t *rep = body + offsetof(struct faii_task, consistency);
+	_Static_assert(offsetof(struct faii_task, node_id) ==
+	                       offsetof(struct faii_task, dispatch_ts_ns) + 8,
+	               "dispatch time and node id are adjacent");
+	_Static_assert(offsetof(struct faii_task, consistency) % 2 == 0 &&
+	                       offsetof(struct faii_task, replica_index) ==
+	                               offsetof(struct faii_task, consistency) + 1 &&
+	                       offsetof(struct faii_task, attempt) ==
+	                               offsetof(struct faii_task, consistency) + 2,
+	               "replica index and attempt share two aligned words");
+	uint32_t before = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4);
+	msg[6] = (uint8_t)(FAII_F_DISPATCHED | (replicas > 1 ? FAII_F_REPLICA : 0));
+	store_be64(ts, dispatch_ns);
+	store_be32(body + offsetof(struct faii_task, node_id), c->node_id);
+	body[offsetof(struct faii_task, replica_index)] = replica_index;
+	body[offsetof(struct faii_task, attempt)] = attempt;
+	uint32_t after = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4);
+	if (c->addr_family != (fi->ipv6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4))
+		return -1;
+	/* The address the client used is ours: the node answers to it. */
+	pipe_readdress(w, m, fi->l3_offset, fi->l4_offset, fi->ipv6, fi->src_mac, fi->dst_ip,
+	               fi->dst_port, c->addr, c->udp_port, before, after);
+	return 0;
+}
+
+/* ---- TASK -------------------------------------------------------------------------- */
+
+void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index,
+                      const struct faii_frame_view *fv, const struct faii_route_set *set,
+                      uint64_t now_tsc)
+{
+	struct faii_dp *dp = w->dp;
+	struct faii_worker_stats *st = &w->stats;
+	const uint8_t *body = (const uint8_t *)fv->msg.task;
+	struct frame_info fi;
+	pipe_frame_info(m, fv, &fi);
+	uint64_t task_id = load_be64(body + offsetof(struct faii_task, task_id));
+
+	if (fv->msg.hdr->flags & FAII_F_DISPATCHED) {
+		st->pipe[FAII_PIPE_TASK_DISPATCHED_FLAG]++; /* only the appliance dispatches */
+		rte_pktmbuf_free(m);
+		return;
+	}
+	uint64_t now_ns = wall_ns(dp, now_tsc);
+	uint64_t submit = load_be64(body + offsetof(struct faii_task, submit_ts_ns));
+	uint32_t budget_us = load_be32(body + offsetof(struct faii_task, latency_budget_us));
+	uint64_t expire = submit + (uint64_t)budget_us * 1000u;
+	if (expire < now_ns || submit > now_ns + FAII_CLOCK_SKEW_NS) {
+		/* Answered, so the client knows; a replay (below) is not, since
+		 * answering it would amplify whoever replays. */
+		st->pipe[FAII_PIPE_TASK_EXPIRED]++;
+		pipe_answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_REFUSED);
+		return;
+	}
+	hash_sig_t sig = rte_hash_crc_8byte(task_id, 0);
+	if (rte_hash_lookup_with_hash(w->dispatch, &task_id, sig) >= 0) {
+		st->pipe[FAII_PIPE_TASK_REPLAY]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	uint8_t category = body[offsetof(struct faii_task, category)];
+	uint8_t tier = body[offsetof(struct faii_task, tier)];
+	uint8_t consistency = body[offsetof(struct faii_task, consistency)];
+	uint16_t region = load_be16(body + offsetof(struct faii_task, origin_region));
+	uint16_t rclass = load_be16(body + offsetof(struct faii_task, residency_class));
+	st->category_tasks[category - 1]++;
+
+	const struct faii_route_dp_table *t =
+	        set ? faii_route_set_lookup(set, region, category, rclass) : NULL;
+	if (t == NULL) {
+		st->pipe[FAII_PIPE_TASK_UNKNOWN_KEY]++;
+		pipe_answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_NO_FEASIBLE_NODE);
+		return;
+	}
+	uint8_t rslot = set->region_slot[region];
+	w->key_arrivals[faii_route_key_index(rslot, category, rclass)]++;
+
+	unsigned replicas = faii_consistency_replicas(consistency);
+	uint16_t chosen[FAII_REPLICAS_MAX];
+	struct task_need need = {
+	        .budget_us = budget_us,
+	        .min_reputation =
+	                load_be16(body + offsetof(struct faii_task, min_reputation_milli)),
+	        .family = fi.ipv6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4,
+	};
+	unsigned got = t->count ? pick_set(w, t, &need, replicas, chosen) : 0;
+	if (got < replicas) {
+		st->pipe[FAII_PIPE_NO_FEASIBLE]++;
+		pipe_answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_NO_FEASIBLE_NODE);
+		return;
+	}
+	int32_t pos = rte_hash_add_key_with_hash(w->dispatch, &task_id, sig);
+	if (pos < 0) {
+		st->pipe[FAII_PIPE_TABLE_FULL]++;
+		pipe_answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_REFUSED);
+		return;
+	}
+	uint32_t rslot_pool = NO_SLOT;
+	if (replicas > 1) {
+		if (w->replica_free_count == 0) {
+			rte_hash_del_key_with_hash(w->dispatch, &task_id, sig);
+			st->pipe[FAII_PIPE_REPLICA_POOL_EMPTY]++;
+			pipe_answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_REFUSED);
+			return;
+		}
+		rslot_pool = w->replica_free[--w->replica_free_count];
+	}
+
+	struct faii_dispatch *r = &w->records[pos];
+	memset(r, 0, sizeof(*r));
+	r->task_id = task_id;
+	r->expire_ns = expire;
+	r->arrival_tsc = now_tsc;
+	r->dispatch_ns[0] = now_ns;
+	r->dispatch_tsc[0] = now_tsc;
+	r->replica_slot = rslot_pool;
+	r->budget_us = budget_us;
+	r->region = region;
+	r->residency_class = rclass;
+	r->min_reputation = need.min_reputation;
+	r->client_port = fi.src_port;
+	r->local_port = fi.dst_port;
+	r->vlan_tci = fi.vlan_tci;
+	r->vlan = fi.vlan;
+	r->category = category;
+	r->tier = tier;
+	r->replicas = (uint8_t)replicas;
+	r->quorum = faii_consistency_quorum(consistency);
+	r->state = REC_DISPATCHED;
+	r->region_slot = rslot;
+	r->family = need.family;
+	r->rx_port_index = (uint8_t)port_index;
+	memcpy(r->client_mac, fi.src_mac, 6);
+	memcpy(r->client_ip, fi.src_ip, fi.ipv6 ? 16 : 4);
+	memcpy(r->local_ip, fi.dst_ip, fi.ipv6 ? 16 : 4);
+	w->records_in_use++;
+
+	/* Copies first, from the client's bytes; the original goes last. */
+	struct rte_mbuf *copies[FAII_REPLICAS_MAX];
+	copies[replicas - 1] = m;
+	for (unsigned k = 0; k + 1 < replicas; k++) {
+		copies[k] = rte_pktmbuf_copy(m, dp->pool, 0, UINT32_MAX);
+		if (copies[k] == NULL)
+			st->pipe[FAII_PIPE_MBUF_EXHAUSTED]++;
+	}
+	/* The frame info points into m, which is rewritten last. */
+	for (unsigned k = 0; k < replicas; k++) {
+		struct rte_mbuf *c = copies[k];
+		r->node[k] = t->cand[chosen[k]].node;
+		if (c == NULL) {
+			r->unsent |= (uint8_t)(1u << k); /* re-dispatched at the deadline */
+			continue;
+		}
+		c->port = m->port;
+		bool sent = false;
+		for (unsigned tries = 0; tries <= t->count; tries++) {
+			const struct faii_route_cand *cand = &t->cand[chosen[k]];
+			r->node[k] = cand->node;
+			if (pipe_address_copy(w, c, &fi, cand, (uint8_t)k, (uint8_t)replicas, 0,
+			                      now_ns) == 0 &&
+			    judge(w, c) == FAII_RES_PASS_ALLOWED) {
+				sent = true;
+				break;
+			}
+			/* Defence in depth: the table holds only allowed nodes, so a
+			 * refusal means the policy changed under us. Never send it. */
+			st->pipe[FAII_PIPE_RESIDENCY_REFUSED]++;
+			int alt = pipe_pick_one(w, t, &need); /* refused ones stay excluded */
+			if (alt < 0)
+				break;
+			chosen[k] = (uint16_t)alt;
+			need.excluded_cands |= 1ull << alt;
+		}
+		if (!sent) {
+			r->node[k] = t->cand[chosen[k]].node;
+			if (c == m)
+				m = NULL; /* nothing to hold: re-dispatch will find no copy */
+			rte_pktmbuf_free(c);
+			copies[k] = NULL;
+			r->unsent |= (uint8_t)(1u << k);
+			continue;
+		}
+		struct faii_node_live *lv = &dp->live[r->node[k]];
+		ATOMIC_ADD(&lv->outstanding, 1);
+		ATOMIC_ADD(&lv->dispatched, 1);
+		st->class_copies[t->cand[chosen[k]].node_class]++;
+		st->pipe[FAII_PIPE_COPIES_SENT]++;
+	}
+	if (r->unsent == (uint8_t)((1u << replicas) - 1)) {
+		/* Every copy refused (the residency policy changed under the
+		 * tables) or unbuilt: nothing left, so say so now, not after a
+		 * timeout, and forget the task. */
+		st->pipe[FAII_PIPE_NO_FEASIBLE]++;
+		pipe_answer_record(w, r, FAII_RESULT_NO_FEASIBLE_NODE, 0, 0);
+		pipe_release(w, r);
+		rte_hash_del_key_with_hash(w->dispatch, &task_id, sig);
+		r->state = REC_FREE;
+		w->records_in_use--;
+		return;
+	}
+	/* Hold the last copy for a re-dispatch after a timeout. */
+	if (m != NULL) {
+		rte_mbuf_refcnt_update(m, 1);
+		r->task = m;
+	}
+	for (unsigned k = 0; k < replicas; k++) {
+		if (copies[k] != NULL)
+			tx_enqueue(w, port_index, copies[k]);
+	}
+	st->pipe[FAII_PIPE_TASKS_DISPATCHED]++;
+	st->tier_dispatched[tier - 1]++;
+	wheel_insert(w, (uint32_t)pos, tick_of(dp, now_tsc) + ticks_for_us(budget_us));
+}

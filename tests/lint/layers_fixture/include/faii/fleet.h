@@ -1,0 +1,2 @@
+/* A ground header that includes a control header: forbidden. */
+#include "faii/config.h"

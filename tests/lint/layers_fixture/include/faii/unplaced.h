@@ -1,0 +1,1 @@
+/* A header with no layer: forbidden. */
