@@ -3,6 +3,7 @@
  * The control socket server: see include/faii/ctlsock.h and docs/control.md.
  */
 #include "faii/ctlsock.h"
+#include "faii/assert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,6 +177,8 @@ static bool queue_line(struct client *c, const char *text, size_t len)
 	memcpy(c->out + c->out_len, text, len);
 	c->out[c->out_len + len] = '\n';
 	c->out_len += len + 1;
+	FAII_ASSERT(c->out_off <= c->out_len && c->out_len <= c->out_cap);
+	FAII_ASSERT(c->out_len - c->out_off <= FAII_CTL_OUTPUT_MAX);
 	return true;
 }
 
@@ -254,6 +257,7 @@ static bool serve_lines(struct faii_ctl *s, struct client *c)
 {
 	size_t start = 0;
 	unsigned served = 0;
+	FAII_ASSERT(c->in_len <= FAII_CTL_LINE_MAX + 1);
 	while (served < FAII_CTL_REQUESTS_PER_POLL) {
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (nl == NULL)
@@ -268,6 +272,7 @@ static bool serve_lines(struct faii_ctl *s, struct client *c)
 		start += len + 1;
 		served++;
 	}
+	FAII_ASSERT(start <= c->in_len);
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
 	if (c->in_len == FAII_CTL_LINE_MAX + 1 && memchr(c->in, '\n', c->in_len) == NULL) {

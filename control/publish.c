@@ -4,6 +4,7 @@
  */
 #include "faii/clock.h"
 #include "faii/publish.h"
+#include "faii/assert.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,6 +35,7 @@ void faii_route_compile(const struct faii_config *cfg, const struct faii_route_t
                         struct faii_route_dp_table *out)
 {
 	const double rad = M_PI / 180.0;
+	FAII_ASSERT(t->count <= FAII_ROUTE_CANDIDATES_MAX);
 	memset(out, 0, sizeof(*out));
 	out->count = t->count;
 	out->flags = t->flags;
@@ -44,6 +46,7 @@ void faii_route_compile(const struct faii_config *cfg, const struct faii_route_t
 	for (unsigned k = 0; k < t->count; k++)
 		share_max = t->share[k] > share_max ? t->share[k] : share_max;
 	for (unsigned k = 0; k < t->count; k++) {
+		FAII_ASSERT(t->node[k] < cfg->node_count && t->alias[k] < t->count);
 		const struct faii_cfg_node *n = &cfg->nodes[t->node[k]];
 		struct faii_route_cand *c = &out->cand[k];
 		out->prob[k] = t->prob[k];

@@ -3,6 +3,7 @@
  * The node registry: see include/faii/registry.h. Control thread only.
  */
 #include "faii/registry.h"
+#include "faii/assert.h"
 
 #include "faii/clock.h"
 
@@ -135,6 +136,9 @@ int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node 
 			return -ENOSPC;
 		reg->cfg->node_count++;
 	}
+	FAII_ASSERT(slot >= 0 && (uint32_t)slot < reg->cfg->node_count &&
+	            reg->cfg->node_count <= reg->capacity);
+	FAII_ASSERT(faii_registry_find(reg, node->id) == slot); /* id -> slot is one to one */
 	reg->cfg->nodes[slot] = *node;
 	memset(&reg->signals[slot], 0, sizeof(reg->signals[slot]));
 	/* Counters of a previous life of the slot stay: they are cumulative. */
@@ -155,6 +159,8 @@ int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node 
 void faii_registry_update(struct faii_registry *reg, uint32_t slot,
                           const struct faii_cfg_node *node)
 {
+	FAII_ASSERT(slot < reg->cfg->node_count);
+	FAII_ASSERT(node->id == reg->cfg->nodes[slot].id); /* a slot keeps its node */
 	struct faii_cfg_node *n = &reg->cfg->nodes[slot];
 	if (n->jurisdiction != node->jurisdiction)
 		reg->residency_dirty = true;
@@ -175,7 +181,9 @@ int32_t faii_registry_find(const struct faii_registry *reg, uint32_t node_id)
 	void *data = NULL;
 	if (rte_hash_lookup_data(reg->by_id, &node_id, &data) < 0)
 		return -1;
-	return (int32_t)(uintptr_t)data;
+	uint32_t slot = (uint32_t)(uintptr_t)data;
+	FAII_ASSERT(slot < reg->cfg->node_count && reg->cfg->nodes[slot].id == node_id);
+	return (int32_t)slot;
 }
 
 int faii_registry_set_status(struct faii_registry *reg, uint32_t slot, uint8_t status)

@@ -11,6 +11,8 @@
  */
 #include "faii/routing.h"
 
+#include "faii/assert.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -337,6 +339,23 @@ static void build_alias(struct faii_route_table *t)
 		t->prob[small[--ns]] = FAII_ROUTE_PROB_ONE;
 }
 
+/* Postconditions of a solved table: a distribution over its candidates that
+ * the alias arrays reproduce, within the operator cap the solver settled on. */
+static void check_solution(const struct faii_route_table *t, const struct qp *p)
+{
+	FAII_ASSERT(t->count >= 1 && t->count <= FAII_ROUTE_CANDIDATES_MAX && p->n == t->count);
+	double sum = 0;
+	for (unsigned k = 0; k < t->count; k++) {
+		FAII_ASSERT_MSG(p->phi[k] >= -1e-9 && p->phi[k] <= 1 + 1e-9, "share %u = %g", k,
+		                p->phi[k]);
+		FAII_ASSERT(t->alias[k] < t->count);
+		sum += p->phi[k];
+	}
+	FAII_ASSERT_MSG(fabs(sum - 1.0) < 1e-6, "shares sum to %.9f", sum);
+	FAII_ASSERT_MSG(max_operator_share(p) <= p->beta + 1e-6, "operator share %g above cap %g",
+	                max_operator_share(p), p->beta);
+}
+
 /* ---- one key ------------------------------------------------------------------------ */
 
 static enum faii_route_exclusion
@@ -504,6 +523,7 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 		for (unsigned k = 0; k < t->count; k++)
 			t->share[k] = (float)p.phi[k];
 		build_alias(t);
+		check_solution(t, &p);
 		if (explain)
 			explain->operators = p.ops;
 	}

@@ -204,7 +204,9 @@ static inline uint32_t judge(struct faii_worker *w, struct rte_mbuf *m)
 
 static inline void wheel_insert(struct faii_worker *w, uint32_t pos, uint64_t due_tick)
 {
+	FAII_ASSERT(pos < FAII_DISPATCH_ENTRIES);
 	struct faii_dispatch *r = &w->records[pos];
+	FAII_ASSERT(r->state != REC_FREE);
 	if (due_tick <= w->wheel_tick)
 		due_tick = w->wheel_tick + 1;
 	r->due_tick = due_tick;
@@ -221,9 +223,28 @@ static inline uint64_t ticks_for_us(uint64_t us)
 static inline void forget(struct faii_worker *w, uint32_t pos)
 {
 	struct faii_dispatch *r = &w->records[pos];
-	rte_hash_del_key(w->dispatch, &r->task_id);
+	FAII_ASSERT(r->state == REC_DONE);
+	FAII_ASSERT(r->task == NULL && r->replica_slot == NO_SLOT); /* released first */
+	FAII_ASSERT(w->records_in_use > 0);
+	int32_t deleted = rte_hash_del_key(w->dispatch, &r->task_id);
+	FAII_ASSERT(deleted == (int32_t)pos); /* position in the hash = index in records */
 	r->state = REC_FREE;
 	w->records_in_use--;
+}
+
+/* A node takes a copy: its outstanding count R_i goes up. */
+static inline void outstanding_take(struct faii_node_live *lv)
+{
+	uint32_t before = ATOMIC_ADD(&lv->outstanding, 1);
+	FAII_ASSERT(before < UINT32_MAX);
+}
+
+/* A copy answered or given up: R_i goes down, never below zero (only the
+ * worker that owns the task's record gives back what it took). */
+static inline void outstanding_give_back(struct faii_node_live *lv)
+{
+	uint32_t before = ATOMIC_SUB(&lv->outstanding, 1);
+	FAII_ASSERT(before > 0);
 }
 
 /* ---- frames.c ---- */

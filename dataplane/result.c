@@ -16,6 +16,8 @@ void pipe_release(struct faii_worker *w, struct faii_dispatch *r)
 		r->task = NULL;
 	}
 	if (r->replica_slot != NO_SLOT) {
+		FAII_ASSERT(r->replica_slot < FAII_REPLICA_SLOTS);
+		FAII_ASSERT(w->replica_free_count < FAII_REPLICA_SLOTS); /* no slot freed twice */
 		w->replica_free[w->replica_free_count++] = r->replica_slot;
 		r->replica_slot = NO_SLOT;
 	}
@@ -23,7 +25,9 @@ void pipe_release(struct faii_worker *w, struct faii_dispatch *r)
 
 void pipe_finish(struct faii_worker *w, uint32_t pos)
 {
+	FAII_ASSERT(pos < FAII_DISPATCH_ENTRIES);
 	struct faii_dispatch *r = &w->records[pos];
+	FAII_ASSERT(r->state == REC_DISPATCHED); /* a task finishes once */
 	r->state = REC_DONE;
 	pipe_release(w, r);
 	/* Kept until its replay window ends; the wheel entry already pending
@@ -92,7 +96,7 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 void pipe_copy_failed(struct faii_worker *w, struct faii_dispatch *r, unsigned k)
 {
 	struct faii_node_live *lv = &w->dp->live[r->node[k]];
-	ATOMIC_SUB(&lv->outstanding, 1);
+	outstanding_give_back(lv);
 	ATOMIC_ADD(&lv->failed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
 	w->stats.pipe[FAII_PIPE_TIMEOUTS]++;
@@ -128,6 +132,9 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 		return;
 	}
 	st->pipe[FAII_PIPE_RESULTS_MATCHED]++;
+	FAII_ASSERT(r->replicas == 1 || r->replicas == 3 || r->replicas == FAII_REPLICAS_MAX);
+	FAII_ASSERT(r->tier >= 1 && r->tier <= FAII_TIER_COUNT);
+	FAII_ASSERT(r->node[k] < dp->node_capacity);
 
 	unsigned attempt = (r->second >> k) & 1;
 	uint64_t rtt_us = tsc_to_us(dp, now_tsc - r->dispatch_tsc[attempt]);
@@ -136,7 +143,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 	bool in_slo = ok && rtt_us <= r->budget_us;
 	struct faii_node_live *lv = &dp->live[r->node[k]];
 	r->replied |= (uint8_t)(1u << k);
-	ATOMIC_SUB(&lv->outstanding, 1);
+	outstanding_give_back(lv);
 	ATOMIC_ADD(&lv->completed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
 	if (in_slo)
@@ -170,6 +177,9 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 	}
 
 	const uint8_t full = (uint8_t)((1u << r->replicas) - 1);
+	/* Vote masks name copies of this task only; ok and errors never overlap. */
+	FAII_ASSERT((r->replied & ~full) == 0 && (r->ok & ~full) == 0 && (r->errors & ~full) == 0);
+	FAII_ASSERT((r->ok & r->errors) == 0 && (r->in_slo & ~r->ok) == 0);
 	if (r->replicas == 1) {
 		if (ok || attempt == 1 || r->task == NULL) {
 			/* The answer, or the node's error after the retry. */
@@ -192,6 +202,8 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 		return;
 	}
 
+	FAII_ASSERT(r->replica_slot < FAII_REPLICA_SLOTS);
+	FAII_ASSERT(r->quorum > r->replicas / 2 && r->quorum <= r->replicas);
 	uint8_t(*hashes)[FAII_HASH_SIZE] = w->replica_hash[r->replica_slot];
 	if (ok)
 		memcpy(hashes[k], hash, FAII_HASH_SIZE);
@@ -200,6 +212,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 		unsigned agree = 0;
 		for (unsigned j = 0; j < r->replicas; j++)
 			agree += (r->ok >> j) & 1 && memcmp(hashes[j], hash, FAII_HASH_SIZE) == 0;
+		FAII_ASSERT(agree >= 1 && agree <= r->replicas); /* k agrees with itself */
 		if (agree >= r->quorum) {
 			r->majority = (uint8_t)(k + 1);
 			for (unsigned j = 0; j < r->replicas; j++) {

@@ -51,11 +51,13 @@ int pipe_pick_one(struct faii_worker *w, const struct faii_route_dp_table *t,
                   const struct task_need *need)
 {
 	const struct faii_dp *dp = w->dp;
+	FAII_ASSERT(t->count >= 1 && t->count <= FAII_ROUTE_CANDIDATES_MAX);
 	int best = -1;
 	for (int draw = 0; draw < 2; draw++) {
 		uint64_t r = rng_next(w);
 		uint32_t i = (uint32_t)(((r >> 32) * t->count) >> 32);
 		unsigned k = (uint32_t)r <= t->prob[i] ? i : t->alias[i];
+		FAII_ASSERT(i < t->count && k < t->count); /* the alias table is closed */
 		if (!cand_feasible(dp, t, k, need))
 			continue;
 		if (best < 0 || less_loaded(dp, t, k, (unsigned)best))
@@ -63,6 +65,7 @@ int pipe_pick_one(struct faii_worker *w, const struct faii_route_dp_table *t,
 	}
 	if (best >= 0)
 		return best;
+	/* Bounded by the table: FAII_ROUTE_CANDIDATES_MAX. */
 	for (unsigned k = 0; k < t->count; k++) {
 		if (cand_feasible(dp, t, k, need) &&
 		    (best < 0 || less_loaded(dp, t, k, (unsigned)best)))
@@ -249,7 +252,10 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 		rslot_pool = w->replica_free[--w->replica_free_count];
 	}
 
+	FAII_ASSERT((uint32_t)pos < FAII_DISPATCH_ENTRIES);
 	struct faii_dispatch *r = &w->records[pos];
+	FAII_ASSERT(r->state == REC_FREE); /* the hash gave a position nobody holds */
+	FAII_ASSERT(replicas >= 1 && replicas <= FAII_REPLICAS_MAX);
 	memset(r, 0, sizeof(*r));
 	r->task_id = task_id;
 	r->expire_ns = expire;
@@ -277,6 +283,8 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 	memcpy(r->client_ip, fi.src_ip, fi.ipv6 ? 16 : 4);
 	memcpy(r->local_ip, fi.dst_ip, fi.ipv6 ? 16 : 4);
 	w->records_in_use++;
+	FAII_ASSERT(w->records_in_use <= FAII_DISPATCH_ENTRIES);
+	FAII_ASSERT(r->quorum >= 1 && r->quorum <= r->replicas);
 
 	/* Copies first, from the client's bytes; the original goes last. */
 	struct rte_mbuf *copies[FAII_REPLICAS_MAX];
@@ -324,7 +332,7 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 			continue;
 		}
 		struct faii_node_live *lv = &dp->live[r->node[k]];
-		ATOMIC_ADD(&lv->outstanding, 1);
+		outstanding_take(lv);
 		ATOMIC_ADD(&lv->dispatched, 1);
 		st->class_copies[t->cand[chosen[k]].node_class]++;
 		st->pipe[FAII_PIPE_COPIES_SENT]++;
@@ -336,7 +344,9 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 		st->pipe[FAII_PIPE_NO_FEASIBLE]++;
 		pipe_answer_record(w, r, FAII_RESULT_NO_FEASIBLE_NODE, 0, 0);
 		pipe_release(w, r);
-		rte_hash_del_key_with_hash(w->dispatch, &task_id, sig);
+		int32_t deleted = rte_hash_del_key_with_hash(w->dispatch, &task_id, sig);
+		FAII_ASSERT(deleted == pos);
+		FAII_ASSERT(w->records_in_use > 0);
 		r->state = REC_FREE;
 		w->records_in_use--;
 		return;

@@ -65,7 +65,7 @@ bool pipe_redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsign
 			r->dispatch_ns[1] = now_ns;
 			r->dispatch_tsc[1] = now_tsc;
 			struct faii_node_live *lv = &dp->live[cand->node];
-			ATOMIC_ADD(&lv->outstanding, 1);
+			outstanding_take(lv);
 			ATOMIC_ADD(&lv->dispatched, 1);
 			w->stats.class_copies[cand->node_class]++;
 			w->stats.pipe[FAII_PIPE_REDISPATCHED]++;
@@ -83,8 +83,11 @@ bool pipe_redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsign
 static void on_due(struct faii_worker *w, uint32_t pos, const struct faii_route_set *set,
                    uint64_t now_tsc, uint64_t tick)
 {
+	FAII_ASSERT(pos < FAII_DISPATCH_ENTRIES);
 	struct faii_dispatch *r = &w->records[pos];
 	struct faii_dp *dp = w->dp;
+	FAII_ASSERT(r->state == REC_DISPATCHED ||
+	            r->state == REC_DONE); /* wheel holds no free record */
 	if (r->due_tick > tick) {
 		wheel_insert(w, pos, r->due_tick); /* beyond the wheel's horizon */
 		return;
@@ -99,6 +102,7 @@ static void on_due(struct faii_worker *w, uint32_t pos, const struct faii_route_
 	}
 	const uint8_t full = (uint8_t)((1u << r->replicas) - 1);
 	uint8_t silent = (uint8_t)(full & ~r->replied);
+	FAII_ASSERT(r->attempt <= 1 && (r->unsent & ~full) == 0);
 	if (r->forwarded) {
 		for (unsigned k = 0; k < r->replicas; k++) {
 			if ((silent >> k) & 1 && !((r->unsent >> k) & 1))
@@ -155,7 +159,10 @@ void pipe_run_wheel(struct faii_worker *w, const struct faii_route_set *set, uin
 		uint32_t slot = (uint32_t)(tick & (FAII_WHEEL_SLOTS - 1));
 		uint32_t pos = w->wheel[slot];
 		w->wheel[slot] = NO_SLOT;
+		/* A slot's list holds each record once: at most every record. */
+		uint32_t visited = 0;
 		while (pos != NO_SLOT) {
+			FAII_ASSERT(++visited <= FAII_DISPATCH_ENTRIES);
 			uint32_t next = w->records[pos].wheel_next;
 			on_due(w, pos, set, now_tsc, tick);
 			pos = next;
