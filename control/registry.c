@@ -138,8 +138,8 @@ int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node 
 	}
 	FAII_ASSERT(slot >= 0 && (uint32_t)slot < reg->cfg->node_count &&
 	            reg->cfg->node_count <= reg->capacity);
-	FAII_ASSERT(faii_registry_find(reg, node->id) == slot); /* id -> slot is one to one */
 	reg->cfg->nodes[slot] = *node;
+	FAII_ASSERT(faii_registry_find(reg, node->id) == slot); /* id -> slot is one to one */
 	memset(&reg->signals[slot], 0, sizeof(reg->signals[slot]));
 	/* Counters of a previous life of the slot stay: they are cumulative. */
 	uint32_t total[FAII_TIER_COUNT], met[FAII_TIER_COUNT];
