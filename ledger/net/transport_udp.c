@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "faii/assert.h"
-#include "faii/config.h"
+#include "faii/limits.h"
 
 /* The largest UDP payload over IPv4 (65535 - 20 - 8); IPv6 allows more. */
 #define TRANSPORT_UDP_DATAGRAM_BYTES_MAX 65507u
