@@ -2,7 +2,7 @@
 /*
  * faiid: the appliance daemon. This file is the slow path: arguments,
  * configuration, EAL and port set-up, the periodic counters on stdout, and a
- * clean stop on SIGINT/SIGTERM. The packet loop is in worker.c.
+ * clean stop on SIGINT/SIGTERM. The packet loop is in dataplane/pipeline.c.
  *
  *   faiid [EAL arguments] -- --config FILE [--control-socket PATH]
  *         [--metrics-port N] [--ledger-dir DIR] [--check]

@@ -15,6 +15,8 @@
  *
  * Cost: one predictable branch; the failure path is cold and out of line.
  * Keep the expression free of side effects.
+ *
+ * Error convention: a failed assertion does not return.
  */
 #ifndef FAII_ASSERT_H
 #define FAII_ASSERT_H

@@ -4,6 +4,9 @@
  * (include/faii/ledger_store.h). Payloads are little-endian structs of fixed
  * layout; docs/ledger-store.md lists the types. The DAG later carries some of
  * them (residency violations, routing receipts) to the other validators.
+ *
+ * Error convention: the ledger store's: a sequence number (> 0) or a
+ * negative errno.
  */
 #ifndef FAII_AUDIT_H
 #define FAII_AUDIT_H

@@ -7,6 +7,11 @@
  *
  * This file knows framing, roles and bounds; what the commands do is the
  * dispatcher's business (appliance/control.c and appliance/cmd_*.c).
+ *
+ * Error convention: faii_ctl_open() returns 0, or -1 with a sentence in
+ * err; a dispatcher returns its JSON result, or NULL after faii_ctl_fail()
+ * filled err with a code of docs/control.md and a sentence. A client that
+ * breaks a bound is answered with an error line or dropped and counted.
  */
 #ifndef FAII_CTLSOCK_H
 #define FAII_CTLSOCK_H

@@ -6,6 +6,8 @@
  * fleet can sign heartbeats and attestations that the appliance verifies
  * against the public keys in the configuration. Never use these keys outside
  * a demonstration or a test: anyone can derive them.
+ *
+ * Error convention: none; key derivation cannot fail.
  */
 #ifndef FAII_DEMO_H
 #define FAII_DEMO_H

@@ -12,6 +12,9 @@
  *   published, swapped with one atomic pointer store and freed only after
  *   every worker has passed a quiescent state (rte_rcu_qsbr). A worker loads
  *   the pointer once per loop iteration.
+ *
+ * Error convention: faii_route_set_lookup() returns NULL for a key that has
+ * no table (the caller answers no_feasible_node and counts it).
  */
 #ifndef FAII_FLEET_H
 #define FAII_FLEET_H

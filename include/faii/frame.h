@@ -8,6 +8,9 @@
  *
  * Same convention as wire.h: sizes are returned, 0 on failure; nothing
  * allocates, blocks or logs, so everything here is safe on the hot path.
+ *
+ * Error convention: builders return the bytes written, 0 when the buffer
+ * is too small; nothing here fails otherwise.
  */
 #ifndef FAII_FRAME_H
 #define FAII_FRAME_H

@@ -12,6 +12,8 @@
  * residency maps, the configuration's lists).
  *
  * Depends on protocol.h only (the wire's own ranges).
+ *
+ * Error convention: none (definitions and compile-time checks).
  */
 #ifndef FAII_LIMITS_H
 #define FAII_LIMITS_H

@@ -11,6 +11,8 @@
  * docs/protocol.md is the normative description; this header is its C form,
  * shared by the dataplane, the control plane, the eBPF program and the tests.
  * It uses only fixed-width types so that the BPF object can include it too.
+ *
+ * Error convention: none (definitions only); wire.h parses and refuses.
  */
 #ifndef FAII_PROTOCOL_H
 #define FAII_PROTOCOL_H

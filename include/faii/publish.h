@@ -5,6 +5,9 @@
  * immutable struct faii_route_set, swaps it in with an atomic pointer store,
  * and frees a replaced set only when rte_rcu_qsbr says every worker has
  * passed a quiescent state since the swap. A packet never waits for this.
+ *
+ * Error convention: negative errno (-EBUSY: deferred to the next tick,
+ * -ENOMEM).
  */
 #ifndef FAII_PUBLISH_H
 #define FAII_PUBLISH_H

@@ -13,6 +13,11 @@
  * with it without a lookup. Joining is permissioned: a node exists because
  * the configuration (or an operator) says so; REGISTER from an unknown node
  * id is refused.
+ *
+ * Error convention: set-up returns 0 or -1 with a sentence in err; lookups
+ * and additions return a slot (>= 0) or a negative errno (-1 for "no such
+ * node" from faii_registry_find); slow-path messages are never errors but an
+ * outcome (enum faii_slow_outcome) counted by name.
  */
 #ifndef FAII_REGISTRY_H
 #define FAII_REGISTRY_H

@@ -8,6 +8,9 @@
  * A residency policy fails closed: a faii TASK passes only when its assigned
  * node is known, its residency class is defined, and the node's jurisdiction
  * is in the class's allowed set. Traffic that is not faii passes untouched.
+ *
+ * Error convention: none; the program's verdicts are values of
+ * enum faii_residency_reason, counted per reason at every attach point.
  */
 #ifndef FAII_RESIDENCY_H
 #define FAII_RESIDENCY_H

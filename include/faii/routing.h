@@ -11,6 +11,9 @@
  *
  * The category refines SPEC's tier (a category has exactly one tier) so that
  * per-category eligibility is exact.
+ *
+ * Error convention: the scoring functions cannot fail; faii_route_solve()
+ * returns 0 or -EINVAL (a key the configuration does not know).
  */
 #ifndef FAII_ROUTING_H
 #define FAII_ROUTING_H

@@ -9,6 +9,9 @@
  * it. Tests that assert particular values keep their own messages, next to
  * the assertions. The samples are a library of their own (faii_samples), not
  * part of faii_common, so that faiid never links them.
+ *
+ * Error convention: the encoder returns the bytes written, 0 when the
+ * buffer is too small.
  */
 #ifndef FAII_SAMPLES_H
 #define FAII_SAMPLES_H

@@ -2,6 +2,8 @@
 /*
  * Fixed-width integer types for headers shared with BPF programs: the BPF
  * target has no libc, so there they come from the kernel's UAPI types.
+ *
+ * Error convention: none (definitions only).
  */
 #ifndef FAII_TYPES_H
 #define FAII_TYPES_H
