@@ -138,12 +138,13 @@ int faii_publisher_run(struct faii_publisher *p)
 		p->deferred++;
 		return -EBUSY;
 	}
-	double t0 = faii_monotonic_s();
+	const struct faii_clock *clock = p->reg->clock;
+	uint64_t t0_ns = faii_clock_monotonic_ns(clock);
 	struct faii_route_set *set = build_set(p);
 	if (set == NULL)
 		return -ENOMEM;
 	set->generation = ++p->generation;
-	set->published_ns = faii_realtime_ns();
+	set->published_ns = faii_clock_realtime_ns(clock);
 	struct faii_route_set *old =
 	        atomic_exchange_explicit(&p->current, set, memory_order_acq_rel);
 	if (old != NULL) {
@@ -155,7 +156,7 @@ int faii_publisher_run(struct faii_publisher *p)
 			p->retired_count++;
 		}
 	}
-	p->last_solve_s = faii_monotonic_s() - t0;
+	p->last_solve_s = (double)(faii_clock_monotonic_ns(clock) - t0_ns) * 1e-9;
 	p->solve_seconds_total += p->last_solve_s;
 	return 0;
 }

@@ -64,7 +64,8 @@ int faii_registry_init(struct faii_registry *reg, struct faii_config *cfg, uint3
 {
 	memset(reg, 0, sizeof(*reg));
 	reg->cfg = cfg;
-	reg->start_ns = faii_realtime_ns();
+	reg->clock = &faii_clock_system;
+	reg->start_ns = faii_clock_realtime_ns(reg->clock);
 	uint64_t cap = (uint64_t)cfg->node_count + extra;
 	reg->capacity = (uint32_t)(cap > FAII_CFG_NODES_MAX ? FAII_CFG_NODES_MAX : cap);
 	if (reg->capacity == 0)
@@ -329,7 +330,7 @@ uint64_t faii_registry_signal_age_ns(const struct faii_registry *reg, uint64_t s
 void faii_registry_refresh(struct faii_registry *reg)
 {
 	const struct faii_config *cfg = reg->cfg;
-	uint64_t now = faii_realtime_ns();
+	uint64_t now = faii_clock_realtime_ns(reg->clock);
 	uint64_t hb_stale = (uint64_t)cfg->appliance.heartbeat_stale_s * 1000000000ull;
 	uint64_t at_stale = (uint64_t)cfg->appliance.attest_stale_s * 1000000000ull;
 	for (uint32_t i = 0; i < cfg->node_count; i++) {

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "faii/clock.h"
 #include "faii/config.h"
 #include "faii/fleet.h"
 #include "faii/routing.h"
@@ -92,6 +93,9 @@ struct faii_registry {
 	 * must be refilled. */
 	bool residency_dirty;
 	uint64_t start_ns; /* stale-signal ages count from here at the latest */
+	/* Time for signal ages and publishing: &faii_clock_system after init;
+	 * a simulation sets its own before the first refresh. */
+	const struct faii_clock *clock;
 };
 
 /*

@@ -38,6 +38,7 @@
 #include "appliance.h"
 #include "dataplane.h"
 #include "faii/config.h"
+#include "faii/clock.h"
 #include "faii/demo.h"
 #include "faii/frame.h"
 #include "faii/protocol.h"
@@ -1743,6 +1744,38 @@ Test(dataplane, stale_heartbeat_excludes_stale_attestation_demotes)
 	memset(per_node, 0, sizeof(per_node));
 	run_tasks(&tpl, 400, 10, per_node);
 	cr_expect_gt(per_node[1], 50, "node 1 routes again once heard");
+}
+
+/*
+ * The registry reads time through its struct faii_clock (the simulation
+ * seam): with a clock that only moves when the test moves it, a silent node
+ * turns stale after two "seconds" that never pass on the wall, and the route
+ * set carries the clock's time.
+ */
+static uint64_t manual_now_ns;
+static uint64_t manual_realtime_ns(const struct faii_clock *clock)
+{
+	(void)clock;
+	return manual_now_ns;
+}
+
+Test(dataplane, registry_reads_time_from_its_clock)
+{
+	static const char ages[] = "appliance:\n  heartbeat_stale_s: 1\n";
+	struct nspec n[1] = {node("M", "a", "CH")};
+	tb_setup(1, 1, fleet(ages, n, 1));
+	const struct faii_clock manual = {.realtime_ns = manual_realtime_ns,
+	                                  .monotonic_ns = manual_realtime_ns};
+	manual_now_ns = T.a.reg.start_ns;
+	T.a.reg.clock = &manual;
+	faii_appliance_publish(&T.a);
+	cr_assert(!T.a.reg.state[0].stale_heartbeat, "no time has passed");
+	cr_assert_eq(faii_publisher_current(&T.a.pub)->published_ns, manual_now_ns);
+	manual_now_ns += 2 * FAII_NS_PER_S;
+	faii_appliance_publish(&T.a);
+	cr_assert(T.a.reg.state[0].stale_heartbeat, "stale after two simulated seconds");
+	cr_assert_eq(faii_publisher_current(&T.a.pub)->published_ns, manual_now_ns);
+	T.a.reg.clock = &faii_clock_system;
 }
 
 Test(dataplane, stale_attestation_scores_at_the_esg_floor)
