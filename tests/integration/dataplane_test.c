@@ -1503,9 +1503,12 @@ static void dist_run(unsigned workers, uint64_t *per)
 	uint64_t handoff[QUEUES_MAX] = {0}, owned[QUEUES_MAX] = {0};
 	for (unsigned i = 0; i < DIST_TASKS; i++) {
 		unsigned q = i % workers, rq = (i + 1) % workers;
-		/* 50 ms: finished records stay for their replay window, and this
-		 * loop runs faster than FAII_DISPATCH_ENTRIES per second. */
-		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 50000);
+		/* 250 ms: finished records stay for their replay window, so the
+		 * budget times the loop's rate (under 400 k tasks/s on any machine
+		 * this runs on) must stay below FAII_DISPATCH_ENTRIES; and a test
+		 * process preempted on a loaded machine must not see its task
+		 * expire in between (50 ms did, at a load average of 13). */
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 250000);
 		uint64_t id = send_task(q, &t);
 		unsigned own = owner(id, workers);
 		owned[own]++;
