@@ -1323,7 +1323,7 @@ Test(dataplane, malformed_counted_per_reason)
 	two_node_fleet();
 	const struct bad_case cases[] = {
 	        {FAII_DROP_BAD_MAGIC, NULL, 0, -1, 0x12, 0, 0},
-	        {FAII_DROP_BAD_VERSION, NULL, 2, -1, 2, 0, 0},
+	        {FAII_DROP_BAD_VERSION, NULL, 2, -1, 3, 0, 0},
 	        {FAII_DROP_UNKNOWN_TYPE, NULL, 3, -1, 9, 0, 0},
 	        {FAII_DROP_BAD_FLAGS, NULL, 6, -1, 0x80, 0, 0},
 	        {FAII_DROP_RESERVED_NONZERO, NULL, 7, -1, 1, 0, 0},
