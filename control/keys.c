@@ -21,14 +21,17 @@
 
 #define KEY_HEX_LEN (2u * FAII_MAC_KEY_SIZE)
 
-/* path, or path relative to the configuration file's directory. */
-static void resolve(char *out, size_t cap, const char *path, const char *config_path)
+/* path, or path relative to the configuration file's directory; false
+ * when the result does not fit. */
+static bool resolve(char *out, size_t cap, const char *path, const char *config_path)
 {
 	const char *slash = config_path ? strrchr(config_path, '/') : NULL;
+	int n;
 	if (path[0] == '/' || path[0] == '\0' || slash == NULL)
-		snprintf(out, cap, "%s", path);
+		n = snprintf(out, cap, "%s", path);
 	else
-		snprintf(out, cap, "%.*s/%s", (int)(slash - config_path), config_path, path);
+		n = snprintf(out, cap, "%.*s/%s", (int)(slash - config_path), config_path, path);
+	return n >= 0 && (size_t)n < cap;
 }
 
 /* Opens a secret file: a regular file nobody but its owner may read. */
@@ -249,8 +252,12 @@ int faii_keys_init(struct faii_keys *k, const struct faii_auth_cfg *auth, const 
 	k->qsbr = qsbr;
 	if (auth->key_file[0] == '\0')
 		return 0;
-	resolve(k->key_file, sizeof(k->key_file), auth->key_file, config_path);
-	resolve(k->clients_file, sizeof(k->clients_file), auth->clients_file, config_path);
+	if (!resolve(k->key_file, sizeof(k->key_file), auth->key_file, config_path) ||
+	    !resolve(k->clients_file, sizeof(k->clients_file), auth->clients_file, config_path)) {
+		snprintf(err, errlen, "appliance.auth: a key file's path is longer than %u bytes",
+		         FAII_CFG_PATH_LEN_MAX - 1);
+		return -1;
+	}
 	k->enabled = true;
 	if (faii_keys_reload(k, err, errlen) != 0) {
 		k->enabled = false;
