@@ -162,8 +162,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 static enum faii_drop check_auth(const struct faii_auth_block *a, uint8_t type, uint8_t flags,
                                  uint8_t status)
 {
-	bool token_zero = all_zero(a->nonce, sizeof(a->nonce)) &&
-	                  all_zero(a->handle, sizeof(a->handle));
+	bool token_zero =
+	        all_zero(a->nonce, sizeof(a->nonce)) && all_zero(a->handle, sizeof(a->handle));
 	if (type == FAII_MSG_TASK) {
 		if ((flags & FAII_F_DISPATCHED) ? all_zero(a->nonce, sizeof(a->nonce))
 		                                : !token_zero)
@@ -266,7 +266,8 @@ static enum faii_drop check_body(const uint8_t *bytes, const struct faii_hdr *hd
 	if (reason != FAII_OK || hdr->version == FAII_VERSION)
 		return reason;
 	size_t v1_body = faii_body_size(hdr->type);
-	uint8_t status = hdr->type == FAII_MSG_RESULT ? ((const struct faii_result *)body)->status : 0;
+	uint8_t status =
+	        hdr->type == FAII_MSG_RESULT ? ((const struct faii_result *)body)->status : 0;
 	return check_auth((const void *)(bytes + FAII_HDR_SIZE + v1_body), hdr->type, hdr->flags,
 	                  status);
 }
@@ -317,9 +318,9 @@ enum faii_drop faii_parse(const void *msg, size_t len, struct faii_msg_view *vie
 	view->length = length;
 	view->payload_len = payload_room;
 	view->payload = has_payload ? bytes + FAII_HDR_SIZE + body_size : NULL;
-	view->auth = has_auth ? (const void *)(bytes + FAII_HDR_SIZE + body_size -
-	                                       FAII_AUTH_BLOCK_SIZE)
-	                      : NULL;
+	view->auth =
+	        has_auth ? (const void *)(bytes + FAII_HDR_SIZE + body_size - FAII_AUTH_BLOCK_SIZE)
+	                 : NULL;
 	assert(view->payload_len == 0 || has_payload);
 	return FAII_OK;
 }
@@ -485,8 +486,7 @@ static void swap_register(struct faii_register *r)
 
 /* Writes header and body; returns the message length or 0. */
 static size_t encode_v(void *buf, size_t cap, uint8_t version, uint8_t type, uint8_t flags,
-                       const void *body, size_t body_size, const void *payload,
-                       size_t payload_len)
+                       const void *body, size_t body_size, const void *payload, size_t payload_len)
 {
 	size_t length = FAII_HDR_SIZE + body_size + payload_len;
 	if (length > cap || length > FAII_MSG_SIZE_MAX || (payload_len > 0 && payload == NULL))
@@ -546,8 +546,8 @@ size_t faii_encode_result_v2(void *buf, size_t cap, const struct faii_result *re
 	static_assert(sizeof(wire) == FAII_RESULT_V2_BODY_SIZE, "v2 result body");
 	swap_result(&wire.r);
 	memset(wire.a.mac, 0, sizeof(wire.a.mac));
-	return encode_v(buf, cap, FAII_VERSION_2, FAII_MSG_RESULT, 0, &wire, sizeof(wire),
-	                payload, result->payload_len);
+	return encode_v(buf, cap, FAII_VERSION_2, FAII_MSG_RESULT, 0, &wire, sizeof(wire), payload,
+	                result->payload_len);
 }
 
 size_t faii_encode_task(void *buf, size_t cap, const struct faii_task *task, const void *payload)

@@ -557,8 +557,7 @@ static const struct field appliance_fields[] = {
         {"heartbeat_stale_s", parse_u32, offsetof(struct faii_appliance_cfg, heartbeat_stale_s), 0,
          31536000, 0, 0, NULL},
         {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
-        {"auth", parse_submap, offsetof(struct faii_appliance_cfg, auth), 0, 0, 0, 0,
-         &auth_schema},
+        {"auth", parse_submap, offsetof(struct faii_appliance_cfg, auth), 0, 0, 0, 0, &auth_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
 

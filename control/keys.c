@@ -90,7 +90,8 @@ static bool parse_key(const char *hex, uint8_t out[FAII_MAC_KEY_SIZE])
 {
 	size_t bin_len = 0;
 	return strlen(hex) == KEY_HEX_LEN &&
-	       sodium_hex2bin(out, FAII_MAC_KEY_SIZE, hex, KEY_HEX_LEN, NULL, &bin_len, NULL) == 0 &&
+	       sodium_hex2bin(out, FAII_MAC_KEY_SIZE, hex, KEY_HEX_LEN, NULL, &bin_len, NULL) ==
+	               0 &&
 	       bin_len == FAII_MAC_KEY_SIZE;
 }
 
@@ -162,8 +163,8 @@ static bool add_client_key(struct faii_keys_client *list, uint32_t *count, uint6
 	return true;
 }
 
-static int load_clients(const char *path, struct faii_keys_client **out, uint32_t *count,
-                        char *err, size_t errlen)
+static int load_clients(const char *path, struct faii_keys_client **out, uint32_t *count, char *err,
+                        size_t errlen)
 {
 	*out = NULL;
 	*count = 0;
@@ -399,7 +400,8 @@ int faii_keys_publish(struct faii_keys *k, const struct faii_config *cfg, uint32
 	if (set == NULL)
 		return -ENOMEM;
 	set->generation = ++k->generation;
-	struct faii_auth_set *old = atomic_exchange_explicit(&k->current, set, memory_order_acq_rel);
+	struct faii_auth_set *old =
+	        atomic_exchange_explicit(&k->current, set, memory_order_acq_rel);
 	if (old != NULL) {
 		if (k->qsbr == NULL) {
 			free_set(old);

@@ -88,18 +88,20 @@
 	X(TX_DROPPED, "tx_dropped", "packets the device did not take")                             \
 	X(MBUF_EXHAUSTED, "mbuf_exhausted", "no mbuf for a replica copy or an answer")             \
 	X(TASK_UNAUTHENTICATED, "task_unauthenticated",                                            \
-	  "dropped: version 1 TASK (no MAC) where keys are configured")                           \
+	  "dropped: version 1 TASK (no MAC) where keys are configured")                            \
 	X(TASK_UNKNOWN_CLIENT, "task_unknown_client", "dropped: no key for the TASK's client id")  \
-	X(TASK_BAD_KEY_EPOCH, "task_bad_key_epoch", "dropped: the client has no key of that epoch") \
+	X(TASK_BAD_KEY_EPOCH, "task_bad_key_epoch",                                                \
+	  "dropped: the client has no key of that epoch")                                          \
 	X(TASK_BAD_MAC, "task_bad_mac", "dropped: the TASK's MAC does not verify")                 \
 	X(RESULT_UNAUTHENTICATED, "result_unauthenticated",                                        \
-	  "dropped: version 1 RESULT (no MAC) where keys are configured")                         \
+	  "dropped: version 1 RESULT (no MAC) where keys are configured")                          \
 	X(RESULT_WRONG_SOURCE, "result_wrong_source",                                              \
-	  "dropped: not from the node's registered address and port")                             \
-	X(RESULT_BAD_KEY_EPOCH, "result_bad_key_epoch", "dropped: the node has no key of that epoch") \
+	  "dropped: not from the node's registered address and port")                              \
+	X(RESULT_BAD_KEY_EPOCH, "result_bad_key_epoch",                                            \
+	  "dropped: the node has no key of that epoch")                                            \
 	X(RESULT_BAD_MAC, "result_bad_mac", "dropped: the RESULT's MAC does not verify")           \
 	X(RESULT_BAD_TOKEN, "result_bad_token",                                                    \
-	  "dropped: dispatch token not the one sent with that copy")                              \
+	  "dropped: dispatch token not the one sent with that copy")                               \
 	X(AUTH_OFF, "auth_not_configured",                                                         \
 	  "dropped: version 2 TASK or RESULT while no keys are configured")
 

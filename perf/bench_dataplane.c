@@ -267,7 +267,8 @@ static void build_result_template(struct templ *t, bool v2)
 	size_t hdr = faii_frame_hdr_len(&spec);
 	const struct faii_auth_block a = {.key_epoch = 1, .nonce = {1}};
 	size_t mlen =
-	        v2 ? faii_encode_result_v2(t->bytes + hdr, sizeof(t->bytes) - hdr, &res, &a, payload)
+	        v2 ? faii_encode_result_v2(t->bytes + hdr, sizeof(t->bytes) - hdr, &res, &a,
+	                                   payload)
 	           : faii_encode_result(t->bytes + hdr, sizeof(t->bytes) - hdr, &res, payload);
 	size_t flen = faii_frame_build(t->bytes, sizeof(t->bytes), &spec, t->bytes + hdr, mlen);
 	if (mlen == 0 || flen == 0)
@@ -429,9 +430,10 @@ static void run_pipeline(struct harness *h, struct faii_worker *w, double second
 			put_be16(b + offsetof(struct faii_task, residency_class),
 			         task_keys[key][1]);
 			key = key + 1 == TASK_KEYS ? 0 : key + 1;
-			if (h->auth && faii_msg_mac_sign(b - FAII_HDR_SIZE,
-			                                 (size_t)tt->len - (tt->body - FAII_HDR_SIZE),
-			                                 h->client_key) != 0)
+			if (h->auth &&
+			    faii_msg_mac_sign(b - FAII_HDR_SIZE,
+			                      (size_t)tt->len - (tt->body - FAII_HDR_SIZE),
+			                      h->client_key) != 0)
 				die("cannot sign a TASK");
 			in[n] = m;
 			out->tasks++;
@@ -821,16 +823,22 @@ static void bench_auth(struct harness *h, uint32_t nodes, double seconds, unsign
 		refused += r.tx_other;
 		if (k)
 			on[k - 1] = (double)r.poll_tsc / (double)r.packets;
-		fprintf(stderr, "bench_dataplane: auth rep %u: %.0f cycles/pkt without, %.0f with\n",
-		        k, k ? off[k - 1] : 0, k ? on[k - 1] : 0);
+		fprintf(stderr,
+		        "bench_dataplane: auth rep %u: %.0f cycles/pkt without, %.0f with\n", k,
+		        k ? off[k - 1] : 0, k ? on[k - 1] : 0);
 	}
 	const struct faii_worker_stats *st = &w->stats;
 	static const enum faii_pipe_counter bad[] = {
-	        FAII_PIPE_TASK_UNAUTHENTICATED, FAII_PIPE_TASK_UNKNOWN_CLIENT,
-	        FAII_PIPE_TASK_BAD_KEY_EPOCH,   FAII_PIPE_TASK_BAD_MAC,
-	        FAII_PIPE_RESULT_UNAUTHENTICATED, FAII_PIPE_RESULT_WRONG_SOURCE,
-	        FAII_PIPE_RESULT_BAD_KEY_EPOCH, FAII_PIPE_RESULT_BAD_MAC,
-	        FAII_PIPE_RESULT_BAD_TOKEN,     FAII_PIPE_AUTH_OFF,
+	        FAII_PIPE_TASK_UNAUTHENTICATED,
+	        FAII_PIPE_TASK_UNKNOWN_CLIENT,
+	        FAII_PIPE_TASK_BAD_KEY_EPOCH,
+	        FAII_PIPE_TASK_BAD_MAC,
+	        FAII_PIPE_RESULT_UNAUTHENTICATED,
+	        FAII_PIPE_RESULT_WRONG_SOURCE,
+	        FAII_PIPE_RESULT_BAD_KEY_EPOCH,
+	        FAII_PIPE_RESULT_BAD_MAC,
+	        FAII_PIPE_RESULT_BAD_TOKEN,
+	        FAII_PIPE_AUTH_OFF,
 	        FAII_PIPE_TIMEOUTS,
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

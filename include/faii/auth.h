@@ -27,9 +27,9 @@
 #include "faii/limits.h"
 #include "faii/protocol.h"
 
-#define FAII_AUTH_KEYS_MAX    2u      /* per principal: current, previous */
-#define FAII_AUTH_CLIENTS_MAX 65536u  /* client keys the appliance holds */
-#define FAII_AUTH_PROBES_MAX  64u     /* open addressing: longest probe sequence */
+#define FAII_AUTH_KEYS_MAX    2u     /* per principal: current, previous */
+#define FAII_AUTH_CLIENTS_MAX 65536u /* client keys the appliance holds */
+#define FAII_AUTH_PROBES_MAX  64u    /* open addressing: longest probe sequence */
 
 struct faii_auth_key {
 	uint8_t key[FAII_MAC_KEY_SIZE];
@@ -40,8 +40,8 @@ struct faii_auth_key {
 /* One registry slot: where its RESULTs must come from and its keys. */
 struct faii_auth_node {
 	struct faii_auth_key keys[FAII_AUTH_KEYS_MAX];
-	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
-	uint16_t udp_port; /* host order */
+	uint8_t addr[16];    /* network order; IPv4 in the first 4 bytes */
+	uint16_t udp_port;   /* host order */
 	uint8_t addr_family; /* FAII_ADDR_IPV4 / FAII_ADDR_IPV6; 0: none */
 	uint8_t reserved;
 };

@@ -138,8 +138,8 @@ static void check_view(const struct faii_msg_view *v, const uint8_t *buf, size_t
 	bool has_auth = v->version == FAII_VERSION_2 &&
 	                (v->type == FAII_MSG_TASK || v->type == FAII_MSG_RESULT);
 	CHECK((v->auth != NULL) == has_auth);
-	CHECK(!has_auth || (const uint8_t *)v->auth ==
-	                           buf + FAII_HDR_SIZE + body - FAII_AUTH_BLOCK_SIZE);
+	CHECK(!has_auth ||
+	      (const uint8_t *)v->auth == buf + FAII_HDR_SIZE + body - FAII_AUTH_BLOCK_SIZE);
 	CHECK((const uint8_t *)v->hdr == buf);
 	CHECK(v->length == size);
 	CHECK(v->length <= FAII_MSG_SIZE_MAX);

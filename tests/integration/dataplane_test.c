@@ -513,12 +513,12 @@ static uint64_t send_task(unsigned q, struct faii_task *t)
 
 /* How a test RESULT departs from the honest answer (zero: honest). */
 struct forge {
-	uint8_t version;          /* 0: as AUTH says */
-	const uint8_t *nonce;     /* NULL: the copy's own */
-	const uint8_t *key;       /* NULL: the node's own key */
-	int epoch;                /* -1: AUTH.node_epoch */
-	uint32_t src_ip;          /* 0: the node's address */
-	uint16_t src_port;        /* 0: the node's port */
+	uint8_t version;      /* 0: as AUTH says */
+	const uint8_t *nonce; /* NULL: the copy's own */
+	const uint8_t *key;   /* NULL: the node's own key */
+	int epoch;            /* -1: AUTH.node_epoch */
+	uint32_t src_ip;      /* 0: the node's address */
+	uint16_t src_port;    /* 0: the node's port */
 };
 
 static void send_result_as(unsigned q, const struct faii_task *copy, uint8_t status, uint8_t hash,
@@ -2076,11 +2076,16 @@ Test(dataplane, auth_forged_quorum_refused)
 	for (unsigned round = 0; round < 10; round++) {
 		for (unsigned k = 0; k < FAII_REPLICAS_MAX; k++) {
 			/* Version 1, as the attack was made, from no node's address. */
-			const struct forge v1 = {.version = FAII_VERSION, .epoch = -1,
-			                         .src_ip = NOWHERE_IP, .src_port = NOWHERE_PORT};
+			const struct forge v1 = {.version = FAII_VERSION,
+			                         .epoch = -1,
+			                         .src_ip = NOWHERE_IP,
+			                         .src_port = NOWHERE_PORT};
 			/* Version 2 from no node's address, under a key of its own. */
-			const struct forge away = {.key = own_key, .nonce = seen0, .epoch = -1,
-			                           .src_ip = NOWHERE_IP, .src_port = NOWHERE_PORT};
+			const struct forge away = {.key = own_key,
+			                           .nonce = seen0,
+			                           .epoch = -1,
+			                           .src_ip = NOWHERE_IP,
+			                           .src_port = NOWHERE_PORT};
 			/* Version 2 from the node's own address (spoofed). */
 			const struct forge spoof = {.key = own_key, .nonce = seen0, .epoch = -1};
 			send_result_as(0, &c[k], FAII_RESULT_OK, 0xEE, &v1);
@@ -2162,8 +2167,8 @@ Test(dataplane, auth_wrong_source_refused)
 	uint32_t other = copy.node_id == 1 ? 2 : 1;
 	NO = 0;
 	const struct forge port = {.epoch = -1, .src_port = 9999};
-	const struct forge neighbour = {.epoch = -1, .src_ip = NODE_NET + other,
-	                                .src_port = (uint16_t)node_port(other)};
+	const struct forge neighbour = {
+	        .epoch = -1, .src_ip = NODE_NET + other, .src_port = (uint16_t)node_port(other)};
 	send_result_as(0, &copy, FAII_RESULT_OK, 0xAA, &port);
 	send_result_as(0, &copy, FAII_RESULT_OK, 0xAA, &neighbour);
 	pump();
