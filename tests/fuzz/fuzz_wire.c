@@ -99,6 +99,10 @@ static void check_roundtrip(const struct faii_msg_view *v)
 	default: CHECK(0);
 	}
 	CHECK(n == v->length);
+	/* HEARTBEAT, ATTEST and REGISTER are the same in both versions; their
+	 * encoders write version 1. */
+	if (v->auth == NULL && n >= FAII_HDR_SIZE)
+		out[offsetof(struct faii_hdr, version)] = v->version;
 	if (v->auth != NULL) {
 		/* The encoder leaves the MAC zero: compare it apart, then sign
 		 * and verify under a fixed key, which must flip nothing else. */
