@@ -160,12 +160,16 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 	for (unsigned i = 0; i < workers; i++)
 		rte_rcu_qsbr_thread_register(a->qsbr, i);
 	faii_publisher_init(&a->pub, &a->reg, a->qsbr);
+	if (faii_keys_init(&a->keys, &a->reg.cfg->appliance.auth, a->reg.cfg->path, a->qsbr, err,
+	                   errlen) != 0)
+		goto fail;
 
 	struct faii_dp *dp = &a->dp;
 	dp->live = a->reg.live;
 	dp->latency_us = a->reg.latency_us;
 	dp->node_capacity = a->reg.capacity;
 	dp->route_set = &a->pub.current;
+	dp->auth_set = a->keys.enabled ? &a->keys.current : NULL;
 	dp->qsbr = a->qsbr;
 	dp->pool = pool;
 	dp->worker_count = workers;
@@ -208,6 +212,10 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 		memcpy(w->ports, ports, port_count * sizeof(uint16_t));
 	}
 	a->last_publish_s = a->last_measure_s = faii_monotonic_s();
+	if (faii_appliance_publish_keys(a) != 0) {
+		snprintf(err, errlen, "cannot publish the first key set");
+		goto fail;
+	}
 	if (faii_appliance_publish(a) != 0) {
 		snprintf(err, errlen, "cannot publish the first route set");
 		goto fail;
@@ -269,6 +277,7 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 	rte_ring_free(a->dp.slow_ring);
 	rte_ring_free(a->dp.evidence_ring);
 	faii_publisher_fini(&a->pub);
+	faii_keys_fini(&a->keys);
 	if (a->reg.cfg != NULL)
 		faii_registry_fini(&a->reg);
 	rte_free(a->workers);
@@ -383,6 +392,26 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 	}
 }
 
+int faii_appliance_publish_keys(struct faii_appliance_dp *a)
+{
+	a->reg.auth_dirty = false;
+	int rc = faii_keys_publish(&a->keys, a->reg.cfg, a->reg.capacity);
+	if (rc != 0)
+		a->reg.auth_dirty = true; /* again at the next tick */
+	return rc == -EBUSY ? 0 : rc;
+}
+
+int faii_appliance_reload_keys(struct faii_appliance_dp *a, char *err, size_t errlen)
+{
+	if (faii_keys_reload(&a->keys, err, errlen) != 0)
+		return -1;
+	if (faii_appliance_publish_keys(a) != 0) {
+		snprintf(err, errlen, "keys read, but the key set could not be published");
+		return -1;
+	}
+	return 0;
+}
+
 int faii_appliance_publish(struct faii_appliance_dp *a)
 {
 	faii_registry_refresh(&a->reg);
@@ -396,6 +425,9 @@ void faii_appliance_tick(struct faii_appliance_dp *a)
 {
 	faii_appliance_drain_slow(a);
 	faii_publisher_reclaim(&a->pub);
+	faii_keys_reclaim(&a->keys);
+	if (a->reg.auth_dirty) /* a REGISTER moved a node: its RESULTs follow it now */
+		faii_appliance_publish_keys(a);
 	double now = faii_monotonic_s();
 	if ((now - a->last_publish_s) * 1000.0 >= FAII_PUBLISH_PERIOD_MS) {
 		faii_appliance_measure(a, now - a->last_measure_s);

@@ -14,6 +14,7 @@
 
 #include "dataplane.h"
 #include "residency_bpf.h"
+#include "faii/keys.h"
 #include "faii/publish.h"
 #include "faii/registry.h"
 
@@ -36,6 +37,7 @@ struct faii_queue_state {
 struct faii_appliance_dp {
 	struct faii_registry reg;
 	struct faii_publisher pub;
+	struct faii_keys keys; /* TASK and RESULT authentication (docs/security.md) */
 	struct faii_dp dp;
 	struct faii_residency_c residency_c;
 	/* The residency program under rte_bpf (NULL: the C judge runs) and why. */
@@ -90,5 +92,9 @@ int faii_appliance_publish(struct faii_appliance_dp *a);
  * into the in-dataplane program as one atomic snapshot. */
 int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
+/* Publishes the workers' auth set again (a node's key or address changed). */
+int faii_appliance_publish_keys(struct faii_appliance_dp *a);
+/* Reads the key files again (a rotation) and publishes; 0 or -1 with err. */
+int faii_appliance_reload_keys(struct faii_appliance_dp *a, char *err, size_t errlen);
 
 #endif /* FAII_APPLIANCE_H */

@@ -15,6 +15,9 @@ static_assert(sizeof(struct faii_heartbeat) == FAII_HEARTBEAT_BODY_SIZE, "heartb
 static_assert(sizeof(struct faii_attest) == FAII_ATTEST_BODY_SIZE, "attest layout");
 static_assert(sizeof(struct faii_register) == FAII_REGISTER_BODY_SIZE, "register layout");
 static_assert(FAII_HDR_SIZE + FAII_REGISTER_BODY_SIZE <= FAII_MSG_SIZE_MAX, "largest body fits");
+static_assert(sizeof(struct faii_auth_block) == FAII_AUTH_BLOCK_SIZE, "auth block layout");
+static_assert(FAII_TASK_V2_BODY_SIZE == 96 && FAII_RESULT_V2_BODY_SIZE == 104, "v2 body sizes");
+static_assert(FAII_MAC_SIZE >= 16, "a 16-byte tag at least: money rides on it");
 static_assert(FAII_RESIDENCY_CLASS_MAX < 64, "residency classes index a 64-bit bitmap");
 
 static const char *const drop_names[FAII_DROP_COUNT] = {
@@ -49,6 +52,17 @@ size_t faii_body_size(uint8_t type)
 	case FAII_MSG_REGISTER: return FAII_REGISTER_BODY_SIZE;
 	default: return 0;
 	}
+}
+
+size_t faii_body_size_v(uint8_t version, uint8_t type)
+{
+	size_t v1 = faii_body_size(type);
+	if (version == FAII_VERSION)
+		return v1;
+	if (version != FAII_VERSION_2 || v1 == 0)
+		return 0;
+	bool has_auth = type == FAII_MSG_TASK || type == FAII_MSG_RESULT;
+	return has_auth ? v1 + FAII_AUTH_BLOCK_SIZE : v1;
 }
 
 static bool node_id_valid(uint32_t node_id_be)
@@ -131,6 +145,38 @@ static enum faii_drop check_result(const struct faii_result *r, uint16_t payload
 	return FAII_OK;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++) /* n <= 8: the token halves, reserved */
+		acc |= p[i];
+	return acc == 0;
+}
+
+/*
+ * Version 2's block. A client's TASK carries no token (the appliance
+ * chooses it); a dispatched copy and a node's answer carry a non-zero
+ * nonce; the appliance's own answers (no feasible node, refused, timeout,
+ * no quorum) may come for a task never dispatched and carry none.
+ */
+static enum faii_drop check_auth(const struct faii_auth_block *a, uint8_t type, uint8_t flags,
+                                 uint8_t status)
+{
+	bool token_zero =
+	        all_zero(a->nonce, sizeof(a->nonce)) && all_zero(a->handle, sizeof(a->handle));
+	if (type == FAII_MSG_TASK) {
+		if ((flags & FAII_F_DISPATCHED) ? all_zero(a->nonce, sizeof(a->nonce))
+		                                : !token_zero)
+			return FAII_DROP_BAD_DISPATCH;
+	} else if (status == FAII_RESULT_OK || status == FAII_RESULT_ERROR) {
+		if (all_zero(a->nonce, sizeof(a->nonce)))
+			return FAII_DROP_BAD_DISPATCH;
+	}
+	if (!all_zero(a->reserved, sizeof(a->reserved)))
+		return FAII_DROP_RESERVED_NONZERO;
+	return FAII_OK;
+}
+
 static enum faii_drop check_heartbeat(const struct faii_heartbeat *hb)
 {
 	if (!node_id_valid(hb->node_id))
@@ -204,6 +250,33 @@ static enum faii_drop check_register(const struct faii_register *r)
 	return FAII_OK;
 }
 
+/* The body of a parsed header, by type; version 2 adds the auth block. */
+static enum faii_drop check_body(const uint8_t *bytes, const struct faii_hdr *hdr,
+                                 uint16_t payload_room)
+{
+	const void *body = bytes + FAII_HDR_SIZE;
+	enum faii_drop reason;
+	switch (hdr->type) {
+	case FAII_MSG_TASK: reason = check_task(body, hdr->flags, payload_room); break;
+	case FAII_MSG_RESULT: reason = check_result(body, payload_room); break;
+	case FAII_MSG_HEARTBEAT: return check_heartbeat(body);
+	case FAII_MSG_ATTEST: return check_attest(body);
+	default: return check_register(body);
+	}
+	if (reason != FAII_OK || hdr->version == FAII_VERSION)
+		return reason;
+	size_t v1_body = faii_body_size(hdr->type);
+	uint8_t status =
+	        hdr->type == FAII_MSG_RESULT ? ((const struct faii_result *)body)->status : 0;
+	return check_auth((const void *)(bytes + FAII_HDR_SIZE + v1_body), hdr->type, hdr->flags,
+	                  status);
+}
+
+/*
+ * The version byte selects the parser path (docs/protocol.md section 8):
+ * version 1 is unchanged; version 2 differs only in the TASK and RESULT
+ * bodies, which end with the auth block.
+ */
 enum faii_drop faii_parse(const void *msg, size_t len, struct faii_msg_view *view)
 {
 	const uint8_t *bytes = msg;
@@ -213,9 +286,9 @@ enum faii_drop faii_parse(const void *msg, size_t len, struct faii_msg_view *vie
 	const struct faii_hdr *hdr = msg;
 	if (faii_be16(hdr->magic) != FAII_MAGIC)
 		return FAII_DROP_BAD_MAGIC;
-	if (hdr->version != FAII_VERSION)
+	if (hdr->version != FAII_VERSION && hdr->version != FAII_VERSION_2)
 		return FAII_DROP_BAD_VERSION;
-	size_t body_size = faii_body_size(hdr->type);
+	size_t body_size = faii_body_size_v(hdr->version, hdr->type);
 	if (body_size == 0)
 		return FAII_DROP_UNKNOWN_TYPE;
 	if (len < FAII_HDR_SIZE + body_size)
@@ -232,25 +305,22 @@ enum faii_drop faii_parse(const void *msg, size_t len, struct faii_msg_view *vie
 	if (hdr->reserved != 0)
 		return FAII_DROP_RESERVED_NONZERO;
 
-	const void *body = bytes + FAII_HDR_SIZE;
 	uint16_t payload_room = (uint16_t)(length - FAII_HDR_SIZE - body_size);
-	enum faii_drop reason;
-	switch (hdr->type) {
-	case FAII_MSG_TASK: reason = check_task(body, hdr->flags, payload_room); break;
-	case FAII_MSG_RESULT: reason = check_result(body, payload_room); break;
-	case FAII_MSG_HEARTBEAT: reason = check_heartbeat(body); break;
-	case FAII_MSG_ATTEST: reason = check_attest(body); break;
-	default: reason = check_register(body); break;
-	}
+	enum faii_drop reason = check_body(bytes, hdr, payload_room);
 	if (reason != FAII_OK)
 		return reason;
 
+	bool has_auth = has_payload && hdr->version == FAII_VERSION_2;
 	view->hdr = hdr;
-	view->body = body;
+	view->body = bytes + FAII_HDR_SIZE;
 	view->type = hdr->type;
+	view->version = hdr->version;
 	view->length = length;
 	view->payload_len = payload_room;
 	view->payload = has_payload ? bytes + FAII_HDR_SIZE + body_size : NULL;
+	view->auth =
+	        has_auth ? (const void *)(bytes + FAII_HDR_SIZE + body_size - FAII_AUTH_BLOCK_SIZE)
+	                 : NULL;
 	assert(view->payload_len == 0 || has_payload);
 	return FAII_OK;
 }
@@ -415,15 +485,15 @@ static void swap_register(struct faii_register *r)
 }
 
 /* Writes header and body; returns the message length or 0. */
-static size_t encode(void *buf, size_t cap, uint8_t type, uint8_t flags, const void *body,
-                     size_t body_size, const void *payload, size_t payload_len)
+static size_t encode_v(void *buf, size_t cap, uint8_t version, uint8_t type, uint8_t flags,
+                       const void *body, size_t body_size, const void *payload, size_t payload_len)
 {
 	size_t length = FAII_HDR_SIZE + body_size + payload_len;
 	if (length > cap || length > FAII_MSG_SIZE_MAX || (payload_len > 0 && payload == NULL))
 		return 0;
 	struct faii_hdr hdr = {
 	        .magic = faii_be16(FAII_MAGIC),
-	        .version = FAII_VERSION,
+	        .version = version,
 	        .type = type,
 	        .length = faii_be16((uint16_t)length),
 	        .flags = flags,
@@ -436,16 +506,55 @@ static size_t encode(void *buf, size_t cap, uint8_t type, uint8_t flags, const v
 	return length;
 }
 
-size_t faii_encode_task(void *buf, size_t cap, const struct faii_task *task, const void *payload)
+static size_t encode(void *buf, size_t cap, uint8_t type, uint8_t flags, const void *body,
+                     size_t body_size, const void *payload, size_t payload_len)
 {
-	struct faii_task wire = *task;
+	return encode_v(buf, cap, FAII_VERSION, type, flags, body, body_size, payload, payload_len);
+}
+
+static uint8_t task_flags(const struct faii_task *task)
+{
 	uint8_t flags = 0;
 	if (task->node_id != 0 || task->dispatch_ts_ns != 0)
 		flags |= FAII_F_DISPATCHED;
 	if (task->consistency != FAII_CONSISTENCY_EVENTUAL && (flags & FAII_F_DISPATCHED))
 		flags |= FAII_F_REPLICA;
+	return flags;
+}
+
+size_t faii_encode_task_v2(void *buf, size_t cap, const struct faii_task *task,
+                           const struct faii_auth_block *auth, const void *payload)
+{
+	struct {
+		struct faii_task t;
+		struct faii_auth_block a;
+	} FAII_PACKED wire = {.t = *task, .a = *auth};
+	static_assert(sizeof(wire) == FAII_TASK_V2_BODY_SIZE, "v2 task body");
+	swap_task(&wire.t);
+	memset(wire.a.mac, 0, sizeof(wire.a.mac));
+	return encode_v(buf, cap, FAII_VERSION_2, FAII_MSG_TASK, task_flags(task), &wire,
+	                sizeof(wire), payload, task->payload_len);
+}
+
+size_t faii_encode_result_v2(void *buf, size_t cap, const struct faii_result *result,
+                             const struct faii_auth_block *auth, const void *payload)
+{
+	struct {
+		struct faii_result r;
+		struct faii_auth_block a;
+	} FAII_PACKED wire = {.r = *result, .a = *auth};
+	static_assert(sizeof(wire) == FAII_RESULT_V2_BODY_SIZE, "v2 result body");
+	swap_result(&wire.r);
+	memset(wire.a.mac, 0, sizeof(wire.a.mac));
+	return encode_v(buf, cap, FAII_VERSION_2, FAII_MSG_RESULT, 0, &wire, sizeof(wire), payload,
+	                result->payload_len);
+}
+
+size_t faii_encode_task(void *buf, size_t cap, const struct faii_task *task, const void *payload)
+{
+	struct faii_task wire = *task;
 	swap_task(&wire);
-	return encode(buf, cap, FAII_MSG_TASK, flags, &wire, sizeof(wire), payload,
+	return encode(buf, cap, FAII_MSG_TASK, task_flags(task), &wire, sizeof(wire), payload,
 	              task->payload_len);
 }
 
@@ -544,4 +653,93 @@ int faii_msg_verify(const struct faii_msg_view *view, const uint8_t public_key[F
 	return crypto_sign_verify_detached(msg + signed_len, msg, signed_len, public_key) == 0
 	               ? 0
 	               : -EBADMSG;
+}
+
+size_t faii_msg_mac_offset(uint8_t version, uint8_t type)
+{
+	if (version != FAII_VERSION_2)
+		return 0;
+	return type == FAII_MSG_TASK     ? FAII_TASK_MAC_OFFSET
+	       : type == FAII_MSG_RESULT ? FAII_RESULT_MAC_OFFSET
+	                                 : 0;
+}
+
+/* Keyed BLAKE2b-128 over [0, off) and [off + 16, len): one pass, no copy. */
+static void mac_of(const uint8_t *msg, size_t len, size_t off, const uint8_t *key, uint8_t *mac)
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, key, FAII_MAC_KEY_SIZE, FAII_MAC_SIZE);
+	crypto_generichash_update(&st, msg, off);
+	crypto_generichash_update(&st, msg + off + FAII_MAC_SIZE, len - off - FAII_MAC_SIZE);
+	crypto_generichash_final(&st, mac, FAII_MAC_SIZE);
+}
+
+int faii_msg_mac(const void *msg, size_t len, const uint8_t key[FAII_MAC_KEY_SIZE],
+                 uint8_t mac[FAII_MAC_SIZE])
+{
+	const struct faii_hdr *hdr = msg;
+	if (len < FAII_HDR_SIZE || len > FAII_MSG_SIZE_MAX || faii_be16(hdr->length) != len)
+		return -EINVAL;
+	size_t off = faii_msg_mac_offset(hdr->version, hdr->type);
+	if (off == 0 || len < off + FAII_MAC_SIZE)
+		return -EINVAL;
+	mac_of(msg, len, off, key, mac);
+	return 0;
+}
+
+int faii_msg_mac_sign(void *msg, size_t len, const uint8_t key[FAII_MAC_KEY_SIZE])
+{
+	uint8_t mac[FAII_MAC_SIZE];
+	int rc = faii_msg_mac(msg, len, key, mac);
+	if (rc != 0)
+		return rc;
+	const struct faii_hdr *hdr = msg;
+	memcpy((uint8_t *)msg + faii_msg_mac_offset(hdr->version, hdr->type), mac, sizeof(mac));
+	return 0;
+}
+
+bool faii_msg_mac_ok(const struct faii_msg_view *view, const uint8_t key[FAII_MAC_KEY_SIZE])
+{
+	if (view->auth == NULL)
+		return false;
+	const uint8_t *msg = (const uint8_t *)view->hdr;
+	size_t off = (size_t)(view->auth->mac - msg);
+	uint8_t mac[FAII_MAC_SIZE];
+	mac_of(msg, view->length, off, key, mac);
+	return sodium_memcmp(mac, view->auth->mac, FAII_MAC_SIZE) == 0;
+}
+
+static_assert(FAII_KX_KEY_SIZE == crypto_kx_PUBLICKEYBYTES &&
+                      FAII_KX_KEY_SIZE == crypto_kx_SECRETKEYBYTES &&
+                      FAII_MAC_KEY_SIZE == crypto_kx_SESSIONKEYBYTES,
+              "crypto_kx sizes");
+
+int faii_result_key_appliance(const uint8_t appliance_pk[FAII_KX_KEY_SIZE],
+                              const uint8_t appliance_sk[FAII_KX_KEY_SIZE],
+                              const uint8_t node_public_key[FAII_PUBKEY_SIZE],
+                              uint8_t key[FAII_MAC_KEY_SIZE])
+{
+	uint8_t node_x[crypto_kx_PUBLICKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
+	if (crypto_sign_ed25519_pk_to_curve25519(node_x, node_public_key) != 0)
+		return -EINVAL;
+	/* The node's transmit key is the appliance's receive key. */
+	int rc = crypto_kx_server_session_keys(key, tx, appliance_pk, appliance_sk, node_x);
+	sodium_memzero(tx, sizeof(tx));
+	return rc == 0 ? 0 : -EINVAL;
+}
+
+int faii_result_key_node(const uint8_t node_secret_key[64],
+                         const uint8_t appliance_pk[FAII_KX_KEY_SIZE],
+                         uint8_t key[FAII_MAC_KEY_SIZE])
+{
+	uint8_t x_sk[crypto_kx_SECRETKEYBYTES], x_pk[crypto_kx_PUBLICKEYBYTES];
+	uint8_t rx[crypto_kx_SESSIONKEYBYTES];
+	int rc = -EINVAL;
+	if (crypto_sign_ed25519_sk_to_curve25519(x_sk, node_secret_key) == 0 &&
+	    crypto_sign_ed25519_pk_to_curve25519(x_pk, node_secret_key + 32) == 0 &&
+	    crypto_kx_client_session_keys(rx, key, x_pk, x_sk, appliance_pk) == 0)
+		rc = 0;
+	sodium_memzero(x_sk, sizeof(x_sk));
+	sodium_memzero(rx, sizeof(rx));
+	return rc;
 }

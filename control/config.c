@@ -522,6 +522,14 @@ static const struct field validators_fields[] = {
 };
 static const struct schema validators_schema = SCHEMA(validators_fields);
 
+static const struct field auth_fields[] = {
+        {"key_file", parse_string, offsetof(struct faii_auth_cfg, key_file), 0, 0, F_REQUIRED,
+         FAII_CFG_PATH_LEN_MAX, NULL},
+        {"clients_file", parse_string, offsetof(struct faii_auth_cfg, clients_file), 0, 0, 0,
+         FAII_CFG_PATH_LEN_MAX, NULL},
+};
+static const struct schema auth_schema = SCHEMA(auth_fields);
+
 static const struct field appliance_fields[] = {
         {"eal", parse_eal, 0, 0, 0, 0, 0, NULL},
         {"workers", parse_u32, offsetof(struct faii_appliance_cfg, workers), 1,
@@ -549,6 +557,7 @@ static const struct field appliance_fields[] = {
         {"heartbeat_stale_s", parse_u32, offsetof(struct faii_appliance_cfg, heartbeat_stale_s), 0,
          31536000, 0, 0, NULL},
         {"validators", parse_submap, 0, 0, 0, 0, 0, &validators_schema},
+        {"auth", parse_submap, offsetof(struct faii_appliance_cfg, auth), 0, 0, 0, 0, &auth_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
 

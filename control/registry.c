@@ -154,6 +154,7 @@ int32_t faii_registry_add(struct faii_registry *reg, const struct faii_cfg_node 
 		atomic_store(&reg->latency_us[(size_t)slot * FAII_CFG_REGIONS_MAX + r], 0);
 	init_slot(reg, (uint32_t)slot);
 	reg->residency_dirty = true;
+	reg->auth_dirty = true;
 	return slot;
 }
 
@@ -165,6 +166,7 @@ void faii_registry_update(struct faii_registry *reg, uint32_t slot,
 	struct faii_cfg_node *n = &reg->cfg->nodes[slot];
 	if (n->jurisdiction != node->jurisdiction)
 		reg->residency_dirty = true;
+	reg->auth_dirty = true; /* key, address or status may have changed */
 	*n = *node;
 	struct faii_node_live *lv = &reg->live[slot];
 	atomic_store_explicit(&lv->status, n->status, memory_order_release);
@@ -192,7 +194,7 @@ int faii_registry_set_status(struct faii_registry *reg, uint32_t slot, uint8_t s
 	if (slot >= reg->cfg->node_count || status > FAII_NODE_REMOVED)
 		return -EINVAL;
 	if ((status == FAII_NODE_REMOVED) != (reg->cfg->nodes[slot].status == FAII_NODE_REMOVED))
-		reg->residency_dirty = true;
+		reg->residency_dirty = reg->auth_dirty = true;
 	reg->cfg->nodes[slot].status = status;
 	reg->state[slot].status = status;
 	/* Workers re-check it per packet: a drained node gets nothing new from
@@ -270,6 +272,9 @@ static enum faii_slow_outcome apply_register(struct faii_registry *reg, uint32_t
 	n->asn = r.asn;
 	n->capacity_tasks_per_s = r.capacity_tasks_per_s;
 	n->price = r.price_micro / 1e6;
+	if (n->addr_family != r.addr_family || n->udp_port != r.udp_port ||
+	    memcmp(n->addr, r.addr, sizeof(n->addr)) != 0)
+		reg->auth_dirty = true; /* RESULTs must now come from the new address */
 	n->addr_family = r.addr_family;
 	memcpy(n->addr, r.addr, sizeof(n->addr));
 	n->udp_port = r.udp_port;

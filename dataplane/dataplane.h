@@ -21,6 +21,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
+#include "faii/auth.h"
 #include "faii/fleet.h"
 #include "faii/residency.h"
 #include "faii/wire.h"
@@ -41,6 +42,12 @@
 #define FAII_WHEEL_SLOTS        65536u       /* 1 ms ticks: 65 s horizon, longer ones re-queue */
 #define FAII_CLOCK_SKEW_NS      100000000ull /* a client clock may run 100 ms ahead */
 #define FAII_LATENCY_EWMA_SHIFT 3u           /* new = old + (sample - old) / 8 */
+/* Dispatch nonces: ChaCha20 keystream under a per-worker random key, made in
+ * bulk (one refill gives FAII_NONCE_POOL_BYTES / 8 nonces) at the end of a
+ * loop iteration once FAII_NONCE_REFILL_BYTES are used, or when empty. */
+#define FAII_NONCE_POOL_BYTES   4096u
+#define FAII_NONCE_REFILL_BYTES 3072u
+#define FAII_NONCE_SIZE         8u
 
 /* Latency histograms: log2 buckets of microseconds with 8 linear steps each. */
 #define FAII_HIST_SUB_BITS 3u
@@ -79,7 +86,24 @@
 	X(SLOW_PUNTED, "slow_punted", "HEARTBEAT/ATTEST/REGISTER sent to the control thread")      \
 	X(SLOW_RING_FULL, "slow_ring_full", "dropped: control-thread ring full")                   \
 	X(TX_DROPPED, "tx_dropped", "packets the device did not take")                             \
-	X(MBUF_EXHAUSTED, "mbuf_exhausted", "no mbuf for a replica copy or an answer")
+	X(MBUF_EXHAUSTED, "mbuf_exhausted", "no mbuf for a replica copy or an answer")             \
+	X(TASK_UNAUTHENTICATED, "task_unauthenticated",                                            \
+	  "dropped: version 1 TASK (no MAC) where keys are configured")                            \
+	X(TASK_UNKNOWN_CLIENT, "task_unknown_client", "dropped: no key for the TASK's client id")  \
+	X(TASK_BAD_KEY_EPOCH, "task_bad_key_epoch",                                                \
+	  "dropped: the client has no key of that epoch")                                          \
+	X(TASK_BAD_MAC, "task_bad_mac", "dropped: the TASK's MAC does not verify")                 \
+	X(RESULT_UNAUTHENTICATED, "result_unauthenticated",                                        \
+	  "dropped: version 1 RESULT (no MAC) where keys are configured")                          \
+	X(RESULT_WRONG_SOURCE, "result_wrong_source",                                              \
+	  "dropped: not from the node's registered address and port")                              \
+	X(RESULT_BAD_KEY_EPOCH, "result_bad_key_epoch",                                            \
+	  "dropped: the node has no key of that epoch")                                            \
+	X(RESULT_BAD_MAC, "result_bad_mac", "dropped: the RESULT's MAC does not verify")           \
+	X(RESULT_BAD_TOKEN, "result_bad_token",                                                    \
+	  "dropped: dispatch token not the one sent with that copy")                               \
+	X(AUTH_OFF, "auth_not_configured",                                                         \
+	  "dropped: version 2 TASK or RESULT while no keys are configured")
 
 enum faii_pipe_counter {
 #define FAII_PIPE_ENUM(sym, name, meaning) FAII_PIPE_##sym,
@@ -134,6 +158,9 @@ struct faii_dp {
 	_Atomic uint32_t *latency_us; /* [slot * FAII_CFG_REGIONS_MAX + region slot] */
 	uint32_t node_capacity;
 	_Atomic(struct faii_route_set *) *route_set;
+	/* NULL: authentication off, protocol version 1 TASK/RESULT. Otherwise
+	 * the published keys (include/faii/auth.h), and only version 2. */
+	_Atomic(struct faii_auth_set *) *auth_set;
 	struct rte_rcu_qsbr *qsbr;
 	struct rte_ring *slow_ring;     /* mbufs for the control thread */
 	struct rte_ring *evidence_ring; /* struct faii_evidence */
@@ -164,7 +191,14 @@ struct faii_worker {
 	uint16_t queue_id; /* this worker's RX/TX queue on every port */
 	uint16_t port_count;
 	uint16_t ports[FAII_PORTS_MAX];
-	uint64_t rng[2]; /* xorshift128+ */
+	uint64_t rng[2]; /* xorshift128+: routing draws only, never a secret */
+	/* Loaded once per loop iteration, like the route set. */
+	const struct faii_auth_set *auth;
+	/* Unguessable dispatch nonces (ChaCha20 keystream, see above). */
+	uint32_t nonce_used; /* bytes of nonce_pool handed out */
+	uint64_t nonce_refills;
+	uint8_t nonce_key[32];
+	uint8_t nonce_pool[FAII_NONCE_POOL_BYTES];
 	/* Dispatch records: position in the hash = index in records. */
 	struct rte_hash *dispatch;
 	struct faii_dispatch *records;

@@ -115,14 +115,19 @@ void pipe_answer(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index,
                  uint16_t vlan_tci, const uint8_t *client_mac, const uint8_t *client_ip,
                  uint16_t client_port, const uint8_t *local_ip, uint16_t local_port)
 {
-	uint8_t msg[FAII_HDR_SIZE + FAII_RESULT_BODY_SIZE];
+	uint8_t msg[FAII_HDR_SIZE + FAII_RESULT_V2_BODY_SIZE];
 	struct faii_result r = {
 	        .task_id = task_id,
 	        .status = status,
 	        .node_id = node_id,
 	        .dispatch_ts_ns = dispatch_ns,
 	};
-	size_t len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	/* With keys, clients speak version 2: the answer does too, with no
+	 * token and no MAC (appliance-to-client MACs: docs/security.md). */
+	static const struct faii_auth_block no_auth;
+	size_t len = w->dp->auth_set != NULL
+	                     ? faii_encode_result_v2(msg, sizeof(msg), &r, &no_auth, NULL)
+	                     : faii_encode_result(msg, sizeof(msg), &r, NULL);
 	/* Copy out of the frame first: pipe_emit() rebuilds headers in place. */
 	uint8_t mac[6], cip[16], lip[16];
 	memcpy(mac, client_mac, 6);

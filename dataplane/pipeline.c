@@ -162,6 +162,7 @@ void faii_worker_poll(struct faii_worker *w)
 	/* One load per iteration; valid until the quiescent report below. */
 	const struct faii_route_set *set =
 	        atomic_load_explicit(dp->route_set, memory_order_acquire);
+	w->auth = dp->auth_set ? atomic_load_explicit(dp->auth_set, memory_order_acquire) : NULL;
 	uint64_t now = rte_rdtsc();
 	for (uint16_t p = 0; p < w->port_count; p++) {
 		uint16_t n = rte_eth_rx_burst(w->ports[p], w->queue_id, pkts, FAII_RX_BURST_MAX);
@@ -180,6 +181,8 @@ void faii_worker_poll(struct faii_worker *w)
 	}
 	pipe_run_wheel(w, set, now);
 	tx_flush(w);
+	if (w->nonce_used >= FAII_NONCE_REFILL_BYTES) /* after the burst, not inside it */
+		nonce_refill(w);
 	atomic_fetch_add_explicit(&w->loops, 1, memory_order_relaxed);
 	if (dp->qsbr != NULL)
 		rte_rcu_qsbr_quiescent(dp->qsbr, w->index);
@@ -245,6 +248,8 @@ int faii_worker_init(struct faii_worker *w, struct faii_dp *dp, unsigned index, 
 	w->wheel_tick = tick_of(dp, rte_rdtsc());
 	w->rng[0] = 0x9E3779B97F4A7C15ull ^ ((uint64_t)index << 32) ^ rte_rdtsc();
 	w->rng[1] = 0xD1B54A32D192ED03ull + index;
+	randombytes_buf(w->nonce_key, sizeof(w->nonce_key)); /* at start, not per packet */
+	nonce_refill(w);
 	return 0;
 }
 
@@ -268,6 +273,8 @@ void faii_worker_fini(struct faii_worker *w)
 	w->replica_free = NULL;
 	w->wheel = NULL;
 	w->key_arrivals = NULL;
+	sodium_memzero(w->nonce_key, sizeof(w->nonce_key));
+	sodium_memzero(w->nonce_pool, sizeof(w->nonce_pool));
 	for (unsigned p = 0; p < w->port_count; p++) {
 		if (w->tx_count[p] > 0)
 			rte_pktmbuf_free_bulk(w->tx[p], w->tx_count[p]);

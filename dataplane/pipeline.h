@@ -26,10 +26,12 @@
 #include "faii/frame.h"
 #include "faii/assert.h"
 
+#include <sodium.h>
+
 enum { REC_FREE = 0, REC_DISPATCHED = 1, REC_DONE = 2 };
 #define NO_SLOT UINT32_MAX
 
-/* One task in flight or within its replay window. 192 bytes. */
+/* One task in flight or within its replay window. 256 bytes. */
 struct faii_dispatch {
 	uint64_t task_id;
 	uint64_t expire_ns;      /* replay window end: submit + budget */
@@ -51,7 +53,12 @@ struct faii_dispatch {
 	uint8_t client_mac[6];
 	uint8_t client_ip[16];
 	uint8_t local_ip[16];
+	/* Version 2: the dispatch nonce each copy was sent with (its current
+	 * attempt); a RESULT must echo it. */
+	uint8_t nonce[FAII_REPLICAS_MAX][FAII_NONCE_SIZE];
 } __rte_cache_aligned;
+
+_Static_assert(sizeof(struct faii_dispatch) == 256, "four cache lines per record");
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
@@ -63,6 +70,33 @@ static inline uint64_t rng_next(struct faii_worker *w)
 	s1 ^= s1 << 23;
 	w->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
 	return w->rng[1] + s0;
+}
+
+/* Refills the nonce pool: a fresh ChaCha20 keystream block run, its 64-bit
+ * nonce the refill count, so that no keystream is ever produced twice. */
+static inline void nonce_refill(struct faii_worker *w)
+{
+	uint8_t n[crypto_stream_chacha20_NONCEBYTES];
+	uint64_t c = w->nonce_refills++;
+	memcpy(n, &c, sizeof(n));
+	crypto_stream_chacha20(w->nonce_pool, sizeof(w->nonce_pool), n, w->nonce_key);
+	w->nonce_used = 0;
+}
+
+/* The next unguessable dispatch nonce, never all zero. */
+static inline void nonce_next(struct faii_worker *w, uint8_t out[FAII_NONCE_SIZE])
+{
+	for (unsigned tries = 0; tries < 2; tries++) { /* zero: 2^-64 per draw */
+		if (w->nonce_used + FAII_NONCE_SIZE > FAII_NONCE_POOL_BYTES)
+			nonce_refill(w);
+		memcpy(out, w->nonce_pool + w->nonce_used, FAII_NONCE_SIZE);
+		w->nonce_used += FAII_NONCE_SIZE;
+		uint64_t v;
+		memcpy(&v, out, sizeof(v));
+		if (v != 0)
+			return;
+	}
+	out[FAII_NONCE_SIZE - 1] = 1;
 }
 
 static inline uint64_t wall_ns(const struct faii_dp *dp, uint64_t tsc)
@@ -270,7 +304,7 @@ int pipe_pick_one(struct faii_worker *w, const struct faii_route_dp_table *t,
                   const struct task_need *need);
 int pipe_address_copy(struct faii_worker *w, struct rte_mbuf *m, const struct frame_info *fi,
                       const struct faii_route_cand *c, uint8_t replica_index, uint8_t replicas,
-                      uint8_t attempt, uint64_t dispatch_ns);
+                      uint8_t attempt, uint64_t dispatch_ns, uint8_t nonce[FAII_NONCE_SIZE]);
 void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index,
                       const struct faii_frame_view *fv, const struct faii_route_set *set,
                       uint64_t now_tsc);

@@ -185,7 +185,8 @@ void faii_res_ref_judge(const struct faii_res_snapshot *s, uint16_t udp_port, co
 	v->reason = FAII_RES_DROP_MALFORMED;
 	if (!fits(hdr, FAII_HDR_SIZE, len) ||
 	    be16(h + offsetof(struct faii_hdr, magic)) != FAII_MAGIC ||
-	    h[offsetof(struct faii_hdr, version)] != FAII_VERSION)
+	    (h[offsetof(struct faii_hdr, version)] != FAII_VERSION &&
+	     h[offsetof(struct faii_hdr, version)] != FAII_VERSION_2))
 		return;
 	if (h[offsetof(struct faii_hdr, type)] != FAII_MSG_TASK) {
 		v->reason = FAII_RES_PASS_NOT_TASK;

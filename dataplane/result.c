@@ -102,35 +102,98 @@ void pipe_copy_failed(struct faii_worker *w, struct faii_dispatch *r, unsigned k
 	w->stats.pipe[FAII_PIPE_TIMEOUTS]++;
 }
 
+/* The answering node's address, as the frame says, against its registered one. */
+static bool from_registered(const struct rte_mbuf *m, const struct faii_frame_view *fv,
+                            const struct faii_auth_node *an)
+{
+	bool v6 = fv->ip_version == 6;
+	if (an->addr_family != (v6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4) ||
+	    an->udp_port != fv->src_port)
+		return false;
+	const uint8_t *src = rte_pktmbuf_mtod(m, const uint8_t *) + fv->l3_offset + (v6 ? 8 : 12);
+	return memcmp(src, an->addr, v6 ? 16 : 4) == 0;
+}
+
+/*
+ * Who may answer copy k (docs/security.md): its node, from the node's
+ * registered address and port, under the node's key, echoing the nonce that
+ * copy was sent with. Read-only: a RESULT that fails here cannot touch the
+ * record, so a forgery can neither finish a task nor make an honest answer
+ * late. FAII_PIPE_COUNT when the RESULT is the node's.
+ */
+static enum faii_pipe_counter result_auth(const struct faii_worker *w, const struct rte_mbuf *m,
+                                          const struct faii_frame_view *fv,
+                                          const struct faii_dispatch *r, unsigned k)
+{
+	const struct faii_msg_view *msg = &fv->msg;
+	const struct faii_auth_set *auth = w->auth;
+	if (w->dp->auth_set == NULL)
+		return FAII_PIPE_COUNT; /* version 1: the checks of the caller only */
+	uint32_t node = r->node[k];
+	if (auth == NULL || node >= auth->node_count)
+		return FAII_PIPE_RESULT_BAD_KEY_EPOCH; /* no key published for it */
+	const struct faii_auth_node *an = &auth->nodes[node];
+	if (!from_registered(m, fv, an))
+		return FAII_PIPE_RESULT_WRONG_SOURCE;
+	const struct faii_auth_key *key = faii_auth_key_for(an->keys, msg->auth->key_epoch);
+	if (key == NULL)
+		return FAII_PIPE_RESULT_BAD_KEY_EPOCH;
+	if (!faii_msg_mac_ok(msg, key->key))
+		return FAII_PIPE_RESULT_BAD_MAC;
+	if (memcmp(msg->auth->nonce, r->nonce[k], FAII_NONCE_SIZE) != 0)
+		return FAII_PIPE_RESULT_BAD_TOKEN; /* not the copy this node was sent */
+	return FAII_PIPE_COUNT;
+}
+
+/* Finds the record and checks the RESULT against it; FAII_PIPE_COUNT when
+ * it may be counted and voted, else the drop reason. */
+static enum faii_pipe_counter result_check(struct faii_worker *w, const struct rte_mbuf *m,
+                                           const struct faii_frame_view *fv, int32_t *pos_out)
+{
+	const struct faii_dp *dp = w->dp;
+	const uint8_t *body = (const uint8_t *)fv->msg.result;
+	if ((dp->auth_set != NULL) != (fv->msg.version == FAII_VERSION_2))
+		return dp->auth_set != NULL ? FAII_PIPE_RESULT_UNAUTHENTICATED : FAII_PIPE_AUTH_OFF;
+	uint64_t task_id = load_be64(body + offsetof(struct faii_result, task_id));
+	int32_t pos = rte_hash_lookup(w->dispatch, &task_id);
+	*pos_out = pos;
+	if (pos < 0)
+		return FAII_PIPE_RESULT_UNKNOWN;
+	const struct faii_dispatch *r = &w->records[pos];
+	unsigned k = body[offsetof(struct faii_result, replica_index)];
+	if (k >= r->replicas ||
+	    dp->live[r->node[k]].node_id != load_be32(body + offsetof(struct faii_result, node_id)))
+		return FAII_PIPE_RESULT_WRONG_NODE;
+	enum faii_pipe_counter refused = result_auth(w, m, fv, r, k);
+	if (refused != FAII_PIPE_COUNT)
+		return refused;
+	/* Authentic from here on: what remains is the node's own timing. */
+	if (r->state != REC_DISPATCHED)
+		return FAII_PIPE_RESULT_LATE;
+	if (r->replied & (1u << k))
+		return FAII_PIPE_RESULT_DUPLICATE;
+	if (load_be64(body + offsetof(struct faii_result, dispatch_ts_ns)) !=
+	    r->dispatch_ns[(r->second >> k) & 1])
+		return FAII_PIPE_RESULT_BAD_ECHO;
+	return FAII_PIPE_COUNT;
+}
+
 void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct faii_frame_view *fv,
                         const struct faii_route_set *set, uint64_t now_tsc)
 {
 	struct faii_dp *dp = w->dp;
 	struct faii_worker_stats *st = &w->stats;
 	const uint8_t *body = (const uint8_t *)fv->msg.result;
-	uint64_t task_id = load_be64(body + offsetof(struct faii_result, task_id));
-	int32_t pos = rte_hash_lookup(w->dispatch, &task_id);
-	enum faii_pipe_counter drop = FAII_PIPE_COUNT;
-	struct faii_dispatch *r = pos >= 0 ? &w->records[pos] : NULL;
-	unsigned k = body[offsetof(struct faii_result, replica_index)];
-	if (r == NULL)
-		drop = FAII_PIPE_RESULT_UNKNOWN;
-	else if (r->state != REC_DISPATCHED)
-		drop = FAII_PIPE_RESULT_LATE;
-	else if (k >= r->replicas ||
-	         dp->live[r->node[k]].node_id !=
-	                 load_be32(body + offsetof(struct faii_result, node_id)))
-		drop = FAII_PIPE_RESULT_WRONG_NODE;
-	else if (r->replied & (1u << k))
-		drop = FAII_PIPE_RESULT_DUPLICATE;
-	else if (load_be64(body + offsetof(struct faii_result, dispatch_ts_ns)) !=
-	         r->dispatch_ns[(r->second >> k) & 1])
-		drop = FAII_PIPE_RESULT_BAD_ECHO;
+	int32_t pos = -1;
+	enum faii_pipe_counter drop = result_check(w, m, fv, &pos);
 	if (drop != FAII_PIPE_COUNT) {
 		st->pipe[drop]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
+	FAII_ASSERT(pos >= 0 && (uint32_t)pos < FAII_DISPATCH_ENTRIES);
+	struct faii_dispatch *r = &w->records[pos];
+	unsigned k = body[offsetof(struct faii_result, replica_index)];
 	st->pipe[FAII_PIPE_RESULTS_MATCHED]++;
 	FAII_ASSERT(r->replicas == 1 || r->replicas == 3 || r->replicas == FAII_REPLICAS_MAX);
 	FAII_ASSERT(r->tier >= 1 && r->tier <= FAII_TIER_COUNT);

@@ -137,7 +137,7 @@ static unsigned pick_set(struct faii_worker *w, const struct faii_route_dp_table
 /* Stamps a TASK copy for candidate c and rebuilds its headers towards it. */
 int pipe_address_copy(struct faii_worker *w, struct rte_mbuf *m, const struct frame_info *fi,
                       const struct faii_route_cand *c, uint8_t replica_index, uint8_t replicas,
-                      uint8_t attempt, uint64_t dispatch_ns)
+                      uint8_t attempt, uint64_t dispatch_ns, uint8_t nonce[FAII_NONCE_SIZE])
 {
 	uint8_t *msg = rte_pktmbuf_mtod(m, uint8_t *) + fi->msg_offset;
 	uint8_t *body = msg + FAII_HDR_SIZE;
@@ -154,13 +154,24 @@ int pipe_address_copy(struct faii_worker *w, struct rte_mbuf *m, const struct fr
 	                       offsetof(struct faii_task, attempt) ==
 	                               offsetof(struct faii_task, consistency) + 2,
 	               "replica index and attempt share two aligned words");
-	uint32_t before = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4);
+	/* Version 2: a fresh unguessable nonce per copy and attempt, at an
+	 * even offset too; the client's MAC stays (nodes cannot check it). */
+	bool v2 = msg[offsetof(struct faii_hdr, version)] == FAII_VERSION_2;
+	uint8_t *tok = body + FAII_TASK_BODY_SIZE + offsetof(struct faii_auth_block, nonce);
+	_Static_assert((FAII_HDR_SIZE + FAII_TASK_BODY_SIZE) % 2 == 0, "nonce at an even offset");
+	uint32_t before = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4) +
+	                  (v2 ? sum16(tok, FAII_NONCE_SIZE) : 0);
+	if (v2) {
+		nonce_next(w, nonce);
+		memcpy(tok, nonce, FAII_NONCE_SIZE);
+	}
 	msg[6] = (uint8_t)(FAII_F_DISPATCHED | (replicas > 1 ? FAII_F_REPLICA : 0));
 	store_be64(ts, dispatch_ns);
 	store_be32(body + offsetof(struct faii_task, node_id), c->node_id);
 	body[offsetof(struct faii_task, replica_index)] = replica_index;
 	body[offsetof(struct faii_task, attempt)] = attempt;
-	uint32_t after = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4);
+	uint32_t after = sum16(msg + 6, 2) + sum16(ts, 12) + sum16(rep, 4) +
+	                 (v2 ? sum16(tok, FAII_NONCE_SIZE) : 0);
 	if (c->addr_family != (fi->ipv6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4))
 		return -1;
 	/* The address the client used is ours: the node answers to it. */
@@ -170,6 +181,30 @@ int pipe_address_copy(struct faii_worker *w, struct rte_mbuf *m, const struct fr
 }
 
 /* ---- TASK -------------------------------------------------------------------------- */
+
+/*
+ * The client's MAC, before anything else: a TASK that fails it gets no
+ * answer (its source may be spoofed: answering would make us a reflector)
+ * and touches no state. FAII_PIPE_COUNT when the TASK may go on.
+ */
+static enum faii_pipe_counter task_auth(const struct faii_worker *w,
+                                        const struct faii_msg_view *msg)
+{
+	if (w->dp->auth_set == NULL)
+		return msg->version == FAII_VERSION ? FAII_PIPE_COUNT : FAII_PIPE_AUTH_OFF;
+	if (msg->auth == NULL)
+		return FAII_PIPE_TASK_UNAUTHENTICATED;
+	const struct faii_auth_client *c =
+	        w->auth ? faii_auth_client_find(w->auth, load_be64(&msg->task->client_id)) : NULL;
+	if (c == NULL)
+		return FAII_PIPE_TASK_UNKNOWN_CLIENT;
+	const struct faii_auth_key *k = faii_auth_key_for(c->keys, msg->auth->key_epoch);
+	if (k == NULL)
+		return FAII_PIPE_TASK_BAD_KEY_EPOCH;
+	if (!faii_msg_mac_ok(msg, k->key))
+		return FAII_PIPE_TASK_BAD_MAC;
+	return FAII_PIPE_COUNT;
+}
 
 void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_index,
                       const struct faii_frame_view *fv, const struct faii_route_set *set,
@@ -184,6 +219,12 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 
 	if (fv->msg.hdr->flags & FAII_F_DISPATCHED) {
 		st->pipe[FAII_PIPE_TASK_DISPATCHED_FLAG]++; /* only the appliance dispatches */
+		rte_pktmbuf_free(m);
+		return;
+	}
+	enum faii_pipe_counter refused = task_auth(w, &fv->msg);
+	if (refused != FAII_PIPE_COUNT) {
+		st->pipe[refused]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -308,7 +349,7 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 			const struct faii_route_cand *cand = &t->cand[chosen[k]];
 			r->node[k] = cand->node;
 			if (pipe_address_copy(w, c, &fi, cand, (uint8_t)k, (uint8_t)replicas, 0,
-			                      now_ns) == 0 &&
+			                      now_ns, r->nonce[k]) == 0 &&
 			    judge(w, c) == FAII_RES_PASS_ALLOWED) {
 				sent = true;
 				break;

@@ -58,8 +58,11 @@ bool pipe_redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsign
 		if (alt < 0)
 			break;
 		const struct faii_route_cand *cand = &t->cand[alt];
-		if (pipe_address_copy(w, c, &fi, cand, (uint8_t)k, r->replicas, 1, now_ns) == 0 &&
+		uint8_t nonce[FAII_NONCE_SIZE] = {0};
+		if (pipe_address_copy(w, c, &fi, cand, (uint8_t)k, r->replicas, 1, now_ns, nonce) ==
+		            0 &&
 		    judge(w, c) == FAII_RES_PASS_ALLOWED) {
+			memcpy(r->nonce[k], nonce, FAII_NONCE_SIZE); /* the old copy's no longer */
 			r->node[k] = cand->node;
 			r->second |= (uint8_t)(1u << k);
 			r->dispatch_ns[1] = now_ns;

@@ -278,7 +278,7 @@ static __always_inline void judge(void *data, void *data_end, int truncated, str
 	struct faii_hdr *hdr = (void *)(udp + 1);
 	v->reason = FAII_RES_DROP_MALFORMED;
 	if ((void *)(hdr + 1) > data_end || hdr->magic != bpf_htons(FAII_MAGIC) ||
-	    hdr->version != FAII_VERSION)
+	    (hdr->version != FAII_VERSION && hdr->version != FAII_VERSION_2))
 		return;
 	if (hdr->type != FAII_MSG_TASK) {
 		v->reason = FAII_RES_PASS_NOT_TASK;

@@ -73,6 +73,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -89,6 +94,7 @@
 #include "faii/config.h"
 #include "faii/frame.h"
 #include "faii/samples.h"
+#include "faii/demo.h"
 #include "faii/wire.h"
 
 #define BURST         FAII_RX_BURST_MAX
@@ -218,7 +224,7 @@ struct templ {
 	uint16_t body; /* offset of the message body in the frame */
 };
 
-static void build_task_template(struct templ *t, uint32_t budget_us)
+static void build_task_template(struct templ *t, uint32_t budget_us, bool v2)
 {
 	struct faii_task task = faii_sample_task();
 	task.category = FAII_CAT_EDGE_INFERENCE;
@@ -234,7 +240,10 @@ static void build_task_template(struct templ *t, uint32_t budget_us)
 	struct faii_frame_spec spec = faii_sample_frame_spec(false);
 	spec.dst_port = UDP_PORT;
 	size_t hdr = faii_frame_hdr_len(&spec);
-	size_t mlen = faii_encode_task(t->bytes + hdr, sizeof(t->bytes) - hdr, &task, payload);
+	const struct faii_auth_block a = {.key_epoch = 1};
+	size_t mlen =
+	        v2 ? faii_encode_task_v2(t->bytes + hdr, sizeof(t->bytes) - hdr, &task, &a, payload)
+	           : faii_encode_task(t->bytes + hdr, sizeof(t->bytes) - hdr, &task, payload);
 	size_t flen = faii_frame_build(t->bytes, sizeof(t->bytes), &spec, t->bytes + hdr, mlen);
 	if (mlen == 0 || flen == 0)
 		die("cannot build the TASK frame");
@@ -242,20 +251,25 @@ static void build_task_template(struct templ *t, uint32_t budget_us)
 	t->body = (uint16_t)(hdr + FAII_HDR_SIZE);
 }
 
-static void build_result_template(struct templ *t)
+static void build_result_template(struct templ *t, bool v2)
 {
 	struct faii_result res = faii_sample_result();
 	res.status = FAII_RESULT_OK;
 	uint8_t payload[32];
 	faii_sample_payload(payload, sizeof(payload));
 	res.payload_len = sizeof(payload);
-	/* From a node to the appliance's address: the client spec reversed
-	 * would do as well, the appliance does not look at the source. */
+	/* From a node to the appliance's address. Version 1: the client spec
+	 * reversed would do as well, the appliance does not look at the source;
+	 * version 2: answer_auth() writes the node's address and port. */
 	struct faii_frame_spec spec = faii_sample_frame_spec(false);
 	spec.src_port = UDP_PORT;
 	spec.dst_port = UDP_PORT;
 	size_t hdr = faii_frame_hdr_len(&spec);
-	size_t mlen = faii_encode_result(t->bytes + hdr, sizeof(t->bytes) - hdr, &res, payload);
+	const struct faii_auth_block a = {.key_epoch = 1, .nonce = {1}};
+	size_t mlen =
+	        v2 ? faii_encode_result_v2(t->bytes + hdr, sizeof(t->bytes) - hdr, &res, &a,
+	                                   payload)
+	           : faii_encode_result(t->bytes + hdr, sizeof(t->bytes) - hdr, &res, payload);
 	size_t flen = faii_frame_build(t->bytes, sizeof(t->bytes), &spec, t->bytes + hdr, mlen);
 	if (mlen == 0 || flen == 0)
 		die("cannot build the RESULT frame");
@@ -296,6 +310,14 @@ struct harness {
 	struct rte_ring *tx; /* the port's TX: we consume */
 	uint16_t port;
 	struct templ task, result;
+	/* Version 2 (bench_auth): templates, the client's key, the nodes'
+	 * RESULT keys (derived once per node, outside the measured poll). */
+	bool auth;
+	struct templ task_v2, result_v2;
+	uint8_t client_key[FAII_MAC_KEY_SIZE];
+	uint8_t (*node_key)[FAII_MAC_KEY_SIZE];
+	uint8_t *node_key_ready;
+	uint32_t node_keys;
 	uint16_t client_port; /* UDP source port of the TASKs */
 	uint64_t next_task_id;
 	uint64_t tsc_hz;
@@ -326,12 +348,46 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The RESULT key of a node, as the node derives it (demo keys, epoch 1). */
+static const uint8_t *node_key_of(struct harness *h, uint32_t node_id)
+{
+	if (node_id == 0 || node_id > h->node_keys)
+		die("node %u beyond the derived keys", node_id);
+	if (!h->node_key_ready[node_id - 1]) {
+		uint8_t npk[FAII_PUBKEY_SIZE], nsk[64], apk[32], ask[32];
+		faii_demo_node_keypair(node_id, npk, nsk);
+		faii_demo_appliance_keypair(1, apk, ask);
+		if (faii_result_key_node(nsk, apk, h->node_key[node_id - 1]) != 0)
+			die("node %u: no RESULT key", node_id);
+		h->node_key_ready[node_id - 1] = 1;
+	}
+	return h->node_key[node_id - 1];
+}
+
+/* Version 2: the node's address and port as source (the copy's destination),
+ * the copy's nonce echoed, the MAC under the node's key. */
+static void answer_auth(struct harness *h, const struct faii_frame_view *fv, const uint8_t *copy,
+                        struct rte_mbuf *m)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *msg = f + h->result_v2.body - FAII_HDR_SIZE;
+	size_t len = (size_t)h->result_v2.len - (size_t)(msg - f);
+	memcpy(f + FAII_ETH_HDR_LEN + 12, copy + fv->l3_offset + 16, 4); /* IPv4 source */
+	memcpy(f + FAII_ETH_HDR_LEN + FAII_IPV4_HDR_LEN, copy + fv->l4_offset + 2, 2);
+	memcpy(msg + FAII_HDR_SIZE + FAII_RESULT_BODY_SIZE, fv->msg.auth->nonce, 8);
+	uint32_t node_id = faii_be32(fv->msg.task->node_id);
+	if (faii_msg_mac_sign(msg, len, node_key_of(h, node_id)) != 0)
+		die("cannot sign a RESULT");
+}
+
 /* Turns one TASK copy from TX into its RESULT; the copy is only read. */
-static struct rte_mbuf *answer_copy(struct harness *h, const struct faii_frame_view *fv)
+static struct rte_mbuf *answer_copy(struct harness *h, const struct faii_frame_view *fv,
+                                    const uint8_t *copy)
 {
 	const uint8_t *tb = (const uint8_t *)fv->msg.body;
-	struct rte_mbuf *m = from_template(h->pool, &h->result, h->port);
-	uint8_t *rb = rte_pktmbuf_mtod(m, uint8_t *) + h->result.body;
+	const struct templ *tpl = h->auth ? &h->result_v2 : &h->result;
+	struct rte_mbuf *m = from_template(h->pool, tpl, h->port);
+	uint8_t *rb = rte_pktmbuf_mtod(m, uint8_t *) + tpl->body;
 	memcpy(rb + offsetof(struct faii_result, task_id), tb + offsetof(struct faii_task, task_id),
 	       8);
 	memcpy(rb + offsetof(struct faii_result, dispatch_ts_ns),
@@ -340,6 +396,8 @@ static struct rte_mbuf *answer_copy(struct harness *h, const struct faii_frame_v
 	       4);
 	rb[offsetof(struct faii_result, replica_index)] =
 	        tb[offsetof(struct faii_task, replica_index)];
+	if (h->auth)
+		answer_auth(h, fv, copy, m);
 	return m;
 }
 
@@ -362,15 +420,21 @@ static void run_pipeline(struct harness *h, struct faii_worker *w, double second
 		while (n < BURST && npending > 0)
 			in[n++] = pending[--npending];
 		uint64_t submit = faii_realtime_ns();
+		const struct templ *tt = h->auth ? &h->task_v2 : &h->task;
 		for (; n < BURST; n++) {
-			struct rte_mbuf *m = from_template(h->pool, &h->task, h->port);
-			uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *) + h->task.body;
+			struct rte_mbuf *m = from_template(h->pool, tt, h->port);
+			uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *) + tt->body;
 			put_be64(b + offsetof(struct faii_task, task_id), h->next_task_id++);
 			put_be64(b + offsetof(struct faii_task, submit_ts_ns), submit);
 			put_be16(b + offsetof(struct faii_task, origin_region), task_keys[key][0]);
 			put_be16(b + offsetof(struct faii_task, residency_class),
 			         task_keys[key][1]);
 			key = key + 1 == TASK_KEYS ? 0 : key + 1;
+			if (h->auth &&
+			    faii_msg_mac_sign(b - FAII_HDR_SIZE,
+			                      (size_t)tt->len - (tt->body - FAII_HDR_SIZE),
+			                      h->client_key) != 0)
+				die("cannot sign a TASK");
 			in[n] = m;
 			out->tasks++;
 		}
@@ -402,7 +466,7 @@ static void run_pipeline(struct harness *h, struct faii_worker *w, double second
 					out->tx_copies++;
 					if (npending == BURST * 2)
 						die("more copies than the loop can answer");
-					pending[npending++] = answer_copy(h, &fv);
+					pending[npending++] = answer_copy(h, &fv, f);
 				} else if (fv.msg.type == FAII_MSG_RESULT &&
 				           fv.msg.result->status == FAII_RESULT_OK) {
 					out->tx_results++;
@@ -659,6 +723,168 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	faii_appliance_fini(&a);
 }
 
+/* ---- authentication: the same pipeline with and without the MACs ------------------ */
+
+static void write_secret(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) != 0)
+		die("cannot write %s", path);
+}
+
+/* Key files of the demo appliance (epoch 1) and the sample client; the
+ * nodes get their demo key pairs so that their RESULT keys derive. */
+static void auth_config(struct faii_config *cfg, char dir[64])
+{
+	char line[160], hex[65], path[128];
+	uint8_t pk[32], sk[32], ck[32];
+	snprintf(dir, 64, "/tmp/faii-bench-auth-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp");
+	faii_demo_appliance_keypair(1, pk, sk);
+	sodium_bin2hex(hex, sizeof(hex), sk, sizeof(sk));
+	snprintf(line, sizeof(line), "1 %s\n", hex);
+	snprintf(path, sizeof(path), "%s/appliance.key", dir);
+	write_secret(path, line);
+	snprintf(cfg->appliance.auth.key_file, sizeof(cfg->appliance.auth.key_file), "%s", path);
+	faii_demo_client_key(faii_sample_task().client_id, 1, ck);
+	sodium_bin2hex(hex, sizeof(hex), ck, sizeof(ck));
+	snprintf(line, sizeof(line), "%" PRIu64 " 1 %s\n", faii_sample_task().client_id, hex);
+	snprintf(path, sizeof(path), "%s/clients.keys", dir);
+	write_secret(path, line);
+	snprintf(cfg->appliance.auth.clients_file, sizeof(cfg->appliance.auth.clients_file), "%s",
+	         path);
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		uint8_t nsk[64];
+		faii_demo_node_keypair(cfg->nodes[i].id, cfg->nodes[i].public_key, nsk);
+	}
+}
+
+/* Feeds the pending RESULTs in the mode they were made for, before a switch. */
+static void flush_pending(struct harness *h, struct faii_worker *w)
+{
+	if (h->npending > 0 &&
+	    rte_ring_sp_enqueue_burst(h->rx, (void **)h->pending, h->npending, NULL) != h->npending)
+		die("RX ring full");
+	h->npending = 0;
+	faii_worker_poll(w);
+	struct rte_mbuf *txm[BURST * 2];
+	unsigned got;
+	while ((got = rte_ring_sc_dequeue_burst(h->tx, (void **)txm, BURST * 2, NULL)) > 0)
+		rte_pktmbuf_free_bulk(txm, got);
+}
+
+/* Cycles of one MAC check of a message of the pipeline's sizes. */
+static double mac_cycles(const struct templ *t, const uint8_t *key)
+{
+	const uint8_t *msg = t->bytes + t->body - FAII_HDR_SIZE;
+	struct faii_msg_view v;
+	if (faii_parse(msg, (size_t)t->len - (size_t)(t->body - FAII_HDR_SIZE), &v) != FAII_OK)
+		die("template does not parse");
+	enum { N = 200000 };
+	unsigned ok = 0;
+	uint64_t t0 = rte_rdtsc();
+	for (unsigned i = 0; i < N; i++)
+		ok += faii_msg_mac_ok(&v, key);
+	uint64_t t1 = rte_rdtsc();
+	if (ok == N)
+		die("an unsigned template verified");
+	return (double)(t1 - t0) / N;
+}
+
+static void bench_auth(struct harness *h, uint32_t nodes, double seconds, unsigned reps)
+{
+	char err[256], dir[64];
+	struct faii_config *cfg = make_config(nodes);
+	auth_config(cfg, dir);
+	static struct faii_appliance_dp a;
+	if (faii_appliance_init(&a, cfg, &h->port, 1, 1, h->pool, err, sizeof(err)) != 0)
+		die("appliance: %s", err);
+	h->node_keys = nodes;
+	h->node_key = calloc(nodes, sizeof(*h->node_key));
+	h->node_key_ready = calloc(nodes, 1);
+	faii_demo_client_key(faii_sample_task().client_id, 1, h->client_key);
+	if (h->node_key == NULL || h->node_key_ready == NULL)
+		die("out of memory");
+	struct faii_worker *w = &a.workers[0];
+	_Atomic(struct faii_auth_set *) *keys = a.dp.auth_set;
+	double off[16], on[16];
+	struct run r;
+	uint64_t refused = 0;
+	for (unsigned k = 0; k < reps + 1; k++) { /* the first round warms up */
+		a.dp.auth_set = NULL, h->auth = false;
+		run_pipeline(h, w, k ? seconds : WARMUP_S, false, &r);
+		flush_pending(h, w);
+		if (k)
+			off[k - 1] = (double)r.poll_tsc / (double)r.packets;
+		a.dp.auth_set = keys, h->auth = true;
+		run_pipeline(h, w, k ? seconds : WARMUP_S, false, &r);
+		flush_pending(h, w);
+		refused += r.tx_other;
+		if (k)
+			on[k - 1] = (double)r.poll_tsc / (double)r.packets;
+		fprintf(stderr,
+		        "bench_dataplane: auth rep %u: %.0f cycles/pkt without, %.0f with\n", k,
+		        k ? off[k - 1] : 0, k ? on[k - 1] : 0);
+	}
+	const struct faii_worker_stats *st = &w->stats;
+	static const enum faii_pipe_counter bad[] = {
+	        FAII_PIPE_TASK_UNAUTHENTICATED,
+	        FAII_PIPE_TASK_UNKNOWN_CLIENT,
+	        FAII_PIPE_TASK_BAD_KEY_EPOCH,
+	        FAII_PIPE_TASK_BAD_MAC,
+	        FAII_PIPE_RESULT_UNAUTHENTICATED,
+	        FAII_PIPE_RESULT_WRONG_SOURCE,
+	        FAII_PIPE_RESULT_BAD_KEY_EPOCH,
+	        FAII_PIPE_RESULT_BAD_MAC,
+	        FAII_PIPE_RESULT_BAD_TOKEN,
+	        FAII_PIPE_AUTH_OFF,
+	        FAII_PIPE_TIMEOUTS,
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (st->pipe[bad[i]] > 0)
+			fprintf(stderr, "bench_dataplane: auth: warning: %s = %" PRIu64 "\n",
+			        faii_pipe_counter_name(bad[i]), st->pipe[bad[i]]);
+		refused += st->pipe[bad[i]];
+	}
+	for (unsigned c = 0; c < FAII_PIPE_COUNT; c++)
+		if (st->pipe[c] != 0)
+			fprintf(stderr, "bench_dataplane: auth: %s %" PRIu64 "\n",
+			        faii_pipe_counter_name((enum faii_pipe_counter)c), st->pipe[c]);
+	double c_off = median(off, reps), c_on = median(on, reps);
+	double task_mac = mac_cycles(&h->task_v2, h->client_key);
+	double result_mac = mac_cycles(&h->result_v2, h->client_key);
+	printf("{\"bench\": \"dataplane\", \"case\": \"auth_cycles_per_packet\", \"nodes\": %u, "
+	       "\"value\": %.1f, \"unit\": \"cycles/packet\", \"baseline\": \"version_1_no_auth\", "
+	       "\"baseline_value\": %.1f, \"delta\": %.1f, \"ratio\": %.3f, \"better\": \"lower\", "
+	       "\"reps\": %u, \"seconds\": %.1f, \"refused\": %" PRIu64 ", "
+	       "\"frame_bytes\": {\"task\": %u, \"result\": %u}, \"tsc_hz\": %" PRIu64 ", "
+	       "\"measures\": \"half TASKs (client MAC checked, nonce drawn), half RESULTs "
+	       "(source, node MAC, nonce checked)\"}\n",
+	       nodes, c_on, c_off, c_on - c_off, c_on / c_off, reps, seconds, refused,
+	       h->task_v2.len, h->result_v2.len, h->tsc_hz);
+	printf("{\"bench\": \"dataplane\", \"case\": \"mac_check_cycles\", \"value\": %.1f, "
+	       "\"unit\": \"cycles\", \"better\": \"lower\", \"task_cycles\": %.1f, "
+	       "\"result_cycles\": %.1f, \"algorithm\": \"keyed BLAKE2b-128\", "
+	       "\"message_bytes\": {\"task\": %u, \"result\": %u}}\n",
+	       (task_mac + result_mac) / 2, task_mac, result_mac,
+	       (unsigned)(h->task_v2.len - (h->task_v2.body - FAII_HDR_SIZE)),
+	       (unsigned)(h->result_v2.len - (h->result_v2.body - FAII_HDR_SIZE)));
+	fflush(stdout);
+	rte_pktmbuf_free_bulk(h->pending, h->npending);
+	h->npending = 0;
+	h->auth = false;
+	faii_appliance_fini(&a);
+	free(h->node_key);
+	free(h->node_key_ready);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/appliance.key", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/clients.keys", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dataplane [--nodes N,N,...] [--seconds S] [--reps N] "
@@ -740,9 +966,11 @@ int main(int argc, char **argv)
 	    rte_eth_tx_queue_setup(h.port, 0, RING_SIZE, (unsigned)rte_socket_id(), NULL) != 0 ||
 	    rte_eth_dev_start(h.port) != 0)
 		die("cannot start the ring port");
-	build_task_template(&h.task, budget_us);
+	build_task_template(&h.task, budget_us, false);
+	build_task_template(&h.task_v2, budget_us, true);
 	h.client_port = faii_sample_frame_spec(false).src_port;
-	build_result_template(&h.result);
+	build_result_template(&h.result, false);
+	build_result_template(&h.result_v2, true);
 
 	/* Task ids start from the clock so that reruns never look like replays. */
 	h.next_task_id = faii_realtime_ns();
@@ -753,9 +981,11 @@ int main(int argc, char **argv)
 #endif
 	if (residency_only)
 		bench_residency(&h, node_cases > 1 ? nodes[1] : nodes[0], seconds, reps);
-	else
+	else {
 		for (unsigned i = 0; i < node_cases; i++)
 			bench_nodes(&h, nodes[i], seconds, reps, budget_us);
+		bench_auth(&h, nodes[0], seconds, reps);
+	}
 
 	rte_eth_dev_stop(h.port);
 	rte_eth_dev_close(h.port);

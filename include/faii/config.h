@@ -70,6 +70,13 @@ struct faii_cfg_validator {
 	char address[FAII_CFG_NAME_LEN_MAX]; /* host:port of its consensus endpoint */
 };
 
+/* Authentication of TASKs and RESULTs (docs/security.md): where the keys
+ * are, never the keys. No key_file: protocol version 1, unauthenticated. */
+struct faii_auth_cfg {
+	char key_file[FAII_CFG_PATH_LEN_MAX];     /* the appliance's X25519 keys, mode 0600 */
+	char clients_file[FAII_CFG_PATH_LEN_MAX]; /* client MAC keys, mode 0600 */
+};
+
 struct faii_appliance_cfg {
 	char eal_args[FAII_CFG_EAL_ARGS_MAX][FAII_CFG_EAL_ARG_LEN_MAX];
 	uint32_t eal_arg_count;
@@ -97,6 +104,7 @@ struct faii_appliance_cfg {
 	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
 	uint32_t validator_count;
 	struct faii_cfg_validator validators[FAII_CFG_VALIDATORS_MAX];
+	struct faii_auth_cfg auth;
 };
 
 struct faii_cfg_jurisdiction {

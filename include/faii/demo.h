@@ -20,4 +20,13 @@
 void faii_demo_node_keypair(uint32_t node_id, uint8_t public_key[FAII_PUBKEY_SIZE],
                             uint8_t secret_key[64]);
 
+/* The demo appliance's X25519 key pair of a key epoch (crypto_kx):
+ * seed = BLAKE2b-256("faii demo appliance key" || epoch). */
+void faii_demo_appliance_keypair(uint8_t epoch, uint8_t public_key[FAII_KX_KEY_SIZE],
+                                 uint8_t secret_key[FAII_KX_KEY_SIZE]);
+
+/* A demo client's TASK MAC key of a key epoch:
+ * BLAKE2b-256("faii demo client key" || client id, 8 bytes big-endian || epoch). */
+void faii_demo_client_key(uint64_t client_id, uint8_t epoch, uint8_t key[FAII_MAC_KEY_SIZE]);
+
 #endif /* FAII_DEMO_H */

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * faii wire protocol, version 1.
+ * faii wire protocol, versions 1 and 2.
  *
  * Every message is one UDP datagram: a fixed 8-byte header, a fixed-size body
  * whose layout depends on the message type, and for TASK and RESULT an opaque
  * payload of payload_len bytes. All integers are big-endian (network order).
  * Signed messages (HEARTBEAT, ATTEST, REGISTER) end with a 64-byte Ed25519
  * signature over every byte before it, header included.
+ *
+ * Version 2 is version 1 with one fixed 40-byte block (struct faii_auth_block)
+ * appended to the TASK and RESULT bodies: the per-copy dispatch token that a
+ * node echoes, the sender's key epoch and a 16-byte MAC over every other byte
+ * of the message. The other types are the same in both versions.
  *
  * docs/protocol.md is the normative description; this header is its C form,
  * shared by the dataplane, the control plane, the eBPF program and the tests.
@@ -20,7 +25,8 @@
 #include "faii/types.h"
 
 #define FAII_MAGIC            0xFA11u
-#define FAII_VERSION          1u
+#define FAII_VERSION          1u /* version 1: what the v1 encoders write */
+#define FAII_VERSION_2        2u /* TASK and RESULT authenticated (docs/security.md) */
 #define FAII_UDP_PORT_DEFAULT 7410u
 
 /* Largest message on the wire: fits a 1500-byte MTU over IPv6 + UDP. */
@@ -28,6 +34,9 @@
 #define FAII_SIGNATURE_SIZE 64u
 #define FAII_PUBKEY_SIZE    32u
 #define FAII_HASH_SIZE      32u
+#define FAII_MAC_SIZE       16u /* keyed BLAKE2b tag of a version 2 TASK or RESULT */
+#define FAII_MAC_KEY_SIZE   32u
+#define FAII_KX_KEY_SIZE    32u /* X25519 keys of the appliance (crypto_kx) */
 
 enum faii_msg_type {
 	FAII_MSG_TASK = 1,
@@ -203,6 +212,24 @@ struct faii_register {
 	uint8_t signature[FAII_SIGNATURE_SIZE];
 } FAII_PACKED;
 
+/*
+ * Version 2: the block after a TASK's or RESULT's version 1 body, before the
+ * payload. The dispatch token (nonce, handle) is chosen by the appliance for
+ * each copy it sends and echoed unchanged by the node's RESULT; both halves
+ * are opaque to nodes. nonce is unguessable (never 0 in a dispatched copy);
+ * handle is the appliance's own (0 in this release; the dispatch slot and
+ * generation of the line-rate work). A client sends zeros. key_epoch names
+ * the sender's key the MAC is under. The MAC covers every byte of the
+ * message but its own 16: header, body, the rest of this block, payload.
+ */
+struct faii_auth_block {
+	uint8_t nonce[8];  /* per-copy dispatch value: zero from clients */
+	uint8_t handle[8]; /* appliance-defined; echoed; zero from clients */
+	uint8_t key_epoch;
+	uint8_t reserved[7]; /* must be zero */
+	uint8_t mac[FAII_MAC_SIZE];
+} FAII_PACKED;
+
 #define FAII_ELIGIBILITY_MASK ((1u << FAII_CATEGORY_COUNT) - 1u)
 
 /* Fixed sizes, checked at compile time in wire.c and by the tests. */
@@ -213,8 +240,14 @@ struct faii_register {
 #define FAII_ATTEST_BODY_SIZE    132u
 #define FAII_REGISTER_BODY_SIZE  152u
 
-#define FAII_TASK_PAYLOAD_MAX   (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_TASK_BODY_SIZE)
-#define FAII_RESULT_PAYLOAD_MAX (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_RESULT_BODY_SIZE)
+#define FAII_AUTH_BLOCK_SIZE     40u
+#define FAII_TASK_V2_BODY_SIZE   (FAII_TASK_BODY_SIZE + FAII_AUTH_BLOCK_SIZE)   /* 96 */
+#define FAII_RESULT_V2_BODY_SIZE (FAII_RESULT_BODY_SIZE + FAII_AUTH_BLOCK_SIZE) /* 104 */
+
+#define FAII_TASK_PAYLOAD_MAX      (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_TASK_BODY_SIZE)
+#define FAII_RESULT_PAYLOAD_MAX    (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_RESULT_BODY_SIZE)
+#define FAII_TASK_V2_PAYLOAD_MAX   (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_TASK_V2_BODY_SIZE)
+#define FAII_RESULT_V2_PAYLOAD_MAX (FAII_MSG_SIZE_MAX - FAII_HDR_SIZE - FAII_RESULT_V2_BODY_SIZE)
 
 /* The tier of each category (index category - 1), from SPEC section 2. */
 static inline uint8_t faii_category_tier(uint8_t category)

@@ -92,6 +92,9 @@ struct faii_registry {
 	/* Node jurisdictions or classes changed: the residency program's maps
 	 * must be refilled. */
 	bool residency_dirty;
+	/* A node's key, address or status changed: the workers' auth set
+	 * (include/faii/auth.h) must be published again. */
+	bool auth_dirty;
 	uint64_t start_ns; /* stale-signal ages count from here at the latest */
 	/* Time for signal ages and publishing: &faii_clock_system after init;
 	 * a simulation sets its own before the first refresh. */

@@ -111,9 +111,13 @@ struct faii_msg_view {
 		const struct faii_register *reg;
 	};
 	const uint8_t *payload; /* TASK and RESULT; NULL otherwise */
+	/* Version 2 TASK and RESULT: the block after the version 1 body;
+	 * NULL for version 1 and for the other types. */
+	const struct faii_auth_block *auth;
 	uint16_t payload_len;
 	uint16_t length; /* whole message, bytes */
 	uint8_t type;
+	uint8_t version; /* FAII_VERSION or FAII_VERSION_2 */
 };
 
 /* Validates one UDP payload of len bytes. */
@@ -137,8 +141,11 @@ struct faii_frame_view {
 enum faii_drop faii_parse_frame(const void *frame, size_t len, uint16_t udp_port,
                                 struct faii_frame_view *view);
 
-/* Fixed body size of a message type, 0 for an unknown type. */
+/* Fixed body size of a message type in version 1, 0 for an unknown type. */
 size_t faii_body_size(uint8_t type);
+/* The same for a version (1 or 2): a version 2 TASK or RESULT body includes
+ * its struct faii_auth_block. 0 for an unknown type or version. */
+size_t faii_body_size_v(uint8_t version, uint8_t type);
 
 /*
  * Encoders take host-order structs and write a complete message (header,
@@ -153,6 +160,54 @@ size_t faii_encode_result(void *buf, size_t cap, const struct faii_result *resul
 size_t faii_encode_heartbeat(void *buf, size_t cap, const struct faii_heartbeat *hb);
 size_t faii_encode_attest(void *buf, size_t cap, const struct faii_attest *att);
 size_t faii_encode_register(void *buf, size_t cap, const struct faii_register *reg);
+
+/*
+ * Version 2 TASK and RESULT: the version 1 body, then auth (copied as it is:
+ * its fields are byte arrays), then the payload. The MAC is left zero:
+ * faii_msg_mac_sign() fills it under the sender's key.
+ */
+size_t faii_encode_task_v2(void *buf, size_t cap, const struct faii_task *task,
+                           const struct faii_auth_block *auth, const void *payload);
+size_t faii_encode_result_v2(void *buf, size_t cap, const struct faii_result *result,
+                             const struct faii_auth_block *auth, const void *payload);
+
+/*
+ * The MAC of a version 2 TASK or RESULT: keyed BLAKE2b with a 16-byte
+ * output (libsodium crypto_generichash) over every byte of the message but
+ * the MAC field itself. msg is a whole message of len bytes whose header
+ * says version 2 and type TASK or RESULT. docs/security.md says why this
+ * primitive and what it costs per packet.
+ */
+#define FAII_TASK_MAC_OFFSET   (FAII_HDR_SIZE + FAII_TASK_V2_BODY_SIZE - FAII_MAC_SIZE)
+#define FAII_RESULT_MAC_OFFSET (FAII_HDR_SIZE + FAII_RESULT_V2_BODY_SIZE - FAII_MAC_SIZE)
+/* Offset of the MAC in a version 2 message of that type, 0 for another. */
+size_t faii_msg_mac_offset(uint8_t version, uint8_t type);
+/* Computes the tag of msg into mac; 0, or -EINVAL if msg is not a whole
+ * version 2 TASK or RESULT. */
+int faii_msg_mac(const void *msg, size_t len, const uint8_t key[FAII_MAC_KEY_SIZE],
+                 uint8_t mac[FAII_MAC_SIZE]);
+/* Writes the tag into the message's MAC field; 0 or -EINVAL. */
+int faii_msg_mac_sign(void *msg, size_t len, const uint8_t key[FAII_MAC_KEY_SIZE]);
+/* True when a parsed version 2 TASK or RESULT carries the right tag under
+ * key (constant-time comparison). Safe on the packet path: no allocation,
+ * no lock, no system call. */
+bool faii_msg_mac_ok(const struct faii_msg_view *view, const uint8_t key[FAII_MAC_KEY_SIZE]);
+
+/*
+ * The RESULT MAC key of a node (docs/security.md, "Keys"): libsodium's key
+ * exchange (crypto_kx) between the appliance's X25519 key pair (server) and
+ * the node's registered Ed25519 key converted to X25519 (client); the key is
+ * the node's transmit session key, which only the two of them can compute.
+ * Slow path (two scalar multiplications). 0, or -EINVAL when a key has no
+ * X25519 form or the exchange is refused (a low-order point).
+ */
+int faii_result_key_appliance(const uint8_t appliance_pk[FAII_KX_KEY_SIZE],
+                              const uint8_t appliance_sk[FAII_KX_KEY_SIZE],
+                              const uint8_t node_public_key[FAII_PUBKEY_SIZE],
+                              uint8_t key[FAII_MAC_KEY_SIZE]);
+int faii_result_key_node(const uint8_t node_secret_key[64],
+                         const uint8_t appliance_pk[FAII_KX_KEY_SIZE],
+                         uint8_t key[FAII_MAC_KEY_SIZE]);
 
 /* Host-order copies of a parsed view's body (slow path). */
 void faii_decode_task(const struct faii_msg_view *view, struct faii_task *out);

@@ -156,6 +156,22 @@ int main(int argc, char **argv)
 	len = faii_encode_register(msg, sizeof(msg), &reg);
 	write_msg("register_ipv6", msg, len);
 
+	/* Version 2: a client's TASK and a node's RESULT, MAC'd under a fixed
+	 * key, and a dispatched copy carrying its nonce. */
+	static const uint8_t mac_key[FAII_MAC_KEY_SIZE] = {0x42};
+	struct faii_auth_block a = {.key_epoch = 1};
+	len = faii_encode_task_v2(msg, sizeof(msg), &task, &a, payload);
+	faii_msg_mac_sign(msg, len, mac_key);
+	write_msg("v2_task_client", msg, len);
+	static const uint8_t nonce[8] = {0x5E, 0xC2, 0xE7, 0x00, 0x11, 0x22, 0x33, 0x44};
+	memcpy(a.nonce, nonce, sizeof(nonce));
+	len = faii_encode_task_v2(msg, sizeof(msg), &t2, &a, payload);
+	write_msg("v2_task_dispatched_replica", msg, len);
+	len = faii_encode_result_v2(msg, sizeof(msg), &result, &a, payload);
+	faii_msg_mac_sign(msg, len, mac_key);
+	write_msg("v2_result_ok", msg, len);
+	write_frame("frame_ipv4_v2_result", 4, 0, msg, len);
+
 	/* Frames: IPv4, IPv4 behind a VLAN tag, IPv6. */
 	write_frame("frame_ipv4_task", 4, 0, task_msg, task_len);
 	write_frame("frame_vlan_ipv4_heartbeat", 4, 1, hb_msg, hb_len);

@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -193,6 +195,8 @@ struct out {
 	uint16_t dst_port;
 	struct faii_task task;
 	struct faii_result result;
+	uint8_t version;
+	struct faii_auth_block auth; /* version 2 */
 };
 static struct out O[OUT_MAX];
 static unsigned NO;
@@ -280,11 +284,14 @@ static void tb_setup(unsigned queues, unsigned workers, struct faii_config *cfg)
 	NO = 0;
 }
 
+static void auth_cleanup(void);
+
 static void tb_teardown(void)
 {
 	if (T.up)
 		faii_appliance_fini(&T.a);
 	T.up = false;
+	auth_cleanup();
 	for (unsigned q = 0; q < T.queues; q++) {
 		struct rte_mbuf *m;
 		while (rte_ring_dequeue(T.rx[q], (void **)&m) == 0)
@@ -300,6 +307,125 @@ static void tb_teardown(void)
 static void stats(void)
 {
 	faii_stats_sum(T.a.workers, T.a.worker_count, &S);
+}
+
+/* ---- authentication (protocol version 2) ------------------------------------- */
+
+/* With AUTH.on, the test's client and nodes speak version 2: TASKs under the
+ * demo key of client 77 of epoch AUTH.client_epoch, RESULTs under each
+ * node's key derived from the appliance's demo key of AUTH.node_epoch,
+ * echoing the nonce each copy carried (remembered by decode_out). */
+#define SEEN_MAX 1024u
+static struct {
+	bool on;
+	uint8_t client_epoch, node_epoch;
+	char dir[64];
+	struct {
+		uint64_t task_id;
+		uint32_t node_id;
+		uint8_t replica_index;
+		uint8_t nonce[8];
+	} seen[SEEN_MAX];
+	unsigned seen_count;
+} AUTH;
+
+static void write_secret(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0600), 0);
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* Writes the key files: the appliance's keys of the given epochs (first is
+ * current) and client 77's keys of the same epochs. */
+static void auth_write_keys(const uint8_t *epochs, unsigned n)
+{
+	char app[512] = "", cli[512] = "", line[160], h[65];
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t pk[32], sk[32], ck[32];
+		faii_demo_appliance_keypair(epochs[i], pk, sk);
+		hex(h, sk, 32);
+		snprintf(line, sizeof(line), "%u %s\n", epochs[i], h);
+		strcat(app, line);
+		faii_demo_client_key(77, epochs[i], ck);
+		hex(h, ck, 32);
+		snprintf(line, sizeof(line), "77 %u %s\n", epochs[i], h);
+		strcat(cli, line);
+	}
+	char path[128];
+	snprintf(path, sizeof(path), "%s/appliance.key", AUTH.dir);
+	write_secret(path, app);
+	snprintf(path, sizeof(path), "%s/clients.keys", AUTH.dir);
+	write_secret(path, cli);
+}
+
+/* The configuration prefix that turns authentication on. */
+static const char *auth_on(const uint8_t *epochs, unsigned n)
+{
+	static char yaml[512];
+	snprintf(AUTH.dir, sizeof(AUTH.dir), "/tmp/faii-dpt-auth-XXXXXX");
+	cr_assert_not_null(mkdtemp(AUTH.dir));
+	auth_write_keys(epochs, n);
+	AUTH.on = true;
+	AUTH.client_epoch = AUTH.node_epoch = epochs[0];
+	snprintf(yaml, sizeof(yaml),
+	         "appliance:\n  auth:\n    key_file: %s/appliance.key\n"
+	         "    clients_file: %s/clients.keys\n",
+	         AUTH.dir, AUTH.dir);
+	return yaml;
+}
+
+static void auth_cleanup(void)
+{
+	if (AUTH.dir[0] == '\0')
+		return;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/appliance.key", AUTH.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/clients.keys", AUTH.dir);
+	unlink(path);
+	rmdir(AUTH.dir);
+	AUTH.dir[0] = '\0';
+}
+
+static void seen_copy(const struct faii_task *t, const struct faii_auth_block *a)
+{
+	unsigned i = AUTH.seen_count++ % SEEN_MAX;
+	AUTH.seen[i].task_id = t->task_id;
+	AUTH.seen[i].node_id = t->node_id;
+	AUTH.seen[i].replica_index = t->replica_index;
+	memcpy(AUTH.seen[i].nonce, a->nonce, 8);
+}
+
+/* The nonce of the latest copy of (task, replica) sent to node_id. */
+static void seen_nonce(const struct faii_task *copy, uint8_t nonce[8])
+{
+	memset(nonce, 0, 8);
+	for (unsigned n = 0; n < SEEN_MAX && n < AUTH.seen_count; n++) {
+		unsigned i = (AUTH.seen_count - 1 - n) % SEEN_MAX;
+		if (AUTH.seen[i].task_id == copy->task_id &&
+		    AUTH.seen[i].node_id == copy->node_id &&
+		    AUTH.seen[i].replica_index == copy->replica_index) {
+			memcpy(nonce, AUTH.seen[i].nonce, 8);
+			return;
+		}
+	}
+}
+
+static void node_result_key(uint32_t node_id, uint8_t epoch, uint8_t key[32])
+{
+	uint8_t npk[FAII_PUBKEY_SIZE], nsk[64], apk[32], ask[32];
+	faii_demo_node_keypair(node_id, npk, nsk);
+	faii_demo_appliance_keypair(epoch, apk, ask);
+	cr_assert_eq(faii_result_key_node(nsk, apk, key), 0);
 }
 
 /* ---- frames in ------------------------------------------------------------- */
@@ -370,15 +496,34 @@ static uint64_t send_task(unsigned q, struct faii_task *t)
 	if (t->submit_ts_ns == 0)
 		t->submit_ts_ns = now_ns();
 	uint8_t msg[FAII_MSG_SIZE_MAX];
-	size_t len = faii_encode_task(msg, sizeof(msg), t, NULL);
+	size_t len;
+	if (AUTH.on) {
+		struct faii_auth_block a = {.key_epoch = AUTH.client_epoch};
+		uint8_t key[32];
+		faii_demo_client_key(t->client_id, AUTH.client_epoch, key);
+		len = faii_encode_task_v2(msg, sizeof(msg), t, &a, NULL);
+		cr_assert_eq(faii_msg_mac_sign(msg, len, key), 0);
+	} else {
+		len = faii_encode_task(msg, sizeof(msg), t, NULL);
+	}
 	cr_assert_gt(len, 0u);
 	struct faii_frame_spec s = client_spec();
 	inject(q, &s, msg, len);
 	return t->task_id;
 }
 
-/* The node's answer to a TASK copy: echoes id, node, replica and dispatch time. */
-static void send_result(unsigned q, const struct faii_task *copy, uint8_t status, uint8_t hash)
+/* How a test RESULT departs from the honest answer (zero: honest). */
+struct forge {
+	uint8_t version;      /* 0: as AUTH says */
+	const uint8_t *nonce; /* NULL: the copy's own */
+	const uint8_t *key;   /* NULL: the node's own key */
+	int epoch;            /* -1: AUTH.node_epoch */
+	uint32_t src_ip;      /* 0: the node's address */
+	uint16_t src_port;    /* 0: the node's port */
+};
+
+static void send_result_as(unsigned q, const struct faii_task *copy, uint8_t status, uint8_t hash,
+                           const struct forge *f)
 {
 	struct faii_result r;
 	memset(&r, 0, sizeof(r));
@@ -390,10 +535,39 @@ static void send_result(unsigned q, const struct faii_task *copy, uint8_t status
 	r.replica_index = copy->replica_index;
 	memset(r.result_hash, hash, sizeof(r.result_hash));
 	uint8_t msg[FAII_MSG_SIZE_MAX];
-	size_t len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	uint8_t version = f->version ? f->version : AUTH.on ? FAII_VERSION_2 : FAII_VERSION;
+	size_t len;
+	if (version == FAII_VERSION_2) {
+		uint8_t epoch = f->epoch >= 0 ? (uint8_t)f->epoch : AUTH.node_epoch;
+		struct faii_auth_block a = {.key_epoch = epoch};
+		if (f->nonce)
+			memcpy(a.nonce, f->nonce, 8);
+		else
+			seen_nonce(copy, a.nonce);
+		uint8_t key[32];
+		if (f->key)
+			memcpy(key, f->key, 32);
+		else
+			node_result_key(copy->node_id, epoch, key);
+		len = faii_encode_result_v2(msg, sizeof(msg), &r, &a, NULL);
+		cr_assert_eq(faii_msg_mac_sign(msg, len, key), 0);
+	} else {
+		len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	}
 	cr_assert_gt(len, 0u);
 	struct faii_frame_spec s = node_spec(copy->node_id);
+	if (f->src_ip)
+		put_ip(s.src_ip, f->src_ip);
+	if (f->src_port)
+		s.src_port = f->src_port;
 	inject(q, &s, msg, len);
+}
+
+/* The node's answer to a TASK copy: echoes id, node, replica and dispatch time. */
+static void send_result(unsigned q, const struct faii_task *copy, uint8_t status, uint8_t hash)
+{
+	const struct forge honest = {.epoch = -1};
+	send_result_as(q, copy, status, hash, &honest);
 }
 
 /* ---- frames out ------------------------------------------------------------ */
@@ -436,8 +610,13 @@ static void decode_out(const struct rte_mbuf *m, unsigned q)
 	o->queue = q;
 	o->dst_port = dport;
 	o->dst_ip = get_be32(p + 30);
+	o->version = fv.msg.version;
+	if (fv.msg.auth != NULL)
+		o->auth = *fv.msg.auth;
 	if (o->type == FAII_MSG_TASK)
 		faii_decode_task(&fv.msg, &o->task);
+	if (o->type == FAII_MSG_TASK && fv.msg.auth != NULL)
+		seen_copy(&o->task, fv.msg.auth);
 	else if (o->type == FAII_MSG_RESULT)
 		faii_decode_result(&fv.msg, &o->result);
 }
@@ -895,7 +1074,7 @@ Test(dataplane, shares_match_table, .timeout = 600)
 
 /* Nine EU nodes of five operators (identical offers) and three cheaper US
  * nodes that class EU-only must never see. */
-static const struct nspec *replica_fleet(void)
+static const struct nspec *replica_fleet_cfg(const char *prefix)
 {
 	static struct nspec n[12];
 	static const char *const op[12] = {"a", "a", "b", "b", "c", "c",
@@ -907,8 +1086,13 @@ static const struct nspec *replica_fleet(void)
 		if (i >= 9)
 			n[i].price = 0.85, n[i].solar = 0.9;
 	}
-	tb_setup(1, 1, fleet(NULL, n, 12));
+	tb_setup(1, 1, fleet(prefix, n, 12));
 	return n;
+}
+
+static const struct nspec *replica_fleet(void)
+{
+	return replica_fleet_cfg(NULL);
 }
 
 /* Sends one task and returns its copies by replica index, checking that they
@@ -1324,7 +1508,7 @@ Test(dataplane, malformed_counted_per_reason)
 	two_node_fleet();
 	const struct bad_case cases[] = {
 	        {FAII_DROP_BAD_MAGIC, NULL, 0, -1, 0x12, 0, 0},
-	        {FAII_DROP_BAD_VERSION, NULL, 2, -1, 2, 0, 0},
+	        {FAII_DROP_BAD_VERSION, NULL, 2, -1, 3, 0, 0},
 	        {FAII_DROP_UNKNOWN_TYPE, NULL, 3, -1, 9, 0, 0},
 	        {FAII_DROP_BAD_FLAGS, NULL, 6, -1, 0x80, 0, 0},
 	        {FAII_DROP_RESERVED_NONZERO, NULL, 7, -1, 1, 0, 0},
@@ -1899,4 +2083,273 @@ Test(dataplane, residency_program_judges_every_copy)
 		cr_assert_eq(ev[i].residency_class, RC_CH);
 	}
 	node_port_override = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* 9. Authentication (protocol version 2, docs/security.md).                */
+
+#define NOWHERE_IP   0x0A090909u /* 10.9.9.9: no node's address */
+#define NOWHERE_PORT 6666u
+
+static uint64_t pipe_count(enum faii_pipe_counter c)
+{
+	stats();
+	return S.pipe[c];
+}
+
+/* The hardening issue's attack: whoever sees one copy of a strong task
+ * answers for all seven before the nodes do. Before version 2 the client
+ * got the attacker's hash and the honest answers were dropped as late. */
+Test(dataplane, auth_forged_quorum_refused)
+{
+	static const uint8_t epochs[] = {1};
+	const struct nspec *n = replica_fleet_cfg(auth_on(epochs, 1));
+	struct faii_task c[FAII_REPLICAS_MAX];
+	uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_STRONG, c);
+	uint8_t seen0[8], own_key[32];
+	seen_nonce(&c[0], seen0); /* the copy the attacker saw */
+	randombytes_buf(own_key, sizeof(own_key));
+	for (unsigned round = 0; round < 10; round++) {
+		for (unsigned k = 0; k < FAII_REPLICAS_MAX; k++) {
+			/* Version 1, as the attack was made, from no node's address. */
+			const struct forge v1 = {.version = FAII_VERSION,
+			                         .epoch = -1,
+			                         .src_ip = NOWHERE_IP,
+			                         .src_port = NOWHERE_PORT};
+			/* Version 2 from no node's address, under a key of its own. */
+			const struct forge away = {.key = own_key,
+			                           .nonce = seen0,
+			                           .epoch = -1,
+			                           .src_ip = NOWHERE_IP,
+			                           .src_port = NOWHERE_PORT};
+			/* Version 2 from the node's own address (spoofed). */
+			const struct forge spoof = {.key = own_key, .nonce = seen0, .epoch = -1};
+			send_result_as(0, &c[k], FAII_RESULT_OK, 0xEE, &v1);
+			send_result_as(0, &c[k], FAII_RESULT_OK, 0xEE, &away);
+			send_result_as(0, &c[k], FAII_RESULT_OK, 0xEE, &spoof);
+		}
+		pump();
+	}
+	cr_assert_eq(NO, 0, "a forged RESULT reached the client");
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_UNAUTHENTICATED), 70);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_WRONG_SOURCE), 70);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_BAD_MAC), 70);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULTS_MATCHED), 0, "a forgery touched the record");
+
+	for (unsigned k = 0; k < FAII_REPLICAS_MAX; k++)
+		send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1, "one answer, got %u", NO);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.result_hash[0], 0xAA, "the honest majority is forwarded");
+	cr_assert_eq(O[0].version, FAII_VERSION_2);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULTS_MATCHED), 7, "every honest answer counted");
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_LATE), 0, "no honest answer dropped as late");
+	cr_assert_eq(pipe_count(FAII_PIPE_DISAGREEMENTS), 0);
+}
+
+/* A copy's nonce is its own: a node answering with another copy's nonce,
+ * or for another node's replica index, is refused. */
+Test(dataplane, auth_nonce_of_another_copy_refused)
+{
+	static const uint8_t epochs[] = {1};
+	const struct nspec *n = replica_fleet_cfg(auth_on(epochs, 1));
+	struct faii_task c[FAII_REPLICAS_MAX];
+	uint64_t id = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+	uint8_t nonce[3][8];
+	for (unsigned k = 0; k < 3; k++) {
+		seen_nonce(&c[k], nonce[k]);
+		uint64_t v;
+		memcpy(&v, nonce[k], 8);
+		cr_assert_neq(v, 0, "copy %u carries no nonce", k);
+		for (unsigned j = 0; j < k; j++)
+			cr_assert_neq(memcmp(nonce[j], nonce[k], 8), 0, "copies share a nonce");
+	}
+	/* Node of copy 1, its own key and address, copy 0's nonce. */
+	const struct forge replay = {.nonce = nonce[0], .epoch = -1};
+	send_result_as(0, &c[1], FAII_RESULT_OK, 0xEE, &replay);
+	/* Node of copy 1 answering for replica 0. */
+	struct faii_task other = c[1];
+	other.replica_index = 0;
+	const struct forge as_other = {.nonce = nonce[1], .epoch = -1};
+	send_result_as(0, &other, FAII_RESULT_OK, 0xEE, &as_other);
+	pump();
+	cr_assert_eq(NO, 0);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_BAD_TOKEN), 1);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_WRONG_NODE), 1);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULTS_MATCHED), 0);
+	for (unsigned k = 0; k < 3; k++)
+		send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert_eq(O[0].result.task_id, id);
+	cr_assert_eq(O[0].result.result_hash[0], 0xAA);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULTS_MATCHED), 3);
+}
+
+/* A RESULT comes from its node's registered address and port, or not at all. */
+Test(dataplane, auth_wrong_source_refused)
+{
+	static const uint8_t epochs[] = {1};
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(auth_on(epochs, 1), n, 2));
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 1);
+	struct faii_task copy = O[0].task;
+	uint32_t other = copy.node_id == 1 ? 2 : 1;
+	NO = 0;
+	const struct forge port = {.epoch = -1, .src_port = 9999};
+	const struct forge neighbour = {
+	        .epoch = -1, .src_ip = NODE_NET + other, .src_port = (uint16_t)node_port(other)};
+	send_result_as(0, &copy, FAII_RESULT_OK, 0xAA, &port);
+	send_result_as(0, &copy, FAII_RESULT_OK, 0xAA, &neighbour);
+	pump();
+	cr_assert_eq(NO, 0);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_WRONG_SOURCE), 2);
+	send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_client_result(&O[0]));
+	cr_assert_eq(O[0].result.task_id, id);
+}
+
+/* Sends t as version 2 signed under key (or version 1 when key is NULL). */
+static void send_task_raw(struct faii_task *t, const uint8_t *key, uint8_t epoch, bool corrupt)
+{
+	t->task_id = T.next_id++;
+	if (t->submit_ts_ns == 0)
+		t->submit_ts_ns = now_ns();
+	uint8_t msg[FAII_MSG_SIZE_MAX], payload[4] = {1, 2, 3, 4};
+	t->payload_len = sizeof(payload);
+	size_t len;
+	if (key != NULL) {
+		struct faii_auth_block a = {.key_epoch = epoch};
+		len = faii_encode_task_v2(msg, sizeof(msg), t, &a, payload);
+		cr_assert_eq(faii_msg_mac_sign(msg, len, key), 0);
+		if (corrupt)
+			msg[len - 1] ^= 1; /* the payload is covered too */
+	} else {
+		len = faii_encode_task(msg, sizeof(msg), t, payload);
+	}
+	struct faii_frame_spec s = client_spec();
+	inject(0, &s, msg, len);
+}
+
+/* Unauthenticated TASKs are refused, counted and never answered. */
+Test(dataplane, auth_task_refused)
+{
+	static const uint8_t epochs[] = {1};
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(auth_on(epochs, 1), n, 2));
+	uint8_t k77[32], k78[32];
+	faii_demo_client_key(77, 1, k77);
+	faii_demo_client_key(78, 1, k78);
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	send_task_raw(&t, NULL, 0, false); /* version 1 */
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	t.client_id = 78; /* no key configured for it */
+	send_task_raw(&t, k78, 1, false);
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	send_task_raw(&t, k78, 1, false); /* client 77 under another's key */
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	send_task_raw(&t, k77, 1, true); /* payload changed in flight */
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	send_task_raw(&t, k77, 9, false); /* an epoch the client has no key for */
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	t.submit_ts_ns = now_ns() - 10000000000ull; /* expired and forged: no answer */
+	send_task_raw(&t, k78, 1, false);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0, "an unauthenticated TASK was answered or dispatched");
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_UNAUTHENTICATED), 1);
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_UNKNOWN_CLIENT), 1);
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_BAD_MAC), 3);
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_BAD_KEY_EPOCH), 1);
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_EXPIRED), 0);
+
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	send_task_raw(&t, k77, 1, false);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert(is_task_copy_to(&O[0], O[0].task.node_id));
+	cr_assert_eq(O[0].version, FAII_VERSION_2);
+	uint64_t nonce, handle;
+	memcpy(&nonce, O[0].auth.nonce, 8);
+	memcpy(&handle, O[0].auth.handle, 8);
+	cr_assert_neq(nonce, 0, "a dispatched copy carries its nonce");
+	cr_assert_eq(handle, 0);
+	cr_assert_eq(O[0].task.payload_len, 4);
+}
+
+/* Rotation: during the overlap both epochs verify; after the old key is
+ * removed and the keys reloaded, only the new one does. */
+Test(dataplane, auth_key_rotation)
+{
+	static const uint8_t both[] = {2, 1}, new_only[] = {2};
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(auth_on(both, 2), n, 2));
+	for (unsigned e = 1; e <= 2; e++) {
+		AUTH.client_epoch = AUTH.node_epoch = (uint8_t)e;
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+		uint64_t id = send_task(0, &t);
+		NO = 0;
+		pump();
+		cr_assert_eq(NO, 1, "epoch %u: TASK refused during the overlap", e);
+		struct faii_task copy = O[0].task;
+		NO = 0;
+		send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+		pump();
+		cr_assert_eq(NO, 1, "epoch %u: RESULT refused during the overlap", e);
+		cr_assert_eq(O[0].result.task_id, id);
+	}
+
+	auth_write_keys(new_only, 1);
+	char err[256] = "";
+	cr_assert_eq(faii_appliance_reload_keys(&T.a, err, sizeof(err)), 0, "%s", err);
+	pump();
+	AUTH.client_epoch = 1;
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	send_task(0, &t);
+	NO = 0;
+	pump();
+	cr_assert_eq(NO, 0);
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_BAD_KEY_EPOCH), 1);
+	AUTH.client_epoch = 2;
+	t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t id = send_task(0, &t);
+	pump();
+	cr_assert_eq(NO, 1);
+	struct faii_task copy = O[0].task;
+	NO = 0;
+	AUTH.node_epoch = 1;
+	send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 0, "a RESULT under the removed key was accepted");
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_BAD_KEY_EPOCH), 1);
+	AUTH.node_epoch = 2;
+	send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+	pump();
+	cr_assert_eq(NO, 1);
+	cr_assert_eq(O[0].result.task_id, id);
+}
+
+/* Key files readable by others are refused at start. */
+Test(dataplane, auth_key_file_mode_checked)
+{
+	static const uint8_t epochs[] = {1};
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	struct faii_config *cfg = fleet(auth_on(epochs, 1), n, 2);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/appliance.key", AUTH.dir);
+	cr_assert_eq(chmod(path, 0644), 0);
+	eal_up();
+	port_up(1);
+	char err[256] = "";
+	int rc = faii_appliance_init(&T.a, cfg, &T.port, 1, 1, T.pool, err, sizeof(err));
+	cr_assert_neq(rc, 0, "a world-readable key file was accepted");
+	cr_assert(strstr(err, "chmod 600") != NULL, "%s", err);
 }

@@ -25,9 +25,9 @@ HEADER_LAYER = {
     "types.h": "ground", "protocol.h": "ground", "limits.h": "ground",
     "fleet.h": "ground", "wire.h": "ground", "frame.h": "ground",
     "residency.h": "ground", "clock.h": "ground", "assert.h": "ground",
-    "transport.h": "ground", "store_io.h": "ground",
+    "transport.h": "ground", "store_io.h": "ground", "auth.h": "ground",
     "config.h": "control", "routing.h": "control", "registry.h": "control",
-    "publish.h": "control", "ctlsock.h": "control",
+    "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
     "residency_loader.h": "ebpf",
     # Derivable keys and sample messages: never in the appliance.

@@ -1027,7 +1027,7 @@ Test(appliance, errors)
 	              "udp_port, metrics_port, stats_interval_s, control_socket, ledger_dir, "
 	              "ledger_segment_mb, residency_pin_dir, control_admin_uids, "
 	              "control_admin_gids, control_reader_uids, control_reader_gids, "
-	              "attest_stale_s, heartbeat_stale_s, validators"},
+	              "attest_stale_s, heartbeat_stale_s, validators, auth"},
 	        {"  workers: 2\n", "  workers: 2\n  workers: 3\n",
 	         NAME ":4:3: appliance.workers: duplicate key"},
 	        /* Validators. */

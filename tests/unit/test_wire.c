@@ -809,7 +809,7 @@ static const struct drop_case msg_cases[] = {
 	{"magic 0xFA12", B_TASK, {HDR_P(magic, 0xFA12)}, 0, FAII_DROP_BAD_MAGIC},
 	{"magic byte-swapped", B_HB, {HDR_P(magic, 0x11FA)}, 0, FAII_DROP_BAD_MAGIC},
 	{"version 0", B_TASK, {HDR_P(version, 0)}, 0, FAII_DROP_BAD_VERSION},
-	{"version 2", B_REG4, {HDR_P(version, 2)}, 0, FAII_DROP_BAD_VERSION},
+	{"version 3", B_REG4, {HDR_P(version, 3)}, 0, FAII_DROP_BAD_VERSION},
 	{"type 0", B_TASK, {HDR_P(type, 0)}, 0, FAII_DROP_UNKNOWN_TYPE},
 	{"type 6", B_HB, {HDR_P(type, 6)}, 0, FAII_DROP_UNKNOWN_TYPE},
 	{"type 255", B_HB, {HDR_P(type, 255)}, 0, FAII_DROP_UNKNOWN_TYPE},
@@ -1009,7 +1009,7 @@ static const struct drop_case msg_cases[] = {
 	 * which the dissector repeats, so the earlier check names the drop.
 	 */
 	{"magic, version", B_TASK, {HDR_P(magic, 0), HDR_P(version, 2)}, 0, FAII_DROP_BAD_MAGIC},
-	{"version, type", B_TASK, {HDR_P(version, 2), HDR_P(type, 0)}, 0, FAII_DROP_BAD_VERSION},
+	{"version, type", B_TASK, {HDR_P(version, 3), HDR_P(type, 0)}, 0, FAII_DROP_BAD_VERSION},
 	{"type, short", B_HB, {HDR_P(type, 9)}, -(int)(HB_LEN - 9), FAII_DROP_UNKNOWN_TYPE},
 	{"length, flags", B_HB, {HDR_P(length, HB_LEN + 1), HDR_P(flags, 1)}, 0,
 	 FAII_DROP_BAD_LENGTH},

@@ -301,6 +301,53 @@ static size_t msg_register_v6(uint8_t *buf)
 	return msg_register(buf, FAII_ADDR_IPV6);
 }
 
+/* Version 2: the dispatched TASK of frame 1 with its auth block, MAC'd. */
+static const uint8_t auth_key[FAII_MAC_KEY_SIZE] = {0x42};
+
+static size_t msg_task_v2(uint8_t *buf)
+{
+	uint8_t v1[FAII_MSG_SIZE_MAX];
+	size_t n = msg_task_dispatched(v1);
+	struct faii_msg_view view;
+	if (n == 0 || faii_parse(v1, n, &view) != FAII_OK)
+		return 0;
+	struct faii_task t;
+	faii_decode_task(&view, &t);
+	const struct faii_auth_block a = {.nonce = {0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8},
+	                                  .key_epoch = 3};
+	size_t len = faii_encode_task_v2(buf, FAII_MSG_SIZE_MAX, &t, &a, view.payload);
+	return len && faii_msg_mac_sign(buf, len, auth_key) == 0 ? len : 0;
+}
+
+static size_t msg_result_v2(uint8_t *buf)
+{
+	uint8_t v1[FAII_MSG_SIZE_MAX];
+	size_t n = msg_result(v1);
+	struct faii_msg_view view;
+	if (n == 0 || faii_parse(v1, n, &view) != FAII_OK)
+		return 0;
+	struct faii_result r;
+	faii_decode_result(&view, &r);
+	const struct faii_auth_block a = {.nonce = {0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8},
+	                                  .key_epoch = 3};
+	size_t len = faii_encode_result_v2(buf, FAII_MSG_SIZE_MAX, &r, &a, view.payload);
+	return len && faii_msg_mac_sign(buf, len, auth_key) == 0 ? len : 0;
+}
+
+/* A client's version 2 TASK that carries a nonce: only the appliance sets one. */
+static size_t msg_task_v2_client_nonce(uint8_t *buf)
+{
+	uint8_t v1[FAII_MSG_SIZE_MAX];
+	size_t n = msg_task_client(v1);
+	struct faii_msg_view view;
+	if (n == 0 || faii_parse(v1, n, &view) != FAII_OK)
+		return 0;
+	struct faii_task t;
+	faii_decode_task(&view, &t);
+	const struct faii_auth_block a = {.nonce = {1}};
+	return faii_encode_task_v2(buf, FAII_MSG_SIZE_MAX, &t, &a, view.payload);
+}
+
 struct frame_spec {
 	const char *name;
 	size_t (*build)(uint8_t *buf);
@@ -328,6 +375,10 @@ static const struct frame_spec frames[] = {
         {"datagram longer", msg_datagram_longer, 4, FAII_UDP_PORT_DEFAULT, FAII_DROP_BAD_LENGTH},
         {"not fixed size", msg_not_fixed_size, 4, FAII_UDP_PORT_DEFAULT, FAII_DROP_BAD_LENGTH},
         {"heartbeat, other port", msg_heartbeat, 4, ALT_PORT, FAII_OK},
+        {"task v2 dispatched", msg_task_v2, 4, FAII_UDP_PORT_DEFAULT, FAII_OK},
+        {"result v2", msg_result_v2, 4, FAII_UDP_PORT_DEFAULT, FAII_OK},
+        {"task v2 client with nonce", msg_task_v2_client_nonce, 4, FAII_UDP_PORT_DEFAULT,
+         FAII_DROP_BAD_DISPATCH},
 };
 
 /* Cross-checks a frame with the C parser; signed messages must verify. */

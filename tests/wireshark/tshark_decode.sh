@@ -370,7 +370,7 @@ info 7 "REGISTER node=258 class=xl country=SE addr=[2001:db8:100::17]:7411"
 field 8 faii.magic 0 2 0xfa12
 verdict 8 bad_magic
 absent 8 faii.heartbeat.node_id
-info 8 "not a faii v1 message [bad_magic]"
+info 8 "not a faii v1/v2 message [bad_magic]"
 
 field 9 faii.length 4 2 73
 field 9 faii.task.task_id 8 8 0x1122334455667788
@@ -421,6 +421,26 @@ if pref=$(tshark_run -o faii.udp_port:7500 -Y faii -T fields -e frame.number \
 else
 	fail 17 "tshark -o faii.udp_port:7500 failed"
 fi
+
+# --- Frames 18-20: version 2 (docs/protocol.md section 8) ----------------------
+field 18 faii.version 2 1 2
+field 18 faii.task.node_id 40 4 11259375
+field 18 faii.auth.nonce 64 8 hex:a1a2a3a4a5a6a7a8
+field 18 faii.auth.handle 72 8 hex:0000000000000000
+field 18 faii.auth.key_epoch 80 1 3
+field 18 faii.auth.reserved 81 7 hex:00000000000000
+field 18 faii.task.payload 104 5 hex:68656c6c6f
+verdict 18 ok
+info 18 "TASK id=0x1122334455667788 cat=interactive_inference tier=3 cons=session node=11259375 replica=2 attempt=1 v2 epoch=3"
+
+field 19 faii.version 2 1 2
+field 19 faii.auth.nonce 72 8 hex:a1a2a3a4a5a6a7a8
+field 19 faii.auth.key_epoch 88 1 3
+field 19 faii.result.payload 112 7 hex:726573756c7421
+verdict 19 ok
+
+field 20 faii.auth.nonce 64 8 hex:0100000000000000
+verdict 20 bad_dispatch
 
 # --- The dissector never failed ----------------------------------------------
 if grep -qi 'lua' "$tmp/tshark.err"; then

@@ -1,6 +1,7 @@
 -- SPDX-License-Identifier: BSD-3-Clause
 --
--- Wireshark/tshark dissector for the faii wire protocol, version 1.
+-- Wireshark/tshark dissector for the faii wire protocol, versions 1 and 2
+-- (version 2: TASK and RESULT bodies end with the 40-byte auth block).
 --
 -- docs/protocol.md is the normative description and include/faii/protocol.h
 -- its C form; this file follows both field for field. Every message is also
@@ -18,6 +19,8 @@
 
 local FAII_MAGIC = 0xFA11
 local FAII_VERSION = 1
+local FAII_VERSION_2 = 2
+local AUTH_BLOCK = 40 -- version 2: nonce 8, handle 8, key_epoch 1, reserved 7, mac 16
 local FAII_UDP_PORT_DEFAULT = 7410
 local FAII_MSG_SIZE_MAX = 1400
 local HDR = 8 -- header size; body offsets below are relative to its end
@@ -38,6 +41,15 @@ local msg_types = {
 	[1] = "TASK", [2] = "RESULT", [3] = "HEARTBEAT", [4] = "ATTEST", [5] = "REGISTER",
 }
 local body_size = { [1] = 56, [2] = 64, [3] = 120, [4] = 132, [5] = 152 }
+local function version_known(v) return v == FAII_VERSION or v == FAII_VERSION_2 end
+-- Body size of a type in a version (version 2 adds the auth block to TASK, RESULT).
+local function size_of(version, mtype)
+	local size = body_size[mtype]
+	if size ~= nil and version == FAII_VERSION_2 and (mtype == 1 or mtype == 2) then
+		size = size + AUTH_BLOCK
+	end
+	return size
+end
 
 local categories = {
 	[1] = "edge_inference", [2] = "storage_shard", [3] = "dag_validation",
@@ -157,6 +169,13 @@ f.result_payload_len = u16("faii.result.payload_len", "Payload length")
 f.result_reserved = u32("faii.result.reserved", "Reserved", base.HEX)
 f.result_result_hash = bytes("faii.result.result_hash", "Result hash")
 f.result_payload = bytes("faii.result.payload", "Payload")
+
+-- Version 2's auth block (TASK and RESULT)
+f.auth_nonce = bytes("faii.auth.nonce", "Dispatch nonce")
+f.auth_handle = bytes("faii.auth.handle", "Dispatch handle")
+f.auth_key_epoch = u8("faii.auth.key_epoch", "Key epoch")
+f.auth_reserved = bytes("faii.auth.reserved", "Reserved")
+f.auth_mac = bytes("faii.auth.mac", "MAC")
 
 -- HEARTBEAT
 f.heartbeat_node_id = u32("faii.heartbeat.node_id", "Node ID")
@@ -313,6 +332,11 @@ local layouts = {
 	},
 }
 
+local auth_layout = {
+	{ "auth_nonce", 0, 8 }, { "auth_handle", 8, 8 }, { "auth_key_epoch", 16, 1 },
+	{ "auth_reserved", 17, 7 }, { "auth_mac", 24, 16 },
+}
+
 local body_names = { [1] = "Task", [2] = "Result", [3] = "Heartbeat", [4] = "Attestation", [5] = "Registration" }
 
 ------------------------------------------------------------------------------
@@ -452,6 +476,23 @@ local function check_register(b)
 	return nil
 end
 
+-- Version 2's block (common/wire.c check_auth): a client's TASK has no token,
+-- a dispatched copy and a node's ok/error RESULT carry a non-zero nonce.
+local function check_auth(a, mtype, flags, status)
+	local nonce_zero = all_zero(a(0, 8))
+	if mtype == 1 then
+		if band(flags, F_DISPATCHED) ~= 0 then
+			if nonce_zero then return "bad_dispatch", "auth_nonce" end
+		elseif not (nonce_zero and all_zero(a(8, 8))) then
+			return "bad_dispatch", "auth_nonce"
+		end
+	elseif (status == 0 or status == 1) and nonce_zero then
+		return "bad_dispatch", "auth_nonce"
+	end
+	if not all_zero(a(17, 7)) then return "reserved_nonzero", "auth_reserved" end
+	return nil
+end
+
 -- len: the datagram's length; cap: the bytes captured of it. Returns the
 -- drop reason and item key, "ok" when valid, or nil when the capture lacks
 -- bytes the verdict depends on.
@@ -459,9 +500,10 @@ local function validate(tvb, len, cap)
 	if len < HDR then return "too_short", "header" end
 	if cap < HDR then return nil end
 	if tvb(0, 2):uint() ~= FAII_MAGIC then return "bad_magic", "magic" end
-	if tvb(2, 1):uint() ~= FAII_VERSION then return "bad_version", "version" end
+	local version = tvb(2, 1):uint()
+	if not version_known(version) then return "bad_version", "version" end
 	local mtype = tvb(3, 1):uint()
-	local size = body_size[mtype]
+	local size = size_of(version, mtype)
 	if size == nil then return "unknown_type", "type" end
 	if len < HDR + size then return "too_short", "length" end
 	if cap < HDR + size then return nil end
@@ -487,6 +529,10 @@ local function validate(tvb, len, cap)
 		reason, key = check_attest(b)
 	else
 		reason, key = check_register(b)
+	end
+	if reason == nil and version == FAII_VERSION_2 and (mtype == 1 or mtype == 2) then
+		reason, key = check_auth(function(off, n) return b(body_size[mtype] + off, n) end,
+			mtype, flags, mtype == 2 and b(24, 1):uint() or 0)
 	end
 	return reason or "ok", key
 end
@@ -624,15 +670,26 @@ local function dissect(tvb, pinfo, tree)
 	end
 
 	local reason, key = validate(tvb, len, cap)
+	local version = cap >= HDR and tvb(2, 1):uint() or 0
 	local known = cap >= HDR and tvb(0, 2):uint() == FAII_MAGIC and
-		tvb(2, 1):uint() == FAII_VERSION and body_size[mtype] ~= nil
+		version_known(version) and body_size[mtype] ~= nil
 	local name = known and msg_types[mtype] or nil
 
 	if known then
-		local body = root:add(tvb(HDR, math.min(cap, HDR + body_size[mtype]) - HDR),
+		local size = size_of(version, mtype)
+		local body = root:add(tvb(HDR, math.min(cap, HDR + size) - HDR),
 			body_names[mtype])
 		add_body(tvb, body, mtype, cap, items)
-		local body_end = HDR + body_size[mtype]
+		if size ~= body_size[mtype] and cap >= HDR + size then
+			local base_ = HDR + body_size[mtype]
+			local auth = body:add(tvb(base_, AUTH_BLOCK), "Authentication")
+			for _, e in ipairs(auth_layout) do
+				local item = auth:add(f[e[1]], tvb(base_ + e[2], e[3]))
+				if e[1] == "auth_mac" then item:append_text(" (not verified)") end
+				items[e[1]] = item
+			end
+		end
+		local body_end = HDR + size
 		if (mtype == 1 or mtype == 2) and cap > body_end then
 			local field = mtype == 1 and f.task_payload or f.result_payload
 			root:add(field, tvb(body_end))
@@ -645,14 +702,17 @@ local function dissect(tvb, pinfo, tree)
 	end
 
 	local info
-	if known and cap >= HDR + body_size[mtype] then
+	if known and cap >= HDR + size_of(version, mtype) then
 		info = summary(tvb, mtype, tvb(6, 1):uint())
+		if version == FAII_VERSION_2 and (mtype == 1 or mtype == 2) then
+			info = info .. string.format(" v2 epoch=%d", tvb(HDR + body_size[mtype] + 16, 1):uint())
+		end
 	elseif known then
 		info = name .. " (truncated)"
-	elseif cap >= HDR and tvb(0, 2):uint() == FAII_MAGIC and tvb(2, 1):uint() == FAII_VERSION then
+	elseif cap >= HDR and tvb(0, 2):uint() == FAII_MAGIC and version_known(version) then
 		info = "type " .. mtype
 	else
-		info = "not a faii v1 message"
+		info = "not a faii v1/v2 message"
 	end
 
 	if reason == nil then
