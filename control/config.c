@@ -1401,19 +1401,13 @@ static int refuse_more_documents(yaml_parser_t *parser, const char *name,
 	return rc;
 }
 
-int faii_config_load_string(const char *name, const char *text, size_t len,
-                            struct faii_config **out, char err[FAII_CFG_ERR_LEN])
+int faii_config_load_into(const char *name, const char *text, size_t len, struct faii_config *cfg,
+                          char err[FAII_CFG_ERR_LEN])
 {
-	*out = NULL;
 	err[0] = '\0';
 	if (len > FAII_CFG_FILE_SIZE_MAX) {
 		snprintf(err, FAII_CFG_ERR_LEN, "%s: expected at most %u bytes, found %zu", name,
 		         FAII_CFG_FILE_SIZE_MAX, len);
-		return -1;
-	}
-	struct faii_config *cfg = calloc(1, sizeof(*cfg));
-	if (cfg == NULL) {
-		snprintf(err, FAII_CFG_ERR_LEN, "%s: out of memory", name);
 		return -1;
 	}
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
@@ -1421,16 +1415,13 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 	                   0);
 	faii_appliance_defaults(&cfg->appliance);
 	faii_policy_defaults(&cfg->policy);
-	if (check_depth(name, text, len, err) != 0) {
-		free(cfg);
+	if (check_depth(name, text, len, err) != 0)
 		return -1;
-	}
 
 	struct loader ld = {.file = name, .err = err, .cfg = cfg};
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(err, FAII_CFG_ERR_LEN, "%s: cannot initialise the YAML parser", name);
-		free(cfg);
 		return -1;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -1447,7 +1438,25 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 			rc = refuse_more_documents(&parser, name, err);
 	}
 	yaml_parser_delete(&parser);
-	if (rc != 0) {
+	return rc;
+}
+
+int faii_config_load_string(const char *name, const char *text, size_t len,
+                            struct faii_config **out, char err[FAII_CFG_ERR_LEN])
+{
+	*out = NULL;
+	err[0] = '\0';
+	if (len > FAII_CFG_FILE_SIZE_MAX) {
+		snprintf(err, FAII_CFG_ERR_LEN, "%s: expected at most %u bytes, found %zu", name,
+		         FAII_CFG_FILE_SIZE_MAX, len);
+		return -1;
+	}
+	struct faii_config *cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		snprintf(err, FAII_CFG_ERR_LEN, "%s: out of memory", name);
+		return -1;
+	}
+	if (faii_config_load_into(name, text, len, cfg, err) != 0) {
 		free(cfg);
 		return -1;
 	}

@@ -40,7 +40,7 @@
 #define LEVEL_STEPS_MAX 2200
 #define CAP_SLACK       1e-12
 
-FAII_STATIC_ASSERT(PREFERENCE_MAX < 3.4e38, "a preference fits a float");
+/* PREFERENCE_MAX < FLT_MAX (3.4e38): a preference fits the table's float. */
 
 const char *faii_route_exclusion_name(enum faii_route_exclusion ex)
 {
