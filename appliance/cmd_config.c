@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "faii/assert.h"
 #include "faii/clock.h"
 #include "faii/publish.h"
 #include "metrics.h"
@@ -55,23 +56,13 @@ static json_t *reload_refused(struct faii_control *c, bool dry_run,
 	return NULL;
 }
 
-json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_run,
-                            struct faii_ctl_error *err)
+/* Checks a loaded configuration against the running one, then applies it
+ * (not for a dry run); takes neu. */
+static json_t *reload_apply(struct faii_control *c, struct faii_config *neu, const char *file,
+                            bool dry_run, struct faii_ctl_error *err)
 {
 	struct faii_appliance_dp *a = c->app;
 	struct faii_config *cur = a->reg.cfg;
-	const char *file = path ? path : c->config_path;
-	struct faii_config *neu = NULL;
-	char msg[FAII_CFG_ERR_LEN];
-	if (faii_config_load(file, &neu, msg) != 0) {
-		if (!dry_run) {
-			c->reloads_failed++;
-			snprintf(c->last_reload_error, sizeof(c->last_reload_error), "%s", msg);
-			faii_metrics_note_reload(false, (double)faii_realtime_ns() / 1e9);
-		}
-		return faii_ctl_fail(err, "config_invalid",
-		                     "%s; the running configuration is unchanged", msg);
-	}
 	if (neu->node_count > a->reg.capacity) {
 		faii_ctl_fail(err, "config_invalid",
 		              "%s: %u nodes, more than the %u this run has room for; restart", file,
@@ -191,6 +182,70 @@ json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_r
 	return result;
 }
 
+bool faii_control_reload_start(struct faii_control *c, const char *path, bool dry_run,
+                               const struct faii_ctl_peer *peer, json_t *args,
+                               struct faii_ctl_error *err)
+{
+	struct faii_reload_job *job = &c->job;
+	const char *file = path ? path : c->config_path;
+	if (job->active || !faii_reload_submit(&c->reload, file)) {
+		faii_ctl_fail(err, "busy", "a configuration reload is in progress; try again");
+		return false;
+	}
+	FAII_ASSERT(job->args == NULL);
+	*job = (struct faii_reload_job){.active = true,
+	                                .dry_run = dry_run,
+	                                .from_signal = peer == NULL,
+	                                .peer = peer ? *peer : (struct faii_ctl_peer){0},
+	                                .args = json_incref(args)};
+	snprintf(job->file, sizeof(job->file), "%s", file);
+	return true;
+}
+
+/* The outcome of a reload, to its client (audited) or to the log. */
+static void reload_finish(struct faii_control *c, json_t *result, struct faii_ctl_error *err)
+{
+	struct faii_reload_job *job = &c->job;
+	if (job->from_signal) {
+		if (result != NULL)
+			printf("faiid: SIGHUP: configuration %s reloaded\n", job->file);
+		else
+			fprintf(stderr, "faiid: SIGHUP: reload refused: %s\n", err->message);
+		fflush(stdout);
+		json_decref(result);
+	} else {
+		faii_control_audit(c, &job->peer, "config.reload", job->args, err, result != NULL);
+		if (c->server != NULL)
+			faii_ctl_answer(c->server, job->peer.token, result, err);
+		else
+			json_decref(result);
+	}
+	json_decref(job->args);
+	*job = (struct faii_reload_job){0};
+}
+
+void faii_control_reload_tick(struct faii_control *c)
+{
+	struct faii_reload_job *job = &c->job;
+	struct faii_config *neu = NULL;
+	char msg[FAII_CFG_ERR_LEN];
+	enum faii_reload_state st = faii_reload_poll(&c->reload, &neu, msg);
+	if (st == FAII_RELOAD_IDLE || st == FAII_RELOAD_LOADING)
+		return;
+	FAII_ASSERT(job->active);
+	struct faii_ctl_error err;
+	memset(&err, 0, sizeof(err));
+	json_t *result = NULL;
+	if (neu != NULL) {
+		result = reload_apply(c, neu, job->file, job->dry_run, &err);
+	} else {
+		faii_ctl_fail(&err, "config_invalid", "%s; the running configuration is unchanged",
+		              msg);
+		reload_refused(c, job->dry_run, &err);
+	}
+	reload_finish(c, result, &err);
+}
+
 json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {"dry_run", "path", NULL};
@@ -202,5 +257,9 @@ json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_
 	             json_string_length(path) >= FAII_CFG_PATH_LEN_MAX))
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "argument \"path\": expected a file path");
-	return faii_control_reload(c, path ? json_string_value(path) : NULL, dry_run, err);
+	FAII_ASSERT(c->peer != NULL);
+	if (!faii_control_reload_start(c, path ? json_string_value(path) : NULL, dry_run, c->peer,
+	                               args, err))
+		return NULL;
+	return FAII_CTL_DEFERRED; /* answered by faii_control_reload_tick() */
 }

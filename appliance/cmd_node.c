@@ -119,9 +119,13 @@ json_t *cmd_node_list(struct faii_control *c, json_t *args, struct faii_ctl_erro
 	if (!cmd_args_known(args, known, err))
 		return NULL;
 	json_t *filter = json_object_get(args, "status");
-	if (filter && !json_is_string(filter))
+	bool known_status = false;
+	for (uint8_t s = 0; filter && json_is_string(filter) && s <= FAII_NODE_REMOVED; s++)
+		known_status |= strcmp(json_string_value(filter), faii_node_status_name(s)) == 0;
+	if (filter && !known_status)
 		return faii_ctl_fail(err, "invalid_argument",
-		                     "argument \"status\": expected a string");
+		                     "argument \"status\": expected one of active, draining, "
+		                     "quarantined, slashed, removed");
 	uint64_t offset = 0, limit = NODE_LIST_DEFAULT;
 	if (json_object_get(args, "offset") &&
 	    !cmd_arg_uint(args, "offset", UINT32_MAX, &offset, err))
@@ -179,6 +183,20 @@ json_t *cmd_node_add(struct faii_control *c, json_t *args, struct faii_ctl_error
 	if (!json_is_object(node))
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "argument \"node\": expected an object like a nodes[] entry");
+	/* The configuration's name is optional; an operator's node has one. A
+	 * JSON null would reach the YAML parser as a plain null. */
+	json_t *name = json_object_get(node, "name");
+	if (!json_is_string(name) || json_string_length(name) == 0)
+		return faii_ctl_fail(err, "invalid_argument",
+		                     "node.name: expected a non-empty string");
+	const char *key;
+	json_t *value;
+	json_object_foreach(node, key, value)
+	{
+		if (json_is_null(value))
+			return faii_ctl_fail(err, "invalid_argument",
+			                     "node.%.64s: expected a value, found null", key);
+	}
 	json_t *id = json_object_get(node, "id");
 	if (json_is_integer(id) &&
 	    (json_integer_value(id) < 1 || json_integer_value(id) > FAII_NODE_ID_MAX))

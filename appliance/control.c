@@ -36,8 +36,8 @@ static const struct {
         {"config.reload", true, cmd_config_reload},
 };
 
-static void audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,
-                  json_t *args, const struct faii_ctl_error *err, bool ok)
+void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,
+                        json_t *args, const struct faii_ctl_error *err, bool ok)
 {
 	if (c->ledger == NULL)
 		return;
@@ -69,12 +69,15 @@ json_t *faii_control_dispatch(void *ctx, const struct faii_ctl_peer *peer, const
 			faii_ctl_fail(err, "forbidden",
 			              "%s needs the admin role (uid %u is a reader)", cmd,
 			              peer->uid);
-			audit(c, peer, cmd, args, err, false);
+			faii_control_audit(c, peer, cmd, args, err, false);
 			return NULL;
 		}
+		c->peer = peer;
 		json_t *result = commands[i].fn(c, args, err);
-		if (commands[i].admin)
-			audit(c, peer, cmd, args, err, result != NULL);
+		c->peer = NULL;
+		/* A deferred command records itself when it is answered. */
+		if (commands[i].admin && result != FAII_CTL_DEFERRED)
+			faii_control_audit(c, peer, cmd, args, err, result != NULL);
 		return result;
 	}
 	return faii_ctl_fail(err, "unknown_command", "no command \"%.64s\" (see docs/control.md)",

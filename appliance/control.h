@@ -11,6 +11,17 @@
 #include "appliance.h"
 #include "faii/ctlsock.h"
 #include "faii/ledger_store.h"
+#include "reload.h"
+
+/* A reload in flight: whom to answer and what to record when it is done. */
+struct faii_reload_job {
+	bool active;
+	bool dry_run;
+	bool from_signal; /* SIGHUP: the outcome goes to the log, not a client */
+	struct faii_ctl_peer peer;
+	json_t *args; /* for the audit record */
+	char file[FAII_CFG_PATH_LEN_MAX];
+};
 
 struct faii_control {
 	struct faii_appliance_dp *app;
@@ -23,6 +34,9 @@ struct faii_control {
 	uint64_t last_reload_ok_ns; /* the start counts as the first good load */
 	char last_reload_error[FAII_CFG_ERR_LEN];
 	uint64_t audit_failed;
+	struct faii_reload reload; /* the worker thread */
+	struct faii_reload_job job;
+	const struct faii_ctl_peer *peer; /* of the command being dispatched */
 	/* Set on the command line: a reload keeps them, whatever the file says. */
 	bool socket_overridden, ledger_overridden, metrics_overridden;
 };
@@ -32,11 +46,18 @@ json_t *faii_control_dispatch(void *ctx, const struct faii_ctl_peer *peer, const
                               json_t *args, struct faii_ctl_error *err);
 
 /*
- * Reloads the configuration file (path NULL: the current one): validated
- * completely, then applied, or nothing changes. The result describes what
- * changed (or would, with dry_run); NULL with err on refusal.
+ * Starts a reload of the configuration file (path NULL: the current one) on
+ * the reload worker; it is validated completely there, then applied on the
+ * control thread by faii_control_reload_tick(), or nothing changes. false
+ * (and busy in err) while another reload is in flight. peer NULL: SIGHUP.
  */
-json_t *faii_control_reload(struct faii_control *c, const char *path, bool dry_run,
-                            struct faii_ctl_error *err);
+bool faii_control_reload_start(struct faii_control *c, const char *path, bool dry_run,
+                               const struct faii_ctl_peer *peer, json_t *args,
+                               struct faii_ctl_error *err);
+/* Control thread, every tick: applies a loaded configuration and answers. */
+void faii_control_reload_tick(struct faii_control *c);
+/* The operator audit record of an admin command (control.c). */
+void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,
+                        json_t *args, const struct faii_ctl_error *err, bool ok);
 
 #endif /* FAII_APPLIANCE_CONTROL_H */

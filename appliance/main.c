@@ -451,18 +451,13 @@ static void run_until_signal(struct appliance *app)
 			faii_ctl_poll(app->control.server, STATS_POLL_MS);
 		else
 			usleep(STATS_POLL_MS * 1000);
-		if (reload_requested) {
+		/* SIGHUP takes the worker when it is free (a reload from the
+		 * socket may hold it); the outcome is printed when it is done. */
+		struct faii_ctl_error err;
+		if (reload_requested &&
+		    faii_control_reload_start(&app->control, NULL, false, NULL, NULL, &err))
 			reload_requested = 0;
-			struct faii_ctl_error err;
-			json_t *r = faii_control_reload(&app->control, NULL, false, &err);
-			if (r != NULL)
-				printf("faiid: SIGHUP: configuration %s reloaded\n",
-				       app->control.config_path);
-			else
-				fprintf(stderr, "faiid: SIGHUP: reload refused: %s\n", err.message);
-			json_decref(r);
-			fflush(stdout);
-		}
+		faii_control_reload_tick(&app->control);
 		faii_res_audit_poll(&app->residency_audit);
 		struct faii_ls_stats ls_stats;
 		faii_ls_get_stats(app->ledger, &ls_stats);
@@ -538,6 +533,8 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	c->start_ns = faii_realtime_ns();
 	c->last_reload_ok_ns = c->start_ns;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", app->cfg->path);
+	if (faii_reload_start(&c->reload, err, errlen) != 0)
+		return -1;
 	char dir[FAII_CFG_SOCKET_PATH_LEN_MAX];
 	snprintf(dir, sizeof(dir), "%s", a->control_socket);
 	char *slash = strrchr(dir, '/');
@@ -632,6 +629,7 @@ cleanup:
 	}
 	faii_ctl_close(app->control.server);
 	app->control.server = NULL;
+	faii_reload_stop(&app->control.reload);
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */

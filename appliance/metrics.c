@@ -30,9 +30,15 @@
 #include "faii/registry.h"
 #include "faii/wire.h"
 
-#define NODE_STATUS_COUNT    4u
-#define HTTP_CONNECTIONS_MAX 16u /* scrapers are few; a flood must not grow threads */
-#define HTTP_TIMEOUT_S       10u /* an idle or stuck client is dropped after this */
+#define NODE_STATUS_COUNT 4u
+/* Scrapers are few and quick. One thread serves every connection; a client
+ * that sends a byte now and then holds one of HTTP_CONNECTIONS_MAX until it
+ * stops for HTTP_TIMEOUT_S, and one address holds at most
+ * HTTP_CONNECTIONS_PER_ADDRESS_MAX: slow clients from one place cannot take
+ * the scrapers' connections. */
+#define HTTP_CONNECTIONS_MAX             64u
+#define HTTP_CONNECTIONS_PER_ADDRESS_MAX 8u
+#define HTTP_TIMEOUT_S                   5u /* idle or stuck client dropped, seconds */
 
 struct node_snap {
 	uint32_t id;
@@ -869,10 +875,11 @@ int faii_metrics_start(const char *address, uint16_t port, char *err, size_t err
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	daemon_http =
-	        MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET,
-	                         fd, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS_MAX,
-	                         MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S, MHD_OPTION_END);
+	daemon_http = MHD_start_daemon(
+	        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	        MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS_MAX,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_CONNECTIONS_PER_ADDRESS_MAX,
+	        MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S, MHD_OPTION_END);
 	if (daemon_http == NULL) {
 		snprintf(err, errlen, "metrics: cannot start the HTTP server on port %u", port);
 		close(fd);

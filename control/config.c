@@ -10,15 +10,19 @@
  * unique ids) and constraints between values are checked after the walk.
  */
 #include "faii/config.h"
+#include "faii/assert.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <yaml.h>
@@ -26,6 +30,31 @@
 /* Bounds the walk, so that YAML aliases cannot make it explode. */
 #define VISITS_MAX     (1u << 22)
 #define FOUND_TEXT_MAX 40
+/* Mappings and sequences inside each other, counted before libyaml builds
+ * the document: its scanner is quadratic in the depth (100 000 levels take
+ * minutes), and the schema's deepest value (nodes[].esg.mix.solar) is 5. */
+#define DEPTH_MAX 32u
+/* YAML events of the depth pre-scan: a document of FAII_CFG_FILE_SIZE_MAX
+ * bytes has fewer (each event takes at least one byte). */
+#define SCAN_EVENTS_MAX (FAII_CFG_FILE_SIZE_MAX + 16u)
+
+/*
+ * Physically meaningful ranges of the numeric fields that have no natural
+ * bound of their own (docs/configuration.md). They keep every value the
+ * solver derives from them (ratios to fleet means, 1/x terms, squares)
+ * many orders of magnitude inside a double.
+ */
+#define CAPACITY_TASKS_PER_S_MIN 1e-3 /* one task unit per 1000 s */
+#define CAPACITY_TASKS_PER_S_MAX 1e9
+#define PRICE_MIN                1e-6
+#define PRICE_MAX                1e6
+#define ENERGY_TO_WORK_WH_MIN    1e-6 /* Wh per task unit */
+#define ENERGY_TO_WORK_WH_MAX    1e6
+#define MULTIPLIER_MAX           10.0 /* esg_multiplier.max, slo_multiplier.max */
+#define SLO_ALPHA_MAX            100.0
+#define TIER_FACTOR_MAX          1000.0
+#define CONGESTION_GAMMA_MAX     100.0
+#define RATE_TOKENS_PER_WORK_MAX 1e9 /* token_rate, availability_rate */
 
 struct loader {
 	yaml_document_t doc;
@@ -178,6 +207,13 @@ static int scalar_number(struct loader *ld, yaml_node_t *node, const char *path,
 	} else {
 		v = strtod(text, &end);
 	}
+	/* A subnormal (or one that rounds to 0) is not out of any range here:
+	 * say what is wrong with it rather than quote the range it is in. */
+	if (!integer && errno == ERANGE && *end == '\0' && fabs(v) < DBL_MIN)
+		return fail(ld, node, path,
+		            "expected %s, found \"%s\", too close to 0 for a double (below %g "
+		            "in magnitude); write 0 if 0 is meant",
+		            expected, text, DBL_MIN);
 	if (errno != 0 || *end != '\0' || !isfinite(v) || !in_range(f, v))
 		return fail_expected(ld, node, path, expected);
 	*out = v;
@@ -210,13 +246,23 @@ static int parse_u16(struct loader *ld, yaml_node_t *node, const char *path, voi
 	return 0;
 }
 
+/* A plain null (YAML 1.1/1.2 core schema; JSON's null in node.add) is no
+ * string: quoted, "null" is one. */
+static bool is_null_scalar(const yaml_node_t *node)
+{
+	return is_plain_scalar(node) &&
+	       (scalar_equals(node, "null") || scalar_equals(node, "Null") ||
+	        scalar_equals(node, "NULL") || scalar_equals(node, "~"));
+}
+
 static int parse_string(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
                         const struct field *f)
 {
 	char expected[64];
 	snprintf(expected, sizeof(expected), "a non-empty string of at most %zu bytes",
 	         f->size - 1);
-	if (!is_scalar(node) || node->data.scalar.length == 0 || !scalar_copy(node, dst, f->size))
+	if (!is_scalar(node) || node->data.scalar.length == 0 || is_null_scalar(node) ||
+	    !scalar_copy(node, dst, f->size))
 		return fail_expected(ld, node, path, expected);
 	return 0;
 }
@@ -598,21 +644,22 @@ static const struct schema corridor_schema = SCHEMA(corridor_fields);
 
 static const struct field esg_multiplier_fields[] = {
         {"slope", parse_double, offsetof(struct faii_policy, esg_slope), 0, 1, F_MAX_OPEN, 0, NULL},
-        {"max", parse_double, offsetof(struct faii_policy, esg_multiplier_max), 1, INFINITY, 0, 0,
-         NULL},
+        {"max", parse_double, offsetof(struct faii_policy, esg_multiplier_max), 1, MULTIPLIER_MAX,
+         0, 0, NULL},
 };
 static const struct schema esg_multiplier_schema = SCHEMA(esg_multiplier_fields);
 
 static const struct field slo_multiplier_fields[] = {
-        {"alpha", parse_double, offsetof(struct faii_policy, slo_alpha), 1, INFINITY, 0, 0, NULL},
-        {"max", parse_double, offsetof(struct faii_policy, slo_multiplier_max), 1, INFINITY, 0, 0,
+        {"alpha", parse_double, offsetof(struct faii_policy, slo_alpha), 1, SLO_ALPHA_MAX, 0, 0,
          NULL},
+        {"max", parse_double, offsetof(struct faii_policy, slo_multiplier_max), 1, MULTIPLIER_MAX,
+         0, 0, NULL},
 };
 static const struct schema slo_multiplier_schema = SCHEMA(slo_multiplier_fields);
 
 static const struct field tier_fields[] = {
-        {"factor", parse_double, offsetof(struct faii_tier_policy, factor), 1, INFINITY, 0, 0,
-         NULL},
+        {"factor", parse_double, offsetof(struct faii_tier_policy, factor), 1, TIER_FACTOR_MAX, 0,
+         0, NULL},
         {"operator_cap", parse_double, offsetof(struct faii_tier_policy, operator_cap), 0, 1,
          F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
         {"operators_min", parse_u32, offsetof(struct faii_tier_policy, operators_min), 1,
@@ -620,7 +667,7 @@ static const struct field tier_fields[] = {
         {"edge_reserve", parse_double, offsetof(struct faii_tier_policy, edge_reserve), 0, 1, 0, 0,
          NULL},
         {"congestion_gamma", parse_double, offsetof(struct faii_tier_policy, congestion_gamma), 0,
-         INFINITY, 0, 0, NULL},
+         CONGESTION_GAMMA_MAX, 0, 0, NULL},
         {"slo_target", parse_double, offsetof(struct faii_tier_policy, slo_target), 0, 1,
          F_MIN_OPEN, 0, NULL},
 };
@@ -650,9 +697,10 @@ static const struct field policy_fields[] = {
          F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
         {"esg_multiplier", parse_submap, 0, 0, 0, 0, 0, &esg_multiplier_schema},
         {"slo_multiplier", parse_submap, 0, 0, 0, 0, 0, &slo_multiplier_schema},
-        {"token_rate", parse_double, POLICY_OFF(token_rate), 0, INFINITY, F_MIN_OPEN, 0, NULL},
-        {"availability_rate", parse_double, POLICY_OFF(availability_rate), 0, INFINITY, F_MIN_OPEN,
-         0, NULL},
+        {"token_rate", parse_double, POLICY_OFF(token_rate), 0, RATE_TOKENS_PER_WORK_MAX,
+         F_MIN_OPEN, 0, NULL},
+        {"availability_rate", parse_double, POLICY_OFF(availability_rate), 0,
+         RATE_TOKENS_PER_WORK_MAX, F_MIN_OPEN, 0, NULL},
         {"governance_step_max", parse_double, POLICY_OFF(governance_step_max), 0, 1, F_MIN_OPEN, 0,
          NULL},
         {"tiers", parse_submap, 0, 0, 0, 0, 0, &tiers_schema},
@@ -1123,8 +1171,8 @@ static int parse_mix(struct loader *ld, yaml_node_t *node, const char *path, voi
 static const struct field esg_fields[] = {
         {"mix", parse_mix, offsetof(struct faii_cfg_esg, source_mix), 0, 0, F_REQUIRED, 0, NULL},
         {"pue", parse_double, offsetof(struct faii_cfg_esg, pue), 1, 10, F_REQUIRED, 0, NULL},
-        {"energy_to_work", parse_double, offsetof(struct faii_cfg_esg, energy_to_work), 0, INFINITY,
-         F_REQUIRED | F_MIN_OPEN, 0, NULL},
+        {"energy_to_work", parse_double, offsetof(struct faii_cfg_esg, energy_to_work),
+         ENERGY_TO_WORK_WH_MIN, ENERGY_TO_WORK_WH_MAX, F_REQUIRED, 0, NULL},
         {"grid_stress", parse_double, offsetof(struct faii_cfg_esg, grid_stress), 0, 1, F_REQUIRED,
          0, NULL},
 };
@@ -1146,12 +1194,12 @@ static const struct field node_fields[] = {
         {"location", parse_location, offsetof(struct node_scratch, node), 0, 0, F_REQUIRED, 0,
          NULL},
         {"address", parse_address, offsetof(struct node_scratch, node), 0, 0, F_REQUIRED, 0, NULL},
-        {"capacity", parse_double, NODE_OFF(capacity_tasks_per_s), 0, 1e9, F_REQUIRED | F_MIN_OPEN,
-         0, NULL},
-        {"service_rate", parse_double, NODE_OFF(service_rate_tasks_per_s), 0, 1e9, F_MIN_OPEN, 0,
-         NULL},
+        {"capacity", parse_double, NODE_OFF(capacity_tasks_per_s), CAPACITY_TASKS_PER_S_MIN,
+         CAPACITY_TASKS_PER_S_MAX, F_REQUIRED, 0, NULL},
+        {"service_rate", parse_double, NODE_OFF(service_rate_tasks_per_s), CAPACITY_TASKS_PER_S_MIN,
+         CAPACITY_TASKS_PER_S_MAX, 0, 0, NULL},
         {"eligibility", parse_eligibility, NODE_OFF(eligibility), 0, 0, F_REQUIRED, 0, NULL},
-        {"price", parse_double, NODE_OFF(price), 0, 1e6, F_REQUIRED | F_MIN_OPEN, 0, NULL},
+        {"price", parse_double, NODE_OFF(price), PRICE_MIN, PRICE_MAX, F_REQUIRED, 0, NULL},
         {"reputation", parse_double, NODE_OFF(reputation), 0, 1, 0, 0, NULL},
         {"esg", parse_submap, NODE_OFF(esg), 0, 0, F_REQUIRED, 0, &esg_schema},
         {"public_key", parse_hex_key, NODE_OFF(public_key), 0, 0, F_REQUIRED, 0, NULL},
@@ -1300,6 +1348,45 @@ static int load_document(struct loader *ld, yaml_node_t *root)
 	return check_appliance(ld, root);
 }
 
+/*
+ * Walks the event stream once, before libyaml builds the document, and
+ * refuses nesting deeper than DEPTH_MAX. Returns 0 (within the bound, or a
+ * syntax error that the load then reports itself), or -1 with the message.
+ */
+static int check_depth(const char *name, const char *text, size_t len, char err[FAII_CFG_ERR_LEN])
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return 0; /* the load says so */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	unsigned depth = 0;
+	int rc = 0;
+	bool end = false;
+	for (uint32_t n = 0; n < SCAN_EVENTS_MAX && !end && rc == 0; n++) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev))
+			break;
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > DEPTH_MAX) {
+				snprintf(err, FAII_CFG_ERR_LEN,
+				         "%s:%zu:%zu: (top level): expected mappings and sequences "
+				         "nested at most %u deep, found deeper",
+				         name, ev.start_mark.line + 1, ev.start_mark.column + 1,
+				         DEPTH_MAX);
+				rc = -1;
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+		           ev.type == YAML_MAPPING_END_EVENT) {
+			FAII_ASSERT(depth > 0);
+			depth--;
+		}
+		end = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 /* One file, one document: a second "---" document would be silently unused. */
 static int refuse_more_documents(yaml_parser_t *parser, const char *name,
                                  char err[FAII_CFG_ERR_LEN])
@@ -1323,19 +1410,13 @@ static int refuse_more_documents(yaml_parser_t *parser, const char *name,
 	return rc;
 }
 
-int faii_config_load_string(const char *name, const char *text, size_t len,
-                            struct faii_config **out, char err[FAII_CFG_ERR_LEN])
+int faii_config_load_into(const char *name, const char *text, size_t len, struct faii_config *cfg,
+                          char err[FAII_CFG_ERR_LEN])
 {
-	*out = NULL;
 	err[0] = '\0';
 	if (len > FAII_CFG_FILE_SIZE_MAX) {
 		snprintf(err, FAII_CFG_ERR_LEN, "%s: expected at most %u bytes, found %zu", name,
 		         FAII_CFG_FILE_SIZE_MAX, len);
-		return -1;
-	}
-	struct faii_config *cfg = calloc(1, sizeof(*cfg));
-	if (cfg == NULL) {
-		snprintf(err, FAII_CFG_ERR_LEN, "%s: out of memory", name);
 		return -1;
 	}
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
@@ -1343,12 +1424,13 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 	                   0);
 	faii_appliance_defaults(&cfg->appliance);
 	faii_policy_defaults(&cfg->policy);
+	if (check_depth(name, text, len, err) != 0)
+		return -1;
 
 	struct loader ld = {.file = name, .err = err, .cfg = cfg};
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(err, FAII_CFG_ERR_LEN, "%s: cannot initialise the YAML parser", name);
-		free(cfg);
 		return -1;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -1365,7 +1447,25 @@ int faii_config_load_string(const char *name, const char *text, size_t len,
 			rc = refuse_more_documents(&parser, name, err);
 	}
 	yaml_parser_delete(&parser);
-	if (rc != 0) {
+	return rc;
+}
+
+int faii_config_load_string(const char *name, const char *text, size_t len,
+                            struct faii_config **out, char err[FAII_CFG_ERR_LEN])
+{
+	*out = NULL;
+	err[0] = '\0';
+	if (len > FAII_CFG_FILE_SIZE_MAX) {
+		snprintf(err, FAII_CFG_ERR_LEN, "%s: expected at most %u bytes, found %zu", name,
+		         FAII_CFG_FILE_SIZE_MAX, len);
+		return -1;
+	}
+	struct faii_config *cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		snprintf(err, FAII_CFG_ERR_LEN, "%s: out of memory", name);
+		return -1;
+	}
+	if (faii_config_load_into(name, text, len, cfg, err) != 0) {
 		free(cfg);
 		return -1;
 	}
@@ -1381,6 +1481,8 @@ int faii_config_parse_node(struct faii_config *cfg, const char *text, struct fai
 		snprintf(err, FAII_CFG_ERR_LEN, "node: at most %u nodes", FAII_CFG_NODES_MAX);
 		return -1;
 	}
+	if (check_depth("node", text, strlen(text), err) != 0)
+		return -1;
 	struct loader ld = {.file = "node", .err = err, .cfg = cfg};
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
@@ -1410,23 +1512,38 @@ int faii_config_parse_node(struct faii_config *cfg, const char *text, struct fai
 int faii_config_load(const char *path, struct faii_config **out, char err[FAII_CFG_ERR_LEN])
 {
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
+	 * a device may wait for anything; neither is a configuration. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
 		snprintf(err, FAII_CFG_ERR_LEN, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
+	struct stat st = {0};
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > FAII_CFG_FILE_SIZE_MAX) {
-		snprintf(err, FAII_CFG_ERR_LEN, "%s: expected a regular file of at most %u bytes",
-		         path, FAII_CFG_FILE_SIZE_MAX);
-		fclose(f);
+		snprintf(err, FAII_CFG_ERR_LEN, "%s: expected a regular file of at most %u bytes%s",
+		         path, FAII_CFG_FILE_SIZE_MAX,
+		         S_ISFIFO(st.st_mode)   ? ", found a FIFO"
+		         : S_ISDIR(st.st_mode)  ? ", found a directory"
+		         : !S_ISREG(st.st_mode) ? ", found a device or socket"
+		                                : "");
+		close(fd);
 		return -1;
 	}
 	size_t size = (size_t)st.st_size;
 	char *text = malloc(size + 1);
-	size_t got = text ? fread(text, 1, size, f) : 0;
-	fclose(f);
+	size_t got = 0;
+	/* A regular file: each read makes progress or ends; bounded by size. */
+	while (text != NULL && got < size) {
+		ssize_t r = read(fd, text + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
 	if (text == NULL || got != size) {
 		snprintf(err, FAII_CFG_ERR_LEN, "%s: cannot read: %s", path,
 		         text ? "short read" : "out of memory");

@@ -4,6 +4,7 @@
  */
 #include "faii/ctlsock.h"
 #include "faii/assert.h"
+#include "faii/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,10 @@ struct client {
 	struct faii_ctl_peer peer;
 	bool discarding; /* inside a line that was too long */
 	bool closing;    /* close once the output is flushed */
+	bool pending;    /* a deferred answer is due: its next lines wait */
+	json_t *pending_id;
+	uint64_t token;
+	double last_active_s; /* monotonic: bytes in or out, or an answer */
 	size_t in_len;
 	char in[FAII_CTL_LINE_MAX + 2]; /* a full line, its newline, and one we add at EOF */
 	char *out;
@@ -35,8 +40,16 @@ struct faii_ctl {
 	faii_ctl_dispatch_fn dispatch;
 	void *ctx;
 	struct faii_ctl_stats stats;
+	uint64_t accepts; /* tokens: accept count above the slot bits */
 	struct client *clients[FAII_CTL_CLIENTS_MAX];
 };
+
+#define TOKEN_SLOT_BITS 16u
+_Static_assert(FAII_CTL_CLIENTS_MAX <= (1u << TOKEN_SLOT_BITS), "a slot fits a token");
+
+/* Immortal (refcount -1, as jansson's own singletons): never freed. */
+static json_t deferred_sentinel = {JSON_NULL, (size_t)-1};
+json_t *const FAII_CTL_DEFERRED = &deferred_sentinel;
 
 json_t *faii_ctl_fail(struct faii_ctl_error *err, const char *code, const char *fmt, ...)
 {
@@ -111,7 +124,7 @@ int faii_ctl_open(struct faii_ctl **out, const char *path, const struct faii_app
 	mode_t old = umask(0117); /* the file is created 0660 */
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
-	if (rc != 0 || listen(fd, FAII_CTL_CLIENTS_MAX) != 0) {
+	if (rc != 0 || listen(fd, FAII_CTL_LISTEN_BACKLOG) != 0) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -147,6 +160,7 @@ static void drop_client(struct faii_ctl *s, unsigned i)
 {
 	struct client *c = s->clients[i];
 	close(c->fd);
+	json_decref(c->pending_id);
 	free(c->out);
 	free(c);
 	s->clients[i] = NULL;
@@ -246,7 +260,14 @@ static bool handle_line(struct faii_ctl *s, struct client *c, const char *line, 
 		json_t *result = s->dispatch(s->ctx, &c->peer, json_string_value(cmd),
 		                             args ? args : empty, &err);
 		json_decref(empty);
-		ok = respond(s, c, id, result, &err);
+		if (result == FAII_CTL_DEFERRED) {
+			FAII_ASSERT(!c->pending && c->pending_id == NULL);
+			c->pending = true;
+			c->pending_id = json_incref(id);
+			ok = true;
+		} else {
+			ok = respond(s, c, id, result, &err);
+		}
 	}
 	json_decref(req);
 	return ok;
@@ -258,7 +279,7 @@ static bool serve_lines(struct faii_ctl *s, struct client *c)
 	size_t start = 0;
 	unsigned served = 0;
 	FAII_ASSERT(c->in_len <= FAII_CTL_LINE_MAX + 1);
-	while (served < FAII_CTL_REQUESTS_PER_POLL) {
+	while (served < FAII_CTL_REQUESTS_PER_POLL && !c->pending) {
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (nl == NULL)
 			break;
@@ -291,9 +312,45 @@ static bool serve_lines(struct faii_ctl *s, struct client *c)
 	return true;
 }
 
+/* One line saying why, best effort, then close; counted. */
+static void refuse(struct faii_ctl *s, int fd, bool forbidden)
+{
+	static const char refused[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"forbidden\","
+	                              "\"message\":"
+	                              "\"this user has no role on the control socket\"}}\n";
+	static const char busy[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
+	                           "\"busy\",\"message\":"
+	                           "\"too many clients are connected\"}}\n";
+	const char *msg = forbidden ? refused : busy;
+	ssize_t w = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	close(fd);
+	if (forbidden)
+		s->stats.refused++;
+	else
+		s->stats.busy++;
+}
+
+/* A free slot for a peer of this role, or FAII_CTL_CLIENTS_MAX: the last
+ * FAII_CTL_ADMIN_SLOTS_RESERVED are an admin's only. */
+static unsigned free_slot(const struct faii_ctl *s, enum faii_ctl_role role)
+{
+	unsigned slot = FAII_CTL_CLIENTS_MAX, others = 0;
+	for (unsigned i = 0; i < FAII_CTL_CLIENTS_MAX; i++) {
+		if (s->clients[i] == NULL)
+			slot = slot == FAII_CTL_CLIENTS_MAX ? i : slot;
+		else
+			others += s->clients[i]->peer.role != FAII_CTL_ROLE_ADMIN;
+	}
+	if (role != FAII_CTL_ROLE_ADMIN &&
+	    others >= FAII_CTL_CLIENTS_MAX - FAII_CTL_ADMIN_SLOTS_RESERVED)
+		return FAII_CTL_CLIENTS_MAX;
+	return slot;
+}
+
 static void accept_clients(struct faii_ctl *s)
 {
-	for (unsigned k = 0; k < 16; k++) {
+	for (unsigned k = 0; k < FAII_CTL_ACCEPTS_PER_POLL; k++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -303,44 +360,92 @@ static void accept_clients(struct faii_ctl *s)
 			close(fd);
 			continue;
 		}
+		/* Refused before anything is allocated or read. */
 		enum faii_ctl_role role = role_of(&s->roles, cred.uid, cred.gid);
-		unsigned slot = FAII_CTL_CLIENTS_MAX;
-		for (unsigned i = 0; i < FAII_CTL_CLIENTS_MAX && slot == FAII_CTL_CLIENTS_MAX;
-		     i++) {
-			if (s->clients[i] == NULL)
-				slot = i;
-		}
-		if (role == FAII_CTL_ROLE_NONE || slot == FAII_CTL_CLIENTS_MAX) {
-			/* One line saying why, best effort, then close. */
-			static const char refused[] =
-			        "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"forbidden\","
-			        "\"message\":"
-			        "\"this user has no role on the control socket\"}}\n";
-			static const char busy[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
-			                           "\"busy\",\"message\":"
-			                           "\"too many clients are connected\"}}\n";
-			const char *msg = role == FAII_CTL_ROLE_NONE ? refused : busy;
-			ssize_t w = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
-			close(fd);
-			if (role == FAII_CTL_ROLE_NONE)
-				s->stats.refused++;
-			else
-				s->stats.busy++;
+		if (role == FAII_CTL_ROLE_NONE) {
+			refuse(s, fd, true);
 			continue;
 		}
-		struct client *c = calloc(1, sizeof(*c));
+		unsigned slot = free_slot(s, role);
+		struct client *c = slot < FAII_CTL_CLIENTS_MAX ? calloc(1, sizeof(*c)) : NULL;
 		if (c == NULL) {
-			close(fd);
+			refuse(s, fd, false);
 			continue;
 		}
 		c->fd = fd;
-		c->peer = (struct faii_ctl_peer){
-		        .uid = cred.uid, .gid = cred.gid, .pid = cred.pid, .role = role};
+		c->token = ++s->accepts << TOKEN_SLOT_BITS | slot;
+		c->last_active_s = faii_monotonic_s();
+		c->peer = (struct faii_ctl_peer){.uid = cred.uid,
+		                                 .gid = cred.gid,
+		                                 .pid = cred.pid,
+		                                 .role = role,
+		                                 .token = c->token};
 		s->clients[slot] = c;
 		s->stats.clients++;
 		s->stats.accepted++;
 	}
+}
+
+void faii_ctl_answer(struct faii_ctl *s, uint64_t token, json_t *result,
+                     const struct faii_ctl_error *err)
+{
+	unsigned slot = (unsigned)(token & ((1u << TOKEN_SLOT_BITS) - 1));
+	struct client *c = slot < FAII_CTL_CLIENTS_MAX ? s->clients[slot] : NULL;
+	if (c == NULL || c->token != token || !c->pending) {
+		json_decref(result); /* the client left meanwhile */
+		return;
+	}
+	FAII_ASSERT(result != FAII_CTL_DEFERRED);
+	c->pending = false;
+	c->last_active_s = faii_monotonic_s();
+	bool ok = respond(s, c, c->pending_id, result, err);
+	json_decref(c->pending_id);
+	c->pending_id = NULL;
+	if (!ok) {
+		s->stats.disconnected_slow++;
+		c->closing = true;
+		c->out_off = c->out_len; /* nothing more will be written */
+	}
+}
+
+/* Reads what the client sent and serves it; false: drop the client. */
+static bool client_input(struct faii_ctl *s, struct client *c, short revents)
+{
+	size_t room = FAII_CTL_LINE_MAX + 1 - c->in_len;
+	if ((revents & (POLLIN | POLLHUP)) && !c->closing && room > 0) {
+		ssize_t r = read(c->fd, c->in + c->in_len, room);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			c->closing = true; /* the peer is done: answer what it sent */
+			if (c->in_len > 0 && !c->discarding)
+				c->in[c->in_len++] = '\n'; /* a last line without its newline */
+		} else if (r > 0) {
+			c->in_len += (size_t)r;
+			c->last_active_s = faii_monotonic_s();
+		}
+	}
+	/* Requests left over from the per-poll bound are served here too. */
+	return c->in_len == 0 || serve_lines(s, c);
+}
+
+/* Writes what is queued; false: drop the client. */
+static bool client_output(struct client *c)
+{
+	if (c->out_len == c->out_off)
+		return true;
+	/* MSG_NOSIGNAL: a client that hung up must not kill faiid. */
+	ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	if (w > 0) {
+		c->out_off += (size_t)w;
+		c->last_active_s = faii_monotonic_s();
+	}
+	return w >= 0 || errno == EAGAIN || errno == EINTR;
+}
+
+/* Nothing sent, read or awaited for FAII_CTL_IDLE_TIMEOUT_S. */
+static bool client_idle(const struct client *c, double now_s)
+{
+	return !c->pending && c->out_len == c->out_off &&
+	       now_s - c->last_active_s > FAII_CTL_IDLE_TIMEOUT_S;
 }
 
 void faii_ctl_poll(struct faii_ctl *s, int timeout_ms)
@@ -353,7 +458,8 @@ void faii_ctl_poll(struct faii_ctl *s, int timeout_ms)
 		struct client *c = s->clients[i];
 		if (c == NULL)
 			continue;
-		short ev = c->closing ? 0 : POLLIN;
+		/* A client awaiting a deferred answer is not read from. */
+		short ev = c->closing || c->pending ? 0 : POLLIN;
 		if (c->out_len > c->out_off)
 			ev |= POLLOUT;
 		idx[n] = i;
@@ -361,40 +467,23 @@ void faii_ctl_poll(struct faii_ctl *s, int timeout_ms)
 	}
 	if (poll(fds, n, timeout_ms) < 0)
 		return;
+	double now_s = faii_monotonic_s();
 	for (nfds_t k = 1; k < n; k++) {
 		struct client *c = s->clients[idx[k]];
 		bool drop = (fds[k].revents & (POLLERR | POLLNVAL)) != 0;
-		if (!drop && (fds[k].revents & (POLLIN | POLLHUP)) && !c->closing) {
-			ssize_t r =
-			        read(c->fd, c->in + c->in_len, FAII_CTL_LINE_MAX + 1 - c->in_len);
-			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-				c->closing = true; /* the peer is done: answer what it sent */
-				if (c->in_len > 0 && !c->discarding) {
-					c->in[c->in_len++] =
-					        '\n'; /* a last line without its newline */
-				}
-			} else if (r > 0) {
-				c->in_len += (size_t)r;
-			}
-			if (!serve_lines(s, c))
-				drop = true;
-		} else if (!drop && c->in_len > 0) {
-			/* Requests left over from the per-poll bound. */
-			if (!serve_lines(s, c))
-				drop = true;
-		}
-		if (!drop && c->out_len > c->out_off) {
-			/* MSG_NOSIGNAL: a client that hung up must not kill faiid. */
-			ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-			                 MSG_NOSIGNAL);
-			if (w > 0)
-				c->out_off += (size_t)w;
-			else if (w < 0 && errno != EAGAIN && errno != EINTR)
-				drop = true;
-		}
-		if (!drop && c->closing && c->out_len == c->out_off &&
+		/* Gone while its answer is due: the answer is dropped then. */
+		drop |= c->pending && (fds[k].revents & POLLHUP);
+		if (!drop && !c->pending && !client_input(s, c, fds[k].revents))
+			drop = true;
+		if (!drop && !client_output(c))
+			drop = true;
+		if (!drop && c->closing && !c->pending && c->out_len == c->out_off &&
 		    memchr(c->in, '\n', c->in_len) == NULL)
 			drop = true;
+		if (!drop && client_idle(c, now_s)) {
+			s->stats.idle_closed++;
+			drop = true;
+		}
 		if (drop)
 			drop_client(s, idx[k]);
 	}

@@ -22,6 +22,25 @@
 #define ARRIVAL_FLOOR_PER_S      1.0
 #define SHARE_EPSILON            1e-4
 #define DISPERSION_FLOOR_DIVISOR 4.0 /* each of the d_t operators gets >= 1/(4 d_t) */
+/*
+ * Robustness to any finite input (the configuration's ranges keep real
+ * fleets well inside these, docs/configuration.md): a ratio to a fleet mean
+ * is clamped to [RATIO_MIN, RATIO_MAX], a preference to [0, PREFERENCE_MAX]
+ * (a float, in the table), a quadratic coefficient to [Q_MIN, Q_MAX] after
+ * the values are scaled to at most 1. A level bisection runs until the
+ * interval stops shrinking, at most LEVEL_STEPS_MAX halvings (enough to
+ * cross the whole double range to one ulp); the caps are re-imposed at the
+ * end in at most one round per operator.
+ */
+#define RATIO_MIN       1e-12
+#define RATIO_MAX       1e12
+#define PREFERENCE_MAX  1e30
+#define Q_MIN           1e-12
+#define Q_MAX           1e30
+#define LEVEL_STEPS_MAX 2200
+#define CAP_SLACK       1e-12
+
+/* PREFERENCE_MAX < FLT_MAX (3.4e38): a preference fits the table's float. */
 
 const char *faii_route_exclusion_name(enum faii_route_exclusion ex)
 {
@@ -42,16 +61,27 @@ uint32_t faii_category_latency_budget_us(uint8_t category)
 	return category >= 1 && category <= FAII_CATEGORY_COUNT ? budget_us[category - 1] : 0;
 }
 
+/* x / mean for x > 0, clamped to [RATIO_MIN, RATIO_MAX] (NaN to RATIO_MAX). */
+static double ratio_to_mean(double x, double mean)
+{
+	double r = x / (mean > 0 ? mean : 1.0);
+	if (!(r >= RATIO_MIN))
+		return r < RATIO_MIN ? RATIO_MIN : RATIO_MAX;
+	return r <= RATIO_MAX ? r : RATIO_MAX;
+}
+
 double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
                       const struct faii_route_fleet *fleet)
 {
 	double renewables = 0; /* rho_adj (42): source-weighted renewable share */
 	for (unsigned s = 0; s < FAII_SRC_RENEWABLE_COUNT; s++)
 		renewables += p->source_weight[s] * esg->source_mix[s];
-	double rpue = esg->pue / (fleet->pue_mean > 0 ? fleet->pue_mean : 1.0);
-	double etw = esg->energy_to_work / (fleet->etw_mean > 0 ? fleet->etw_mean : 1.0);
-	return p->esg_weight[0] * renewables + p->esg_weight[1] / rpue + p->esg_weight[2] / etw +
-	       p->esg_weight[3] * (1.0 - esg->grid_stress);
+	double rpue = ratio_to_mean(esg->pue, fleet->pue_mean);
+	double etw = ratio_to_mean(esg->energy_to_work, fleet->etw_mean);
+	double score = p->esg_weight[0] * renewables + p->esg_weight[1] / rpue +
+	               p->esg_weight[2] / etw + p->esg_weight[3] * (1.0 - esg->grid_stress);
+	FAII_ASSERT_MSG(isfinite(score), "ESG score %g", score);
+	return score;
 }
 
 double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean)
@@ -86,28 +116,34 @@ void faii_route_fleet_compute(const struct faii_config *cfg,
                               const struct faii_route_node_state *state,
                               struct faii_route_fleet *fleet)
 {
-	double price = 0, pue = 0, etw = 0;
+	/* Running means: a sum of large finite values would overflow. */
 	unsigned active = 0;
 	memset(fleet, 0, sizeof(*fleet));
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		const struct faii_cfg_node *n = &cfg->nodes[i];
 		if (state[i].status != FAII_NODE_ACTIVE)
 			continue;
-		price += cfg->nodes[i].price;
-		pue += cfg->nodes[i].esg.pue;
-		etw += cfg->nodes[i].esg.energy_to_work;
+		FAII_ASSERT_MSG(isfinite(n->price) && n->price > 0 && isfinite(n->esg.pue) &&
+		                        n->esg.pue > 0 && isfinite(n->esg.energy_to_work) &&
+		                        n->esg.energy_to_work > 0,
+		                "node %u: price %g, pue %g, energy_to_work %g", n->id, n->price,
+		                n->esg.pue, n->esg.energy_to_work);
 		active++;
+		fleet->price_mean += (n->price - fleet->price_mean) / active;
+		fleet->pue_mean += (n->esg.pue - fleet->pue_mean) / active;
+		fleet->etw_mean += (n->esg.energy_to_work - fleet->etw_mean) / active;
 	}
 	if (active == 0)
 		return;
-	fleet->price_mean = price / active;
-	fleet->pue_mean = pue / active;
-	fleet->etw_mean = etw / active;
-	double esg = 0;
+	unsigned k = 0;
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
-		if (state[i].status == FAII_NODE_ACTIVE)
-			esg += faii_esg_score(&cfg->policy, &cfg->nodes[i].esg, fleet);
+		if (state[i].status != FAII_NODE_ACTIVE)
+			continue;
+		double esg = faii_esg_score(&cfg->policy, &cfg->nodes[i].esg, fleet);
+		fleet->esg_mean += (esg - fleet->esg_mean) / ++k;
 	}
-	fleet->esg_mean = esg / active;
+	FAII_ASSERT(isfinite(fleet->price_mean) && isfinite(fleet->pue_mean) &&
+	            isfinite(fleet->etw_mean) && isfinite(fleet->esg_mean));
 }
 
 /* ---- the quadratic programme over candidates ------------------------------ */
@@ -162,8 +198,11 @@ static double find_level(const struct qp *p, double kappa, double target, int op
 		qmax = p->q[i] > qmax ? p->q[i] : qmax;
 	}
 	lo -= 2.0 * qmax * (1.0 + target); /* every node then holds >= 1 + target */
-	for (int step = 0; step < BISECT_STEPS; step++) {
-		double mid = 0.5 * (lo + hi);
+	FAII_ASSERT(isfinite(lo) && isfinite(hi) && lo <= hi);
+	for (int step = 0; step < LEVEL_STEPS_MAX; step++) {
+		double mid = lo + 0.5 * (hi - lo);
+		if (mid <= lo || mid >= hi)
+			break; /* adjacent doubles: as precise as it gets */
 		double f =
 		        op < 0 ? capped_total(p, mid, kappa) : op_sum(p, (unsigned)op, mid, kappa);
 		if (f > target)
@@ -172,6 +211,25 @@ static double find_level(const struct qp *p, double kappa, double target, int op
 			hi = mid;
 	}
 	return 0.5 * (lo + hi);
+}
+
+/*
+ * Divides the shares by their total. A total that is not a usable positive
+ * number (no input should give one) falls back to an equal split over the
+ * operators, one node each, which every cap allows (ops * beta >= 1).
+ */
+static void normalise(struct qp *p, double total)
+{
+	if (total > 0 && isfinite(total)) {
+		for (unsigned i = 0; i < p->n; i++)
+			p->phi[i] /= total;
+		return;
+	}
+	bool given[FAII_ROUTE_CANDIDATES_MAX] = {false};
+	for (unsigned i = 0; i < p->n; i++) {
+		p->phi[i] = given[p->op[i]] ? 0.0 : 1.0 / p->ops;
+		given[p->op[i]] = true;
+	}
 }
 
 /* Shares for a given edge multiplier kappa: root level, then capped operators. */
@@ -189,8 +247,7 @@ static void solve_for_kappa(struct qp *p, double kappa)
 		total += p->phi[i];
 	}
 	/* Remove the bisection's last rounding so the shares sum to exactly 1. */
-	for (unsigned i = 0; total > 0 && i < p->n; i++)
-		p->phi[i] /= total;
+	normalise(p, total);
 }
 
 static double edge_share(const struct qp *p)
@@ -239,7 +296,12 @@ static void ensure_dispersion(struct qp *p, unsigned d)
 	unsigned op_best_node[FAII_ROUTE_CANDIDATES_MAX], serving = 0;
 	for (unsigned o = 0; o < p->ops; o++)
 		op_best[o] = -INFINITY;
+	/* Every operator has a node: its first one until a better is seen, so
+	 * that no index depends on how a value compares. */
+	for (unsigned i = p->n; i-- > 0;)
+		op_best_node[p->op[i]] = i;
 	for (unsigned i = 0; i < p->n; i++) {
+		FAII_ASSERT(p->op[i] < p->ops);
 		op_total[p->op[i]] += p->phi[i];
 		if (p->a[i] > op_best[p->op[i]]) {
 			op_best[p->op[i]] = p->a[i];
@@ -257,6 +319,7 @@ static void ensure_dispersion(struct qp *p, unsigned d)
 			if (!chosen[o] && (best < 0 || op_best[o] > op_best[best]))
 				best = (int)o;
 		}
+		FAII_ASSERT(best >= 0 && (unsigned)best < p->ops);
 		chosen[best] = true;
 	}
 	double floor = 1.0 / (DISPERSION_FLOOR_DIVISOR * d), theta = 0;
@@ -269,8 +332,10 @@ static void ensure_dispersion(struct qp *p, unsigned d)
 	for (unsigned i = 0; i < p->n; i++)
 		p->phi[i] *= 1.0 - theta;
 	for (unsigned o = 0; o < p->ops; o++) {
-		if (chosen[o])
+		if (chosen[o]) {
+			FAII_ASSERT(op_best_node[o] < p->n);
 			p->phi[op_best_node[o]] += theta / d;
+		}
 	}
 }
 
@@ -306,6 +371,49 @@ static bool restore_edge_reserve(struct qp *p, double alpha)
 		return true;
 	memcpy(p->phi, saved, sizeof(saved));
 	return false;
+}
+
+/*
+ * The caps, re-imposed whatever rounding the steps above left: an operator
+ * over beta is scaled down to it and the excess goes to the operators below
+ * it, in proportion to their shares (equally when they hold none). Each
+ * round caps at least one more operator, so at most ops rounds.
+ */
+static void enforce_caps(struct qp *p)
+{
+	bool capped[FAII_ROUTE_CANDIDATES_MAX] = {false};
+	for (unsigned round = 0; round <= p->ops; round++) {
+		double tot[FAII_ROUTE_CANDIDATES_MAX] = {0}, excess = 0, room = 0;
+		unsigned open_ops = 0;
+		for (unsigned i = 0; i < p->n; i++)
+			tot[p->op[i]] += p->phi[i];
+		for (unsigned o = 0; o < p->ops; o++) {
+			if (tot[o] > p->beta + CAP_SLACK) {
+				excess += tot[o] - p->beta;
+				capped[o] = true;
+			}
+			if (!capped[o]) {
+				room += tot[o];
+				open_ops++;
+			}
+		}
+		if (excess == 0)
+			return;
+		FAII_ASSERT_MSG(open_ops > 0, "%u operators cannot carry the excess %g at cap %g",
+		                p->ops, excess, p->beta);
+		bool given[FAII_ROUTE_CANDIDATES_MAX] = {false};
+		for (unsigned i = 0; i < p->n; i++) {
+			unsigned o = p->op[i];
+			if (capped[o] && tot[o] > p->beta)
+				p->phi[i] *= p->beta / tot[o];
+			else if (!capped[o] && room > 0)
+				p->phi[i] *= 1.0 + excess / room;
+			else if (!capped[o] && !given[o])
+				p->phi[i] += excess / open_ops;
+			given[o] = true;
+		}
+	}
+	FAII_UNREACHABLE();
 }
 
 /* ---- alias table (Vose) --------------------------------------------------------- */
@@ -390,17 +498,20 @@ static double preference(const struct faii_config *cfg, const struct faii_route_
 	/* A stale attestation proves nothing: score the node as if it drew all
 	 * its power from the grid at its worst (no renewables, full grid
 	 * stress), which also puts its ESG multiplier at the floor. */
-	double esg = st->stale_attest
-	                     ? cfg->policy.esg_weight[1] /
-	                                       (n->esg.pue /
-	                                        (fleet->pue_mean > 0 ? fleet->pue_mean : 1.0)) +
-	                               cfg->policy.esg_weight[2] /
-	                                       (n->esg.energy_to_work /
-	                                        (fleet->etw_mean > 0 ? fleet->etw_mean : 1.0))
-	                     : faii_esg_score(&cfg->policy, &n->esg, fleet);
+	double esg =
+	        st->stale_attest
+	                ? cfg->policy.esg_weight[1] / ratio_to_mean(n->esg.pue, fleet->pue_mean) +
+	                          cfg->policy.esg_weight[2] /
+	                                  ratio_to_mean(n->esg.energy_to_work, fleet->etw_mean)
+	                : faii_esg_score(&cfg->policy, &n->esg, fleet);
 	double m = faii_esg_multiplier(&cfg->policy, esg, fleet->esg_mean);
-	double esg_rel = fleet->esg_mean > 0 ? esg / fleet->esg_mean : 1.0;
-	return st->slo_success[tier - 1] * esg_rel * fleet->price_mean / (m * n->price);
+	double esg_rel = fleet->esg_mean > 0 && esg > 0 ? ratio_to_mean(esg, fleet->esg_mean)
+	                 : fleet->esg_mean > 0          ? 0.0
+	                                                : 1.0;
+	double v = st->slo_success[tier - 1] * esg_rel /
+	           (m * ratio_to_mean(n->price, fleet->price_mean));
+	/* Clamped into a float's range; NaN (none expected) to 0. */
+	return v > 0 ? (v < PREFERENCE_MAX ? v : PREFERENCE_MAX) : 0.0;
 }
 
 static int region_slot(const struct faii_config *cfg, uint16_t region)
@@ -440,15 +551,21 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 {
 	const struct faii_tier_policy *tp =
 	        &cfg->policy.tier[faii_category_tier(key->category) - 1];
+	FAII_ASSERT_MSG(isfinite(key->arrival_rate), "arrival rate %g", key->arrival_rate);
 	double lambda =
 	        key->arrival_rate > ARRIVAL_FLOOR_PER_S ? key->arrival_rate : ARRIVAL_FLOOR_PER_S;
-	double a_mean = 0;
+	double a_mean = 0, a_max = 0;
 	unsigned op_map[FAII_CFG_OPERATORS_MAX];
 	memset(op_map, 0xFF, sizeof(op_map));
 	memset(p, 0, sizeof(*p));
 	p->n = t->count;
+	for (unsigned i = 0; i < p->n; i++)
+		a_max = t->value[i] > a_max ? t->value[i] : a_max;
+	/* The programme is homogeneous in a (q scales with the mean of a), so
+	 * values scaled to at most 1 give the same shares, well conditioned. */
 	for (unsigned i = 0; i < p->n; i++) {
-		p->a[i] = t->value[i];
+		FAII_ASSERT_MSG(isfinite(t->value[i]) && t->value[i] >= 0, "value %g", t->value[i]);
+		p->a[i] = a_max > 0 ? t->value[i] / a_max : 0.0;
 		a_mean += p->a[i] / p->n;
 	}
 	for (unsigned i = 0; i < p->n; i++) {
@@ -458,8 +575,10 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 		 * charged more for the same load (shares stay monotone in a_i). */
 		p->q[i] = a_mean * lambda / node->capacity_tasks_per_s +
 		          cfg->policy.concentration_eta * a_mean;
-		if (p->q[i] < 1e-12)
-			p->q[i] = 1e-12;
+		if (!(p->q[i] >= Q_MIN)) /* NaN too */
+			p->q[i] = p->q[i] < Q_MIN ? Q_MIN : Q_MAX;
+		if (p->q[i] > Q_MAX)
+			p->q[i] = Q_MAX;
 		p->edge[i] = node->node_class == FAII_CLASS_MICRO ||
 		             node->node_class == FAII_CLASS_SMALL;
 		if (op_map[node->operator_idx] == 0xFFFFFFFFu)
@@ -520,6 +639,7 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 		ensure_dispersion(&p, tp->operators_min);
 		if (!edge_ok || !restore_edge_reserve(&p, tp->edge_reserve))
 			t->flags |= FAII_ROUTE_F_EDGE_SHORT;
+		enforce_caps(&p);
 		for (unsigned k = 0; k < t->count; k++)
 			t->share[k] = (float)p.phi[k];
 		build_alias(t);

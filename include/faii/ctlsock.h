@@ -29,6 +29,19 @@
 #define FAII_CTL_CLIENTS_MAX       128u
 #define FAII_CTL_OUTPUT_MAX        (1u << 20)
 #define FAII_CTL_REQUESTS_PER_POLL 16u
+/* Of FAII_CTL_CLIENTS_MAX, slots only an admin may take: readers cannot
+ * lock the operators out. */
+#define FAII_CTL_ADMIN_SLOTS_RESERVED 16u
+/* A client that sends, reads and awaits nothing for this long is closed. */
+#define FAII_CTL_IDLE_TIMEOUT_S 30u
+/* Connections the kernel queues before faiid accepts them (capped by
+ * net.core.somaxconn), and how many one poll accepts: a peer without a
+ * role is refused at accept, so a flood of them is drained quickly. */
+#define FAII_CTL_LISTEN_BACKLOG   1024u
+#define FAII_CTL_ACCEPTS_PER_POLL 256u
+
+_Static_assert(FAII_CTL_ADMIN_SLOTS_RESERVED < FAII_CTL_CLIENTS_MAX, "room for readers");
+_Static_assert(FAII_CTL_ACCEPTS_PER_POLL >= FAII_CTL_CLIENTS_MAX, "a poll can fill every slot");
 
 enum faii_ctl_role {
 	FAII_CTL_ROLE_NONE = 0,
@@ -40,6 +53,7 @@ struct faii_ctl_peer {
 	uint32_t uid, gid;
 	int32_t pid;
 	enum faii_ctl_role role;
+	uint64_t token; /* names the connection for faii_ctl_answer() */
 };
 
 /* A command's failure: a stable code (docs/control.md) and a message. */
@@ -49,14 +63,20 @@ struct faii_ctl_error {
 };
 
 /* Runs one request. Returns the result (a new reference), or NULL with err
- * filled. args is an object (empty when the request had none). */
+ * filled, or FAII_CTL_DEFERRED: the answer comes later through
+ * faii_ctl_answer() with peer->token, and the connection's next requests
+ * wait for it. args is an object (empty when the request had none). */
 typedef json_t *(*faii_ctl_dispatch_fn)(void *ctx, const struct faii_ctl_peer *peer,
                                         const char *cmd, json_t *args, struct faii_ctl_error *err);
 
 struct faii_ctl_stats {
 	uint64_t accepted, refused, busy, requests, errors, disconnected_slow, line_too_long;
+	uint64_t idle_closed;
 	uint32_t clients;
 };
+
+/* What a dispatcher returns for an answer that comes later. */
+extern json_t *const FAII_CTL_DEFERRED;
 
 struct faii_ctl;
 
@@ -69,6 +89,10 @@ void faii_ctl_set_roles(struct faii_ctl *s, const struct faii_appliance_cfg *rol
 /* Waits up to timeout_ms for socket activity and serves it. */
 void faii_ctl_poll(struct faii_ctl *s, int timeout_ms);
 void faii_ctl_get_stats(const struct faii_ctl *s, struct faii_ctl_stats *out);
+/* Answers a deferred request (result, or NULL and err). A connection that
+ * has gone since is forgotten: the result is released. Takes result. */
+void faii_ctl_answer(struct faii_ctl *s, uint64_t token, json_t *result,
+                     const struct faii_ctl_error *err);
 /* Closes every connection and removes the socket file. */
 void faii_ctl_close(struct faii_ctl *s);
 

@@ -6,6 +6,7 @@
 #   run_fuzz.sh FUZZER CORPUS_DIR [extra libFuzzer flags...]
 #
 # FAII_FUZZ_SECONDS   fuzzing time (default 60)
+# FAII_FUZZ_SHARE     divides FAII_FUZZ_SECONDS for this harness (default 1)
 # FAII_FUZZ_ARTIFACTS where crash/leak/timeout inputs are kept (default: the
 #                     current directory, the build directory under meson test)
 # Exits non-zero when the fuzzer finds a crash, a leak, a timeout or an OOM.
@@ -19,7 +20,9 @@ fuzzer=$1
 corpus=$2
 shift 2
 
-seconds=${FAII_FUZZ_SECONDS:-60}
+# FAII_FUZZ_SHARE divides it (a harness given a share of the time budget).
+seconds=$((${FAII_FUZZ_SECONDS:-60} / ${FAII_FUZZ_SHARE:-1}))
+[[ $seconds -ge 1 ]] || seconds=1
 artifacts=${FAII_FUZZ_ARTIFACTS:-$PWD}
 mkdir -p "$artifacts"
 

@@ -6,7 +6,11 @@ server for faiictl's own tests.
   control_probe.py request SOCKET JSON        one request line, print the response line
   control_probe.py abuse SOCKET CHECK         one abuse check against a live faiid:
       long_line, max_line, bad_utf8, malformed, truncated, pipeline, concurrent,
-      busy, stuck_reader
+      busy, stuck_reader, idle
+  control_probe.py flood SOCKET [SECONDS]     connect and hang up in a loop (a user without a role)
+  control_probe.py admin_under_flood SOCKET   status requests must keep being answered meanwhile
+  control_probe.py hold SOCKET N SECONDS      open N clients, print "served S busy B", hold them
+  control_probe.py reload_concurrent SOCKET FILE  a slow reload must not stall other clients
   control_probe.py find|param FILE KEY        a field / a policy parameter of faiictl --json output
   control_probe.py nodes FILE                 "id status" of every node in faiictl --json output
   control_probe.py route FILE COUNTRIES NODES [DRAINED]  check a route.explain result
@@ -398,6 +402,157 @@ def abuse_stuck_reader(path):
     still_serving(path, "after the stuck client")
 
 
+# ---- admission and reloads (run with the uids the shell test gives them) -----------------------
+
+def flood(path, seconds=10.0, procs=8, hold=64):
+    """Connects as fast as it can from several processes (run as a user
+    without a role), each keeping its last `hold` connections open so that
+    they queue in the listen backlog; prints how many connects it made."""
+    stop = time.monotonic() + seconds
+    r, w = os.pipe()
+    for _ in range(procs):
+        if os.fork() == 0:
+            os.close(r)
+            n, kept = 0, []
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            while time.monotonic() < stop:
+                try:
+                    s.connect(path)  # EAGAIN while the backlog is full: again
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    pass
+                n += 1
+                kept.append(s)
+                if len(kept) > hold:
+                    kept.pop(0).close()
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.setblocking(False)
+            os.write(w, b"%d\n" % n)
+            os._exit(0)
+    os.close(w)
+    for _ in range(procs):
+        os.wait()
+    total = sum(int(x) for x in os.read(r, 4096).split())
+    print(f"note: flood made {total} connects in {seconds:.0f} s from {procs} processes")
+
+
+def admin_under_flood(path, seconds=8.0):
+    """Sequential status requests (2 s bound each, connect retried on a full
+    backlog) while another user floods the socket: nearly all answered."""
+    t0 = time.monotonic()
+    good = total = 0
+    worst = 0.0
+    while time.monotonic() - t0 < seconds:
+        p0 = time.monotonic()
+        try:
+            r = roundtrip(path, {"id": total, "cmd": "status"}, timeout=2.0)
+        except OSError as e:
+            r = repr(e)
+        dt = time.monotonic() - p0
+        worst = max(worst, dt)
+        good += status_ok(r, total)
+        total += 1
+        time.sleep(0.05)
+    check(f"under a connect flood by a user without a role, admin requests answered "
+          f"({good}/{total}, worst {worst:.3f} s)", total >= 10 and good >= 0.95 * total)
+
+
+def hold(path, n=128, seconds=20.0):
+    """Opens n connections (run as a reader), a status round trip on each;
+    prints "served S busy B", then holds them for seconds."""
+    socks, served, busy = [], 0, 0
+    for i in range(n):
+        try:
+            s = connect(path, 5.0)
+        except OSError:
+            busy += 1
+            continue
+        lines = Lines(s)
+        try:
+            s.sendall(b'{"id":1,"cmd":"status"}\n')
+        except OSError:
+            pass  # refused: the busy line is still to be read
+        r = lines.read_json(5.0)
+        if status_ok(r, 1):
+            served += 1
+            socks.append(s)
+        else:
+            busy += is_error(r, "busy")
+            s.close()
+    print(f"served {served} busy {busy}", flush=True)
+    time.sleep(seconds)
+    for s in socks:
+        s.close()
+
+
+def abuse_idle(path, idle_s=30.0):
+    """Idle clients are closed after the idle timeout; a client that sends a
+    request now and then is not."""
+    idle = [connect(path, 5.0) for _ in range(4)]
+    busy = connect(path, 5.0)
+    lines = Lines(busy)
+    t0 = time.monotonic()
+    answered = True
+    while time.monotonic() - t0 < idle_s + 6.0:
+        busy.sendall(b'{"id":"tick","cmd":"status"}\n')
+        answered &= status_ok(lines.read_json(5.0), "tick")
+        time.sleep(min(idle_s / 3, 5.0))
+    closed = 0
+    for s in idle:
+        s.settimeout(2.0)
+        try:
+            closed += s.recv(1) == b""
+        except socket.timeout:
+            pass  # still open
+        except OSError:
+            closed += 1  # reset
+        s.close()
+    check(f"idle clients closed after {idle_s:.0f} s ({closed}/4)", closed == 4)
+    check("a client that keeps asking stays connected and answered", answered)
+    busy.close()
+
+
+def abuse_reload_concurrent(path, big):
+    """A reload of a large file runs off the control thread: another client's
+    status requests are answered meanwhile (each within 0.5 s, several before
+    the reload's answer), and a second reload gets busy."""
+    a = connect(path, 5.0)
+    a_lines = Lines(a)
+    t0 = time.monotonic()
+    a.sendall(json.dumps({"id": "big", "cmd": "config.reload",
+                          "args": {"path": big, "dry_run": True}}).encode() + b"\n")
+    time.sleep(0.1)
+    second = roundtrip(path, {"id": "second", "cmd": "config.reload",
+                              "args": {"dry_run": True}}, timeout=5.0)
+    before, worst, answer = 0, 0.0, None
+    while answer is None and time.monotonic() - t0 < 90.0:
+        p0 = time.monotonic()
+        try:
+            r = roundtrip(path, {"id": "meanwhile", "cmd": "status"}, timeout=5.0)
+        except OSError as e:
+            r = repr(e)
+        dt = time.monotonic() - p0
+        worst = max(worst, dt)
+        if not status_ok(r, "meanwhile"):
+            check("status while a reload runs", False, str(r)[:200])
+            break
+        answer = a_lines.read_json(0.05)
+        before += answer is None
+        time.sleep(0.05)
+    took = time.monotonic() - t0
+    print(f"note: the reload took {took:.2f} s; {before} status answers came before it, "
+          f"worst {worst:.3f} s")
+    check("the reloading client gets its answer",
+          isinstance(answer, dict) and answer.get("id") == "big", str(answer)[:300])
+    check(f"other clients answered while the reload ran ({before} before it, worst "
+          f"{worst:.3f} s)", before >= 3 and worst < 0.5)
+    check("a second reload meanwhile: busy", is_error(second, "busy"), str(second)[:200])
+    a.close()
+    still_serving(path, "after the reload")
+
+
 # ---- lookups over faiictl --json output ------------------------------------------------------
 # The result shapes are the server's (docs/control.md names the fields, not
 # the nesting): these helpers find a field wherever it sits, so that the
@@ -641,6 +796,18 @@ def main(argv):
             return 0
         # "route FILE COUNTRIES NODES_FILE [DRAINED]"
         route_check(result, argv[3], argv[5] if len(argv) > 5 else None, argv[4])
+        return 1 if failures else 0
+    if what == "flood":
+        flood(path, float(argv[3]) if len(argv) > 3 else 10.0)
+        return 0
+    if what == "admin_under_flood":
+        admin_under_flood(path)
+        return 1 if failures else 0
+    if what == "hold":
+        hold(path, int(argv[3]), float(argv[4]))
+        return 0
+    if what == "reload_concurrent":
+        abuse_reload_concurrent(path, argv[3])
         return 1 if failures else 0
     if what == "mock":
         mock(path, argv[3], argv[4] if len(argv) > 4 else "normal")

@@ -29,7 +29,9 @@ trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
 mkdir -p "$tmp/run" "$tmp/bin"
 cp "$ctl_build" "$tmp/bin/faiictl"
-chmod 0755 "$tmp/bin/faiictl"
+cp "$probe" "$tmp/bin/control_probe.py"
+chmod 0755 "$tmp/bin/faiictl" "$tmp/bin/control_probe.py"
+probe_any=$tmp/bin/control_probe.py # readable by the other uids
 sock=$tmp/run/faii.sock
 ctl() { "$tmp/bin/faiictl" --socket "$sock" --timeout 10 "$@"; }
 
@@ -115,7 +117,8 @@ grep -q "control_reader_uids: \[$reader_uid\]" "$tmp/faii.yaml" || bad "config c
 
 (cd "$tmp" && exec "$faiid" -l 0-1 --no-huge -m 512 --no-pci --file-prefix "faii-ctl-$$" \
 	--vdev net_ring0 --log-level lib.eal:warning -- \
-	--config "$tmp/faii.yaml" --ledger-dir "$tmp/ledger" --control-socket "$sock") \
+	--config "$tmp/faii.yaml" --ledger-dir "$tmp/ledger" --control-socket "$sock" \
+	--metrics-port "$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')") \
 	>"$tmp/faiid.out" 2>&1 &
 pid=$!
 up=0
@@ -146,6 +149,8 @@ grep -qF "faii.yaml" "$tmp/status.json" && ok "status names the config path" || 
 # ---- node list / show ----
 js list node list
 eq "node list: 240 nodes" "$(python3 "$probe" nodes "$tmp/list.json" | wc -l)" 240
+run "node list --status with an unknown status: invalid_argument" 1 "faiictl: invalid_argument: .*expected one of" \
+	node list --status bogus
 run "node list table has a header and a row per node" 0 "^ *ID +.*STATUS" node list
 eq "node list table rows" "$(grep -cE '^ *[0-9]+ ' "$tmp/out")" 240
 run "node show 5 (table)" 0 "geneva-micro-005" node show 5
@@ -218,6 +223,14 @@ xfail node_add_conflict "node add of a registered id: conflict" bash -c \
 sed 's/^capacity: 100$/capacity: 0/; s/^id: 100001$/id: 100002/' "$tmp/node.yaml" >"$tmp/node0.yaml"
 run "node add capacity 0: out_of_range" 1 "faiictl: (out_of_range|invalid_argument): " node add --file "$tmp/node0.yaml"
 run "node add of a bad node added nothing" 1 "not_found" node show 100002
+grep -v '^name: ' "$tmp/node.yaml" | sed 's/^id: 100001$/id: 100003/' >"$tmp/noname.yaml"
+run "node add without a name: invalid_argument" 1 "faiictl: invalid_argument: node.name" node add --file "$tmp/noname.yaml"
+raw=$(python3 "$probe" request "$sock" '{"id":1,"cmd":"node.add","args":{"node":{"id":100004,"name":"n","class":"M","operator":null,"asn":1,"country":"CH","region":"zurich","location":[47,8],"address":"198.51.100.11:7410","capacity":1,"eligibility":["all"],"price":1,"esg":{"mix":{"wind":1},"pue":1.1,"energy_to_work":0.02,"grid_stress":0},"public_key":"'"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"'"}}}')
+grep -q '"invalid_argument"' <<<"$raw" && ok "node.add with operator null: invalid_argument" || bad "node.add operator null: $raw"
+sed 's/^  energy_to_work: 0.02$/  energy_to_work: 1e308/; s/^id: 100001$/id: 100005/' "$tmp/node.yaml" >"$tmp/etw.yaml"
+run "node add with energy_to_work 1e308: refused with the range" 1 \
+	"faiictl: invalid_argument: .*energy_to_work: expected a number in \[1e-06, 1000000\]" node add --file "$tmp/etw.yaml"
+kill -0 $pid 2>/dev/null && ok "faiid alive after node add of 1e308" || bad "faiid died on node add of 1e308"
 run "node remove" 0 "removed" node remove 100001
 st=$(ctl --json node show 100001 2>&1)
 grep -qE '"removed"|not_found' <<<"$st" && ok "removed node is gone or removed" || bad "node show after remove: $st"
@@ -386,6 +399,44 @@ js pol6 policy get
 eq "policy from the reloaded file" "$(param pol6 concentration_eta)" 0.4
 js list3 node list
 eq "node list after reload: 240 nodes" "$(python3 "$probe" nodes "$tmp/list3.json" | grep -vc ' removed$')" 240
+# A large file (the demo fleet and 12 000 more nodes, 7 MB) is loaded by the
+# reload worker: other clients are answered meanwhile, a second reload is busy.
+python3 - "$tmp/changed.yaml" "$tmp/big.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+with open(sys.argv[2], "w") as f:
+    f.write(text)
+    for i in range(12000):
+        nid = 200000 + i
+        f.write(f"""  - id: {nid}
+    name: big-{nid}
+    class: M
+    operator: op-big-{i % 50}
+    asn: 64600
+    country: CH
+    region: zurich
+    location: [47.37, 8.54]
+    address: "198.51.100.20:7410"
+    capacity: 100
+    eligibility: [all]
+    price: 1.0
+    reputation: 0.9
+    esg:
+      mix: {{hydro: 0.9, nonrenewable: 0.1}}
+      pue: 1.1
+      energy_to_work: 0.02
+      grid_stress: 0.1
+    public_key: {nid:064x}
+""")
+PY
+timeout 120 python3 "$probe" reload_concurrent "$sock" "$tmp/big.yaml" || fail=1
+python3 -c 'import sys; open(sys.argv[1], "w").write("policy: " + "[" * 100000 + "]" * 100000 + "\n")' "$tmp/deep.yaml"
+t0=$(date +%s%N)
+run "config reload of a file nested 100 000 deep: refused with the depth bound" 1 \
+	"^faiictl: config_invalid: .*deep\.yaml:1:[0-9]+: \(top level\): expected mappings and sequences nested at most 32 deep" \
+	config reload --path "$tmp/deep.yaml"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 3000 ] && ok "deep file refused in $ms ms" || bad "deep file took $ms ms"
 
 # ---- roles: a reader uid and a stranger uid ----
 if [ $roles -eq 1 ]; then
@@ -415,13 +466,29 @@ if [ $roles -eq 1 ]; then
 	eq "policy unchanged by the reader" "$(param pol7 concentration_eta)" 0.4
 	chmod 0666 "$sock"
 	as nobody "stranger: status forbidden" 1 "^faiictl: forbidden: " status
+	# A user without a role floods connects; an admin is still answered.
+	runuser -u nobody -- timeout 30 python3 "$probe_any" flood "$sock" 10 &
+	flooder=$!
+	sleep 1
+	timeout 60 python3 "$probe" admin_under_flood "$sock" || fail=1
+	wait $flooder
 	chmod 0660 "$sock"
+	# A reader takes every slot it can: the admins' reserve stays free.
+	runuser -u faii-test -- timeout 60 python3 "$probe_any" hold "$sock" 128 6 >"$tmp/hold.out" 2>&1 &
+	holder=$!
+	for _ in $(seq 1 150); do
+		grep -q "^served" "$tmp/hold.out" && break
+		sleep 0.2
+	done
+	eq "a reader's clients: 112 served, 16 busy (the admins' reserve)" "$(grep "^served" "$tmp/hold.out")" "served 112 busy 16"
+	run "an admin is served while a reader holds every other slot" 0 "protocol" status
+	wait $holder
 else
 	echo "note: not root or no test user: role checks skipped"
 fi
 
 # ---- abuse over raw sockets ----
-for check in long_line bad_utf8 malformed truncated pipeline concurrent busy stuck_reader; do
+for check in long_line bad_utf8 malformed truncated pipeline concurrent busy stuck_reader idle; do
 	timeout 120 python3 "$probe" abuse "$sock" $check || fail=1
 done
 xfail max_line "a request line of exactly 65536 bytes is served" \
@@ -440,6 +507,11 @@ for i in range(200):
 time.sleep(0.5)
 PY
 kill -0 $pid 2>/dev/null && ok "faiid survives clients that hang up" || bad "faiid died after hang-ups"
+
+# A FIFO used to block the control thread in open(): no answers, SIGTERM ignored.
+mkfifo "$tmp/fifo.yaml"
+run "config reload of a FIFO: refused at once" 1 "^faiictl: config_invalid: .*fifo\.yaml: expected a regular file .*found a FIFO" \
+	config reload --path "$tmp/fifo.yaml"
 
 # ---- still alive, then a clean stop ----
 kill -0 $pid 2>/dev/null && ok "faiid alive after everything" || bad "faiid died"

@@ -40,6 +40,10 @@ expect "unknown option" 2 "usage:" "$faiid" -- --config "$root/configs/demo.yaml
 expect "bad metrics port" 2 "expected 1..65535, found 0" \
 	"$faiid" -- --config "$root/configs/demo.yaml" --metrics-port 0
 expect "missing file" 1 "nope.yaml: cannot open" "$faiid" -- --config "$tmp/nope.yaml"
+# A FIFO used to block faiid in open() until a writer came (SIGTERM ignored).
+mkfifo "$tmp/fifo.yaml"
+expect "a FIFO as --config: refused at once" 1 "fifo.yaml: expected a regular file .*found a FIFO" \
+	timeout 10 "$faiid" -- --config "$tmp/fifo.yaml" --check
 
 printf 'policy:\n  concentration_eta: 1.5\n' >"$tmp/bad.yaml"
 expect "invalid value refused" 1 \

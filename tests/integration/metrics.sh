@@ -7,6 +7,7 @@
 #  - DPDK telemetry /faii/* answers (EAL telemetry socket) agree with
 #    /metrics for the same counters;
 #  - other paths get 404, other methods 405;
+#  - 16 slow clients (a byte a second) do not stop the scrapes;
 #  - a second faiid on the same port refuses to start, naming the port;
 #  - SIGTERM still stops faiid cleanly.
 #   metrics.sh FAIID MAKE_TRAFFIC CONFIG CHECK_PY
@@ -107,6 +108,12 @@ check "POST /metrics is 405 (got $code)" $([ "$code" = 405 ]; echo $?)
 ctype=$(curl -s -m 5 -o /dev/null -w '%{content_type}' "$url")
 check "content type is the text format 0.0.4 ($ctype)" \
 	$(grep -q 'text/plain; version=0.0.4' <<<"$ctype"; echo $?)
+
+# Slow clients (one byte a second, 16 of them, as a slowloris does) must not
+# stop the scrapes: a connection timeout and a per-address limit.
+src=0
+python3 "$check_py" slowloris "$port" || src=$?
+check "scrapes keep working under slow clients" $src
 
 # A port that is taken is a start-up error that names it.
 rc2=0

@@ -190,6 +190,53 @@ def cmd_compare(url, metrics_file, expected_file, sock, start_s):
     return 1 if failures else 0
 
 
+def cmd_slowloris(port, seconds=12.0, clients=16):
+    """clients connections from 127.0.0.2, each sending one byte of a request
+    every second (never finishing it), while /metrics is scraped from
+    127.0.0.1 every 0.5 s with a 3 s bound: every scrape must succeed."""
+    socks = []
+    for _ in range(clients):
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(3)
+        try:
+            s.connect(("127.0.0.1", port))
+            socks.append(s)
+        except OSError:
+            s.close()
+    request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 64
+    url = "http://127.0.0.1:%d/metrics" % port
+    t0 = time.monotonic()
+    good = total = 0
+    worst = 0.0
+    sent = 0
+    next_byte = t0
+    while time.monotonic() - t0 < seconds:
+        if time.monotonic() >= next_byte:
+            for s in list(socks):
+                try:
+                    s.send(request[sent % len(request):sent % len(request) + 1])
+                except OSError:
+                    socks.remove(s)
+            sent += 1
+            next_byte += 1.0
+        p0 = time.monotonic()
+        try:
+            status, _, body = fetch(url, timeout=3)
+            good += status == 200 and "faii_" in body
+        except OSError:
+            pass
+        worst = max(worst, time.monotonic() - p0)
+        total += 1
+        time.sleep(0.5)
+    print("note: %d slow clients still connected at the end" % len(socks))
+    for s in socks:
+        s.close()
+    check("while 16 slow clients trickle bytes, /metrics scrapes succeed (%d/%d, worst %.2f s)"
+          % (good, total, worst), total >= 10 and good == total)
+    return 1 if failures else 0
+
+
 def main(argv):
     if argv[1] == "port":
         cmd_port()
@@ -198,6 +245,8 @@ def main(argv):
         return cmd_wait(argv[2], int(argv[3]), int(argv[4]), argv[5])
     if argv[1] == "compare":
         return cmd_compare(argv[2], argv[3], argv[4], argv[5], float(argv[6]))
+    if argv[1] == "slowloris":
+        return cmd_slowloris(int(argv[2]))
     print("usage: see the header", file=sys.stderr)
     return 2
 

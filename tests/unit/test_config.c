@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "faii/config.h"
@@ -903,18 +904,19 @@ Test(nodes, values)
 	         NAME ":49:24: nodes[1].esg.mix.wind: duplicate key"},
 	        /* Types. */
 	        {"    capacity: 20\n", "    capacity: \"20\"\n",
-	         NAME
-	         ":26:15: nodes[0].capacity: expected a number in (0, 1000000000], found \"20\""},
+	         NAME ":26:15: nodes[0].capacity: expected a number in [0.001, 1000000000], found "
+	              "\"20\""},
 	        {"    capacity: 20\n", "    capacity: twenty\n",
-	         NAME ":26:15: nodes[0].capacity: expected a number in (0, 1000000000], found "
+	         NAME ":26:15: nodes[0].capacity: expected a number in [0.001, 1000000000], found "
 	              "\"twenty\""},
 	        {"    capacity: 20\n", "    capacity: [20]\n",
-	         NAME ":26:15: nodes[0].capacity: expected a number in (0, 1000000000], found a "
-	              "sequence"},
-	        {"    capacity: 20\n", "    capacity:\n",
 	         NAME
-	         ":26:14: nodes[0].capacity: expected a number in (0, 1000000000], found an empty "
-	         "value"},
+	         ":26:15: nodes[0].capacity: expected a number in [0.001, 1000000000], found a "
+	         "sequence"},
+	        {"    capacity: 20\n", "    capacity:\n",
+	         NAME ":26:14: nodes[0].capacity: expected a number in [0.001, 1000000000], found "
+	              "an empty "
+	              "value"},
 	        {"    esg:\n      mix: {solar", "    esg: []\n    x:\n      mix: {solar",
 	         NAME ":31:10: nodes[0].esg: expected a mapping, found a sequence"},
 	        {"{wind: 1}", "[wind]",
@@ -934,19 +936,21 @@ Test(nodes, values)
 	         NAME ":24:22: nodes[0].location: expected a number in [-180, 180], found \"181\""},
 	        /* Ranges. */
 	        {"    capacity: 20\n", "    capacity: 0\n",
-	         NAME
-	         ":26:15: nodes[0].capacity: expected a number in (0, 1000000000], found \"0\""},
+	         NAME ":26:15: nodes[0].capacity: expected a number in [0.001, 1000000000], found "
+	              "\"0\""},
 	        {"    capacity: 20\n", "    capacity: 1e9\n", LOADS},
 	        {"    capacity: 20\n", "    capacity: 1.5e9\n",
-	         NAME ":26:15: nodes[0].capacity: expected a number in (0, 1000000000], found "
+	         NAME ":26:15: nodes[0].capacity: expected a number in [0.001, 1000000000], found "
 	              "\"1.5e9\""},
 	        {"    service_rate: 18\n", "    service_rate: 0\n",
-	         NAME ":27:19: nodes[0].service_rate: expected a number in (0, 1000000000], found "
-	              "\"0\""},
+	         NAME
+	         ":27:19: nodes[0].service_rate: expected a number in [0.001, 1000000000], found "
+	         "\"0\""},
 	        {"    price: 1.0\n", "    price: 0\n",
-	         NAME ":29:12: nodes[0].price: expected a number in (0, 1000000], found \"0\""},
+	         NAME ":29:12: nodes[0].price: expected a number in [1e-06, 1000000], found \"0\""},
 	        {"    price: 1.0\n", "    price: -1\n",
-	         NAME ":29:12: nodes[0].price: expected a number in (0, 1000000], found \"-1\""},
+	         NAME
+	         ":29:12: nodes[0].price: expected a number in [1e-06, 1000000], found \"-1\""},
 	        {"    reputation: 0.9\n", "    reputation: 1.5\n",
 	         NAME ":30:17: nodes[0].reputation: expected a number in [0, 1], found \"1.5\""},
 	        {"    reputation: 0.9\n", "    reputation: 0\n", LOADS},
@@ -954,7 +958,8 @@ Test(nodes, values)
 	        {"      pue: 1.2\n", "      pue: 0.9\n",
 	         NAME ":33:12: nodes[0].esg.pue: expected a number in [1, 10], found \"0.9\""},
 	        {"      energy_to_work: 0.05\n", "      energy_to_work: 0\n",
-	         NAME ":34:23: nodes[0].esg.energy_to_work: expected a number > 0, found \"0\""},
+	         NAME ":34:23: nodes[0].esg.energy_to_work: expected a number in [1e-06, 1000000], "
+	              "found \"0\""},
 	        {"      grid_stress: 0.3\n", "      grid_stress: 1.01\n",
 	         NAME ":35:20: nodes[0].esg.grid_stress: expected a number in [0, 1], found "
 	              "\"1.01\""},
@@ -1175,31 +1180,33 @@ Test(policy, ranges)
 	        {"policy:\n  esg_multiplier: {slope: 1}\n",
 	         NAME ":2:27: policy.esg_multiplier.slope: expected a number in [0, 1), found "
 	              "\"1\""},
-	        {"policy:\n  esg_multiplier: {max: 0.99}\n",
-	         NAME ":2:25: policy.esg_multiplier.max: expected a number >= 1, found \"0.99\""},
+	        {"policy:\n  esg_multiplier: {max: 0.99}\n", NAME
+	         ":2:25: policy.esg_multiplier.max: expected a number in [1, 10], found \"0.99\""},
 	        {"policy:\n  esg_multiplier: {slope: 0, max: 1}\n", LOADS},
 	        {"policy:\n  slo_multiplier: {alpha: 0.5}\n",
-	         NAME ":2:27: policy.slo_multiplier.alpha: expected a number >= 1, found \"0.5\""},
-	        {"policy:\n  slo_multiplier: {max: 0}\n",
-	         NAME ":2:25: policy.slo_multiplier.max: expected a number >= 1, found \"0\""},
+	         NAME ":2:27: policy.slo_multiplier.alpha: expected a number in [1, 100], found "
+	              "\"0.5\""},
+	        {"policy:\n  slo_multiplier: {max: 0}\n", NAME
+	         ":2:25: policy.slo_multiplier.max: expected a number in [1, 10], found \"0\""},
 	        /* > 0 and >= 0. */
-	        {"policy:\n  token_rate: 0\n",
-	         NAME ":2:15: policy.token_rate: expected a number > 0, found \"0\""},
+	        {"policy:\n  token_rate: 0\n", NAME
+	         ":2:15: policy.token_rate: expected a number in (0, 1000000000], found \"0\""},
 	        {"policy:\n  availability_rate: -1\n",
-	         NAME ":2:22: policy.availability_rate: expected a number > 0, found \"-1\""},
+	         NAME ":2:22: policy.availability_rate: expected a number in (0, 1000000000], "
+	              "found \"-1\""},
 	        {"policy:\n  token_rate: 1e-9\n", LOADS},
-	        {"policy:\n  tiers:\n    3: {congestion_gamma: -0.1}\n",
-	         NAME ":3:27: policy.tiers.3.congestion_gamma: expected a number >= 0, found "
-	              "\"-0.1\""},
+	        {"policy:\n  tiers:\n    3: {congestion_gamma: -0.1}\n", NAME
+	         ":3:27: policy.tiers.3.congestion_gamma: expected a number in [0, 100], found "
+	         "\"-0.1\""},
 	        {"policy:\n  tiers:\n    3: {congestion_gamma: 0}\n", LOADS},
 	        {"policy:\n  tiers:\n    3: {congestion_gamma: 100}\n", LOADS},
 	        /* Not finite. */
-	        {"policy:\n  token_rate: .inf\n",
-	         NAME ":2:15: policy.token_rate: expected a number > 0, found \".inf\""},
-	        {"policy:\n  token_rate: nan\n",
-	         NAME ":2:15: policy.token_rate: expected a number > 0, found \"nan\""},
-	        {"policy:\n  token_rate: 1e999\n",
-	         NAME ":2:15: policy.token_rate: expected a number > 0, found \"1e999\""},
+	        {"policy:\n  token_rate: .inf\n", NAME
+	         ":2:15: policy.token_rate: expected a number in (0, 1000000000], found \".inf\""},
+	        {"policy:\n  token_rate: nan\n", NAME
+	         ":2:15: policy.token_rate: expected a number in (0, 1000000000], found \"nan\""},
+	        {"policy:\n  token_rate: 1e999\n", NAME
+	         ":2:15: policy.token_rate: expected a number in (0, 1000000000], found \"1e999\""},
 	        /* Integers. */
 	        {"policy:\n  tiers:\n    2: {operators_min: 0}\n",
 	         NAME ":3:24: policy.tiers.2.operators_min: expected an integer in [1, 1024], "
@@ -1306,8 +1313,8 @@ Test(policy, constraints)
 	        /* theta0_1 = 1. */
 	        {"policy:\n  tiers:\n    1: {factor: 1.5}\n",
 	         NAME ":3:5: policy.tiers.1.factor: expected 1 (theta0_1 = 1), found 1.5"},
-	        {"policy:\n  tiers:\n    1: {factor: 0.5}\n",
-	         NAME ":3:17: policy.tiers.1.factor: expected a number >= 1, found \"0.5\""},
+	        {"policy:\n  tiers:\n    1: {factor: 0.5}\n", NAME
+	         ":3:17: policy.tiers.1.factor: expected a number in [1, 1000], found \"0.5\""},
 	        /* Increasing factors. */
 	        {"policy:\n  tiers:\n    3: {factor: 2}\n",
 	         NAME ":3:5: policy.tiers.3.factor: expected tier factors increasing with the "
@@ -1499,7 +1506,8 @@ Test(files, directory)
 	cr_assert_eq(faii_config_load(FAII_SOURCE_ROOT "/configs", &c, err), -1);
 	cr_expect_null(c);
 	cr_expect_str_eq(err, FAII_SOURCE_ROOT
-	                 "/configs: expected a regular file of at most 16777216 bytes");
+	                 "/configs: expected a regular file of at most 16777216 bytes, "
+	                 "found a directory");
 }
 
 /* Writes text to a temporary file; returns its path (static storage). */
@@ -1690,4 +1698,148 @@ Test(control, policy_foreach_lists_every_parameter)
 	/* 4 ESG weights, 7 source weights, 2 corridor, eta, class share, 2 ESG
 	 * multiplier, 2 SLO multiplier, token, availability, step, 4 x 6 tier. */
 	cr_expect_eq(n, 4 + 7 + 2 + 1 + 1 + 2 + 2 + 1 + 1 + 1 + 24);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hardening: bounded values, depth, files that are not files.              */
+
+Test(hardening, physical_ranges)
+{
+	static const struct edit_case cases[] = {
+	        /* 1e308 used to load and overflow the solver's fleet means. */
+	        {"      energy_to_work: 0.05\n", "      energy_to_work: 1e308\n",
+	         NAME ":34:23: nodes[0].esg.energy_to_work: expected a number in [1e-06, 1000000], "
+	              "found \"1e308\""},
+	        {"      energy_to_work: 0.05\n", "      energy_to_work: 1e-300\n",
+	         NAME ":34:23: nodes[0].esg.energy_to_work: expected a number in [1e-06, 1000000], "
+	              "found \"1e-300\""},
+	        {"      energy_to_work: 0.05\n", "      energy_to_work: 1e6\n", LOADS},
+	        {"    price: 1.0\n", "    price: 1e-300\n",
+	         NAME ":29:12: nodes[0].price: expected a number in [1e-06, 1000000], found "
+	              "\"1e-300\""},
+	        {"    capacity: 20\n", "    capacity: 1e-9\n",
+	         NAME ":26:15: nodes[0].capacity: expected a number in [0.001, 1000000000], found "
+	              "\"1e-9\""},
+	        {"    capacity: 20\n", "    capacity: 0.001\n", LOADS},
+	};
+	run_edits(world, cases, ARRAY_SIZE(cases));
+	static const struct doc_case docs[] = {
+	        {"policy:\n  esg_multiplier: {max: 1e300}\n",
+	         NAME ":2:25: policy.esg_multiplier.max: expected a number in [1, 10], found "
+	              "\"1e300\""},
+	        {"policy:\n  tiers:\n    4: {factor: 1e300}\n",
+	         NAME ":3:17: policy.tiers.4.factor: expected a number in [1, 1000], found "
+	              "\"1e300\""},
+	        {"policy:\n  tiers:\n    4: {factor: 1000}\n", LOADS},
+	};
+	run_docs(docs, ARRAY_SIZE(docs));
+}
+
+Test(hardening, subnormal_says_what_is_wrong)
+{
+	/* 1e-310 is inside [0, 1]: quoting the range was misleading. */
+	static const struct edit_case cases[] = {
+	        {"    reputation: 0.9\n", "    reputation: 1e-310\n",
+	         NAME ":30:17: nodes[0].reputation: expected a number in [0, 1], found "
+	              "\"1e-310\", too close to 0 for a double (below 2.22507e-308 in "
+	              "magnitude); write 0 if 0 is meant"},
+	        {"    reputation: 0.9\n", "    reputation: 0e-400\n", LOADS},
+	};
+	run_edits(world, cases, ARRAY_SIZE(cases));
+}
+
+Test(hardening, null_is_not_a_string)
+{
+	static const struct edit_case cases[] = {
+	        {"    operator: op-a\n", "    operator: null\n",
+	         NAME ":20:15: nodes[0].operator: expected a non-empty string of at most 47 bytes, "
+	              "found \"null\""},
+	        {"    operator: op-a\n", "    operator: ~\n",
+	         NAME ":20:15: nodes[0].operator: expected a non-empty string of at most 47 bytes, "
+	              "found \"~\""},
+	        {"    operator: op-a\n", "    operator: \"null\"\n", LOADS},
+	};
+	run_edits(world, cases, ARRAY_SIZE(cases));
+}
+
+/* "[" depth times, then "]" depth times; the caller frees. */
+static char *nested(size_t depth)
+{
+	char *text = malloc(2 * depth + 2);
+	cr_assert_not_null(text);
+	memset(text, '[', depth);
+	memset(text + depth, ']', depth);
+	text[2 * depth] = '\n';
+	text[2 * depth + 1] = '\0';
+	return text;
+}
+
+/* 100 000 levels used to take minutes in libyaml (quadratic in the depth). */
+Test(hardening, nesting_depth_bounded, .timeout = 20)
+{
+	char *deep = nested(100000);
+	cr_expect_str_eq(load_err(deep), NAME ":1:33: (top level): expected mappings and "
+	                                      "sequences nested at most 32 deep, found deeper");
+	free(deep);
+	char *text = malloc(64 + 5 * 40000);
+	cr_assert_not_null(text);
+	size_t n = (size_t)sprintf(text, "policy: ");
+	for (unsigned i = 0; i < 40000; i++)
+		n += (size_t)sprintf(text + n, "{a: ");
+	for (unsigned i = 0; i < 40000; i++)
+		text[n++] = '}';
+	text[n] = '\0';
+	cr_expect_str_eq(load_err(text), NAME ":1:133: (top level): expected mappings and "
+	                                      "sequences nested at most 32 deep, found deeper");
+	free(text);
+	char *ok = nested(32); /* the bound itself: refused by the schema, not the depth */
+	cr_expect_str_eq(load_err(ok),
+	                 NAME ":1:1: (top level): expected a mapping, found a sequence");
+	free(ok);
+	struct faii_config *cfg = load_ok(world);
+	char err[FAII_CFG_ERR_LEN];
+	struct faii_cfg_node node;
+	char *deep_node = nested(1000);
+	cr_expect_eq(faii_config_parse_node(cfg, deep_node, &node, err), -1);
+	cr_expect_str_eq(err, "node:1:33: (top level): expected mappings and sequences nested "
+	                      "at most 32 deep, found deeper");
+	free(deep_node);
+	faii_config_free(cfg);
+}
+
+/* A FIFO used to block faiid in open() until a writer came. */
+Test(hardening, fifo_refused_at_once, .timeout = 10)
+{
+	char path[] = "/tmp/faii_test_fifo_XXXXXX";
+	cr_assert_not_null(mkdtemp(path));
+	char fifo[64];
+	snprintf(fifo, sizeof(fifo), "%s/config.yaml", path);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	char err[FAII_CFG_ERR_LEN], expected[FAII_CFG_ERR_LEN];
+	struct faii_config *c = (struct faii_config *)1;
+	cr_expect_eq(faii_config_load(fifo, &c, err), -1);
+	cr_expect_null(c);
+	snprintf(expected, sizeof(expected),
+	         "%s: expected a regular file of at most 16777216 bytes, found a FIFO", fifo);
+	cr_expect_str_eq(err, expected);
+	unlink(fifo);
+	rmdir(path);
+}
+
+/* node.add parses with the same schema. */
+Test(hardening, parse_node_ranges)
+{
+	struct faii_config *cfg = load_ok(world);
+	char err[FAII_CFG_ERR_LEN];
+	struct faii_cfg_node node;
+	static const char text[] =
+	        "{\"id\": 77, \"class\": \"S\", \"operator\": \"op-a\", \"asn\": 1, \"country\": "
+	        "\"CH\", \"region\": \"zurich\", \"location\": [47, 8], \"address\": "
+	        "\"192.0.2.1:7410\", \"capacity\": 10, \"eligibility\": [\"all\"], \"price\": 1, "
+	        "\"esg\": {\"mix\": {\"wind\": 1}, \"pue\": 1.1, \"energy_to_work\": 1e+308, "
+	        "\"grid_stress\": 0}, \"public_key\": \"" KEY8("77777777") "\"}";
+	cr_expect_eq(faii_config_parse_node(cfg, text, &node, err), -1);
+	cr_expect_str_eq(err, "node:1:253: node.esg.energy_to_work: expected a number in [1e-06, "
+	                      "1000000], found \"1e+308\"");
+	faii_config_free(cfg);
 }

@@ -13,6 +13,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -2007,6 +2008,105 @@ Test(demo, deterministic)
 	solve(c, st, &fl, &key, &b, &eb);
 	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0);
 	cr_assert_eq(memcmp(ea.exclusion, eb.exclusion, c->node_count), 0);
+	free(st);
+	faii_config_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Robustness: any finite input, not only what the configuration allows.   */
+
+/* Shares a distribution within the operator cap (relaxed as the solver does). */
+static void expect_distribution(const struct faii_config *c, const struct faii_route_table *t,
+                                const char *what)
+{
+	static double tot[FAII_CFG_OPERATORS_MAX];
+	static bool seen[FAII_CFG_OPERATORS_MAX];
+	double sum = 0, beta = c->policy.tier[faii_category_tier(t->category) - 1].operator_cap;
+	unsigned ops = 0;
+	memset(tot, 0, sizeof(tot));
+	memset(seen, 0, sizeof(seen));
+	for (unsigned k = 0; k < t->count; k++) {
+		uint16_t op = c->nodes[t->node[k]].operator_idx;
+		cr_assert(isfinite(t->share[k]) && t->share[k] >= 0, "%s: share %g", what,
+		          t->share[k]);
+		cr_assert(isfinite(t->value[k]), "%s: value %g", what, t->value[k]);
+		ops += !seen[op];
+		seen[op] = true;
+		tot[op] += t->share[k];
+		sum += t->share[k];
+	}
+	if (t->count == 0)
+		return;
+	if (ops * beta < 1.0)
+		beta = 1.0 / ops;
+	cr_assert_float_eq(sum, 1.0, 1e-5, "%s: shares sum to %.9f", what, sum);
+	for (uint32_t o = 0; o < c->operator_count; o++)
+		cr_assert_leq(tot[o], beta + 1e-5, "%s: operator %u holds %g, cap %g", what, o,
+		              tot[o], beta);
+}
+
+static void solve_every_key(const struct faii_config *c, const struct faii_route_node_state *st,
+                            double rate, const char *what)
+{
+	enum { KEYS_MAX = 256 };
+	static struct faii_route_key keys[KEYS_MAX];
+	static struct faii_route_table t;
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	unsigned n = all_keys(c, rate, keys, KEYS_MAX);
+	for (unsigned k = 0; k < n; k++) {
+		solve(c, st, &fl, &keys[k], &t, NULL);
+		expect_distribution(c, &t, what);
+	}
+}
+
+/* energy_to_work 1e308 (node.add took it) wrote out of bounds in the
+ * dispersion step: the fleet mean overflowed, the values became NaN and no
+ * operator had a best node. 1e300 passed. */
+Test(robustness, energy_to_work_1e308)
+{
+	struct nspec nodes[8];
+	static const char *const ops[] = {"op-a", "op-b", "op-c", "op-d"};
+	for (unsigned i = 0; i < 8; i++)
+		nodes[i] = ns(i % 2 ? "M" : "S", ops[i % 4], "CH");
+	struct faii_config *c = load_doc(NULL, nodes, 8);
+	struct faii_route_node_state *st = state_new(c);
+	c->nodes[3].esg.energy_to_work = 1e308; /* past the schema, as node.add allowed */
+	c->nodes[5].esg.energy_to_work = 1e308;
+	solve_every_key(c, st, 1.0, "energy_to_work 1e308");
+	free(st);
+	faii_config_free(c);
+}
+
+/* Every numeric input at the ends of the finite doubles. */
+Test(robustness, extreme_finite_values)
+{
+	static const double extremes[] = {DBL_MAX, 1e308,  1e300,   1e30,    1.0,
+	                                  1e-30,   1e-300, DBL_MIN, 4.9e-324};
+	enum { N = 12, E = sizeof(extremes) / sizeof(extremes[0]) };
+	static const char *const ops[] = {"op-a", "op-b", "op-c", "op-d", "op-e"};
+	static const char *const cls[] = {"micro", "S", "M", "L", "XL"};
+	struct nspec nodes[N];
+	for (unsigned i = 0; i < N; i++)
+		nodes[i] = ns(cls[i % 5], ops[i % 5], i % 3 ? "CH" : "DE");
+	struct faii_config *c = load_doc(NULL, nodes, N);
+	struct faii_route_node_state *st = state_new(c);
+	uint64_t rng = 0xE47;
+	for (unsigned round = 0; round < 200; round++) {
+		for (unsigned i = 0; i < N; i++) {
+			struct faii_cfg_node *n = &c->nodes[i];
+			n->price = extremes[urange(&rng, E)];
+			n->capacity_tasks_per_s = extremes[urange(&rng, E)];
+			n->esg.pue = extremes[urange(&rng, E)];
+			n->esg.energy_to_work = extremes[urange(&rng, E)];
+			st[i].slo_success[0] = urand(&rng);
+		}
+		c->policy.concentration_eta = urand(&rng) < 0.5 ? 0.0 : 0.999;
+		c->policy.esg_multiplier_max = urand(&rng) < 0.5 ? 1.0 : DBL_MAX;
+		c->policy.corridor_below = 1.0;
+		c->policy.corridor_above = urand(&rng) < 0.5 ? 1.0 : 1e300;
+		solve_every_key(c, st, extremes[urange(&rng, E)], "extreme values");
+	}
 	free(st);
 	faii_config_free(c);
 }
