@@ -402,8 +402,11 @@ static void commit_batch(struct faii_ls *ls, unsigned bi)
 	                atomic_load(&ls->durable_seq));
 	FAII_ASSERT(memcmp(ls->chain, ls->durable_chain, FAII_LS_CHAIN_SIZE) == 0);
 	int rc = 0;
-	/* Roll first: the new segment's header carries the chain before the batch. */
-	if (ls->seg_offset + sealed_size(ls, b->used) > ls->seg_size)
+	/* Roll first: the new segment's header carries the chain before the batch.
+	 * O_DIRECT writes start on a block; a log written without O_DIRECT ends
+	 * anywhere, so its first O_DIRECT batch goes to a new segment. */
+	bool unaligned = ls->opt.o_direct && ls->seg_offset % LS_DIRECT_ALIGN != 0;
+	if (unaligned || ls->seg_offset + sealed_size(ls, b->used) > ls->seg_size)
 		rc = roll_segment(ls, b->first_seq);
 	uint8_t chain_before[FAII_LS_CHAIN_SIZE];
 	memcpy(chain_before, ls->chain, sizeof(chain_before));
