@@ -860,10 +860,44 @@ static void on_recovered(void *ctx, const struct ls_record_header *h, const uint
 	ls_index_add(&ls->index, h->seq, &keys, segment, offset);
 }
 
+/* The directory holding dir: "/" for "/x", "." for "x"; trailing slashes ignored. */
+static void parent_dir(const char *dir, char *out, size_t cap)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	while (n > 0 && dir[n - 1] != '/')
+		n--;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0)
+		snprintf(out, cap, ".");
+	else
+		snprintf(out, cap, "%.*s", (int)n, dir);
+}
+
+/*
+ * Creates the store's directory if missing and makes the names in it and its
+ * own name durable. A name is durable only once its directory is synced; an
+ * earlier run may have created the directory, or renamed a new segment into
+ * place, and died or seen that sync fail before it succeeded: without these
+ * syncs a power loss could take segments holding acknowledged records, or
+ * the whole store. Two directory syncs per open.
+ */
 static int make_dir(struct faii_ls *ls)
 {
 	int rc = FAII_STORE_IO_CALL(ls->io, mkdir, ls->dir);
-	return rc == -EEXIST ? 0 : rc;
+	if (rc != 0 && rc != -EEXIST)
+		return rc;
+	char parent[FAII_LS_ERR_LEN / 2];
+	parent_dir(ls->dir, parent, sizeof(parent));
+	FAII_ASSERT(parent[0] != '\0');
+	rc = FAII_STORE_IO_CALL(ls->io, fsync_dir, parent);
+	/* mkdir needs no read permission on the parent, opening it to sync
+	 * does: where it is not readable, the store runs as before. */
+	if (rc != 0 && rc != -EACCES && rc != -EPERM)
+		return rc;
+	return FAII_STORE_IO_CALL(ls->io, fsync_dir, ls->dir);
 }
 
 /*
