@@ -226,42 +226,50 @@ void ls_prune_checkpoints(const struct faii_store_io *io, const char *dir, uint6
 	free(l.segments);
 }
 
-/* The whole checkpoint file seq, or NULL; *size_out its size. */
-static uint8_t *read_checkpoint_file(struct ls_scan *s, const char *path, size_t *size_out,
-                                     char *err)
+/*
+ * Reads the whole checkpoint file into *buf_out (the caller frees it): 0;
+ * -EIO with err when it cannot be read (an I/O error is not corruption, and
+ * moving a good checkpoint aside could lose the segments it covers);
+ * -EBADMSG when it is too short to be one.
+ */
+static int read_checkpoint_file(struct ls_scan *s, const char *path, uint8_t **buf_out,
+                                size_t *size_out, char *err)
 {
 	const struct faii_store_io *io = s->io;
+	*buf_out = NULL;
 	int fd = FAII_STORE_IO_CALL(io, open, path, FAII_STORE_IO_READ_ONLY);
 	int64_t size = fd >= 0 ? FAII_STORE_IO_CALL(io, size, fd) : fd;
-	if (size < 0) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot read: %s", path, strerror((int)-size));
-		if (fd >= 0)
-			FAII_STORE_IO_CALL(io, close, fd);
-		return NULL;
+	int64_t got = size;
+	uint8_t *buf = NULL;
+	if (size >= (int64_t)sizeof(struct ls_checkpoint_header)) {
+		buf = malloc((size_t)size);
+		got = buf ? FAII_STORE_IO_CALL(io, pread, fd, buf, (size_t)size, 0) : -ENOMEM;
+		got = got >= 0 && got != size ? -EIO
+		                              : got; /* shorter than its size: not readable */
 	}
-	uint8_t *buf =
-	        (size_t)size >= sizeof(struct ls_checkpoint_header) ? malloc((size_t)size) : NULL;
-	bool ok = buf != NULL && FAII_STORE_IO_CALL(io, pread, fd, buf, (size_t)size, 0) == size;
-	FAII_STORE_IO_CALL(io, close, fd);
-	if (!ok) {
+	if (fd >= 0)
+		FAII_STORE_IO_CALL(io, close, fd);
+	if (got < 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot read: %s", path, strerror((int)-got));
 		free(buf);
-		buf = NULL;
+		return got == -ENOMEM ? -ENOMEM : -EIO;
 	}
 	*size_out = (size_t)size;
-	return buf;
+	*buf_out = buf;
+	return buf ? 0 : -EBADMSG;
 }
 
 static int load_checkpoint(struct ls_scan *s, uint64_t seq, char *err)
 {
 	char path[FAII_LS_ERR_LEN / 2];
 	ls_checkpoint_path(path, sizeof(path), s->dir, seq);
-	err[0] = '\0';
 	size_t size = 0;
-	uint8_t *buf = read_checkpoint_file(s, path, &size, err);
-	if (buf == NULL && err[0] != '\0')
-		return -EIO;
+	uint8_t *buf;
+	int rc = read_checkpoint_file(s, path, &buf, &size, err);
+	if (rc != 0 && rc != -EBADMSG)
+		return rc;
 	struct ls_checkpoint_header h;
-	bool ok = buf != NULL;
+	bool ok = rc == 0;
 	if (ok) {
 		memcpy(&h, buf, sizeof(h));
 		uint32_t crc = h.crc;
