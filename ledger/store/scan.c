@@ -530,6 +530,7 @@ static int scan_records(struct ls_scan *s, const struct mapped *m, const char *p
 		if (ok && h->type == LS_TYPE_COMMIT) {
 			if (commit_closes_batch(&c, h, &commit)) {
 				deliver_batch(s, m, index, c.start, off);
+				s->last_batch_offset = c.start;
 				memcpy(s->chain, commit.chain, sizeof(commit.chain));
 				s->last_seq = commit.last_seq;
 				off += ls_align(h->length, LS_ALIGN);
@@ -617,6 +618,39 @@ static void settle_writes(const struct mapped *m)
 	(void)FAII_STORE_IO_CALL(m->io, fallocate, m->fd, FAII_STORE_IO_KEEP_SIZE, 0, 1);
 }
 
+/*
+ * Writes the last batch again, as recovery read it, and syncs it. After a
+ * failed fdatasync Linux may keep the batch in the page cache, marked clean,
+ * without it on the disk ("fsyncgate"): a restart without a reboot then
+ * reads it back whole, and later batches would commit on top of a hole that
+ * a power loss reveals. Only the last batch can be in that state: after a
+ * failed sync the store writes nothing more. Rewriting identical bytes
+ * changes nothing on a healthy disk, torn or not.
+ */
+static int rewrite_last_batch(const struct mapped *m, const char *path, uint64_t from, uint64_t to,
+                              char *err)
+{
+	FAII_ASSERT(from >= LS_SEGMENT_HEADER_SIZE && from < to && to <= m->size);
+	FAII_ASSERT(from % LS_ALIGN == 0 && to % LS_ALIGN == 0);
+	size_t len = (size_t)(to - from);
+	uint8_t *copy = malloc(len); /* not from the mapping of the same pages */
+	int64_t wrote = copy ? 0 : -ENOMEM;
+	if (copy) {
+		memcpy(copy, m->p + from, len);
+		wrote = FAII_STORE_IO_CALL(m->io, pwrite, m->fd, copy, len, from);
+		free(copy);
+	}
+	int rc = wrote == (int64_t)len ? FAII_STORE_IO_CALL(m->io, datasync, m->fd)
+	         : wrote < 0           ? (int)wrote
+	                               : -EIO;
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot make the last batch durable: %s", path,
+		         strerror(-rc));
+		return rc == -ENOMEM ? rc : -EIO;
+	}
+	return 0;
+}
+
 /* After the records of the last segment: a torn tail is refused or zeroed. */
 static int handle_tail(struct ls_scan *s, const struct mapped *m, const char *path, uint64_t tail,
                        char *err)
@@ -663,15 +697,19 @@ static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, b
 	}
 	enum seg_end end = SEG_FULL;
 	uint64_t tail = start_off;
+	s->last_batch_offset = start_off;
 	if (rc == 0)
 		rc = scan_records(s, &m, path, index, start_off, is_last, &end, &tail, err);
 	if (rc == 0) {
 		FAII_ASSERT(tail >= LS_SEGMENT_HEADER_SIZE && tail <= m.size);
 		FAII_ASSERT(is_last || end == SEG_FULL);
+		FAII_ASSERT(s->last_batch_offset <= tail);
 		s->write_segment = index;
 		s->write_offset = tail;
 		s->write_segment_size = m.size;
-		if (is_last)
+		if (is_last && s->repair && s->last_batch_offset < tail)
+			rc = rewrite_last_batch(&m, path, s->last_batch_offset, tail, err);
+		if (is_last && rc == 0)
 			rc = handle_tail(s, &m, path, tail, err);
 	}
 	unmap_segment(&m);

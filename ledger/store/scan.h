@@ -39,10 +39,12 @@ struct ls_scan {
 	uint64_t write_segment; /* where the next batch goes */
 	uint64_t write_offset;
 	uint64_t write_segment_size;
-	uint64_t last_seq;   /* last committed sequence number */
-	uint64_t records;    /* user records scanned (after the checkpoint) */
-	uint64_t bytes;      /* bytes scanned */
-	uint64_t torn_bytes; /* bytes past the last commit that were torn */
+	uint64_t last_batch_offset; /* start of the last batch in write_segment (repair rewrites it)
+	                             */
+	uint64_t last_seq;          /* last committed sequence number */
+	uint64_t records;           /* user records scanned (after the checkpoint) */
+	uint64_t bytes;             /* bytes scanned */
+	uint64_t torn_bytes;        /* bytes past the last commit that were torn */
 	uint8_t chain[FAII_LS_CHAIN_SIZE];
 
 	bool has_checkpoint;
