@@ -38,6 +38,19 @@ uint32_t ls_record_crc(const void *record, uint32_t length)
 	return c ^ 0xFFFFFFFFu;
 }
 
+uint32_t ls_record_crc_parts(const struct ls_record_header *h, const void *keys, uint32_t keys_len,
+                             const void *payload, uint32_t payload_len)
+{
+	struct ls_record_header zeroed = *h;
+	zeroed.crc = 0;
+	uint32_t c = crc32_iscsi((unsigned char *)&zeroed, (int)sizeof(zeroed), 0xFFFFFFFFu);
+	if (keys_len > 0)
+		c = crc32_iscsi((unsigned char *)(uintptr_t)keys, (int)keys_len, c);
+	if (payload_len > 0)
+		c = crc32_iscsi((unsigned char *)(uintptr_t)payload, (int)payload_len, c);
+	return c ^ 0xFFFFFFFFu;
+}
+
 uint32_t ls_keys_put(uint8_t *p, const struct faii_ls_keys *keys)
 {
 	uint8_t *start = p;

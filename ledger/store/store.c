@@ -650,6 +650,12 @@ int faii_ls_read(struct faii_ls *ls, uint64_t seq, struct faii_ls_record *rec, v
 	if (rc == 0 && n > 0 &&
 	    FAII_STORE_IO_CALL(ls->io, pread, fd, buf, n, off + sizeof(h) + keys_len) != (int64_t)n)
 		rc = -EIO;
+	/* A whole record read is checked against its CRC: a latent sector error
+	 * or a lying disk reads as -EIO, never as other contents. */
+	if (rc == 0 && n == h.payload_len &&
+	    (h.length != sizeof(h) + keys_len + h.payload_len ||
+	     ls_record_crc_parts(&h, keys_buf, keys_len, buf, h.payload_len) != h.crc))
+		rc = -EIO;
 	pthread_mutex_unlock(&ls->read_lock);
 	pthread_rwlock_unlock(&ls->index_lock);
 	if (rc != 0)
