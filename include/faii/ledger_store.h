@@ -18,6 +18,10 @@
  *
  * Error convention: negative errno on failure; messages for the operator go
  * into the caller's err buffer where one is taken.
+ *
+ * Disk: every file and directory operation goes through a struct
+ * faii_store_io (include/faii/store_io.h): the system's disk by default, a
+ * simulated one in tests (tests/sim/).
  */
 #ifndef FAII_LEDGER_STORE_H
 #define FAII_LEDGER_STORE_H
@@ -38,6 +42,8 @@
 #define FAII_LS_BATCH_RECORDS_DEFAULT 16384u
 #define FAII_LS_INDEX_ENTRIES_DEFAULT (1u << 20)
 #define FAII_LS_SEGMENTS_MAX          65536u
+
+struct faii_store_io; /* include/faii/store_io.h */
 
 /* Record types: applications use 1..FAII_LS_TYPE_USER_MAX. */
 #define FAII_LS_TYPE_USER_MAX 0x7FFFu
@@ -75,6 +81,7 @@ struct faii_ls_options {
 	bool o_direct;               /* O_DIRECT writes from aligned buffers */
 	faii_ls_fault_fn fault;      /* tests only; NULL in production */
 	void *fault_ctx;
+	const struct faii_store_io *io; /* NULL: faii_store_io_system(); tests: a simulated disk */
 };
 
 struct faii_ls;
@@ -177,5 +184,8 @@ struct faii_ls_verify_report {
 };
 int faii_ls_verify(const char *dir, struct faii_ls_verify_report *report,
                    char err[FAII_LS_ERR_LEN]);
+/* The same through io (NULL: the system's disk). */
+int faii_ls_verify_io(const struct faii_store_io *io, const char *dir,
+                      struct faii_ls_verify_report *report, char err[FAII_LS_ERR_LEN]);
 
 #endif /* FAII_LEDGER_STORE_H */

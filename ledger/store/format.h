@@ -114,6 +114,9 @@ static inline uint32_t ls_keys_size(unsigned flags)
 
 /* CRC32C (ISA-L, iSCSI polynomial) of a record with its crc field as zero. */
 uint32_t ls_record_crc(const void *record, uint32_t length);
+/* The same over a record in parts: its header (crc taken as zero), keys, payload. */
+uint32_t ls_record_crc_parts(const struct ls_record_header *h, const void *keys, uint32_t keys_len,
+                             const void *payload, uint32_t payload_len);
 uint32_t ls_crc(const void *data, size_t len);
 
 /* Writes keys at p (in flag order); returns bytes written. */

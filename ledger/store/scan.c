@@ -2,24 +2,25 @@
 /* Recovery scan of a ledger store directory: see scan.h. */
 #include "scan.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <isa-l/crc.h>
 #include <sodium.h>
+
+#include "faii/assert.h"
 
 #define SEGMENT_NAME_FMT    "segment-%016" PRIx64 ".log"
 #define CHECKPOINT_NAME_FMT "checkpoint-%016" PRIx64 ".ckpt"
 /* A directory listing with more checkpoints than this is refused as garbage. */
 #define CHECKPOINTS_MAX 1024u
+/* Crash leftovers (*.tmp) removed per listing; a crash leaves at most two
+ * (a segment's and a checkpoint's), and any beyond go at the next open. */
+#define TEMPORARIES_PER_LISTING_MAX 16u
+#define TEMPORARY_NAME_BYTES_MAX    64u
 
 uint32_t ls_crc(const void *data, size_t len)
 {
@@ -34,6 +35,19 @@ uint32_t ls_record_crc(const void *record, uint32_t length)
 	uint32_t c = crc32_iscsi((unsigned char *)p, (int)crc_off, 0xFFFFFFFFu);
 	c = crc32_iscsi((unsigned char *)zero, 4, c);
 	c = crc32_iscsi((unsigned char *)p + crc_off + 4, (int)(length - crc_off - 4), c);
+	return c ^ 0xFFFFFFFFu;
+}
+
+uint32_t ls_record_crc_parts(const struct ls_record_header *h, const void *keys, uint32_t keys_len,
+                             const void *payload, uint32_t payload_len)
+{
+	struct ls_record_header zeroed = *h;
+	zeroed.crc = 0;
+	uint32_t c = crc32_iscsi((unsigned char *)&zeroed, (int)sizeof(zeroed), 0xFFFFFFFFu);
+	if (keys_len > 0)
+		c = crc32_iscsi((unsigned char *)(uintptr_t)keys, (int)keys_len, c);
+	if (payload_len > 0)
+		c = crc32_iscsi((unsigned char *)(uintptr_t)payload, (int)payload_len, c);
 	return c ^ 0xFFFFFFFFu;
 }
 
@@ -119,11 +133,16 @@ static bool parse_name(const char *name, const char *prefix, const char *suffix,
 }
 
 struct listing {
+	const char *dir;
+	char *err;
 	uint64_t *segments;
-	size_t segment_count;
+	size_t segment_count, segment_cap;
 	uint64_t checkpoints[CHECKPOINTS_MAX];
 	size_t checkpoint_count;
 	bool remove_temporaries; /* segment/checkpoint *.tmp left by a crash */
+	char temporaries[TEMPORARIES_PER_LISTING_MAX][TEMPORARY_NAME_BYTES_MAX];
+	unsigned temporary_count;
+	int entry_rc; /* the first error of an entry, which ends the listing */
 };
 
 static bool is_temporary(const char *name)
@@ -133,93 +152,137 @@ static bool is_temporary(const char *name)
 	       (strncmp(name, "segment-", 8) == 0 || strncmp(name, "checkpoint-", 11) == 0);
 }
 
-static int list_dir(const char *dir, struct listing *l, char *err)
+static int add_segment(struct listing *l, uint64_t index)
 {
-	DIR *d = opendir(dir);
-	if (d == NULL) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open: %s", dir, strerror(errno));
-		return -errno;
+	FAII_ASSERT(l->segment_count <= l->segment_cap);
+	if (l->segment_count == FAII_LS_SEGMENTS_MAX) {
+		snprintf(l->err, FAII_LS_ERR_LEN, "%s: more than %u segments", l->dir,
+		         FAII_LS_SEGMENTS_MAX);
+		return -E2BIG;
 	}
-	size_t cap = 64;
-	l->segments = malloc(cap * sizeof(uint64_t));
-	if (l->segments == NULL) {
-		closedir(d);
-		return -ENOMEM;
+	if (l->segment_count == l->segment_cap) {
+		uint64_t *grown = realloc(l->segments, 2 * l->segment_cap * sizeof(uint64_t));
+		if (grown == NULL)
+			return -ENOMEM;
+		l->segments = grown;
+		l->segment_cap *= 2;
 	}
-	struct dirent *e;
+	l->segments[l->segment_count++] = index;
+	return 0;
+}
+
+/* Called by the store's I/O for every name in the directory. */
+static int list_entry(void *arg, const char *name)
+{
+	struct listing *l = arg;
+	uint64_t v;
 	int rc = 0;
-	while ((e = readdir(d)) != NULL) {
-		uint64_t v;
-		if (parse_name(e->d_name, "segment-", ".log", &v)) {
-			if (l->segment_count == FAII_LS_SEGMENTS_MAX) {
-				snprintf(err, FAII_LS_ERR_LEN, "%s: more than %u segments", dir,
-				         FAII_LS_SEGMENTS_MAX);
-				rc = -E2BIG;
-				break;
-			}
-			if (l->segment_count == cap) {
-				cap *= 2;
-				uint64_t *grown = realloc(l->segments, cap * sizeof(uint64_t));
-				if (grown == NULL) {
-					rc = -ENOMEM;
-					break;
-				}
-				l->segments = grown;
-			}
-			l->segments[l->segment_count++] = v;
-		} else if (l->remove_temporaries && is_temporary(e->d_name)) {
-			(void)unlinkat(dirfd(d), e->d_name, 0);
-		} else if (parse_name(e->d_name, "checkpoint-", ".ckpt", &v)) {
-			if (l->checkpoint_count == CHECKPOINTS_MAX) {
-				snprintf(err, FAII_LS_ERR_LEN, "%s: more than %u checkpoints", dir,
-				         CHECKPOINTS_MAX);
-				rc = -E2BIG;
-				break;
-			}
+	if (parse_name(name, "segment-", ".log", &v)) {
+		rc = add_segment(l, v);
+	} else if (l->remove_temporaries && is_temporary(name)) {
+		/* Removed after the listing; beyond the bound, at the next open. */
+		if (l->temporary_count < TEMPORARIES_PER_LISTING_MAX &&
+		    strlen(name) < TEMPORARY_NAME_BYTES_MAX)
+			snprintf(l->temporaries[l->temporary_count++], TEMPORARY_NAME_BYTES_MAX,
+			         "%s", name);
+	} else if (parse_name(name, "checkpoint-", ".ckpt", &v)) {
+		if (l->checkpoint_count == CHECKPOINTS_MAX) {
+			snprintf(l->err, FAII_LS_ERR_LEN, "%s: more than %u checkpoints", l->dir,
+			         CHECKPOINTS_MAX);
+			rc = -E2BIG;
+		} else {
 			l->checkpoints[l->checkpoint_count++] = v;
 		}
 	}
-	closedir(d);
+	l->entry_rc = rc;
+	return rc;
+}
+
+static int list_dir(const struct faii_store_io *io, const char *dir, struct listing *l, char *err)
+{
+	l->dir = dir;
+	l->err = err;
+	l->segment_cap = 64;
+	l->segments = malloc(l->segment_cap * sizeof(uint64_t));
+	if (l->segments == NULL)
+		return -ENOMEM;
+	int rc = FAII_STORE_IO_CALL(io, list_dir, dir, list_entry, l);
+	if (rc < 0 && l->entry_rc == 0)
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open: %s", dir, strerror(-rc));
+	for (unsigned i = 0; i < l->temporary_count; i++) {
+		char path[FAII_LS_ERR_LEN / 2 + TEMPORARY_NAME_BYTES_MAX];
+		snprintf(path, sizeof(path), "%s/%s", dir, l->temporaries[i]);
+		(void)FAII_STORE_IO_CALL(io, unlink, path);
+	}
 	qsort(l->segments, l->segment_count, sizeof(uint64_t), cmp_u64);
 	qsort(l->checkpoints, l->checkpoint_count, sizeof(uint64_t), cmp_u64);
+	FAII_ASSERT(l->segment_count <= FAII_LS_SEGMENTS_MAX);
+	FAII_ASSERT(l->checkpoint_count <= CHECKPOINTS_MAX);
 	return rc;
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
 
-void ls_prune_checkpoints(const char *dir, uint64_t keep_from)
+void ls_prune_checkpoints(const struct faii_store_io *io, const char *dir, uint64_t keep_from)
 {
 	struct listing l;
 	char err[FAII_LS_ERR_LEN], path[FAII_LS_ERR_LEN / 2];
 	memset(&l, 0, sizeof(l));
-	if (list_dir(dir, &l, err) == 0) {
+	if (list_dir(io, dir, &l, err) == 0) {
 		for (size_t i = 0; i < l.checkpoint_count; i++) {
 			if (l.checkpoints[i] < keep_from) {
 				ls_checkpoint_path(path, sizeof(path), dir, l.checkpoints[i]);
-				unlink(path);
+				(void)FAII_STORE_IO_CALL(io, unlink, path);
 			}
 		}
 	}
 	free(l.segments);
 }
 
+/*
+ * Reads the whole checkpoint file into *buf_out (the caller frees it): 0;
+ * -EIO with err when it cannot be read (an I/O error is not corruption, and
+ * moving a good checkpoint aside could lose the segments it covers);
+ * -EBADMSG when it is too short to be one.
+ */
+static int read_checkpoint_file(struct ls_scan *s, const char *path, uint8_t **buf_out,
+                                size_t *size_out, char *err)
+{
+	const struct faii_store_io *io = s->io;
+	*buf_out = NULL;
+	int fd = FAII_STORE_IO_CALL(io, open, path, FAII_STORE_IO_READ_ONLY);
+	int64_t size = fd >= 0 ? FAII_STORE_IO_CALL(io, size, fd) : fd;
+	int64_t got = size;
+	uint8_t *buf = NULL;
+	if (size >= (int64_t)sizeof(struct ls_checkpoint_header)) {
+		buf = malloc((size_t)size);
+		got = buf ? FAII_STORE_IO_CALL(io, pread, fd, buf, (size_t)size, 0) : -ENOMEM;
+		got = got >= 0 && got != size ? -EIO
+		                              : got; /* shorter than its size: not readable */
+	}
+	if (fd >= 0)
+		FAII_STORE_IO_CALL(io, close, fd);
+	if (got < 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot read: %s", path, strerror((int)-got));
+		free(buf);
+		return got == -ENOMEM ? -ENOMEM : -EIO;
+	}
+	*size_out = (size_t)size;
+	*buf_out = buf;
+	return buf ? 0 : -EBADMSG;
+}
+
 static int load_checkpoint(struct ls_scan *s, uint64_t seq, char *err)
 {
 	char path[FAII_LS_ERR_LEN / 2];
 	ls_checkpoint_path(path, sizeof(path), s->dir, seq);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot read: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -EIO;
-	}
-	size_t size = (size_t)st.st_size;
-	uint8_t *buf = size >= sizeof(struct ls_checkpoint_header) ? malloc(size) : NULL;
-	bool ok = buf != NULL && pread(fd, buf, size, 0) == (ssize_t)size;
-	close(fd);
+	size_t size = 0;
+	uint8_t *buf;
+	int rc = read_checkpoint_file(s, path, &buf, &size, err);
+	if (rc != 0 && rc != -EBADMSG)
+		return rc;
 	struct ls_checkpoint_header h;
+	bool ok = rc == 0;
 	if (ok) {
 		memcpy(&h, buf, sizeof(h));
 		uint32_t crc = h.crc;
@@ -253,47 +316,53 @@ static int load_checkpoint(struct ls_scan *s, uint64_t seq, char *err)
 /* ---- one segment ---------------------------------------------------------- */
 
 struct mapped {
-	uint8_t *p;
+	const struct faii_store_io *io;
+	const uint8_t *p;
 	uint64_t size;
 	int fd;
 };
 
-static int map_segment(const char *path, struct mapped *m, bool writable, char *err)
+static int map_segment(const struct faii_store_io *io, const char *path, struct mapped *m,
+                       bool writable, char *err)
 {
-	m->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	struct stat st;
-	if (m->fd < 0 || fstat(m->fd, &st) != 0) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open: %s", path, strerror(errno));
+	m->io = io;
+	m->fd = FAII_STORE_IO_CALL(io, open, path,
+	                           writable ? FAII_STORE_IO_READ_WRITE : FAII_STORE_IO_READ_ONLY);
+	int64_t size = m->fd >= 0 ? FAII_STORE_IO_CALL(io, size, m->fd) : m->fd;
+	if (size < 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open: %s", path, strerror((int)-size));
 		if (m->fd >= 0)
-			close(m->fd);
+			FAII_STORE_IO_CALL(io, close, m->fd);
 		return -EIO;
 	}
-	m->size = (uint64_t)st.st_size;
+	m->size = (uint64_t)size;
 	if (m->size < LS_SEGMENT_HEADER_SIZE) {
 		snprintf(err, FAII_LS_ERR_LEN, "%s: %" PRIu64 " bytes, shorter than its header",
 		         path, m->size);
-		close(m->fd);
+		FAII_STORE_IO_CALL(io, close, m->fd);
 		return -EBADMSG;
 	}
-	m->p = mmap(NULL, m->size, PROT_READ, MAP_SHARED, m->fd, 0);
-	if (m->p == MAP_FAILED) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot map: %s", path, strerror(errno));
-		close(m->fd);
+	const void *view;
+	int rc = FAII_STORE_IO_CALL(io, map, m->fd, m->size, &view);
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot map: %s", path, strerror(-rc));
+		FAII_STORE_IO_CALL(io, close, m->fd);
 		return -EIO;
 	}
-	madvise(m->p, m->size, MADV_SEQUENTIAL);
+	m->p = view;
 	return 0;
 }
 
 static void unmap_segment(struct mapped *m)
 {
-	munmap(m->p, m->size);
-	close(m->fd);
+	FAII_STORE_IO_CALL(m->io, unmap, m->fd, m->p, m->size);
+	FAII_STORE_IO_CALL(m->io, close, m->fd);
 }
 
 /* A record header at off that passes every structural and CRC check. */
 static bool record_valid(const struct mapped *m, uint64_t off, const struct ls_record_header **out)
 {
+	FAII_ASSERT(off % LS_ALIGN == 0);
 	if (off + sizeof(struct ls_record_header) > m->size)
 		return false;
 	const struct ls_record_header *h = (const void *)(m->p + off);
@@ -339,6 +408,7 @@ static bool later_commit_exists(const struct mapped *m, uint64_t from, uint64_t 
 static int check_segment_header(struct ls_scan *s, const struct mapped *m, const char *path,
                                 uint64_t index, bool check_chain, char *err)
 {
+	FAII_ASSERT(m->size >= LS_SEGMENT_HEADER_SIZE);
 	struct ls_segment_header h;
 	memcpy(&h, m->p, sizeof(h));
 	bool ok = memcmp(h.magic, LS_SEGMENT_MAGIC, 8) == 0 && h.version == LS_FORMAT_VERSION &&
@@ -363,6 +433,7 @@ static int check_segment_header(struct ls_scan *s, const struct mapped *m, const
 static void deliver_batch(struct ls_scan *s, const struct mapped *m, uint64_t index, uint64_t from,
                           uint64_t to)
 {
+	FAII_ASSERT(from < to && to <= m->size);
 	for (uint64_t off = from; off < to;) {
 		const struct ls_record_header *h = (const void *)(m->p + off);
 		if (h->type != LS_TYPE_PAD) {
@@ -376,6 +447,73 @@ static void deliver_batch(struct ls_scan *s, const struct mapped *m, uint64_t in
 
 enum seg_end { SEG_FULL, SEG_TORN };
 
+/* The batch being scanned: where it starts, its sequence numbers, its chain hash. */
+struct batch_cursor {
+	uint64_t start;
+	uint64_t first_seq;
+	uint64_t next_seq;
+	crypto_generichash_state hash;
+};
+
+static void cursor_begin(struct batch_cursor *c, const struct ls_scan *s, uint64_t off)
+{
+	c->start = off;
+	c->first_seq = s->last_seq + 1;
+	c->next_seq = s->last_seq + 1;
+	crypto_generichash_init(&c->hash, NULL, 0, FAII_LS_CHAIN_SIZE);
+	crypto_generichash_update(&c->hash, s->chain, FAII_LS_CHAIN_SIZE);
+}
+
+/*
+ * Does the valid commit record h close the batch under the cursor (its
+ * sequence numbers and chain value)? Then *commit has its payload and chain
+ * the chain value it carries.
+ */
+static bool commit_closes_batch(struct batch_cursor *c, const struct ls_record_header *h,
+                                struct ls_commit *commit)
+{
+	FAII_ASSERT(h->type == LS_TYPE_COMMIT);
+	uint8_t chain[FAII_LS_CHAIN_SIZE];
+	memcpy(commit, h + 1, sizeof(*commit));
+	crypto_generichash_final(&c->hash, chain, sizeof(chain));
+	return commit->first_seq == c->first_seq && commit->last_seq == c->next_seq - 1 &&
+	       commit->last_seq >= commit->first_seq && h->seq == commit->last_seq &&
+	       memcmp(chain, commit->chain, sizeof(chain)) == 0;
+}
+
+/* A bad record at off: a torn last batch (0, *end SEG_TORN) or corruption. */
+static int bad_record(const struct ls_scan *s, const struct mapped *m, const char *path,
+                      uint64_t off, bool is_last, const struct batch_cursor *c, enum seg_end *end,
+                      uint64_t *tail_off, char *err)
+{
+	(void)s;
+	if (!is_last || later_commit_exists(m, off + LS_ALIGN, c->first_seq)) {
+		static const char what[] = "corrupt record (bad length, CRC, sequence "
+		                           "or chain) before the tail; refusing to open";
+		snprintf(err, FAII_LS_ERR_LEN, "%s: offset %" PRIu64 ": %s", path, off, what);
+		return -EBADMSG;
+	}
+	*end = SEG_TORN;
+	*tail_off = c->start;
+	return 0;
+}
+
+/* Zeros where a record should start: the end, unless a later commit follows. */
+static int zeros_at(const struct mapped *m, const char *path, uint64_t off,
+                    const struct batch_cursor *c, char *err)
+{
+	/* Zeros end the written data, unless a later batch's commit follows:
+	 * then durable history was zeroed (a lost block). */
+	if (later_commit_exists(m, off, c->first_seq)) {
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "%s: offset %" PRIu64
+		         ": zeroed bytes inside committed history; refusing to open",
+		         path, off);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /*
  * Verifies records from off to the end of written data. Returns 0 with *end
  * telling whether the segment ended cleanly (zeros or its end) or with a
@@ -385,84 +523,56 @@ static int scan_records(struct ls_scan *s, const struct mapped *m, const char *p
                         uint64_t off, bool is_last, enum seg_end *end, uint64_t *tail_off,
                         char *err)
 {
-	crypto_generichash_state st;
-	uint64_t batch_start = off, batch_first_seq = s->last_seq + 1, next_seq = s->last_seq + 1;
-	crypto_generichash_init(&st, NULL, 0, FAII_LS_CHAIN_SIZE);
-	crypto_generichash_update(&st, s->chain, FAII_LS_CHAIN_SIZE);
-
+	FAII_ASSERT(off >= LS_SEGMENT_HEADER_SIZE && off % LS_ALIGN == 0 && off <= m->size);
+	struct batch_cursor c;
+	cursor_begin(&c, s, off);
 	while (off + sizeof(struct ls_record_header) <= m->size) {
 		const struct ls_record_header *h = (const void *)(m->p + off);
 		if (h->length == 0 && h->type == LS_TYPE_NONE) {
-			/* Zeros end the written data, unless a later batch's commit
-			 * follows: then durable history was zeroed (a lost block). */
-			if (later_commit_exists(m, off, batch_first_seq)) {
-				snprintf(
-				        err, FAII_LS_ERR_LEN,
-				        "%s: offset %" PRIu64
-				        ": zeroed bytes inside committed history; refusing to open",
-				        path, off);
-				return -EBADMSG;
-			}
+			int rc = zeros_at(m, path, off, &c, err);
+			if (rc != 0)
+				return rc;
 			break;
 		}
 		const struct ls_record_header *v;
 		bool ok = record_valid(m, off, &v);
 		bool user = ok && h->type <= FAII_LS_TYPE_USER_MAX;
-		if (user && h->seq != next_seq)
+		if (user && h->seq != c.next_seq)
 			ok = false;
+		struct ls_commit commit;
 		if (ok && h->type == LS_TYPE_COMMIT) {
-			struct ls_commit c;
-			uint8_t chain[FAII_LS_CHAIN_SIZE];
-			memcpy(&c, h + 1, sizeof(c));
-			crypto_generichash_final(&st, chain, sizeof(chain));
-			if (c.first_seq != batch_first_seq || c.last_seq != next_seq - 1 ||
-			    c.last_seq < c.first_seq || h->seq != c.last_seq ||
-			    memcmp(chain, c.chain, sizeof(chain)) != 0) {
-				ok = false;
-			} else {
-				deliver_batch(s, m, index, batch_start, off);
-				memcpy(s->chain, chain, sizeof(chain));
-				s->last_seq = c.last_seq;
+			if (commit_closes_batch(&c, h, &commit)) {
+				deliver_batch(s, m, index, c.start, off);
+				s->last_batch_offset = c.start;
+				memcpy(s->chain, commit.chain, sizeof(commit.chain));
+				s->last_seq = commit.last_seq;
 				off += ls_align(h->length, LS_ALIGN);
-				s->bytes += off - batch_start;
-				batch_start = off;
-				batch_first_seq = next_seq;
-				crypto_generichash_init(&st, NULL, 0, FAII_LS_CHAIN_SIZE);
-				crypto_generichash_update(&st, s->chain, FAII_LS_CHAIN_SIZE);
+				s->bytes += off - c.start;
+				cursor_begin(&c, s, off);
 				continue;
 			}
+			ok = false;
 		}
-		if (!ok) {
-			/* A bad record: torn last batch, or corruption before the tail. */
-			if (!is_last || later_commit_exists(m, off + LS_ALIGN, batch_first_seq)) {
-				static const char what[] =
-				        "corrupt record (bad length, CRC, sequence "
-				        "or chain) before the tail; refusing to open";
-				snprintf(err, FAII_LS_ERR_LEN, "%s: offset %" PRIu64 ": %s", path,
-				         off, what);
-				return -EBADMSG;
-			}
-			*end = SEG_TORN;
-			*tail_off = batch_start;
-			return 0;
-		}
+		if (!ok)
+			return bad_record(s, m, path, off, is_last, &c, end, tail_off, err);
 		uint64_t stored = ls_align(h->length, LS_ALIGN);
-		crypto_generichash_update(&st, (const uint8_t *)h, stored);
+		crypto_generichash_update(&c.hash, (const uint8_t *)h, stored);
 		if (user)
-			next_seq++;
+			c.next_seq++;
 		off += stored;
 	}
+	FAII_ASSERT(c.start <= off && c.first_seq == s->last_seq + 1);
 	/* Records after the last commit without their commit: a torn batch too. */
-	if (off != batch_start) {
+	if (off != c.start) {
 		if (!is_last) {
 			snprintf(err, FAII_LS_ERR_LEN,
 			         "%s: offset %" PRIu64
 			         ": batch without a commit before the last segment",
-			         path, batch_start);
+			         path, c.start);
 			return -EBADMSG;
 		}
 		*end = SEG_TORN;
-		*tail_off = batch_start;
+		*tail_off = c.start;
 		return 0;
 	}
 	*end = SEG_FULL;
@@ -474,19 +584,23 @@ static int scan_records(struct ls_scan *s, const struct mapped *m, const char *p
 static int zero_tail(const struct mapped *m, const char *path, uint64_t from, uint64_t len,
                      char *err)
 {
+	FAII_ASSERT(from >= LS_SEGMENT_HEADER_SIZE && from % LS_ALIGN == 0 && len > 0);
 	uint64_t to = from + len > m->size ? m->size : from + len;
 	static const uint8_t zeros[65536];
+	/* Bounded by the segment's size over the chunk's. */
 	for (uint64_t off = from; off < to;) {
 		size_t n = (size_t)(to - off < sizeof(zeros) ? to - off : sizeof(zeros));
-		if (pwrite(m->fd, zeros, n, (off_t)off) != (ssize_t)n) {
+		int64_t wrote = FAII_STORE_IO_CALL(m->io, pwrite, m->fd, zeros, n, off);
+		if (wrote != (int64_t)n) {
 			snprintf(err, FAII_LS_ERR_LEN, "%s: cannot truncate the torn tail: %s",
-			         path, strerror(errno));
+			         path, strerror(wrote < 0 ? (int)-wrote : EIO));
 			return -EIO;
 		}
 		off += n;
 	}
-	if (fdatasync(m->fd) != 0) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: fdatasync: %s", path, strerror(errno));
+	int rc = FAII_STORE_IO_CALL(m->io, datasync, m->fd);
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: fdatasync: %s", path, strerror(-rc));
 		return -EIO;
 	}
 	return 0;
@@ -502,6 +616,7 @@ static uint64_t torn_extent(const struct mapped *m, uint64_t off)
 		if (w != 0)
 			last = p + 8;
 	}
+	FAII_ASSERT(last >= off && last <= m->size);
 	return last - off;
 }
 
@@ -513,7 +628,62 @@ static uint64_t torn_extent(const struct mapped *m, uint64_t off)
  */
 static void settle_writes(const struct mapped *m)
 {
-	(void)fallocate(m->fd, FALLOC_FL_KEEP_SIZE, 0, 1);
+	(void)FAII_STORE_IO_CALL(m->io, fallocate, m->fd, FAII_STORE_IO_KEEP_SIZE, 0, 1);
+}
+
+/*
+ * Writes the last batch again, as recovery read it, and syncs it. After a
+ * failed fdatasync Linux may keep the batch in the page cache, marked clean,
+ * without it on the disk ("fsyncgate"): a restart without a reboot then
+ * reads it back whole, and later batches would commit on top of a hole that
+ * a power loss reveals. Only the last batch can be in that state: after a
+ * failed sync the store writes nothing more. Rewriting identical bytes
+ * changes nothing on a healthy disk, torn or not.
+ */
+static int rewrite_last_batch(const struct mapped *m, const char *path, uint64_t from, uint64_t to,
+                              char *err)
+{
+	FAII_ASSERT(from >= LS_SEGMENT_HEADER_SIZE && from < to && to <= m->size);
+	FAII_ASSERT(from % LS_ALIGN == 0 && to % LS_ALIGN == 0);
+	size_t len = (size_t)(to - from);
+	uint8_t *copy = malloc(len); /* not from the mapping of the same pages */
+	int64_t wrote = copy ? 0 : -ENOMEM;
+	if (copy) {
+		memcpy(copy, m->p + from, len);
+		wrote = FAII_STORE_IO_CALL(m->io, pwrite, m->fd, copy, len, from);
+		free(copy);
+	}
+	int rc = wrote == (int64_t)len ? FAII_STORE_IO_CALL(m->io, datasync, m->fd)
+	         : wrote < 0           ? (int)wrote
+	                               : -EIO;
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot make the last batch durable: %s", path,
+		         strerror(-rc));
+		return rc == -ENOMEM ? rc : -EIO;
+	}
+	return 0;
+}
+
+/* After the records of the last segment: a torn tail is refused or zeroed. */
+static int handle_tail(struct ls_scan *s, const struct mapped *m, const char *path, uint64_t tail,
+                       char *err)
+{
+	/* Whatever lies past the last commit of the last segment is a torn
+	 * batch (possibly missing its first block): zero all of it, so no
+	 * later append shares a page with it and no scan meets it again. */
+	uint64_t extent = torn_extent(m, tail);
+	if (extent > 0 && s->last_seq < s->acknowledged_seq) {
+		static const char what[] = "acknowledged records damaged; refusing to open";
+		snprintf(err, FAII_LS_ERR_LEN,
+		         "%s: offset %" PRIu64 ": the store was closed cleanly at seq %" PRIu64
+		         " but only %" PRIu64 " records are intact: %s",
+		         path, tail, s->acknowledged_seq, s->last_seq, what);
+		return -EBADMSG;
+	}
+	if (extent == 0)
+		return 0;
+	s->torn_bytes = extent;
+	return s->repair ? zero_tail(m, path, tail, extent, err) : 0;
 }
 
 static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, bool first,
@@ -522,7 +692,7 @@ static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, b
 	char path[FAII_LS_ERR_LEN / 2];
 	struct mapped m;
 	ls_segment_path(path, sizeof(path), s->dir, index);
-	int rc = map_segment(path, &m, s->repair && is_last, err);
+	int rc = map_segment(s->io, path, &m, s->repair && is_last, err);
 	if (rc != 0)
 		return rc;
 	if (s->repair)
@@ -540,33 +710,51 @@ static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, b
 	}
 	enum seg_end end = SEG_FULL;
 	uint64_t tail = start_off;
+	s->last_batch_offset = start_off;
 	if (rc == 0)
 		rc = scan_records(s, &m, path, index, start_off, is_last, &end, &tail, err);
 	if (rc == 0) {
+		FAII_ASSERT(tail >= LS_SEGMENT_HEADER_SIZE && tail <= m.size);
+		FAII_ASSERT(is_last || end == SEG_FULL);
+		FAII_ASSERT(s->last_batch_offset <= tail);
 		s->write_segment = index;
 		s->write_offset = tail;
 		s->write_segment_size = m.size;
-		/* Whatever lies past the last commit of the last segment is a torn
-		 * batch (possibly missing its first block): zero all of it, so no
-		 * later append shares a page with it and no scan meets it again. */
-		uint64_t extent = is_last ? torn_extent(&m, tail) : 0;
-		if (extent > 0 && s->last_seq < s->acknowledged_seq) {
-			static const char what[] = "acknowledged records damaged; refusing to open";
-			snprintf(err, FAII_LS_ERR_LEN,
-			         "%s: offset %" PRIu64
-			         ": the store was closed cleanly at seq %" PRIu64
-			         " but only %" PRIu64 " records are intact: %s",
-			         path, tail, s->acknowledged_seq, s->last_seq, what);
-			rc = -EBADMSG;
-		} else if (extent > 0) {
-			s->torn_bytes = extent;
-			if (s->repair)
-				rc = zero_tail(&m, path, tail, extent, err);
-		}
-		(void)end;
+		if (is_last && s->repair && s->last_batch_offset < tail)
+			rc = rewrite_last_batch(&m, path, s->last_batch_offset, tail, err);
+		if (is_last && rc == 0)
+			rc = handle_tail(s, &m, path, tail, err);
 	}
 	unmap_segment(&m);
 	return rc;
+}
+
+/* Does the checkpoint's position hold a commit of its seq and chain? */
+static bool checkpoint_position_holds(const struct ls_checkpoint_header *c, const struct mapped *m)
+{
+	/* The commit record ends exactly at the checkpoint's offset. */
+	uint64_t commit_len =
+	        ls_align(sizeof(struct ls_record_header) + sizeof(struct ls_commit), LS_ALIGN);
+	if (c->offset == LS_SEGMENT_HEADER_SIZE) {
+		/* Taken after recovery into a segment that has no batch yet (a crash
+		 * right after a roll): the segment header carries the chain. */
+		struct ls_segment_header sh;
+		memcpy(&sh, m->p, sizeof(sh));
+		return sh.crc == ls_crc(&sh, offsetof(struct ls_segment_header, crc)) &&
+		       sh.first_seq == c->last_seq + 1 &&
+		       memcmp(sh.prev_chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
+	}
+	const struct ls_record_header *h;
+	bool ok = c->offset >= LS_SEGMENT_HEADER_SIZE + commit_len && c->offset <= m->size &&
+	          c->offset % LS_ALIGN == 0 && record_valid(m, c->offset - commit_len, &h) &&
+	          h->type == LS_TYPE_COMMIT;
+	if (ok) {
+		struct ls_commit commit;
+		memcpy(&commit, h + 1, sizeof(commit));
+		ok = commit.last_seq == c->last_seq &&
+		     memcmp(commit.chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
+	}
+	return ok;
 }
 
 /*
@@ -587,32 +775,10 @@ static int check_checkpoint_position(struct ls_scan *s, char *err)
 		return -EBADMSG;
 	}
 	struct mapped m;
-	int rc = map_segment(path, &m, false, err);
+	int rc = map_segment(s->io, path, &m, false, err);
 	if (rc != 0)
 		return rc;
-	/* The commit record ends exactly at the checkpoint's offset. */
-	uint64_t commit_len =
-	        ls_align(sizeof(struct ls_record_header) + sizeof(struct ls_commit), LS_ALIGN);
-	const struct ls_record_header *h;
-	bool ok;
-	if (c->offset == LS_SEGMENT_HEADER_SIZE) {
-		/* Taken after recovery into a segment that has no batch yet (a crash
-		 * right after a roll): the segment header carries the chain. */
-		struct ls_segment_header sh;
-		memcpy(&sh, m.p, sizeof(sh));
-		ok = sh.crc == ls_crc(&sh, offsetof(struct ls_segment_header, crc)) &&
-		     sh.first_seq == c->last_seq + 1 &&
-		     memcmp(sh.prev_chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
-	} else {
-		ok = c->offset >= LS_SEGMENT_HEADER_SIZE + commit_len && c->offset <= m.size &&
-		     record_valid(&m, c->offset - commit_len, &h) && h->type == LS_TYPE_COMMIT;
-		if (ok) {
-			struct ls_commit commit;
-			memcpy(&commit, h + 1, sizeof(commit));
-			ok = commit.last_seq == c->last_seq &&
-			     memcmp(commit.chain, c->chain, FAII_LS_CHAIN_SIZE) == 0;
-		}
-	}
+	bool ok = checkpoint_position_holds(c, &m);
 	unmap_segment(&m);
 	if (!ok) {
 		snprintf(err, FAII_LS_ERR_LEN,
@@ -624,54 +790,40 @@ static int check_checkpoint_position(struct ls_scan *s, char *err)
 	return 0;
 }
 
-int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
+/* Segments are numbered densely: a gap is a lost segment. */
+static int check_segments_dense(const struct ls_scan *s, const struct listing *l, char *err)
 {
-	struct listing l;
-	memset(&l, 0, sizeof(l));
-	l.remove_temporaries = s->repair;
-	memset(s->chain, 0, sizeof(s->chain));
-	s->last_seq = 0;
-	s->records = s->bytes = s->torn_bytes = 0;
-	s->has_checkpoint = false;
-	s->checkpoint_data = NULL;
-	s->segment_count = 0;
-	s->write_segment = 0;
-	s->write_offset = 0;
-	int rc = list_dir(s->dir, &l, err);
-	if (rc != 0)
-		goto out;
-	s->segment_count = l.segment_count;
-	if (l.segment_count > 0) {
-		s->first_segment = l.segments[0];
-		s->last_segment = l.segments[l.segment_count - 1];
-		/* Segments are numbered densely: a gap is a lost segment. */
-		for (size_t i = 1; i < l.segment_count; i++) {
-			if (l.segments[i] != l.segments[i - 1] + 1) {
-				char path[FAII_LS_ERR_LEN / 2];
-				ls_segment_path(path, sizeof(path), s->dir, l.segments[i - 1] + 1);
-				snprintf(err, FAII_LS_ERR_LEN,
-				         "%s: missing segment; refusing to open", path);
-				rc = -EBADMSG;
-				goto out;
-			}
+	for (size_t i = 1; i < l->segment_count; i++) {
+		if (l->segments[i] != l->segments[i - 1] + 1) {
+			char path[FAII_LS_ERR_LEN / 2];
+			ls_segment_path(path, sizeof(path), s->dir, l->segments[i - 1] + 1);
+			snprintf(err, FAII_LS_ERR_LEN, "%s: missing segment; refusing to open",
+			         path);
+			return -EBADMSG;
 		}
 	}
-	if (l.checkpoint_count > 0) {
-		rc = load_checkpoint(s, l.checkpoints[l.checkpoint_count - 1], err);
-		if (rc == 0)
-			rc = check_checkpoint_position(s, err);
-		if (rc == 0 && s->on_checkpoint) {
-			rc = s->on_checkpoint(s->ctx, &s->checkpoint, s->checkpoint_data);
-			if (rc != 0)
-				snprintf(err, FAII_LS_ERR_LEN,
-				         "checkpoint %" PRIu64 " in %s: index snapshot unreadable",
-				         s->checkpoint.seq_covered, s->dir);
-		}
+	return 0;
+}
+
+/* The latest checkpoint, verified against the log and handed to the caller. */
+static int start_from_checkpoint(struct ls_scan *s, uint64_t seq, char *err)
+{
+	int rc = load_checkpoint(s, seq, err);
+	if (rc == 0)
+		rc = check_checkpoint_position(s, err);
+	if (rc == 0 && s->on_checkpoint) {
+		rc = s->on_checkpoint(s->ctx, &s->checkpoint, s->checkpoint_data);
 		if (rc != 0)
-			goto out;
+			snprintf(err, FAII_LS_ERR_LEN,
+			         "checkpoint %" PRIu64 " in %s: index snapshot unreadable",
+			         s->checkpoint.seq_covered, s->dir);
 	}
-	if (l.segment_count == 0)
-		goto out;
+	return rc;
+}
+
+/* Scans every segment from the checkpoint's (or genesis) to the last. */
+static int scan_segments(struct ls_scan *s, char *err)
+{
 	/* Without a checkpoint the log must start at segment 0 (genesis). */
 	uint64_t from = s->first_segment, offset = LS_SEGMENT_HEADER_SIZE;
 	if (s->has_checkpoint) {
@@ -684,14 +836,15 @@ int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
 		ls_segment_path(path, sizeof(path), s->dir, 0);
 		snprintf(err, FAII_LS_ERR_LEN, "%s: missing segment (no checkpoint covers it)",
 		         path);
-		rc = -EBADMSG;
-		goto out;
+		return -EBADMSG;
 	}
-	for (uint64_t i = from; i <= s->last_segment; i++) {
+	FAII_ASSERT(from >= s->first_segment && from <= s->last_segment);
+	int rc = 0;
+	for (uint64_t i = from; i <= s->last_segment && rc == 0; i++) {
+		uint64_t seq_before = s->last_seq;
 		rc = scan_segment(s, i, i == from ? offset : LS_SEGMENT_HEADER_SIZE, i == from,
 		                  i == s->last_segment, err);
-		if (rc != 0)
-			break;
+		FAII_ASSERT(s->last_seq >= seq_before);
 	}
 	if (rc == 0 && s->last_seq < s->acknowledged_seq) {
 		snprintf(err, FAII_LS_ERR_LEN,
@@ -701,7 +854,36 @@ int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
 		         s->dir, s->acknowledged_seq, s->last_seq);
 		rc = -EBADMSG;
 	}
-out:
+	return rc;
+}
+
+int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
+{
+	FAII_ASSERT(s->io != NULL && s->dir != NULL);
+	struct listing l;
+	memset(&l, 0, sizeof(l));
+	l.remove_temporaries = s->repair;
+	memset(s->chain, 0, sizeof(s->chain));
+	s->last_seq = 0;
+	s->records = s->bytes = s->torn_bytes = 0;
+	s->has_checkpoint = false;
+	s->checkpoint_data = NULL;
+	s->segment_count = 0;
+	s->write_segment = 0;
+	s->write_offset = 0;
+	int rc = list_dir(s->io, s->dir, &l, err);
+	if (rc == 0) {
+		s->segment_count = l.segment_count;
+		if (l.segment_count > 0) {
+			s->first_segment = l.segments[0];
+			s->last_segment = l.segments[l.segment_count - 1];
+		}
+		rc = check_segments_dense(s, &l, err);
+	}
+	if (rc == 0 && l.checkpoint_count > 0)
+		rc = start_from_checkpoint(s, l.checkpoints[l.checkpoint_count - 1], err);
+	if (rc == 0 && l.segment_count > 0)
+		rc = scan_segments(s, err);
 	free(l.segments);
 	if (rc != 0) {
 		free(s->checkpoint_data);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "faii/store_io.h"
 #include "format.h"
 
 /* Called for every committed user record, in sequence order. */
@@ -24,6 +25,7 @@ typedef int (*ls_checkpoint_fn)(void *ctx, const struct ls_checkpoint_header *h,
 
 struct ls_scan {
 	/* inputs */
+	const struct faii_store_io *io; /* every read and repair goes through it */
 	const char *dir;
 	bool repair;               /* zero a torn tail on disk */
 	uint64_t acknowledged_seq; /* known durable (a clean close): never truncated below */
@@ -37,10 +39,12 @@ struct ls_scan {
 	uint64_t write_segment; /* where the next batch goes */
 	uint64_t write_offset;
 	uint64_t write_segment_size;
-	uint64_t last_seq;   /* last committed sequence number */
-	uint64_t records;    /* user records scanned (after the checkpoint) */
-	uint64_t bytes;      /* bytes scanned */
-	uint64_t torn_bytes; /* bytes past the last commit that were torn */
+	uint64_t last_batch_offset; /* start of the last batch in write_segment (repair rewrites it)
+	                             */
+	uint64_t last_seq;          /* last committed sequence number */
+	uint64_t records;           /* user records scanned (after the checkpoint) */
+	uint64_t bytes;             /* bytes scanned */
+	uint64_t torn_bytes;        /* bytes past the last commit that were torn */
 	uint8_t chain[FAII_LS_CHAIN_SIZE];
 
 	bool has_checkpoint;
@@ -52,7 +56,7 @@ struct ls_scan {
 int ls_scan_dir(struct ls_scan *scan, char err[FAII_LS_ERR_LEN]);
 
 /* Removes checkpoints older than keep_from. */
-void ls_prune_checkpoints(const char *dir, uint64_t keep_from);
+void ls_prune_checkpoints(const struct faii_store_io *io, const char *dir, uint64_t keep_from);
 
 /* File names. */
 void ls_segment_path(char *out, size_t cap, const char *dir, uint64_t segment_index);

@@ -6,38 +6,40 @@
  *
  * Two batch buffers: appenders copy records into the open one under the
  * store's mutex while the writer writes and syncs the other; the writer then
- * takes the open buffer as the next batch. A batch is one io_uring write
- * linked to one fdatasync, from a registered buffer to a registered file.
- * Acknowledgements (callbacks, waiters) follow only a successful sync.
+ * takes the open buffer as the next batch. A batch is one write linked to
+ * one fdatasync (io_uring in production, from a registered buffer to a
+ * registered file). Acknowledgements (callbacks, waiters) follow only a
+ * successful sync.
+ *
+ * Every disk operation goes through opt->io (include/faii/store_io.h), the
+ * system's disk unless a test passes a simulated one.
  */
-#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jemalloc/jemalloc.h>
-#include <liburing.h>
 #include <sodium.h>
 
+#include "faii/assert.h"
 #include "faii/ledger_store.h"
+#include "faii/store_io.h"
 #include "format.h"
 #include "index.h"
 #include "scan.h"
 
-#define RING_ENTRIES       8u
 #define COMMIT_RECORD_SIZE 72u /* header + ls_commit, 8-aligned */
 #define PAD_RECORD_MIN     24u
 #define READ_FDS_MAX       256u
+
+FAII_STATIC_ASSERT(COMMIT_RECORD_SIZE == sizeof(struct ls_record_header) + sizeof(struct ls_commit),
+                   "the commit record is a header and its payload, already 8-aligned");
+FAII_STATIC_ASSERT(PAD_RECORD_MIN == sizeof(struct ls_record_header), "an empty padding record");
 
 struct batch {
 	uint8_t *buf; /* aligned to LS_DIRECT_ALIGN */
@@ -74,7 +76,8 @@ struct faii_ls {
 
 	/* Writer-only state. */
 	pthread_t writer;
-	struct io_uring ring;
+	const struct faii_store_io *io; /* opt.io, or the system's disk */
+	struct faii_store_io_queue *queue;
 	int seg_fd;
 	uint64_t seg_index;
 	uint64_t seg_offset;
@@ -99,16 +102,6 @@ struct faii_ls {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) == 0 ? 0 : -errno;
-	close(fd);
-	return rc;
-}
 
 static uint32_t record_size(uint32_t len, const struct faii_ls_keys *keys)
 {
@@ -144,6 +137,45 @@ static uint32_t put_record(uint8_t *p, uint16_t type, uint64_t seq, const struct
 
 /* ---- segments ---------------------------------------------------------- */
 
+/* The header block of segment index: it carries the chain before it. */
+static void segment_header_block(const struct faii_ls *ls, uint64_t index, uint64_t first_seq,
+                                 uint8_t *block)
+{
+	FAII_ASSERT(first_seq >= 1);
+	struct ls_segment_header h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, LS_SEGMENT_MAGIC, 8);
+	h.version = LS_FORMAT_VERSION;
+	h.header_size = LS_SEGMENT_HEADER_SIZE;
+	h.segment_index = index;
+	h.first_seq = first_seq;
+	h.segment_size = ls->seg_size;
+	memcpy(h.prev_chain, ls->chain, FAII_LS_CHAIN_SIZE);
+	h.crc = ls_crc(&h, offsetof(struct ls_segment_header, crc));
+	memset(block, 0, LS_SEGMENT_HEADER_SIZE);
+	memcpy(block, &h, sizeof(h));
+}
+
+/* Preallocates, writes the header and syncs the temporary segment fd. */
+static int fill_segment(struct faii_ls *ls, int fd, uint64_t index, uint64_t first_seq)
+{
+	const struct faii_store_io *io = ls->io;
+	uint8_t *block = mallocx(LS_SEGMENT_HEADER_SIZE, MALLOCX_ZERO);
+	if (block == NULL)
+		return -ENOMEM;
+	segment_header_block(ls, index, first_seq, block);
+	/* Preallocate so that appends never extend the file. */
+	int rc = FAII_STORE_IO_CALL(io, fallocate, fd, 0, 0, ls->seg_size);
+	if (rc == 0) {
+		int64_t n = FAII_STORE_IO_CALL(io, pwrite, fd, block, LS_SEGMENT_HEADER_SIZE, 0);
+		rc = n == LS_SEGMENT_HEADER_SIZE ? 0 : n < 0 ? (int)n : -EIO;
+	}
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(io, datasync, fd);
+	dallocx(block, 0);
+	return rc;
+}
+
 /*
  * Creates segment index atomically: written as a temporary file with its
  * header, preallocated, synced, then renamed into place and the directory
@@ -151,76 +183,59 @@ static uint32_t put_record(uint8_t *p, uint16_t type, uint64_t seq, const struct
  */
 static int create_segment(struct faii_ls *ls, uint64_t index, uint64_t first_seq, int *fd_out)
 {
+	FAII_ASSERT(index < UINT64_MAX);
+	const struct faii_store_io *io = ls->io;
 	char path[FAII_LS_ERR_LEN / 2], tmp[FAII_LS_ERR_LEN / 2 + 8];
 	ls_segment_path(path, sizeof(path), ls->dir, index);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	unsigned create = FAII_STORE_IO_READ_WRITE | FAII_STORE_IO_CREATE | FAII_STORE_IO_TRUNCATE;
+	int fd = FAII_STORE_IO_CALL(io, open, tmp, create);
 	if (fd < 0)
-		return -errno;
-	struct ls_segment_header h;
-	uint8_t *block = mallocx(LS_SEGMENT_HEADER_SIZE, MALLOCX_ZERO);
-	int rc = block ? 0 : -ENOMEM;
-	if (rc == 0) {
-		memset(&h, 0, sizeof(h));
-		memcpy(h.magic, LS_SEGMENT_MAGIC, 8);
-		h.version = LS_FORMAT_VERSION;
-		h.header_size = LS_SEGMENT_HEADER_SIZE;
-		h.segment_index = index;
-		h.first_seq = first_seq;
-		h.segment_size = ls->seg_size;
-		memcpy(h.prev_chain, ls->chain, FAII_LS_CHAIN_SIZE);
-		h.crc = ls_crc(&h, offsetof(struct ls_segment_header, crc));
-		memcpy(block, &h, sizeof(h));
-		/* Preallocate so that appends never extend the file. */
-		if (fallocate(fd, 0, 0, (off_t)ls->seg_size) != 0)
-			rc = -errno;
-	}
-	if (rc == 0 && pwrite(fd, block, LS_SEGMENT_HEADER_SIZE, 0) != LS_SEGMENT_HEADER_SIZE)
-		rc = errno ? -errno : -EIO;
-	if (rc == 0 && fdatasync(fd) != 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
+		return fd;
+	int rc = fill_segment(ls, fd, index, first_seq);
+	FAII_STORE_IO_CALL(io, close, fd);
 	if (rc == 0)
-		rc = fsync_dir(ls->dir);
-	if (block)
-		dallocx(block, 0);
-	close(fd);
+		rc = FAII_STORE_IO_CALL(io, rename, tmp, path);
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(io, fsync_dir, ls->dir);
 	if (rc != 0) {
-		unlink(tmp);
+		(void)FAII_STORE_IO_CALL(io, unlink, tmp);
 		return rc;
 	}
-	int flags = O_RDWR | O_CLOEXEC | (ls->opt.o_direct ? O_DIRECT : 0);
-	fd = open(path, flags);
+	unsigned flags = FAII_STORE_IO_READ_WRITE | (ls->opt.o_direct ? FAII_STORE_IO_DIRECT : 0);
+	fd = FAII_STORE_IO_CALL(io, open, path, flags);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	*fd_out = fd;
 	return 0;
 }
 
 static int open_write_segment(struct faii_ls *ls, uint64_t index)
 {
+	FAII_ASSERT(ls->seg_fd < 0);
 	char path[FAII_LS_ERR_LEN / 2];
 	ls_segment_path(path, sizeof(path), ls->dir, index);
-	int fd = open(path, O_RDWR | O_CLOEXEC | (ls->opt.o_direct ? O_DIRECT : 0));
+	unsigned flags = FAII_STORE_IO_READ_WRITE | (ls->opt.o_direct ? FAII_STORE_IO_DIRECT : 0);
+	int fd = FAII_STORE_IO_CALL(ls->io, open, path, flags);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ls->seg_fd = fd;
-	return io_uring_register_files(&ls->ring, &fd, 1);
+	return FAII_STORE_IO_CALL(ls->io, queue_set_file, ls->queue, fd);
 }
 
 static int roll_segment(struct faii_ls *ls, uint64_t first_seq)
 {
+	FAII_ASSERT(ls->seg_fd >= 0);
+	FAII_ASSERT(first_seq == atomic_load(&ls->durable_seq) + 1);
 	int fd;
 	int rc = create_segment(ls, ls->seg_index + 1, first_seq, &fd);
 	if (rc != 0)
 		return rc;
-	io_uring_unregister_files(&ls->ring);
-	close(ls->seg_fd);
+	rc = FAII_STORE_IO_CALL(ls->io, queue_set_file, ls->queue, fd);
+	FAII_STORE_IO_CALL(ls->io, close, ls->seg_fd);
 	ls->seg_fd = fd;
 	ls->seg_index++;
 	ls->seg_offset = LS_SEGMENT_HEADER_SIZE;
-	rc = io_uring_register_files(&ls->ring, &fd, 1);
 	pthread_mutex_lock(&ls->lock);
 	ls->stats.segments++;
 	pthread_mutex_unlock(&ls->lock);
@@ -269,54 +284,70 @@ static uint32_t seal_batch(struct faii_ls *ls, struct batch *b)
 	crypto_generichash_final(&b->hash, c.chain, sizeof(c.chain));
 	len += put_record(b->buf + len, LS_TYPE_COMMIT, c.last_seq, NULL, &c, sizeof(c));
 	memcpy(ls->chain, c.chain, sizeof(c.chain));
-	assert(len == total);
+	FAII_ASSERT(len == total);
+	FAII_ASSERT(c.last_seq >= c.first_seq);
 	return len;
 }
 
 /* Hashing the next batch between completions: at most this much at a time. */
 #define HASH_CHUNK_BYTES (256u << 10)
-#define IDLE_WAIT_NS     200000 /* then look for new records to hash again */
+#define IDLE_WAIT_NS     200000u /* then look for new records to hash again */
+
+/* The batch's status from its completion: 0 only when written in full and synced. */
+static int batch_status(const struct faii_store_io_completion *c, uint32_t len)
+{
+	if (c->written_bytes < 0)
+		return (int)c->written_bytes;
+	if ((uint64_t)c->written_bytes != len)
+		return -EIO; /* a short write: never acknowledged */
+	FAII_ASSERT_MSG(c->sync_status <= 0, "sync status %d", c->sync_status);
+	return c->sync_status;
+}
 
 /*
  * Waits for the write and the sync, hashing what appenders add to the next
- * batch meanwhile, so that sealing it later costs little.
+ * batch meanwhile, so that sealing it later costs little. Not bounded by a
+ * count: the device's completion ends it, and each turn either hashes at
+ * most HASH_CHUNK_BYTES or sleeps until the completion or IDLE_WAIT_NS.
  */
 static int wait_batch(struct faii_ls *ls, uint32_t len, struct batch *next)
 {
-	int status = 0;
-	for (unsigned done = 0; done < 2;) {
+	for (;;) {
 		pthread_mutex_lock(&ls->lock);
 		uint32_t used = next->used;
 		pthread_mutex_unlock(&ls->lock);
+		FAII_ASSERT(next->hashed <= used);
 		bool hashed = used > next->hashed;
 		if (hashed)
 			hash_to(next, used - next->hashed > HASH_CHUNK_BYTES
 			                      ? next->hashed + HASH_CHUNK_BYTES
 			                      : used);
-		struct io_uring_cqe *cqe;
-		struct __kernel_timespec idle = {.tv_sec = 0, .tv_nsec = IDLE_WAIT_NS};
 		/* Nothing to hash: sleep until the completion, or a while if the
 		 * next batch has started filling and may grow. */
-		int rc = hashed      ? io_uring_peek_cqe(&ls->ring, &cqe)
-		         : used == 0 ? io_uring_wait_cqe(&ls->ring, &cqe)
-		                     : io_uring_wait_cqe_timeout(&ls->ring, &cqe, &idle);
-		if (rc == -EAGAIN || rc == -ETIME || rc == -EINTR)
-			continue;
+		uint64_t wait_ns = hashed      ? 0
+		                   : used == 0 ? FAII_STORE_IO_WAIT_FOREVER
+		                               : IDLE_WAIT_NS;
+		struct faii_store_io_completion c;
+		int rc = FAII_STORE_IO_CALL(ls->io, queue_reap, ls->queue, wait_ns, &c);
 		if (rc < 0)
 			return rc;
-		if (cqe->user_data == 1 && cqe->res >= 0 && (uint32_t)cqe->res != len)
-			status = status ? status : -EIO; /* a short write: never acknowledged */
-		else if (cqe->res < 0 && status == 0)
-			status = cqe->res;
-		io_uring_cqe_seen(&ls->ring, cqe);
-		done++;
+		if (rc > 0)
+			return batch_status(&c, len);
 	}
-	return status;
 }
 
 /* One write linked to one fdatasync; 0 only when both completed fully. */
 static int write_and_sync(struct faii_ls *ls, unsigned buf_index, const void *buf, uint32_t len)
 {
+	FAII_ASSERT(buf_index < 2);
+	FAII_ASSERT(len > 0 && len % LS_ALIGN == 0);
+	FAII_ASSERT_MSG(ls->seg_offset >= LS_SEGMENT_HEADER_SIZE &&
+	                        ls->seg_offset % LS_ALIGN == 0 &&
+	                        ls->seg_offset + len <= ls->seg_size,
+	                "batch of %u bytes at offset %" PRIu64 " outside segment of %" PRIu64, len,
+	                ls->seg_offset, ls->seg_size);
+	FAII_ASSERT(!ls->opt.o_direct ||
+	            (ls->seg_offset % LS_DIRECT_ALIGN == 0 && len % LS_DIRECT_ALIGN == 0));
 	uint32_t write_len = len;
 	if (ls->opt.fault) {
 		int64_t f = ls->opt.fault(ls->opt.fault_ctx, ls->seg_index, ls->seg_offset, len);
@@ -325,15 +356,8 @@ static int write_and_sync(struct faii_ls *ls, unsigned buf_index, const void *bu
 		if (f > 0 && f < len)
 			write_len = (uint32_t)f; /* the device takes only part of it */
 	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ls->ring);
-	io_uring_prep_write_fixed(sqe, 0, buf, write_len, ls->seg_offset, (int)buf_index);
-	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-	sqe->user_data = 1;
-	sqe = io_uring_get_sqe(&ls->ring);
-	io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
-	sqe->flags |= IOSQE_FIXED_FILE;
-	sqe->user_data = 2;
-	int rc = io_uring_submit(&ls->ring);
+	int rc = FAII_STORE_IO_CALL(ls->io, queue_submit, ls->queue, buf_index, buf, write_len,
+	                            ls->seg_offset);
 	if (rc < 0)
 		return rc;
 	return wait_batch(ls, len, &ls->batches[buf_index ^ 1u]);
@@ -344,14 +368,19 @@ static int write_and_sync(struct faii_ls *ls, unsigned buf_index, const void *bu
 static void index_batch(struct faii_ls *ls, const struct batch *b, uint64_t base)
 {
 	pthread_rwlock_wrlock(&ls->index_lock);
-	for (uint32_t off = 0, i = 0; i < b->count;) {
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < b->count; i++) {
 		const struct ls_record_header *h = (const void *)(b->buf + off);
+		FAII_ASSERT_MSG(h->seq == b->first_seq + i,
+		                "record %u of the batch has seq %" PRIu64 ", expected %" PRIu64, i,
+		                h->seq, b->first_seq + i);
+		FAII_ASSERT(h->type >= 1 && h->type <= FAII_LS_TYPE_USER_MAX);
 		struct faii_ls_keys keys;
 		ls_keys_get((const uint8_t *)(h + 1), h->flags, &keys);
 		ls_index_add(&ls->index, h->seq, &keys, ls->seg_index, base + off);
 		off += (uint32_t)ls_align(h->length, LS_ALIGN);
-		i++;
 	}
+	FAII_ASSERT(off == b->used);
 	/* commit_batch() unlocks once durable_seq and the position have moved. */
 }
 
@@ -366,9 +395,18 @@ static void acknowledge(struct batch *b, int status)
 static void commit_batch(struct faii_ls *ls, unsigned bi)
 {
 	struct batch *b = &ls->batches[bi];
+	/* Sequence density and chain continuity: the batch extends what is durable. */
+	FAII_ASSERT(b->count > 0 && b->used > 0);
+	FAII_ASSERT_MSG(b->first_seq == atomic_load(&ls->durable_seq) + 1,
+	                "batch starts at seq %" PRIu64 ", durable is %" PRIu64, b->first_seq,
+	                atomic_load(&ls->durable_seq));
+	FAII_ASSERT(memcmp(ls->chain, ls->durable_chain, FAII_LS_CHAIN_SIZE) == 0);
 	int rc = 0;
-	/* Roll first: the new segment's header carries the chain before the batch. */
-	if (ls->seg_offset + sealed_size(ls, b->used) > ls->seg_size)
+	/* Roll first: the new segment's header carries the chain before the batch.
+	 * O_DIRECT writes start on a block; a log written without O_DIRECT ends
+	 * anywhere, so its first O_DIRECT batch goes to a new segment. */
+	bool unaligned = ls->opt.o_direct && ls->seg_offset % LS_DIRECT_ALIGN != 0;
+	if (unaligned || ls->seg_offset + sealed_size(ls, b->used) > ls->seg_size)
 		rc = roll_segment(ls, b->first_seq);
 	uint8_t chain_before[FAII_LS_CHAIN_SIZE];
 	memcpy(chain_before, ls->chain, sizeof(chain_before));
@@ -380,6 +418,7 @@ static void commit_batch(struct faii_ls *ls, unsigned bi)
 		rc = write_and_sync(ls, bi, b->buf, len);
 	if (rc == 0) {
 		ls->seg_offset += len;
+		FAII_ASSERT(ls->seg_offset <= ls->seg_size);
 		index_batch(ls, b, base);
 	} else {
 		memcpy(ls->chain, chain_before, sizeof(chain_before));
@@ -417,7 +456,11 @@ static void *writer_main(void *arg)
 		if (open->count == 0 && ls->stopping)
 			break;
 		unsigned bi = ls->open_batch;
+		FAII_ASSERT_MSG(open->first_seq + open->count == ls->next_seq,
+		                "the open batch holds seq %" PRIu64 "..+%u, next is %" PRIu64,
+		                open->first_seq, open->count, ls->next_seq);
 		ls->open_batch ^= 1u;
+		FAII_ASSERT(ls->batches[ls->open_batch].count == 0);
 		ls->batches[ls->open_batch].first_seq = ls->next_seq;
 		ls->writer_busy = true;
 		int failed = ls->error;
@@ -470,8 +513,11 @@ int64_t faii_ls_append(struct faii_ls *ls, uint16_t type, const struct faii_ls_k
 	uint64_t seq = ls->next_seq++;
 	if (b->count == 0)
 		b->first_seq = seq;
+	/* Dense: the open batch holds first_seq .. seq with no gap. */
+	FAII_ASSERT(b->first_seq + b->count == seq);
 	put_record(b->buf + b->used, type, seq, keys, payload, len);
 	b->used += stored;
+	FAII_ASSERT(b->used <= b->cap && b->used % LS_ALIGN == 0);
 	b->cbs[b->count] = cb;
 	b->args[b->count] = arg;
 	b->count++;
@@ -529,11 +575,11 @@ static int read_fd(struct faii_ls *ls, uint64_t segment)
 		return ls->read_fds[slot];
 	char path[FAII_LS_ERR_LEN / 2];
 	ls_segment_path(path, sizeof(path), ls->dir, segment);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = FAII_STORE_IO_CALL(ls->io, open, path, FAII_STORE_IO_READ_ONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (ls->read_fds[slot] >= 0)
-		close(ls->read_fds[slot]);
+		FAII_STORE_IO_CALL(ls->io, close, ls->read_fds[slot]);
 	ls->read_fds[slot] = fd;
 	ls->read_fd_segment[slot] = segment;
 	return fd;
@@ -548,7 +594,8 @@ static int locate(struct faii_ls *ls, uint64_t seq, struct ls_pos pos, int *fd_o
 		int fd = read_fd(ls, pos.segment);
 		if (fd < 0)
 			return -EIO;
-		ssize_t got = pread(fd, h, sizeof(*h), (off_t)pos.offset);
+		FAII_ASSERT(pos.offset >= LS_SEGMENT_HEADER_SIZE && pos.offset % LS_ALIGN == 0);
+		int64_t got = FAII_STORE_IO_CALL(ls->io, pread, fd, h, sizeof(*h), pos.offset);
 		if (got < 0)
 			return -EIO;
 		if ((size_t)got < sizeof(*h) || (h->length == 0 && h->type == LS_TYPE_NONE)) {
@@ -594,12 +641,20 @@ int faii_ls_read(struct faii_ls *ls, uint64_t seq, struct faii_ls_record *rec, v
 		rc = locate(ls, seq, pos, &fd, &off, &h);
 	uint8_t keys_buf[64];
 	uint32_t keys_len = rc == 0 ? ls_keys_size(h.flags) : 0;
+	FAII_ASSERT(keys_len <= sizeof(keys_buf));
 	if (rc == 0 && keys_len > 0 &&
-	    pread(fd, keys_buf, keys_len, (off_t)(off + sizeof(h))) != (ssize_t)keys_len)
+	    FAII_STORE_IO_CALL(ls->io, pread, fd, keys_buf, keys_len, off + sizeof(h)) !=
+	            (int64_t)keys_len)
 		rc = -EIO;
 	size_t n = rc == 0 ? (h.payload_len < cap ? h.payload_len : cap) : 0;
 	if (rc == 0 && n > 0 &&
-	    pread(fd, buf, n, (off_t)(off + sizeof(h) + keys_len)) != (ssize_t)n)
+	    FAII_STORE_IO_CALL(ls->io, pread, fd, buf, n, off + sizeof(h) + keys_len) != (int64_t)n)
+		rc = -EIO;
+	/* A whole record read is checked against its CRC: a latent sector error
+	 * or a lying disk reads as -EIO, never as other contents. */
+	if (rc == 0 && n == h.payload_len &&
+	    (h.length != sizeof(h) + keys_len + h.payload_len ||
+	     ls_record_crc_parts(&h, keys_buf, keys_len, buf, h.payload_len) != h.crc))
 		rc = -EIO;
 	pthread_mutex_unlock(&ls->read_lock);
 	pthread_rwlock_unlock(&ls->index_lock);
@@ -664,7 +719,12 @@ int faii_ls_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blo
 	return rc;
 }
 
-static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len)
+/*
+ * Serialises a checkpoint covering seq_covered: header, blob, index
+ * snapshot, taken at the durable position. *buf_out is the caller's to free.
+ */
+static int build_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len,
+                            uint8_t **buf_out, size_t *size_out)
 {
 	struct ls_checkpoint_header h;
 	memset(&h, 0, sizeof(h));
@@ -685,6 +745,8 @@ static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 		pthread_rwlock_unlock(&ls->index_lock);
 		return -EINVAL;
 	}
+	/* The position is a commit boundary inside its segment. */
+	FAII_ASSERT(h.offset >= LS_SEGMENT_HEADER_SIZE && h.offset % LS_ALIGN == 0);
 	h.index_len = ls_index_snapshot_size(&ls->index);
 	size_t size = sizeof(h) + len + h.index_len;
 	uint8_t *buf = mallocx(size, 0);
@@ -698,35 +760,56 @@ static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 	memcpy(buf, &h, sizeof(h));
 	h.crc = ls_crc(buf, size);
 	memcpy(buf, &h, sizeof(h));
+	*buf_out = buf;
+	*size_out = size;
+	return 0;
+}
 
-	char path[FAII_LS_ERR_LEN / 2], tmp[FAII_LS_ERR_LEN / 2 + 8];
-	ls_checkpoint_path(path, sizeof(path), ls->dir, seq_covered);
+/* Writes buf to path atomically: a synced temporary, renamed, the directory synced. */
+static int write_file_atomically(struct faii_ls *ls, const char *path, const uint8_t *buf,
+                                 size_t size)
+{
+	const struct faii_store_io *io = ls->io;
+	char tmp[FAII_LS_ERR_LEN / 2 + 8];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	int rc = fd < 0 ? -errno : 0;
-	/* write() moves at most about 2 GiB per call: loop for large indexes. */
+	unsigned create = FAII_STORE_IO_READ_WRITE | FAII_STORE_IO_CREATE | FAII_STORE_IO_TRUNCATE;
+	int fd = FAII_STORE_IO_CALL(io, open, tmp, create);
+	int rc = fd < 0 ? fd : 0;
+	/* Each call moves at most about 2 GiB: loop for large indexes; a call
+	 * that moves nothing is an error, so the loop ends. */
 	for (size_t done = 0; rc == 0 && done < size;) {
-		ssize_t n = write(fd, buf + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
+		int64_t n = FAII_STORE_IO_CALL(io, pwrite, fd, buf + done, size - done, done);
 		if (n <= 0)
-			rc = n < 0 ? -errno : -EIO;
+			rc = n < 0 ? (int)n : -EIO;
 		else
 			done += (size_t)n;
 	}
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
 	if (rc == 0)
-		rc = fsync_dir(ls->dir);
-	if (rc != 0) {
-		unlink(tmp);
-		dallocx(buf, 0);
+		rc = FAII_STORE_IO_CALL(io, fsync, fd);
+	if (fd >= 0)
+		FAII_STORE_IO_CALL(io, close, fd);
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(io, rename, tmp, path);
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(io, fsync_dir, ls->dir);
+	if (rc != 0)
+		(void)FAII_STORE_IO_CALL(io, unlink, tmp);
+	return rc;
+}
+
+static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len)
+{
+	uint8_t *buf;
+	size_t size;
+	int rc = build_checkpoint(ls, seq_covered, blob, len, &buf, &size);
+	if (rc != 0)
 		return rc;
-	}
+	char path[FAII_LS_ERR_LEN / 2];
+	ls_checkpoint_path(path, sizeof(path), ls->dir, seq_covered);
+	rc = write_file_atomically(ls, path, buf, size);
+	dallocx(buf, 0);
+	if (rc != 0)
+		return rc;
 	pthread_mutex_lock(&ls->lock);
 	uint64_t previous = ls->ckpt_seq;
 	if (ls->ckpt_blob)
@@ -737,10 +820,9 @@ static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 	ls->ckpt_len = ls->ckpt_blob ? len : 0; /* the file has it; memory may not */
 	ls->ckpt_seq = seq_covered;
 	pthread_mutex_unlock(&ls->lock);
-	dallocx(buf, 0);
 	/* Keep the new checkpoint and the one before it; older ones go. */
 	if (previous != 0 && previous < seq_covered)
-		ls_prune_checkpoints(ls->dir, previous);
+		ls_prune_checkpoints(ls->io, ls->dir, previous);
 	return 0;
 }
 
@@ -784,11 +866,44 @@ static void on_recovered(void *ctx, const struct ls_record_header *h, const uint
 	ls_index_add(&ls->index, h->seq, &keys, segment, offset);
 }
 
-static int make_dir(const char *dir)
+/* The directory holding dir: "/" for "/x", "." for "x"; trailing slashes ignored. */
+static void parent_dir(const char *dir, char *out, size_t cap)
 {
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	while (n > 0 && dir[n - 1] != '/')
+		n--;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0)
+		snprintf(out, cap, ".");
+	else
+		snprintf(out, cap, "%.*s", (int)n, dir);
+}
+
+/*
+ * Creates the store's directory if missing and makes the names in it and its
+ * own name durable. A name is durable only once its directory is synced; an
+ * earlier run may have created the directory, or renamed a new segment into
+ * place, and died or seen that sync fail before it succeeded: without these
+ * syncs a power loss could take segments holding acknowledged records, or
+ * the whole store. Two directory syncs per open.
+ */
+static int make_dir(struct faii_ls *ls)
+{
+	int rc = FAII_STORE_IO_CALL(ls->io, mkdir, ls->dir);
+	if (rc != 0 && rc != -EEXIST)
+		return rc;
+	char parent[FAII_LS_ERR_LEN / 2];
+	parent_dir(ls->dir, parent, sizeof(parent));
+	FAII_ASSERT(parent[0] != '\0');
+	rc = FAII_STORE_IO_CALL(ls->io, fsync_dir, parent);
+	/* mkdir needs no read permission on the parent, opening it to sync
+	 * does: where it is not readable, the store runs as before. */
+	if (rc != 0 && rc != -EACCES && rc != -EPERM)
+		return rc;
+	return FAII_STORE_IO_CALL(ls->io, fsync_dir, ls->dir);
 }
 
 /*
@@ -797,17 +912,24 @@ static int make_dir(const char *dir)
  */
 static int lock_dir(struct faii_ls *ls, char *err)
 {
+	const struct faii_store_io *io = ls->io;
 	char path[FAII_LS_ERR_LEN / 2 + 8];
 	snprintf(path, sizeof(path), "%s/LOCK", ls->dir);
-	ls->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (ls->lock_fd < 0 || flock(ls->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
+	int rc =
+	        FAII_STORE_IO_CALL(io, open, path, FAII_STORE_IO_READ_WRITE | FAII_STORE_IO_CREATE);
+	if (rc >= 0) {
+		ls->lock_fd = rc;
+		rc = FAII_STORE_IO_CALL(io, lock, ls->lock_fd);
+	}
+	if (rc < 0) {
 		snprintf(err, FAII_LS_ERR_LEN, "%s: %s", path,
-		         e == EWOULDBLOCK ? "the store is in use by another process" : strerror(e));
-		return e == EWOULDBLOCK ? -EBUSY : -e;
+		         rc == -EWOULDBLOCK ? "the store is in use by another process"
+		                            : strerror(-rc));
+		return rc == -EWOULDBLOCK ? -EBUSY : rc;
 	}
 	struct ls_clean_close mark;
-	if (pread(ls->lock_fd, &mark, sizeof(mark), 0) == (ssize_t)sizeof(mark) &&
+	if (FAII_STORE_IO_CALL(io, pread, ls->lock_fd, &mark, sizeof(mark), 0) ==
+	            (int64_t)sizeof(mark) &&
 	    memcmp(mark.magic, LS_CLEAN_MAGIC, 8) == 0 &&
 	    mark.crc == ls_crc(&mark, offsetof(struct ls_clean_close, crc)))
 		ls->clean_seq = mark.seq;
@@ -817,25 +939,30 @@ static int lock_dir(struct faii_ls *ls, char *err)
 /* The store is open: a crash from now on must not look like a clean close. */
 static int clear_clean_mark(struct faii_ls *ls)
 {
-	if (ftruncate(ls->lock_fd, 0) != 0 || fsync(ls->lock_fd) != 0)
-		return -errno;
-	return 0;
+	FAII_ASSERT(ls->lock_fd >= 0);
+	int rc = FAII_STORE_IO_CALL(ls->io, ftruncate, ls->lock_fd, 0);
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(ls->io, fsync, ls->lock_fd);
+	return rc;
 }
 
 static void write_clean_mark(struct faii_ls *ls)
 {
+	FAII_ASSERT(ls->lock_fd >= 0);
+	FAII_ASSERT(ls->error == 0);
 	struct ls_clean_close mark = {.magic = LS_CLEAN_MAGIC,
 	                              .seq = atomic_load(&ls->durable_seq)};
 	mark.crc = ls_crc(&mark, offsetof(struct ls_clean_close, crc));
-	if (pwrite(ls->lock_fd, &mark, sizeof(mark), 0) == (ssize_t)sizeof(mark))
-		(void)fsync(ls->lock_fd);
+	if (FAII_STORE_IO_CALL(ls->io, pwrite, ls->lock_fd, &mark, sizeof(mark), 0) ==
+	    (int64_t)sizeof(mark))
+		(void)FAII_STORE_IO_CALL(ls->io, fsync, ls->lock_fd);
 }
 
 static int alloc_batches(struct faii_ls *ls)
 {
 	/* Records, then up to one block of padding and the commit record. */
 	size_t size = ls_align(ls->opt.batch_bytes_max + 2 * LS_DIRECT_ALIGN, LS_DIRECT_ALIGN);
-	struct iovec iov[2];
+	void *bufs[2];
 	for (int i = 0; i < 2; i++) {
 		struct batch *b = &ls->batches[i];
 		b->buf = mallocx(size, MALLOCX_ALIGN(LS_DIRECT_ALIGN) | MALLOCX_ZERO);
@@ -844,13 +971,20 @@ static int alloc_batches(struct faii_ls *ls)
 		if (!b->buf || !b->cbs || !b->args)
 			return -ENOMEM;
 		b->cap = ls->opt.batch_bytes_max;
-		iov[i] = (struct iovec){b->buf, size};
+		bufs[i] = b->buf;
 	}
-	return io_uring_register_buffers(&ls->ring, iov, 2);
+	/* A sealed batch (records, padding, commit) fits its buffer. */
+	FAII_ASSERT(sealed_size(ls, ls->opt.batch_bytes_max) <= size);
+	return FAII_STORE_IO_CALL(ls->io, queue_open, bufs, 2, size, &ls->queue);
 }
 
 static void free_store(struct faii_ls *ls)
 {
+	const struct faii_store_io *io = ls->io;
+	if (ls->queue)
+		FAII_STORE_IO_CALL(io, queue_close, ls->queue);
+	if (ls->seg_fd >= 0)
+		FAII_STORE_IO_CALL(io, close, ls->seg_fd);
 	for (int i = 0; i < 2; i++) {
 		if (ls->batches[i].buf)
 			dallocx(ls->batches[i].buf, 0);
@@ -861,7 +995,7 @@ static void free_store(struct faii_ls *ls)
 	}
 	for (unsigned i = 0; i < READ_FDS_MAX; i++) {
 		if (ls->read_fds[i] >= 0)
-			close(ls->read_fds[i]);
+			FAII_STORE_IO_CALL(io, close, ls->read_fds[i]);
 	}
 	if (ls->ckpt_blob)
 		dallocx(ls->ckpt_blob, 0);
@@ -873,7 +1007,7 @@ static void free_store(struct faii_ls *ls)
 	pthread_mutex_destroy(&ls->read_lock);
 	pthread_mutex_destroy(&ls->checkpoint_lock);
 	if (ls->lock_fd >= 0)
-		close(ls->lock_fd);
+		FAII_STORE_IO_CALL(io, close, ls->lock_fd);
 	pthread_mutex_destroy(&ls->lock);
 	dallocx(ls, 0);
 }
@@ -927,6 +1061,7 @@ static int on_checkpoint(void *ctx, const struct ls_checkpoint_header *h, const 
 static int recover(struct faii_ls *ls, char *err)
 {
 	struct ls_scan scan = {
+	        .io = ls->io,
 	        .dir = ls->dir,
 	        .repair = true,
 	        .acknowledged_seq = ls->clean_seq,
@@ -955,7 +1090,7 @@ static int recover(struct faii_ls *ls, char *err)
 			         ls->dir, strerror(-rc));
 			return rc;
 		}
-		close(fd);
+		FAII_STORE_IO_CALL(ls->io, close, fd);
 		ls->stats.segments = 1;
 	} else {
 		ls->seg_index = scan.write_segment;
@@ -965,28 +1100,27 @@ static int recover(struct faii_ls *ls, char *err)
 	ls->first_segment = scan.segment_count ? scan.first_segment : 0;
 	ls->durable_segment = ls->seg_index;
 	ls->durable_offset = ls->seg_offset;
+	/* Appends continue right after the last commit, inside the segment. */
+	FAII_ASSERT(ls->seg_offset >= LS_SEGMENT_HEADER_SIZE && ls->seg_offset % LS_ALIGN == 0 &&
+	            ls->seg_offset <= ls->seg_size);
+	FAII_ASSERT(ls->next_seq == atomic_load(&ls->durable_seq) + 1);
 	return 0;
 }
 
-int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char err[FAII_LS_ERR_LEN])
+/* Locks, conditions and the defaults of a store not yet opened. */
+static struct faii_ls *new_store(const struct faii_ls_options *opt)
 {
-	*out = NULL;
-	err[0] = '\0';
-	/* libsodium picks its fastest BLAKE2b only once initialised. */
-	if (sodium_init() < 0) {
-		snprintf(err, FAII_LS_ERR_LEN, "ledger store: libsodium cannot initialise");
-		return -EIO;
-	}
 	struct faii_ls *ls = mallocx(sizeof(*ls), MALLOCX_ZERO);
 	if (ls == NULL)
-		return -ENOMEM;
+		return NULL;
 	ls->opt = *opt;
+	ls->io = opt->io ? opt->io : faii_store_io_system();
 	ls->seg_fd = -1;
+	ls->lock_fd = -1;
 	for (unsigned i = 0; i < READ_FDS_MAX; i++)
 		ls->read_fds[i] = -1;
 	pthread_mutex_init(&ls->lock, NULL);
 	pthread_mutex_init(&ls->checkpoint_lock, NULL);
-	ls->lock_fd = -1;
 	pthread_mutex_init(&ls->read_lock, NULL);
 	pthread_cond_init(&ls->work, NULL);
 	pthread_cond_init(&ls->space, NULL);
@@ -1003,30 +1137,50 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	pthread_rwlockattr_setkind_np(&prefer_writer, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ls->index_lock, &prefer_writer);
 	pthread_rwlockattr_destroy(&prefer_writer);
+	return ls;
+}
+
+/* Directory, lock, index and batch queue: everything before recovery. */
+static int set_up(struct faii_ls *ls, char *err)
+{
+	int rc = make_dir(ls);
+	if (rc == 0) {
+		rc = lock_dir(ls, err);
+		if (rc != 0)
+			return rc; /* lock_dir wrote the message */
+	}
+	if (rc == 0)
+		rc = ls_index_init(&ls->index, ls->opt.index_entries_max);
+	if (rc == 0)
+		rc = alloc_batches(ls);
+	if (rc != 0)
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot set up the store: %s", ls->dir,
+		         strerror(-rc));
+	return rc;
+}
+
+int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char err[FAII_LS_ERR_LEN])
+{
+	*out = NULL;
+	err[0] = '\0';
+	/* libsodium picks its fastest BLAKE2b only once initialised. */
+	if (sodium_init() < 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "ledger store: libsodium cannot initialise");
+		return -EIO;
+	}
+	struct faii_ls *ls = new_store(opt);
+	if (ls == NULL)
+		return -ENOMEM;
 	int rc = check_options(&ls->opt, err);
 	if (rc != 0)
 		goto fail;
 	snprintf(ls->dir, sizeof(ls->dir), "%s", ls->opt.dir);
 	ls->opt.dir = ls->dir;
 	ls->seg_size = ls->opt.segment_size_bytes;
-	rc = make_dir(ls->dir);
-	if (rc == 0) {
-		rc = lock_dir(ls, err);
-		if (rc != 0)
-			goto fail;
-	}
-	if (rc == 0)
-		rc = ls_index_init(&ls->index, ls->opt.index_entries_max);
-	if (rc == 0)
-		rc = io_uring_queue_init(RING_ENTRIES, &ls->ring, 0);
-	if (rc != 0) {
-		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot set up the store: %s", ls->dir,
-		         strerror(-rc));
+	rc = set_up(ls, err);
+	if (rc != 0)
 		goto fail;
-	}
-	rc = alloc_batches(ls);
-	if (rc == 0)
-		rc = recover(ls, err);
+	rc = recover(ls, err);
 	if (rc == 0) {
 		ls->batches[0].first_seq = ls->next_seq;
 		hash_begin(ls, &ls->batches[0]);
@@ -1040,15 +1194,12 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 		if (err[0] == '\0')
 			snprintf(err, FAII_LS_ERR_LEN, "%s: cannot open the store: %s", ls->dir,
 			         strerror(-rc));
-		goto fail_ring;
+		goto fail;
 	}
 	*out = ls;
 	return 0;
-fail_ring:
-	if (ls->seg_fd >= 0)
-		close(ls->seg_fd);
-	io_uring_queue_exit(&ls->ring);
 fail:
+	FAII_ASSERT(rc < 0);
 	free_store(ls);
 	return rc;
 }
@@ -1066,7 +1217,5 @@ void faii_ls_close(struct faii_ls *ls)
 	/* Everything acknowledged is durable now; a failed store is not clean. */
 	if (ls->error == 0)
 		write_clean_mark(ls);
-	close(ls->seg_fd);
-	io_uring_queue_exit(&ls->ring);
 	free_store(ls);
 }

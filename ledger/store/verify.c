@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "faii/ledger_store.h"
+#include "faii/store_io.h"
 #include "scan.h"
 
 static void count_record(void *ctx, const struct ls_record_header *h, const uint8_t *keys,
@@ -19,9 +20,16 @@ static void count_record(void *ctx, const struct ls_record_header *h, const uint
 
 int faii_ls_verify(const char *dir, struct faii_ls_verify_report *report, char err[FAII_LS_ERR_LEN])
 {
+	return faii_ls_verify_io(NULL, dir, report, err);
+}
+
+int faii_ls_verify_io(const struct faii_store_io *io, const char *dir,
+                      struct faii_ls_verify_report *report, char err[FAII_LS_ERR_LEN])
+{
 	memset(report, 0, sizeof(*report));
 	err[0] = '\0';
 	struct ls_scan scan = {
+	        .io = io ? io : faii_store_io_system(),
 	        .dir = dir,
 	        .repair = false, /* look, never touch */
 	        .on_record = count_record,
