@@ -39,10 +39,23 @@ enum faii_residency_reason {
 #define FAII_RES_COUNTER_EVENTS_LOST FAII_RES_REASON_COUNT
 #define FAII_RES_COUNTER_SLOTS       (FAII_RES_REASON_COUNT + 1)
 
-/* Map sizes: node ids are hashed; residency class ids index an array. */
-#define FAII_RES_NODES_MAX    65536u
+/* Map sizes: node ids are hashed (as many as the registry holds, so that
+ * every node it can know is known to the program); residency class ids index
+ * an array. */
+#define FAII_RES_NODES_MAX    131072u
 #define FAII_RES_CLASSES_MAX  64u /* ids 1..FAII_RESIDENCY_CLASS_MAX */
 #define FAII_RES_EVENTS_BYTES (256u * 1024u)
+
+/*
+ * The port map: one bit per UDP port, set for the ports registered nodes
+ * listen on, in 64-bit words (port p is bit p % 64 of word p / 64), so that a
+ * lookup returns 8 bytes whatever the port: 1024 words, 8 KiB.
+ */
+#define FAII_RES_PORTS           65536u
+#define FAII_RES_PORT_WORD_BITS  64u
+#define FAII_RES_PORT_WORDS      (FAII_RES_PORTS / FAII_RES_PORT_WORD_BITS)
+#define FAII_RES_PORT_WORD(port) ((uint32_t)(port) / FAII_RES_PORT_WORD_BITS)
+#define FAII_RES_PORT_BIT(port)  ((uint32_t)(port) % FAII_RES_PORT_WORD_BITS)
 
 /* node id -> jurisdiction index (bit position in a class's allowed set). */
 struct faii_res_node {

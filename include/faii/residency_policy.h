@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The residency policy as one object: node id -> jurisdiction, residency
+ * class -> allowed jurisdictions, and the UDP ports of the nodes (which are
+ * to make a datagram faii to the residency program, whatever node it goes
+ * to). One builder, faii_res_policy_from_config(), so that faii-residency
+ * (from a configuration file) and faiid (from its registry's configuration)
+ * cannot derive two policies from the same facts.
+ */
+#ifndef FAII_RESIDENCY_POLICY_H
+#define FAII_RESIDENCY_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "faii/config.h"
+#include "faii/residency.h"
+
+struct faii_res_policy_node {
+	uint32_t node_id; /* != 0, unique within a policy */
+	uint32_t jurisdiction;
+};
+
+/* About 1 MiB with the node table: allocate it, do not put it on a stack. */
+struct faii_res_policy {
+	struct faii_res_class classes[FAII_RES_CLASSES_MAX]; /* by class id; 0 never defined */
+	uint64_t ports[FAII_RES_PORT_WORDS];                 /* FAII_RES_PORT_WORD/BIT */
+	uint32_t port_count;                                 /* bits set in ports */
+	uint32_t node_count;                                 /* <= FAII_RES_NODES_MAX */
+	struct faii_res_policy_node nodes[FAII_RES_NODES_MAX];
+};
+
+_Static_assert(FAII_RES_NODES_MAX >= FAII_CFG_NODES_MAX,
+               "every node the registry can hold fits in the program's node map");
+
+static inline bool faii_res_ports_has(const uint64_t ports[FAII_RES_PORT_WORDS], uint16_t port)
+{
+	return (ports[FAII_RES_PORT_WORD(port)] >> FAII_RES_PORT_BIT(port)) & 1;
+}
+
+/* Sets a port's bit and counts it once. */
+static inline void faii_res_policy_add_port(struct faii_res_policy *p, uint16_t port)
+{
+	if (!faii_res_ports_has(p->ports, port)) {
+		p->ports[FAII_RES_PORT_WORD(port)] |= UINT64_C(1) << FAII_RES_PORT_BIT(port);
+		p->port_count++;
+	}
+}
+
+/* Empties p: no node, no class, no port. */
+static inline void faii_res_policy_clear(struct faii_res_policy *p)
+{
+	memset(p->classes, 0, sizeof(p->classes));
+	memset(p->ports, 0, sizeof(p->ports));
+	p->port_count = 0;
+	p->node_count = 0;
+}
+
+/*
+ * The policy of a configuration (faiid passes its registry's):
+ *  - nodes: every node not removed, with its jurisdiction index;
+ *  - classes: every configured class, allowed bit j = jurisdictions[j];
+ *  - ports: the UDP port of every node in cfg, removed ones included, so
+ *    that a task to a removed node is refused as an unknown node instead of
+ *    passing as traffic that is not faii.
+ * The appliance's own port is not in ports: it is the program's load-time
+ * constant (faii_udp_port). Nodes come out sorted by id. Returns 0, or -1
+ * with a message when a node id appears twice (a configuration file may say
+ * so; the registry refuses it). Control threads only.
+ */
+int faii_res_policy_from_config(const struct faii_config *cfg, struct faii_res_policy *out,
+                                char err[FAII_CFG_ERR_LEN]);
+
+#endif /* FAII_RESIDENCY_POLICY_H */
