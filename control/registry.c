@@ -156,7 +156,9 @@ void faii_registry_update(struct faii_registry *reg, uint32_t slot,
                           const struct faii_cfg_node *node)
 {
 	struct faii_cfg_node *n = &reg->cfg->nodes[slot];
-	if (n->jurisdiction != node->jurisdiction)
+	/* The jurisdiction is the node's policy, the port makes its copies
+	 * faii to the residency program. */
+	if (n->jurisdiction != node->jurisdiction || n->udp_port != node->udp_port)
 		reg->residency_dirty = true;
 	*n = *node;
 	struct faii_node_live *lv = &reg->live[slot];
@@ -263,6 +265,8 @@ static enum faii_slow_outcome apply_register(struct faii_registry *reg, uint32_t
 	n->price = r.price_micro / 1e6;
 	n->addr_family = r.addr_family;
 	memcpy(n->addr, r.addr, sizeof(n->addr));
+	if (n->udp_port != r.udp_port)
+		reg->residency_dirty = true; /* the program's port map follows */
 	n->udp_port = r.udp_port;
 	atomic_store_explicit(&reg->live[slot].limit,
 	                      load_limit(n, reg->signals[slot].load_permille),

@@ -40,10 +40,10 @@ static void clock_init(struct faii_dp *dp)
 }
 
 /*
- * The program recognises faii traffic by its UDP destination port,
- * appliance.udp_port, in the kernel as in rte_bpf. A copy to a node that
- * listens elsewhere is "not faii" to it: such copies are judged by the C
- * judge, which has the same verdicts and takes the port from the frame.
+ * The program recognises faii traffic by its UDP destination port: the
+ * appliance's or a registered node's (its port map). A copy it calls "not
+ * faii" anyway is judged again by the C judge, which takes the port from the
+ * frame.
  */
 static uint32_t judge_rte(void *ctx, const void *frame, uint32_t len)
 {
@@ -56,9 +56,6 @@ static uint32_t judge_rte(void *ctx, const void *frame, uint32_t len)
 /* The residency program under rte_bpf when it loads, else the C judge. */
 static void select_residency_judge(struct faii_appliance_dp *a, const struct faii_config *cfg)
 {
-	uint32_t other_ports = 0;
-	for (uint32_t i = 0; i < cfg->node_count; i++)
-		other_ports += cfg->nodes[i].udp_port != cfg->appliance.udp_port;
 	const char *disabled = getenv("FAII_RESIDENCY_JUDGE");
 	if (disabled != NULL && strcmp(disabled, "c") == 0) {
 		snprintf(a->residency_mode, sizeof(a->residency_mode),
@@ -83,45 +80,20 @@ static void select_residency_judge(struct faii_appliance_dp *a, const struct fai
 	a->dp.residency_judge = judge_rte;
 	a->dp.residency_ctx = a;
 	a->dp.residency_rte = a->residency_rte;
-	if (other_ports == 0)
-		snprintf(a->residency_mode, sizeof(a->residency_mode),
-		         "BPF program under rte_bpf (%s)",
-		         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter");
-	else
-		snprintf(a->residency_mode, sizeof(a->residency_mode),
-		         "BPF program under rte_bpf (%s); C judge for the %u nodes not on port %u",
-		         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter", other_ports,
-		         cfg->appliance.udp_port);
+	snprintf(a->residency_mode, sizeof(a->residency_mode), "BPF program under rte_bpf (%s)",
+	         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter");
 }
 
 int faii_appliance_sync_residency(struct faii_appliance_dp *a)
 {
+	char err[FAII_CFG_ERR_LEN];
+	struct faii_res_policy *policy = a->residency_policy;
 	a->reg.residency_dirty = false;
-	if (a->on_residency_policy != NULL)
+	int rc = faii_res_policy_from_config(a->reg.cfg, policy, err) == 0 ? 0 : -EINVAL;
+	if (rc == 0 && a->on_residency_policy != NULL)
 		a->on_residency_policy(a->on_residency_policy_ctx, a->reg.cfg);
-	if (a->residency_rte == NULL)
-		return 0;
-	const struct faii_config *cfg = a->reg.cfg;
-	struct faii_res_rte_node *nodes = calloc(cfg->node_count + 1, sizeof(*nodes));
-	struct faii_res_class classes[FAII_RES_CLASSES_MAX];
-	if (nodes == NULL)
-		return -ENOMEM;
-	memset(classes, 0, sizeof(classes));
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < cfg->node_count; i++) {
-		if (cfg->nodes[i].status == FAII_NODE_REMOVED)
-			continue; /* unknown to the program: its tasks fail closed */
-		nodes[n].node_id = cfg->nodes[i].id;
-		nodes[n].jurisdiction = cfg->nodes[i].jurisdiction;
-		n++;
-	}
-	for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
-		const struct faii_cfg_residency_class *rc = &cfg->residency_classes[c];
-		classes[rc->id].allowed = rc->allowed;
-		classes[rc->id].defined = 1;
-	}
-	int rc = faii_res_rte_set_policy(a->residency_rte, nodes, n, classes);
-	free(nodes);
+	if (rc == 0 && a->residency_rte != NULL)
+		rc = faii_res_rte_set_policy(a->residency_rte, policy);
 	if (rc == 0)
 		a->residency_syncs++;
 	else
@@ -179,6 +151,11 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 	};
 	dp->residency_judge = faii_residency_judge_c;
 	dp->residency_ctx = &a->residency_c;
+	a->residency_policy = malloc(sizeof(*a->residency_policy));
+	if (a->residency_policy == NULL) {
+		snprintf(err, errlen, "out of memory for the residency policy");
+		goto fail;
+	}
 	select_residency_judge(a, cfg);
 	dp->slow_ring = ring_create("faii_slow", FAII_SLOW_RING_SIZE, RING_F_SC_DEQ, 0);
 	dp->evidence_ring = ring_create("faii_evidence", FAII_EVIDENCE_RING_SIZE, RING_F_SC_DEQ,
@@ -266,6 +243,7 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 	}
 	if (a->residency_rte != NULL)
 		faii_res_rte_close(a->residency_rte);
+	free(a->residency_policy);
 	rte_ring_free(a->dp.slow_ring);
 	rte_ring_free(a->dp.evidence_ring);
 	faii_publisher_fini(&a->pub);

@@ -41,6 +41,7 @@ struct faii_appliance_dp {
 	/* The residency program under rte_bpf (NULL: the C judge runs) and why. */
 	struct faii_res_rte *residency_rte;
 	char residency_mode[96];
+	struct faii_res_policy *residency_policy; /* built at each sync */
 	uint64_t residency_syncs;
 	uint64_t residency_events_read;
 	struct rte_rcu_qsbr *qsbr;
@@ -86,8 +87,8 @@ void faii_appliance_fini(struct faii_appliance_dp *a);
 /* Helpers for callers that drive workers themselves. */
 void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s);
 int faii_appliance_publish(struct faii_appliance_dp *a);
-/* Pushes the registry's node -> jurisdiction map and the residency classes
- * into the in-dataplane program as one atomic snapshot. */
+/* Builds the residency policy (faii/residency_policy.h) from the registry
+ * and installs it in the dataplane's judge as one atomic snapshot. */
 int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
 

@@ -8,6 +8,10 @@
  * A residency policy fails closed: a faii TASK passes only when its assigned
  * node is known, its residency class is defined, and the node's jurisdiction
  * is in the class's allowed set. Traffic that is not faii passes untouched.
+ *
+ * Faii traffic is UDP to a faii port: the appliance's own (a load-time
+ * constant of the program) or a registered node's (the port map), since a
+ * TASK copy goes to the port its node listens on.
  */
 #ifndef FAII_RESIDENCY_H
 #define FAII_RESIDENCY_H
