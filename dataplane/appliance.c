@@ -89,9 +89,11 @@ int faii_appliance_sync_residency(struct faii_appliance_dp *a)
 	char err[FAII_CFG_ERR_LEN];
 	struct faii_res_policy *policy = a->residency_policy;
 	a->reg.residency_dirty = false;
+	/* One object for every judge: built once, handed to the kernel's
+	 * program (faiid's callback) and to the dataplane's. */
 	int rc = faii_res_policy_from_config(a->reg.cfg, policy, err) == 0 ? 0 : -EINVAL;
 	if (rc == 0 && a->on_residency_policy != NULL)
-		a->on_residency_policy(a->on_residency_policy_ctx, a->reg.cfg);
+		a->on_residency_policy(a->on_residency_policy_ctx, a->reg.cfg, policy);
 	if (rc == 0 && a->residency_rte != NULL)
 		rc = faii_res_rte_set_policy(a->residency_rte, policy);
 	if (rc == 0)

@@ -56,9 +56,11 @@ struct faii_appliance_dp {
 	uint64_t slow_processed;
 	uint64_t evidence_received;
 	struct faii_evidence evidence[FAII_EVIDENCE_KEEP];
-	/* Called after the residency policy changed (classes, jurisdictions):
-	 * faiid syncs the kernel program's maps from the same registry. */
-	void (*on_residency_policy)(void *ctx, const struct faii_config *cfg);
+	/* Called after the residency policy changed (nodes, classes,
+	 * jurisdictions, ports) with the policy the dataplane's judge gets
+	 * next: faiid syncs the kernel program's maps from the same object. */
+	void (*on_residency_policy)(void *ctx, const struct faii_config *cfg,
+	                            const struct faii_res_policy *policy);
 	void *on_residency_policy_ctx;
 	/* Called for every residency refusal of the in-dataplane program. */
 	void (*on_residency_event)(void *ctx, const struct faii_res_event *ev);
@@ -88,7 +90,8 @@ void faii_appliance_fini(struct faii_appliance_dp *a);
 void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s);
 int faii_appliance_publish(struct faii_appliance_dp *a);
 /* Builds the residency policy (faii/residency_policy.h) from the registry
- * and installs it in the dataplane's judge as one atomic snapshot. */
+ * and installs it in the dataplane's judge as one atomic snapshot (and in
+ * the kernel's, through on_residency_policy). */
 int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
 
