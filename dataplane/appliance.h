@@ -37,8 +37,8 @@ struct faii_appliance_dp {
 	struct faii_registry reg;
 	struct faii_publisher pub;
 	struct faii_dp dp;
-	struct faii_residency_c residency_c;
-	/* The residency program under rte_bpf (NULL: the C judge runs) and why. */
+	/* The residency judge (the program under rte_bpf, or its C reference)
+	 * and which one runs, and why. */
 	struct faii_res_rte *residency_rte;
 	char residency_mode[96];
 	struct faii_res_policy *residency_policy; /* built at each sync */

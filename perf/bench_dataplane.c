@@ -598,10 +598,16 @@ static uint32_t judge_nothing(void *ctx, const void *frame, uint32_t len)
 	return FAII_RES_PASS_ALLOWED;
 }
 
+/* The C reference over the appliance judge's policy snapshot. */
+static uint32_t judge_c_reference(void *ctx, const void *frame, uint32_t len)
+{
+	return faii_res_c_judge(ctx, frame, len);
+}
+
 /*
  * perf/bench residency's dataplane part: the same appliance and traffic with
- * the residency hook running the BPF program (rte_bpf, JIT), the C judge,
- * and no check, alternated within each repetition.
+ * the residency hook running the BPF program (rte_bpf, JIT), its C
+ * reference, and no check, alternated within each repetition.
  */
 static void bench_residency(struct harness *h, uint32_t nodes, double seconds, unsigned reps)
 {
@@ -610,7 +616,7 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	if (faii_appliance_init(&a, make_config(nodes), &h->port, 1, 1, h->pool, err,
 	                        sizeof(err)) != 0)
 		die("appliance: %s", err);
-	if (a.residency_rte == NULL)
+	if (!faii_res_rte_has_bpf(a.residency_rte))
 		die("the residency program is not running: %s", a.residency_mode);
 	fprintf(stderr, "bench_dataplane: residency judge: %s\n", a.residency_mode);
 	struct faii_worker *w = &a.workers[0];
@@ -622,7 +628,7 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	} modes[] = {
 	        {"none", judge_nothing, NULL, {0}},
 	        {"bpf", a.dp.residency_judge, a.dp.residency_ctx, {0}},
-	        {"c", faii_residency_judge_c, &a.residency_c, {0}},
+	        {"c", judge_c_reference, a.residency_rte, {0}},
 	};
 	struct run r;
 	run_pipeline(h, w, WARMUP_S, false, &r);

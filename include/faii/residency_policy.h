@@ -2,11 +2,11 @@
 /*
  * The residency policy as one object: node id -> jurisdiction, residency
  * class -> allowed jurisdictions, and the UDP ports of the nodes (which make
- * a datagram faii to the program). The program enforces exactly this object
- * wherever it runs: the kernel program's maps are filled from it
- * (ebpf/residency_loader.c), the in-dataplane snapshot is built from it
- * (dataplane/residency_bpf.c), and faiid builds it once per change of its
- * registry and hands the same object to both.
+ * a datagram faii to the program). Every judge enforces exactly this object:
+ * the kernel program's maps are filled from it (ebpf/residency_loader.c), the
+ * in-dataplane snapshot is built from it (dataplane/residency_bpf.c), and
+ * faiid builds it once per change of its registry and hands the same object
+ * to both. The route set carries no copy of it.
  *
  * One builder, faii_res_policy_from_config(), so that faii-residency (from a
  * configuration file) and faiid (from its registry's configuration) cannot
