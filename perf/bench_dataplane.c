@@ -62,7 +62,9 @@
  *
  * Output: one JSON object per line on stdout; progress on stderr.
  *   bench_dataplane [--nodes 1000,10000,100000] [--seconds S] [--reps N]
- *                   [--budget-us US]
+ *                   [--budget-us US] [--node-ports own|appliance]
+ * --node-ports own puts node i on port 20000 + i % 20000 instead of the
+ * appliance's (the default), so that every copy goes to a node's own port.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -91,15 +93,21 @@
 #include "faii/samples.h"
 #include "faii/wire.h"
 
-#define BURST         FAII_RX_BURST_MAX
-#define RING_SIZE     4096u
-#define NODES_CASES   8u
-#define OPERATORS     40u
-#define WARMUP_S      0.3
-#define LAT_SAMPLES   (8u << 20) /* per-poll durations kept, cycles */
-#define TARGET_MPPS   15.0
-#define TARGET_RATIO  0.5
-#define UDP_PORT      FAII_UDP_PORT_DEFAULT
+#define BURST        FAII_RX_BURST_MAX
+#define RING_SIZE    4096u
+#define NODES_CASES  8u
+#define OPERATORS    40u
+#define WARMUP_S     0.3
+#define LAT_SAMPLES  (8u << 20) /* per-poll durations kept, cycles */
+#define TARGET_MPPS  15.0
+#define TARGET_RATIO 0.5
+#define UDP_PORT     FAII_UDP_PORT_DEFAULT
+/* --node-ports own: node i listens on NODE_PORT_BASE + i % NODE_PORT_SPAN. */
+#define NODE_PORT_BASE 20000u
+#define NODE_PORT_SPAN 20000u
+
+/* Nodes on their own ports (--node-ports own) or all on the appliance's. */
+static bool own_node_ports;
 #define FRAME_BUF_MAX 512u
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -190,7 +198,8 @@ static struct faii_config *make_config(uint32_t nodes)
 		n->addr[1] = (uint8_t)(n->id >> 16);
 		n->addr[2] = (uint8_t)(n->id >> 8);
 		n->addr[3] = (uint8_t)n->id;
-		n->udp_port = UDP_PORT;
+		n->udp_port = own_node_ports ? (uint16_t)(NODE_PORT_BASE + i % NODE_PORT_SPAN)
+		                             : (uint16_t)UDP_PORT;
 		n->capacity_tasks_per_s = capacity_of[n->node_class] * uniform(0.8, 1.2);
 		n->service_rate_tasks_per_s = n->capacity_tasks_per_s;
 		n->price = uniform(0.9, 1.1); /* the corridor is mean +- 20 % */
@@ -395,8 +404,10 @@ static void run_pipeline(struct harness *h, struct faii_worker *w, double second
 				const void *f = rte_pktmbuf_mtod(m, const void *);
 				uint16_t flen = rte_pktmbuf_data_len(m);
 				/* Copies go to the nodes' port, results to the client's. */
-				if (faii_parse_frame(f, flen, UDP_PORT, &fv) != FAII_OK &&
-				    faii_parse_frame(f, flen, h->client_port, &fv) != FAII_OK) {
+				enum faii_drop d = faii_parse_frame(f, flen, UDP_PORT, &fv);
+				if (d == FAII_DROP_WRONG_PORT)
+					d = faii_parse_frame(f, flen, fv.dst_port, &fv);
+				if (d != FAII_OK) {
 					out->tx_other++;
 				} else if (fv.msg.type == FAII_MSG_TASK) {
 					out->tx_copies++;
@@ -647,18 +658,20 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	double none = median(modes[0].mpps, reps), bpf = median(modes[1].mpps, reps),
 	       c = median(modes[2].mpps, reps);
 	printf("{\"bench\": \"residency\", \"case\": \"faiid_pipeline_with_program_mpps\", "
-	       "\"nodes\": %u, \"value\": %.3f, \"unit\": \"Mpps\", \"baseline\": "
+	       "\"nodes\": %u, \"node_ports\": \"%s\", \"value\": %.3f, \"unit\": \"Mpps\", "
+	       "\"baseline\": "
 	       "\"faiid_pipeline_without_residency_check\", \"baseline_value\": %.3f, \"ratio\": "
 	       "%.3f, \"better\": \"higher\", \"cost_share\": %.3f, \"target\": \"program costs "
 	       "<= 10%% of dataplane throughput\", \"target_met\": %s, \"reps\": %u, "
 	       "\"refused\": %" PRIu64 ", \"judge\": \"%s\"}\n",
-	       nodes, bpf, none, bpf / none, 1.0 - bpf / none, bpf >= 0.9 * none ? "true" : "false",
-	       reps, refused, a.residency_mode);
+	       nodes, own_node_ports ? "own" : "appliance", bpf, none, bpf / none, 1.0 - bpf / none,
+	       bpf >= 0.9 * none ? "true" : "false", reps, refused, a.residency_mode);
 	printf("{\"bench\": \"residency\", \"case\": \"faiid_pipeline_with_c_judge_mpps\", "
-	       "\"nodes\": %u, \"value\": %.3f, \"unit\": \"Mpps\", \"baseline\": "
+	       "\"nodes\": %u, \"node_ports\": \"%s\", \"value\": %.3f, \"unit\": \"Mpps\", "
+	       "\"baseline\": "
 	       "\"faiid_pipeline_without_residency_check\", \"baseline_value\": %.3f, \"ratio\": "
 	       "%.3f, \"better\": \"higher\", \"reps\": %u}\n",
-	       nodes, c, none, c / none, reps);
+	       nodes, own_node_ports ? "own" : "appliance", c, none, c / none, reps);
 	fflush(stdout);
 	rte_pktmbuf_free_bulk(h->pending, h->npending);
 	h->npending = 0;
@@ -668,7 +681,7 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dataplane [--nodes N,N,...] [--seconds S] [--reps N] "
-	                "[--budget-us US]\n");
+	                "[--budget-us US] [--node-ports own|appliance]\n");
 	exit(2);
 }
 
@@ -693,6 +706,9 @@ int main(int argc, char **argv)
 			reps = (unsigned)strtoul(v, NULL, 10);
 		} else if (strcmp(argv[i], "--budget-us") == 0 && v) {
 			budget_us = (uint32_t)strtoul(v, NULL, 10);
+		} else if (strcmp(argv[i], "--node-ports") == 0 && v &&
+		           (strcmp(v, "own") == 0 || strcmp(v, "appliance") == 0)) {
+			own_node_ports = strcmp(v, "own") == 0;
 		} else {
 			usage();
 		}
