@@ -233,17 +233,20 @@ static __always_inline enum faii_residency_reason walk_ipv6(void *l3, void *data
 }
 
 /*
- * A faii port: the appliance's, or one a registered node listens on. An
+ * 1 for a faii port: the appliance's, or one a registered node listens on. An
  * ARRAY lookup, which the kernel inlines; rte_bpf calls its emulation, which
- * reads the policy snapshot of the packet being judged.
+ * reads the policy snapshot of the packet being judged. Without a branch but
+ * the NULL check (which cannot be taken: every word exists), as same() is:
+ * one more branch here would double the paths rte_bpf's verifier explores
+ * through the rest of judge().
  */
-static __always_inline int faii_port(__u16 port)
+static __always_inline __u64 faii_port(__u16 port)
 {
-	if (port == faii_udp_port)
-		return 1;
 	__u32 word = FAII_RES_PORT_WORD(port);
 	__u64 *bits = bpf_map_lookup_elem(&faii_res_ports, &word);
-	return bits != NULL && ((*bits >> FAII_RES_PORT_BIT(port)) & 1);
+	if (bits == NULL)
+		return 0;
+	return (same(port, faii_udp_port) | (*bits >> FAII_RES_PORT_BIT(port))) & 1;
 }
 
 /* Finds the UDP header of a faii datagram; NULL with *reason set otherwise. */
