@@ -2,6 +2,8 @@
 /* The residency policy of a configuration: see include/faii/residency_policy.h. */
 #include "faii/residency_policy.h"
 
+#include "faii/config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,6 +11,8 @@
 
 FAII_STATIC_ASSERT(FAII_CFG_JURISDICTIONS_MAX <= 64, "a class's allowed set is 64 bits");
 FAII_STATIC_ASSERT(FAII_RESIDENCY_CLASS_MAX < FAII_RES_CLASSES_MAX, "class ids index the array");
+FAII_STATIC_ASSERT(FAII_RES_NODES_MAX >= FAII_CFG_NODES_MAX,
+                   "every node the registry can hold fits in the program's node map");
 
 static int by_node_id(const void *a, const void *b)
 {

@@ -8,9 +8,11 @@
  * faiid builds it once per change of its registry and hands the same object
  * to both. The route set carries no copy of it.
  *
- * One builder, faii_res_policy_from_config(), so that faii-residency (from a
- * configuration file) and faiid (from its registry's configuration) cannot
- * derive two policies from the same facts.
+ * One builder, faii_res_policy_from_config() (declared with the
+ * configuration, faii/config.h; control/residency_policy.c), so that
+ * faii-residency (from a configuration file) and faiid (from its registry's
+ * configuration) cannot derive two policies from the same facts. This header
+ * needs nothing but the residency contract, so the dataplane can take it.
  */
 #ifndef FAII_RESIDENCY_POLICY_H
 #define FAII_RESIDENCY_POLICY_H
@@ -19,7 +21,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "faii/config.h"
 #include "faii/residency.h"
 
 struct faii_res_policy_node {
@@ -35,9 +36,6 @@ struct faii_res_policy {
 	uint32_t node_count;                                 /* <= FAII_RES_NODES_MAX */
 	struct faii_res_policy_node nodes[FAII_RES_NODES_MAX];
 };
-
-_Static_assert(FAII_RES_NODES_MAX >= FAII_CFG_NODES_MAX,
-               "every node the registry can hold fits in the program's node map");
 
 static inline bool faii_res_ports_has(const uint64_t ports[FAII_RES_PORT_WORDS], uint16_t port)
 {
@@ -61,20 +59,5 @@ static inline void faii_res_policy_clear(struct faii_res_policy *p)
 	p->port_count = 0;
 	p->node_count = 0;
 }
-
-/*
- * The policy of a configuration (faiid passes its registry's):
- *  - nodes: every node not removed, with its jurisdiction index;
- *  - classes: every configured class, allowed bit j = jurisdictions[j];
- *  - ports: the UDP port of every node in cfg, removed ones included, so
- *    that a task to a removed node is refused as an unknown node instead of
- *    passing as traffic that is not faii.
- * The appliance's own port is not in ports: it is the program's load-time
- * constant (faii_udp_port). Nodes come out sorted by id. Returns 0, or -1
- * with a message when a node id appears twice (a configuration file may say
- * so; the registry refuses it). Control threads only.
- */
-int faii_res_policy_from_config(const struct faii_config *cfg, struct faii_res_policy *out,
-                                char err[FAII_CFG_ERR_LEN]);
 
 #endif /* FAII_RESIDENCY_POLICY_H */
