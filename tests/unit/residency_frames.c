@@ -438,7 +438,7 @@ size_t build_msg(const struct rcase *c, uint8_t *buf, size_t cap)
 	switch (c->mutation) {
 	case M_NONE: break;
 	case M_BAD_MAGIC: buf[1] = 0x12; break;
-	case M_BAD_VERSION: buf[offsetof(struct faii_hdr, version)] = FAII_VERSION + 1; break;
+	case M_BAD_VERSION: buf[offsetof(struct faii_hdr, version)] = 0x7F; break;
 	case M_TRUNCATED_BODY: len = FAII_HDR_SIZE + FAII_TASK_BODY_SIZE - 1; break;
 	case M_CLEAR_DISPATCHED: *flags &= (uint8_t)~FAII_F_DISPATCHED; break;
 	case M_DISPATCHED_NODE_0:

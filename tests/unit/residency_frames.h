@@ -114,7 +114,7 @@ enum kind {
 enum mutation {
 	M_NONE,
 	M_BAD_MAGIC,         /* 0xFA12 */
-	M_BAD_VERSION,       /* version 2 */
+	M_BAD_VERSION,       /* version 0x7F: no faii version */
 	M_TRUNCATED_BODY,    /* the datagram ends one byte short of the task body */
 	M_CLEAR_DISPATCHED,  /* node id set, but FAII_F_DISPATCHED cleared */
 	M_DISPATCHED_NODE_0, /* dispatch timestamp set, node id 0: DISPATCHED with no node */
