@@ -39,89 +39,59 @@ static void clock_init(struct faii_dp *dp)
 		dp->tsc_per_tick = 1;
 }
 
-/*
- * The program recognises faii traffic by its UDP destination port,
- * appliance.udp_port, in the kernel as in rte_bpf. A copy to a node that
- * listens elsewhere is "not faii" to it: such copies are judged by the C
- * judge, which has the same verdicts and takes the port from the frame.
- */
-static uint32_t judge_rte(void *ctx, const void *frame, uint32_t len)
+/* Every TASK copy, whatever port its node listens on. ctx: the judge. */
+static uint32_t judge_copy(void *ctx, const void *frame, uint32_t len)
 {
-	struct faii_appliance_dp *a = ctx;
-	uint32_t v = faii_res_rte_judge(a->residency_rte, frame, len);
-	return v == FAII_RES_PASS_NOT_FAII ? faii_residency_judge_c(&a->residency_c, frame, len)
-	                                   : v;
+	return faii_res_rte_judge(ctx, frame, len);
 }
 
-/* The residency program under rte_bpf when it loads, else the C judge. */
-static void select_residency_judge(struct faii_appliance_dp *a, const struct faii_config *cfg)
+/*
+ * The residency judge: the BPF program under rte_bpf; its C reference, over
+ * the same policy snapshot with the same counters and events, when
+ * FAII_RESIDENCY_JUDGE=c or when the program does not load. Installs the
+ * first policy.
+ */
+static int open_residency_judge(struct faii_appliance_dp *a, const struct faii_config *cfg,
+                                char *err, size_t errlen)
 {
-	uint32_t other_ports = 0;
-	for (uint32_t i = 0; i < cfg->node_count; i++)
-		other_ports += cfg->nodes[i].udp_port != cfg->appliance.udp_port;
-	const char *disabled = getenv("FAII_RESIDENCY_JUDGE");
-	if (disabled != NULL && strcmp(disabled, "c") == 0) {
-		snprintf(a->residency_mode, sizeof(a->residency_mode),
-		         "C judge (FAII_RESIDENCY_JUDGE=c)");
-		return;
-	}
-	char err[256];
-	if (faii_res_rte_open(NULL, &a->residency_rte, err, sizeof(err)) != 0) {
-		snprintf(a->residency_mode, sizeof(a->residency_mode), "C judge (rte_bpf: %.60s)",
-		         err);
-		a->residency_rte = NULL;
-		return;
-	}
-	faii_res_rte_set_udp_port(a->residency_rte, cfg->appliance.udp_port);
-	if (faii_appliance_sync_residency(a) != 0) {
-		faii_res_rte_close(a->residency_rte);
-		a->residency_rte = NULL;
-		snprintf(a->residency_mode, sizeof(a->residency_mode),
-		         "C judge (policy not loaded)");
-		return;
-	}
-	a->dp.residency_judge = judge_rte;
-	a->dp.residency_ctx = a;
-	a->dp.residency_rte = a->residency_rte;
-	if (other_ports == 0)
+	const char *forced = getenv("FAII_RESIDENCY_JUDGE");
+	bool reference = forced != NULL && strcmp(forced, "c") == 0;
+	char why[256] = "FAII_RESIDENCY_JUDGE=c";
+	if (!reference && faii_res_rte_open(NULL, &a->residency_rte, why, sizeof(why)) != 0)
+		reference = true;
+	if (reference &&
+	    faii_res_rte_open(FAII_RES_RTE_NO_BPF, &a->residency_rte, err, errlen) != 0)
+		return -1;
+	if (reference)
+		snprintf(a->residency_mode, sizeof(a->residency_mode), "C reference (%.70s)", why);
+	else
 		snprintf(a->residency_mode, sizeof(a->residency_mode),
 		         "BPF program under rte_bpf (%s)",
 		         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter");
-	else
-		snprintf(a->residency_mode, sizeof(a->residency_mode),
-		         "BPF program under rte_bpf (%s); C judge for the %u nodes not on port %u",
-		         faii_res_rte_is_jit(a->residency_rte) ? "JIT" : "interpreter", other_ports,
-		         cfg->appliance.udp_port);
+	faii_res_rte_set_udp_port(a->residency_rte, cfg->appliance.udp_port);
+	a->residency_policy = malloc(sizeof(*a->residency_policy));
+	if (a->residency_policy == NULL || faii_appliance_sync_residency(a) != 0) {
+		snprintf(err, errlen, "cannot install the residency policy");
+		return -1;
+	}
+	a->dp.residency_judge = judge_copy;
+	a->dp.residency_ctx = a->residency_rte;
+	a->dp.residency_rte = a->residency_rte;
+	return 0;
 }
 
 int faii_appliance_sync_residency(struct faii_appliance_dp *a)
 {
+	char err[FAII_CFG_ERR_LEN];
+	struct faii_res_policy *policy = a->residency_policy;
 	a->reg.residency_dirty = false;
-	if (a->on_residency_policy != NULL)
-		a->on_residency_policy(a->on_residency_policy_ctx, a->reg.cfg);
-	if (a->residency_rte == NULL)
-		return 0;
-	const struct faii_config *cfg = a->reg.cfg;
-	struct faii_res_rte_node *nodes = calloc(cfg->node_count + 1, sizeof(*nodes));
-	struct faii_res_class classes[FAII_RES_CLASSES_MAX];
-	if (nodes == NULL)
-		return -ENOMEM;
-	memset(classes, 0, sizeof(classes));
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < cfg->node_count; i++) {
-		if (cfg->nodes[i].status == FAII_NODE_REMOVED)
-			continue; /* unknown to the program: its tasks fail closed */
-		nodes[n].node_id = cfg->nodes[i].id;
-		nodes[n].jurisdiction = cfg->nodes[i].jurisdiction;
-		n++;
-	}
-	for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
-		const struct faii_cfg_residency_class *rc = &cfg->residency_classes[c];
-		classes[rc->id].allowed = rc->allowed;
-		classes[rc->id].defined = 1;
-	}
-	int rc = faii_res_rte_set_policy(a->residency_rte, nodes, n, classes);
-	free(nodes);
+	/* One object for every judge: built once, handed to the kernel's
+	 * program (faiid's callback) and to the dataplane's. */
+	int rc = faii_res_policy_from_config(a->reg.cfg, policy, err) == 0 ? 0 : -EINVAL;
+	if (rc == 0 && a->on_residency_policy != NULL)
+		a->on_residency_policy(a->on_residency_policy_ctx, a->reg.cfg, policy);
+	if (rc == 0)
+		rc = faii_res_rte_set_policy(a->residency_rte, policy);
 	if (rc == 0)
 		a->residency_syncs++;
 	else
@@ -175,15 +145,8 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 	dp->worker_count = workers;
 	dp->udp_port = udp_port;
 	clock_init(dp);
-	a->residency_c = (struct faii_residency_c){
-	        .nodes_by_id = a->reg.by_id,
-	        .live = a->reg.live,
-	        .route_set = &a->pub.current,
-	        .udp_port = udp_port,
-	};
-	dp->residency_judge = faii_residency_judge_c;
-	dp->residency_ctx = &a->residency_c;
-	select_residency_judge(a, cfg);
+	if (open_residency_judge(a, cfg, err, errlen) != 0)
+		goto fail;
 	dp->slow_ring = ring_create("faii_slow", FAII_SLOW_RING_SIZE, RING_F_SC_DEQ, 0);
 	dp->evidence_ring = ring_create("faii_evidence", FAII_EVIDENCE_RING_SIZE, RING_F_SC_DEQ,
 	                                sizeof(struct faii_evidence));
@@ -274,6 +237,7 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 	}
 	if (a->residency_rte != NULL)
 		faii_res_rte_close(a->residency_rte);
+	free(a->residency_policy);
 	rte_ring_free(a->dp.slow_ring);
 	rte_ring_free(a->dp.evidence_ring);
 	faii_publisher_fini(&a->pub);

@@ -39,10 +39,11 @@ struct faii_appliance_dp {
 	struct faii_publisher pub;
 	struct faii_keys keys; /* TASK and RESULT authentication (docs/security.md) */
 	struct faii_dp dp;
-	struct faii_residency_c residency_c;
-	/* The residency program under rte_bpf (NULL: the C judge runs) and why. */
+	/* The residency judge (the program under rte_bpf, or its C reference)
+	 * and which one runs, and why. */
 	struct faii_res_rte *residency_rte;
 	char residency_mode[96];
+	struct faii_res_policy *residency_policy; /* built at each sync */
 	uint64_t residency_syncs;
 	uint64_t residency_events_read;
 	struct rte_rcu_qsbr *qsbr;
@@ -57,9 +58,11 @@ struct faii_appliance_dp {
 	uint64_t slow_processed;
 	uint64_t evidence_received;
 	struct faii_evidence evidence[FAII_EVIDENCE_KEEP];
-	/* Called after the residency policy changed (classes, jurisdictions):
-	 * faiid syncs the kernel program's maps from the same registry. */
-	void (*on_residency_policy)(void *ctx, const struct faii_config *cfg);
+	/* Called after the residency policy changed (nodes, classes,
+	 * jurisdictions, ports) with the policy the dataplane's judge gets
+	 * next: faiid syncs the kernel program's maps from the same object. */
+	void (*on_residency_policy)(void *ctx, const struct faii_config *cfg,
+	                            const struct faii_res_policy *policy);
 	void *on_residency_policy_ctx;
 	/* Called for every residency refusal of the in-dataplane program. */
 	void (*on_residency_event)(void *ctx, const struct faii_res_event *ev);
@@ -88,8 +91,9 @@ void faii_appliance_fini(struct faii_appliance_dp *a);
 /* Helpers for callers that drive workers themselves. */
 void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s);
 int faii_appliance_publish(struct faii_appliance_dp *a);
-/* Pushes the registry's node -> jurisdiction map and the residency classes
- * into the in-dataplane program as one atomic snapshot. */
+/* Builds the residency policy (faii/residency_policy.h) from the registry
+ * and installs it in the dataplane's judge as one atomic snapshot (and in
+ * the kernel's, through on_residency_policy). */
 int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
 /* Publishes the workers' auth set again (a node's key or address changed). */

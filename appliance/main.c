@@ -485,12 +485,14 @@ static void run_until_signal(struct appliance *app)
 }
 
 /*
- * One source of truth for both programs: when the registry's residency
- * policy changes, the kernel program pinned at appliance.residency_pin_dir
- * (if an operator loaded one with faii-residency) is synced from it too, as
- * one atomic swap per attachment (docs/residency.md).
+ * One policy for both programs: when the registry's residency policy
+ * changes, the kernel program pinned at appliance.residency_pin_dir (if an
+ * operator loaded one with faii-residency) gets the policy object the
+ * dataplane's judge gets, as one atomic swap per attachment
+ * (docs/residency.md).
  */
-static void sync_kernel_residency(void *ctx, const struct faii_config *cfg)
+static void sync_kernel_residency(void *ctx, const struct faii_config *cfg,
+                                  const struct faii_res_policy *policy)
 {
 	struct appliance *app = ctx;
 	char pinned[FAII_CFG_PATH_LEN_MAX + 32];
@@ -500,15 +502,16 @@ static void sync_kernel_residency(void *ctx, const struct faii_config *cfg)
 		return; /* no kernel program: nothing to keep in step */
 	struct faii_res_sync_report rep;
 	char err[FAII_RES_ERR_LEN];
-	if (faii_res_sync(cfg, cfg->appliance.residency_pin_dir, &rep, err) != 0) {
+	if (faii_res_sync_policy(policy, cfg->appliance.udp_port, cfg->appliance.residency_pin_dir,
+	                         &rep, err) != 0) {
 		app->kernel_residency_failed++;
 		fprintf(stderr, "faiid: residency: kernel maps not synced: %s\n", err);
 		return;
 	}
 	app->kernel_residency_synced++;
-	printf("faiid: residency: kernel program synced: %u nodes, %u classes, %u XDP and %u TC "
-	       "attachments moved\n",
-	       rep.nodes, rep.classes, rep.xdp_swapped, rep.tc_swapped);
+	printf("faiid: residency: kernel program synced: %u nodes, %u classes, %u node ports, %u "
+	       "XDP and %u TC attachments moved\n",
+	       rep.nodes, rep.classes, rep.ports, rep.xdp_swapped, rep.tc_swapped);
 	fflush(stdout);
 }
 

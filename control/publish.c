@@ -86,11 +86,6 @@ static struct faii_route_set *build_set(struct faii_publisher *p)
 	set->region_count = cfg->region_count;
 	for (uint32_t r = 0; r < cfg->region_count; r++)
 		set->region_slot[cfg->regions[r].id] = (uint8_t)r;
-	for (uint32_t c = 0; c < cfg->residency_class_count; c++) {
-		const struct faii_cfg_residency_class *rc = &cfg->residency_classes[c];
-		set->class_allowed[rc->id] = rc->allowed;
-		set->class_defined[rc->id] = 1;
-	}
 
 	struct faii_route_fleet fleet;
 	faii_route_fleet_compute(cfg, p->reg->state, &fleet);

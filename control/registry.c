@@ -164,7 +164,9 @@ void faii_registry_update(struct faii_registry *reg, uint32_t slot,
 	FAII_ASSERT(slot < reg->cfg->node_count);
 	FAII_ASSERT(node->id == reg->cfg->nodes[slot].id); /* a slot keeps its node */
 	struct faii_cfg_node *n = &reg->cfg->nodes[slot];
-	if (n->jurisdiction != node->jurisdiction)
+	/* The jurisdiction is the node's policy, the port makes its copies
+	 * faii to the residency program. */
+	if (n->jurisdiction != node->jurisdiction || n->udp_port != node->udp_port)
 		reg->residency_dirty = true;
 	reg->auth_dirty = true; /* key, address or status may have changed */
 	*n = *node;
@@ -277,6 +279,8 @@ static enum faii_slow_outcome apply_register(struct faii_registry *reg, uint32_t
 		reg->auth_dirty = true; /* RESULTs must now come from the new address */
 	n->addr_family = r.addr_family;
 	memcpy(n->addr, r.addr, sizeof(n->addr));
+	if (n->udp_port != r.udp_port)
+		reg->residency_dirty = true; /* the program's port map follows */
 	n->udp_port = r.udp_port;
 	atomic_store_explicit(&reg->live[slot].limit,
 	                      load_limit(n, reg->signals[slot].load_permille),

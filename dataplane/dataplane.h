@@ -168,7 +168,7 @@ struct faii_dp {
 	struct rte_mempool *pool;
 	faii_residency_judge_fn residency_judge;
 	void *residency_ctx;
-	struct faii_res_rte *residency_rte; /* set when the BPF program judges */
+	struct faii_res_rte *residency_rte; /* the judge behind residency_judge */
 	unsigned worker_count;
 	uint16_t udp_port;
 	struct rte_ether_addr port_mac[RTE_MAX_ETHPORTS];
@@ -240,19 +240,5 @@ unsigned faii_hist_bucket(uint64_t us);
 uint64_t faii_hist_bucket_upper_us(unsigned bucket);
 /* The q-quantile (0..1) of a histogram in microseconds, 0 when empty. */
 uint64_t faii_hist_quantile_us(const uint64_t *hist, double q);
-
-/*
- * The C implementation of the residency contract (ebpf/residency.bpf.c):
- * node id -> jurisdiction from the registry, class -> allowed set from the
- * published route set; both single atomic reads, so a packet never sees half
- * of an update.
- */
-struct faii_residency_c {
-	struct rte_hash *nodes_by_id; /* node id -> registry slot, lock-free reads */
-	struct faii_node_live *live;
-	_Atomic(struct faii_route_set *) *route_set;
-	uint16_t udp_port;
-};
-uint32_t faii_residency_judge_c(void *ctx, const void *frame, uint32_t len);
 
 #endif /* FAII_DATAPLANE_H */

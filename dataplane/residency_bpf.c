@@ -12,7 +12,8 @@
  *    an RTE_BPF_XTYPE_VAR xsym and writes the variable's address into the
  *    instruction pair (src_reg stays 0: clang leaves it 0 and only libbpf
  *    turns it into BPF_PSEUDO_MAP_FD), so a map reference becomes the address
- *    of one of the map descriptors below, and faii_udp_port that of the port.
+ *    of one of the map descriptors below, and faii_udp_port that of the port;
+ *  - the policy maps (nodes, classes, node ports) are read from the snapshot.
  * A helper learns which policy snapshot, counter row and event ring to use
  * from the per-thread call context that the judge fills before it runs the
  * program, so one packet sees one snapshot however many lookups it makes.
@@ -39,8 +40,9 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "faii/assert.h"
 #include "faii/protocol.h"
-#include "residency_policy.h"
+#include "residency_snapshot.h"
 
 #ifndef FAII_RES_BPF_OBJECT_DEFAULT
 #error "FAII_RES_BPF_OBJECT_DEFAULT must name the built residency.bpf.o"
@@ -66,23 +68,20 @@ _Static_assert(sizeof(struct faii_res_event) % 4 == 0, "rte_ring elements are 4-
 _Static_assert(RTE_IS_POWER_OF_2(FAII_RES_RTE_EVENTS_MAX), "ring size");
 
 /* The maps the object names, by what they stand for here. */
-enum map_kind { MAP_NODES, MAP_CLASSES, MAP_COUNTERS, MAP_EVENTS, MAP_KINDS };
+enum map_kind { MAP_NODES, MAP_CLASSES, MAP_PORTS, MAP_COUNTERS, MAP_EVENTS, MAP_KINDS };
 
 struct map_desc {
 	enum map_kind kind;
 };
 
 static const struct map_desc map_descs[MAP_KINDS] = {
-        [MAP_NODES] = {MAP_NODES},
-        [MAP_CLASSES] = {MAP_CLASSES},
-        [MAP_COUNTERS] = {MAP_COUNTERS},
-        [MAP_EVENTS] = {MAP_EVENTS},
+        [MAP_NODES] = {MAP_NODES},       [MAP_CLASSES] = {MAP_CLASSES}, [MAP_PORTS] = {MAP_PORTS},
+        [MAP_COUNTERS] = {MAP_COUNTERS}, [MAP_EVENTS] = {MAP_EVENTS},
 };
 
 static const char *const map_names[MAP_KINDS] = {
-        [MAP_NODES] = "faii_res_nodes",
-        [MAP_CLASSES] = "faii_res_classes",
-        [MAP_COUNTERS] = "faii_res_counters",
+        [MAP_NODES] = "faii_res_nodes",   [MAP_CLASSES] = "faii_res_classes",
+        [MAP_PORTS] = "faii_res_ports",   [MAP_COUNTERS] = "faii_res_counters",
         [MAP_EVENTS] = "faii_res_events",
 };
 
@@ -166,6 +165,7 @@ static uint64_t helper_map_lookup_elem(uint64_t map, uint64_t key_ptr, uint64_t 
 	switch (m->kind) {
 	case MAP_NODES: return (uintptr_t)faii_res_snapshot_node(c->snap, key);
 	case MAP_CLASSES: return (uintptr_t)faii_res_snapshot_class(c->snap, key);
+	case MAP_PORTS: return (uintptr_t)faii_res_snapshot_port_word(c->snap, key);
 	case MAP_COUNTERS: return key < FAII_RES_COUNTER_SLOTS ? (uintptr_t)&c->row->slot[key] : 0;
 	case MAP_EVENTS:
 	case MAP_KINDS: break;
@@ -341,7 +341,7 @@ static void snapshot_put(struct faii_res_snapshot *s, uint32_t node_id, uint32_t
 		i = (i + 1) & s->slot_mask;
 	if (s->slots[i].node_id == 0)
 		s->node_count++;
-	RTE_VERIFY(s->node_count * 2 <= s->slot_mask + 1);
+	FAII_ASSERT(s->node_count * 2 <= s->slot_mask + 1);
 	s->slots[i] = (struct faii_res_node_slot){node_id, {jurisdiction}};
 }
 
@@ -353,6 +353,7 @@ static struct faii_res_snapshot *snapshot_copy(const struct faii_res_snapshot *s
 	if (n == NULL)
 		return NULL;
 	memcpy(n->classes, s->classes, sizeof(n->classes));
+	memcpy(n->ports, s->ports, sizeof(n->ports));
 	for (uint32_t i = 0; i <= s->slot_mask; i++)
 		if (s->slots[i].node_id != 0 && s->slots[i].node_id != skip)
 			snapshot_put(n, s->slots[i].node_id, s->slots[i].value.jurisdiction);
@@ -401,22 +402,22 @@ static const struct faii_res_snapshot *current(struct faii_res_rte *res)
 	return atomic_load_explicit(&res->policy, memory_order_relaxed);
 }
 
-int faii_res_rte_set_policy(struct faii_res_rte *res, const struct faii_res_rte_node *nodes,
-                            uint32_t node_count,
-                            const struct faii_res_class classes[FAII_RES_CLASSES_MAX])
+int faii_res_rte_set_policy(struct faii_res_rte *res, const struct faii_res_policy *p)
 {
-	if (node_count > FAII_RES_NODES_MAX || (node_count > 0 && nodes == NULL) || classes == NULL)
+	if (p->node_count > FAII_RES_NODES_MAX)
 		return -EINVAL;
-	struct faii_res_snapshot *s = snapshot_new(node_count);
+	struct faii_res_snapshot *s = snapshot_new(p->node_count);
 	if (s == NULL)
 		return -ENOMEM;
-	memcpy(s->classes, classes, sizeof(s->classes));
-	for (uint32_t i = 0; i < node_count; i++) {
-		if (nodes[i].node_id == 0 || faii_res_snapshot_node(s, nodes[i].node_id) != NULL) {
+	memcpy(s->classes, p->classes, sizeof(s->classes));
+	memcpy(s->ports, p->ports, sizeof(s->ports));
+	for (uint32_t i = 0; i < p->node_count; i++) {
+		uint32_t id = p->nodes[i].node_id;
+		if (id == 0 || faii_res_snapshot_node(s, id) != NULL) {
 			rte_free(s);
 			return -EINVAL;
 		}
-		snapshot_put(s, nodes[i].node_id, nodes[i].jurisdiction);
+		snapshot_put(s, id, p->nodes[i].jurisdiction);
 	}
 	pthread_mutex_lock(&res->update_lock);
 	int rc = publish(res, s);

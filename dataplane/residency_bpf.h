@@ -15,15 +15,14 @@
  * Policy updates, counter reads and event reads belong to control threads;
  * updates are serialised among themselves.
  *
- * Atomicity. The policy (node -> jurisdiction, class -> allowed set) is one
- * immutable snapshot. An update builds a new snapshot and publishes it with
- * one atomic pointer store; a judge loads the pointer once per packet and
- * reads nothing else, so every verdict is that of one whole policy, never of
- * a half-applied update. Old snapshots are freed once every judging lcore has
- * reported a quiescent state (rte_rcu_qsbr): each judge reports one when it
- * returns; an lcore that stops judging must call faii_res_rte_quiescent()
- * while idle or faii_res_rte_reader_offline() before it blocks, or updates
- * wait for it (and give up with -EBUSY after FAII_RES_RTE_GRACE_MS).
+ * Atomicity. The policy (node -> jurisdiction, class -> allowed set, node
+ * ports: include/faii/residency_policy.h) is one immutable snapshot. An update builds a new
+ * snapshot and publishes it with one atomic pointer store; a judge loads the pointer once per
+ * packet and reads nothing else, so every verdict is that of one whole policy, never of a
+ * half-applied update. Old snapshots are freed once every judging lcore has reported a quiescent
+ * state (rte_rcu_qsbr): each judge reports one when it returns; an lcore that stops judging must
+ * call faii_res_rte_quiescent() while idle or faii_res_rte_reader_offline() before it blocks, or
+ * updates wait for it (and give up with -EBUSY after FAII_RES_RTE_GRACE_MS).
  */
 #ifndef FAII_RESIDENCY_BPF_H
 #define FAII_RESIDENCY_BPF_H
@@ -33,6 +32,7 @@
 #include <stdint.h>
 
 #include "faii/residency.h"
+#include "faii/residency_policy.h"
 
 struct rte_mbuf;
 struct faii_res_rte;
@@ -61,26 +61,23 @@ bool faii_res_rte_has_bpf(const struct faii_res_rte *res);
 /* True when the program runs as native code from rte_bpf's JIT. */
 bool faii_res_rte_is_jit(const struct faii_res_rte *res);
 
-/* The faii UDP port the judge looks at (default FAII_UDP_PORT_DEFAULT). */
+/*
+ * The appliance's UDP port (default FAII_UDP_PORT_DEFAULT), the program's
+ * faii_udp_port: with the policy's node ports, the ports of faii traffic.
+ * Set it before judging starts; it is not part of a snapshot.
+ */
 void faii_res_rte_set_udp_port(struct faii_res_rte *res, uint16_t port);
 
 /* ------------------------------------------------------------------------ */
 /* Policy updates (control threads). Each is atomic; 0 or a negative errno. */
 
-struct faii_res_rte_node {
-	uint32_t node_id; /* != 0 */
-	uint32_t jurisdiction;
-};
-
 /*
- * Replaces the whole policy in one step: nodes (ids unique, at most
- * FAII_RES_NODES_MAX) and the class table, indexed by class id as the
- * kernel's faii_res_classes array is (entry 0 and entries with defined == 0
- * refuse).
+ * Replaces the whole policy in one step by a copy of p: nodes (ids unique
+ * and not 0, at most FAII_RES_NODES_MAX), the class table indexed by class id
+ * as the kernel's faii_res_classes array is (entry 0 and entries with
+ * defined == 0 refuse), and the node ports.
  */
-int faii_res_rte_set_policy(struct faii_res_rte *res, const struct faii_res_rte_node *nodes,
-                            uint32_t node_count,
-                            const struct faii_res_class classes[FAII_RES_CLASSES_MAX]);
+int faii_res_rte_set_policy(struct faii_res_rte *res, const struct faii_res_policy *p);
 int faii_res_rte_set_node(struct faii_res_rte *res, uint32_t node_id, uint32_t jurisdiction);
 int faii_res_rte_remove_node(struct faii_res_rte *res, uint32_t node_id); /* -ENOENT */
 /* Defines class_id (1..FAII_RESIDENCY_CLASS_MAX) with this allowed set. */

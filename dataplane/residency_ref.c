@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The C reference of the residency judgement (see residency_policy.h). It is
+ * The C reference of the residency judgement (see residency_snapshot.h). It is
  * written apart from the BPF source on purpose: the differential test runs
  * both, and two independent readings of the rules that agree on every packet
  * say more than one reading compiled twice. Every bound is an offset checked
  * against len before the bytes are read; offsets stay far below 2^32 (the
  * walk adds at most six extension headers of at most 2 KiB each).
  */
-#include "residency_policy.h"
+#include "residency_snapshot.h"
 
 #include <stddef.h>
 
@@ -130,9 +130,18 @@ static enum faii_residency_reason walk_ipv6(const uint8_t *f, uint32_t len, uint
 	return is_ext6(next) ? FAII_RES_DROP_MALFORMED : FAII_RES_PASS_NOT_FAII;
 }
 
+/* The appliance's port, or one of the snapshot's node ports. */
+static int faii_port(const struct faii_res_snapshot *s, uint16_t udp_port, uint32_t port)
+{
+	if (port == udp_port)
+		return 1;
+	const uint64_t *bits = faii_res_snapshot_port_word(s, FAII_RES_PORT_WORD(port));
+	return bits != NULL && (*bits >> FAII_RES_PORT_BIT(port)) & 1;
+}
+
 /* The offset of a faii datagram's UDP header, or 0 with v->reason set. */
-static uint64_t find_udp(const uint8_t *f, uint32_t len, uint16_t port, int truncated,
-                         struct faii_res_verdict *v)
+static uint64_t find_udp(const struct faii_res_snapshot *s, const uint8_t *f, uint32_t len,
+                         uint16_t port, int truncated, struct faii_res_verdict *v)
 {
 	v->reason = short_packet(truncated);
 	if (!fits(0, ETH_HDR_LEN, len))
@@ -164,7 +173,7 @@ static uint64_t find_udp(const uint8_t *f, uint32_t len, uint16_t port, int trun
 		return 0;
 	}
 	v->reason = FAII_RES_PASS_NOT_FAII;
-	if (be16(f + udp + 2) != port)
+	if (!faii_port(s, port, be16(f + udp + 2)))
 		return 0;
 	if (first_frag) {
 		v->reason = FAII_RES_DROP_MALFORMED;
@@ -176,7 +185,7 @@ static uint64_t find_udp(const uint8_t *f, uint32_t len, uint16_t port, int trun
 void faii_res_ref_judge(const struct faii_res_snapshot *s, uint16_t udp_port, const uint8_t *frame,
                         uint32_t len, int truncated, struct faii_res_verdict *v)
 {
-	uint64_t udp = find_udp(frame, len, udp_port, truncated, v);
+	uint64_t udp = find_udp(s, frame, len, udp_port, truncated, v);
 	if (udp == 0)
 		return;
 

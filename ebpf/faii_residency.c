@@ -174,11 +174,11 @@ int main(int argc, char **argv)
 	case C_SYNC:
 		rc = faii_res_sync(cfg, pin_dir, &report, err);
 		if (rc == 0)
-			printf("%s: %u nodes, %u classes, udp port %u; %u XDP and %u TC "
-			       "attachments moved to the new policy\n",
+			printf("%s: %u nodes, %u classes, udp port %u, %u node ports; %u XDP and "
+			       "%u TC attachments moved to the new policy\n",
 			       report.first_load ? "loaded" : "synced", report.nodes,
-			       report.classes, cfg->appliance.udp_port, report.xdp_swapped,
-			       report.tc_swapped);
+			       report.classes, cfg->appliance.udp_port, report.ports,
+			       report.xdp_swapped, report.tc_swapped);
 		break;
 	case C_ATTACH_XDP: rc = faii_res_attach_xdp(pin_dir, iface, mode, err); break;
 	case C_ATTACH_TC: rc = faii_res_attach_tc(pin_dir, iface, err); break;

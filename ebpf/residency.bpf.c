@@ -6,13 +6,16 @@
  * The judgement is one function of the packet bytes and the policy maps,
  * judge(); the attach points are thin wrappers around it. It fails closed:
  * a task to an unknown node, of an undefined class, without a dispatched node,
- * or malformed on the faii port is dropped, each with its own counter and a
+ * or malformed on a faii port is dropped, each with its own counter and a
  * ring-buffer event for the audit log. Traffic that is not faii passes.
  *
  * The walk looks through up to two VLAN tags, IPv4 options, AH and up to six
- * IPv6 extension headers to find the UDP port. A first fragment to the faii
- * port is dropped as malformed (faii never fragments, and a task split across
- * fragments could hide its header); later fragments carry no port and pass.
+ * IPv6 extension headers to find the UDP port. Faii ports are the
+ * appliance's (faii_udp_port) and those of the registered nodes
+ * (faii_res_ports), so a TASK copy is judged whichever port its node listens
+ * on. A first fragment to a faii port is dropped as malformed (faii never
+ * fragments, and a task split across fragments could hide its header); later
+ * fragments carry no port and pass.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -30,8 +33,16 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The faii UDP port; the loader may set it before load. */
+/* The appliance's UDP port; the loader may set it before load. */
 const volatile __u16 faii_udp_port = FAII_UDP_PORT_DEFAULT;
+
+/* The UDP ports of the registered nodes: bit p % 64 of word p / 64. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FAII_RES_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} faii_res_ports SEC(".maps");
 
 /* node id -> jurisdiction index. */
 struct {
@@ -221,6 +232,23 @@ static __always_inline enum faii_residency_reason walk_ipv6(void *l3, void *data
 	return FAII_RES_PASS_NOT_FAII;
 }
 
+/*
+ * 1 for a faii port: the appliance's, or one a registered node listens on. An
+ * ARRAY lookup, which the kernel inlines; rte_bpf calls its emulation, which
+ * reads the policy snapshot of the packet being judged. Without a branch but
+ * the NULL check (which cannot be taken: every word exists), as same() is:
+ * one more branch here would double the paths rte_bpf's verifier explores
+ * through the rest of judge().
+ */
+static __always_inline __u64 faii_port(__u16 port)
+{
+	__u32 word = FAII_RES_PORT_WORD(port);
+	__u64 *bits = bpf_map_lookup_elem(&faii_res_ports, &word);
+	if (bits == NULL)
+		return 0;
+	return (same(port, faii_udp_port) | (*bits >> FAII_RES_PORT_BIT(port))) & 1;
+}
+
 /* Finds the UDP header of a faii datagram; NULL with *reason set otherwise. */
 static __always_inline struct udphdr *find_udp(void *data, void *data_end, int truncated,
                                                enum faii_residency_reason *reason)
@@ -259,7 +287,7 @@ static __always_inline struct udphdr *find_udp(void *data, void *data_end, int t
 		return NULL;
 	}
 	*reason = FAII_RES_PASS_NOT_FAII;
-	if (udp->dest != bpf_htons(faii_udp_port))
+	if (!faii_port(bpf_ntohs(udp->dest)))
 		return NULL;
 	if (w.first_fragment) {
 		/* A fragmented task could hide its header: faii never fragments. */

@@ -34,9 +34,14 @@
 /* An interface can hold at most one XDP program per mode and our one filter. */
 #define ATTACHMENTS_MAX 1024u
 
-/* The generation-specific pins, renamed together by a sync. */
-static const char *const generation_pins[] = {FAII_RES_PIN_NODES, FAII_RES_PIN_CLASSES,
-                                              FAII_RES_PIN_XDP, FAII_RES_PIN_TC};
+/* The generation-specific pins, renamed together by a sync, then the shared ones. */
+static const char *const all_pins[] = {
+        FAII_RES_PIN_NODES, FAII_RES_PIN_CLASSES,  FAII_RES_PIN_PORTS, FAII_RES_PIN_XDP,
+        FAII_RES_PIN_TC,    FAII_RES_PIN_COUNTERS, FAII_RES_PIN_EVENTS};
+#define GENERATION_PINS 5u /* the first five of all_pins */
+
+/* Node ports faii-residency show lists before it abbreviates. */
+#define SHOW_PORTS_MAX 32u
 
 const char *faii_res_counter_name(unsigned slot)
 {
@@ -183,13 +188,13 @@ static bool is_residency_prog(uint32_t id)
 /* Generations: one program pair with its own policy maps.                 */
 
 /*
- * Opens and loads the object with cfg's UDP port. The counters and the ring
+ * Opens and loads the object with the appliance's UDP port. The counters and the ring
  * buffer of the pinned generation (fds >= 0) are reused, so that counts and
  * unread refusals survive a policy change and faiid's audit reader, which
  * holds the ring buffer open, keeps reading the refusals of every generation.
  */
-static struct faii_residency *generation_load(const struct faii_config *cfg, int counters_fd,
-                                              int events_fd, char err[FAII_RES_ERR_LEN])
+static struct faii_residency *generation_load(uint16_t udp_port, int counters_fd, int events_fd,
+                                              char err[FAII_RES_ERR_LEN])
 {
 	libbpf_set_print(print_warnings);
 	struct faii_residency *skel = faii_residency__open();
@@ -197,7 +202,7 @@ static struct faii_residency *generation_load(const struct faii_config *cfg, int
 		fail(err, "cannot open the residency object: %s", strerror(errno));
 		return NULL;
 	}
-	skel->rodata->faii_udp_port = cfg->appliance.udp_port;
+	skel->rodata->faii_udp_port = udp_port;
 	int rc = 0;
 	if (counters_fd >= 0)
 		rc = bpf_map__reuse_fd(skel->maps.faii_res_counters, counters_fd);
@@ -220,44 +225,62 @@ static struct faii_residency *generation_load(const struct faii_config *cfg, int
 	return skel;
 }
 
+/* node id -> jurisdiction index, one batch. */
+static int fill_nodes(struct faii_residency *skel, const struct faii_res_policy *policy,
+                      char err[FAII_RES_ERR_LEN])
+{
+	static uint32_t keys[FAII_RES_NODES_MAX];
+	static struct faii_res_node values[FAII_RES_NODES_MAX];
+	LIBBPF_OPTS(bpf_map_batch_opts, batch, .elem_flags = BPF_ANY);
+	uint32_t count = policy->node_count;
+	for (uint32_t i = 0; i < count; i++) {
+		keys[i] = policy->nodes[i].node_id;
+		values[i] = (struct faii_res_node){.jurisdiction = policy->nodes[i].jurisdiction};
+	}
+	if (count > 0 && bpf_map_update_batch(bpf_map__fd(skel->maps.faii_res_nodes), keys, values,
+	                                      &count, &batch) != 0)
+		return fail(err, "faii_res_nodes: batch update of %u nodes: %s", policy->node_count,
+		            strerror(errno));
+	return 0;
+}
+
+/* Every entry of an ARRAY map (keys 0..n-1) from values, one batch. */
+static int fill_array(struct bpf_map *map, const void *values, uint32_t n,
+                      char err[FAII_RES_ERR_LEN])
+{
+	static uint32_t keys[FAII_RES_PORT_WORDS];
+	LIBBPF_OPTS(bpf_map_batch_opts, batch, .elem_flags = BPF_ANY);
+	if (n > FAII_RES_PORT_WORDS)
+		return fail(err, "%s: %u entries, at most %u", bpf_map__name(map), n,
+		            FAII_RES_PORT_WORDS);
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	uint32_t count = n;
+	if (bpf_map_update_batch(bpf_map__fd(map), keys, values, &count, &batch) != 0)
+		return fail(err, "%s: batch update: %s", bpf_map__name(map), strerror(errno));
+	return 0;
+}
+
 /*
- * Writes cfg's policy into the generation's maps, which no program can see
- * yet: node id -> jurisdiction index for every node, and for every class id
- * 0..63 its allowed set and whether it exists (ids not in cfg fail closed).
+ * Writes the policy into the generation's maps, which no program can see
+ * yet: node id -> jurisdiction index for every node, for every class id 0..63
+ * its allowed set and whether it exists, and the node ports' bitmap.
  */
-static int generation_fill(struct faii_residency *skel, const struct faii_config *cfg,
+static int generation_fill(struct faii_residency *skel, const struct faii_res_policy *policy,
                            struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN])
 {
-	static uint32_t node_keys[FAII_CFG_NODES_MAX];
-	static struct faii_res_node node_values[FAII_CFG_NODES_MAX];
-	uint32_t class_keys[FAII_RES_CLASSES_MAX];
-	struct faii_res_class class_values[FAII_RES_CLASSES_MAX];
-	LIBBPF_OPTS(bpf_map_batch_opts, batch, .elem_flags = BPF_ANY);
-
-	uint32_t count = cfg->node_count;
-	for (uint32_t i = 0; i < count; i++) {
-		node_keys[i] = cfg->nodes[i].id;
-		node_values[i] = (struct faii_res_node){.jurisdiction = cfg->nodes[i].jurisdiction};
-	}
-	if (count > 0 && bpf_map_update_batch(bpf_map__fd(skel->maps.faii_res_nodes), node_keys,
-	                                      node_values, &count, &batch) != 0)
-		return fail(err, "faii_res_nodes: batch update of %u nodes: %s", cfg->node_count,
-		            strerror(errno));
-
-	memset(class_values, 0, sizeof(class_values));
-	for (uint32_t id = 0; id < FAII_RES_CLASSES_MAX; id++)
-		class_keys[id] = id;
-	for (uint32_t i = 0; i < cfg->residency_class_count; i++) {
-		const struct faii_cfg_residency_class *c = &cfg->residency_classes[i];
-		class_values[c->id] = (struct faii_res_class){.allowed = c->allowed, .defined = 1};
-	}
-	uint32_t nclasses = FAII_RES_CLASSES_MAX;
-	if (bpf_map_update_batch(bpf_map__fd(skel->maps.faii_res_classes), class_keys, class_values,
-	                         &nclasses, &batch) != 0)
-		return fail(err, "faii_res_classes: batch update: %s", strerror(errno));
+	_Static_assert(FAII_RES_CLASSES_MAX <= FAII_RES_PORT_WORDS, "fill_array's keys");
+	if (fill_nodes(skel, policy, err) != 0 ||
+	    fill_array(skel->maps.faii_res_classes, policy->classes, FAII_RES_CLASSES_MAX, err) !=
+	            0 ||
+	    fill_array(skel->maps.faii_res_ports, policy->ports, FAII_RES_PORT_WORDS, err) != 0)
+		return -1;
 	if (report) {
-		report->nodes = cfg->node_count;
-		report->classes = cfg->residency_class_count;
+		report->nodes = policy->node_count;
+		report->classes = 0;
+		for (uint32_t id = 0; id < FAII_RES_CLASSES_MAX; id++)
+			report->classes += policy->classes[id].defined != 0;
+		report->ports = policy->port_count;
 	}
 	return 0;
 }
@@ -273,12 +296,14 @@ static int generation_pin(struct faii_residency *skel, const char *dir, const ch
 	} pins[] = {
 	        {FAII_RES_PIN_NODES, skel->maps.faii_res_nodes, NULL},
 	        {FAII_RES_PIN_CLASSES, skel->maps.faii_res_classes, NULL},
+	        {FAII_RES_PIN_PORTS, skel->maps.faii_res_ports, NULL},
 	        {FAII_RES_PIN_XDP, NULL, skel->progs.faii_residency_xdp},
 	        {FAII_RES_PIN_TC, NULL, skel->progs.faii_residency_tc},
 	        {FAII_RES_PIN_COUNTERS, skel->maps.faii_res_counters, NULL},
 	        {FAII_RES_PIN_EVENTS, skel->maps.faii_res_events, NULL},
 	};
-	size_t n = shared_too ? ARRAY_SIZE(pins) : ARRAY_SIZE(generation_pins);
+	_Static_assert(ARRAY_SIZE(pins) == ARRAY_SIZE(all_pins), "every pin");
+	size_t n = shared_too ? ARRAY_SIZE(pins) : GENERATION_PINS;
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
 		if (pin_path(path, dir, prefix, pins[i].name, err) != 0)
@@ -293,13 +318,10 @@ static int generation_pin(struct faii_residency *skel, const char *dir, const ch
 
 static void unpin_all(const char *dir, const char *prefix)
 {
-	static const char *const names[] = {FAII_RES_PIN_NODES,    FAII_RES_PIN_CLASSES,
-	                                    FAII_RES_PIN_XDP,      FAII_RES_PIN_TC,
-	                                    FAII_RES_PIN_COUNTERS, FAII_RES_PIN_EVENTS};
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(all_pins); i++) {
 		char path[PATH_MAX];
 		char ignored[FAII_RES_ERR_LEN];
-		if (pin_path(path, dir, prefix, names[i], ignored) == 0)
+		if (pin_path(path, dir, prefix, all_pins[i], ignored) == 0)
 			unlink(path);
 	}
 }
@@ -468,23 +490,20 @@ static int pinned(const char *dir, const char *name)
 }
 
 /* A first generation, pinned under the final names; the caller holds the lock. */
-static int load_locked(const struct faii_config *cfg, const char *dir,
+static int load_locked(const struct faii_res_policy *policy, uint16_t udp_port, const char *dir,
                        struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN])
 {
-	static const char *const all[] = {FAII_RES_PIN_NODES,    FAII_RES_PIN_CLASSES,
-	                                  FAII_RES_PIN_XDP,      FAII_RES_PIN_TC,
-	                                  FAII_RES_PIN_COUNTERS, FAII_RES_PIN_EVENTS};
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		if (pinned(dir, all[i]))
+	for (size_t i = 0; i < ARRAY_SIZE(all_pins); i++) {
+		if (pinned(dir, all_pins[i]))
 			return fail(err,
 			            "%s/%s is already pinned: use sync to change the policy, or "
 			            "unload first",
-			            dir, all[i]);
+			            dir, all_pins[i]);
 	}
-	struct faii_residency *skel = generation_load(cfg, -1, -1, err);
+	struct faii_residency *skel = generation_load(udp_port, -1, -1, err);
 	if (skel == NULL)
 		return -1;
-	int rc = generation_fill(skel, cfg, report, err);
+	int rc = generation_fill(skel, policy, report, err);
 	if (rc == 0)
 		rc = generation_pin(skel, dir, "", true, err);
 	if (rc != 0)
@@ -495,24 +514,45 @@ static int load_locked(const struct faii_config *cfg, const char *dir,
 	return rc;
 }
 
+/* The policy of cfg, built by the builder faiid uses; NULL with err set. */
+static struct faii_res_policy *policy_of(const struct faii_config *cfg, char err[FAII_RES_ERR_LEN])
+{
+	struct faii_res_policy *policy = malloc(sizeof(*policy));
+	char cfg_err[FAII_CFG_ERR_LEN];
+	if (policy == NULL) {
+		fail(err, "out of memory for the residency policy");
+		return NULL;
+	}
+	if (faii_res_policy_from_config(cfg, policy, cfg_err) != 0) {
+		fail(err, "%s", cfg_err);
+		free(policy);
+		return NULL;
+	}
+	return policy;
+}
+
 int faii_res_load(const struct faii_config *cfg, const char *pin_dir, char err[FAII_RES_ERR_LEN])
 {
-	int lock = lock_pin_dir(pin_dir, true, err);
-	if (lock < 0)
+	struct faii_res_policy *policy = policy_of(cfg, err);
+	if (policy == NULL)
 		return -1;
-	int rc = load_locked(cfg, pin_dir, NULL, err);
+	int rc = -1;
+	int lock = lock_pin_dir(pin_dir, true, err);
+	if (lock >= 0)
+		rc = load_locked(policy, cfg->appliance.udp_port, pin_dir, NULL, err);
 	unlock_pin_dir(lock);
+	free(policy);
 	return rc;
 }
 
-static int sync_locked(const struct faii_config *cfg, const char *dir,
+static int sync_locked(const struct faii_res_policy *policy, uint16_t udp_port, const char *dir,
                        struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN])
 {
 	/* Leftovers of a sync that died before its renames were never in use. */
 	unpin_all(dir, SYNC_PREFIX);
 	if (!pinned(dir, FAII_RES_PIN_COUNTERS) && !pinned(dir, FAII_RES_PIN_EVENTS) &&
 	    !pinned(dir, FAII_RES_PIN_XDP) && !pinned(dir, FAII_RES_PIN_TC))
-		return load_locked(cfg, dir, report, err);
+		return load_locked(policy, udp_port, dir, report, err);
 
 	int rc = -1;
 	int counters_fd = -1, events_fd = -1, old_fd[2] = {-1, -1}, new_fd[2];
@@ -527,8 +567,8 @@ static int sync_locked(const struct faii_config *cfg, const char *dir,
 	    (old_fd[0] = open_pin_or_fail(dir, FAII_RES_PIN_XDP, err)) < 0 ||
 	    (old_fd[1] = open_pin_or_fail(dir, FAII_RES_PIN_TC, err)) < 0)
 		goto out;
-	skel = generation_load(cfg, counters_fd, events_fd, err);
-	if (skel == NULL || generation_fill(skel, cfg, report, err) != 0 ||
+	skel = generation_load(udp_port, counters_fd, events_fd, err);
+	if (skel == NULL || generation_fill(skel, policy, report, err) != 0 ||
 	    generation_pin(skel, dir, SYNC_PREFIX, false, err) != 0)
 		goto out;
 	new_fd[0] = bpf_program__fd(skel->progs.faii_residency_xdp);
@@ -549,10 +589,10 @@ static int sync_locked(const struct faii_config *cfg, const char *dir,
 				report->xdp_swapped++;
 		}
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(generation_pins); i++) {
+	for (size_t i = 0; i < GENERATION_PINS; i++) {
 		char from[PATH_MAX], to[PATH_MAX];
-		if (pin_path(from, dir, SYNC_PREFIX, generation_pins[i], err) != 0 ||
-		    pin_path(to, dir, "", generation_pins[i], err) != 0)
+		if (pin_path(from, dir, SYNC_PREFIX, all_pins[i], err) != 0 ||
+		    pin_path(to, dir, "", all_pins[i], err) != 0)
 			goto out;
 		/* rename(2) over the old pin: readers of the path see old or new. */
 		if (rename(from, to) != 0) {
@@ -590,16 +630,30 @@ out:
 	return rc;
 }
 
-int faii_res_sync(const struct faii_config *cfg, const char *pin_dir,
-                  struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN])
+int faii_res_sync_policy(const struct faii_res_policy *policy, uint16_t udp_port,
+                         const char *pin_dir, struct faii_res_sync_report *report,
+                         char err[FAII_RES_ERR_LEN])
 {
 	if (report)
 		memset(report, 0, sizeof(*report));
 	int lock = lock_pin_dir(pin_dir, true, err);
 	if (lock < 0)
 		return -1;
-	int rc = sync_locked(cfg, pin_dir, report, err);
+	int rc = sync_locked(policy, udp_port, pin_dir, report, err);
 	unlock_pin_dir(lock);
+	return rc;
+}
+
+int faii_res_sync(const struct faii_config *cfg, const char *pin_dir,
+                  struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN])
+{
+	if (report)
+		memset(report, 0, sizeof(*report));
+	struct faii_res_policy *policy = policy_of(cfg, err);
+	if (policy == NULL)
+		return -1;
+	int rc = faii_res_sync_policy(policy, cfg->appliance.udp_port, pin_dir, report, err);
+	free(policy);
 	return rc;
 }
 
@@ -842,34 +896,31 @@ static uint32_t count_nodes(int fd, uint32_t per_jurisdiction[64], uint32_t *out
 	return n;
 }
 
-int faii_res_show(const char *pin_dir, const struct faii_config *cfg, FILE *out,
-                  char err[FAII_RES_ERR_LEN])
+/* "node ports N: p1 p2 ...", the first SHOW_PORTS_MAX of them. */
+static void show_ports(int fd, FILE *out)
 {
-	int lock = lock_pin_dir(pin_dir, false, err);
-	if (lock < 0)
-		return -1;
-	int rc = -1;
-	int fds[6] = {-1, -1, -1, -1, -1, -1};
-	static const char *const names[6] = {FAII_RES_PIN_XDP,      FAII_RES_PIN_TC,
-	                                     FAII_RES_PIN_NODES,    FAII_RES_PIN_CLASSES,
-	                                     FAII_RES_PIN_COUNTERS, FAII_RES_PIN_EVENTS};
-	for (int i = 0; i < 6; i++) {
-		if ((fds[i] = open_pin_or_fail(pin_dir, names[i], err)) < 0)
-			goto out;
+	uint32_t count = 0;
+	char list[SHOW_PORTS_MAX * 6 + 8] = "";
+	size_t used = 0;
+	for (uint32_t w = 0; w < FAII_RES_PORT_WORDS; w++) {
+		uint64_t bits = 0;
+		if (bpf_map_lookup_elem(fd, &w, &bits) != 0)
+			continue;
+		for (uint32_t b = 0; b < FAII_RES_PORT_WORD_BITS; b++) {
+			if (!((bits >> b) & 1))
+				continue;
+			if (count++ < SHOW_PORTS_MAX)
+				used += (size_t)snprintf(list + used, sizeof(list) - used, " %u",
+				                         w * FAII_RES_PORT_WORD_BITS + b);
+		}
 	}
-	fprintf(out, "pin directory %s\n", pin_dir);
-	for (int i = 0; i < 2; i++)
-		fprintf(out, "program %-18s id %-6u pinned %s/%s\n", names[i], prog_id(fds[i]),
-		        pin_dir, names[i]);
-	for (int i = 2; i < 6; i++)
-		fprintf(out, "map     %-18s id %-6u pinned %s/%s\n", names[i], map_id(fds[i]),
-		        pin_dir, names[i]);
-	int port = prog_udp_port(fds[0]);
-	if (port >= 0)
-		fprintf(out, "udp port %d\n", port);
+	fprintf(out, "node ports %u:%s%s\n", count, list, count > SHOW_PORTS_MAX ? " ..." : "");
+}
 
+static void show_nodes(int fd, const struct faii_config *cfg, FILE *out)
+{
 	uint32_t per_j[64] = {0}, out_of_set = 0;
-	uint32_t nodes = count_nodes(fds[2], per_j, &out_of_set);
+	uint32_t nodes = count_nodes(fd, per_j, &out_of_set);
 	fprintf(out, "nodes %u:", nodes);
 	for (uint32_t j = 0; j < 64; j++) {
 		if (per_j[j] == 0)
@@ -883,17 +934,16 @@ int faii_res_show(const char *pin_dir, const struct faii_config *cfg, FILE *out,
 	if (out_of_set)
 		fprintf(out, " (outside 0..63: %u)", out_of_set);
 	fputc('\n', out);
-	fprintf(out, "classes:\n");
-	show_classes(fds[3], cfg, out);
+}
 
+/* Every residency attachment in this namespace; current: the pinned programs' ids. */
+static int show_attachments(const uint32_t current[2], FILE *out, char err[FAII_RES_ERR_LEN])
+{
 	struct attachment *found = calloc(ATTACHMENTS_MAX, sizeof(*found));
-	if (found == NULL) {
-		fail(err, "out of memory");
-		goto out;
-	}
+	if (found == NULL)
+		return fail(err, "out of memory");
 	size_t n = 0;
 	struct match m = {.any_residency = true};
-	uint32_t current[2] = {prog_id(fds[0]), prog_id(fds[1])};
 	if (scan(NULL, &m, found, &n, err) == 0) {
 		fprintf(out, "attached in this network namespace: %s\n", n ? "" : "nowhere");
 		for (size_t i = 0; i < n; i++) {
@@ -910,9 +960,48 @@ int faii_res_show(const char *pin_dir, const struct faii_config *cfg, FILE *out,
 		}
 	}
 	free(found);
-	rc = 0;
+	return 0;
+}
+
+int faii_res_show(const char *pin_dir, const struct faii_config *cfg, FILE *out,
+                  char err[FAII_RES_ERR_LEN])
+{
+	enum { XDP, TC, NODES, CLASSES, PORTS, COUNTERS, EVENTS, PINS };
+	static const char *const names[PINS] = {
+	        [XDP] = FAII_RES_PIN_XDP,       [TC] = FAII_RES_PIN_TC,
+	        [NODES] = FAII_RES_PIN_NODES,   [CLASSES] = FAII_RES_PIN_CLASSES,
+	        [PORTS] = FAII_RES_PIN_PORTS,   [COUNTERS] = FAII_RES_PIN_COUNTERS,
+	        [EVENTS] = FAII_RES_PIN_EVENTS,
+	};
+	int lock = lock_pin_dir(pin_dir, false, err);
+	if (lock < 0)
+		return -1;
+	int rc = -1;
+	int fds[PINS];
+	for (int i = 0; i < PINS; i++)
+		fds[i] = -1;
+	for (int i = 0; i < PINS; i++) {
+		if ((fds[i] = open_pin_or_fail(pin_dir, names[i], err)) < 0)
+			goto out;
+	}
+	fprintf(out, "pin directory %s\n", pin_dir);
+	for (int i = XDP; i <= TC; i++)
+		fprintf(out, "program %-18s id %-6u pinned %s/%s\n", names[i], prog_id(fds[i]),
+		        pin_dir, names[i]);
+	for (int i = NODES; i < PINS; i++)
+		fprintf(out, "map     %-18s id %-6u pinned %s/%s\n", names[i], map_id(fds[i]),
+		        pin_dir, names[i]);
+	int port = prog_udp_port(fds[XDP]);
+	if (port >= 0)
+		fprintf(out, "udp port %d\n", port);
+	show_ports(fds[PORTS], out);
+	show_nodes(fds[NODES], cfg, out);
+	fprintf(out, "classes:\n");
+	show_classes(fds[CLASSES], cfg, out);
+	uint32_t current[2] = {prog_id(fds[XDP]), prog_id(fds[TC])};
+	rc = show_attachments(current, out, err);
 out:
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < PINS; i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
 	}

@@ -62,7 +62,9 @@
  *
  * Output: one JSON object per line on stdout; progress on stderr.
  *   bench_dataplane [--nodes 1000,10000,100000] [--seconds S] [--reps N]
- *                   [--budget-us US]
+ *                   [--budget-us US] [--node-ports own|appliance]
+ * --node-ports own puts node i on port 20000 + i % 20000 instead of the
+ * appliance's (the default), so that every copy goes to a node's own port.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -97,15 +99,21 @@
 #include "faii/demo.h"
 #include "faii/wire.h"
 
-#define BURST         FAII_RX_BURST_MAX
-#define RING_SIZE     4096u
-#define NODES_CASES   8u
-#define OPERATORS     40u
-#define WARMUP_S      0.3
-#define LAT_SAMPLES   (8u << 20) /* per-poll durations kept, cycles */
-#define TARGET_MPPS   15.0
-#define TARGET_RATIO  0.5
-#define UDP_PORT      FAII_UDP_PORT_DEFAULT
+#define BURST        FAII_RX_BURST_MAX
+#define RING_SIZE    4096u
+#define NODES_CASES  8u
+#define OPERATORS    40u
+#define WARMUP_S     0.3
+#define LAT_SAMPLES  (8u << 20) /* per-poll durations kept, cycles */
+#define TARGET_MPPS  15.0
+#define TARGET_RATIO 0.5
+#define UDP_PORT     FAII_UDP_PORT_DEFAULT
+/* --node-ports own: node i listens on NODE_PORT_BASE + i % NODE_PORT_SPAN. */
+#define NODE_PORT_BASE 20000u
+#define NODE_PORT_SPAN 20000u
+
+/* Nodes on their own ports (--node-ports own) or all on the appliance's. */
+static bool own_node_ports;
 #define FRAME_BUF_MAX 512u
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -196,7 +204,8 @@ static struct faii_config *make_config(uint32_t nodes)
 		n->addr[1] = (uint8_t)(n->id >> 16);
 		n->addr[2] = (uint8_t)(n->id >> 8);
 		n->addr[3] = (uint8_t)n->id;
-		n->udp_port = UDP_PORT;
+		n->udp_port = own_node_ports ? (uint16_t)(NODE_PORT_BASE + i % NODE_PORT_SPAN)
+		                             : (uint16_t)UDP_PORT;
 		n->capacity_tasks_per_s = capacity_of[n->node_class] * uniform(0.8, 1.2);
 		n->service_rate_tasks_per_s = n->capacity_tasks_per_s;
 		n->price = uniform(0.9, 1.1); /* the corridor is mean +- 20 % */
@@ -459,8 +468,10 @@ static void run_pipeline(struct harness *h, struct faii_worker *w, double second
 				const void *f = rte_pktmbuf_mtod(m, const void *);
 				uint16_t flen = rte_pktmbuf_data_len(m);
 				/* Copies go to the nodes' port, results to the client's. */
-				if (faii_parse_frame(f, flen, UDP_PORT, &fv) != FAII_OK &&
-				    faii_parse_frame(f, flen, h->client_port, &fv) != FAII_OK) {
+				enum faii_drop d = faii_parse_frame(f, flen, UDP_PORT, &fv);
+				if (d == FAII_DROP_WRONG_PORT)
+					d = faii_parse_frame(f, flen, fv.dst_port, &fv);
+				if (d != FAII_OK) {
 					out->tx_other++;
 				} else if (fv.msg.type == FAII_MSG_TASK) {
 					out->tx_copies++;
@@ -662,10 +673,16 @@ static uint32_t judge_nothing(void *ctx, const void *frame, uint32_t len)
 	return FAII_RES_PASS_ALLOWED;
 }
 
+/* The C reference over the appliance judge's policy snapshot. */
+static uint32_t judge_c_reference(void *ctx, const void *frame, uint32_t len)
+{
+	return faii_res_c_judge(ctx, frame, len);
+}
+
 /*
  * perf/bench residency's dataplane part: the same appliance and traffic with
- * the residency hook running the BPF program (rte_bpf, JIT), the C judge,
- * and no check, alternated within each repetition.
+ * the residency hook running the BPF program (rte_bpf, JIT), its C
+ * reference, and no check, alternated within each repetition.
  */
 static void bench_residency(struct harness *h, uint32_t nodes, double seconds, unsigned reps)
 {
@@ -674,7 +691,7 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	if (faii_appliance_init(&a, make_config(nodes), &h->port, 1, 1, h->pool, err,
 	                        sizeof(err)) != 0)
 		die("appliance: %s", err);
-	if (a.residency_rte == NULL)
+	if (!faii_res_rte_has_bpf(a.residency_rte))
 		die("the residency program is not running: %s", a.residency_mode);
 	fprintf(stderr, "bench_dataplane: residency judge: %s\n", a.residency_mode);
 	struct faii_worker *w = &a.workers[0];
@@ -686,7 +703,7 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	} modes[] = {
 	        {"none", judge_nothing, NULL, {0}},
 	        {"bpf", a.dp.residency_judge, a.dp.residency_ctx, {0}},
-	        {"c", faii_residency_judge_c, &a.residency_c, {0}},
+	        {"c", judge_c_reference, a.residency_rte, {0}},
 	};
 	struct run r;
 	run_pipeline(h, w, WARMUP_S, false, &r);
@@ -705,18 +722,20 @@ static void bench_residency(struct harness *h, uint32_t nodes, double seconds, u
 	double none = median(modes[0].mpps, reps), bpf = median(modes[1].mpps, reps),
 	       c = median(modes[2].mpps, reps);
 	printf("{\"bench\": \"residency\", \"case\": \"faiid_pipeline_with_program_mpps\", "
-	       "\"nodes\": %u, \"value\": %.3f, \"unit\": \"Mpps\", \"baseline\": "
+	       "\"nodes\": %u, \"node_ports\": \"%s\", \"value\": %.3f, \"unit\": \"Mpps\", "
+	       "\"baseline\": "
 	       "\"faiid_pipeline_without_residency_check\", \"baseline_value\": %.3f, \"ratio\": "
 	       "%.3f, \"better\": \"higher\", \"cost_share\": %.3f, \"target\": \"program costs "
 	       "<= 10%% of dataplane throughput\", \"target_met\": %s, \"reps\": %u, "
 	       "\"refused\": %" PRIu64 ", \"judge\": \"%s\"}\n",
-	       nodes, bpf, none, bpf / none, 1.0 - bpf / none, bpf >= 0.9 * none ? "true" : "false",
-	       reps, refused, a.residency_mode);
+	       nodes, own_node_ports ? "own" : "appliance", bpf, none, bpf / none, 1.0 - bpf / none,
+	       bpf >= 0.9 * none ? "true" : "false", reps, refused, a.residency_mode);
 	printf("{\"bench\": \"residency\", \"case\": \"faiid_pipeline_with_c_judge_mpps\", "
-	       "\"nodes\": %u, \"value\": %.3f, \"unit\": \"Mpps\", \"baseline\": "
+	       "\"nodes\": %u, \"node_ports\": \"%s\", \"value\": %.3f, \"unit\": \"Mpps\", "
+	       "\"baseline\": "
 	       "\"faiid_pipeline_without_residency_check\", \"baseline_value\": %.3f, \"ratio\": "
 	       "%.3f, \"better\": \"higher\", \"reps\": %u}\n",
-	       nodes, c, none, c / none, reps);
+	       nodes, own_node_ports ? "own" : "appliance", c, none, c / none, reps);
 	fflush(stdout);
 	rte_pktmbuf_free_bulk(h->pending, h->npending);
 	h->npending = 0;
@@ -888,7 +907,7 @@ static void bench_auth(struct harness *h, uint32_t nodes, double seconds, unsign
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dataplane [--nodes N,N,...] [--seconds S] [--reps N] "
-	                "[--budget-us US]\n");
+	                "[--budget-us US] [--node-ports own|appliance]\n");
 	exit(2);
 }
 
@@ -913,6 +932,9 @@ int main(int argc, char **argv)
 			reps = (unsigned)strtoul(v, NULL, 10);
 		} else if (strcmp(argv[i], "--budget-us") == 0 && v) {
 			budget_us = (uint32_t)strtoul(v, NULL, 10);
+		} else if (strcmp(argv[i], "--node-ports") == 0 && v &&
+		           (strcmp(v, "own") == 0 || strcmp(v, "appliance") == 0)) {
+			own_node_ports = strcmp(v, "own") == 0;
 		} else {
 			usage();
 		}

@@ -2,12 +2,16 @@
 /*
  * Benchmark of the residency program's XDP entry point in the kernel:
  * nanoseconds per packet under BPF_PROG_TEST_RUN (JIT on), for
- *   xdp_allowed        a dispatched TASK whose node is in an allowed jurisdiction
+ *   xdp_allowed        a dispatched TASK whose node is in an allowed jurisdiction,
+ *                      to the appliance's port
+ *   xdp_allowed_node_port  the same to the node's own port, found in the
+ *                      port map (faii_res_ports)
  *   xdp_forbidden      a TASK to a forbidden node: a drop and a ring-buffer
  *                      event, read by a consumer as in production
  *   xdp_forbidden_ring_full  the same with nobody reading: every refusal takes
  *                      the lost-event path (what an overloaded reader costs)
- *   xdp_not_faii       a UDP datagram to another port
+ *   xdp_not_faii       a UDP datagram to a port neither the appliance's nor
+ *                      a node's (a port-map lookup that misses)
  * against the baseline "xdp_pass": a two-instruction program that returns
  * XDP_PASS, run in the same way in the same run, so that the test-run
  * harness's own cost per repetition (context set-up, the indirect call) is
@@ -52,6 +56,7 @@
 #define CLASS_CH_ONLY 2u
 #define JUR_CH        0u
 #define JUR_US        1u
+#define NODE_PORT     9000u /* NODE_ALLOWED's own port, in the port map */
 
 struct frame {
 	uint8_t buf[FRAME_MAX];
@@ -161,13 +166,17 @@ int main(int argc, char **argv)
 	}
 	int nodes = bpf_map__fd(skel->maps.faii_res_nodes);
 	int classes = bpf_map__fd(skel->maps.faii_res_classes);
+	int ports = bpf_map__fd(skel->maps.faii_res_ports);
+	uint32_t k_word = FAII_RES_PORT_WORD(NODE_PORT);
+	uint64_t port_bit = UINT64_C(1) << FAII_RES_PORT_BIT(NODE_PORT);
 	int counters = bpf_map__fd(skel->maps.faii_res_counters);
 	uint32_t k_allowed = NODE_ALLOWED, k_forbid = NODE_FORBID, k_class = CLASS_CH_ONLY;
 	struct faii_res_node ch = {.jurisdiction = JUR_CH}, us = {.jurisdiction = JUR_US};
 	struct faii_res_class ch_only = {.allowed = UINT64_C(1) << JUR_CH, .defined = 1};
 	if (bpf_map_update_elem(nodes, &k_allowed, &ch, BPF_ANY) != 0 ||
 	    bpf_map_update_elem(nodes, &k_forbid, &us, BPF_ANY) != 0 ||
-	    bpf_map_update_elem(classes, &k_class, &ch_only, BPF_ANY) != 0) {
+	    bpf_map_update_elem(classes, &k_class, &ch_only, BPF_ANY) != 0 ||
+	    bpf_map_update_elem(ports, &k_word, &port_bit, BPF_ANY) != 0) {
 		fprintf(stderr, "bench_residency_kernel: cannot fill the maps: %s\n",
 		        strerror(errno));
 		return 1;
@@ -188,8 +197,9 @@ int main(int argc, char **argv)
 	}
 	int xdp = bpf_program__fd(skel->progs.faii_residency_xdp);
 
-	static struct frame allowed, forbidden, not_faii;
+	static struct frame allowed, allowed_node_port, forbidden, not_faii;
 	build_task(&allowed, NODE_ALLOWED, FAII_UDP_PORT_DEFAULT);
+	build_task(&allowed_node_port, NODE_ALLOWED, NODE_PORT);
 	build_task(&forbidden, NODE_FORBID, FAII_UDP_PORT_DEFAULT);
 	build_task(&not_faii, NODE_FORBID, FAII_UDP_PORT_DEFAULT + 1);
 
@@ -200,6 +210,7 @@ int main(int argc, char **argv)
 		bool drain, chunked;
 	} cases[] = {
 	        {"xdp_allowed", "xdp_pass", &allowed, XDP_PASS, false, false},
+	        {"xdp_allowed_node_port", "xdp_pass", &allowed_node_port, XDP_PASS, false, false},
 	        {"xdp_forbidden", "xdp_pass", &forbidden, XDP_DROP, true, true},
 	        {"xdp_forbidden_ring_full", "xdp_pass", &forbidden, XDP_DROP, false, false},
 	        {"xdp_not_faii", "xdp_pass", &not_faii, XDP_PASS, false, false},

@@ -7,10 +7,11 @@
  * Both include what the dataplane pays per packet: the snapshot load, the
  * counter, the quiescent-state report and, for refusals, the event.
  *
- * Cases: an allowed IPv4 task, an allowed IPv6 task behind a VLAN tag, and a
+ * Cases: an allowed IPv4 task, an allowed IPv6 task behind a VLAN tag, a
  * forbidden IPv4 task (its event goes to the ring, drained between
  * repetitions; once full, the lost-event path is measured too, as under a
- * flood). Method: ITERS calls per repetition (default 2 M) timed with
+ * flood), all to the appliance's port, and an allowed IPv4 task to its node's
+ * own port (found in the port map). Method: ITERS calls per repetition (default 2 M) timed with
  * CLOCK_MONOTONIC, best of REPS (default 5), candidate and baseline
  * interleaved; one byte the judge does not read changes every iteration and
  * every verdict is folded into a volatile sink.
@@ -31,11 +32,12 @@
 #include "faii/wire.h"
 #include "residency_bpf.h"
 
-#define NODE_CH  0x101u
-#define NODE_US  0x202u
-#define JUR_CH   3u
-#define JUR_US   7u
-#define CLASS_CH 5u
+#define NODE_CH   0x101u
+#define NODE_US   0x202u
+#define JUR_CH    3u
+#define JUR_US    7u
+#define CLASS_CH  5u
+#define NODE_PORT 9000u /* NODE_CH's own port, in the port map */
 
 static volatile uint64_t sink;
 
@@ -52,7 +54,8 @@ struct bench_case {
 	uint32_t len;
 };
 
-static uint32_t build(uint8_t *buf, size_t cap, bool ipv6, bool vlan, uint32_t node)
+static uint32_t build(uint8_t *buf, size_t cap, bool ipv6, bool vlan, uint32_t node,
+                      uint16_t dst_port)
 {
 	uint8_t msg[FAII_MSG_SIZE_MAX];
 	static const uint8_t payload[16];
@@ -68,7 +71,7 @@ static uint32_t build(uint8_t *buf, size_t cap, bool ipv6, bool vlan, uint32_t n
 	                               .vlan = vlan,
 	                               .vlan_tci = 100,
 	                               .src_port = 40000,
-	                               .dst_port = FAII_UDP_PORT_DEFAULT};
+	                               .dst_port = dst_port};
 	return (uint32_t)faii_frame_build(buf, cap, &spec, msg, len);
 }
 
@@ -114,18 +117,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_residency_rte: %s\n", err);
 		return 1;
 	}
-	const struct faii_res_rte_node nodes[] = {{NODE_CH, JUR_CH}, {NODE_US, JUR_US}};
-	struct faii_res_class classes[FAII_RES_CLASSES_MAX] = {0};
-	classes[CLASS_CH] = (struct faii_res_class){.allowed = UINT64_C(1) << JUR_CH, .defined = 1};
-	if (faii_res_rte_set_policy(res, nodes, 2, classes) != 0)
+	static struct faii_res_policy policy; /* about 1 MiB */
+	policy.nodes[0] = (struct faii_res_policy_node){NODE_CH, JUR_CH};
+	policy.nodes[1] = (struct faii_res_policy_node){NODE_US, JUR_US};
+	policy.node_count = 2;
+	policy.classes[CLASS_CH] =
+	        (struct faii_res_class){.allowed = UINT64_C(1) << JUR_CH, .defined = 1};
+	faii_res_policy_add_port(&policy, NODE_PORT);
+	if (faii_res_rte_set_policy(res, &policy) != 0)
 		return 1;
 
+	const uint16_t port = FAII_UDP_PORT_DEFAULT;
 	static struct bench_case cases[] = {{.name = "allowed_ipv4"},
 	                                    {.name = "allowed_vlan_ipv6"},
-	                                    {.name = "forbidden_ipv4"}};
-	cases[0].len = build(cases[0].frame, sizeof(cases[0].frame), false, false, NODE_CH);
-	cases[1].len = build(cases[1].frame, sizeof(cases[1].frame), true, true, NODE_CH);
-	cases[2].len = build(cases[2].frame, sizeof(cases[2].frame), false, false, NODE_US);
+	                                    {.name = "forbidden_ipv4"},
+	                                    {.name = "allowed_ipv4_node_port"}};
+	cases[0].len = build(cases[0].frame, sizeof(cases[0].frame), false, false, NODE_CH, port);
+	cases[1].len = build(cases[1].frame, sizeof(cases[1].frame), true, true, NODE_CH, port);
+	cases[2].len = build(cases[2].frame, sizeof(cases[2].frame), false, false, NODE_US, port);
+	cases[3].len =
+	        build(cases[3].frame, sizeof(cases[3].frame), false, false, NODE_CH, NODE_PORT);
 	const char *engine = faii_res_rte_is_jit(res) ? "rte_bpf_jit" : "rte_bpf_interp";
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {

@@ -227,4 +227,21 @@ const struct faii_cfg_residency_class *faii_config_residency_class(const struct 
                                                                    uint16_t id);
 const struct faii_cfg_region *faii_config_region(const struct faii_config *c, uint16_t id);
 
+struct faii_res_policy;
+/*
+ * The residency policy of a configuration (faii/residency_policy.h,
+ * control/residency_policy.c); faiid passes its registry's:
+ *  - nodes: every node not removed, with its jurisdiction index;
+ *  - classes: every configured class, allowed bit j = jurisdictions[j];
+ *  - ports: the UDP port of every node in cfg, removed ones included, so
+ *    that a task to a removed node is refused as an unknown node instead of
+ *    passing as traffic that is not faii.
+ * The appliance's own port is not in ports: it is the program's load-time
+ * constant (faii_udp_port). Nodes come out sorted by id. Returns 0, or -1
+ * with a message when a node id appears twice (a configuration file may say
+ * so; the registry refuses it). Control threads only.
+ */
+int faii_res_policy_from_config(const struct faii_config *cfg, struct faii_res_policy *out,
+                                char err[FAII_CFG_ERR_LEN]);
+
 #endif /* FAII_CONFIG_H */

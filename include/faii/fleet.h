@@ -99,9 +99,8 @@ struct faii_route_set {
 	uint32_t table_count;
 	uint32_t region_count;
 	uint8_t region_slot[FAII_REGION_ID_MAX + 1]; /* FAII_REGION_NO_SLOT when unknown */
-	/* Residency policy snapshot: class id -> allowed jurisdictions. */
-	uint64_t class_allowed[FAII_RESIDENCY_CLASS_MAX + 1];
-	uint8_t class_defined[FAII_RESIDENCY_CLASS_MAX + 1];
+	/* No residency policy here: the residency judge's snapshot
+	 * (faii/residency_policy.h) is its only copy in the dataplane. */
 	uint32_t index[FAII_ROUTE_KEYS_MAX]; /* key -> table, FAII_ROUTE_NO_TABLE */
 	struct faii_route_dp_table tables[];
 };

@@ -40,8 +40,8 @@
 	(FAII_CFG_REGIONS_MAX * FAII_CATEGORY_COUNT * (FAII_RESIDENCY_CLASS_MAX + 1))
 
 /* ---- residency maps (kernel and rte_bpf) ---- */
-#define FAII_RES_NODES_MAX   65536u /* node id -> jurisdiction entries */
-#define FAII_RES_CLASSES_MAX 64u    /* ids 1..FAII_RESIDENCY_CLASS_MAX */
+#define FAII_RES_NODES_MAX   FAII_CFG_NODES_MAX /* node id -> jurisdiction entries */
+#define FAII_RES_CLASSES_MAX 64u                /* ids 1..FAII_RESIDENCY_CLASS_MAX */
 
 /* ---- relationships ---- */
 _Static_assert(FAII_CFG_JURISDICTIONS_MAX <= 64, "a class's allowed set is one uint64_t");
@@ -56,8 +56,8 @@ _Static_assert(FAII_CFG_NODES_MAX <= FAII_NODE_ID_MAX, "every slot can hold a di
 _Static_assert(FAII_CFG_NODES_MAX < 0xFFFFFFFFu, "registry slots are uint32_t");
 _Static_assert(FAII_CFG_VALIDATORS_MAX >= 4, "a committee tolerates at least one fault");
 _Static_assert(FAII_CFG_OPERATORS_MAX <= 0xFFFFu, "operator indexes are uint16_t");
-/* The residency node map is smaller than the registry: the dataplane and the
- * loader refuse (and count) nodes beyond it rather than judge them wrongly. */
-_Static_assert(FAII_RES_NODES_MAX <= FAII_CFG_NODES_MAX, "map no larger than the registry");
+/* The residency program is the only judge: every node the registry can hold
+ * must fit its node map. */
+_Static_assert(FAII_RES_NODES_MAX == FAII_CFG_NODES_MAX, "the node map holds the registry");
 
 #endif /* FAII_LIMITS_H */

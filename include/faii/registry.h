@@ -89,8 +89,8 @@ struct faii_registry {
 	_Atomic uint32_t *latency_us;
 	struct rte_hash *by_id; /* node id -> slot */
 	uint64_t slow[FAII_SLOW_OUTCOME_COUNT][FAII_MSG_TYPE_MAX + 1];
-	/* Node jurisdictions or classes changed: the residency program's maps
-	 * must be refilled. */
+	/* Nodes, their jurisdictions or ports, or classes changed: the
+	 * residency policy must be built and installed again. */
 	bool residency_dirty;
 	/* A node's key, address or status changed: the workers' auth set
 	 * (include/faii/auth.h) must be published again. */

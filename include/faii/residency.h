@@ -9,6 +9,10 @@
  * node is known, its residency class is defined, and the node's jurisdiction
  * is in the class's allowed set. Traffic that is not faii passes untouched.
  *
+ * Faii traffic is UDP to a faii port: the appliance's own (a load-time
+ * constant of the program) or a registered node's (the port map), since a
+ * TASK copy goes to the port its node listens on.
+ *
  * Error convention: none; the program's verdicts are values of
  * enum faii_residency_reason, counted per reason at every attach point.
  */
@@ -43,8 +47,21 @@ enum faii_residency_reason {
 #define FAII_RES_COUNTER_EVENTS_LOST FAII_RES_REASON_COUNT
 #define FAII_RES_COUNTER_SLOTS       (FAII_RES_REASON_COUNT + 1)
 
-/* Map sizes: node ids are hashed; residency class ids index an array. */
+/* Map sizes: node ids are hashed (as many as the registry holds, so that
+ * every node it can know is known to the program); residency class ids index
+ * an array. FAII_RES_NODES_MAX and FAII_RES_CLASSES_MAX are in limits.h. */
 #define FAII_RES_EVENTS_BYTES (256u * 1024u)
+
+/*
+ * The port map: one bit per UDP port, set for the ports registered nodes
+ * listen on, in 64-bit words (port p is bit p % 64 of word p / 64), so that a
+ * lookup returns 8 bytes whatever the port: 1024 words, 8 KiB.
+ */
+#define FAII_RES_PORTS           65536u
+#define FAII_RES_PORT_WORD_BITS  64u
+#define FAII_RES_PORT_WORDS      (FAII_RES_PORTS / FAII_RES_PORT_WORD_BITS)
+#define FAII_RES_PORT_WORD(port) ((uint32_t)(port) / FAII_RES_PORT_WORD_BITS)
+#define FAII_RES_PORT_BIT(port)  ((uint32_t)(port) % FAII_RES_PORT_WORD_BITS)
 
 /* node id -> jurisdiction index (bit position in a class's allowed set). */
 struct faii_res_node {

@@ -7,12 +7,16 @@
  * atomically with respect to packets (docs/residency.md).
  *
  * Pinned under DIR (appliance.residency_pin_dir, default /sys/fs/bpf/faii):
- *   DIR/faii_res_nodes, faii_res_classes       the policy of the current generation
+ *   DIR/faii_res_nodes, faii_res_classes,
+ *       faii_res_ports                         the policy of the current generation
  *   DIR/faii_res_counters, faii_res_events     shared by every generation
  *   DIR/faii_residency_xdp, faii_residency_tc  the programs of the current generation
  *
+ * The policy written is a struct faii_res_policy (faii/residency_policy.h),
+ * built from a configuration by the one builder faiid uses too.
+ *
  * A policy is never edited in place. faii_res_sync() loads a new generation
- * (program + nodes + classes, reusing the pinned counters and ring buffer),
+ * (program + nodes + classes + ports, reusing the pinned counters and ring buffer),
  * fills its maps while no packet can see them, then swaps every attachment
  * of the old program in this network namespace to the new one (XDP with
  * XDP_FLAGS_REPLACE, TC with BPF_TC_F_REPLACE: one pointer each, published
@@ -33,6 +37,7 @@
 
 #include "faii/config.h"
 #include "faii/residency.h"
+#include "faii/residency_policy.h"
 
 #define FAII_RES_ERR_LEN 512u
 
@@ -44,6 +49,7 @@
 /* Names of the pins under the pin directory. */
 #define FAII_RES_PIN_NODES    "faii_res_nodes"
 #define FAII_RES_PIN_CLASSES  "faii_res_classes"
+#define FAII_RES_PIN_PORTS    "faii_res_ports"
 #define FAII_RES_PIN_COUNTERS "faii_res_counters"
 #define FAII_RES_PIN_EVENTS   "faii_res_events"
 #define FAII_RES_PIN_XDP      "faii_residency_xdp"
@@ -59,6 +65,7 @@ struct faii_res_sync_report {
 	bool first_load;      /* nothing was pinned: the sync was a load */
 	uint32_t nodes;       /* entries written to faii_res_nodes */
 	uint32_t classes;     /* defined classes written to faii_res_classes */
+	uint32_t ports;       /* node ports set in faii_res_ports */
 	uint32_t xdp_swapped; /* XDP attachments moved to the new generation */
 	uint32_t tc_swapped;  /* TC egress filters moved to the new generation */
 };
@@ -70,6 +77,11 @@ int faii_res_load(const struct faii_config *cfg, const char *pin_dir, char err[F
  * loads when nothing is pinned. report may be NULL. */
 int faii_res_sync(const struct faii_config *cfg, const char *pin_dir,
                   struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN]);
+/* The same with a policy already built (faiid hands over the object its
+ * dataplane judge gets) and the appliance's UDP port. */
+int faii_res_sync_policy(const struct faii_res_policy *policy, uint16_t udp_port,
+                         const char *pin_dir, struct faii_res_sync_report *report,
+                         char err[FAII_RES_ERR_LEN]);
 
 /* Attaches the pinned program; already attached (the same program): no-op. */
 int faii_res_attach_xdp(const char *pin_dir, const char *ifname, enum faii_res_xdp_mode mode,
@@ -90,7 +102,8 @@ int faii_res_read_counters(const char *pin_dir, uint64_t counters[FAII_RES_COUNT
 /* "pass_allowed", ..., "events_lost"; NULL out of range. */
 const char *faii_res_counter_name(unsigned slot);
 
-/* Pins, ids, UDP port, policy (named from cfg when given) and attachments. */
+/* Pins, ids, UDP port, node ports, policy (named from cfg when given) and
+ * attachments. */
 int faii_res_show(const char *pin_dir, const struct faii_config *cfg, FILE *out,
                   char err[FAII_RES_ERR_LEN]);
 

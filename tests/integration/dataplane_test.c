@@ -112,11 +112,15 @@ static const char world[] = "jurisdictions:\n"
 /* Node i of the array gets id i + 1, 192.0.2.<id>:<7000 + id>, operator
  * ASN 64512 + operator name's first byte, and its demo key pair. */
 /* Nodes listen on NODE_PORT0 + id, or all on this port when it is set (the
- * residency program recognises faii traffic by appliance.udp_port). */
+ * appliance's own, a faii port to the residency program as node ports are),
+ * or on the port a node moved to (registered again, added by an operator). */
 static uint16_t node_port_override;
+static uint16_t node_port_moved[NODES_MAX + 1];
 
 static uint16_t node_port(uint32_t node_id)
 {
+	if (node_id <= NODES_MAX && node_port_moved[node_id] != 0)
+		return node_port_moved[node_id];
 	return node_port_override ? node_port_override : (uint16_t)(NODE_PORT0 + node_id);
 }
 
@@ -1996,8 +2000,8 @@ Test(dataplane, stale_attestation_scores_at_the_esg_floor)
 
 /*
  * The residency program itself at the hook (issue: one object, three attach
- * points): with every node on the faii port faiid loads ebpf/residency.bpf.o
- * into rte_bpf. The cheapest, greenest node sits in the US; CH-only tasks,
+ * points), here with every node on the appliance's own port: faiid loads
+ * ebpf/residency.bpf.o into rte_bpf. The cheapest, greenest node sits in the US; CH-only tasks,
  * replicas and re-dispatches included, never reach it, and the program
  * judged every copy. Then the program's policy alone moves node 2 to the US
  * (as if the tables lagged a change): the program refuses its copies, the
@@ -2012,7 +2016,8 @@ Test(dataplane, residency_program_judges_every_copy)
 		n[i] = node("M", ops[i], i == 0 ? "US" : "CH");
 	n[0].price = 0.85, n[0].solar = 0.95;
 	tb_setup(1, 1, fleet(NULL, n, 9));
-	cr_assert_not_null(T.a.residency_rte, "the program is not loaded: %s", T.a.residency_mode);
+	cr_assert(faii_res_rte_has_bpf(T.a.residency_rte), "the program is not loaded: %s",
+	          T.a.residency_mode);
 	cr_assert_not_null(strstr(T.a.residency_mode, "rte_bpf"));
 
 	uint64_t per[NODES_MAX + 1] = {0};
@@ -2352,4 +2357,194 @@ Test(dataplane, auth_key_file_mode_checked)
 	int rc = faii_appliance_init(&T.a, cfg, &T.port, 1, 1, T.pool, err, sizeof(err));
 	cr_assert_neq(rc, 0, "a world-readable key file was accepted");
 	cr_assert(strstr(err, "chmod 600") != NULL, "%s", err);
+}
+
+/* The program's own counters (faii_res_rte), not the pipeline's. */
+static void program_counters(uint64_t out[FAII_RES_COUNTER_SLOTS])
+{
+	faii_res_rte_counters(T.a.residency_rte, out);
+}
+
+/*
+ * Nodes on their own ports (NODE_PORT0 + id, none the appliance's): the
+ * program's port map makes every copy faii to it, so the BPF program judges
+ * each one itself, as at the kernel's attach points. Its own counters say so
+ * (every copy allowed, none "not faii", which is how a copy the program could
+ * not recognise would show), first dispatches and replicas alike. Then the
+ * program's policy alone moves node 2 to the US: it refuses node 2's copies
+ * on node 2's port, they go elsewhere, and the refusals are its events.
+ */
+Test(dataplane, residency_program_judges_copies_to_node_ports)
+{
+	struct nspec n[4] = {node("M", "a", "US"), node("M", "b", "CH"), node("M", "c", "CH"),
+	                     node("M", "d", "CH")};
+	n[0].price = 0.85, n[0].solar = 0.95;
+	tb_setup(1, 1, fleet(NULL, n, 4));
+	cr_assert(faii_res_rte_has_bpf(T.a.residency_rte), "%s", T.a.residency_mode);
+	for (uint32_t id = 1; id <= 4; id++)
+		cr_assert_neq(node_port(id), UDP_PORT);
+
+	uint64_t per[NODES_MAX + 1] = {0};
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, 300, 16, per);
+	uint64_t copies = total(per);
+	for (unsigned k = 0; k < 10; k++) {
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 1000000);
+		t.consistency = FAII_CONSISTENCY_SESSION;
+		send_task(0, &t);
+		NO = 0;
+		pump();
+		cr_assert_eq(NO, 3, "%u copies for 3 replicas", NO);
+		struct faii_task c[3];
+		for (unsigned r = 0; r < 3; r++) {
+			cr_assert(is_task_copy_to(&O[r], O[r].task.node_id),
+			          "not to its node's port");
+			cr_assert_neq(O[r].task.node_id, 1, "a replica went to the US node");
+			c[r] = O[r].task;
+		}
+		for (unsigned r = 0; r < 3; r++)
+			send_result(0, &c[r], FAII_RESULT_OK, 0xAA);
+		pump();
+		copies += 3;
+	}
+	cr_assert_eq(per[1], 0);
+	uint64_t prog[FAII_RES_COUNTER_SLOTS];
+	program_counters(prog);
+	cr_assert_eq(prog[FAII_RES_PASS_ALLOWED], copies, "the program judged every copy itself");
+	cr_assert_eq(prog[FAII_RES_PASS_NOT_FAII], 0, "a copy was not faii to the program");
+	stats();
+	cr_assert_eq(S.residency[FAII_RES_PASS_ALLOWED], copies);
+
+	cr_assert_eq(faii_res_rte_set_node(T.a.residency_rte, 2, 3 /* US */), 0);
+	memset(per, 0, sizeof(per));
+	run_tasks(&tpl, 200, 16, per);
+	cr_assert_eq(per[2], 0, "a copy the program refused was sent");
+	cr_assert_eq(total(per), 200, "refused copies went elsewhere");
+	program_counters(prog);
+	stats();
+	cr_assert_gt(prog[FAII_RES_DROP_FORBIDDEN], 0);
+	cr_assert_eq(prog[FAII_RES_DROP_FORBIDDEN], S.residency[FAII_RES_DROP_FORBIDDEN]);
+	cr_assert_eq(S.pipe[FAII_PIPE_RESIDENCY_REFUSED], S.residency[FAII_RES_DROP_FORBIDDEN]);
+	cr_assert_eq(prog[FAII_RES_PASS_NOT_FAII], 0);
+	struct faii_res_event ev[64];
+	unsigned got = faii_res_rte_events(T.a.residency_rte, ev, 64);
+	cr_assert_gt(got, 0);
+	for (unsigned i = 0; i < got; i++) {
+		cr_assert_eq(ev[i].node_id, 2);
+		cr_assert_eq(ev[i].reason, FAII_RES_DROP_FORBIDDEN);
+		cr_assert_eq(ev[i].residency_class, RC_CH);
+		cr_assert_eq(ev[i].jurisdiction, 3);
+	}
+}
+
+/* Node 2 registers again, on a new port (signed with its demo key). */
+static void register_on_port(uint32_t node_id, uint16_t port)
+{
+	uint8_t pk[FAII_PUBKEY_SIZE], sk[64], msg[FAII_MSG_SIZE_MAX];
+	faii_demo_node_keypair(node_id, pk, sk);
+	struct faii_register rg;
+	memset(&rg, 0, sizeof(rg));
+	rg.node_id = node_id;
+	rg.operator_id = 2;
+	rg.asn = 64600;
+	rg.capacity_tasks_per_s = 1000;
+	rg.price_micro = 1000000;
+	rg.region = REG_ZURICH;
+	rg.node_class = FAII_CLASS_MEDIUM;
+	rg.eligibility = FAII_ELIGIBILITY_MASK;
+	rg.country[0] = 'C', rg.country[1] = 'H';
+	rg.addr_family = FAII_ADDR_IPV4;
+	put_ip(rg.addr, NODE_NET + node_id);
+	rg.udp_port = port;
+	rg.timestamp_ns = now_ns();
+	memcpy(rg.public_key, pk, sizeof(pk));
+	size_t len = faii_encode_register(msg, sizeof(msg), &rg);
+	cr_assert_gt(len, 0u);
+	send_signed(node_id, msg, len, false, node_id);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+}
+
+/* Copies of n CH-only tasks, each judged (allowed) on its node's port by the
+ * appliance's judge, never found "not faii". */
+static void expect_judged_on_node_ports(unsigned n, uint64_t *per)
+{
+	uint64_t before[FAII_RES_COUNTER_SLOTS], after[FAII_RES_COUNTER_SLOTS];
+	program_counters(before);
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, n, 16, per); /* asserts each copy went to node_port(id) */
+	program_counters(after);
+	cr_assert_eq(after[FAII_RES_PASS_ALLOWED] - before[FAII_RES_PASS_ALLOWED], n);
+	cr_assert_eq(after[FAII_RES_PASS_NOT_FAII], before[FAII_RES_PASS_NOT_FAII],
+	             "a copy was not faii to the program");
+}
+
+/*
+ * The port map follows the registry, in the same snapshot as the node map:
+ * node 2 registers again on a port nobody used, and the operator adds node 3
+ * on another; after the next publish their copies go to those ports and the
+ * program judges every one of them (none "not faii").
+ */
+Test(dataplane, residency_port_map_follows_registry)
+{
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 2));
+	cr_assert(faii_res_rte_has_bpf(T.a.residency_rte), "%s", T.a.residency_mode);
+	uint64_t per[NODES_MAX + 1] = {0};
+	expect_judged_on_node_ports(200, per);
+	cr_assert_gt(per[2], 0);
+
+	const uint16_t moved = 9602, added = 9703;
+	uint64_t syncs = T.a.residency_syncs;
+	register_on_port(2, moved);
+	cr_assert_eq(T.a.reg.slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER], 1);
+	cr_assert(T.a.reg.residency_dirty, "a new port must reach the residency policy");
+	cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	cr_assert_eq(T.a.residency_syncs, syncs + 1);
+	node_port_moved[2] = moved;
+	memset(per, 0, sizeof(per));
+	expect_judged_on_node_ports(200, per);
+	cr_assert_gt(per[2], 0, "no copy to node 2 on its new port");
+
+	struct faii_cfg_node n3 = T.a.reg.cfg->nodes[1];
+	uint8_t sk[64];
+	n3.id = 3;
+	snprintf(n3.name, sizeof(n3.name), "node-3");
+	put_ip(n3.addr, NODE_NET + 3);
+	n3.udp_port = added;
+	faii_demo_node_keypair(3, n3.public_key, sk);
+	cr_assert_geq(faii_registry_add(&T.a.reg, &n3), 0);
+	cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	node_port_moved[3] = added;
+	memset(per, 0, sizeof(per));
+	expect_judged_on_node_ports(300, per);
+	cr_assert_gt(per[3], 0, "no copy to the added node on its port");
+	memset(node_port_moved, 0, sizeof(node_port_moved));
+}
+
+/*
+ * Without the program (FAII_RESIDENCY_JUDGE=c, or an object rte_bpf cannot
+ * load), its C reference judges over the same policy snapshot, port map
+ * included, with the same counters and refusal events.
+ */
+Test(dataplane, residency_c_reference_judges_copies_to_node_ports)
+{
+	cr_assert_eq(setenv("FAII_RESIDENCY_JUDGE", "c", 1), 0);
+	struct nspec n[3] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 3));
+	cr_assert(!faii_res_rte_has_bpf(T.a.residency_rte), "%s", T.a.residency_mode);
+	cr_assert_not_null(strstr(T.a.residency_mode, "C reference"), "%s", T.a.residency_mode);
+	uint64_t per[NODES_MAX + 1] = {0};
+	expect_judged_on_node_ports(200, per);
+	cr_assert_eq(faii_res_rte_set_node(T.a.residency_rte, 2, 3 /* US */), 0);
+	memset(per, 0, sizeof(per));
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	run_tasks(&tpl, 200, 16, per);
+	cr_assert_eq(per[2], 0, "a copy the C reference refused was sent");
+	struct faii_res_event ev[64];
+	unsigned got = faii_res_rte_events(T.a.residency_rte, ev, 64);
+	cr_assert_gt(got, 0, "the C reference's refusals are events too");
+	for (unsigned i = 0; i < got; i++)
+		cr_assert(ev[i].node_id == 2 && ev[i].reason == FAII_RES_DROP_FORBIDDEN);
+	unsetenv("FAII_RESIDENCY_JUDGE");
 }

@@ -4,17 +4,20 @@
 # the benchmarking range); IPv6 off and static ARP entries, so that nothing
 # but the test's own datagrams crosses the link and the counters can be
 # matched exactly. faii-residency loads the program from a configuration
-# (udp_port 7499, not the default, to prove the port reaches the program) on
+# (udp_port 7499, not the default, to prove the port reaches the program;
+# nodes on their own ports 7400 + id, which its port map makes faii too) on
 # a private bpffs and attaches it:
 #   phase xdp-native   XDP on vrx, driver mode (veth has native XDP)
 #   phase xdp-generic  XDP on vrx, generic (skb) mode
 #   phase tc-egress    TC egress filter on vtx, the sending side
 # In each phase real UDP datagrams go from tx to rx: allowed tasks arrive at
 # the receiver's socket; forbidden, unknown-node, unknown-class, undispatched
-# and malformed tasks do not; a RESULT and non-faii UDP pass. The per-CPU
+# and malformed tasks do not, to the appliance's port or to a node's; a
+# RESULT and non-faii UDP (to ports no node uses) pass. The per-CPU
 # counters (faii-residency stats, and bpftool through the pin) must equal what
 # was sent, and the ring buffer must hold one event per refusal. The XDP
-# phases end with a sync to a changed policy under the attached program.
+# phases end with syncs under the attached program: to a changed policy, then
+# to node 13 registered on another port (the old port is no longer faii).
 # Then policy updates under load: FAII_RES_FLIPS (default 1000) syncs between
 # two policies while tasks stream through XDP (residency_flip.c).
 #   residency_netns.sh FAII_RESIDENCY RESIDENCY_PEER RESIDENCY_FLIP
@@ -52,7 +55,7 @@ node() { # ID COUNTRY
     country: $2
     region: lab
     location: [47.0, 8.0]
-    address: "198.18.1.$(($1 % 250 + 1)):7410"
+    address: "198.18.1.$(($1 % 250 + 1)):$((7400 + $1))"
     capacity: 10
     eligibility: [all]
     price: 1
@@ -86,6 +89,8 @@ config "  - {id: 1, name: any, allow: [any]}
   - {id: 3, name: EU-only, allow: [EU]}" 11:CH 12:DE 13:US >"$tmp/base.yaml"
 # The same, with US joining class 2: task 13/2 turns from forbidden to allowed.
 sed 's/allow: \[CH\]}/allow: [CH, US]}/' "$tmp/base.yaml" >"$tmp/widened.yaml"
+# The same, with node 13 registered again on port 7415 instead of 7413.
+sed 's/198.18.1.14:7413/198.18.1.14:7415/' "$tmp/base.yaml" >"$tmp/moved.yaml"
 
 # The two policies of the flip test. Any mixture of them judges some task
 # differently from both (task node/class: A, B, a mixture):
@@ -140,27 +145,54 @@ traffic=(
 	"short:7499:$n:11:2"  # malformed: one byte short of the task body
 	"result:7499:$n"      # faii, not a task: passes
 	"raw:7500:$n"         # not faii: passes
-	"task:7410:$n:13:2"   # a forbidden task, but to 7410, not the faii port here
+	"task:7410:$n:13:2"   # a forbidden task, but to 7410, no faii port here
+	"task:7411:$n:11:2"   # allowed, to node 11's own port
+	"task:7413:$n:13:2"   # forbidden, to node 13's own port
+	"badmagic:7412:$n:12:3" # malformed, to node 12's own port
+	"raw:7414:$n"         # not faii: no node listens on 7414
 )
-want_counters="{\"pass_allowed\": $((3 * n)), \"pass_not_faii\": $((2 * n)), \"pass_not_task\": $n, \"drop_malformed\": $((2 * n)), \"drop_undispatched\": $n, \"drop_unknown_node\": $n, \"drop_unknown_class\": $((2 * n)), \"drop_forbidden\": $((2 * n)), \"events_lost\": 0}"
-want_recv=$(printf '%s\n' "recv 7410 task 13 2 $n" "recv 7499 result $n" \
-	"recv 7499 task 11 2 $n" "recv 7499 task 12 3 $n" "recv 7499 task 13 1 $n" \
-	"recv 7500 other $n")
+want_counters="{\"pass_allowed\": $((4 * n)), \"pass_not_faii\": $((3 * n)), \"pass_not_task\": $n, \"drop_malformed\": $((3 * n)), \"drop_undispatched\": $n, \"drop_unknown_node\": $n, \"drop_unknown_class\": $((2 * n)), \"drop_forbidden\": $((3 * n)), \"events_lost\": 0}"
+want_recv=$(printf '%s\n' "recv 7410 task 13 2 $n" "recv 7411 task 11 2 $n" "recv 7414 other $n" \
+	"recv 7499 result $n" "recv 7499 task 11 2 $n" "recv 7499 task 12 3 $n" \
+	"recv 7499 task 13 1 $n" "recv 7500 other $n")
 # event REASON NODE CLASS JURISDICTION COUNT
-want_events=$(printf '%s\n' "event drop_forbidden 11 3 0 $n" "event drop_forbidden 13 2 2 $n" \
-	"event drop_malformed 0 0 255 $((2 * n))" "event drop_undispatched 0 2 255 $n" \
+want_events=$(printf '%s\n' "event drop_forbidden 11 3 0 $n" "event drop_forbidden 13 2 2 $((2 * n))" \
+	"event drop_malformed 0 0 255 $((3 * n))" "event drop_undispatched 0 2 255 $n" \
 	"event drop_unknown_class 11 40 0 $n" "event drop_unknown_class 11 7 0 $n" \
 	"event drop_unknown_node 99 1 255 $n")
 
 # Sends the traffic once; the receiver counts what arrived.
 exchange() { # NAME
-	in_rx "$peer" recv --idle-ms 700 --max-ms 20000 7499 7500 7410 >"$tmp/$1.recv" &
+	# Listening on 7412 and 7413 too: what the program dropped there would show.
+	in_rx "$peer" recv --idle-ms 700 --max-ms 20000 7499 7500 7410 7411 7412 7413 7414 \
+		>"$tmp/$1.recv" &
 	local rpid=$!
 	pids+=("$rpid")
 	for _ in $(seq 1 50); do grep -q ready "$tmp/$1.recv" 2>/dev/null && break; sleep 0.1; done
 	in_tx "$peer" send 198.18.0.2 --pace-us 100 "${traffic[@]}" >"$tmp/$1.sent"
 	wait "$rpid" || true
 	grep -v ready "$tmp/$1.recv" | sort >"$tmp/$1.recv.sorted" || true
+}
+
+counter() { # JSON NAME
+	echo "$1" | grep -o "\"$2\": [0-9]*" | grep -o '[0-9]*$'
+}
+
+# Node 13 registered again on 7415: a sync moves the port map with the node
+# map, so 13/2 to 7415 is refused and 7413 is no longer a faii port.
+moved_port() { # NAME NS
+	local name=$1 ns=$2 out before after
+	out=$(timeout 60 ip netns exec "$ns" "$tool" sync --config "$tmp/moved.yaml")
+	echo "$out"
+	before=$("$tool" stats --json --pin-dir "$pins")
+	in_tx "$peer" send 198.18.0.2 "task:7415:5:13:2" "task:7413:5:13:2" >/dev/null
+	sleep 0.3
+	after=$("$tool" stats --json --pin-dir "$pins")
+	local forbidden=$(($(counter "$after" drop_forbidden) - $(counter "$before" drop_forbidden)))
+	local not_faii=$(($(counter "$after" pass_not_faii) - $(counter "$before" pass_not_faii)))
+	check "$name: after a sync to node 13 on 7415, 13/2 to 7415 refused ($forbidden of 5), to 7413 not faii ($not_faii of 5)" \
+		$([ "$forbidden" -eq 5 ] && [ "$not_faii" -eq 5 ]; echo $?)
+	"$flip" drain "$pins" >/dev/null
 }
 
 phase() { # NAME NS ATTACH-COMMAND IFACE [--mode MODE]
@@ -173,6 +205,8 @@ phase() { # NAME NS ATTACH-COMMAND IFACE [--mode MODE]
 	cat "$tmp/$name.show"
 	check "$name: attached" $(grep -q "^  $iface .*prog id" "$tmp/$name.show"; echo $?)
 	check "$name: udp port from the configuration" $(grep -qx "udp port 7499" "$tmp/$name.show"; echo $?)
+	check "$name: node ports from the configuration" \
+		$(grep -qx "node ports 3: 7411 7412 7413" "$tmp/$name.show"; echo $?)
 
 	exchange "$name"
 	check "$name: allowed tasks, the RESULT and non-faii UDP arrived, nothing else" \
@@ -206,6 +240,7 @@ phase() { # NAME NS ATTACH-COMMAND IFACE [--mode MODE]
 			$(echo "$before" | grep -o '"pass_allowed": [0-9]*' | grep -o '[0-9]*$')))
 		check "$name: after sync, counters kept and the widened class passes 13/2 ($pa of 5)" \
 			$([ "$pa" -eq 5 ]; echo $?)
+		moved_port "$name" "$ns"
 	fi
 
 	timeout 60 ip netns exec "$ns" "$tool" detach "$iface" --pin-dir "$pins"

@@ -24,7 +24,8 @@ import sys
 HEADER_LAYER = {
     "types.h": "ground", "protocol.h": "ground", "limits.h": "ground",
     "fleet.h": "ground", "wire.h": "ground", "frame.h": "ground",
-    "residency.h": "ground", "clock.h": "ground", "assert.h": "ground",
+    "residency.h": "ground", "residency_policy.h": "ground",
+    "clock.h": "ground", "assert.h": "ground",
     "transport.h": "ground", "store_io.h": "ground", "auth.h": "ground",
     "config.h": "control", "routing.h": "control", "registry.h": "control",
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
@@ -63,7 +64,7 @@ SHARED_PRIVATE = {
 # include_directories): dataplane.h and friends.
 PRIVATE_OWNER = {
     "dataplane.h": "dataplane", "residency_bpf.h": "dataplane",
-    "residency_policy.h": "dataplane",
+    "residency_snapshot.h": "dataplane",
     "appliance.h": "appliance", "control.h": "appliance", "cmd.h": "appliance",
     "metrics.h": "appliance", "residency_audit.h": "appliance",
 }

@@ -339,7 +339,47 @@ const struct rcase cases[] = {
          .carrier = {.ipv6 = true, .ext6 = {X_HOP_RA, X_DEST}, .l4_proto = PROTO_TCP},
          .reason = FAII_RES_PASS_NOT_FAII},
         {"runt: shorter than Ethernet", K_RUNT, .reason = FAII_RES_PASS_NOT_FAII},
+        /* A node's own port is a faii port too (the port map): copies to it are judged. */
+        {"allowed to a node's own port", K_TASK, 0x1101, NODE_CH, CLASS_CH_ONLY,
+         .carrier = {.dst_port = PORT_NODE_A}, .reason = FAII_RES_PASS_ALLOWED},
+        {"allowed to a node port, ipv6 behind hop-by-hop", K_TASK, 0x1102, NODE_CH, CLASS_CH_ONLY,
+         .carrier = {.ipv6 = true, .ext6 = {X_HOP_RA}, .dst_port = PORT_NODE_B},
+         .reason = FAII_RES_PASS_ALLOWED},
+        {"forbidden to a node's own port", K_TASK, 0x2101, NODE_US, CLASS_CH_ONLY,
+         .carrier = {.dst_port = PORT_NODE_B}, .reason = FAII_RES_DROP_FORBIDDEN,
+         .jurisdiction = JUR_US},
+        {"forbidden to port 65535 (the map's last bit), qinq ipv6", K_TASK, 0x2102, NODE_US,
+         CLASS_CH_ONLY,
+         .carrier = {.ipv6 = true, .vlans = 2, .qinq = true, .dst_port = PORT_NODE_LAST},
+         .reason = FAII_RES_DROP_FORBIDDEN, .jurisdiction = JUR_US},
+        {"forbidden replica to a node port behind ipv4 AH", K_TASK, 0x2103, NODE_US, CLASS_CH_ONLY,
+         FAII_CONSISTENCY_STRONG, 3, .carrier = {.ipv4_ah = true, .dst_port = PORT_NODE_A},
+         .reason = FAII_RES_DROP_FORBIDDEN, .jurisdiction = JUR_US},
+        {"unknown node on a node port", K_TASK, 0x4101, NODE_UNKNOWN, CLASS_CH_ONLY,
+         .carrier = {.dst_port = PORT_NODE_A}, .reason = FAII_RES_DROP_UNKNOWN_NODE,
+         .jurisdiction = JUR_UNKNOWN},
+        {"undefined class on a node port", K_TASK, 0x4102, NODE_CH, CLASS_UNDEFINED,
+         .carrier = {.dst_port = PORT_NODE_B}, .reason = FAII_RES_DROP_UNKNOWN_CLASS,
+         .jurisdiction = JUR_CH},
+        {"client task (undispatched) to a node port", K_TASK, 0x4103, 0, CLASS_CH_ONLY,
+         .carrier = {.dst_port = PORT_NODE_LAST}, .reason = FAII_RES_DROP_UNDISPATCHED,
+         .jurisdiction = JUR_UNKNOWN},
+        {"bad magic to a node port", K_TASK, 0x5101, NODE_CH, CLASS_CH_ONLY,
+         .mutation = M_BAD_MAGIC, .carrier = {.dst_port = PORT_NODE_A}, MALFORMED},
+        {"ipv4 first fragment to a node port", K_TASK, 0x5102, NODE_CH, CLASS_CH_ONLY,
+         .carrier = {.ipv4_frag = IPV4_MF, .dst_port = PORT_NODE_B}, MALFORMED},
+        {"udp to the port below a node port", K_TASK, 0x6101, NODE_US, CLASS_CH_ONLY,
+         .carrier = {.dst_port = PORT_NODE_A - 1}, .reason = FAII_RES_PASS_NOT_FAII},
+        {"udp to the port above a node port, ipv6", K_TASK, 0x6102, NODE_US, CLASS_CH_ONLY,
+         .carrier = {.ipv6 = true, .dst_port = PORT_NODE_B + 1}, .reason = FAII_RES_PASS_NOT_FAII},
+        {"tcp to a node port", K_TASK, 0x6103, NODE_US, CLASS_CH_ONLY,
+         .carrier = {.l4_proto = PROTO_TCP, .dst_port = PORT_NODE_A},
+         .reason = FAII_RES_PASS_NOT_FAII},
+        {"ipv4 later fragment to a node port", K_TASK, 0x6104, NODE_US, CLASS_CH_ONLY,
+         .carrier = {.ipv4_frag = 185, .dst_port = PORT_NODE_B}, .reason = FAII_RES_PASS_NOT_FAII},
         /* Not a task. */
+        {"result to a node port", K_RESULT, 0x7101, NODE_US, .carrier = {.dst_port = PORT_NODE_A},
+         .reason = FAII_RES_PASS_NOT_TASK},
         {"result to 7410", K_RESULT, 0x7001, NODE_US, .reason = FAII_RES_PASS_NOT_TASK},
         {"result to 7410 ipv6 vlan", K_RESULT, 0x7002, NODE_US,
          .carrier = {.ipv6 = true, .vlans = 1}, .reason = FAII_RES_PASS_NOT_TASK},
@@ -398,7 +438,7 @@ size_t build_msg(const struct rcase *c, uint8_t *buf, size_t cap)
 	switch (c->mutation) {
 	case M_NONE: break;
 	case M_BAD_MAGIC: buf[1] = 0x12; break;
-	case M_BAD_VERSION: buf[offsetof(struct faii_hdr, version)] = FAII_VERSION + 1; break;
+	case M_BAD_VERSION: buf[offsetof(struct faii_hdr, version)] = 0x7F; break;
 	case M_TRUNCATED_BODY: len = FAII_HDR_SIZE + FAII_TASK_BODY_SIZE - 1; break;
 	case M_CLEAR_DISPATCHED: *flags &= (uint8_t)~FAII_F_DISPATCHED; break;
 	case M_DISPATCHED_NODE_0:
@@ -455,4 +495,7 @@ size_t build_frame(const struct rcase *c, uint8_t *f, size_t cap)
 }
 
 const size_t cases_count = ARRAY_SIZE(cases);
+
+const uint16_t fixture_node_ports[] = {PORT_NODE_A, PORT_NODE_B, PORT_NODE_LAST};
+const size_t fixture_node_ports_count = ARRAY_SIZE(fixture_node_ports);
 _Static_assert(ARRAY_SIZE(cases) <= RESIDENCY_CASES_MAX, "raise RESIDENCY_CASES_MAX");

@@ -62,6 +62,12 @@
 #define NODE_ODD     0x000303u /* jurisdiction JUR_OUT_OF_SET */
 #define NODE_UNKNOWN 0x00ABCDu /* not in faii_res_nodes */
 
+/* Node ports in the fixture's port map: both ends of one 64-bit word pair
+ * and the last port. Their neighbours (7422, 7425) and 7411 are not in it. */
+#define PORT_NODE_A    7423u  /* bit 63 of word 115 */
+#define PORT_NODE_B    7424u  /* bit 0 of word 116 */
+#define PORT_NODE_LAST 65535u /* bit 63 of word 1023 */
+
 #define CLASS_CH_ONLY   5u
 #define CLASS_UNDEFINED 9u   /* present in the array with defined = 0 */
 #define CLASS_TOO_LARGE 100u /* beyond faii_res_classes' 64 entries */
@@ -108,7 +114,7 @@ enum kind {
 enum mutation {
 	M_NONE,
 	M_BAD_MAGIC,         /* 0xFA12 */
-	M_BAD_VERSION,       /* version 2 */
+	M_BAD_VERSION,       /* version 0x7F: no faii version */
 	M_TRUNCATED_BODY,    /* the datagram ends one byte short of the task body */
 	M_CLEAR_DISPATCHED,  /* node id set, but FAII_F_DISPATCHED cleared */
 	M_DISPATCHED_NODE_0, /* dispatch timestamp set, node id 0: DISPATCHED with no node */
@@ -130,6 +136,10 @@ struct rcase {
 
 /* Malformed frames are refused before the task body is read: zero fields. */
 #define MALFORMED .reason = FAII_RES_DROP_MALFORMED, .jurisdiction = JUR_UNKNOWN
+
+/* The fixture's node ports, for the port map. */
+extern const uint16_t fixture_node_ports[];
+extern const size_t fixture_node_ports_count;
 
 /* The crafted table; RESIDENCY_CASES_MAX bounds its length. */
 #define RESIDENCY_CASES_MAX 128u

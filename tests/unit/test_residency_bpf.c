@@ -53,7 +53,7 @@ static const struct {
 
 static struct bpf_object *obj;
 static int prog_fd[2];
-static int nodes_fd, classes_fd, counters_fd, events_fd;
+static int nodes_fd, classes_fd, ports_fd, counters_fd, events_fd;
 
 enum attach { AT_XDP, AT_TC };
 static const char *const attach_names[] = {"xdp", "tc"};
@@ -99,6 +99,19 @@ static void set_class(uint32_t class_id, uint64_t allowed, uint32_t defined)
 	             "faii_res_classes[%u]: %s", class_id, strerror(errno));
 }
 
+/* Sets or clears a port in faii_res_ports (a read-modify-write of its word). */
+static void set_port(uint16_t port, bool member)
+{
+	uint32_t word = FAII_RES_PORT_WORD(port);
+	uint64_t bits = 0;
+	cr_assert_eq(bpf_map_lookup_elem(ports_fd, &word, &bits), 0, "faii_res_ports[%u]: %s", word,
+	             strerror(errno));
+	uint64_t bit = UINT64_C(1) << FAII_RES_PORT_BIT(port);
+	bits = member ? bits | bit : bits & ~bit;
+	cr_assert_eq(bpf_map_update_elem(ports_fd, &word, &bits, BPF_ANY), 0,
+	             "faii_res_ports[%u]: %s", word, strerror(errno));
+}
+
 static void load_object(void)
 {
 	libbpf_set_print(print_warnings);
@@ -111,6 +124,7 @@ static void load_object(void)
 	prog_fd[AT_TC] = program_fd("faii_residency_tc");
 	nodes_fd = map_fd("faii_res_nodes");
 	classes_fd = map_fd("faii_res_classes");
+	ports_fd = map_fd("faii_res_ports");
 	counters_fd = map_fd("faii_res_counters");
 	events_fd = map_fd("faii_res_events");
 
@@ -119,6 +133,8 @@ static void load_object(void)
 	set_class(CLASS_CH_ONLY, BIT(JUR_CH), 1);
 	/* Allows CH but does not exist: the bitmap must not be consulted. */
 	set_class(CLASS_UNDEFINED, BIT(JUR_CH), 0);
+	for (size_t i = 0; i < fixture_node_ports_count; i++)
+		set_port(fixture_node_ports[i], true);
 }
 
 static void unload_object(void)
@@ -490,6 +506,37 @@ Test(residency_bpf, node_update_flips_verdict)
 		             "event %zu jurisdiction %#x", i, sink.events[i].jurisdiction);
 		cr_expect_eq(sink.events[i].node_id, NODE_US);
 	}
+}
+
+/*
+ * A node that registers on a new port: its copies there are not faii until
+ * the port is in the map, then judged; a port taken out of the map makes its
+ * datagrams "not faii" again, whatever they carry.
+ */
+Test(residency_bpf, port_map_update_flips_verdict)
+{
+	const uint16_t port = 9001;
+	struct rcase c = to_us;
+	c.carrier.dst_port = port;
+	uint8_t us[FRAME_MAX];
+	size_t us_len = build_frame(&c, us, sizeof(us));
+	uint64_t want[FAII_RES_COUNTER_SLOTS] = {0};
+
+	for (int at = AT_XDP; at <= AT_TC; at++) {
+		enum attach a = (enum attach)at;
+		set_port(port, false);
+		expect_verdict(a, "port not in the map", us, us_len, FAII_RES_PASS_NOT_FAII);
+		set_port(port, true);
+		expect_verdict(a, "port in the map", us, us_len, FAII_RES_DROP_FORBIDDEN);
+		set_port(port, false);
+		expect_verdict(a, "port out of the map again", us, us_len, FAII_RES_PASS_NOT_FAII);
+		want[FAII_RES_PASS_NOT_FAII] += 2;
+		want[FAII_RES_DROP_FORBIDDEN] += 1;
+	}
+	expect_counters("port map flips", want);
+	struct event_sink sink;
+	consume_events(&sink);
+	cr_expect_eq(sink.count, 2, "%zu events, want 2", sink.count);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -3,12 +3,14 @@
  * The residency BPF object inside the dataplane (dataplane/residency_bpf.c):
  *  - rte_table: the crafted table of residency_frames.c through the rte_bpf
  *    JIT and through the C reference: verdicts, counters, events;
- *  - differential: random frames, valid and mutated, through the kernel
+ *  - differential: random frames, valid and mutated, to the appliance's
+ *    port, to node ports and to other ports, through the kernel
  *    (BPF_PROG_TEST_RUN on the XDP program, same policy in its maps), the
  *    rte_bpf JIT and the C reference; the verdict reason and the refusal
  *    event must be the same for every frame;
- *  - policy_swap_*: a control thread flips between two whole policies while
- *    a worker lcore judges; no verdict may come from a mix of the two.
+ *  - policy_swap_*: a control thread flips between two whole policies (nodes,
+ *    classes and node ports) while a worker lcore judges; no verdict may come
+ *    from a mix of the two.
  *
  * The EAL runs without hugepages or PCI, with a per-process file prefix.
  * The differential test needs root (CAP_BPF, CAP_NET_ADMIN) for the kernel.
@@ -67,15 +69,29 @@ static void eal_down(void)
 
 TestSuite(residency_rte, .init = eal_up, .fini = eal_down, .timeout = 300);
 
+/* Policies are about 1 MiB: one at a time, control thread only. */
+static struct faii_res_policy policy;
+
+static void policy_node(uint32_t node_id, uint32_t jurisdiction)
+{
+	cr_assert_lt(policy.node_count, FAII_RES_NODES_MAX);
+	policy.nodes[policy.node_count++] = (struct faii_res_policy_node){node_id, jurisdiction};
+}
+
 /* The kernel test's fixture policy (residency_frames.h). */
 static void fixture_policy(struct faii_res_rte *res)
 {
-	static const struct faii_res_rte_node nodes[] = {
-	        {NODE_CH, JUR_CH}, {NODE_US, JUR_US}, {NODE_ODD, JUR_OUT_OF_SET}};
-	struct faii_res_class classes[FAII_RES_CLASSES_MAX] = {0};
-	classes[CLASS_CH_ONLY] = (struct faii_res_class){.allowed = BIT(JUR_CH), .defined = 1};
-	classes[CLASS_UNDEFINED] = (struct faii_res_class){.allowed = BIT(JUR_CH), .defined = 0};
-	cr_assert_eq(faii_res_rte_set_policy(res, nodes, ARRAY_SIZE(nodes), classes), 0);
+	faii_res_policy_clear(&policy);
+	policy_node(NODE_CH, JUR_CH);
+	policy_node(NODE_US, JUR_US);
+	policy_node(NODE_ODD, JUR_OUT_OF_SET);
+	policy.classes[CLASS_CH_ONLY] =
+	        (struct faii_res_class){.allowed = BIT(JUR_CH), .defined = 1};
+	policy.classes[CLASS_UNDEFINED] =
+	        (struct faii_res_class){.allowed = BIT(JUR_CH), .defined = 0};
+	for (size_t i = 0; i < fixture_node_ports_count; i++)
+		faii_res_policy_add_port(&policy, fixture_node_ports[i]);
+	cr_assert_eq(faii_res_rte_set_policy(res, &policy), 0);
 }
 
 static struct faii_res_rte *open_res(const char *path)
@@ -199,6 +215,7 @@ Test(residency_rte, full_ring_counts_lost_events)
 
 #define DIFF_PACKETS 100000u
 #define DIFF_NODES   48u
+#define DIFF_PORTS   64u /* node ports in the random port map */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
@@ -217,7 +234,7 @@ static uint32_t below(uint32_t n)
 
 struct kernel {
 	struct bpf_object *obj;
-	int prog_fd, nodes_fd, classes_fd, counters_fd, events_fd;
+	int prog_fd, nodes_fd, classes_fd, ports_fd, counters_fd, events_fd;
 	struct ring_buffer *rb;
 	struct faii_res_event last;
 	unsigned events;
@@ -250,6 +267,7 @@ static void kernel_open(struct kernel *k)
 	        bpf_program__fd(bpf_object__find_program_by_name(k->obj, "faii_residency_xdp"));
 	k->nodes_fd = map_fd(k->obj, "faii_res_nodes");
 	k->classes_fd = map_fd(k->obj, "faii_res_classes");
+	k->ports_fd = map_fd(k->obj, "faii_res_ports");
 	k->counters_fd = map_fd(k->obj, "faii_res_counters");
 	k->events_fd = map_fd(k->obj, "faii_res_events");
 	k->rb = ring_buffer__new(k->events_fd, on_kernel_event, k, NULL);
@@ -296,31 +314,71 @@ static uint32_t kernel_judge(struct kernel *k, const uint8_t *frame, uint32_t le
 	return reason;
 }
 
-/* A policy in both worlds: random nodes (some outside 0..63), random classes. */
-static void random_policy(struct kernel *k, struct faii_res_rte *const res[2],
-                          uint32_t node_ids[DIFF_NODES])
+/* What a random policy registered: the nodes and their ports. */
+struct diff_policy {
+	uint32_t node_ids[DIFF_NODES];
+	uint16_t ports[DIFF_PORTS];
+};
+
+/* Node ports: the map's first and last bits, both ends of random words, any. */
+static uint16_t random_node_port(unsigned i)
 {
-	struct faii_res_rte_node nodes[DIFF_NODES];
-	struct faii_res_class classes[FAII_RES_CLASSES_MAX] = {0};
+	if (i < 2)
+		return i == 0 ? 1 : 65535;
+	uint32_t word = below(FAII_RES_PORT_WORDS);
+	switch (below(3)) {
+	case 0: return (uint16_t)(word * FAII_RES_PORT_WORD_BITS);
+	case 1: return (uint16_t)(word * FAII_RES_PORT_WORD_BITS + FAII_RES_PORT_WORD_BITS - 1);
+	default: return (uint16_t)(1 + below(65535));
+	}
+}
+
+/* A policy in both worlds: random nodes (some outside 0..63), random classes,
+ * random node ports; the kernel's maps and both dataplane judges get it. */
+static void random_policy(struct kernel *k, struct faii_res_rte *const res[2],
+                          struct diff_policy *d)
+{
+	faii_res_policy_clear(&policy);
 	for (uint32_t i = 0; i < DIFF_NODES; i++) {
-		node_ids[i] = 0x1000u + i * 7u;
-		nodes[i] = (struct faii_res_rte_node){node_ids[i], below(72)};
-		struct faii_res_node v = {nodes[i].jurisdiction};
-		cr_assert_eq(bpf_map_update_elem(k->nodes_fd, &node_ids[i], &v, BPF_ANY), 0);
+		d->node_ids[i] = 0x1000u + i * 7u;
+		policy_node(d->node_ids[i], below(72));
+		struct faii_res_node v = {policy.nodes[i].jurisdiction};
+		cr_assert_eq(bpf_map_update_elem(k->nodes_fd, &d->node_ids[i], &v, BPF_ANY), 0);
 	}
 	for (uint32_t c = 0; c < FAII_RES_CLASSES_MAX; c++) {
-		classes[c].allowed = rnd() & rnd();
-		classes[c].defined = below(4) != 0;
-		cr_assert_eq(bpf_map_update_elem(k->classes_fd, &c, &classes[c], BPF_ANY), 0);
+		policy.classes[c].allowed = rnd() & rnd();
+		policy.classes[c].defined = below(4) != 0;
+		cr_assert_eq(bpf_map_update_elem(k->classes_fd, &c, &policy.classes[c], BPF_ANY),
+		             0);
 	}
+	for (unsigned i = 0; i < DIFF_PORTS; i++) {
+		d->ports[i] = random_node_port(i);
+		faii_res_policy_add_port(&policy, d->ports[i]);
+	}
+	for (uint32_t w = 0; w < FAII_RES_PORT_WORDS; w++)
+		cr_assert_eq(bpf_map_update_elem(k->ports_fd, &w, &policy.ports[w], BPF_ANY), 0);
 	for (int i = 0; i < 2; i++)
-		cr_assert_eq(faii_res_rte_set_policy(res[i], nodes, DIFF_NODES, classes), 0);
+		cr_assert_eq(faii_res_rte_set_policy(res[i], &policy), 0);
 }
 
 static const enum ext6 ext6_kinds[] = {X_HOP_RA, X_ROUTING,    X_DEST,      X_DEST16,
                                        X_AH,     X_FRAG_FIRST, X_FRAG_LATER};
 
-static struct carrier random_carrier(void)
+/* Half to the appliance's port, a quarter to node ports, the rest next to a
+ * node port or anywhere. */
+static uint16_t random_dst_port(const struct diff_policy *d)
+{
+	uint16_t node_port = d->ports[below(DIFF_PORTS)];
+	switch (below(8)) {
+	case 0:
+	case 1: return node_port;
+	case 2: return (uint16_t)(below(2) ? node_port + 1 : node_port - 1);
+	case 3: return (uint16_t)(1 + below(65535));
+	default: return 0; /* FAII_UDP_PORT_DEFAULT */
+	}
+}
+
+static struct carrier random_carrier(const struct diff_policy *d)
 {
 	struct carrier c = {0};
 	c.ipv6 = below(2);
@@ -328,8 +386,7 @@ static struct carrier random_carrier(void)
 	c.qinq = c.vlans > 0 && below(2);
 	if (below(8) == 0)
 		c.l4_proto = 6; /* TCP */
-	if (below(8) == 0)
-		c.dst_port = (uint16_t)(7409 + below(3));
+	c.dst_port = random_dst_port(d);
 	if (c.ipv6) {
 		unsigned n = below(3) == 0 ? below(EXT6_MAX + 1) : 0;
 		for (unsigned i = 0; i < n; i++)
@@ -342,12 +399,18 @@ static struct carrier random_carrier(void)
 	return c;
 }
 
-static size_t random_frame(uint8_t *f, size_t cap, const uint32_t node_ids[DIFF_NODES])
+/* Where a frame was sent, as built (before any bit flip). */
+enum port_kind { TO_APPLIANCE, TO_NODE, TO_OTHER, PORT_KINDS };
+static const char *const port_kind_names[PORT_KINDS] = {"appliance port", "node ports",
+                                                        "other ports"};
+
+static size_t random_frame(uint8_t *f, size_t cap, const struct diff_policy *d,
+                           enum port_kind *kind)
 {
 	struct rcase c = {.name = "random", .kind = below(10) == 0 ? K_RESULT : K_TASK};
 	c.task_id = rnd();
 	uint32_t pick = below(10);
-	c.node_id = pick < 7 ? node_ids[below(DIFF_NODES)] : pick == 7 ? 0 : (uint32_t)rnd();
+	c.node_id = pick < 7 ? d->node_ids[below(DIFF_NODES)] : pick == 7 ? 0 : (uint32_t)rnd();
 	c.residency_class = (uint16_t)(below(8) == 0 ? rnd() : below(FAII_RES_CLASSES_MAX + 4));
 	c.consistency = (uint8_t)below(3);
 	c.replica_index =
@@ -357,7 +420,11 @@ static size_t random_frame(uint8_t *f, size_t cap, const uint32_t node_ids[DIFF_
 		c.node_id = 0;
 	if (c.node_id == 0)
 		c.replica_index = 0; /* the encoder flags replicas of dispatched tasks only */
-	c.carrier = random_carrier();
+	c.carrier = random_carrier(d);
+	uint16_t port = c.carrier.dst_port ? c.carrier.dst_port : FAII_UDP_PORT_DEFAULT;
+	*kind = port == FAII_UDP_PORT_DEFAULT            ? TO_APPLIANCE
+	        : faii_res_ports_has(policy.ports, port) ? TO_NODE
+	                                                 : TO_OTHER;
 	size_t len = build_frame(&c, f, cap);
 	switch (below(6)) {
 	case 0: len = below((uint32_t)len + 1); break; /* truncated anywhere */
@@ -372,52 +439,80 @@ static size_t random_frame(uint8_t *f, size_t cap, const uint32_t node_ids[DIFF_
 	return len;
 }
 
+/* One frame through the three judges: true when reasons and events agree. */
+static bool judge_three(struct kernel *k, struct faii_res_rte *const res[2], const uint8_t *frame,
+                        uint32_t len, uint64_t kcount[FAII_RES_COUNTER_SLOTS], uint32_t *reason,
+                        bool log_mismatch)
+{
+	k->events = 0;
+	uint32_t kr = kernel_judge(k, frame, len, kcount);
+	cr_assert_geq(ring_buffer__consume(k->rb), 0);
+	uint32_t rr = faii_res_rte_judge(res[0], frame, len);
+	uint32_t cr = faii_res_c_judge(res[1], frame, len);
+	struct faii_res_event rev[2];
+	unsigned rn = faii_res_rte_events(res[0], &rev[0], 1);
+	unsigned cn = faii_res_rte_events(res[1], &rev[1], 1);
+	*reason = kr;
+	bool same = kr == rr && kr == cr && k->events == rn && rn == cn &&
+	            (rn == 0 || (same_event(&k->last, &rev[0]) && same_event(&k->last, &rev[1])));
+	if (!same && log_mismatch)
+		cr_log_error("%u bytes: kernel %u, rte_bpf %u, c %u; events %u %u %u", len, kr, rr,
+		             cr, k->events, rn, cn);
+	return same;
+}
+
+static void report_by_kind(const uint64_t by_kind[PORT_KINDS][FAII_RES_REASON_COUNT])
+{
+	fprintf(stderr,
+	        "differential: %u packets, identical verdicts and events in kernel XDP, "
+	        "rte_bpf JIT and C reference; by reason (",
+	        DIFF_PACKETS);
+	for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++)
+		fprintf(stderr, "%s%s", r ? " " : "", faii_residency_counter_name(r));
+	fprintf(stderr, "):\n");
+	for (unsigned p = 0; p < PORT_KINDS; p++) {
+		fprintf(stderr, "  %-15s", port_kind_names[p]);
+		for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++)
+			fprintf(stderr, " %llu", (unsigned long long)by_kind[p][r]);
+		fprintf(stderr, "\n");
+	}
+}
+
 Test(residency_rte, differential_kernel_rte_c)
 {
 	struct kernel k;
 	kernel_open(&k);
 	struct faii_res_rte *res[2] = {open_res(NULL), open_res(FAII_RES_RTE_NO_BPF)};
 	cr_assert(faii_res_rte_is_jit(res[0]));
-	uint32_t node_ids[DIFF_NODES];
-	random_policy(&k, res, node_ids);
+	static struct diff_policy d;
+	random_policy(&k, res, &d);
 
 	uint64_t kcount[FAII_RES_COUNTER_SLOTS];
 	kernel_counters(&k, kcount);
-	uint64_t by_reason[FAII_RES_REASON_COUNT] = {0};
+	uint64_t by_kind[PORT_KINDS][FAII_RES_REASON_COUNT] = {{0}};
 	unsigned mismatches = 0;
 	for (uint32_t i = 0; i < DIFF_PACKETS; i++) {
 		uint8_t frame[FRAME_CAP];
-		uint32_t len = (uint32_t)random_frame(frame, sizeof(frame), node_ids);
-		k.events = 0;
-		uint32_t kr = kernel_judge(&k, frame, len, kcount);
-		cr_assert_geq(ring_buffer__consume(k.rb), 0);
-		uint32_t rr = faii_res_rte_judge(res[0], frame, len);
-		uint32_t cr = faii_res_c_judge(res[1], frame, len);
-		struct faii_res_event rev[2];
-		unsigned rn = faii_res_rte_events(res[0], &rev[0], 1);
-		unsigned cn = faii_res_rte_events(res[1], &rev[1], 1);
-		bool same =
-		        kr == rr && kr == cr && k.events == rn && rn == cn &&
-		        (rn == 0 || (same_event(&k.last, &rev[0]) && same_event(&k.last, &rev[1])));
-		if (!same && mismatches++ < 10)
-			cr_log_error("packet %u (%u bytes): kernel %u, rte_bpf %u, c %u; events %u "
-			             "%u %u",
-			             i, len, kr, rr, cr, k.events, rn, cn);
-		if (kr < FAII_RES_REASON_COUNT)
-			by_reason[kr]++;
+		enum port_kind kind;
+		uint32_t len = (uint32_t)random_frame(frame, sizeof(frame), &d, &kind);
+		uint32_t reason;
+		if (!judge_three(&k, res, frame, len, kcount, &reason, mismatches < 10)) {
+			if (mismatches++ < 10)
+				cr_log_error("packet %u differs", i);
+		}
+		if (reason < FAII_RES_REASON_COUNT)
+			by_kind[kind][reason]++;
 	}
 	cr_expect_eq(mismatches, 0, "%u of %u packets judged differently", mismatches,
 	             DIFF_PACKETS);
-	fprintf(stderr,
-	        "differential: %u packets, identical verdicts and events in kernel XDP, "
-	        "rte_bpf JIT and C reference; by reason:",
-	        DIFF_PACKETS);
-	for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++)
-		fprintf(stderr, " %llu", (unsigned long long)by_reason[r]);
-	fprintf(stderr, "\n");
-	/* Every reason must have been exercised, or the generator is too narrow. */
-	for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++)
-		cr_expect_gt(by_reason[r], 0, "reason %u never produced", r);
+	report_by_kind(by_kind);
+	/* Every reason must have been exercised, or the generator is too narrow;
+	 * on node ports too: the program judges copies there. */
+	for (unsigned r = 0; r < FAII_RES_REASON_COUNT; r++) {
+		cr_expect_gt(by_kind[TO_APPLIANCE][r] + by_kind[TO_NODE][r] + by_kind[TO_OTHER][r],
+		             0, "reason %u never produced", r);
+		cr_expect_gt(by_kind[TO_NODE][r], 0, "reason %u never produced on a node port", r);
+	}
 
 	faii_res_rte_close(res[0]);
 	faii_res_rte_close(res[1]);
@@ -433,31 +528,52 @@ Test(residency_rte, differential_kernel_rte_c)
  * A task to N of class C passes under either whole policy and is refused
  * (forbidden) under any mix of them. Node M is US in both, so its task
  * flips between refused (A) and allowed (B): proof the swaps are seen.
+ * Node K re-registers between them: in CH on port PA under A, in US on port
+ * PB under B, class D allows CH in both. Its task to PA is allowed (A) or not
+ * faii (B), to PB not faii (A) or refused (B); the port of one policy with the
+ * node of the other would refuse the first or allow the second.
  */
 #define SWAP_NODE_N  0x000777u
 #define SWAP_NODE_M  0x000888u
+#define SWAP_NODE_K  0x000999u
 #define SWAP_CLASS_C 12u
+#define SWAP_CLASS_D 13u
+#define SWAP_PORT_A  9100u
+#define SWAP_PORT_B  9200u
 #define SWAP_FLIPS   5000u
+
+struct swap_frame {
+	uint8_t bytes[FRAME_CAP];
+	uint32_t len;
+};
 
 struct swap_run {
 	struct faii_res_rte *res;
 	judge_fn judge;
-	uint8_t n_frame[FRAME_CAP], m_frame[FRAME_CAP];
-	uint32_t n_len, m_len;
+	struct swap_frame n, m, ka, kb;
 	atomic_bool stop;
-	uint64_t judged, mixed, m_pass, m_drop;
+	uint64_t judged, mixed, m_pass, m_drop, k_ports_mixed;
 };
+
+static uint32_t swap_judge(struct swap_run *s, const struct swap_frame *f)
+{
+	return s->judge(s->res, f->bytes, f->len);
+}
 
 static int swap_reader(void *arg)
 {
 	struct swap_run *s = arg;
 	while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-		uint32_t n = s->judge(s->res, s->n_frame, s->n_len);
-		uint32_t m = s->judge(s->res, s->m_frame, s->m_len);
+		uint32_t n = swap_judge(s, &s->n);
+		uint32_t m = swap_judge(s, &s->m);
+		uint32_t ka = swap_judge(s, &s->ka);
+		uint32_t kb = swap_judge(s, &s->kb);
 		s->mixed += n != FAII_RES_PASS_ALLOWED;
+		s->k_ports_mixed += (ka != FAII_RES_PASS_ALLOWED && ka != FAII_RES_PASS_NOT_FAII) ||
+		                    (kb != FAII_RES_PASS_NOT_FAII && kb != FAII_RES_DROP_FORBIDDEN);
 		s->m_pass += m == FAII_RES_PASS_ALLOWED;
 		s->m_drop += m == FAII_RES_DROP_FORBIDDEN;
-		s->judged += 2;
+		s->judged += 4;
 	}
 	faii_res_rte_reader_offline(s->res);
 	return 0;
@@ -465,11 +581,20 @@ static int swap_reader(void *arg)
 
 static void swap_policy(struct faii_res_rte *res, bool b)
 {
-	const struct faii_res_rte_node nodes[] = {{SWAP_NODE_N, b ? JUR_US : JUR_CH},
-	                                          {SWAP_NODE_M, JUR_US}};
-	struct faii_res_class classes[FAII_RES_CLASSES_MAX] = {0};
-	classes[SWAP_CLASS_C] = (struct faii_res_class){BIT(b ? JUR_US : JUR_CH), 1, 0};
-	cr_assert_eq(faii_res_rte_set_policy(res, nodes, ARRAY_SIZE(nodes), classes), 0);
+	faii_res_policy_clear(&policy);
+	policy_node(SWAP_NODE_N, b ? JUR_US : JUR_CH);
+	policy_node(SWAP_NODE_M, JUR_US);
+	policy_node(SWAP_NODE_K, b ? JUR_US : JUR_CH);
+	faii_res_policy_add_port(&policy, b ? SWAP_PORT_B : SWAP_PORT_A);
+	policy.classes[SWAP_CLASS_C] = (struct faii_res_class){BIT(b ? JUR_US : JUR_CH), 1, 0};
+	policy.classes[SWAP_CLASS_D] = (struct faii_res_class){BIT(JUR_CH), 1, 0};
+	cr_assert_eq(faii_res_rte_set_policy(res, &policy), 0);
+}
+
+static void swap_frame(struct swap_frame *f, uint32_t node, uint16_t class_id, uint16_t port)
+{
+	struct rcase c = {"swap", K_TASK, node, node, class_id, .carrier = {.dst_port = port}};
+	f->len = (uint32_t)build_frame(&c, f->bytes, sizeof(f->bytes));
 }
 
 static void policy_swaps(const char *path, judge_fn judge)
@@ -479,12 +604,10 @@ static void policy_swaps(const char *path, judge_fn judge)
 	memset(&s, 0, sizeof(s));
 	s.res = open_res(path);
 	s.judge = judge;
-	struct rcase n = {"N",         K_TASK,       1,
-	                  SWAP_NODE_N, SWAP_CLASS_C, .reason = FAII_RES_PASS_ALLOWED};
-	struct rcase m = {"M",         K_TASK,       2,
-	                  SWAP_NODE_M, SWAP_CLASS_C, .reason = FAII_RES_PASS_ALLOWED};
-	s.n_len = (uint32_t)build_frame(&n, s.n_frame, sizeof(s.n_frame));
-	s.m_len = (uint32_t)build_frame(&m, s.m_frame, sizeof(s.m_frame));
+	swap_frame(&s.n, SWAP_NODE_N, SWAP_CLASS_C, 0);
+	swap_frame(&s.m, SWAP_NODE_M, SWAP_CLASS_C, 0);
+	swap_frame(&s.ka, SWAP_NODE_K, SWAP_CLASS_D, SWAP_PORT_A);
+	swap_frame(&s.kb, SWAP_NODE_K, SWAP_CLASS_D, SWAP_PORT_B);
 	swap_policy(s.res, false);
 
 	unsigned worker = rte_get_next_lcore(-1, 1, 0);
@@ -499,12 +622,16 @@ static void policy_swaps(const char *path, judge_fn judge)
 
 	fprintf(stderr,
 	        "policy swaps (%s): %u whole-policy and %u node flips, %llu verdicts, "
-	        "%llu mixed; M allowed %llu, refused %llu\n",
+	        "%llu mixed, %llu with ports of one and nodes of the other; M allowed %llu, "
+	        "refused %llu\n",
 	        path == NULL ? "rte_bpf" : "c", SWAP_FLIPS, SWAP_FLIPS,
 	        (unsigned long long)s.judged, (unsigned long long)s.mixed,
-	        (unsigned long long)s.m_pass, (unsigned long long)s.m_drop);
+	        (unsigned long long)s.k_ports_mixed, (unsigned long long)s.m_pass,
+	        (unsigned long long)s.m_drop);
 	cr_expect_eq(s.mixed, 0, "%llu verdicts from a mix of two policies",
 	             (unsigned long long)s.mixed);
+	cr_expect_eq(s.k_ports_mixed, 0, "%llu verdicts with the ports of another policy",
+	             (unsigned long long)s.k_ports_mixed);
 	cr_expect_gt(s.m_pass, 0, "the reader never saw policy B");
 	cr_expect_gt(s.m_drop, 0, "the reader never saw policy A");
 	faii_res_rte_close(s.res);

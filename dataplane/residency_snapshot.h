@@ -3,8 +3,8 @@
  * Internals of the in-dataplane residency judge (residency_bpf.h): the
  * immutable policy snapshot both judges read, and the C reference's walk.
  */
-#ifndef FAII_RESIDENCY_POLICY_H
-#define FAII_RESIDENCY_POLICY_H
+#ifndef FAII_RESIDENCY_SNAPSHOT_H
+#define FAII_RESIDENCY_SNAPSHOT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,12 +18,14 @@ struct faii_res_node_slot {
 };
 
 /*
- * A whole policy, never written once published. Nodes sit in an
- * open-addressing table (linear probing, at most half full, so every probe
- * ends at an empty slot); classes are indexed by id like the kernel's array.
+ * A whole policy (include/faii/residency_policy.h), never written once
+ * published. Nodes sit in an open-addressing table (linear probing, at most
+ * half full, so every probe ends at an empty slot); classes are indexed by id
+ * and node ports are a bitmap of words, like the kernel's arrays.
  */
 struct faii_res_snapshot {
 	struct faii_res_class classes[FAII_RES_CLASSES_MAX];
+	uint64_t ports[FAII_RES_PORT_WORDS];
 	uint32_t node_count;
 	uint32_t slot_mask; /* slots - 1; slots is a power of two */
 	struct faii_res_node_slot slots[];
@@ -57,6 +59,13 @@ faii_res_snapshot_class(const struct faii_res_snapshot *s, uint32_t class_id)
 	return class_id < FAII_RES_CLASSES_MAX ? &s->classes[class_id] : NULL;
 }
 
+/* The word of the port map holding bit FAII_RES_PORT_BIT(port); NULL beyond. */
+static inline const uint64_t *faii_res_snapshot_port_word(const struct faii_res_snapshot *s,
+                                                          uint32_t word)
+{
+	return word < FAII_RES_PORT_WORDS ? &s->ports[word] : NULL;
+}
+
 /* What the judgement found: the fields of a refusal's event. */
 struct faii_res_verdict {
 	enum faii_residency_reason reason;
@@ -69,9 +78,10 @@ struct faii_res_verdict {
 /*
  * The C reference of judge() in ebpf/residency.bpf.c, written from the same
  * rules with offsets instead of pointers: len bytes of frame are present;
- * truncated says more bytes exist that are not (a chained mbuf).
+ * truncated says more bytes exist that are not (a chained mbuf). Faii ports:
+ * udp_port (the appliance's) and the snapshot's node ports.
  */
 void faii_res_ref_judge(const struct faii_res_snapshot *s, uint16_t udp_port, const uint8_t *frame,
                         uint32_t len, int truncated, struct faii_res_verdict *v);
 
-#endif /* FAII_RESIDENCY_POLICY_H */
+#endif /* FAII_RESIDENCY_SNAPSHOT_H */
