@@ -348,6 +348,24 @@ static size_t msg_task_v2_client_nonce(uint8_t *buf)
 	return faii_encode_task_v2(buf, FAII_MSG_SIZE_MAX, &t, &a, view.payload);
 }
 
+/* The appliance's own answers: no_quorum (5) is the last status defined, 6
+ * is the first that is not. */
+static size_t msg_result_status(uint8_t *buf, uint8_t status)
+{
+	struct faii_result r = {.task_id = TASK_ID, .node_id = NODE_ID, .status = status};
+	return faii_encode_result(buf, FAII_MSG_SIZE_MAX, &r, NULL);
+}
+
+static size_t msg_result_no_quorum(uint8_t *buf)
+{
+	return msg_result_status(buf, FAII_RESULT_NO_QUORUM);
+}
+
+static size_t msg_result_status_6(uint8_t *buf)
+{
+	return msg_result_status(buf, FAII_RESULT_NO_QUORUM + 1);
+}
+
 struct frame_spec {
 	const char *name;
 	size_t (*build)(uint8_t *buf);
@@ -379,6 +397,8 @@ static const struct frame_spec frames[] = {
         {"result v2", msg_result_v2, 4, FAII_UDP_PORT_DEFAULT, FAII_OK},
         {"task v2 client with nonce", msg_task_v2_client_nonce, 4, FAII_UDP_PORT_DEFAULT,
          FAII_DROP_BAD_DISPATCH},
+        {"result no_quorum", msg_result_no_quorum, 4, FAII_UDP_PORT_DEFAULT, FAII_OK},
+        {"result status 6", msg_result_status_6, 4, FAII_UDP_PORT_DEFAULT, FAII_DROP_BAD_STATUS},
 };
 
 /* Cross-checks a frame with the C parser; signed messages must verify. */

@@ -442,6 +442,11 @@ verdict 19 ok
 field 20 faii.auth.nonce 64 8 hex:0100000000000000
 verdict 20 bad_dispatch
 
+# --- Frames 21-22: the last status defined (no_quorum) and the first not ------
+field 21 faii.result.status 32 1 5
+verdict 21 ok
+verdict 22 bad_status
+
 # --- The dissector never failed ----------------------------------------------
 if grep -qi 'lua' "$tmp/tshark.err"; then
 	fail - "tshark reported Lua errors: $(grep -i lua "$tmp/tshark.err" | head -3)"

@@ -417,7 +417,7 @@ end
 local function check_result(b, room)
 	if b(26, 2):uint() ~= room then return "bad_payload_length", "result_payload_len" end
 	local status = b(24, 1):uint()
-	if status > 4 then return "bad_status", "result_status" end
+	if status > 5 then return "bad_status", "result_status" end
 	local from_node = status == 0 or status == 1
 	local node_id = b(16, 4):uint()
 	if from_node and not node_id_valid(node_id) or
