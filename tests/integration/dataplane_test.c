@@ -1678,7 +1678,7 @@ Test(dataplane, registry_change_under_traffic)
 /* ------------------------------------------------------------------------ */
 /* 7. Two workers route like one; tasks stay with their owner.              */
 
-#define DIST_TASKS 200000u
+#define DIST_TASKS 100000u
 
 /* The owner of a task id: dataplane/pipeline.c's owner_of(). */
 static unsigned owner(uint64_t id, unsigned workers)
@@ -1686,17 +1686,20 @@ static unsigned owner(uint64_t id, unsigned workers)
 	return (unsigned)((id * 0x9E3779B97F4A7C15ull) >> 32) % workers;
 }
 
+_Static_assert(DIST_TASKS < FAII_DISPATCH_ENTRIES, "the run fits one worker's table");
+
 static void dist_run(unsigned workers, uint64_t *per)
 {
 	uint64_t handoff[QUEUES_MAX] = {0}, owned[QUEUES_MAX] = {0};
 	for (unsigned i = 0; i < DIST_TASKS; i++) {
 		unsigned q = i % workers, rq = (i + 1) % workers;
-		/* 250 ms: finished records stay for their replay window, so the
-		 * budget times the loop's rate (under 400 k tasks/s on any machine
-		 * this runs on) must stay below FAII_DISPATCH_ENTRIES; and a test
-		 * process preempted on a loaded machine must not see its task
-		 * expire in between (50 ms did, at a load average of 13). */
-		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 250000);
+		/* 2 s: finished records stay for their replay window, so every
+		 * task of the run stays in the dispatch table (DIST_TASKS fit one
+		 * worker's FAII_DISPATCH_ENTRIES), whatever the loop's rate, and a
+		 * test process preempted on a loaded machine never sees its task
+		 * expire between sending it and pumping (50 ms did, at a load
+		 * average of 13). */
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 2000000);
 		uint64_t id = send_task(q, &t);
 		unsigned own = owner(id, workers);
 		owned[own]++;
