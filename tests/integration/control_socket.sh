@@ -12,6 +12,10 @@
 # operator actions.
 #   control_socket.sh FAIID FAIICTL PROBE CONFIG FAII_LEDGER
 set -uo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require python3 useradd
 faiid=$1 ctl_build=$2 probe=$3 config=$4 faii_ledger=$5
 
 # The dispatcher is part of faiid once the server side has landed; until then
