@@ -208,9 +208,13 @@ printf '%s\n' "$chroot_sources" >"$chr/etc/apt/sources.list"
 cp -L /etc/resolv.conf "$chr/etc/resolv.conf"
 [ -e "$chr/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$chr/etc/hosts"
 
-# What a booted Debian 12 has mounted: proc, sys (with bpffs), dev (with pts
-# and shm), a tmpfs /run. The binds are made slaves at once, so that nothing
-# unmounted under the chroot is unmounted on this machine.
+# What a booted Debian 12 has mounted: a root that is a mount point (`ip
+# netns exec` makes / a slave in its namespace), proc, sys (with bpffs), dev
+# (with pts and shm), a tmpfs /run. The binds are made private or slaves at
+# once, so that nothing unmounted under the chroot is unmounted on this
+# machine.
+mount --bind "$chr" "$chr"
+mount --make-private "$chr"
 mount -t proc proc "$chr/proc"
 mount --rbind /sys "$chr/sys"
 mount --make-rslave "$chr/sys"
@@ -240,20 +244,28 @@ inside_env=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 while IFS='=' read -r name _; do
 	[[ $name == FAII_* ]] && inside_env+=("$name=${!name}")
 done < <(env)
-inside() { # command line run by bash in /work/faii
-	chroot "$chr" /usr/bin/env -i "${inside_env[@]}" /bin/bash -c "cd /work/faii && $1" </dev/null
+# inside COMMAND FILE...: bash runs COMMAND in /work/faii; its output goes to
+# the terminal, the log and FILEs. In the background, waited for, so that a
+# signal reaches the clean-up at once (which ends the chroot's processes).
+inside() {
+	local cmd=$1 child
+	shift
+	(chroot "$chr" /usr/bin/env -i "${inside_env[@]}" /bin/bash -c "cd /work/faii && $cmd" \
+		</dev/null 2>&1 | tee -a "$log" "$@") &
+	child=$!
+	wait "$child"
 }
 
 say "bash .ci/run (the README's test command)"
 t1=$SECONDS
 test_rc=0
-inside "bash .ci/run" 2>&1 | tee -a "$log" "$work/test.out" || test_rc=$?
+inside "bash .ci/run" "$work/test.out" || test_rc=$?
 say "bash .ci/run exited with status $test_rc after $((SECONDS - t1)) s"
 
 run_rc=0
 if $run_demo; then
 	say "bash scripts/run.sh 10 (the README's run command)"
-	inside "bash scripts/run.sh 10" 2>&1 | tee -a "$log" || run_rc=$?
+	inside "bash scripts/run.sh 10" || run_rc=$?
 	say "bash scripts/run.sh 10 exited with status $run_rc"
 fi
 
