@@ -29,7 +29,7 @@
 # succeeded with 0 failed.
 set -euo pipefail
 
-usage() { sed -n '/^#   sudo/,/^#   --mirror/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { awk '/^#   sudo/ {p = 1} /^# FAII_/ {exit} p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 run_demo=false keep=false cache='' parent=/var/tmp mirror=''
 while (($#)); do
@@ -54,7 +54,7 @@ while (($#)); do
 		;;
 	*)
 		echo "fresh-check: unknown argument '$1'" >&2
-		usage
+		usage >&2
 		exit 2
 		;;
 	esac
