@@ -29,6 +29,10 @@
 # succeeded with 0 failed.
 set -euo pipefail
 
+# All of it in one group, read whole before it runs: the script may be edited
+# (or checked out anew) while a check runs, and bash reads a script as it goes.
+# shellcheck disable=SC2317 # the clean-up runs from a trap
+{
 usage() { awk '/^#   sudo/ {p = 1} /^# FAII_/ {exit} p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 run_demo=false keep=false cache='' parent=/var/tmp mirror=''
@@ -278,3 +282,5 @@ fi
 failed=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")
 echo "$summary"
 [ "$test_rc" -eq 0 ] && [ "$run_rc" -eq 0 ] && [ "$failed" -eq 0 ]
+exit
+}
