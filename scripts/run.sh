@@ -14,6 +14,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash scripts/setup-deps.sh
+# shellcheck source=../tests/lib/require.sh
+. tests/lib/require.sh
+require meson ninja
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 mkdir -p run

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that faii needs to build, run and test, and
-# nothing else. Idempotent: packages already present are not touched, and apt
-# is not called at all when nothing is missing.
+# nothing else: the [install] packages of scripts/deps.txt, the one list (the
+# tests check the programs they run against it, tests/lib/require.sh).
+# Idempotent: packages already present are not touched, and apt is not called
+# at all when nothing is missing. Ends by checking that every program the list
+# names is there.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deps.sh
+. "$here/deps.sh"
+deps_load
+packages=("${DEPS_INSTALL[@]}")
 
-packages=(
-  # toolchain
-  build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
-  clang-format
-  # dataplane and shared libraries (SPEC section 1)
-  libdpdk-dev dpdk liburing-dev libisal-dev libjemalloc-dev libbpf-dev bpftool
-  libelf-dev zlib1g-dev linux-libc-dev libsodium-dev libjansson-dev libyaml-dev
-  libmicrohttpd-dev libpcap-dev libnuma-dev
-  # benchmark baselines (perf/bench ledger)
-  libsqlite3-dev liblmdb-dev
-  # tests (prometheus for promtool; systemd for systemd-analyze verify)
-  libcriterion-dev tshark iproute2 python3 curl prometheus systemd
-)
+# Every program of the list, [essential] packages included, is on the PATH
+# (root's PATH: bpftool, ip and sysctl live in /usr/sbin).
+check_programs() {
+	local prog absent=()
+	for prog in "${!DEPS_PACKAGE[@]}"; do
+		PATH=$PATH:/usr/sbin:/sbin command -v "$prog" >/dev/null 2>&1 ||
+			absent+=("$prog (${DEPS_PACKAGE[$prog]})")
+	done
+	if ((${#absent[@]})); then
+		echo "setup-deps: programs missing after the install: ${absent[*]}" >&2
+		return 1
+	fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,6 +34,7 @@ for p in "${packages[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
+  check_programs
   echo "setup-deps: all ${#packages[@]} packages present"
   exit 0
 fi
@@ -60,3 +69,4 @@ if [[ " ${missing[*]} " == *" prometheus "* ]]; then
     "${sudo_cmd[@]}" systemctl disable prometheus.service >/dev/null 2>&1 || true
   fi
 fi
+check_programs

@@ -8,6 +8,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash scripts/setup-deps.sh || exit 1
+# shellcheck source=../tests/lib/require.sh
+. tests/lib/require.sh
+require meson ninja clang python3
 
 build() { # dir, meson options...
 	local dir=$1

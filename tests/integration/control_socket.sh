@@ -12,6 +12,10 @@
 # operator actions.
 #   control_socket.sh FAIID FAIICTL PROBE CONFIG FAII_LEDGER
 set -uo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require python3 useradd
 faiid=$1 ctl_build=$2 probe=$3 config=$4 faii_ledger=$5
 
 # The dispatcher is part of faiid once the server side has landed; until then
@@ -115,10 +119,12 @@ reader_uid=$(id -u faii-test 2>/dev/null || echo 65533)
 sed "s|^appliance:$|appliance:\n  control_reader_uids: [$reader_uid]|" "$config" >"$tmp/faii.yaml"
 grep -q "control_reader_uids: \[$reader_uid\]" "$tmp/faii.yaml" || bad "config copy has the reader"
 
+# Any free port: the default metrics port may be taken by another faiid.
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$tmp" && exec "$faiid" -l 0-1 --no-huge -m 512 --no-pci --file-prefix "faii-ctl-$$" \
 	--vdev net_ring0 --log-level lib.eal:warning -- \
 	--config "$tmp/faii.yaml" --ledger-dir "$tmp/ledger" --control-socket "$sock" \
-	--metrics-port "$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')") \
+	--metrics-port "$metrics_port") \
 	>"$tmp/faiid.out" 2>&1 &
 pid=$!
 up=0

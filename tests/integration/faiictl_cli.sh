@@ -7,6 +7,10 @@
 # Then the man page: groff -ww prints no warning and man -l renders it.
 #   faiictl_cli.sh FAIICTL PROBE SOURCE_ROOT
 set -uo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require python3 groff man awk
 ctl=$(realpath "$1") probe=$2 root=$3
 tmp=$(mktemp -d)
 mock_pid=

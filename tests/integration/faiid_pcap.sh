@@ -7,6 +7,10 @@
 # counters, intact.
 #   faiid_pcap.sh FAIID MAKE_TRAFFIC CONFIG FAII_LEDGER
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require python3 awk
 faiid=$1 make_traffic=$2 config=$3 faii_ledger=$4
 tmp=$(mktemp -d)
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -12,12 +12,14 @@
 #  - SIGTERM still stops faiid cleanly.
 #   metrics.sh FAIID MAKE_TRAFFIC CONFIG CHECK_PY
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require python3 promtool curl awk
 faiid=$1 make_traffic=$2 config=$3 check_py=$4
 tmp=$(mktemp -d)
 pid=
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-
-command -v promtool >/dev/null || { echo "promtool missing: bash scripts/setup-deps.sh"; exit 1; }
 
 fail=0
 check() { # description, condition-status

@@ -6,6 +6,10 @@
 # intact, between the start and the stop records.
 #   residency_audit.sh FAIID INJECT BPF_OBJECT CONFIG FAII_LEDGER
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require mount umount python3
 faiid=$1 inject=$2 object=$3 config=$4 faii_ledger=$5
 tmp=$(mktemp -d)
 pid=

@@ -22,6 +22,10 @@
 # two policies while tasks stream through XDP (residency_flip.c).
 #   residency_netns.sh FAII_RESIDENCY RESIDENCY_PEER RESIDENCY_FLIP
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require ip sysctl mount umount bpftool awk
 tool=$1 peer=$2 flip=$3
 flips=${FAII_RES_FLIPS:-1000}
 tmp=$(mktemp -d)

@@ -7,6 +7,10 @@
 # log and the pinned class map agree. Needs root (bpffs, BPF).
 #   residency_sync.sh FAIID FAIICTL FAII_RESIDENCY CONFIG
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require mount umount bpftool python3
 faiid=$1 faiictl=$2 tool=$3 config=$4
 tmp=$(mktemp -d)
 pid=

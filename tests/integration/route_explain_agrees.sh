@@ -9,6 +9,10 @@
 # feasible per packet. Needs nothing but DPDK virtual devices.
 #   route_explain_agrees.sh FAIID FAIICTL MAKE_TASKS CONFIG
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require python3
 faiid=$1 faiictl=$2 make_tasks=$3 config=$4
 tmp=$(mktemp -d)
 pid=

@@ -6,6 +6,10 @@
 # and the command line of ExecStart is one faiid accepts.
 #   systemd_unit.sh FAIID SOURCE_ROOT
 set -euo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require systemd-analyze awk
 faiid=$1 root=$2
 unit=$root/configs/faiid.service
 tmp=$(mktemp -d)

@@ -3,6 +3,10 @@
 # clang-format would change fails this test, naming the file.
 #   check_format.sh SOURCE_ROOT
 set -uo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require clang-format
 cd "$1"
 mapfile -t files < <(find appliance common control dataplane ebpf include ledger perf tests tools \
 	-name '*.[ch]' -not -path '*/corpus/*' -not -path '*/layers_fixture/*' 2>/dev/null | sort)

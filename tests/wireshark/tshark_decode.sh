@@ -9,6 +9,10 @@
 #
 # Usage: tshark_decode.sh PCAP_WRITER FAII_LUA
 set -uo pipefail
+# The programs this test runs, checked against scripts/deps.txt.
+# shellcheck source=../lib/require.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
+require tshark awk
 
 if (($# != 2)); then
 	echo "usage: $0 PCAP_WRITER FAII_LUA" >&2
