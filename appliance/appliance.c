@@ -250,6 +250,16 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 	memset(a, 0, sizeof(*a));
 }
 
+enum faii_slow_outcome faii_appliance_apply_signal(struct faii_appliance_dp *a,
+                                                   const struct faii_msg_view *msg, uint64_t now_ns)
+{
+	enum faii_slow_outcome out = faii_registry_apply(&a->reg, msg, now_ns);
+	/* A failed sync leaves the policy dirty: the next publish tries again. */
+	if (a->reg.residency_dirty && a->residency_policy != NULL)
+		faii_appliance_sync_residency(a);
+	return out;
+}
+
 void faii_appliance_drain_slow(struct faii_appliance_dp *a)
 {
 	struct rte_mbuf *batch[64];
@@ -265,7 +275,7 @@ void faii_appliance_drain_slow(struct faii_appliance_dp *a)
 			if (faii_parse_frame(rte_pktmbuf_mtod(m, const void *),
 			                     rte_pktmbuf_data_len(m), a->dp.udp_port,
 			                     &fv) == FAII_OK)
-				faii_registry_apply(&a->reg, &fv.msg, now);
+				faii_appliance_apply_signal(a, &fv.msg, now);
 			rte_pktmbuf_free(m);
 		}
 		done += n;

@@ -96,6 +96,16 @@ int faii_appliance_publish(struct faii_appliance_dp *a);
  * the kernel's, through on_residency_policy). */
 int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
+/*
+ * Applies one signed slow-path message (HEARTBEAT, ATTEST, REGISTER) to the
+ * registry. A change the residency judges must know (a node's jurisdiction
+ * or port) is installed in them before this returns, so no copy is judged
+ * under the old policy once the message counts as accepted: residency fails
+ * closed during changes instead of lagging one publish behind.
+ */
+enum faii_slow_outcome faii_appliance_apply_signal(struct faii_appliance_dp *a,
+                                                   const struct faii_msg_view *msg,
+                                                   uint64_t now_ns);
 /* Publishes the workers' auth set again (a node's key or address changed). */
 int faii_appliance_publish_keys(struct faii_appliance_dp *a);
 /* Reads the key files again (a rotation) and publishes; 0 or -1 with err. */

@@ -247,7 +247,7 @@ json_t *cmd_node_attest(struct faii_control *c, json_t *args, struct faii_ctl_er
 	if (d != FAII_OK)
 		return faii_ctl_fail(err, "invalid_argument", "message: %s (%s)", faii_drop_name(d),
 		                     faii_drop_meaning(d));
-	enum faii_slow_outcome out = faii_registry_apply(&c->app->reg, &view, faii_realtime_ns());
+	enum faii_slow_outcome out = faii_appliance_apply_signal(c->app, &view, faii_realtime_ns());
 	if (out == FAII_SLOW_NOT_SLOW_PATH)
 		return faii_ctl_fail(err, "invalid_argument",
 		                     "message: expected a HEARTBEAT, ATTEST or REGISTER");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The residency program's loader: see include/faii/residency_loader.h. */
 #include "faii/residency_loader.h"
+#include "faii/assert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,7 +234,9 @@ static int fill_nodes(struct faii_residency *skel, const struct faii_res_policy 
 	static struct faii_res_node values[FAII_RES_NODES_MAX];
 	LIBBPF_OPTS(bpf_map_batch_opts, batch, .elem_flags = BPF_ANY);
 	uint32_t count = policy->node_count;
+	FAII_ASSERT(count <= FAII_RES_NODES_MAX); /* the policy's builder bounds it */
 	for (uint32_t i = 0; i < count; i++) {
+		FAII_ASSERT(policy->nodes[i].node_id != 0 && policy->nodes[i].jurisdiction < 64);
 		keys[i] = policy->nodes[i].node_id;
 		values[i] = (struct faii_res_node){.jurisdiction = policy->nodes[i].jurisdiction};
 	}
@@ -241,6 +244,7 @@ static int fill_nodes(struct faii_residency *skel, const struct faii_res_policy 
 	                                      &count, &batch) != 0)
 		return fail(err, "faii_res_nodes: batch update of %u nodes: %s", policy->node_count,
 		            strerror(errno));
+	FAII_ASSERT(count == policy->node_count); /* a batch that returns 0 took every entry */
 	return 0;
 }
 
@@ -258,6 +262,7 @@ static int fill_array(struct bpf_map *map, const void *values, uint32_t n,
 	uint32_t count = n;
 	if (bpf_map_update_batch(bpf_map__fd(map), keys, values, &count, &batch) != 0)
 		return fail(err, "%s: batch update: %s", bpf_map__name(map), strerror(errno));
+	FAII_ASSERT(count == n);
 	return 0;
 }
 
@@ -270,6 +275,8 @@ static int generation_fill(struct faii_residency *skel, const struct faii_res_po
                            struct faii_res_sync_report *report, char err[FAII_RES_ERR_LEN])
 {
 	_Static_assert(FAII_RES_CLASSES_MAX <= FAII_RES_PORT_WORDS, "fill_array's keys");
+	FAII_ASSERT(policy->port_count <= FAII_RES_PORTS);
+	FAII_ASSERT(!policy->classes[0].defined); /* class ids start at 1 */
 	if (fill_nodes(skel, policy, err) != 0 ||
 	    fill_array(skel->maps.faii_res_classes, policy->classes, FAII_RES_CLASSES_MAX, err) !=
 	            0 ||

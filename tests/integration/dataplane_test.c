@@ -2440,8 +2440,8 @@ Test(dataplane, residency_program_judges_copies_to_node_ports)
 	}
 }
 
-/* Node 2 registers again, on a new port (signed with its demo key). */
-static void register_on_port(uint32_t node_id, uint16_t port)
+/* A node registers again, on a port, in a country (signed with its demo key). */
+static void register_in(uint32_t node_id, uint16_t port, const char country[2])
 {
 	uint8_t pk[FAII_PUBKEY_SIZE], sk[64], msg[FAII_MSG_SIZE_MAX];
 	faii_demo_node_keypair(node_id, pk, sk);
@@ -2455,7 +2455,7 @@ static void register_on_port(uint32_t node_id, uint16_t port)
 	rg.region = REG_ZURICH;
 	rg.node_class = FAII_CLASS_MEDIUM;
 	rg.eligibility = FAII_ELIGIBILITY_MASK;
-	rg.country[0] = 'C', rg.country[1] = 'H';
+	rg.country[0] = country[0], rg.country[1] = country[1];
 	rg.addr_family = FAII_ADDR_IPV4;
 	put_ip(rg.addr, NODE_NET + node_id);
 	rg.udp_port = port;
@@ -2466,6 +2466,11 @@ static void register_on_port(uint32_t node_id, uint16_t port)
 	send_signed(node_id, msg, len, false, node_id);
 	pump();
 	faii_appliance_drain_slow(&T.a);
+}
+
+static void register_on_port(uint32_t node_id, uint16_t port)
+{
+	register_in(node_id, port, "CH");
 }
 
 /* Copies of n CH-only tasks, each judged (allowed) on its node's port by the
@@ -2501,7 +2506,8 @@ Test(dataplane, residency_port_map_follows_registry)
 	uint64_t syncs = T.a.residency_syncs;
 	register_on_port(2, moved);
 	cr_assert_eq(T.a.reg.slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER], 1);
-	cr_assert(T.a.reg.residency_dirty, "a new port must reach the residency policy");
+	cr_assert_eq(T.a.residency_syncs, syncs + 1, "a new port reaches the judges at once");
+	cr_assert(!T.a.reg.residency_dirty);
 	cr_assert_eq(faii_appliance_publish(&T.a), 0);
 	cr_assert_eq(T.a.residency_syncs, syncs + 1);
 	node_port_moved[2] = moved;
@@ -2550,4 +2556,33 @@ Test(dataplane, residency_c_reference_judges_copies_to_node_ports)
 	for (unsigned i = 0; i < got; i++)
 		cr_assert(ev[i].node_id == 2 && ev[i].reason == FAII_RES_DROP_FORBIDDEN);
 	unsetenv("FAII_RESIDENCY_JUDGE");
+}
+
+/*
+ * Residency fails closed during changes: once a node's REGISTER moving it
+ * out of CH counts as accepted, not one CH-only copy reaches it, although
+ * the published tables (solved before the move) still list it; the judges
+ * got the new policy before the message was counted. Five moves out and
+ * back, each followed at once by CH-only traffic; between them the node
+ * takes CH-only work again after it returns.
+ */
+Test(dataplane, residency_fails_closed_on_jurisdiction_change)
+{
+	struct nspec n[3] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 3));
+	struct faii_task tpl = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+	for (unsigned round = 0; round < 5; round++) {
+		uint64_t per[NODES_MAX + 1] = {0};
+		run_tasks(&tpl, 150, 16, per);
+		cr_assert_gt(per[2], 0, "round %u: node 2 in CH gets CH-only work", round);
+		uint64_t accepted = T.a.reg.slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER];
+		register_in(2, node_port(2), "DE");
+		cr_assert_eq(T.a.reg.slow[FAII_SLOW_ACCEPTED][FAII_MSG_REGISTER], accepted + 1);
+		memset(per, 0, sizeof(per));
+		run_tasks(&tpl, 300, 16, per); /* no publish in between */
+		cr_assert_eq(per[2], 0, "round %u: %" PRIu64 " CH-only copies reached a node in DE",
+		             round, per[2]);
+		register_in(2, node_port(2), "CH");
+		cr_assert_eq(faii_appliance_publish(&T.a), 0);
+	}
 }
