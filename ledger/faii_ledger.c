@@ -19,6 +19,7 @@
 
 #include "faii/audit.h"
 #include "faii/ledger_store.h"
+#include "faii/store_io.h"
 #include "store/scan.h"
 
 static int usage(FILE *out)
@@ -76,7 +77,10 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 static int dump(const char *dir)
 {
 	char err[FAII_LS_ERR_LEN];
-	struct ls_scan scan = {.dir = dir, .repair = false, .on_record = print_record};
+	struct ls_scan scan = {.io = faii_store_io_system(),
+	                       .dir = dir,
+	                       .repair = false,
+	                       .on_record = print_record};
 	int rc = ls_scan_dir(&scan, err);
 	free(scan.checkpoint_data);
 	if (rc != 0) {
