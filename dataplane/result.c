@@ -240,9 +240,11 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 	}
 
 	const uint8_t full = (uint8_t)((1u << r->replicas) - 1);
-	/* Vote masks name copies of this task only; ok and errors never overlap. */
+	/* Vote masks name copies of this task only, and a copy is in its SLO only
+	 * if it answered ok. (A copy can have both an error, from its first
+	 * attempt, and an ok, from the re-dispatch that error caused.) */
 	FAII_ASSERT((r->replied & ~full) == 0 && (r->ok & ~full) == 0 && (r->errors & ~full) == 0);
-	FAII_ASSERT((r->ok & r->errors) == 0 && (r->in_slo & ~r->ok) == 0);
+	FAII_ASSERT((r->in_slo & ~r->ok) == 0);
 	if (r->replicas == 1) {
 		if (ok || attempt == 1 || r->task == NULL) {
 			/* The answer, or the node's error after the retry. */

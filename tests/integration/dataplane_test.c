@@ -2586,3 +2586,39 @@ Test(dataplane, residency_fails_closed_on_jurisdiction_change)
 		cr_assert_eq(faii_appliance_publish(&T.a), 0);
 	}
 }
+
+/*
+ * A node's error on the first attempt: the copy is re-dispatched at once to
+ * another node, whose ok is the client's answer. The copy then carries both
+ * an error (attempt 0) and an ok (attempt 1); the demo run found an
+ * assertion that forbade that.
+ */
+Test(dataplane, error_then_redispatched_ok)
+{
+	struct nspec n[3] = {node("M", "a", "CH"), node("M", "b", "CH"), node("M", "c", "CH")};
+	tb_setup(1, 1, fleet(NULL, n, 3));
+	for (unsigned round = 0; round < 20; round++) {
+		struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_CH, 500000);
+		uint64_t id = send_task(0, &t);
+		NO = 0;
+		pump();
+		cr_assert_eq(NO, 1);
+		struct faii_task first = O[0].task;
+		cr_assert_eq(first.attempt, 0);
+		NO = 0;
+		send_result(0, &first, FAII_RESULT_ERROR, 0xEE);
+		pump();
+		cr_assert_eq(NO, 1, "round %u: the error gives one re-dispatched copy", round);
+		cr_assert(is_task_copy_to(&O[0], O[0].task.node_id));
+		struct faii_task second = O[0].task;
+		cr_assert_eq(second.task_id, id);
+		cr_assert_eq(second.attempt, 1);
+		cr_assert_neq(second.node_id, first.node_id, "re-dispatched to another node");
+		NO = 0;
+		send_result(0, &second, FAII_RESULT_OK, 0xAA);
+		pump();
+		cr_assert_eq(NO, 1);
+		cr_assert(is_client_result(&O[0]));
+		cr_assert_eq(O[0].result.status, FAII_RESULT_OK, "round %u", round);
+	}
+}
