@@ -1890,6 +1890,61 @@ Test(faults, flipped_bit_in_the_last_batch_after_a_clean_close_is_refused)
 	free_layout(&l);
 }
 
+/* A close record among the bytes that do not verify was written after their
+ * batch was acknowledged: refused whatever the mark says ("open" here). */
+Test(faults, close_record_after_a_damaged_batch_is_refused_under_an_open_mark)
+{
+	struct layout l;
+	last_batch_of_three(&l);
+	const struct rec_pos *r = find_user(&l, 7);
+	const struct rec_pos *c = &l.recs[l.last_close];
+	char path[PATH_CAP];
+	mark_open_since_genesis(g_store);
+	seg_path(path, sizeof(path), g_store, r->seg);
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls_options o = store_opts(g_store);
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
+	expect_err_at(err, path, c->off);
+	cr_assert(strstr(err, "a close record says the store was closed cleanly at seq 8") != NULL,
+	          "message: %s", err);
+	free_layout(&l);
+}
+
+/* An earlier version's clean-close mark (FAIICLN1 in DIR/LOCK, no STATE) is
+ * honoured, and replaced by STATE at open. */
+Test(faults, earlier_versions_clean_close_mark_is_honoured)
+{
+	struct layout l;
+	last_batch_of_three(&l);
+	char state[PATH_CAP], lock[PATH_CAP];
+	snprintf(state, sizeof(state), "%s/STATE", g_store);
+	snprintf(lock, sizeof(lock), "%s/LOCK", g_store);
+	cr_assert_eq(unlink(state), 0);
+	struct ls_clean_close v1 = {.magic = LS_CLEAN_MAGIC, .seq = 8};
+	v1.crc = crc32c(&v1, offsetof(struct ls_clean_close, crc));
+	patch_file(lock, 0, &v1, sizeof(v1));
+	/* Damage to the final batch: refused, as that version refused it. */
+	const struct rec_pos *r = find_user(&l, 7);
+	char path[PATH_CAP];
+	seg_path(path, sizeof(path), g_store, r->seg);
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls_options o = store_opts(g_store);
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
+	cr_assert(strstr(err, "closed cleanly at seq 8") != NULL, "message: %s", err);
+	/* Undamaged, it opens; the old mark goes and STATE takes over. */
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls *ls = open_ok(&o);
+	cr_assert_eq(faii_ls_durable_seq(ls), 8);
+	faii_ls_close(ls);
+	size_t size;
+	free(slurp(lock, &size));
+	cr_assert_eq(size, 0, "the earlier version's mark is still in LOCK");
+	cr_assert(file_exists(state));
+	free_layout(&l);
+}
+
 /* A zeroed block inside history with later batches after it: corruption,
  * not the end of the data. */
 Test(faults, zeroed_block_before_the_tail_is_refused)
