@@ -5,8 +5,10 @@
  * little-endian, and format.h refuses to build elsewhere.
  *
  *   segment-<16 hex digits>.log      its index in hex
- *     [segment header, 4096 bytes][record][record]...[commit]...[zeros]
+ *     [segment header, 4096 bytes][record][record]...[commit]...[close]...[zeros]
  *   checkpoint-<16 hex digits>.ckpt  seq_covered in hex
+ *   LOCK                             flock()ed while open
+ *   STATE                            the durability mark (ls_state_mark)
  *
  * A record is [length | type | flags | CRC32C | payload length | seq | keys |
  * payload], padded to 8 bytes. Appends are written in batches; each batch

@@ -729,6 +729,32 @@ static void find_tail_close(const struct mapped *m, uint64_t from, uint64_t to,
 }
 
 /*
+ * A segment shorter than its header says was truncated (the operator's
+ * override accepted it; a crash never shrinks a preallocated file): it gets
+ * its size back, so that appends stay inside it and new segments keep the
+ * store's size.
+ */
+static int restore_preallocation(struct ls_scan *s, const struct mapped *m, const char *path,
+                                 char *err)
+{
+	struct ls_segment_header h;
+	memcpy(&h, m->p, sizeof(h));
+	if (h.segment_size <= m->size || h.segment_size % LS_DIRECT_ALIGN != 0 ||
+	    h.segment_size < FAII_LS_SEGMENT_SIZE_MIN)
+		return 0;
+	int rc = FAII_STORE_IO_CALL(m->io, fallocate, m->fd, 0, 0, h.segment_size);
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(m->io, datasync, m->fd);
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot extend to %" PRIu64 " bytes: %s", path,
+		         h.segment_size, strerror(-rc));
+		return -EIO;
+	}
+	s->write_segment_size = h.segment_size;
+	return 0;
+}
+
+/*
  * The one judgement of the log's end against the mark (ls_judge()), made
  * before anything is repaired. The operator's override (accept_damage) keeps
  * the refusal as a finding and lets the repair go on.
@@ -773,6 +799,8 @@ static int end_of_log(struct ls_scan *s, const struct mapped *m, const char *pat
 		rc = rewrite_last_batch(m, path, s->last_batch_offset, tail, err);
 	if (rc == 0 && s->repair && extent > 0)
 		rc = zero_tail(m, path, tail, extent, err);
+	if (rc == 0 && s->repair)
+		rc = restore_preallocation(s, m, path, err);
 	return rc;
 }
 

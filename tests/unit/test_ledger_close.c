@@ -673,3 +673,23 @@ Test(closed, o_direct_closes_keep_one_segment)
 	cr_assert_eq(tool_on_store(out, "verify"), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "with a close record"), "%s", out);
 }
+
+/* A segment truncated by the damage gets its preallocated size back. */
+Test(repair, truncated_segment_gets_its_size_back)
+{
+	closed_store();
+	struct walk w = walk_segment(0);
+	char path[PATH_CAP], out[OUT_CAP];
+	seg_path(path, 0);
+	cr_assert_eq(truncate(path, (off_t)(w.last_user_off + 100)), 0);
+	int rc = tool_on_store(out, "repair --truncate-torn-tail");
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(file_size(path), (off_t)SEG_SIZE);
+	struct faii_ls *ls = open_ok();
+	cr_assert_eq(faii_ls_durable_seq(ls), RECORDS - 1);
+	append(ls, RECORDS, PAYLOAD);
+	struct faii_ls_stats st;
+	faii_ls_get_stats(ls, &st);
+	cr_assert_eq(st.segments, 1, "the close record or the append rolled a segment");
+	faii_ls_close(ls);
+}
