@@ -3,17 +3,25 @@
  * faii-ledger: offline tools for a ledger store directory.
  *
  *   faii-ledger verify DIR    check every CRC, the hash chain, segment
- *                             headers and the checkpoint; print a summary.
- *                             Exit 0 intact (a torn tail is reported but
- *                             intact: recovery removes it), 1 corrupt, 2 usage.
+ *                             headers, the checkpoint and the log's end
+ *                             against DIR/STATE, as faiid's open does; print a
+ *                             summary. Exit 0 when faiid would open the store
+ *                             (a crash's torn tail is reported: recovery
+ *                             removes it), 1 when it would refuse, 2 usage.
  *   faii-ledger dump DIR      list the committed records after the latest
  *                             checkpoint, one line each (read-only).
+ *   faii-ledger repair --truncate-torn-tail DIR
+ *                             the operator's override: open a store that
+ *                             recovery refuses because of its end, truncate
+ *                             the damaged tail and close it cleanly.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -24,10 +32,21 @@
 
 static int usage(FILE *out)
 {
-	fprintf(out, "usage: faii-ledger verify DIR | dump DIR\n"
-	             "verify: checks a ledger store directory offline and prints a summary.\n"
-	             "dump:   lists the committed records after the latest checkpoint.\n"
-	             "Both only read. Exit status: 0 intact, 1 corrupt or unreadable, 2 usage.\n");
+	fprintf(out,
+	        "usage: faii-ledger verify DIR | dump DIR | repair --truncate-torn-tail DIR\n"
+	        "verify: checks a ledger store directory offline, as faiid's open would, and\n"
+	        "        prints a summary. Exit status: 0 faiid would open it (a crash's torn\n"
+	        "        tail is reported: faiid removes it), 1 it would refuse (corruption,\n"
+	        "        damage at the tail after a clean close, DIR/STATE missing, corrupt or\n"
+	        "        disagreeing with the log) or DIR is unreadable, 2 usage.\n"
+	        "dump:   lists the committed records after the latest checkpoint; exit\n"
+	        "        status as verify.\n"
+	        "repair --truncate-torn-tail: the override for a store verify refuses because\n"
+	        "        of its end: removes whatever past the last intact commit does not\n"
+	        "        verify (acknowledged records included: it prints which), writes a new\n"
+	        "        DIR/STATE and closes the store cleanly. Corruption before the tail is\n"
+	        "        still refused. Stop faiid first. Exit status: 0 repaired, 1 refused.\n"
+	        "verify and dump only read.\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -90,33 +109,90 @@ static int dump(const char *dir)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Bounds of the store repair opens: it appends nothing. */
+#define REPAIR_INDEX_ENTRIES 1024u
+
+static int repair(const char *dir)
 {
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-		return usage(stdout);
-	if (argc != 3 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "dump") != 0))
-		return usage(stderr);
-	if (sodium_init() < 0)
+	struct stat st_dir;
+	if (stat(dir, &st_dir) != 0 || !S_ISDIR(st_dir.st_mode)) {
+		fprintf(stderr, "faii-ledger: %s: not a store directory\n", dir);
 		return 1;
-	if (strcmp(argv[1], "dump") == 0)
-		return dump(argv[2]);
-	struct faii_ls_verify_report r;
+	}
+	struct faii_ls_options o = {
+	        .dir = dir,
+	        .index_entries_max = REPAIR_INDEX_ENTRIES, /* keys beyond are just not indexed */
+	        .accept_damaged_tail = true,
+	};
+	struct faii_ls *ls;
 	char err[FAII_LS_ERR_LEN];
-	int rc = faii_ls_verify(argv[2], &r, err);
+	int rc = faii_ls_open(&o, &ls, err);
 	if (rc != 0) {
 		fprintf(stderr, "faii-ledger: %s\n", err[0] ? err : strerror(-rc));
-		printf("corrupt: %s\n", err);
+		printf("not repaired: %s\n", err[0] ? err : strerror(-rc));
+		return 1;
+	}
+	struct faii_ls_stats st;
+	faii_ls_get_stats(ls, &st);
+	if (err[0])
+		printf("accepted: %s\n", err);
+	else
+		printf("nothing to override: the store opens as it is\n");
+	printf("  truncated %" PRIu64 " bytes; the log ends at seq %" PRIu64 "\n",
+	       st.truncated_bytes, st.durable_seq);
+	faii_ls_close(ls);
+	/* The clean close can fail (a write error): say so, as verify sees it. */
+	struct faii_ls_verify_report r;
+	rc = faii_ls_verify(dir, &r, err);
+	if (rc != 0 || !r.ends_with_close) {
+		fprintf(stderr, "faii-ledger: %s: not closed cleanly after the repair: %s\n", dir,
+		        rc ? err : "no close record");
+		return 1;
+	}
+	printf("repaired: %s (%s)\n", dir, r.mark);
+	return 0;
+}
+
+static int verify(const char *dir)
+{
+	struct faii_ls_verify_report r;
+	char err[FAII_LS_ERR_LEN];
+	int rc = faii_ls_verify(dir, &r, err);
+	if (rc != 0) {
+		fprintf(stderr, "faii-ledger: %s\n", err[0] ? err : strerror(-rc));
+		printf("%s: %s\n", rc == -EBADMSG ? "corrupt" : "unreadable",
+		       err[0] ? err : strerror(-rc));
 		return 1;
 	}
 	char chain[2 * FAII_LS_CHAIN_SIZE + 1];
 	sodium_bin2hex(chain, sizeof(chain), r.chain, sizeof(r.chain));
-	printf("intact: %s\n", argv[2]);
+	printf("intact: %s\n", dir);
 	printf("  segments %" PRIu64 ", records scanned %" PRIu64 " (%" PRIu64 " bytes)\n",
 	       r.segments, r.records, r.bytes);
 	printf("  last seq %" PRIu64 ", checkpoint %s%" PRIu64 "\n", r.last_seq,
 	       r.checkpoint_seq ? "at seq " : "none ", r.checkpoint_seq);
 	printf("  torn tail %" PRIu64 " bytes%s\n", r.torn_tail_bytes,
 	       r.torn_tail_bytes ? " (never acknowledged; removed at the next open)" : "");
+	printf("  state %s; the log ends %s\n", r.mark,
+	       r.ends_with_close ? "with a close record" : "without a close record");
 	printf("  chain %s\n", chain);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return usage(stdout);
+	bool is_repair = argc == 4 && strcmp(argv[1], "repair") == 0 &&
+	                 strcmp(argv[2], "--truncate-torn-tail") == 0;
+	if (!is_repair &&
+	    (argc != 3 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "dump") != 0)))
+		return usage(stderr);
+	if (sodium_init() < 0)
+		return 1;
+	if (is_repair)
+		return repair(argv[3]);
+	if (strcmp(argv[1], "dump") == 0)
+		return dump(argv[2]);
+	return verify(argv[2]);
 }

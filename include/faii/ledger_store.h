@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FAII_LS_ERR_LEN     512u
+#define FAII_LS_ERR_LEN     1024u
 #define FAII_LS_DIGEST_SIZE 32u
 #define FAII_LS_CHAIN_SIZE  32u
 
@@ -82,6 +82,15 @@ struct faii_ls_options {
 	faii_ls_fault_fn fault;      /* tests only; NULL in production */
 	void *fault_ctx;
 	const struct faii_store_io *io; /* NULL: faii_store_io_system(); tests: a simulated disk */
+	/*
+	 * The operator's override (faii-ledger repair --truncate-torn-tail):
+	 * open what recovery would refuse because of the log's end (damage to
+	 * acknowledged records at the tail, a missing or corrupt DIR/STATE, a
+	 * mark that disagrees with the log), truncating the damaged tail. What
+	 * was overridden is returned in err. Corruption before the tail is
+	 * still refused. Never set by faiid.
+	 */
+	bool accept_damaged_tail;
 };
 
 struct faii_ls;
@@ -91,13 +100,21 @@ typedef void (*faii_ls_ack_fn)(void *arg, uint64_t seq, int status);
 
 /*
  * Opens (creating if needed) the store in opt->dir and recovers it: verifies
- * every CRC and the hash chain from the last checkpoint, truncates a torn
- * tail, and refuses to open (-EBADMSG, err names the segment and offset)
- * when corruption lies before the tail.
+ * every CRC and the hash chain from the last checkpoint, judges the log's
+ * end against the durability mark DIR/STATE, truncates a crash's torn tail,
+ * and refuses to open (-EBADMSG, err names the segment and offset) when
+ * corruption lies before the tail, or at the tail after a clean close, or
+ * when the mark is missing, corrupt or disagrees with the log (see
+ * docs/ledger-store.md, "Recovery"). On success err is empty, or says what
+ * opt->accept_damaged_tail overrode.
  */
 int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out,
                  char err[FAII_LS_ERR_LEN]);
-/* Stops accepting appends, makes pending ones durable, joins the writer. */
+/*
+ * Stops accepting appends, makes pending ones durable, joins the writer and,
+ * unless a write failed, closes cleanly: a close record in the log, then
+ * DIR/STATE "closed" naming it.
+ */
 void faii_ls_close(struct faii_ls *ls);
 
 /*
@@ -168,10 +185,12 @@ struct faii_ls_stats {
 void faii_ls_get_stats(struct faii_ls *ls, struct faii_ls_stats *stats);
 
 /*
- * Offline check of a store directory (faii-ledger verify): the same scan as
- * recovery, changing nothing. Returns 0 when intact (a torn tail counts as
- * intact, reported in the summary), -EBADMSG on corruption; summary and err
- * receive human-readable text.
+ * Offline check of a store directory (faii-ledger verify): the same scan and
+ * the same judgement of the log's end as recovery, changing nothing. Returns
+ * 0 exactly when faii_ls_open would open the store (a crash's torn tail
+ * counts: open truncates it, reported in torn_tail_bytes), -EBADMSG when it
+ * would refuse (err says why, naming the segment file and offset), or
+ * another negative errno (-EIO: unreadable).
  */
 struct faii_ls_verify_report {
 	uint64_t segments;
@@ -181,6 +200,8 @@ struct faii_ls_verify_report {
 	uint64_t torn_tail_bytes;
 	uint64_t checkpoint_seq; /* 0: none */
 	uint8_t chain[FAII_LS_CHAIN_SIZE];
+	bool ends_with_close; /* the log ends with a close record (a clean close) */
+	char mark[160];       /* DIR/STATE in words: "closed cleanly at seq 8 (...)" */
 };
 int faii_ls_verify(const char *dir, struct faii_ls_verify_report *report,
                    char err[FAII_LS_ERR_LEN]);

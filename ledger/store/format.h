@@ -5,8 +5,10 @@
  * little-endian, and format.h refuses to build elsewhere.
  *
  *   segment-<16 hex digits>.log      its index in hex
- *     [segment header, 4096 bytes][record][record]...[commit]...[zeros]
+ *     [segment header, 4096 bytes][record][record]...[commit]...[close]...[zeros]
  *   checkpoint-<16 hex digits>.ckpt  seq_covered in hex
+ *   LOCK                             flock()ed while open
+ *   STATE                            the durability mark (ls_state_mark)
  *
  * A record is [length | type | flags | CRC32C | payload length | seq | keys |
  * payload], padded to 8 bytes. Appends are written in batches; each batch
@@ -37,6 +39,7 @@
 #define LS_TYPE_NONE   0u /* zeros: the end of written data */
 #define LS_TYPE_COMMIT 0xFF01u
 #define LS_TYPE_PAD    0xFF02u /* fills a batch up to an O_DIRECT block */
+/* LS_TYPE_CLOSE 0xFF03: below, with its payload. */
 
 struct ls_segment_header {
 	char magic[8];
@@ -81,9 +84,46 @@ struct ls_checkpoint_header {
 };
 
 /*
- * DIR/LOCK holds this after a clean close (and nothing while a process has
- * the store open): recovery then never truncates below seq, so a damaged
- * final batch that had been acknowledged is refused, not dropped as torn.
+ * The close record: written at a clean close right after the last commit (or
+ * after the segment header of a segment rolled for it), outside every batch
+ * and outside the chain. It repeats the last commit's sequence number (also
+ * in its header's seq) and chain value, and is padded with zeros to the next
+ * O_DIRECT block so that appends after a reopen stay aligned.
+ */
+#define LS_TYPE_CLOSE 0xFF03u
+struct ls_close {
+	uint64_t last_seq;
+	uint8_t chain[FAII_LS_CHAIN_SIZE];
+};
+#define LS_CLOSE_RECORD_MIN 64u /* header + ls_close: the least it takes */
+#define LS_CLOSE_RECORD_MAX (LS_DIRECT_ALIGN + LS_CLOSE_RECORD_MIN)
+
+/*
+ * DIR/STATE, the store's durability mark, replaced atomically (a synced
+ * temporary renamed over it): "open" from the end of recovery until a clean
+ * close (seq and chain: the log's end when opened; a crash leaves it), then
+ * "closed" (seq and chain: the log's end; the close record's position).
+ * Recovery judges the log's end against it: see ls_judge() in mark.h.
+ */
+#define LS_STATE_FILE  "STATE"
+#define LS_STATE_MAGIC "FAIISTA1"
+enum { LS_STATE_OPEN = 1, LS_STATE_CLOSED = 2 };
+struct ls_state_mark {
+	char magic[8];
+	uint32_t version; /* LS_FORMAT_VERSION */
+	uint32_t state;   /* LS_STATE_OPEN or LS_STATE_CLOSED */
+	uint64_t seq;
+	uint8_t chain[FAII_LS_CHAIN_SIZE];
+	uint64_t close_segment; /* closed: where the close record is */
+	uint64_t close_offset;
+	uint32_t crc; /* CRC32C of the bytes before this field */
+	uint32_t reserved;
+};
+
+/*
+ * Before DIR/STATE, DIR/LOCK held this after a clean close (and nothing while
+ * open). Read only when STATE is missing, to open a store closed by an
+ * earlier version; never written.
  */
 #define LS_CLEAN_MAGIC "FAIICLN1"
 struct ls_clean_close {
@@ -96,6 +136,9 @@ struct ls_clean_close {
 static_assert(sizeof(struct ls_segment_header) <= LS_SEGMENT_HEADER_SIZE, "segment header");
 static_assert(sizeof(struct ls_record_header) == 24, "record header");
 static_assert(sizeof(struct ls_commit) == 48, "commit payload");
+static_assert(sizeof(struct ls_record_header) + sizeof(struct ls_close) == LS_CLOSE_RECORD_MIN,
+              "close record");
+static_assert(sizeof(struct ls_state_mark) == 80, "state mark");
 
 static inline uint64_t ls_align(uint64_t n, uint64_t a)
 {

@@ -371,10 +371,15 @@ static bool record_valid(const struct mapped *m, uint64_t off, const struct ls_r
 	    h->length != sizeof(*h) + ls_keys_size(h->flags) + h->payload_len)
 		return false;
 	bool user = h->type >= 1 && h->type <= FAII_LS_TYPE_USER_MAX;
-	if (!user && h->type != LS_TYPE_COMMIT && h->type != LS_TYPE_PAD)
+	if (!user && h->type != LS_TYPE_COMMIT && h->type != LS_TYPE_PAD &&
+	    h->type != LS_TYPE_CLOSE)
 		return false;
 	if (h->type == LS_TYPE_COMMIT &&
 	    (h->flags != 0 || h->payload_len != sizeof(struct ls_commit)))
+		return false;
+	if (h->type == LS_TYPE_CLOSE &&
+	    (h->flags != 0 || h->payload_len < sizeof(struct ls_close) ||
+	     h->length > LS_CLOSE_RECORD_MAX))
 		return false;
 	if (ls_record_crc(h, h->length) != h->crc)
 		return false;
@@ -481,6 +486,27 @@ static bool commit_closes_batch(struct batch_cursor *c, const struct ls_record_h
 	       memcmp(chain, commit->chain, sizeof(chain)) == 0;
 }
 
+/* Records where the scan passes the mark's seq: the chain value the mark names. */
+static void note_chain(struct ls_scan *s)
+{
+	const struct ls_mark *mark = &s->mark_used;
+	if ((mark->kind == LS_MARK_OPEN || mark->kind == LS_MARK_CLOSED) &&
+	    s->last_seq == mark->seq) {
+		s->end.chain_at_mark_known = true;
+		memcpy(s->end.chain_at_mark, s->chain, FAII_LS_CHAIN_SIZE);
+	}
+}
+
+/* Does the valid close record h name the end of the log scanned so far? */
+static bool close_ends_log(const struct ls_scan *s, const struct ls_record_header *h)
+{
+	FAII_ASSERT(h->type == LS_TYPE_CLOSE && h->payload_len >= sizeof(struct ls_close));
+	struct ls_close c;
+	memcpy(&c, h + 1, sizeof(c));
+	return h->seq == s->last_seq && c.last_seq == s->last_seq &&
+	       memcmp(c.chain, s->chain, FAII_LS_CHAIN_SIZE) == 0;
+}
+
 /* A bad record at off: a torn last batch (0, *end SEG_TORN) or corruption. */
 static int bad_record(const struct ls_scan *s, const struct mapped *m, const char *path,
                       uint64_t off, bool is_last, const struct batch_cursor *c, enum seg_end *end,
@@ -546,6 +572,23 @@ static int scan_records(struct ls_scan *s, const struct mapped *m, const char *p
 				s->last_batch_offset = c.start;
 				memcpy(s->chain, commit.chain, sizeof(commit.chain));
 				s->last_seq = commit.last_seq;
+				off += ls_align(h->length, LS_ALIGN);
+				s->bytes += off - c.start;
+				s->commit_segment = index;
+				s->commit_offset = off;
+				s->end.ends_with_close = false;
+				note_chain(s);
+				cursor_begin(&c, s, off);
+				continue;
+			}
+			ok = false;
+		}
+		if (ok && h->type == LS_TYPE_CLOSE) {
+			/* Between batches only, and for the end of the last one. */
+			if (off == c.start && close_ends_log(s, h)) {
+				s->end.ends_with_close = true;
+				s->end.close_segment = index;
+				s->end.close_offset = off;
 				off += ls_align(h->length, LS_ALIGN);
 				s->bytes += off - c.start;
 				cursor_begin(&c, s, off);
@@ -664,26 +707,101 @@ static int rewrite_last_batch(const struct mapped *m, const char *path, uint64_t
 	return 0;
 }
 
-/* After the records of the last segment: a torn tail is refused or zeroed. */
-static int handle_tail(struct ls_scan *s, const struct mapped *m, const char *path, uint64_t tail,
-                       char *err)
+/* Valid close records among the bytes that do not verify: the highest seq one names. */
+static void find_tail_close(const struct mapped *m, uint64_t from, uint64_t to,
+                            struct ls_log_end *e)
 {
-	/* Whatever lies past the last commit of the last segment is a torn
-	 * batch (possibly missing its first block): zero all of it, so no
-	 * later append shares a page with it and no scan meets it again. */
-	uint64_t extent = torn_extent(m, tail);
-	if (extent > 0 && s->last_seq < s->acknowledged_seq) {
-		static const char what[] = "acknowledged records damaged; refusing to open";
-		snprintf(err, FAII_LS_ERR_LEN,
-		         "%s: offset %" PRIu64 ": the store was closed cleanly at seq %" PRIu64
-		         " but only %" PRIu64 " records are intact: %s",
-		         path, tail, s->acknowledged_seq, s->last_seq, what);
-		return -EBADMSG;
+	e->tail_close_seq = 0;
+	e->tail_close_offset = 0;
+	/* Bounded by the torn extent, within the segment. */
+	for (uint64_t off = from; off < to; off += LS_ALIGN) {
+		const struct ls_record_header *h = (const void *)(m->p + off), *v;
+		if (off + sizeof(*h) > m->size || h->type != LS_TYPE_CLOSE ||
+		    !record_valid(m, off, &v))
+			continue;
+		struct ls_close c;
+		memcpy(&c, v + 1, sizeof(c));
+		if (c.last_seq >= e->tail_close_seq) {
+			e->tail_close_seq = c.last_seq;
+			e->tail_close_offset = off;
+		}
 	}
-	if (extent == 0)
+}
+
+/*
+ * A segment shorter than its header says was truncated (the operator's
+ * override accepted it; a crash never shrinks a preallocated file): it gets
+ * its size back, so that appends stay inside it and new segments keep the
+ * store's size.
+ */
+static int restore_preallocation(struct ls_scan *s, const struct mapped *m, const char *path,
+                                 char *err)
+{
+	struct ls_segment_header h;
+	memcpy(&h, m->p, sizeof(h));
+	if (h.segment_size <= m->size || h.segment_size % LS_DIRECT_ALIGN != 0 ||
+	    h.segment_size < FAII_LS_SEGMENT_SIZE_MIN)
 		return 0;
+	int rc = FAII_STORE_IO_CALL(m->io, fallocate, m->fd, 0, 0, h.segment_size);
+	if (rc == 0)
+		rc = FAII_STORE_IO_CALL(m->io, datasync, m->fd);
+	if (rc != 0) {
+		snprintf(err, FAII_LS_ERR_LEN, "%s: cannot extend to %" PRIu64 " bytes: %s", path,
+		         h.segment_size, strerror(-rc));
+		return -EIO;
+	}
+	s->write_segment_size = h.segment_size;
+	return 0;
+}
+
+/*
+ * The one judgement of the log's end against the mark (ls_judge()), made
+ * before anything is repaired. The operator's override (accept_damage) keeps
+ * the refusal as a finding and lets the repair go on.
+ */
+static int judge_end(struct ls_scan *s, char *err)
+{
+	s->end.segments = s->segment_count;
+	s->end.last_seq = s->last_seq;
+	memcpy(s->end.chain, s->chain, FAII_LS_CHAIN_SIZE);
+	int rc = ls_judge(s->dir, &s->mark_used, &s->end, err);
+	if (rc == -EBADMSG && s->accept_damage) {
+		snprintf(s->finding, sizeof(s->finding), "%s", err);
+		char *remedy = strstr(s->finding, "; refusing to open");
+		if (remedy)
+			*remedy = '\0';
+		s->damage_accepted = true;
+		err[0] = '\0';
+		rc = 0;
+	}
+	return rc;
+}
+
+/*
+ * After the records of the last segment: whatever lies past its intact data
+ * is a torn batch (possibly missing its first block) or damage. Judged; then
+ * (repair) the last batch is made durable and the torn tail zeroed, all of
+ * it, so no later append shares a page with it and no scan meets it again.
+ */
+static int end_of_log(struct ls_scan *s, const struct mapped *m, const char *path, uint64_t index,
+                      uint64_t tail, char *err)
+{
+	uint64_t extent = torn_extent(m, tail);
+	s->end.tail_segment = index;
+	s->end.tail_offset = tail;
+	s->end.torn_bytes = extent;
+	find_tail_close(m, tail, tail + extent, &s->end);
+	int rc = judge_end(s, err);
+	if (rc != 0)
+		return rc;
 	s->torn_bytes = extent;
-	return s->repair ? zero_tail(m, path, tail, extent, err) : 0;
+	if (s->repair && s->last_batch_offset < tail)
+		rc = rewrite_last_batch(m, path, s->last_batch_offset, tail, err);
+	if (rc == 0 && s->repair && extent > 0)
+		rc = zero_tail(m, path, tail, extent, err);
+	if (rc == 0 && s->repair)
+		rc = restore_preallocation(s, m, path, err);
+	return rc;
 }
 
 static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, bool first,
@@ -720,10 +838,8 @@ static int scan_segment(struct ls_scan *s, uint64_t index, uint64_t start_off, b
 		s->write_segment = index;
 		s->write_offset = tail;
 		s->write_segment_size = m.size;
-		if (is_last && s->repair && s->last_batch_offset < tail)
-			rc = rewrite_last_batch(&m, path, s->last_batch_offset, tail, err);
-		if (is_last && rc == 0)
-			rc = handle_tail(s, &m, path, tail, err);
+		if (is_last)
+			rc = end_of_log(s, &m, path, index, tail, err);
 	}
 	unmap_segment(&m);
 	return rc;
@@ -838,6 +954,9 @@ static int scan_segments(struct ls_scan *s, char *err)
 		         path);
 		return -EBADMSG;
 	}
+	s->commit_segment = from;
+	s->commit_offset = offset;
+	note_chain(s);
 	FAII_ASSERT(from >= s->first_segment && from <= s->last_segment);
 	int rc = 0;
 	for (uint64_t i = from; i <= s->last_segment && rc == 0; i++) {
@@ -845,14 +964,6 @@ static int scan_segments(struct ls_scan *s, char *err)
 		rc = scan_segment(s, i, i == from ? offset : LS_SEGMENT_HEADER_SIZE, i == from,
 		                  i == s->last_segment, err);
 		FAII_ASSERT(s->last_seq >= seq_before);
-	}
-	if (rc == 0 && s->last_seq < s->acknowledged_seq) {
-		snprintf(err, FAII_LS_ERR_LEN,
-		         "%s: the store was closed cleanly at seq %" PRIu64
-		         " but the log ends at %" PRIu64
-		         ": acknowledged records lost (segments removed?); refusing to open",
-		         s->dir, s->acknowledged_seq, s->last_seq);
-		rc = -EBADMSG;
 	}
 	return rc;
 }
@@ -871,7 +982,18 @@ int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
 	s->segment_count = 0;
 	s->write_segment = 0;
 	s->write_offset = 0;
-	int rc = list_dir(s->io, s->dir, &l, err);
+	s->commit_segment = 0;
+	s->commit_offset = LS_SEGMENT_HEADER_SIZE;
+	memset(&s->end, 0, sizeof(s->end));
+	s->damage_accepted = false;
+	s->finding[0] = '\0';
+	int rc = 0;
+	if (s->mark)
+		s->mark_used = *s->mark;
+	else
+		rc = ls_mark_read(s->io, s->dir, &s->mark_used, err);
+	if (rc == 0)
+		rc = list_dir(s->io, s->dir, &l, err);
 	if (rc == 0) {
 		s->segment_count = l.segment_count;
 		if (l.segment_count > 0) {
@@ -884,6 +1006,8 @@ int ls_scan_dir(struct ls_scan *s, char err[FAII_LS_ERR_LEN])
 		rc = start_from_checkpoint(s, l.checkpoints[l.checkpoint_count - 1], err);
 	if (rc == 0 && l.segment_count > 0)
 		rc = scan_segments(s, err);
+	else if (rc == 0)
+		rc = judge_end(s, err); /* no segment: a mark may still say there were records */
 	free(l.segments);
 	if (rc != 0) {
 		free(s->checkpoint_data);

@@ -31,6 +31,7 @@
 #include "faii/store_io.h"
 #include "format.h"
 #include "index.h"
+#include "mark.h"
 #include "scan.h"
 
 #define COMMIT_RECORD_SIZE 72u /* header + ls_commit, 8-aligned */
@@ -62,7 +63,7 @@ struct faii_ls {
 	pthread_mutex_t lock;
 	pthread_mutex_t checkpoint_lock; /* one checkpoint at a time */
 	int lock_fd;                     /* flock()ed DIR/LOCK: one process per store */
-	uint64_t clean_seq;              /* from DIR/LOCK: durable at the last clean close */
+	struct ls_mark mark;             /* DIR/STATE as found at open */
 	pthread_cond_t work;             /* writer: a batch has records, or stop */
 	pthread_cond_t space;            /* appenders: the open batch was taken */
 	pthread_cond_t durable;          /* waiters: durable_seq moved, or error */
@@ -83,6 +84,11 @@ struct faii_ls {
 	uint64_t seg_offset;
 	uint64_t seg_size;
 	uint8_t chain[FAII_LS_CHAIN_SIZE];
+	/* The log ends with a close record of durable_seq (nothing appended
+	 * since the last clean close): the next close needs no other. */
+	bool log_closed;
+	uint64_t close_segment, close_offset;
+	char accepted[FAII_LS_ERR_LEN]; /* accept_damaged_tail: the refusal it overrode */
 
 	/* Readers. */
 	pthread_rwlock_t index_lock;
@@ -418,6 +424,7 @@ static void commit_batch(struct faii_ls *ls, unsigned bi)
 		rc = write_and_sync(ls, bi, b->buf, len);
 	if (rc == 0) {
 		ls->seg_offset += len;
+		ls->log_closed = false;
 		FAII_ASSERT(ls->seg_offset <= ls->seg_size);
 		index_batch(ls, b, base);
 	} else {
@@ -589,8 +596,9 @@ static int read_fd(struct faii_ls *ls, uint64_t segment)
 static int locate(struct faii_ls *ls, uint64_t seq, struct ls_pos pos, int *fd_out,
                   uint64_t *off_out, struct ls_record_header *h)
 {
-	/* Per record skipped at most a padding record, a commit and a segment end. */
-	for (unsigned steps = 0; steps < 4 * LS_SEQ_STRIDE + 2; steps++) {
+	/* Per record skipped at most a padding record, a commit, a close record
+	 * and a segment end. */
+	for (unsigned steps = 0; steps < 5 * LS_SEQ_STRIDE + 2; steps++) {
 		int fd = read_fd(ls, pos.segment);
 		if (fd < 0)
 			return -EIO;
@@ -765,38 +773,6 @@ static int build_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 	return 0;
 }
 
-/* Writes buf to path atomically: a synced temporary, renamed, the directory synced. */
-static int write_file_atomically(struct faii_ls *ls, const char *path, const uint8_t *buf,
-                                 size_t size)
-{
-	const struct faii_store_io *io = ls->io;
-	char tmp[FAII_LS_ERR_LEN / 2 + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	unsigned create = FAII_STORE_IO_READ_WRITE | FAII_STORE_IO_CREATE | FAII_STORE_IO_TRUNCATE;
-	int fd = FAII_STORE_IO_CALL(io, open, tmp, create);
-	int rc = fd < 0 ? fd : 0;
-	/* Each call moves at most about 2 GiB: loop for large indexes; a call
-	 * that moves nothing is an error, so the loop ends. */
-	for (size_t done = 0; rc == 0 && done < size;) {
-		int64_t n = FAII_STORE_IO_CALL(io, pwrite, fd, buf + done, size - done, done);
-		if (n <= 0)
-			rc = n < 0 ? (int)n : -EIO;
-		else
-			done += (size_t)n;
-	}
-	if (rc == 0)
-		rc = FAII_STORE_IO_CALL(io, fsync, fd);
-	if (fd >= 0)
-		FAII_STORE_IO_CALL(io, close, fd);
-	if (rc == 0)
-		rc = FAII_STORE_IO_CALL(io, rename, tmp, path);
-	if (rc == 0)
-		rc = FAII_STORE_IO_CALL(io, fsync_dir, ls->dir);
-	if (rc != 0)
-		(void)FAII_STORE_IO_CALL(io, unlink, tmp);
-	return rc;
-}
-
 static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void *blob, size_t len)
 {
 	uint8_t *buf;
@@ -806,7 +782,7 @@ static int write_checkpoint(struct faii_ls *ls, uint64_t seq_covered, const void
 		return rc;
 	char path[FAII_LS_ERR_LEN / 2];
 	ls_checkpoint_path(path, sizeof(path), ls->dir, seq_covered);
-	rc = write_file_atomically(ls, path, buf, size);
+	rc = ls_write_atomically(ls->io, ls->dir, path, buf, size);
 	dallocx(buf, 0);
 	if (rc != 0)
 		return rc;
@@ -927,35 +903,92 @@ static int lock_dir(struct faii_ls *ls, char *err)
 		                            : strerror(-rc));
 		return rc == -EWOULDBLOCK ? -EBUSY : rc;
 	}
-	struct ls_clean_close mark;
-	if (FAII_STORE_IO_CALL(io, pread, ls->lock_fd, &mark, sizeof(mark), 0) ==
-	            (int64_t)sizeof(mark) &&
-	    memcmp(mark.magic, LS_CLEAN_MAGIC, 8) == 0 &&
-	    mark.crc == ls_crc(&mark, offsetof(struct ls_clean_close, crc)))
-		ls->clean_seq = mark.seq;
-	return 0;
+	/* The store is ours: its mark cannot change under the scan. */
+	return ls_mark_read(io, ls->dir, &ls->mark, err);
 }
 
-/* The store is open: a crash from now on must not look like a clean close. */
-static int clear_clean_mark(struct faii_ls *ls)
+/*
+ * The store is open: from now on a crash must not look like a clean close,
+ * and records durable now must never be truncated. An earlier version's mark
+ * in DIR/LOCK goes, as that version did at open.
+ */
+static int mark_open(struct faii_ls *ls)
 {
-	FAII_ASSERT(ls->lock_fd >= 0);
-	int rc = FAII_STORE_IO_CALL(ls->io, ftruncate, ls->lock_fd, 0);
-	if (rc == 0)
-		rc = FAII_STORE_IO_CALL(ls->io, fsync, ls->lock_fd);
+	struct ls_mark open = {.kind = LS_MARK_OPEN, .seq = atomic_load(&ls->durable_seq)};
+	memcpy(open.chain, ls->durable_chain, FAII_LS_CHAIN_SIZE);
+	int rc = ls_mark_write(ls->io, ls->dir, &open);
+	if (rc == 0 && ls->mark.kind == LS_MARK_CLOSED_V1) {
+		rc = FAII_STORE_IO_CALL(ls->io, ftruncate, ls->lock_fd, 0);
+		if (rc == 0)
+			rc = FAII_STORE_IO_CALL(ls->io, fsync, ls->lock_fd);
+	}
 	return rc;
 }
 
-static void write_clean_mark(struct faii_ls *ls)
+/* Bytes of a close record at off: to the next O_DIRECT block, at least its minimum. */
+static uint32_t close_record_size(uint64_t off)
 {
-	FAII_ASSERT(ls->lock_fd >= 0);
+	uint64_t end = ls_align(off + LS_CLOSE_RECORD_MIN, LS_DIRECT_ALIGN);
+	FAII_ASSERT(end - off >= LS_CLOSE_RECORD_MIN && end - off <= LS_CLOSE_RECORD_MAX);
+	return (uint32_t)(end - off);
+}
+
+/*
+ * Appends the close record (the last commit's seq and chain) after the last
+ * batch, through the batch queue from the idle first buffer: written and
+ * synced, or an error. A segment without room for it (or, with O_DIRECT, an
+ * unaligned end) rolls first.
+ */
+static int write_close_record(struct faii_ls *ls)
+{
+	const uint64_t seq = atomic_load(&ls->durable_seq);
+	bool unaligned = ls->opt.o_direct && ls->seg_offset % LS_DIRECT_ALIGN != 0;
+	int rc = 0;
+	if (unaligned || ls->seg_offset + close_record_size(ls->seg_offset) > ls->seg_size)
+		rc = roll_segment(ls, seq + 1);
+	if (rc != 0)
+		return rc;
+	uint32_t size = close_record_size(ls->seg_offset);
+	uint8_t payload[LS_CLOSE_RECORD_MAX];
+	memset(payload, 0, sizeof(payload));
+	struct ls_close c = {.last_seq = seq};
+	memcpy(c.chain, ls->durable_chain, FAII_LS_CHAIN_SIZE);
+	memcpy(payload, &c, sizeof(c));
+	uint8_t *buf = ls->batches[0].buf; /* the writer has stopped */
+	uint32_t len = put_record(buf, LS_TYPE_CLOSE, seq, NULL, payload,
+	                          size - (uint32_t)sizeof(struct ls_record_header));
+	FAII_ASSERT(len == size);
+	rc = FAII_STORE_IO_CALL(ls->io, queue_submit, ls->queue, 0, buf, len, ls->seg_offset);
+	struct faii_store_io_completion done;
+	if (rc == 0) {
+		rc = FAII_STORE_IO_CALL(ls->io, queue_reap, ls->queue, FAII_STORE_IO_WAIT_FOREVER,
+		                        &done);
+		rc = rc > 0 ? batch_status(&done, len) : rc < 0 ? rc : -EIO;
+	}
+	if (rc == 0) {
+		ls->close_segment = ls->seg_index;
+		ls->close_offset = ls->seg_offset;
+		ls->seg_offset += len;
+		ls->log_closed = true;
+	}
+	return rc;
+}
+
+/*
+ * A clean close: the close record in the log, then DIR/STATE "closed" naming
+ * it. Either failing leaves the mark "open", which reads as a crash.
+ */
+static void mark_closed(struct faii_ls *ls)
+{
 	FAII_ASSERT(ls->error == 0);
-	struct ls_clean_close mark = {.magic = LS_CLEAN_MAGIC,
-	                              .seq = atomic_load(&ls->durable_seq)};
-	mark.crc = ls_crc(&mark, offsetof(struct ls_clean_close, crc));
-	if (FAII_STORE_IO_CALL(ls->io, pwrite, ls->lock_fd, &mark, sizeof(mark), 0) ==
-	    (int64_t)sizeof(mark))
-		(void)FAII_STORE_IO_CALL(ls->io, fsync, ls->lock_fd);
+	if (!ls->log_closed && write_close_record(ls) != 0)
+		return;
+	struct ls_mark closed = {.kind = LS_MARK_CLOSED,
+	                         .seq = atomic_load(&ls->durable_seq),
+	                         .close_segment = ls->close_segment,
+	                         .close_offset = ls->close_offset};
+	memcpy(closed.chain, ls->durable_chain, FAII_LS_CHAIN_SIZE);
+	(void)ls_mark_write(ls->io, ls->dir, &closed);
 }
 
 static int alloc_batches(struct faii_ls *ls)
@@ -1064,7 +1097,8 @@ static int recover(struct faii_ls *ls, char *err)
 	        .io = ls->io,
 	        .dir = ls->dir,
 	        .repair = true,
-	        .acknowledged_seq = ls->clean_seq,
+	        .mark = &ls->mark,
+	        .accept_damage = ls->opt.accept_damaged_tail,
 	        .on_checkpoint = on_checkpoint,
 	        .on_record = on_recovered,
 	        .ctx = ls,
@@ -1073,6 +1107,11 @@ static int recover(struct faii_ls *ls, char *err)
 	free(scan.checkpoint_data);
 	if (rc != 0)
 		return rc;
+	if (scan.damage_accepted) /* what the operator's override let through */
+		snprintf(ls->accepted, sizeof(ls->accepted), "%s", scan.finding);
+	ls->log_closed = scan.end.ends_with_close;
+	ls->close_segment = scan.end.close_segment;
+	ls->close_offset = scan.end.close_offset;
 	ls->next_seq = scan.last_seq + 1;
 	atomic_store(&ls->durable_seq, scan.last_seq);
 	memcpy(ls->chain, scan.chain, FAII_LS_CHAIN_SIZE);
@@ -1098,8 +1137,10 @@ static int recover(struct faii_ls *ls, char *err)
 		ls->seg_size = scan.write_segment_size;
 	}
 	ls->first_segment = scan.segment_count ? scan.first_segment : 0;
-	ls->durable_segment = ls->seg_index;
-	ls->durable_offset = ls->seg_offset;
+	/* Checkpoints name the end of the last commit: a close record after it
+	 * is not a commit boundary. */
+	ls->durable_segment = scan.segment_count ? scan.commit_segment : 0;
+	ls->durable_offset = scan.segment_count ? scan.commit_offset : LS_SEGMENT_HEADER_SIZE;
 	/* Appends continue right after the last commit, inside the segment. */
 	FAII_ASSERT(ls->seg_offset >= LS_SEGMENT_HEADER_SIZE && ls->seg_offset % LS_ALIGN == 0 &&
 	            ls->seg_offset <= ls->seg_size);
@@ -1184,7 +1225,10 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 	if (rc == 0) {
 		ls->batches[0].first_seq = ls->next_seq;
 		hash_begin(ls, &ls->batches[0]);
-		rc = clear_clean_mark(ls);
+		rc = mark_open(ls);
+		if (rc != 0)
+			snprintf(err, FAII_LS_ERR_LEN, "%s/" LS_STATE_FILE ": cannot write: %s",
+			         ls->dir, strerror(-rc));
 	}
 	if (rc == 0)
 		rc = open_write_segment(ls, ls->seg_index);
@@ -1196,6 +1240,7 @@ int faii_ls_open(const struct faii_ls_options *opt, struct faii_ls **out, char e
 			         strerror(-rc));
 		goto fail;
 	}
+	snprintf(err, FAII_LS_ERR_LEN, "%s", ls->accepted);
 	*out = ls;
 	return 0;
 fail:
@@ -1216,6 +1261,6 @@ void faii_ls_close(struct faii_ls *ls)
 	pthread_join(ls->writer, NULL);
 	/* Everything acknowledged is durable now; a failed store is not clean. */
 	if (ls->error == 0)
-		write_clean_mark(ls);
+		mark_closed(ls);
 	free_store(ls);
 }

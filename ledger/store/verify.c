@@ -32,6 +32,7 @@ int faii_ls_verify_io(const struct faii_store_io *io, const char *dir,
 	        .io = io ? io : faii_store_io_system(),
 	        .dir = dir,
 	        .repair = false, /* look, never touch */
+	        .mark = NULL,    /* read DIR/STATE, judged as open judges it */
 	        .on_record = count_record,
 	        .ctx = report,
 	};
@@ -46,5 +47,7 @@ int faii_ls_verify_io(const struct faii_store_io *io, const char *dir,
 	report->torn_tail_bytes = scan.torn_bytes;
 	report->checkpoint_seq = scan.has_checkpoint ? scan.checkpoint.seq_covered : 0;
 	memcpy(report->chain, scan.chain, sizeof(report->chain));
+	report->ends_with_close = scan.end.ends_with_close;
+	ls_mark_describe(&scan.mark_used, report->mark, sizeof(report->mark));
 	return 0;
 }

@@ -9,10 +9,12 @@
  *                           power loss tearing it at sectors; every
  *                           acknowledged record intact, the tail truncated,
  *                           nothing after it, the chain valid, appends dense.
- *   test_sim_store corrupt  a flipped bit before the tail, at rest or only on
- *                           reads (a latent sector error), is refused at open
- *                           with -EBADMSG naming the segment and offset; a
- *                           read of a whole record over one fails with -EIO.
+ *   test_sim_store corrupt  a flipped bit before the tail, or in the final
+ *                           batch after a clean close, at rest or only on
+ *                           reads (a latent sector error), is refused by open
+ *                           and verify with -EBADMSG naming the segment and
+ *                           offset; a read of a whole record over one fails
+ *                           with -EIO.
  *   test_sim_store seeds    SEEDS_DEFAULT seeds: random appends, checkpoints,
  *                           reads, clean and unclean restarts, crash points and
  *                           injected faults; acknowledged => present and intact
@@ -911,6 +913,51 @@ static bool corrupt_record(struct run *r, uint64_t segment, uint64_t seq)
 	return true;
 }
 
+/* Open and verify both refuse a damaged final batch after a clean close. */
+static bool expect_refused_after_close(struct run *r, uint64_t segment)
+{
+	char where[SIM_PATH_BYTES_MAX + 16], what[64], err[FAII_LS_ERR_LEN];
+	segment_name(where, SIM_PATH_BYTES_MAX, segment);
+	snprintf(where + strlen(where), 16, ": offset ");
+	snprintf(what, sizeof(what), "closed cleanly at seq %" PRIu64, r->durable);
+	struct faii_ls_options o = options(r);
+	struct faii_ls *ls = NULL;
+	int rc = faii_ls_open(&o, &ls, err);
+	if (ls)
+		faii_ls_close(ls);
+	EXPECT(r, rc == -EBADMSG && strstr(err, where) && strstr(err, what),
+	       "open after a clean close, final batch damaged: %d (%s)", rc, err);
+	struct faii_ls_verify_report rep;
+	char verr[FAII_LS_ERR_LEN];
+	rc = faii_ls_verify_io(sim_disk_io(r->disk), SIM_DIR, &rep, verr);
+	EXPECT(r, rc == -EBADMSG && strcmp(err, verr) == 0, "verify disagrees: %d: %s", rc, verr);
+	return true;
+}
+
+/*
+ * The final batch was acknowledged before the clean close: a bit of it
+ * flipped at rest, then only on reads, is refused, never truncated as torn.
+ */
+static bool corrupt_final_batch(struct run *r)
+{
+	uint64_t segment = 1, off = record_offset(r->disk, 1, r->durable);
+	if (off == 0)
+		off = record_offset(r->disk, segment = 0, r->durable);
+	EXPECT(r, off != 0, "the final record %" PRIu64 " not found", r->durable);
+	char path[SIM_PATH_BYTES_MAX];
+	segment_name(path, sizeof(path), segment);
+	uint64_t byte = off + RECORD_HEADER_BYTES + 2; /* a key byte */
+	FAII_ASSERT(sim_disk_flip_bit(r->disk, path, byte, 3) == 0);
+	if (!expect_refused_after_close(r, segment))
+		return false;
+	FAII_ASSERT(sim_disk_flip_bit(r->disk, path, byte, 3) == 0);
+	FAII_ASSERT(sim_disk_flip_on_read(r->disk, path, byte, 4) == 0);
+	if (!expect_refused_after_close(r, segment))
+		return false;
+	FAII_ASSERT(sim_disk_flip_on_read(r->disk, NULL, 0, 0) == 0);
+	return true;
+}
+
 /*
  * A latent sector error under a record faii_ls_read reads whole: -EIO, never
  * other contents. A read of a prefix the error does not touch is right.
@@ -964,6 +1011,10 @@ static bool corrupt_scenario(struct run *r)
 	if (!reopen_and_check(r, true) || !corrupt_read(r))
 		return false;
 	stop_store(r, false, SIM_RESTART_PROCESS);
+	/* The final batch after the clean close; undamaged again, it opens. */
+	if (!corrupt_final_batch(r) || !reopen_and_check(r, true))
+		return false;
+	stop_store(r, false, SIM_RESTART_PROCESS);
 	return true;
 }
 
@@ -980,8 +1031,9 @@ static int cmd_corrupt(void)
 	if (!ok)
 		report_failure(&r);
 	else
-		printf("test_sim_store: corrupt: flipped bits before the tail refused, at rest and "
-		       "on reads, in segments 0 and 1; a whole-record read over one fails\n");
+		printf("test_sim_store: corrupt: flipped bits before the tail, and in the final "
+		       "batch after a clean close, refused at rest and on reads; a whole-record "
+		       "read over one fails\n");
 	end_seed(&r);
 	return ok ? 0 : 1;
 }

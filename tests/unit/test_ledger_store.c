@@ -35,7 +35,9 @@
 #include <sodium.h>
 
 #include "faii/ledger_store.h"
+#include "faii/store_io.h"
 #include "../../ledger/store/format.h"
+#include "../../ledger/store/mark.h"
 
 #define SEG_SIZE  FAII_LS_SEGMENT_SIZE_MIN
 #define SEGS_MAX  64u
@@ -543,6 +545,8 @@ struct layout {
 	uint64_t last_seq;
 	uint64_t commits;
 	uint64_t user_records;
+	uint64_t closes;   /* close records */
+	size_t last_close; /* recs[] index of the last one */
 };
 
 /*
@@ -602,6 +606,23 @@ static void parse_store(const char *dir, struct layout *l)
 				cr_assert_not_null(l->recs);
 			}
 			l->recs[l->n++] = (struct rec_pos){seg, off, r, l->commits};
+			if (r.type == LS_TYPE_CLOSE) {
+				/* Between batches, outside the chain: the end so far. */
+				struct ls_close c;
+				cr_assert_eq(off, batch_start,
+				             "%s: offset %" PRIu64 ": close record inside a batch",
+				             path, off);
+				cr_assert_geq(r.payload_len, sizeof(c));
+				memcpy(&c, buf + off + sizeof(r), sizeof(c));
+				cr_assert_eq(c.last_seq, l->last_seq);
+				cr_assert_eq(r.seq, l->last_seq);
+				cr_assert_arr_eq(c.chain, l->chain, sizeof(c.chain));
+				l->closes++;
+				l->last_close = l->n - 1;
+				off += stored;
+				batch_start = off;
+				continue;
+			}
 			if (r.type == LS_TYPE_COMMIT) {
 				struct ls_commit c;
 				uint8_t chain[FAII_LS_CHAIN_SIZE];
@@ -1769,13 +1790,33 @@ static void last_batch_of_three(struct layout *l)
 	cr_assert_eq(find_commit_of(l, 6)->h.seq, 8, "records 6..8 are not one batch");
 }
 
-/* As after a crash: no clean-close mark, so the last batch counts as never
- * acknowledged and damage to it is a torn tail. */
+/* The mark a process leaves that opened dir when its log was empty. */
+static void mark_open_since_genesis(const char *dir)
+{
+	struct ls_mark open = {.kind = LS_MARK_OPEN, .seq = 0};
+	cr_assert_eq(ls_mark_write(faii_store_io_system(), dir, &open), 0);
+}
+
+/* Zeros the close record at the end of an intact store (a clean close wrote it). */
+static void zero_close_record(const char *dir)
+{
+	struct layout l;
+	parse_store(dir, &l);
+	cr_assert_gt(l.closes, 0, "no close record in %s", dir);
+	const struct rec_pos *c = &l.recs[l.last_close];
+	char path[PATH_CAP];
+	seg_path(path, sizeof(path), dir, c->seg);
+	static const uint8_t zeros[LS_CLOSE_RECORD_MAX];
+	patch_file(path, c->off, zeros, ls_align(c->h.length, LS_ALIGN));
+	free_layout(&l);
+}
+
+/* As after a crash: the mark "open" and no close record, so the last batch
+ * counts as never acknowledged and damage to it is a torn tail. */
 static void forget_clean_close(void)
 {
-	char path[PATH_CAP];
-	snprintf(path, sizeof(path), "%s/LOCK", g_store);
-	cr_assert_eq(truncate(path, 0), 0, "truncate %s: %s", path, strerror(errno));
+	zero_close_record(g_store);
+	mark_open_since_genesis(g_store);
 }
 
 Test(faults, flipped_bit_in_the_tail_is_torn)
@@ -1846,6 +1887,61 @@ Test(faults, flipped_bit_in_the_last_batch_after_a_clean_close_is_refused)
 	char err[FAII_LS_ERR_LEN];
 	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
 	cr_assert(strstr(err, "closed cleanly at seq 8") != NULL, "message: %s", err);
+	free_layout(&l);
+}
+
+/* A close record among the bytes that do not verify was written after their
+ * batch was acknowledged: refused whatever the mark says ("open" here). */
+Test(faults, close_record_after_a_damaged_batch_is_refused_under_an_open_mark)
+{
+	struct layout l;
+	last_batch_of_three(&l);
+	const struct rec_pos *r = find_user(&l, 7);
+	const struct rec_pos *c = &l.recs[l.last_close];
+	char path[PATH_CAP];
+	mark_open_since_genesis(g_store);
+	seg_path(path, sizeof(path), g_store, r->seg);
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls_options o = store_opts(g_store);
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
+	expect_err_at(err, path, c->off);
+	cr_assert(strstr(err, "a close record says the store was closed cleanly at seq 8") != NULL,
+	          "message: %s", err);
+	free_layout(&l);
+}
+
+/* An earlier version's clean-close mark (FAIICLN1 in DIR/LOCK, no STATE) is
+ * honoured, and replaced by STATE at open. */
+Test(faults, earlier_versions_clean_close_mark_is_honoured)
+{
+	struct layout l;
+	last_batch_of_three(&l);
+	char state[PATH_CAP], lock[PATH_CAP];
+	snprintf(state, sizeof(state), "%s/STATE", g_store);
+	snprintf(lock, sizeof(lock), "%s/LOCK", g_store);
+	cr_assert_eq(unlink(state), 0);
+	struct ls_clean_close v1 = {.magic = LS_CLEAN_MAGIC, .seq = 8};
+	v1.crc = crc32c(&v1, offsetof(struct ls_clean_close, crc));
+	patch_file(lock, 0, &v1, sizeof(v1));
+	/* Damage to the final batch: refused, as that version refused it. */
+	const struct rec_pos *r = find_user(&l, 7);
+	char path[PATH_CAP];
+	seg_path(path, sizeof(path), g_store, r->seg);
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls_options o = store_opts(g_store);
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(open_refused(&o, err), -EBADMSG, "%s", err);
+	cr_assert(strstr(err, "closed cleanly at seq 8") != NULL, "message: %s", err);
+	/* Undamaged, it opens; the old mark goes and STATE takes over. */
+	xor_byte(path, r->off + sizeof(struct ls_record_header) + 50, 0x08);
+	struct faii_ls *ls = open_ok(&o);
+	cr_assert_eq(faii_ls_durable_seq(ls), 8);
+	faii_ls_close(ls);
+	size_t size;
+	free(slurp(lock, &size));
+	cr_assert_eq(size, 0, "the earlier version's mark is still in LOCK");
+	cr_assert(file_exists(state));
 	free_layout(&l);
 }
 
