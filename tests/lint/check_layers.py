@@ -28,7 +28,7 @@ HEADER_LAYER = {
     "transport.h": "ground", "store_io.h": "ground", "auth.h": "ground",
     "config.h": "control", "routing.h": "control", "registry.h": "control",
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
-    "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
+    "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger", "dag.h": "ledger",
     "residency_loader.h": "ebpf",
     # Derivable keys and sample messages: never in the appliance.
     "demo.h": "demo", "samples.h": "demo",
