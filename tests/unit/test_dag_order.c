@@ -97,12 +97,31 @@ Test(dag_order, indirect_commit_through_a_later_anchor)
 {
 	struct test_output output;
 	/* 2A has one reference (3A): not committed directly. 4B references 3A,
-	 * so committing 4B commits 2A first, then the rest of 4B's history. */
+	 * so committing 4B commits 2A first, with 2A's history, then the rest of
+	 * 4B's: 1D (reached through 2B) comes after 2A, not before it. */
 	test_run(4, 10,
-	         ROUND1 "2A:ABC 2B:ABC 2C:ABC 2D:ABC 3A:ABC 3B:BCD 3C:BCD 3D:BCD "
+	         ROUND1 "2A:ABC 2B:BCD 2C:ABC 2D:ABC 3A:ABC 3B:BCD 3C:BCD 3D:BCD "
 	                "4A:ABC 4B:ABC 4C:ABC 5A:ABC 5B:ABC",
 	         &output);
-	cr_assert_str_eq(output.text, "1A 1B 1C 2A 2B 2C 2D 3A 3B 3C 4B");
+	cr_assert_str_eq(output.text, "1A 1B 1C 2A 1D 2B 2C 2D 3A 3B 3C 4B");
+}
+
+Test(dag_order, direct_or_indirect_the_sequence_is_the_same)
+{
+	struct test_output direct, indirect;
+	/* In round order, 3B gives 2A its second reference: 2A commits directly,
+	 * then 4B. With 3B (and 4A, which needs it) delivered last, 4B commits
+	 * first and 2A only through it. Both must output the same sequence. */
+	test_run(4, 10,
+	         ROUND1 "2A:ABC 2B:BCD 2C:ABC 2D:ABC 3A:ABC 3B:ABC 3C:BCD 3D:BCD "
+	                "4A:ABC 4B:ACD 4C:ACD 4D:ACD 5A:BCD 5B:BCD",
+	         &direct);
+	test_run(4, 10,
+	         ROUND1 "2A:ABC 2B:BCD 2C:ABC 2D:ABC 3A:ABC 3C:BCD 3D:BCD "
+	                "4B:ACD 4C:ACD 4D:ACD 5A:BCD 5B:BCD 3B:ABC 4A:ABC",
+	         &indirect);
+	cr_assert_str_eq(direct.text, "1A 1B 1C 2A 1D 2B 2C 2D 3A 3C 3D 4B");
+	cr_assert_str_eq(indirect.text, direct.text);
 }
 
 Test(dag_order, anchor_missing_then_next_anchor_commits)
@@ -164,7 +183,7 @@ static uint64_t test_next(uint64_t *state)
 }
 
 /* Rounds of n validators; in each round up to f are missing; each vertex
- * references 2f + 1 or more of the previous round's, chosen at random. */
+ * references 2f + 1 (sometimes more) of the previous round's, at random. */
 static uint32_t test_random_dag(uint32_t n, uint32_t rounds, uint64_t seed,
                                 struct test_vertex *vertices)
 {
@@ -193,23 +212,35 @@ static uint32_t test_random_dag(uint32_t n, uint32_t rounds, uint64_t seed,
 }
 
 /* Inserts in a random order that respects causality: repeatedly pick a
- * random vertex whose parents are all in. */
+ * random vertex whose parents are all in. Like a real network, an order has
+ * slow validators (1 to f + 1 of them, drawn per order) whose vertices are
+ * mostly picked only when nothing else is ready: that is what lets a later
+ * anchor commit before an earlier one gathers its support. */
 static void test_insert_random_order(uint32_t n, const struct test_vertex *vertices, uint32_t count,
                                      uint64_t seed, struct test_output *output)
 {
 	struct dag_graph graph;
 	cr_assert_eq(dag_graph_init(&graph, n - 1, n, 128, 100), 0);
 	memset(output, 0, sizeof(*output));
+	uint32_t f = (n - 1) / 3;
+	uint64_t slow = 0;
+	for (uint32_t i = 0; i <= test_next(&seed) % (f + 1); i++)
+		slow |= 1ull << (test_next(&seed) % n);
 	bool inserted[TEST_WORDS_MAX] = {false};
 	for (uint32_t done = 0; done < count; done++) {
-		uint32_t ready[TEST_WORDS_MAX];
-		uint32_t ready_count = 0;
+		uint32_t ready[TEST_WORDS_MAX], fast[TEST_WORDS_MAX];
+		uint32_t ready_count = 0, fast_count = 0;
 		for (uint32_t i = 0; i < count; i++)
 			if (!inserted[i] && dag_graph_parents_present(&graph, vertices[i].round,
-			                                              vertices[i].parents))
+			                                              vertices[i].parents)) {
 				ready[ready_count++] = i;
+				if (!(slow & (1ull << vertices[i].author)))
+					fast[fast_count++] = i;
+			}
 		cr_assert_gt(ready_count, 0);
-		uint32_t pick = ready[test_next(&seed) % ready_count];
+		bool prefer_fast = fast_count > 0 && test_next(&seed) % 10 != 0;
+		uint32_t pick = prefer_fast ? fast[test_next(&seed) % fast_count]
+		                            : ready[test_next(&seed) % ready_count];
 		inserted[pick] = true;
 		dag_graph_insert(&graph, vertices[pick].round, vertices[pick].author,
 		                 vertices[pick].parents, test_emit, output);
