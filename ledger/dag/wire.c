@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Validator messages: see wire.h. */
+#include "wire.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "faii/assert.h"
+
+FAII_STATIC_ASSERT(FAII_DAG_SIGNATURE_BYTES == crypto_sign_BYTES, "Ed25519 signatures");
+FAII_STATIC_ASSERT(FAII_DAG_PUBLIC_KEY_BYTES == crypto_sign_PUBLICKEYBYTES, "Ed25519 keys");
+FAII_STATIC_ASSERT(FAII_DAG_SECRET_KEY_BYTES == crypto_sign_SECRETKEYBYTES, "Ed25519 keys");
+
+static const uint8_t vertex_domain[16] = "FAII-DAG-VERTEX";
+static const uint8_t vote_domain[16] = "FAII-DAG-VOTE-1";
+
+static uint32_t popcount(uint64_t mask)
+{
+	return (uint32_t)__builtin_popcountll(mask);
+}
+
+static uint64_t members(uint32_t validator_count)
+{
+	return validator_count == 64 ? ~0ull : (1ull << validator_count) - 1;
+}
+
+uint8_t dag_wire_type(const uint8_t *bytes, uint32_t len, uint64_t *epoch)
+{
+	if (len < DAG_WIRE_HEADER_BYTES || dag_get_u32(bytes) != DAG_WIRE_MAGIC ||
+	    bytes[4] != DAG_WIRE_VERSION || bytes[6] != 0 || bytes[7] != 0)
+		return 0;
+	if (bytes[5] < DAG_MESSAGE_VERTEX || bytes[5] > DAG_MESSAGE_FETCH)
+		return 0;
+	*epoch = dag_get_u64(bytes + 8);
+	return bytes[5];
+}
+
+static void put_header(uint8_t *out, uint8_t type, uint64_t epoch)
+{
+	dag_put_u32(out, DAG_WIRE_MAGIC);
+	out[4] = DAG_WIRE_VERSION;
+	out[5] = type;
+	out[6] = 0;
+	out[7] = 0;
+	dag_put_u64(out + 8, epoch);
+}
+
+/* The payload is tx_count transactions, each u32 length then bytes. */
+static bool payload_well_formed(const uint8_t *payload, uint32_t bytes, uint32_t tx_count)
+{
+	uint32_t offset = 0;
+	for (uint32_t i = 0; i < tx_count; i++) {
+		if (bytes - offset < 4)
+			return false;
+		uint32_t len = dag_get_u32(payload + offset);
+		offset += 4;
+		if (len == 0 || len > FAII_DAG_TX_BYTES_MAX || len > bytes - offset)
+			return false;
+		offset += len;
+	}
+	return offset == bytes;
+}
+
+static void vertex_digest(uint64_t epoch, const uint8_t *signed_part, uint32_t signed_bytes,
+                          uint8_t digest[FAII_DAG_DIGEST_BYTES])
+{
+	crypto_generichash_state state;
+	uint8_t epoch_bytes[8];
+	dag_put_u64(epoch_bytes, epoch);
+	crypto_generichash_init(&state, NULL, 0, FAII_DAG_DIGEST_BYTES);
+	crypto_generichash_update(&state, vertex_domain, sizeof(vertex_domain));
+	crypto_generichash_update(&state, epoch_bytes, sizeof(epoch_bytes));
+	crypto_generichash_update(&state, signed_part, signed_bytes);
+	crypto_generichash_final(&state, digest, FAII_DAG_DIGEST_BYTES);
+}
+
+int dag_wire_decode_vertex(const uint8_t *bytes, uint32_t len, uint32_t validator_count,
+                           uint32_t quorum, struct dag_vertex *vertex)
+{
+	if (len < DAG_VERTEX_FIXED_BYTES)
+		return FAII_DAG_REFUSED_MALFORMED;
+	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
+	vertex->epoch = dag_get_u64(bytes + 8);
+	vertex->round = dag_get_u64(at);
+	vertex->author = dag_get_u32(at + 8);
+	vertex->tx_count = dag_get_u32(at + 12);
+	vertex->payload_bytes = dag_get_u32(at + 16);
+	vertex->parent_mask = dag_get_u64(at + 20);
+	vertex->payload_digest = at + 28;
+	uint32_t parents = popcount(vertex->parent_mask);
+	uint64_t expected = (uint64_t)DAG_VERTEX_FIXED_BYTES + (uint64_t)parents * 32 +
+	                    FAII_DAG_SIGNATURE_BYTES + vertex->payload_bytes;
+	if (expected != len || vertex->round == 0)
+		return FAII_DAG_REFUSED_MALFORMED;
+	if (vertex->author >= validator_count)
+		return FAII_DAG_REFUSED_NOT_MEMBER;
+	if ((vertex->parent_mask & ~members(validator_count)) != 0 ||
+	    (vertex->round == 1 && parents != 0) || (vertex->round > 1 && parents < quorum))
+		return FAII_DAG_REFUSED_BAD_PARENTS;
+	vertex->parent_digests = bytes + DAG_VERTEX_FIXED_BYTES;
+	vertex->signature = vertex->parent_digests + parents * 32;
+	vertex->payload = vertex->signature + FAII_DAG_SIGNATURE_BYTES;
+	vertex->signed_part = at;
+	vertex->signed_bytes = (uint32_t)(vertex->signature - at);
+	vertex->message_bytes = len;
+	if (!payload_well_formed(vertex->payload, vertex->payload_bytes, vertex->tx_count))
+		return FAII_DAG_REFUSED_BAD_TRANSACTION;
+	uint8_t payload_digest[FAII_DAG_DIGEST_BYTES];
+	crypto_generichash(payload_digest, sizeof(payload_digest), vertex->payload,
+	                   vertex->payload_bytes, NULL, 0);
+	if (sodium_memcmp(payload_digest, vertex->payload_digest, sizeof(payload_digest)) != 0)
+		return FAII_DAG_REFUSED_PAYLOAD_DIGEST;
+	vertex_digest(vertex->epoch, vertex->signed_part, vertex->signed_bytes, vertex->digest);
+	return DAG_WIRE_OK;
+}
+
+bool dag_wire_vertex_signed(const struct dag_vertex *vertex, const uint8_t *public_key)
+{
+	return crypto_sign_verify_detached(vertex->signature, vertex->digest, FAII_DAG_DIGEST_BYTES,
+	                                   public_key) == 0;
+}
+
+uint32_t dag_wire_encode_vertex(const struct dag_vertex_draft *draft, const uint8_t *secret_key,
+                                uint8_t *out, uint8_t digest_out[FAII_DAG_DIGEST_BYTES])
+{
+	uint32_t parents = popcount(draft->parent_mask);
+	uint64_t len = (uint64_t)DAG_VERTEX_FIXED_BYTES + parents * 32u + FAII_DAG_SIGNATURE_BYTES +
+	               draft->payload_bytes;
+	FAII_ASSERT(len <= FAII_TRANSPORT_MESSAGE_BYTES_MAX);
+	put_header(out, DAG_MESSAGE_VERTEX, draft->epoch);
+	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
+	dag_put_u64(at, draft->round);
+	dag_put_u32(at + 8, draft->author);
+	dag_put_u32(at + 12, draft->tx_count);
+	dag_put_u32(at + 16, draft->payload_bytes);
+	dag_put_u64(at + 20, draft->parent_mask);
+	crypto_generichash(at + 28, FAII_DAG_DIGEST_BYTES, draft->payload, draft->payload_bytes,
+	                   NULL, 0);
+	uint8_t *digests = out + DAG_VERTEX_FIXED_BYTES;
+	for (uint32_t author = 0; author < FAII_VALIDATORS_MAX; author++)
+		if (draft->parent_mask & (1ull << author)) {
+			memcpy(digests, draft->parent_digests[author], FAII_DAG_DIGEST_BYTES);
+			digests += FAII_DAG_DIGEST_BYTES;
+		}
+	vertex_digest(draft->epoch, at, (uint32_t)(digests - at), digest_out);
+	crypto_sign_detached(digests, NULL, digest_out, FAII_DAG_DIGEST_BYTES, secret_key);
+	if (draft->payload_bytes > 0)
+		memcpy(digests + FAII_DAG_SIGNATURE_BYTES, draft->payload, draft->payload_bytes);
+	return (uint32_t)len;
+}
+
+void dag_wire_vote_message(uint64_t epoch, uint64_t round, uint32_t author, const uint8_t *digest,
+                           uint8_t out[DAG_VOTE_SIGNED_BYTES])
+{
+	memcpy(out, vote_domain, sizeof(vote_domain));
+	dag_put_u64(out + 16, epoch);
+	dag_put_u64(out + 24, round);
+	dag_put_u32(out + 32, author);
+	memcpy(out + 36, digest, FAII_DAG_DIGEST_BYTES);
+}
+
+int dag_wire_decode_vote(const uint8_t *bytes, uint32_t len, uint32_t validator_count,
+                         struct dag_vote *vote)
+{
+	if (len != DAG_VOTE_BYTES)
+		return FAII_DAG_REFUSED_MALFORMED;
+	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
+	vote->epoch = dag_get_u64(bytes + 8);
+	vote->round = dag_get_u64(at);
+	vote->author = dag_get_u32(at + 8);
+	vote->voter = dag_get_u32(at + 12);
+	vote->digest = at + 16;
+	vote->signature = at + 16 + FAII_DAG_DIGEST_BYTES;
+	if (vote->round == 0)
+		return FAII_DAG_REFUSED_MALFORMED;
+	if (vote->author >= validator_count || vote->voter >= validator_count)
+		return FAII_DAG_REFUSED_NOT_MEMBER;
+	return DAG_WIRE_OK;
+}
+
+bool dag_wire_vote_signed(const struct dag_vote *vote, const uint8_t *public_key)
+{
+	uint8_t message[DAG_VOTE_SIGNED_BYTES];
+	dag_wire_vote_message(vote->epoch, vote->round, vote->author, vote->digest, message);
+	return crypto_sign_verify_detached(vote->signature, message, sizeof(message), public_key) ==
+	       0;
+}
+
+uint32_t dag_wire_encode_vote(uint64_t epoch, uint64_t round, uint32_t author, uint32_t voter,
+                              const uint8_t *digest, const uint8_t *secret_key, uint8_t *out)
+{
+	put_header(out, DAG_MESSAGE_VOTE, epoch);
+	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
+	dag_put_u64(at, round);
+	dag_put_u32(at + 8, author);
+	dag_put_u32(at + 12, voter);
+	memcpy(at + 16, digest, FAII_DAG_DIGEST_BYTES);
+	uint8_t message[DAG_VOTE_SIGNED_BYTES];
+	dag_wire_vote_message(epoch, round, author, digest, message);
+	crypto_sign_detached(at + 16 + FAII_DAG_DIGEST_BYTES, NULL, message, sizeof(message),
+	                     secret_key);
+	return DAG_VOTE_BYTES;
+}
+
+int dag_wire_decode_certificate(const uint8_t *bytes, uint32_t len, uint32_t validator_count,
+                                uint32_t quorum,
+                                const uint8_t (*public_keys)[FAII_DAG_PUBLIC_KEY_BYTES],
+                                struct dag_certificate *certificate)
+{
+	if (len < DAG_CERTIFICATE_FIXED_BYTES)
+		return FAII_DAG_REFUSED_MALFORMED;
+	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
+	certificate->epoch = dag_get_u64(bytes + 8);
+	certificate->round = dag_get_u64(at);
+	certificate->author = dag_get_u32(at + 8);
+	certificate->signer_mask = dag_get_u64(at + 16);
+	certificate->digest = at + 24;
+	certificate->signatures = bytes + DAG_CERTIFICATE_FIXED_BYTES;
+	certificate->message_bytes = len;
+	uint32_t signers = popcount(certificate->signer_mask);
+	if (dag_get_u32(at + 12) != 0 || certificate->round == 0 ||
+	    len != DAG_CERTIFICATE_FIXED_BYTES + (uint64_t)signers * FAII_DAG_SIGNATURE_BYTES)
+		return FAII_DAG_REFUSED_MALFORMED;
+	if (certificate->author >= validator_count ||
+	    (certificate->signer_mask & ~members(validator_count)) != 0)
+		return FAII_DAG_REFUSED_NOT_MEMBER;
+	if (signers < quorum)
+		return FAII_DAG_REFUSED_BAD_SIGNATURE;
+	if (public_keys == NULL)
+		return DAG_WIRE_OK;
+	uint8_t message[DAG_VOTE_SIGNED_BYTES];
+	dag_wire_vote_message(certificate->epoch, certificate->round, certificate->author,
+	                      certificate->digest, message);
+	const uint8_t *signature = certificate->signatures;
+	for (uint32_t signer = 0; signer < validator_count; signer++) {
+		if (!(certificate->signer_mask & (1ull << signer)))
+			continue;
+		if (crypto_sign_verify_detached(signature, message, sizeof(message),
+		                                public_keys[signer]) != 0)
+			return FAII_DAG_REFUSED_BAD_SIGNATURE;
+		signature += FAII_DAG_SIGNATURE_BYTES;
+	}
+	return DAG_WIRE_OK;
+}
+
+uint32_t dag_wire_encode_certificate(uint64_t epoch, uint64_t round, uint32_t author,
+                                     const uint8_t *digest, uint64_t signer_mask,
+                                     const uint8_t (*signatures)[FAII_DAG_SIGNATURE_BYTES],
+                                     uint8_t *out)
+{
+	put_header(out, DAG_MESSAGE_CERTIFICATE, epoch);
+	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
+	dag_put_u64(at, round);
+	dag_put_u32(at + 8, author);
+	dag_put_u32(at + 12, 0);
+	dag_put_u64(at + 16, signer_mask);
+	memcpy(at + 24, digest, FAII_DAG_DIGEST_BYTES);
+	uint8_t *signature = out + DAG_CERTIFICATE_FIXED_BYTES;
+	for (uint32_t signer = 0; signer < FAII_VALIDATORS_MAX; signer++)
+		if (signer_mask & (1ull << signer)) {
+			memcpy(signature, signatures[signer], FAII_DAG_SIGNATURE_BYTES);
+			signature += FAII_DAG_SIGNATURE_BYTES;
+		}
+	return (uint32_t)(signature - out);
+}
+
+int dag_wire_decode_fetch(const uint8_t *bytes, uint32_t len, struct dag_fetch *fetch)
+{
+	if (len != DAG_FETCH_BYTES)
+		return FAII_DAG_REFUSED_MALFORMED;
+	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
+	fetch->epoch = dag_get_u64(bytes + 8);
+	fetch->round_from = dag_get_u64(at);
+	fetch->round_count = dag_get_u32(at + 8);
+	fetch->author_mask = dag_get_u64(at + 16);
+	if (dag_get_u32(at + 12) != 0 || fetch->round_from == 0 || fetch->round_count == 0 ||
+	    fetch->round_count > FAII_DAG_FETCH_ROUNDS_MAX)
+		return FAII_DAG_REFUSED_MALFORMED;
+	return DAG_WIRE_OK;
+}
+
+uint32_t dag_wire_encode_fetch(uint64_t epoch, uint64_t round_from, uint32_t round_count,
+                               uint64_t author_mask, uint8_t *out)
+{
+	put_header(out, DAG_MESSAGE_FETCH, epoch);
+	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
+	dag_put_u64(at, round_from);
+	dag_put_u32(at + 8, round_count);
+	dag_put_u32(at + 12, 0);
+	dag_put_u64(at + 16, author_mask);
+	return DAG_FETCH_BYTES;
+}
