@@ -257,6 +257,12 @@ enum faii_slow_outcome faii_appliance_apply_signal(struct faii_appliance_dp *a,
 	/* A failed sync leaves the policy dirty: the next publish tries again. */
 	if (a->reg.residency_dirty && a->residency_policy != NULL)
 		faii_appliance_sync_residency(a);
+	/* A REGISTER that moved the node: its RESULTs are taken from the new
+	 * address, and no longer from the old one, once it counts as accepted
+	 * (not at the next tick). With every retired key set still in its
+	 * grace period the set stays dirty and the tick publishes it. */
+	if (a->reg.auth_dirty)
+		faii_appliance_publish_keys(a);
 	return out;
 }
 

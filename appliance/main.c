@@ -220,6 +220,10 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 		conf.rx_adv_conf.rss_conf.rss_hf =
 		        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
 	}
+	/* The port's checksum verdicts where it can give them; without them the
+	 * workers check TASK and RESULT checksums in software (docs/dataplane.md). */
+	conf.rxmode.offloads = info.rx_offload_capa &
+	                       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	rc = rte_eth_dev_configure(port, queues, queues, &conf);
 	if (rc != 0)
 		return rc;

@@ -119,6 +119,28 @@ struct faii_frame_spec faii_sample_frame_spec(bool ipv6)
 	return spec;
 }
 
+size_t faii_sample_add_ipv4_options(uint8_t *frame, size_t len, size_t cap)
+{
+	static const uint8_t opts[FAII_SAMPLE_IPV4_OPTIONS_LEN] = {0x94, 0x04, 0x00, 0x00,
+	                                                           0x01, 0x01, 0x01, 0x00};
+	const size_t l4 = FAII_ETH_HDR_LEN + FAII_IPV4_HDR_LEN;
+	uint8_t *ip = frame + FAII_ETH_HDR_LEN;
+	if (len < l4 || cap < len + sizeof(opts) || frame[12] != 0x08 || frame[13] != 0x00 ||
+	    ip[0] != 0x45)
+		return 0;
+	memmove(frame + l4 + sizeof(opts), frame + l4, len - l4);
+	memcpy(frame + l4, opts, sizeof(opts));
+	ip[0] = (uint8_t)(0x45 + sizeof(opts) / 4);
+	size_t total = (size_t)(ip[2] << 8 | ip[3]) + sizeof(opts);
+	ip[2] = (uint8_t)(total >> 8);
+	ip[3] = (uint8_t)total;
+	ip[10] = ip[11] = 0;
+	uint16_t ck = faii_ipv4_checksum(ip, FAII_IPV4_HDR_LEN + sizeof(opts));
+	ip[10] = (uint8_t)(ck >> 8);
+	ip[11] = (uint8_t)ck;
+	return len + sizeof(opts);
+}
+
 size_t faii_sample_encode(uint8_t type, void *buf, size_t cap)
 {
 	uint8_t payload[TASK_PAYLOAD > RESULT_PAYLOAD ? TASK_PAYLOAD : RESULT_PAYLOAD];

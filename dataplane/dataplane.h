@@ -103,7 +103,21 @@
 	X(RESULT_BAD_TOKEN, "result_bad_token",                                                    \
 	  "dropped: dispatch token not the one sent with that copy")                               \
 	X(AUTH_OFF, "auth_not_configured",                                                         \
-	  "dropped: version 2 TASK or RESULT while no keys are configured")
+	  "dropped: version 2 TASK or RESULT while no keys are configured")                        \
+	X(TASK_BAD_IP_CHECKSUM, "task_bad_ip_checksum",                                            \
+	  "dropped: the TASK's IPv4 header checksum is wrong")                                     \
+	X(TASK_BAD_UDP_CHECKSUM, "task_bad_udp_checksum",                                          \
+	  "dropped: the TASK's UDP checksum is wrong")                                             \
+	X(TASK_UDP_CHECKSUM_ZERO, "task_udp_checksum_zero",                                        \
+	  "dropped: IPv6 TASK with UDP checksum 0 (none; RFC 8200 forbids it)")                    \
+	X(RESULT_BAD_IP_CHECKSUM, "result_bad_ip_checksum",                                        \
+	  "dropped: the RESULT's IPv4 header checksum is wrong")                                   \
+	X(RESULT_BAD_UDP_CHECKSUM, "result_bad_udp_checksum",                                      \
+	  "dropped: the RESULT's UDP checksum is wrong")                                           \
+	X(RESULT_UDP_CHECKSUM_ZERO, "result_udp_checksum_zero",                                    \
+	  "dropped: IPv6 RESULT with UDP checksum 0 (none; RFC 8200 forbids it)")                  \
+	X(IP_OPTIONS_REMOVED, "ip_options_removed",                                                \
+	  "IPv4 options removed from a TASK or a forwarded RESULT (ours have 20-byte headers)")
 
 enum faii_pipe_counter {
 #define FAII_PIPE_ENUM(sym, name, meaning) FAII_PIPE_##sym,

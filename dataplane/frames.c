@@ -1,11 +1,106 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Frames the pipeline writes: replies and results in fresh headers, TASK
- * copies readdressed in place with incremental checksums, answers to clients.
+ * Frames the pipeline reads and writes: the checksums of what it received,
+ * checked before anything is built from it; replies and results in fresh
+ * headers, TASK copies readdressed in place with incremental checksums,
+ * answers to clients.
  */
 #include <string.h>
 
+#include <rte_ip.h>
+
 #include "pipeline.h"
+
+/* ---- frames in --------------------------------------------------------------------- */
+
+/* The ones'-complement sum, folded to 16 bits, of the UDP pseudo header, UDP
+ * header and message, in DPDK's order (host words: compare with 0xFFFF or
+ * store as is, never swap). */
+static uint16_t udp_sum(const uint8_t *ip, const uint8_t *udp, size_t udp_len, bool ipv6)
+{
+	uint32_t s = ipv6 ? rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)ip, 0)
+	                  : rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)ip, 0);
+	s += rte_raw_cksum(udp, udp_len);
+	s = (s & 0xFFFF) + (s >> 16);
+	return (uint16_t)((s & 0xFFFF) + (s >> 16));
+}
+
+/*
+ * Whether the checksums of a received TASK or RESULT hold, before anything
+ * is built from it: copies and forwarded results are patched incrementally,
+ * which keeps a wrong checksum wrong. The port's verdict when it gives one
+ * (RX offload flags GOOD or BAD); computed here when it does not (UNKNOWN:
+ * net_ring, net_null, memif, ports without the offload). FAII_PIPE_COUNT
+ * when intact, else bad_ip (the step's first reason), bad_ip + 1 (UDP) or
+ * bad_ip + 2 (IPv6 without a checksum).
+ */
+enum faii_pipe_counter pipe_check_checksums(struct rte_mbuf *m, const struct faii_frame_view *fv,
+                                            enum faii_pipe_counter bad_ip)
+{
+	_Static_assert(
+	        FAII_PIPE_TASK_BAD_UDP_CHECKSUM == FAII_PIPE_TASK_BAD_IP_CHECKSUM + 1 &&
+	                FAII_PIPE_TASK_UDP_CHECKSUM_ZERO == FAII_PIPE_TASK_BAD_IP_CHECKSUM + 2 &&
+	                FAII_PIPE_RESULT_BAD_UDP_CHECKSUM == FAII_PIPE_RESULT_BAD_IP_CHECKSUM + 1 &&
+	                FAII_PIPE_RESULT_UDP_CHECKSUM_ZERO == FAII_PIPE_RESULT_BAD_IP_CHECKSUM + 2,
+	        "each step's three checksum reasons follow one another");
+	FAII_ASSERT(bad_ip == FAII_PIPE_TASK_BAD_IP_CHECKSUM ||
+	            bad_ip == FAII_PIPE_RESULT_BAD_IP_CHECKSUM);
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	const uint8_t *ip = f + fv->l3_offset;
+	uint8_t *udp = f + fv->l4_offset;
+	bool ipv6 = fv->ip_version == 6;
+	uint64_t ipf = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	/* IPv4 header: the port's verdict, else ours. NONE (the header was
+	 * checked, its field is not right) passes: copies get a new one. */
+	if (!ipv6 && (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	              (ipf == RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN &&
+	               rte_raw_cksum(ip, (size_t)(fv->l4_offset - fv->l3_offset)) != 0xFFFF)))
+		return bad_ip;
+	uint64_t l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	size_t udp_len = (size_t)fv->msg.length + FAII_UDP_HDR_LEN;
+	if (l4f == RTE_MBUF_F_RX_L4_CKSUM_NONE) {
+		/* The data was checked (a virtio host, say), the field holds no
+		 * final sum: write the right one, so that patches of it are right. */
+		memset(udp + 6, 0, 2);
+		uint16_t ck = (uint16_t)~udp_sum(ip, udp, udp_len, ipv6);
+		ck = ck == 0 ? 0xFFFF : ck; /* 0 would mean "no checksum" (RFC 768) */
+		memcpy(udp + 6, &ck, 2);
+		return FAII_PIPE_COUNT;
+	}
+	uint16_t field;
+	memcpy(&field, udp + 6, 2);
+	if (field == 0) /* no checksum: allowed over IPv4, not over IPv6 */
+		return ipv6 ? (enum faii_pipe_counter)(bad_ip + 2) : FAII_PIPE_COUNT;
+	if (l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		return FAII_PIPE_COUNT;
+	if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return (enum faii_pipe_counter)(bad_ip + 1);
+	/* UNKNOWN: pseudo header, UDP header and message sum to 0xFFFF. */
+	return udp_sum(ip, udp, udp_len, ipv6) == 0xFFFF ? FAII_PIPE_COUNT
+	                                                 : (enum faii_pipe_counter)(bad_ip + 1);
+}
+
+uint16_t pipe_cut_ipv4_options(struct faii_worker *w, struct rte_mbuf *m, uint16_t l3, uint16_t l4)
+{
+	uint16_t cut = (uint16_t)(l4 - l3 - FAII_IPV4_HDR_LEN);
+	if (cut == 0 || l4 - l3 == FAII_IPV6_HDR_LEN) /* IPv6 carries no options here */
+		return 0;
+	FAII_ASSERT(l4 - l3 <= 60 && cut % 4 == 0); /* IHL is 4 bits of 32-bit words */
+	/* Ethernet, tag and the fixed 20 bytes move forward over the options;
+	 * the UDP header and message stay. Their checksum does not cover the
+	 * IP header, so it still holds; the header's own is recomputed when
+	 * the frame is readdressed. */
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	memmove(f + cut, f, (size_t)l3 + FAII_IPV4_HDR_LEN);
+	char *start = rte_pktmbuf_adj(m, cut);
+	FAII_ASSERT(start != NULL);
+	uint8_t *ip = (uint8_t *)start + l3;
+	ip[0] = 0x45;
+	uint16_t total = faii_be16((uint16_t)(load_be16(ip + 2) - cut));
+	memcpy(ip + 2, &total, 2);
+	w->stats.pipe[FAII_PIPE_IP_OPTIONS_REMOVED]++;
+	return cut;
+}
 
 /* ---- frames ------------------------------------------------------------------------ */
 
@@ -41,9 +136,11 @@ int pipe_emit(struct faii_worker *w, struct rte_mbuf *m, uint16_t msg_offset, ui
  * addresses, IP source and destination, UDP ports. The UDP checksum is
  * updated for the changed words only (RFC 1624), including the message
  * words the caller changed (their sums before and after, msg_old and
- * msg_new), so the payload is not read again; the IPv4 header checksum is
- * recomputed over its 20-60 bytes. A UDP checksum of 0 over IPv4 (none)
- * stays 0.
+ * msg_new), so the payload is not read again: right because every frame
+ * readdressed here was received with checksums found intact
+ * (pipe_check_checksums) or was built by us. The IPv4 header checksum is
+ * recomputed (callers removed any options first). A UDP checksum of 0
+ * over IPv4 (none) stays 0; over IPv6 it was refused on receipt.
  */
 void pipe_readdress(struct faii_worker *w, struct rte_mbuf *m, uint16_t l3, uint16_t l4, bool ipv6,
                     const uint8_t *dst_mac, const uint8_t *src_ip, uint16_t src_port,
@@ -63,7 +160,8 @@ void pipe_readdress(struct faii_worker *w, struct rte_mbuf *m, uint16_t l3, uint
 	uint32_t neu = sum16(sip, alen) + sum16(dip, alen) + sum16(udp, 4) + msg_new;
 	uint16_t ck;
 	memcpy(&ck, udp + 6, 2);
-	if (ck != 0 || ipv6) {
+	FAII_ASSERT(ck != 0 || !ipv6); /* refused on receipt */
+	if (ck != 0) {
 		/* HC' = ~(~HC + ~m + m'), all in 16-bit ones' complement. */
 		uint32_t acc = (uint16_t)~faii_be16(ck);
 		old = (old & 0xFFFF) + (old >> 16);

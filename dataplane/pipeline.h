@@ -282,6 +282,13 @@ static inline void outstanding_give_back(struct faii_node_live *lv)
 }
 
 /* ---- frames.c ---- */
+enum faii_pipe_counter pipe_check_checksums(struct rte_mbuf *m, const struct faii_frame_view *fv,
+                                            enum faii_pipe_counter bad_ip);
+/* Removes the IPv4 options of m's frame (header at l3, UDP at l4) in place,
+ * counted; returns the bytes removed (0: none, or IPv6), by which the UDP
+ * header and message offsets move down. The IPv4 checksum is left for
+ * pipe_readdress() to recompute. */
+uint16_t pipe_cut_ipv4_options(struct faii_worker *w, struct rte_mbuf *m, uint16_t l3, uint16_t l4);
 int pipe_emit(struct faii_worker *w, struct rte_mbuf *m, uint16_t msg_offset, uint16_t msg_len,
               bool ipv6, bool vlan, uint16_t vlan_tci, const uint8_t *dst_mac,
               const uint8_t *src_ip, uint16_t src_port, const uint8_t *dst_ip, uint16_t dst_port);

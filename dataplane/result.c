@@ -74,16 +74,19 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 	m->port = w->ports[r->rx_port_index];
 	bool ipv6 = r->family == FAII_ADDR_IPV6;
 	bool tagged = fv->l3_offset > FAII_ETH_HDR_LEN;
+	/* Our datagram to the client: not the node's IPv4 options. */
+	uint16_t cut = pipe_cut_ipv4_options(w, m, fv->l3_offset, fv->l4_offset);
 	if (tagged == (bool)r->vlan && (fv->ip_version == 6) == ipv6) {
 		/* The usual case: the same layout both ways, readdressed in place. */
 		if (tagged) {
 			uint16_t tci = faii_be16(r->vlan_tci);
 			memcpy(rte_pktmbuf_mtod(m, uint8_t *) + 14, &tci, 2);
 		}
-		pipe_readdress(w, m, fv->l3_offset, fv->l4_offset, ipv6, r->client_mac, r->local_ip,
-		               r->local_port, r->client_ip, r->client_port, 0, 0);
-	} else if (pipe_emit(w, m, fv->msg_offset, fv->msg.length, ipv6, r->vlan, r->vlan_tci,
-	                     r->client_mac, r->local_ip, r->local_port, r->client_ip,
+		pipe_readdress(w, m, fv->l3_offset, (uint16_t)(fv->l4_offset - cut), ipv6,
+		               r->client_mac, r->local_ip, r->local_port, r->client_ip,
+		               r->client_port, 0, 0);
+	} else if (pipe_emit(w, m, (uint16_t)(fv->msg_offset - cut), fv->msg.length, ipv6, r->vlan,
+	                     r->vlan_tci, r->client_mac, r->local_ip, r->local_port, r->client_ip,
 	                     r->client_port) != 0) {
 		rte_pktmbuf_free(m);
 		return;
@@ -147,11 +150,16 @@ static enum faii_pipe_counter result_auth(const struct faii_worker *w, const str
 
 /* Finds the record and checks the RESULT against it; FAII_PIPE_COUNT when
  * it may be counted and voted, else the drop reason. */
-static enum faii_pipe_counter result_check(struct faii_worker *w, const struct rte_mbuf *m,
+static enum faii_pipe_counter result_check(struct faii_worker *w, struct rte_mbuf *m,
                                            const struct faii_frame_view *fv, int32_t *pos_out)
 {
 	const struct faii_dp *dp = w->dp;
 	const uint8_t *body = (const uint8_t *)fv->msg.result;
+	/* A corrupted hash must not vote (it would make an honest node look
+	 * byzantine), nor reach the client under a patched checksum. */
+	enum faii_pipe_counter bad = pipe_check_checksums(m, fv, FAII_PIPE_RESULT_BAD_IP_CHECKSUM);
+	if (bad != FAII_PIPE_COUNT)
+		return bad;
 	if ((dp->auth_set != NULL) != (fv->msg.version == FAII_VERSION_2))
 		return dp->auth_set != NULL ? FAII_PIPE_RESULT_UNAUTHENTICATED : FAII_PIPE_AUTH_OFF;
 	uint64_t task_id = load_be64(body + offsetof(struct faii_result, task_id));

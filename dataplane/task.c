@@ -213,8 +213,6 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 	struct faii_dp *dp = w->dp;
 	struct faii_worker_stats *st = &w->stats;
 	const uint8_t *body = (const uint8_t *)fv->msg.task;
-	struct frame_info fi;
-	pipe_frame_info(m, fv, &fi);
 	uint64_t task_id = load_be64(body + offsetof(struct faii_task, task_id));
 
 	if (fv->msg.hdr->flags & FAII_F_DISPATCHED) {
@@ -222,12 +220,24 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 		rte_pktmbuf_free(m);
 		return;
 	}
-	enum faii_pipe_counter refused = task_auth(w, &fv->msg);
+	/* Checksums first: the copies are patched from these bytes. Then the
+	 * MAC; a failure of either gets no answer (nothing to trust in it). */
+	enum faii_pipe_counter refused =
+	        pipe_check_checksums(m, fv, FAII_PIPE_TASK_BAD_IP_CHECKSUM);
+	if (refused == FAII_PIPE_COUNT)
+		refused = task_auth(w, &fv->msg);
 	if (refused != FAII_PIPE_COUNT) {
 		st->pipe[refused]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* The copies are our datagrams: a 20-byte IPv4 header, not the client's
+	 * options (the message does not move; the headers before it do). */
+	uint16_t cut = pipe_cut_ipv4_options(w, m, fv->l3_offset, fv->l4_offset);
+	struct frame_info fi;
+	pipe_frame_info(m, fv, &fi);
+	fi.l4_offset = (uint16_t)(fi.l4_offset - cut);
+	fi.msg_offset = (uint16_t)(fi.msg_offset - cut);
 	uint64_t now_ns = wall_ns(dp, now_tsc);
 	uint64_t submit = load_be64(body + offsetof(struct faii_task, submit_ts_ns));
 	uint32_t budget_us = load_be32(body + offsetof(struct faii_task, latency_budget_us));

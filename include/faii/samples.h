@@ -47,6 +47,17 @@ struct faii_register faii_sample_register(void);
 struct faii_frame_spec faii_sample_frame_spec(bool ipv6);
 
 /*
+ * Gives an untagged IPv4 frame of len bytes (as faii_frame_build() makes
+ * them) FAII_SAMPLE_IPV4_OPTIONS_LEN bytes of IPv4 options, as a host's
+ * stack may send them: Router Alert, three NOPs, end of list. The IHL, total
+ * length and header checksum follow; the UDP checksum, which does not cover
+ * the IP header, stays right. Returns the new length, 0 when cap is too
+ * small or the frame is not untagged IPv4 without options.
+ */
+#define FAII_SAMPLE_IPV4_OPTIONS_LEN 8u
+size_t faii_sample_add_ipv4_options(uint8_t *frame, size_t len, size_t cap);
+
+/*
  * Encodes the sample of type (with the sample payload for TASK and RESULT)
  * into buf; returns its length, or 0 for an unknown type or a cap too small.
  * Signed types are left unsigned: faii_msg_sign() signs them.

@@ -58,14 +58,42 @@ static void write_msg(const char *name, uint8_t *msg, size_t len)
 	write_seed(name, msg, len);
 }
 
-/* The sample frame (with a tag of VLAN 100 if vlan) around msg. */
-static void write_frame(const char *name, int ip_version, int vlan, const uint8_t *msg,
-                        size_t msg_len)
+/* Changes a built frame (untagged) into a shape the parser must accept as
+ * well: the dataplane, not the parser, checks checksums and removes options. */
+typedef size_t (*frame_edit)(uint8_t *frame, size_t len);
+
+/* IPv4 options after the header (the sample's: Router Alert, NOPs). */
+static size_t ipv4_options(uint8_t *f, size_t len)
+{
+	return faii_sample_add_ipv4_options(f, len, len + FAII_SAMPLE_IPV4_OPTIONS_LEN);
+}
+
+/* UDP checksum 0 over IPv6 (RFC 8200 forbids it; the dataplane drops it). */
+static size_t ipv6_udp_checksum_zero(uint8_t *f, size_t len)
+{
+	f[FAII_ETH_HDR_LEN + FAII_IPV6_HDR_LEN + 6] = 0;
+	f[FAII_ETH_HDR_LEN + FAII_IPV6_HDR_LEN + 7] = 0;
+	return len;
+}
+
+/* A wrong UDP checksum over IPv4. */
+static size_t ipv4_bad_udp_checksum(uint8_t *f, size_t len)
+{
+	f[FAII_ETH_HDR_LEN + FAII_IPV4_HDR_LEN + 7] ^= 0x01;
+	return len;
+}
+
+/* The sample frame (with a tag of VLAN 100 if vlan) around msg, edited by
+ * edit when not NULL. */
+static void write_frame_edited(const char *name, int ip_version, int vlan, const uint8_t *msg,
+                               size_t msg_len, frame_edit edit)
 {
 	struct faii_frame_spec spec = faii_sample_frame_spec(ip_version == 6);
 	spec.vlan = vlan != 0;
 	uint8_t frame[2048];
-	size_t len = faii_frame_build(frame, sizeof(frame), &spec, msg, msg_len);
+	size_t len = faii_frame_build(frame, sizeof(frame) - 64, &spec, msg, msg_len);
+	if (len != 0 && edit != NULL)
+		len = edit(frame, len);
 	struct faii_frame_view fv;
 	enum faii_drop reason = len ? faii_parse_frame(frame, len, FAII_UDP_PORT_DEFAULT, &fv)
 	                            : FAII_DROP_TOO_SHORT;
@@ -75,6 +103,12 @@ static void write_frame(const char *name, int ip_version, int vlan, const uint8_
 		exit(1);
 	}
 	write_seed(name, frame, len);
+}
+
+static void write_frame(const char *name, int ip_version, int vlan, const uint8_t *msg,
+                        size_t msg_len)
+{
+	write_frame_edited(name, ip_version, vlan, msg, msg_len, NULL);
 }
 
 int main(int argc, char **argv)
@@ -177,5 +211,12 @@ int main(int argc, char **argv)
 	write_frame("frame_vlan_ipv4_heartbeat", 4, 1, hb_msg, hb_len);
 	write_frame("frame_ipv6_result", 6, 0, result_msg, result_len);
 	write_frame("frame_vlan_ipv6_task", 6, 1, task_msg, task_len);
+	/* Frames the parser accepts and the dataplane treats: IPv4 options
+	 * (removed from copies), checksums it drops (docs/dataplane.md). */
+	write_frame_edited("frame_ipv4_options_task", 4, 0, task_msg, task_len, ipv4_options);
+	write_frame_edited("frame_ipv6_task_udp_checksum_zero", 6, 0, task_msg, task_len,
+	                   ipv6_udp_checksum_zero);
+	write_frame_edited("frame_ipv4_result_bad_udp_checksum", 4, 0, result_msg, result_len,
+	                   ipv4_bad_udp_checksum);
 	return 0;
 }
