@@ -236,6 +236,16 @@ static int parse_u32(struct loader *ld, yaml_node_t *node, const char *path, voi
 	return 0;
 }
 
+static int parse_u64(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
+                     const struct field *f)
+{
+	double v = 0;
+	if (scalar_number(ld, node, path, f, true, &v) != 0)
+		return -1;
+	*(uint64_t *)dst = (uint64_t)v;
+	return 0;
+}
+
 static int parse_u16(struct loader *ld, yaml_node_t *node, const char *path, void *dst,
                      const struct field *f)
 {
@@ -472,6 +482,14 @@ void faii_appliance_defaults(struct faii_appliance_cfg *a)
 	snprintf(a->ledger_dir, sizeof(a->ledger_dir), "/var/lib/faii/ledger");
 	a->ledger_segment_mb = 64;
 	snprintf(a->residency_pin_dir, sizeof(a->residency_pin_dir), "/sys/fs/bpf/faii");
+	a->validator_epoch = 1;
+	a->validator_batch_bytes = 32768;
+	a->validator_batch_wait_ms = 5;
+	a->validator_leader_timeout_ms = 200;
+	a->validator_retransmit_ms = 50;
+	a->validator_gc_depth_rounds = 50;
+	a->validator_window_rounds = 128;
+	a->validator_tick_ms = 5;
 }
 
 /* ---- appliance ------------------------------------------------------------ */
@@ -565,6 +583,22 @@ static const struct field validators_fields[] = {
         {"key_file", parse_string, offsetof(struct faii_appliance_cfg, validator_key_file), 0, 0,
          F_REQUIRED, FAII_CFG_PATH_LEN_MAX, NULL},
         {"members", parse_validator_members, 0, 0, 0, F_REQUIRED, 0, NULL},
+        {"epoch", parse_u64, offsetof(struct faii_appliance_cfg, validator_epoch), 1, 1e15, 0, 0,
+         NULL},
+        {"batch_bytes", parse_u32, offsetof(struct faii_appliance_cfg, validator_batch_bytes), 64,
+         61440, 0, 0, NULL},
+        {"batch_wait_ms", parse_u32, offsetof(struct faii_appliance_cfg, validator_batch_wait_ms),
+         0, 10000, 0, 0, NULL},
+        {"leader_timeout_ms", parse_u32,
+         offsetof(struct faii_appliance_cfg, validator_leader_timeout_ms), 1, 600000, 0, 0, NULL},
+        {"retransmit_ms", parse_u32, offsetof(struct faii_appliance_cfg, validator_retransmit_ms),
+         1, 600000, 0, 0, NULL},
+        {"gc_depth_rounds", parse_u32,
+         offsetof(struct faii_appliance_cfg, validator_gc_depth_rounds), 2, 1020, 0, 0, NULL},
+        {"window_rounds", parse_u32, offsetof(struct faii_appliance_cfg, validator_window_rounds),
+         8, 1024, 0, 0, NULL},
+        {"tick_ms", parse_u32, offsetof(struct faii_appliance_cfg, validator_tick_ms), 1, 1000, 0,
+         0, NULL},
 };
 static const struct schema validators_schema = SCHEMA(validators_fields);
 

@@ -104,6 +104,15 @@ struct faii_appliance_cfg {
 	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
 	uint32_t validator_count;
 	struct faii_cfg_validator validators[FAII_CFG_VALIDATORS_MAX];
+	/* The consensus's epoch and timings (docs/consensus.md, "Operating"). */
+	uint64_t validator_epoch;
+	uint32_t validator_batch_bytes;
+	uint32_t validator_batch_wait_ms;
+	uint32_t validator_leader_timeout_ms;
+	uint32_t validator_retransmit_ms;
+	uint32_t validator_gc_depth_rounds;
+	uint32_t validator_window_rounds;
+	uint32_t validator_tick_ms;
 	struct faii_auth_cfg auth;
 };
 

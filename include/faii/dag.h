@@ -79,6 +79,10 @@ struct faii_dag_config {
 	uint32_t gc_depth_rounds;        /* rounds kept behind the last committed anchor */
 	uint32_t window_rounds;          /* rounds held at once (>= gc_depth_rounds + 4) */
 	uint32_t fetch_replies_per_tick; /* vertices answered per peer per tick */
+	/* false: every on_message and on_tick ends with a journal sync and the
+	 * sends it released. true: the owner calls faii_dag_flush() after a
+	 * batch of events, so that one sync covers them all (group commit). */
+	bool flush_explicitly;
 };
 
 /* Sensible defaults for n validators; the caller sets epoch, self and keys. */
@@ -197,6 +201,10 @@ void faii_dag_close(struct faii_dag *dag);
 /* The transport's receive function: `receiver` is the struct faii_dag. */
 void faii_dag_on_message(void *receiver, uint32_t from, const uint8_t *bytes, uint32_t len);
 void faii_dag_on_tick(struct faii_dag *dag, uint64_t now_monotonic_ns);
+
+/* Syncs the journal, then outputs what committed and sends what waited for
+ * it (see flush_explicitly). */
+void faii_dag_flush(struct faii_dag *dag);
 
 /* Queues a transaction for this validator's next vertices. */
 int faii_dag_submit(struct faii_dag *dag, const uint8_t *tx, uint32_t len);

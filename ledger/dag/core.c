@@ -480,6 +480,12 @@ void faii_dag_on_message(void *receiver, uint32_t from, const uint8_t *bytes, ui
 	else
 		handle_fetch(dag, from, bytes, len);
 	dag_maybe_propose(dag, faii_clock_monotonic_ns(dag->clock));
+	if (!dag->config.flush_explicitly)
+		dag_finish(dag);
+}
+
+void faii_dag_flush(struct faii_dag *dag)
+{
 	dag_finish(dag);
 }
 
@@ -496,7 +502,8 @@ void faii_dag_on_tick(struct faii_dag *dag, uint64_t now_ns)
 		dag->retransmit_at_ns = now_ns + dag->config.retransmit_ns;
 	}
 	dag_catch_up(dag, now_ns, retransmit_due);
-	dag_finish(dag);
+	if (!dag->config.flush_explicitly)
+		dag_finish(dag);
 }
 
 int faii_dag_submit(struct faii_dag *dag, const uint8_t *tx, uint32_t len)

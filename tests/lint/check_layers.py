@@ -29,7 +29,7 @@ HEADER_LAYER = {
     "config.h": "control", "routing.h": "control", "registry.h": "control",
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
-    "transport_tcp.h": "ledger", "dag.h": "ledger",
+    "transport_tcp.h": "ledger", "dag.h": "ledger", "validator.h": "ledger",
     "residency_loader.h": "ebpf",
     # Derivable keys and sample messages: never in the appliance.
     "demo.h": "demo", "samples.h": "demo",

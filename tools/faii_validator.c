@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * faii-validator: one consortium validator without a dataplane
+ * (docs/consensus.md, "Operating"): the appliance configuration's
+ * `appliance.validators` section and ledger directory, the same validator
+ * thread faiid runs, and a status line of JSON on stdout.
+ *
+ *   faii-validator --config FILE [--ledger-dir DIR] [--status-ms N]
+ *                  [--load TX_PER_S] [--tx-bytes N] [--duration S]
+ *   faii-validator --public-key KEY_FILE     print the key's public half
+ *
+ * --load submits synthetic transactions (the benchmark's and the local
+ * consortium's traffic): each carries its submission time, so the status
+ * line reports submit-to-commit latency of this validator's own
+ * transactions (monotonic clock: meaningful when the validators share a
+ * host). SIGINT or SIGTERM stops it cleanly; exit 0, or 1 on an error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "faii/config.h"
+#include "faii/validator.h"
+
+#define LOAD_MAGIC        0x544c5646u /* "FVLT" */
+#define LOAD_HEADER_BYTES 16u         /* magic u32, origin u32, submitted_ns u64 */
+#define LATENCY_BUCKETS   512u        /* 8 per power of two of nanoseconds */
+#define LOAD_STEP_NS      (1 * FAII_NS_PER_MS)
+#define STATUS_MS_DEFAULT 1000u
+#define TX_BYTES_DEFAULT  512u
+#define CHAIN_MARK_EVERY  256u /* outputs between two printed chain marks */
+
+struct counters {
+	pthread_mutex_t lock;
+	uint32_t self;
+	uint64_t started_ns; /* transactions submitted before this boot are replayed, not timed */
+	uint64_t sequence;   /* the last committed vertex output */
+	uint8_t chain[32];   /* BLAKE2b over (sequence, digest) of every output so far */
+	uint64_t chain_mark_sequence; /* the last multiple of CHAIN_MARK_EVERY */
+	uint8_t chain_mark[32];
+	uint64_t committed_txs;
+	uint64_t own_committed;
+	uint64_t latency[LATENCY_BUCKETS];
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static uint32_t latency_bucket(uint64_t ns)
+{
+	if (ns < 8)
+		return (uint32_t)ns;
+	uint32_t power = 63u - (uint32_t)__builtin_clzll(ns);
+	uint32_t index = power * 8 + (uint32_t)((ns >> (power - 3)) & 7);
+	return index < LATENCY_BUCKETS ? index : LATENCY_BUCKETS - 1;
+}
+
+static double bucket_ms(uint32_t index)
+{
+	if (index < 8)
+		return (double)index / 1e6;
+	uint32_t power = index / 8;
+	double low = ldexp(1.0 + (double)(index % 8) / 8.0, (int)power);
+	return low / 1e6;
+}
+
+static double percentile_ms(const uint64_t *histogram, uint64_t total, double fraction)
+{
+	if (total == 0)
+		return 0;
+	uint64_t want = (uint64_t)ceil(fraction * (double)total);
+	uint64_t seen = 0;
+	for (uint32_t i = 0; i < LATENCY_BUCKETS; i++) {
+		seen += histogram[i];
+		if (seen >= want)
+			return bucket_ms(i);
+	}
+	return bucket_ms(LATENCY_BUCKETS - 1);
+}
+
+static void on_commit(void *ctx, const struct faii_dag_commit *commit)
+{
+	struct counters *counters = ctx;
+	uint64_t now = faii_monotonic_ns();
+	uint32_t offset = 0;
+	const uint8_t *tx;
+	uint32_t len;
+	pthread_mutex_lock(&counters->lock);
+	/* The chain identifies the committed sequence: validators at the same
+	 * mark must print the same hash, restarts included. */
+	uint8_t link[32 + 8 + FAII_DAG_DIGEST_BYTES];
+	memcpy(link, counters->chain, 32);
+	memcpy(link + 32, &commit->sequence, 8);
+	memcpy(link + 40, commit->digest, FAII_DAG_DIGEST_BYTES);
+	crypto_generichash(counters->chain, 32, link, sizeof(link), NULL, 0);
+	counters->sequence = commit->sequence;
+	if (commit->sequence % CHAIN_MARK_EVERY == 0) {
+		counters->chain_mark_sequence = commit->sequence;
+		memcpy(counters->chain_mark, counters->chain, 32);
+	}
+	while (faii_dag_tx_next(commit, &offset, &tx, &len)) {
+		counters->committed_txs++;
+		uint32_t magic, origin;
+		uint64_t submitted;
+		if (len < LOAD_HEADER_BYTES)
+			continue;
+		memcpy(&magic, tx, 4);
+		memcpy(&origin, tx + 4, 4);
+		memcpy(&submitted, tx + 8, 8);
+		if (magic != LOAD_MAGIC || origin != counters->self || submitted > now ||
+		    submitted < counters->started_ns)
+			continue;
+		counters->own_committed++;
+		counters->latency[latency_bucket(now - submitted)]++;
+	}
+	pthread_mutex_unlock(&counters->lock);
+}
+
+/* Members in id order are validators 0..n-1: every appliance of the
+ * consortium derives the same indices from the same member list. */
+static int order_members(const struct faii_appliance_cfg *appliance, uint32_t order[])
+{
+	uint32_t n = appliance->validator_count;
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t k = i; k > 0 && appliance->validators[order[k - 1]].id >
+		                                      appliance->validators[order[k]].id;
+		     k--) {
+			uint32_t swap = order[k];
+			order[k] = order[k - 1];
+			order[k - 1] = swap;
+		}
+	for (uint32_t i = 0; i < n; i++)
+		if (appliance->validators[order[i]].id == appliance->validator_self)
+			return (int)i;
+	return -1;
+}
+
+static int build_options(const struct faii_appliance_cfg *appliance,
+                         struct faii_validator_options *options, char *err, size_t err_bytes)
+{
+	uint32_t order[FAII_CFG_VALIDATORS_MAX];
+	uint32_t n = appliance->validator_count;
+	int self = order_members(appliance, order);
+	if (n == 0 || self < 0) {
+		snprintf(err, err_bytes, "the configuration has no appliance.validators section");
+		return -EINVAL;
+	}
+	struct faii_dag_config *dag = &options->dag;
+	faii_dag_config_defaults(dag, n);
+	dag->epoch = appliance->validator_epoch;
+	dag->self = (uint32_t)self;
+	dag->batch_bytes_max = appliance->validator_batch_bytes;
+	dag->batch_wait_ns = (uint64_t)appliance->validator_batch_wait_ms * FAII_NS_PER_MS;
+	dag->leader_timeout_ns = (uint64_t)appliance->validator_leader_timeout_ms * FAII_NS_PER_MS;
+	dag->retransmit_ns = (uint64_t)appliance->validator_retransmit_ms * FAII_NS_PER_MS;
+	dag->gc_depth_rounds = appliance->validator_gc_depth_rounds;
+	dag->window_rounds = appliance->validator_window_rounds;
+	options->tick_ms = appliance->validator_tick_ms;
+	options->tcp.self = (uint32_t)self;
+	options->tcp.peer_count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct faii_cfg_validator *member = &appliance->validators[order[i]];
+		memcpy(dag->public_keys[i], member->public_key, FAII_DAG_PUBLIC_KEY_BYTES);
+		memcpy(options->tcp.peers[i].public_key, member->public_key,
+		       FAII_DAG_PUBLIC_KEY_BYTES);
+		if (faii_transport_tcp_parse_address(member->address,
+		                                     &options->tcp.peers[i].address) != 0) {
+			snprintf(err, err_bytes,
+			         "validator %u: address '%s' is not a numeric host:port",
+			         member->id, member->address);
+			return -EINVAL;
+		}
+	}
+	uint8_t public_key[FAII_DAG_PUBLIC_KEY_BYTES];
+	int rc = faii_validator_key_load(appliance->validator_key_file, dag->secret_key, public_key,
+	                                 err, err_bytes);
+	if (rc != 0)
+		return rc;
+	if (memcmp(public_key, dag->public_keys[self], sizeof(public_key)) != 0) {
+		snprintf(err, err_bytes, "%s: not the key of validator %u (its public key differs)",
+		         appliance->validator_key_file, appliance->validator_self);
+		return -EINVAL;
+	}
+	memcpy(options->tcp.secret_key, dag->secret_key, sizeof(options->tcp.secret_key));
+	return 0;
+}
+
+static void print_status(struct faii_validator *validator, struct counters *counters,
+                         uint64_t started_ns, uint64_t submitted, uint64_t submit_refused)
+{
+	struct faii_validator_status status;
+	faii_validator_status(validator, &status);
+	uint64_t histogram[LATENCY_BUCKETS];
+	pthread_mutex_lock(&counters->lock);
+	uint64_t committed = counters->committed_txs, own = counters->own_committed;
+	memcpy(histogram, counters->latency, sizeof(histogram));
+	uint64_t mark_sequence = counters->chain_mark_sequence;
+	char mark[65];
+	sodium_bin2hex(mark, sizeof(mark), counters->chain_mark, 32);
+	pthread_mutex_unlock(&counters->lock);
+	uint32_t connected = 0;
+	for (uint32_t i = 0; i < status.validator_count; i++)
+		connected += status.transport.peers[i].connected;
+	printf("{\"t_s\":%.3f,\"validator\":%u,\"epoch\":%" PRIu64 ",\"round\":%" PRIu64
+	       ",\"last_committed_anchor\":%" PRIu64 ",\"committed_vertices\":%" PRIu64
+	       ",\"committed_txs\":%" PRIu64 ",\"submitted\":%" PRIu64
+	       ",\"submit_refused\":%" PRIu64 ",\"own_committed\":%" PRIu64
+	       ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f"
+	       ",\"peers_connected\":%u,\"flushes\":%" PRIu64 ",\"held_bytes\":%" PRIu64
+	       ",\"equivocations\":%" PRIu64 ",\"chain_mark_sequence\":%" PRIu64
+	       ",\"chain_mark\":\"%s\",\"failed\":%s,\"refused\":{",
+	       (double)(faii_monotonic_ns() - started_ns) / 1e9, status.self, status.epoch,
+	       status.dag.round, status.dag.last_committed_anchor, status.dag.committed_vertices,
+	       committed, submitted, submit_refused, own, percentile_ms(histogram, own, 0.50),
+	       percentile_ms(histogram, own, 0.99), connected, status.flushes,
+	       status.dag.held_bytes, status.dag.equivocations, mark_sequence, mark,
+	       status.dag.failed ? "true" : "false");
+	for (int i = 0; i < FAII_DAG_REFUSAL_COUNT; i++)
+		printf("%s\"%s\":%" PRIu64, i ? "," : "", faii_dag_refusal_name(i),
+		       status.dag.refused[i]);
+	printf("}}\n");
+	fflush(stdout);
+}
+
+struct run_options {
+	const char *config_path;
+	const char *ledger_dir;
+	uint32_t status_ms;
+	double load_per_s;
+	uint32_t tx_bytes;
+	double duration_s;
+};
+
+/* Submits the load and prints the status until stopped. */
+static void run_loop(struct faii_validator *validator, struct counters *counters,
+                     const struct run_options *run)
+{
+	uint8_t tx[FAII_DAG_TX_BYTES_MAX];
+	memset(tx, 0x5a, sizeof(tx));
+	uint64_t started = faii_monotonic_ns(), next_status = started, submitted = 0, refused = 0;
+	double owed = 0;
+	while (!stop_requested) {
+		uint64_t now = faii_monotonic_ns();
+		if (run->duration_s > 0 && (double)(now - started) / 1e9 >= run->duration_s)
+			break;
+		owed += run->load_per_s * (double)LOAD_STEP_NS / 1e9;
+		for (; owed >= 1; owed -= 1) {
+			uint32_t magic = LOAD_MAGIC;
+			memcpy(tx, &magic, 4);
+			memcpy(tx + 4, &counters->self, 4);
+			memcpy(tx + 8, &now, 8);
+			if (faii_validator_submit(validator, tx, run->tx_bytes) == 0)
+				submitted++;
+			else
+				refused++;
+		}
+		if (now >= next_status) {
+			print_status(validator, counters, started, submitted, refused);
+			next_status = now + (uint64_t)run->status_ms * FAII_NS_PER_MS;
+		}
+		struct timespec step = {0, (long)LOAD_STEP_NS};
+		nanosleep(&step, NULL);
+	}
+	print_status(validator, counters, started, submitted, refused);
+}
+
+static int print_public_key(const char *path)
+{
+	uint8_t secret_key[FAII_DAG_SECRET_KEY_BYTES], public_key[FAII_DAG_PUBLIC_KEY_BYTES];
+	char err[512], hex[2 * FAII_DAG_PUBLIC_KEY_BYTES + 1];
+	if (faii_validator_key_load(path, secret_key, public_key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "faii-validator: %s\n", err);
+		return 1;
+	}
+	sodium_memzero(secret_key, sizeof(secret_key));
+	printf("%s\n", sodium_bin2hex(hex, sizeof(hex), public_key, sizeof(public_key)));
+	return 0;
+}
+
+static int parse_arguments(int argc, char **argv, struct run_options *run)
+{
+	static const struct option long_options[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"ledger-dir", required_argument, NULL, 'l'},
+	        {"status-ms", required_argument, NULL, 's'},
+	        {"load", required_argument, NULL, 'L'},
+	        {"tx-bytes", required_argument, NULL, 'b'},
+	        {"duration", required_argument, NULL, 'd'},
+	        {"public-key", required_argument, NULL, 'p'},
+	        {NULL, 0, NULL, 0},
+	};
+	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT, .tx_bytes = TX_BYTES_DEFAULT};
+	int option;
+	while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (option) {
+		case 'c': run->config_path = optarg; break;
+		case 'l': run->ledger_dir = optarg; break;
+		case 's': run->status_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'L': run->load_per_s = strtod(optarg, NULL); break;
+		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'd': run->duration_s = strtod(optarg, NULL); break;
+		case 'p': exit(print_public_key(optarg));
+		default: return -1;
+		}
+	}
+	if (run->config_path == NULL || run->status_ms == 0 || !(run->load_per_s >= 0) ||
+	    run->tx_bytes < LOAD_HEADER_BYTES || run->tx_bytes > FAII_DAG_TX_BYTES_MAX) {
+		fprintf(stderr, "usage: faii-validator --config FILE [--ledger-dir DIR] "
+		                "[--status-ms N] [--load TX_PER_S] [--tx-bytes 16..4096] "
+		                "[--duration S]\n       faii-validator --public-key KEY_FILE\n");
+		return -1;
+	}
+	return 0;
+}
+
+static struct faii_ls *open_store(const struct faii_appliance_cfg *appliance, const char *dir)
+{
+	struct faii_ls_options store_options = {
+	        .dir = dir,
+	        .segment_size_bytes = (uint64_t)appliance->ledger_segment_mb << 20,
+	};
+	char err[FAII_LS_ERR_LEN];
+	struct faii_ls *store = NULL;
+	if (faii_ls_open(&store_options, &store, err) != 0) {
+		fprintf(stderr, "faii-validator: ledger %s: %s\n", dir, err);
+		return NULL;
+	}
+	return store;
+}
+
+int main(int argc, char **argv)
+{
+	struct run_options run;
+	if (parse_arguments(argc, argv, &run) != 0 || sodium_init() < 0)
+		return 1;
+	char err[FAII_CFG_ERR_LEN];
+	struct faii_config *config = NULL;
+	if (faii_config_load(run.config_path, &config, err) != 0) {
+		fprintf(stderr, "faii-validator: %s\n", err);
+		return 1;
+	}
+	static struct faii_validator_options options;
+	static struct counters counters = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	int rc = build_options(&config->appliance, &options, err, sizeof(err));
+	struct faii_ls *store = NULL;
+	if (rc == 0)
+		store = open_store(&config->appliance,
+		                   run.ledger_dir ? run.ledger_dir : config->appliance.ledger_dir);
+	faii_config_free(config);
+	if (rc != 0 || store == NULL) {
+		if (rc != 0)
+			fprintf(stderr, "faii-validator: %s\n", err);
+		return 1;
+	}
+	counters.self = options.dag.self;
+	counters.started_ns = faii_monotonic_ns();
+	options.store = store;
+	options.clock = &faii_clock_system;
+	options.consumer = (struct faii_dag_consumer){.on_commit = on_commit, .ctx = &counters};
+	struct faii_validator *validator = NULL;
+	rc = faii_validator_start(&options, &validator, err, sizeof(err));
+	sodium_memzero(&options, sizeof(options));
+	if (rc != 0) {
+		fprintf(stderr, "faii-validator: %s\n", err);
+		faii_ls_close(store);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	run_loop(validator, &counters, &run);
+	faii_validator_stop(validator);
+	faii_ls_close(store);
+	return 0;
+}
