@@ -30,6 +30,7 @@ HEADER_LAYER = {
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
     "transport_tcp.h": "ledger", "dag.h": "ledger", "validator.h": "ledger",
+    "settle.h": "ledger",
     "residency_loader.h": "ebpf",
     # Derivable keys and sample messages: never in the appliance.
     "demo.h": "demo", "samples.h": "demo",
@@ -70,6 +71,31 @@ PRIVATE_OWNER = {
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>', re.M)
+
+# Settlement is pure (docs/architecture.md): no I/O, no clock, no threads.
+# Its files may include these system headers and, of ours, only ground
+# headers other than the clock, and settle.h.
+PURE_FOLDER = "ledger/settle/"
+PURE_SYSTEM = {"errno.h", "limits.h", "stdbool.h", "stddef.h", "stdint.h", "string.h",
+               "sodium.h"}
+PURE_FORBIDDEN = {"clock.h"}
+
+
+def check_pure(rel, text, errors):
+    for m in SYSTEM_INCLUDE.finditer(text):
+        if m.group(1) not in PURE_SYSTEM:
+            line = text.count("\n", 0, m.start()) + 1
+            errors.append(f"{rel}:{line}: #include <{m.group(1)}>: settlement is pure "
+                          f"(allowed: {', '.join(sorted(PURE_SYSTEM))})")
+    for m in INCLUDE.finditer(text):
+        name = m.group(1)[len("faii/"):] if m.group(1).startswith("faii/") else None
+        if name is not None and (name in PURE_FORBIDDEN or
+                                 HEADER_LAYER.get(name) not in ("ground", None)) and \
+                name != "settle.h":
+            line = text.count("\n", 0, m.start()) + 1
+            errors.append(f"{rel}:{line}: #include \"{m.group(1)}\": settlement is pure "
+                          "(ground headers but the clock, and settle.h)")
 
 
 def folder_of(rel):
@@ -83,6 +109,8 @@ def check_file(root, rel, errors):
     if folder not in ALLOWED:
         return
     text = open(os.path.join(root, rel), encoding="utf-8", errors="replace").read()
+    if rel.startswith(PURE_FOLDER):
+        check_pure(rel, text, errors)
     for m in INCLUDE.finditer(text):
         target = m.group(1)
         line = text.count("\n", 0, m.start()) + 1
