@@ -240,6 +240,29 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 	return rte_eth_dev_start(port);
 }
 
+/* Authentication: the mode, and every refusal by name, zeros included, so
+ * that a run shows it refused nothing as plainly as what it refused. */
+static void print_auth(const struct faii_appliance_dp *dp, const struct faii_worker_stats *total)
+{
+	static const enum faii_pipe_counter refusals[] = {
+	        FAII_PIPE_TASK_UNAUTHENTICATED,   FAII_PIPE_TASK_UNKNOWN_CLIENT,
+	        FAII_PIPE_TASK_BAD_KEY_EPOCH,     FAII_PIPE_TASK_BAD_MAC,
+	        FAII_PIPE_RESULT_UNAUTHENTICATED, FAII_PIPE_RESULT_WRONG_SOURCE,
+	        FAII_PIPE_RESULT_BAD_KEY_EPOCH,   FAII_PIPE_RESULT_BAD_MAC,
+	        FAII_PIPE_RESULT_BAD_TOKEN,       FAII_PIPE_AUTH_OFF,
+	};
+	uint64_t refused = 0;
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		refused += total->pipe[refusals[i]];
+	printf("\n  auth: %s; refused %" PRIu64 ":",
+	       dp->keys.enabled ? "version 2 only (TASK and RESULT MACs checked)"
+	                        : "OFF, version 1 only (no appliance.auth.key_file)",
+	       refused);
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		printf(" %s=%" PRIu64, faii_pipe_counter_name(refusals[i]),
+		       total->pipe[refusals[i]]);
+}
+
 static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, const char *label)
 {
 	static struct faii_worker_stats total;
@@ -263,6 +286,7 @@ static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, 
 			printf(" %s=%" PRIu64, faii_pipe_counter_name((enum faii_pipe_counter)c),
 			       total.pipe[c]);
 	}
+	print_auth(dp, &total);
 	printf("\n  tiers:");
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		uint64_t fin = total.tier_finished[t];
