@@ -482,6 +482,7 @@ static void run_until_signal(struct appliance *app)
 		    faii_control_reload_start(&app->control, NULL, false, NULL, NULL, &err))
 			reload_requested = 0;
 		faii_control_reload_tick(&app->control);
+		faii_control_keys_tick(&app->control);
 		faii_res_audit_poll(&app->residency_audit);
 		struct faii_ls_stats ls_stats;
 		faii_ls_get_stats(app->ledger, &ls_stats);
@@ -560,7 +561,8 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	c->start_ns = faii_realtime_ns();
 	c->last_reload_ok_ns = c->start_ns;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", app->cfg->path);
-	if (faii_reload_start(&c->reload, err, errlen) != 0)
+	if (faii_reload_start(&c->reload, &faii_reload_config_ops, err, errlen) != 0 ||
+	    faii_reload_start(&c->keys_reload, &faii_reload_keys_ops, err, errlen) != 0)
 		return -1;
 	char dir[FAII_CFG_SOCKET_PATH_LEN_MAX];
 	snprintf(dir, sizeof(dir), "%s", a->control_socket);
@@ -657,6 +659,7 @@ cleanup:
 	faii_ctl_close(app->control.server);
 	app->control.server = NULL;
 	faii_reload_stop(&app->control.reload);
+	faii_reload_stop(&app->control.keys_reload);
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */
