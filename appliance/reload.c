@@ -79,13 +79,15 @@ bool faii_reload_submit(struct faii_reload *r, void *request, const char *what)
 	FAII_ASSERT(r->started && request != NULL);
 	if (r->busy)
 		return false;
+	/* Before the hand-over: what may live in the request, which the worker
+	 * owns (and may free) from then on. */
+	snprintf(r->what, sizeof(r->what), "%s", what);
 	pthread_mutex_lock(&r->lock);
 	FAII_ASSERT(!r->requested && !r->done);
 	r->request = request;
 	r->requested = true;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	snprintf(r->what, sizeof(r->what), "%s", what);
 	r->busy = true;
 	r->abandoned = false;
 	r->submitted_s = faii_monotonic_s();
