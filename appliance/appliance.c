@@ -392,6 +392,13 @@ int faii_appliance_reload_keys(struct faii_appliance_dp *a, char *err, size_t er
 	return 0;
 }
 
+int faii_appliance_install_keys(struct faii_appliance_dp *a, struct faii_keys_stage *s)
+{
+	faii_keys_stage_install(&a->keys, s);
+	faii_keys_expire(&a->keys, faii_realtime_ns()); /* a deadline passed while reading */
+	return faii_appliance_publish_keys(a);
+}
+
 int faii_appliance_publish(struct faii_appliance_dp *a)
 {
 	faii_registry_refresh(&a->reg);
@@ -406,6 +413,8 @@ void faii_appliance_tick(struct faii_appliance_dp *a)
 	faii_appliance_drain_slow(a);
 	faii_publisher_reclaim(&a->pub);
 	faii_keys_reclaim(&a->keys);
+	if (faii_keys_expire(&a->keys, faii_realtime_ns())) /* an overlap ended */
+		a->reg.auth_dirty = true;
 	if (a->reg.auth_dirty) /* a REGISTER moved a node: its RESULTs follow it now */
 		faii_appliance_publish_keys(a);
 	double now = faii_monotonic_s();

@@ -110,5 +110,9 @@ enum faii_slow_outcome faii_appliance_apply_signal(struct faii_appliance_dp *a,
 int faii_appliance_publish_keys(struct faii_appliance_dp *a);
 /* Reads the key files again (a rotation) and publishes; 0 or -1 with err. */
 int faii_appliance_reload_keys(struct faii_appliance_dp *a, char *err, size_t errlen);
+/* Installs a rotation read off the control thread (keys.reload: see
+ * faii/keys.h), drops what expired meanwhile and publishes; takes s. 0, or a
+ * negative errno when the set could not be published (retried each tick). */
+int faii_appliance_install_keys(struct faii_appliance_dp *a, struct faii_keys_stage *s);
 
 #endif /* FAII_APPLIANCE_H */

@@ -66,4 +66,8 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 
 json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 
+json_t *cmd_keys_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+/* The key set a summary describes, as JSON: counts, epochs, deadlines. */
+json_t *cmd_keys_summary(const struct faii_keys *k, const struct faii_keys_summary *s);
+
 #endif /* FAII_APPLIANCE_CMD_H */

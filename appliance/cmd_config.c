@@ -41,6 +41,10 @@ static json_t *restart_needed(const struct faii_appliance_cfg *old,
 		json_array_append_new(list, json_string("appliance.ledger_dir"));
 	if (strcmp(old->residency_pin_dir, neu->residency_pin_dir) != 0)
 		json_array_append_new(list, json_string("appliance.residency_pin_dir"));
+	/* The key files are re-read by keys.reload, but where they are is fixed. */
+	if (strcmp(old->auth.key_file, neu->auth.key_file) != 0 ||
+	    strcmp(old->auth.clients_file, neu->auth.clients_file) != 0)
+		json_array_append_new(list, json_string("appliance.auth"));
 	return list;
 }
 
@@ -188,7 +192,9 @@ bool faii_control_reload_start(struct faii_control *c, const char *path, bool dr
 {
 	struct faii_reload_job *job = &c->job;
 	const char *file = path ? path : c->config_path;
-	if (job->active || !faii_reload_submit(&c->reload, file)) {
+	char *request = job->active ? NULL : strdup(file);
+	if (request == NULL || !faii_reload_submit(&c->reload, request, file)) {
+		free(request);
 		faii_ctl_fail(err, "busy", "a configuration reload is in progress; try again");
 		return false;
 	}
@@ -214,11 +220,8 @@ static void reload_finish(struct faii_control *c, json_t *result, struct faii_ct
 		fflush(stdout);
 		json_decref(result);
 	} else {
-		faii_control_audit(c, &job->peer, "config.reload", job->args, err, result != NULL);
-		if (c->server != NULL)
-			faii_ctl_answer(c->server, job->peer.token, result, err);
-		else
-			json_decref(result);
+		faii_control_answer_deferred(c, &job->peer, "config.reload", job->args, result,
+		                             err);
 	}
 	json_decref(job->args);
 	*job = (struct faii_reload_job){0};
@@ -227,9 +230,10 @@ static void reload_finish(struct faii_control *c, json_t *result, struct faii_ct
 void faii_control_reload_tick(struct faii_control *c)
 {
 	struct faii_reload_job *job = &c->job;
-	struct faii_config *neu = NULL;
+	void *loaded = NULL;
 	char msg[FAII_CFG_ERR_LEN];
-	enum faii_reload_state st = faii_reload_poll(&c->reload, &neu, msg);
+	enum faii_reload_state st = faii_reload_poll(&c->reload, &loaded, msg);
+	struct faii_config *neu = loaded;
 	if (st == FAII_RELOAD_IDLE || st == FAII_RELOAD_LOADING)
 		return;
 	FAII_ASSERT(job->active);

@@ -18,6 +18,25 @@
 
 /* ---- status, ledger ----------------------------------------------------------------- */
 
+/* Authentication: off, or the keys in force as counts (never a key). */
+static json_t *status_keys(const struct faii_control *c)
+{
+	const struct faii_keys *k = &c->app->keys;
+	if (!k->enabled)
+		return json_pack("{s:b}", "enabled", false);
+	struct faii_keys_summary sum;
+	faii_keys_describe(k, &sum);
+	json_t *o = cmd_keys_summary(k, &sum);
+	json_t *extra =
+	        json_pack("{s:b, s:I, s:I, s:I, s:I, s:s}", "enabled", true, "generation",
+	                  (json_int_t)k->generation, "reloads_ok", (json_int_t)c->key_reloads_ok,
+	                  "reloads_failed", (json_int_t)c->key_reloads_failed, "expired",
+	                  (json_int_t)k->expired, "last_error", c->last_key_reload_error);
+	json_object_update(o, extra);
+	json_decref(extra);
+	return o;
+}
+
 json_t *cmd_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {NULL};
@@ -34,7 +53,7 @@ json_t *cmd_status(struct faii_control *c, json_t *args, struct faii_ctl_error *
 	struct faii_ctl_stats cs = {0};
 	if (c->server)
 		faii_ctl_get_stats(c->server, &cs);
-	return json_pack(
+	json_t *status = json_pack(
 	        "{s:s, s:i, s:f, s:i, s:I, s:I, s:I, s:f, s:I, s:s, s:{s:s, s:s}, s:{s:I, s:I, "
 	        "s:f, "
 	        "s:s}, s:i}",
@@ -48,6 +67,8 @@ json_t *cmd_status(struct faii_control *c, json_t *args, struct faii_ctl_error *
 	        (json_int_t)c->reloads_failed, "last_success_unix",
 	        (double)c->last_reload_ok_ns / 1e9, "last_error", c->last_reload_error,
 	        "control_clients", cs.clients);
+	json_object_set_new(status, "keys", status_keys(c));
+	return status;
 }
 
 json_t *cmd_ledger_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err)

@@ -34,6 +34,7 @@ static const struct {
         {"counters", false, cmd_counters},
         {"ledger.status", false, cmd_ledger_status},
         {"config.reload", true, cmd_config_reload},
+        {"keys.reload", true, cmd_keys_reload},
 };
 
 void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,
@@ -56,6 +57,17 @@ void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer
 	free(text);
 	if (faii_audit_operator(c->ledger, &rec) < 0)
 		c->audit_failed++;
+}
+
+void faii_control_answer_deferred(struct faii_control *c, const struct faii_ctl_peer *peer,
+                                  const char *cmd, json_t *args, json_t *result,
+                                  const struct faii_ctl_error *err)
+{
+	faii_control_audit(c, peer, cmd, args, err, result != NULL);
+	if (c->server != NULL)
+		faii_ctl_answer(c->server, peer->token, result, err);
+	else
+		json_decref(result);
 }
 
 json_t *faii_control_dispatch(void *ctx, const struct faii_ctl_peer *peer, const char *cmd,

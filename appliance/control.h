@@ -23,6 +23,14 @@ struct faii_reload_job {
 	char file[FAII_CFG_PATH_LEN_MAX];
 };
 
+/* A key reload in flight (keys.reload): whom to answer. */
+struct faii_keys_job {
+	bool active;
+	bool dry_run;
+	struct faii_ctl_peer peer;
+	json_t *args; /* for the audit record */
+};
+
 struct faii_control {
 	struct faii_appliance_dp *app;
 	struct faii_ls *ledger; /* the audit log; NULL: actions are not recorded */
@@ -36,6 +44,11 @@ struct faii_control {
 	uint64_t audit_failed;
 	struct faii_reload reload; /* the worker thread */
 	struct faii_reload_job job;
+	/* Key rotations (keys.reload) on their own worker. */
+	struct faii_reload keys_reload;
+	struct faii_keys_job keys_job;
+	uint64_t key_reloads_ok, key_reloads_failed;
+	char last_key_reload_error[FAII_CFG_ERR_LEN];
 	const struct faii_ctl_peer *peer; /* of the command being dispatched */
 	/* Set on the command line: a reload keeps them, whatever the file says. */
 	bool socket_overridden, ledger_overridden, metrics_overridden;
@@ -56,6 +69,16 @@ bool faii_control_reload_start(struct faii_control *c, const char *path, bool dr
                                struct faii_ctl_error *err);
 /* Control thread, every tick: applies a loaded configuration and answers. */
 void faii_control_reload_tick(struct faii_control *c);
+/* The keys worker's ops (cmd_keys.c): the request is a struct
+ * faii_keys_stage, and so is the result. */
+extern const struct faii_reload_ops faii_reload_keys_ops;
+/* Control thread, every tick: installs loaded keys and answers keys.reload. */
+void faii_control_keys_tick(struct faii_control *c);
+/* A deferred admin command's end: its audit record, and its answer (result,
+ * or NULL and err) to the client, or dropped when there is no server. */
+void faii_control_answer_deferred(struct faii_control *c, const struct faii_ctl_peer *peer,
+                                  const char *cmd, json_t *args, json_t *result,
+                                  const struct faii_ctl_error *err);
 /* The operator audit record of an admin command (control.c). */
 void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,
                         json_t *args, const struct faii_ctl_error *err, bool ok);

@@ -244,6 +244,29 @@ static int port_init(uint16_t port, uint16_t queues, struct rte_mempool *pool)
 	return rte_eth_dev_start(port);
 }
 
+/* Authentication: the mode, and every refusal by name, zeros included, so
+ * that a run shows it refused nothing as plainly as what it refused. */
+static void print_auth(const struct faii_appliance_dp *dp, const struct faii_worker_stats *total)
+{
+	static const enum faii_pipe_counter refusals[] = {
+	        FAII_PIPE_TASK_UNAUTHENTICATED,   FAII_PIPE_TASK_UNKNOWN_CLIENT,
+	        FAII_PIPE_TASK_BAD_KEY_EPOCH,     FAII_PIPE_TASK_BAD_MAC,
+	        FAII_PIPE_RESULT_UNAUTHENTICATED, FAII_PIPE_RESULT_WRONG_SOURCE,
+	        FAII_PIPE_RESULT_BAD_KEY_EPOCH,   FAII_PIPE_RESULT_BAD_MAC,
+	        FAII_PIPE_RESULT_BAD_TOKEN,       FAII_PIPE_AUTH_OFF,
+	};
+	uint64_t refused = 0;
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		refused += total->pipe[refusals[i]];
+	printf("\n  auth: %s; refused %" PRIu64 ":",
+	       dp->keys.enabled ? "version 2 only (TASK and RESULT MACs checked)"
+	                        : "OFF, version 1 only (no appliance.auth.key_file)",
+	       refused);
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		printf(" %s=%" PRIu64, faii_pipe_counter_name(refusals[i]),
+		       total->pipe[refusals[i]]);
+}
+
 static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, const char *label)
 {
 	static struct faii_worker_stats total;
@@ -267,6 +290,7 @@ static void print_counters(const struct faii_appliance_dp *dp, double uptime_s, 
 			printf(" %s=%" PRIu64, faii_pipe_counter_name((enum faii_pipe_counter)c),
 			       total.pipe[c]);
 	}
+	print_auth(dp, &total);
 	printf("\n  tiers:");
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		uint64_t fin = total.tier_finished[t];
@@ -462,6 +486,7 @@ static void run_until_signal(struct appliance *app)
 		    faii_control_reload_start(&app->control, NULL, false, NULL, NULL, &err))
 			reload_requested = 0;
 		faii_control_reload_tick(&app->control);
+		faii_control_keys_tick(&app->control);
 		faii_res_audit_poll(&app->residency_audit);
 		struct faii_ls_stats ls_stats;
 		faii_ls_get_stats(app->ledger, &ls_stats);
@@ -540,7 +565,8 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	c->start_ns = faii_realtime_ns();
 	c->last_reload_ok_ns = c->start_ns;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", app->cfg->path);
-	if (faii_reload_start(&c->reload, err, errlen) != 0)
+	if (faii_reload_start(&c->reload, &faii_reload_config_ops, err, errlen) != 0 ||
+	    faii_reload_start(&c->keys_reload, &faii_reload_keys_ops, err, errlen) != 0)
 		return -1;
 	char dir[FAII_CFG_SOCKET_PATH_LEN_MAX];
 	snprintf(dir, sizeof(dir), "%s", a->control_socket);
@@ -637,6 +663,7 @@ cleanup:
 	faii_ctl_close(app->control.server);
 	app->control.server = NULL;
 	faii_reload_stop(&app->control.reload);
+	faii_reload_stop(&app->control.keys_reload);
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */

@@ -2,6 +2,9 @@
 /* Sample messages; see include/faii/samples.h. */
 #include <string.h>
 
+#include <sodium.h>
+
+#include "faii/demo.h"
 #include "faii/samples.h"
 #include "faii/wire.h"
 
@@ -97,6 +100,45 @@ struct faii_register faii_sample_register(void)
 	};
 }
 
+struct faii_auth_block faii_sample_auth(uint8_t type)
+{
+	struct faii_auth_block a = {.key_epoch = FAII_SAMPLE_KEY_EPOCH};
+	if (type == FAII_MSG_RESULT) {
+		for (int b = 0; b < 8; b++)
+			a.nonce[b] = (uint8_t)(FAII_SAMPLE_NONCE >> (56 - 8 * b));
+	}
+	return a;
+}
+
+size_t faii_sample_encode_task(void *buf, size_t cap, const struct faii_task *t,
+                               const void *payload)
+{
+	struct faii_auth_block a = faii_sample_auth(FAII_MSG_TASK);
+	uint8_t key[FAII_MAC_KEY_SIZE];
+	size_t len = faii_encode_task_v2(buf, cap, t, &a, payload);
+	faii_demo_client_key(t->client_id, a.key_epoch, key);
+	if (len != 0)
+		faii_msg_mac_sign(buf, len, key);
+	sodium_memzero(key, sizeof(key));
+	return len;
+}
+
+size_t faii_sample_encode_result(void *buf, size_t cap, const struct faii_result *r,
+                                 const struct faii_auth_block *auth, const void *payload)
+{
+	uint8_t node_pk[FAII_PUBKEY_SIZE], node_sk[64], app_pk[FAII_KX_KEY_SIZE],
+	        app_sk[FAII_KX_KEY_SIZE], key[FAII_MAC_KEY_SIZE];
+	size_t len = faii_encode_result_v2(buf, cap, r, auth, payload);
+	faii_demo_node_keypair(r->node_id, node_pk, node_sk);
+	faii_demo_appliance_keypair(auth->key_epoch, app_pk, app_sk);
+	if (len != 0 && faii_result_key_node(node_sk, app_pk, key) == 0)
+		faii_msg_mac_sign(buf, len, key);
+	sodium_memzero(node_sk, sizeof(node_sk));
+	sodium_memzero(app_sk, sizeof(app_sk));
+	sodium_memzero(key, sizeof(key));
+	return len;
+}
+
 struct faii_frame_spec faii_sample_frame_spec(bool ipv6)
 {
 	static const uint8_t src6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x0a};
@@ -148,11 +190,12 @@ size_t faii_sample_encode(uint8_t type, void *buf, size_t cap)
 	switch (type) {
 	case FAII_MSG_TASK: {
 		struct faii_task t = faii_sample_task();
-		return faii_encode_task(buf, cap, &t, payload);
+		return faii_sample_encode_task(buf, cap, &t, payload);
 	}
 	case FAII_MSG_RESULT: {
 		struct faii_result r = faii_sample_result();
-		return faii_encode_result(buf, cap, &r, payload);
+		struct faii_auth_block a = faii_sample_auth(FAII_MSG_RESULT);
+		return faii_sample_encode_result(buf, cap, &r, &a, payload);
 	}
 	case FAII_MSG_HEARTBEAT: {
 		struct faii_heartbeat hb = faii_sample_heartbeat();

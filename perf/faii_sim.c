@@ -5,6 +5,8 @@
  *
  *   faii-sim [EAL args] -- --config FILE [--rate TASKS_PER_S] [--duration S]
  *            [--fail P] [--silent P] [--byzantine P] [--seed N] [--quiet]
+ *            [--client-key demo|wrong|none] [--client-epoch E] [--appliance-epoch E]
+ *            [--wait-peer S]
  *
  * Clients send the SPEC section 2 task mix (categories, consistency levels,
  * residency classes, origin regions) at a fixed rate to the appliance. Nodes
@@ -14,8 +16,21 @@
  * a signed heartbeat each second (demo keys, include/faii/demo.h). The
  * clients check every answer: one per task, never two.
  *
+ * When the configuration turns authentication on (appliance.auth), everyone
+ * speaks protocol version 2 (docs/security.md): clients MAC their TASKs with
+ * their demo client key of --client-epoch (default 1), nodes MAC their
+ * RESULTs with the RESULT key derived from their demo key pair and the demo
+ * appliance key of --appliance-epoch (default 1), echoing each copy's
+ * dispatch token. --client-key wrong MACs the TASKs under a key the
+ * appliance does not hold for that client, none sends them as version 1:
+ * the appliance must refuse both, counted by name.
+ *
  * Prints live counters every 2 s and a summary at the end; exit status 1 if
- * a task was answered twice or an answer matched no task.
+ * a task was answered twice or an answer matched no task. --wait-peer S
+ * waits up to S seconds after the summary for the appliance to close the
+ * link before closing the port: DPDK's memif driver can crash a server
+ * whose worker polls a queue while its client unmaps it (scripts/run.sh
+ * stops faiid first).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,11 +79,16 @@ static const double SERVICE_MS[FAII_CLASS_COUNT] = {6.0, 5.0, 4.0, 3.0, 2.0};
 /* SPEC section 2 task mix: share per category (index category - 1). */
 static const double CATEGORY_MIX[FAII_CATEGORY_COUNT] = {0.35, 0.15, 0.10, 0.25, 0.10, 0.05};
 
+enum client_key_mode { CLIENT_KEY_DEMO, CLIENT_KEY_WRONG, CLIENT_KEY_NONE };
+
 struct options {
 	const char *config;
 	double rate, duration, fail, silent, byzantine;
 	uint64_t seed;
 	bool quiet;
+	enum client_key_mode client_key;
+	uint8_t client_epoch, appliance_epoch;
+	double wait_peer_s;
 };
 
 struct pending {
@@ -83,6 +103,7 @@ struct pending {
 	uint8_t reply_mac[6];
 	uint8_t reply_ip[4];
 	uint16_t reply_port;
+	uint8_t nonce[8], handle[8]; /* the copy's dispatch token, echoed (version 2) */
 };
 
 struct client_task {
@@ -120,6 +141,8 @@ struct sim {
 	struct rte_hash *clients;
 	struct client_task *client;
 	uint8_t (*secret)[64];
+	bool auth; /* the configuration has appliance.auth: version 2 */
+	uint8_t (*result_key)[FAII_MAC_KEY_SIZE]; /* per node: its RESULT MAC key */
 	bool *byzantine;
 	struct pending *pend;
 	uint32_t pend_free_head;
@@ -199,6 +222,26 @@ static unsigned pick_weighted(struct sim *s, const double *w, unsigned n)
 	return n - 1;
 }
 
+/* A client's TASK: version 2 under the client's key (or, on purpose, a
+ * wrong key or version 1) when the appliance checks keys. */
+static size_t encode_task(const struct sim *s, uint8_t *msg, size_t cap, const struct faii_task *t,
+                          const void *payload)
+{
+	if (!s->auth || s->opt.client_key == CLIENT_KEY_NONE)
+		return faii_encode_task(msg, cap, t, payload);
+	struct faii_auth_block a = {.key_epoch = s->opt.client_epoch};
+	uint8_t key[FAII_MAC_KEY_SIZE];
+	/* A wrong key: the demo key of a client id nobody sends as. */
+	uint64_t key_of =
+	        s->opt.client_key == CLIENT_KEY_WRONG ? t->client_id | (1ull << 63) : t->client_id;
+	faii_demo_client_key(key_of, s->opt.client_epoch, key);
+	size_t len = faii_encode_task_v2(msg, cap, t, &a, payload);
+	if (len != 0)
+		faii_msg_mac_sign(msg, len, key);
+	sodium_memzero(key, sizeof(key));
+	return len;
+}
+
 static void send_task(struct sim *s, uint64_t now_tsc)
 {
 	const struct faii_config *cfg = s->cfg;
@@ -240,7 +283,7 @@ static void send_task(struct sim *s, uint64_t now_tsc)
 	uint8_t payload[PAYLOAD_LEN];
 	memset(payload, (int)(t.task_id & 0xFF), sizeof(payload));
 	uint8_t msg[FAII_MSG_SIZE_MAX];
-	size_t len = faii_encode_task(msg, sizeof(msg), &t, payload);
+	size_t len = encode_task(s, msg, sizeof(msg), &t, payload);
 	uint8_t client_ip[4] = {10, 1, (uint8_t)region->id, 2};
 	send_msg(s, APPLIANCE_MAC, CLIENT_MAC, client_ip, APPLIANCE_IP, FAII_UDP_PORT_DEFAULT,
 	         s->cfg->appliance.udp_port, msg, len);
@@ -294,6 +337,10 @@ static void node_takes(struct sim *s, const struct faii_frame_view *fv, const ui
 	memcpy(p->reply_mac, frame + 6, 6);
 	memcpy(p->reply_ip, frame + fv->l3_offset + 12, 4);
 	p->reply_port = fv->src_port;
+	if (fv->msg.auth != NULL) {
+		memcpy(p->nonce, fv->msg.auth->nonce, sizeof(p->nonce));
+		memcpy(p->handle, fv->msg.auth->handle, sizeof(p->handle));
+	}
 	uint32_t w = (uint32_t)(p->due_tick % WHEEL_SLOTS);
 	p->next = s->wheel[w];
 	s->wheel[w] = idx;
@@ -318,8 +365,17 @@ static void node_answers(struct sim *s, struct pending *p)
 	s->st.node_ok += p->status == FAII_RESULT_OK;
 	s->st.node_errors += p->status != FAII_RESULT_OK;
 	s->st.node_wrong += p->wrong && p->status == FAII_RESULT_OK;
-	uint8_t msg[FAII_HDR_SIZE + FAII_RESULT_BODY_SIZE];
-	size_t len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	uint8_t msg[FAII_HDR_SIZE + FAII_RESULT_V2_BODY_SIZE];
+	size_t len;
+	if (s->auth) {
+		struct faii_auth_block a = {.key_epoch = s->opt.appliance_epoch};
+		memcpy(a.nonce, p->nonce, sizeof(a.nonce));
+		memcpy(a.handle, p->handle, sizeof(a.handle));
+		len = faii_encode_result_v2(msg, sizeof(msg), &r, &a, NULL);
+		faii_msg_mac_sign(msg, len, s->result_key[p->node_slot]);
+	} else {
+		len = faii_encode_result(msg, sizeof(msg), &r, NULL);
+	}
 	send_msg(s, p->reply_mac, NODE_MAC, n->addr, p->reply_ip, n->udp_port, p->reply_port, msg,
 	         len);
 }
@@ -489,13 +545,29 @@ static int parse_args(int argc, char **argv, struct options *o)
 	        {"byzantine", required_argument, NULL, 'b'},
 	        {"seed", required_argument, NULL, 'S'},
 	        {"quiet", no_argument, NULL, 'q'},
+	        {"client-key", required_argument, NULL, 'K'},
+	        {"client-epoch", required_argument, NULL, 'E'},
+	        {"appliance-epoch", required_argument, NULL, 'A'},
+	        {"wait-peer", required_argument, NULL, 'W'},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:r:d:f:s:b:S:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:d:f:s:b:S:qK:E:A:W:", longopts, NULL)) != -1) {
 		char *end = NULL;
 		double v = 0;
+		if (c == 'K') {
+			static const char *const modes[] = {"demo", "wrong", "none"};
+			unsigned m = 0;
+			while (m < 3 && strcmp(optarg, modes[m]) != 0)
+				m++;
+			if (m == 3) {
+				fprintf(stderr, "faii-sim: --client-key: demo, wrong or none\n");
+				return -1;
+			}
+			o->client_key = (enum client_key_mode)m;
+			continue;
+		}
 		if (c != 'c' && c != 'q' && c != 'S') {
 			v = strtod(optarg, &end);
 			if (*end != '\0' || !isfinite(v) || v < 0) {
@@ -511,7 +583,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'f': o->fail = v; break;
 		case 's': o->silent = v; break;
 		case 'b': o->byzantine = v; break;
+		case 'W': o->wait_peer_s = v; break;
 		case 'S': o->seed = strtoull(optarg, NULL, 0); break;
+		case 'E':
+		case 'A':
+			if (v > 255 || v != floor(v)) {
+				fprintf(stderr, "faii-sim: a key epoch is an integer 0..255\n");
+				return -1;
+			}
+			*(c == 'E' ? &o->client_epoch : &o->appliance_epoch) = (uint8_t)v;
+			break;
 		case 'q': o->quiet = true; break;
 		default: return -1;
 		}
@@ -519,8 +600,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (o->config == NULL || o->fail > 1 || o->silent > 1 || o->byzantine > 1 ||
 	    o->rate > 1e7) {
 		fprintf(stderr, "usage: faii-sim [EAL] -- --config FILE [--rate N] [--duration S] "
-		                "[--fail P] [--silent P] [--byzantine P] [--seed N] [--quiet]\n");
+		                "[--fail P] [--silent P] [--byzantine P] [--seed N] [--quiet]\n"
+		                "       [--client-key demo|wrong|none] [--client-epoch E] "
+		                "[--appliance-epoch E] [--wait-peer S]\n");
 		return -1;
+	}
+	return 0;
+}
+
+/* Each node's RESULT key: its demo key pair with the demo appliance key. */
+static int derive_result_keys(struct sim *s, char *err, size_t errlen)
+{
+	uint8_t app_pk[FAII_KX_KEY_SIZE], app_sk[FAII_KX_KEY_SIZE];
+	faii_demo_appliance_keypair(s->opt.appliance_epoch, app_pk, app_sk);
+	sodium_memzero(app_sk, sizeof(app_sk)); /* a node knows the public key only */
+	for (uint32_t i = 0; i < s->cfg->node_count; i++) {
+		if (faii_result_key_node(s->secret[i], app_pk, s->result_key[i]) != 0) {
+			snprintf(err, errlen, "node %u: no RESULT key (its key has no X25519 form)",
+			         s->cfg->nodes[i].id);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -560,9 +659,10 @@ static int setup(struct sim *s, char *err, size_t errlen)
 	s->client = calloc(CLIENT_MAX, sizeof(*s->client));
 	s->pend = calloc(PENDING_MAX, sizeof(*s->pend));
 	s->secret = calloc(cfg->node_count + 1, sizeof(*s->secret));
+	s->result_key = calloc(cfg->node_count + 1, sizeof(*s->result_key));
 	s->byzantine = calloc(cfg->node_count + 1, sizeof(*s->byzantine));
 	if (!s->node_by_id || !s->clients || !s->client || !s->pend || !s->secret ||
-	    !s->byzantine) {
+	    !s->result_key || !s->byzantine) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -573,6 +673,9 @@ static int setup(struct sim *s, char *err, size_t errlen)
 		faii_demo_node_keypair(id, pk, s->secret[i]);
 		s->byzantine[i] = uniform(s) < s->opt.byzantine;
 	}
+	s->auth = cfg->appliance.auth.key_file[0] != '\0';
+	if (s->auth && derive_result_keys(s, err, errlen) != 0)
+		return -1;
 	for (uint32_t i = 0; i < PENDING_MAX; i++)
 		s->pend[i].next = i + 1 < PENDING_MAX ? i + 1 : UINT32_MAX;
 	s->pend_free_head = 0;
@@ -594,7 +697,9 @@ int main(int argc, char **argv)
 	                         .fail = 0.005,
 	                         .silent = 0.002,
 	                         .byzantine = 0.05,
-	                         .seed = 1};
+	                         .seed = 1,
+	                         .client_epoch = FAII_DEMO_KEY_EPOCH,
+	                         .appliance_epoch = FAII_DEMO_KEY_EPOCH};
 	if (parse_args(argc - eal, argv + eal, &s.opt) != 0)
 		return 2;
 	char err[FAII_CFG_ERR_LEN];
@@ -631,6 +736,14 @@ int main(int argc, char **argv)
 	printf("faii-sim: %u nodes (%u Byzantine), %.0f tasks/s for %.0f s, fail %.3f, "
 	       "silent %.3f\n",
 	       s.cfg->node_count, byzantine, s.opt.rate, s.opt.duration, s.opt.fail, s.opt.silent);
+	static const char *const key_modes[] = {"their demo keys", "a WRONG key",
+	                                        "NO MAC (version 1)"};
+	if (s.auth)
+		printf("faii-sim: protocol version 2: clients MAC TASKs with %s (epoch %u), nodes "
+		       "MAC RESULTs with their RESULT keys (appliance key epoch %u)\n",
+		       key_modes[s.opt.client_key], s.opt.client_epoch, s.opt.appliance_epoch);
+	else
+		printf("faii-sim: protocol version 1: the configuration has no appliance.auth\n");
 	fflush(stdout);
 	s.start_tsc = rte_rdtsc();
 	uint64_t tasks_sent = 0;
@@ -656,6 +769,12 @@ int main(int argc, char **argv)
 		}
 	}
 	int rc = print_summary(&s);
+	for (double w = 0; w < s.opt.wait_peer_s;
+	     w += 0.1) { /* bounded: the appliance goes first */
+		if (rte_eth_link_get_nowait(s.port, &link) != 0 || !link.link_status)
+			break;
+		rte_delay_ms(100);
+	}
 	rte_eth_dev_stop(s.port);
 	rte_eth_dev_close(s.port);
 	faii_config_free(s.cfg);

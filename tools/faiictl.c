@@ -92,6 +92,7 @@ static json_t *build_policy_set(int argc, char **argv, const char *cmd);
 static json_t *build_residency_set(int argc, char **argv, const char *cmd);
 static json_t *build_route_explain(int argc, char **argv, const char *cmd);
 static json_t *build_config_reload(int argc, char **argv, const char *cmd);
+static json_t *build_keys_reload(int argc, char **argv, const char *cmd);
 
 static const struct command commands[] = {
         {"status", NULL, "status", "",
@@ -164,6 +165,12 @@ static const struct command commands[] = {
          "invalid file changes nothing. --dry-run reports the changes without applying\n"
          "them. A relative FILE is taken from faiictl's working directory.",
          build_config_reload},
+        {"keys", "reload", "keys.reload", "[--dry-run]",
+         "Read the key files (appliance.auth) again and put the keys in force without a\n"
+         "restart: a rotation (docs/security.md). The files are checked completely; a bad\n"
+         "one changes nothing and is named with its line. --dry-run only checks. The\n"
+         "answer gives counts, epochs and deadlines, never a key.",
+         build_keys_reload},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -709,6 +716,19 @@ static json_t *build_route_explain(int argc, char **argv, const char *cmd)
 	    !json_object_get(args, "class"))
 		die_cmd_usage("--region, --category and --class are required");
 	return args;
+}
+
+static json_t *build_keys_reload(int argc, char **argv, const char *cmd)
+{
+	(void)cmd;
+	bool dry_run = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0)
+			dry_run = true;
+		else
+			die_cmd_usage("unexpected argument \"%s\"", argv[i]);
+	}
+	return json_pack("{s:b}", "dry_run", dry_run);
 }
 
 static json_t *build_config_reload(int argc, char **argv, const char *cmd)

@@ -8,10 +8,29 @@
  * checked by the test suite against the committed file.
  *
  *   gen_demo_config > configs/demo.yaml
+ *
+ * The configuration turns authentication on (protocol version 2 only); its
+ * key files cannot live in git (they must be owner-only, mode 0600), so the
+ * same tool writes them where the configuration points, before a run:
+ *
+ *   gen_demo_config --keys run/demo-keys [--epoch E] [--previous P [--until T]]
+ *
+ * appliance.key holds the demo appliance key of epoch E (default 1), and
+ * clients.keys the keys of demo clients 1..FAII_DEMO_CLIENT_COUNT of epoch E;
+ * --previous adds the keys of epoch P as the previous ones (a rotation's
+ * overlap), accepted until T (YYYY-MM-DDTHH:MM:SSZ) when --until is given.
+ * Every key derives from a public label (include/faii/demo.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -103,6 +122,14 @@ static void print_header(void)
 	     "  stats_interval_s: 2\n"
 	     "  control_socket: run/faii.sock\n"
 	     "  ledger_dir: run/ledger\n"
+	     "  # Protocol version 2 only: a TASK needs its client's MAC, a RESULT its\n"
+	     "  # node's MAC, source address and copy nonce; version 1 is refused and\n"
+	     "  # counted (docs/security.md). The files (mode 0600, so not in git) are\n"
+	     "  # written by gen_demo_config --keys run/demo-keys, as scripts/run.sh does;\n"
+	     "  # paths are relative to this file. Demo keys: never outside a demonstration.\n"
+	     "  auth:\n"
+	     "    key_file: ../run/demo-keys/appliance.key\n"
+	     "    clients_file: ../run/demo-keys/clients.keys\n"
 	     "\n"
 	     "# Every policy parameter at SPEC's default, written out for the reader.\n"
 	     "policy:\n"
@@ -210,10 +237,147 @@ static void print_node(uint32_t id, const struct class_shape *shape)
 	printf("    public_key: %s\n", pk_hex);
 }
 
-int main(void)
+/* mkdir -p, owner only. */
+static int make_dirs(const char *dir)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -1;
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Writes dir/name whole, mode 0600: a temporary file, then a rename. */
+static int write_secret(const char *dir, const char *name, const char *text)
+{
+	char tmp[4200], path[4200];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, name, (long)getpid());
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	bool ok = fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, text, len) == (ssize_t)len;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
+		fprintf(stderr, "gen_demo_config: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends one key line: [prefix ]epoch hex[ until=T]. */
+static void key_line(char **out, size_t *left, const char *prefix, unsigned epoch,
+                     const uint8_t key[32], const char *until)
+{
+	char hex[65];
+	sodium_bin2hex(hex, sizeof(hex), key, 32);
+	int n = snprintf(*out, *left, "%s%u %s%s%s\n", prefix, epoch, hex, until ? " until=" : "",
+	                 until ? until : "");
+	sodium_memzero(hex, sizeof(hex));
+	if (n > 0 && (size_t)n < *left) {
+		*out += n;
+		*left -= (size_t)n;
+	}
+}
+
+static int write_keys(const char *dir, unsigned epoch, int previous, const char *until)
+{
+	static char app[1024], clients[FAII_DEMO_CLIENT_COUNT * 2 * 128 + 256];
+	char *p = app, *q = clients;
+	size_t pl = sizeof(app), ql = sizeof(clients);
+	static const char note[] = "# faii demonstration keys (gen_demo_config --keys): derivable "
+	                           "by anyone, never use them outside a demonstration\n";
+	int n = snprintf(p, pl, "%s", note);
+	p += n, pl -= (size_t)n;
+	n = snprintf(q, ql, "%s", note);
+	q += n, ql -= (size_t)n;
+	unsigned epochs[2] = {epoch, (unsigned)previous};
+	for (int e = 0; e < (previous >= 0 ? 2 : 1); e++) {
+		uint8_t pk[32], sk[32];
+		faii_demo_appliance_keypair((uint8_t)epochs[e], pk, sk);
+		key_line(&p, &pl, "", epochs[e], sk, e == 1 ? until : NULL);
+		sodium_memzero(sk, sizeof(sk));
+	}
+	for (uint64_t id = 1; id <= FAII_DEMO_CLIENT_COUNT; id++) {
+		for (int e = 0; e < (previous >= 0 ? 2 : 1); e++) {
+			uint8_t key[32];
+			char prefix[32];
+			faii_demo_client_key(id, (uint8_t)epochs[e], key);
+			snprintf(prefix, sizeof(prefix), "%" PRIu64 " ", id);
+			key_line(&q, &ql, prefix, epochs[e], key, e == 1 ? until : NULL);
+			sodium_memzero(key, sizeof(key));
+		}
+	}
+	int rc = make_dirs(dir) == 0 && write_secret(dir, "appliance.key", app) == 0 &&
+	                         write_secret(dir, "clients.keys", clients) == 0
+	                 ? 0
+	                 : 1;
+	if (rc != 0 && errno != 0)
+		fprintf(stderr, "gen_demo_config: %s: %s\n", dir, strerror(errno));
+	sodium_memzero(app, sizeof(app));
+	sodium_memzero(clients, sizeof(clients));
+	return rc;
+}
+
+static bool parse_epoch_arg(const char *s, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long v = strtoul(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || v > 255)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static int keys_main(int argc, char **argv)
+{
+	unsigned epoch = FAII_DEMO_KEY_EPOCH, prev = 0;
+	int previous = -1;
+	const char *until = NULL;
+	for (int i = 3; i < argc; i += 2) {
+		bool ok = i + 1 < argc;
+		if (ok && strcmp(argv[i], "--epoch") == 0)
+			ok = parse_epoch_arg(argv[i + 1], &epoch);
+		else if (ok && strcmp(argv[i], "--previous") == 0)
+			ok = parse_epoch_arg(argv[i + 1], &prev), previous = (int)prev;
+		else if (ok && strcmp(argv[i], "--until") == 0)
+			until = argv[i + 1];
+		else
+			ok = false;
+		if (!ok) {
+			fprintf(stderr, "usage: gen_demo_config --keys DIR [--epoch E] "
+			                "[--previous P [--until YYYY-MM-DDTHH:MM:SSZ]]\n");
+			return 2;
+		}
+	}
+	if (previous == (int)epoch || (until != NULL && previous < 0)) {
+		fprintf(stderr, "gen_demo_config: --previous must differ from --epoch, --until "
+		                "needs --previous\n");
+		return 2;
+	}
+	return write_keys(argv[2], epoch, previous, until);
+}
+
+int main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
 		return 1;
+	if (argc >= 3 && strcmp(argv[1], "--keys") == 0)
+		return keys_main(argc, argv);
+	if (argc != 1) {
+		fprintf(stderr, "usage: gen_demo_config > demo.yaml\n"
+		                "       gen_demo_config --keys DIR [--epoch E] [--previous P "
+		                "[--until T]]\n");
+		return 2;
+	}
 	print_header();
 	puts("\nnodes:");
 	uint32_t id = 1;

@@ -16,6 +16,13 @@
 
 #include "faii/protocol.h"
 
+/* The demonstration's key files (gen_demo_config --keys) hold the appliance
+ * key and the keys of clients 1..FAII_DEMO_CLIENT_COUNT (the simulated
+ * clients and the samples' client 77), all of epoch FAII_DEMO_KEY_EPOCH
+ * unless told otherwise. */
+#define FAII_DEMO_KEY_EPOCH    1u
+#define FAII_DEMO_CLIENT_COUNT 100u
+
 /* seed = BLAKE2b-256("faii demo node key" || node_id as 4 big-endian bytes) */
 void faii_demo_node_keypair(uint32_t node_id, uint8_t public_key[FAII_PUBKEY_SIZE],
                             uint8_t secret_key[64]);

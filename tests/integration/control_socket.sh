@@ -16,7 +16,7 @@ set -uo pipefail
 # shellcheck source=../lib/require.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
 require python3 useradd
-faiid=$1 ctl_build=$2 probe=$3 config=$4 faii_ledger=$5
+faiid=$1 ctl_build=$2 probe=$3 config=$4 faii_ledger=$5 gen_demo_config=$6
 
 # The dispatcher is part of faiid once the server side has landed; until then
 # there is nothing to test against (exit 77: meson's "skipped").
@@ -32,6 +32,9 @@ trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 # directory and a copy of the binary outside the build tree.
 chmod 0755 "$tmp"
 mkdir -p "$tmp/run" "$tmp/bin"
+# The demonstration configuration with its key files (tests/lib/demo_config.sh).
+config=$(bash "$(dirname "${BASH_SOURCE[0]}")/../lib/demo_config.sh" "$gen_demo_config" \
+	"$config" "$tmp")
 cp "$ctl_build" "$tmp/bin/faiictl"
 cp "$probe" "$tmp/bin/control_probe.py"
 chmod 0755 "$tmp/bin/faiictl" "$tmp/bin/control_probe.py"

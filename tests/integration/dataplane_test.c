@@ -38,6 +38,7 @@
 #include <rte_ring.h>
 
 #include "appliance.h"
+#include "control.h"
 #include "dataplane.h"
 #include "faii/config.h"
 #include "faii/clock.h"
@@ -358,19 +359,23 @@ static void hex(char *out, const uint8_t *b, size_t n)
 }
 
 /* Writes the key files: the appliance's keys of the given epochs (first is
- * current) and client 77's keys of the same epochs. */
-static void auth_write_keys(const uint8_t *epochs, unsigned n)
+ * current) and client 77's keys of the same epochs; the keys after the first
+ * carry " until=<until>" when until is not NULL. */
+static void auth_write_keys_until(const uint8_t *epochs, unsigned n, const char *until)
 {
 	char app[512] = "", cli[512] = "", line[160], h[65];
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t pk[32], sk[32], ck[32];
 		faii_demo_appliance_keypair(epochs[i], pk, sk);
 		hex(h, sk, 32);
-		snprintf(line, sizeof(line), "%u %s\n", epochs[i], h);
+		const char *deadline = i > 0 && until != NULL ? until : NULL;
+		snprintf(line, sizeof(line), "%u %s%s%s\n", epochs[i], h, deadline ? " until=" : "",
+		         deadline ? deadline : "");
 		strcat(app, line);
 		faii_demo_client_key(77, epochs[i], ck);
 		hex(h, ck, 32);
-		snprintf(line, sizeof(line), "77 %u %s\n", epochs[i], h);
+		snprintf(line, sizeof(line), "77 %u %s%s%s\n", epochs[i], h,
+		         deadline ? " until=" : "", deadline ? deadline : "");
 		strcat(cli, line);
 	}
 	char path[128];
@@ -378,6 +383,11 @@ static void auth_write_keys(const uint8_t *epochs, unsigned n)
 	write_secret(path, app);
 	snprintf(path, sizeof(path), "%s/clients.keys", AUTH.dir);
 	write_secret(path, cli);
+}
+
+static void auth_write_keys(const uint8_t *epochs, unsigned n)
+{
+	auth_write_keys_until(epochs, n, NULL);
 }
 
 /* The configuration prefix that turns authentication on. */
@@ -2472,6 +2482,194 @@ Test(dataplane, auth_key_rotation)
 	pump();
 	cr_assert_eq(NO, 1);
 	cr_assert_eq(O[0].result.task_id, id);
+}
+
+/* ---- keys.reload through the control socket's dispatcher -------------------- */
+
+/* The command runs as faiictl's does: dispatched, read on the keys worker,
+ * installed by faii_control_keys_tick(). There is no socket server: what
+ * the command printed (its answer, counts only) is read from stdout. */
+static struct faii_control CTL;
+static struct {
+	int out, err;
+	char path[64];
+} CAP = {-1, -1, ""};
+
+/* stdout and stderr into a file until capture_end(). */
+static void capture_start(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	snprintf(CAP.path, sizeof(CAP.path), "/tmp/faii-dpt-out-XXXXXX");
+	int fd = mkstemp(CAP.path);
+	cr_assert_geq(fd, 0);
+	CAP.out = dup(1);
+	CAP.err = dup(2);
+	cr_assert(CAP.out >= 0 && CAP.err >= 0 && dup2(fd, 1) == 1 && dup2(fd, 2) == 2);
+	close(fd);
+}
+
+/* The captured text (malloc'd), and stdout and stderr back. */
+static char *capture_end(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	dup2(CAP.out, 1);
+	dup2(CAP.err, 2);
+	close(CAP.out);
+	close(CAP.err);
+	FILE *f = fopen(CAP.path, "r");
+	cr_assert_not_null(f);
+	static char text[1 << 16];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	unlink(CAP.path);
+	return text;
+}
+
+/* Runs keys.reload (bounded: 5 s for the worker); true when it was applied. */
+static bool keys_reload_cmd(bool dry_run)
+{
+	struct faii_ctl_peer admin = {.role = FAII_CTL_ROLE_ADMIN};
+	struct faii_ctl_error err;
+	memset(&err, 0, sizeof(err));
+	uint64_t ok = CTL.key_reloads_ok;
+	json_t *args = json_pack("{s:b}", "dry_run", dry_run);
+	json_t *r = faii_control_dispatch(&CTL, &admin, "keys.reload", args, &err);
+	json_decref(args);
+	cr_assert_eq(r, FAII_CTL_DEFERRED, "keys.reload: %s", err.message);
+	for (unsigned i = 0; i < 5000 && CTL.keys_job.active; i++) {
+		faii_control_keys_tick(&CTL);
+		pump();
+		usleep(1000);
+	}
+	cr_assert_not(CTL.keys_job.active, "keys.reload not answered within 5 s");
+	return CTL.key_reloads_ok == ok + 1;
+}
+
+/* A TASK under the client's key of epoch ce and its RESULT under the node's
+ * key of appliance epoch ne: 0 both accepted (the client got the answer),
+ * 1 the TASK refused, 2 the RESULT refused. */
+static int round_trip(uint8_t ce, uint8_t ne)
+{
+	AUTH.client_epoch = ce;
+	AUTH.node_epoch = ne;
+	struct faii_task t = task_of(FAII_CAT_DAG_VALIDATION, RC_ANY, 1000000);
+	uint64_t id = send_task(0, &t);
+	NO = 0;
+	pump();
+	if (NO == 0)
+		return 1;
+	cr_assert_eq(NO, 1);
+	struct faii_task copy = O[0].task;
+	NO = 0;
+	send_result(0, &copy, FAII_RESULT_OK, 0xAA);
+	pump();
+	if (NO == 0)
+		return 2;
+	cr_assert_eq(O[0].result.task_id, id);
+	return 0;
+}
+
+/* Every secret of the test's key files and the node keys derived from them,
+ * as hex: none may appear in what the appliance printed. */
+static void expect_no_key_in(const char *text)
+{
+	for (uint8_t e = 1; e <= 2; e++) {
+		uint8_t pk[32], sk[32], k[32];
+		char h[65];
+		faii_demo_appliance_keypair(e, pk, sk);
+		hex(h, sk, 32);
+		cr_assert_null(strstr(text, h), "appliance key %u printed", e);
+		faii_demo_client_key(77, e, k);
+		hex(h, k, 32);
+		cr_assert_null(strstr(text, h), "client key %u printed", e);
+		for (uint32_t id = 1; id <= 2; id++) {
+			node_result_key(id, e, k);
+			hex(h, k, 32);
+			cr_assert_null(strstr(text, h), "node %u's RESULT key %u printed", id, e);
+		}
+	}
+}
+
+/*
+ * Rotation without a restart, through the command: epoch 1 in force; the
+ * files get epoch 2 as current and epoch 1 until a deadline; keys.reload
+ * puts both in force (the new appliance key's node keys derived on the
+ * worker) with no traffic refused; at the deadline epoch 1 goes with no
+ * reload; a bad file is refused with file:line and the keys stay; nothing
+ * printed holds a key.
+ */
+Test(dataplane, auth_keys_reload_command)
+{
+	static const uint8_t one[] = {1}, both[] = {2, 1};
+	struct nspec n[2] = {node("M", "a", "CH"), node("M", "b", "CH")};
+	tb_setup(1, 1, fleet(auth_on(one, 1), n, 2));
+	memset(&CTL, 0, sizeof(CTL));
+	CTL.app = &T.a;
+	char msg[256];
+	cr_assert_eq(faii_reload_start(&CTL.keys_reload, &faii_reload_keys_ops, msg, sizeof(msg)),
+	             0, "%s", msg);
+	capture_start();
+	cr_assert_eq(round_trip(1, 1), 0);
+	cr_assert_eq(round_trip(2, 2), 1, "epoch 2 accepted before it was loaded");
+
+	auth_write_keys_until(both, 2, "2400-01-01T00:00:00Z");
+	bool applied = keys_reload_cmd(false);
+	for (uint8_t e = 1; e <= 2; e++)
+		cr_assert_eq(round_trip(e, e), 0, "epoch %u refused during the overlap", e);
+	cr_assert_eq(round_trip(2, 1), 0);
+
+	/* The deadline passes (the control tick's check, at a chosen time). */
+	cr_assert(faii_keys_expire(&T.a.keys, 13569465600000000000ull));
+	cr_assert_eq(faii_appliance_publish_keys(&T.a), 0);
+	pump();
+	uint64_t task_epoch = pipe_count(FAII_PIPE_TASK_BAD_KEY_EPOCH);
+	uint64_t result_epoch = pipe_count(FAII_PIPE_RESULT_BAD_KEY_EPOCH);
+	cr_assert_eq(round_trip(1, 2), 1, "client key 1 accepted after its deadline");
+	cr_assert_eq(round_trip(2, 1), 2, "appliance key 1 accepted after its deadline");
+	cr_assert_eq(pipe_count(FAII_PIPE_TASK_BAD_KEY_EPOCH), task_epoch + 1);
+	cr_assert_eq(pipe_count(FAII_PIPE_RESULT_BAD_KEY_EPOCH), result_epoch + 1);
+	cr_assert_eq(round_trip(2, 2), 0);
+
+	/* A bad clients file: refused, named, and the keys in force stay. */
+	uint64_t generation = T.a.keys.generation;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/clients.keys", AUTH.dir);
+	FILE *f = fopen(path, "a");
+	cr_assert_not_null(f);
+	fputs("78 1 0123\n", f);
+	fclose(f);
+	bool bad_applied = keys_reload_cmd(false);
+	char bad_error[sizeof(CTL.last_key_reload_error)];
+	memcpy(bad_error, CTL.last_key_reload_error, sizeof(bad_error));
+	cr_assert_eq(T.a.keys.generation, generation, "a refused reload published a set");
+	cr_assert_eq(round_trip(2, 2), 0, "the keys in force changed on a refused reload");
+	auth_write_keys(both, 2);
+	bool dry_applied = keys_reload_cmd(true);
+	cr_assert_eq(T.a.keys.generation, generation, "a dry run published a set");
+
+	struct faii_ctl_peer admin = {.role = FAII_CTL_ROLE_ADMIN};
+	struct faii_ctl_error err;
+	json_t *status = faii_control_dispatch(&CTL, &admin, "status", NULL, &err);
+	cr_assert_not_null(status, "%s", err.message);
+	char *status_text = json_dumps(status, JSON_COMPACT);
+	json_decref(status);
+	char *out = capture_end();
+	faii_reload_stop(&CTL.keys_reload);
+
+	cr_assert(applied, "keys.reload refused: %s", CTL.last_key_reload_error);
+	cr_assert_not(bad_applied, "a bad key file was applied");
+	cr_assert(dry_applied, "the dry run failed: %s", CTL.last_key_reload_error);
+	cr_assert_not_null(strstr(bad_error, "/clients.keys:3:"), "%s", bad_error);
+	cr_assert_not_null(strstr(out, "keys_derived\":2"), "2 node keys derived:\n%s", out);
+	cr_assert_not_null(strstr(out, "\"epochs\":[2,1]"), "%s", out);
+	cr_assert_not_null(strstr(out, "keys.reload refused"), "%s", out);
+	cr_assert_not_null(strstr(status_text, "\"reloads_failed\":1"), "%s", status_text);
+	expect_no_key_in(out);
+	expect_no_key_in(status_text);
+	free(status_text);
 }
 
 /* Key files readable by others are refused at start. */

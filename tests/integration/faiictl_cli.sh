@@ -67,7 +67,7 @@ run "policy set --help" 0 "NAME=VALUE.*--dry-run" policy set --help
 run "route explain --help" 0 "--min-reputation" route explain --help
 for c in status "node list" "node show" "node add" "node remove" "node drain" "node undrain" \
 	"node attest" "policy get" "policy set" "residency list" "residency set" queues latency \
-	"route explain" counters "ledger status" "config reload"; do
+	"route explain" counters "ledger status" "config reload" "keys reload"; do
 	# shellcheck disable=SC2086
 	run "$c --help" 0 "protocol command: ${c// /.}" $c --help
 done
@@ -161,6 +161,11 @@ done
 sent "config reload (relative path made absolute)" "r['cmd'] == 'config.reload' and r['args'] == {'dry_run': True, 'path': '$tmp/sub/x.yaml'}"
 run "config reload" 0 "" config reload
 sent "config reload" 'r["args"] == {"dry_run": False}'
+run "keys reload" 0 "" keys reload
+sent "keys reload" 'r["cmd"] == "keys.reload" and r["args"] == {"dry_run": False}'
+run "keys reload --dry-run" 0 "" keys reload --dry-run
+sent "keys reload --dry-run" 'r["cmd"] == "keys.reload" and r["args"] == {"dry_run": True}'
+run "keys reload with an argument" 2 "unexpected argument" keys reload now
 FAII_CONTROL_SOCKET=$tmp/sock "$ctl" status >/dev/null 2>&1 && ok "FAII_CONTROL_SOCKET is the default socket" ||
 	bad "FAII_CONTROL_SOCKET is the default socket"
 

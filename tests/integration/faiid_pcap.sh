@@ -11,12 +11,15 @@ set -euo pipefail
 # shellcheck source=../lib/require.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
 require python3 awk
-faiid=$1 make_traffic=$2 config=$3 faii_ledger=$4
+faiid=$1 make_traffic=$2 config=$3 faii_ledger=$4 gen_demo_config=$5
 tmp=$(mktemp -d)
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# The demonstration configuration with its key files (tests/lib/demo_config.sh).
+config=$(bash "$(dirname "${BASH_SOURCE[0]}")/../lib/demo_config.sh" "$gen_demo_config" \
+	"$config" "$tmp")
 pid=
 
-"$make_traffic" "$tmp/traffic.pcap" >"$tmp/expected"
+"$make_traffic" "$tmp/traffic.pcap" "$tmp/expected_pipeline" >"$tmp/expected"
 
 # Any free port: the default metrics port may be taken by another faiid.
 metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -55,6 +58,14 @@ while read -r name count; do
 	esac
 	check "$name = $count" $(grep -q -- "$pattern" <<<"$final "; echo $?)
 done <"$tmp/expected"
+
+# Authenticated: every refusal counted by name after parsing (the pipeline
+# and auth lines of the final counters).
+final_block=$(sed -n '/^faiid: final/,/^  routing:/p' "$tmp/out")
+check "auth: version 2 only" $(grep -q '^  auth: version 2 only' <<<"$final_block"; echo $?)
+while read -r name count; do
+	check "pipeline $name = $count" $(grep -q -- " $name=$count\b" <<<"$final_block"; echo $?)
+done <"$tmp/expected_pipeline"
 
 # The audit log: start then stop, with the final counters, verified offline.
 "$faii_ledger" verify "$tmp/ledger" >"$tmp/verify" 2>&1 || true

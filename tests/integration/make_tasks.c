@@ -2,7 +2,8 @@
 /*
  * Writes a pcap of fresh client TASKs for one routing key, for feeding faiid
  * through net_pcap: submitted now, with a budget long enough to outlive the
- * daemon's start.
+ * daemon's start; protocol version 2, MAC'd under the samples' client's demo
+ * key, as the demonstration configuration demands.
  *
  *   make_tasks OUT.pcap COUNT REGION CATEGORY CLASS BUDGET_US
  */
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
 		t.consistency = FAII_CONSISTENCY_EVENTUAL;
 		t.payload_len = 16;
 		uint8_t payload[16] = {0}, msg[FAII_MSG_SIZE_MAX], f[1600];
-		size_t len = faii_encode_task(msg, sizeof(msg), &t, payload);
+		size_t len = faii_sample_encode_task(msg, sizeof(msg), &t, payload);
 		size_t n = len ? faii_frame_build(f, sizeof(f), &spec, msg, len) : 0;
 		if (n == 0) {
 			fprintf(stderr, "make_tasks: cannot encode task %lu\n", i);

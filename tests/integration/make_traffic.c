@@ -3,9 +3,17 @@
  * Writes a pcap of client and node traffic with known counts, for feeding
  * faiid through DPDK's net_pcap device: valid messages of every type over
  * IPv4 and IPv6, and malformed ones of several drop reasons. The expected
- * counters are printed on stdout as "name count" lines.
+ * counters are printed on stdout as "name count" lines: messages by type and
+ * parse drops by reason (their sum is the packet count).
  *
- *   make_traffic OUT.pcap
+ * The traffic speaks protocol version 2 as the demonstration configuration
+ * demands (configs/demo.yaml: its demo keys): TASKs MAC'd under the demo key
+ * of the samples' client, RESULTs under node 7's RESULT key. It also holds
+ * TASKs and RESULTs the appliance must refuse after parsing, one kind per
+ * authentication check; PIPELINE.txt, when given, gets their expected
+ * pipeline counters as "name count" lines.
+ *
+ *   make_traffic OUT.pcap [PIPELINE.txt]
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,12 +49,58 @@ static void emit_signed(uint8_t *msg, size_t len, const uint8_t *sk, bool ipv6)
 	emit(msg, len, ipv6);
 }
 
-/* The sample TASK with its own id. */
+/* The sample TASK with its own id, version 2 under its client's key. */
 static size_t make_task(uint8_t *buf, uint64_t id)
 {
 	struct faii_task t = faii_sample_task();
 	t.task_id = id;
-	return faii_encode_task(buf, FRAME_MAX, &t, payload);
+	return faii_sample_encode_task(buf, FRAME_MAX, &t, payload);
+}
+
+/* Messages that parse but that the appliance must refuse, one kind per
+ * authentication check; returns how many of each kind. */
+enum {
+	V1_TASKS = 3,       /* task_unauthenticated */
+	UNKNOWN_CLIENT = 2, /* task_unknown_client: a client id with no key */
+	BAD_EPOCH = 2,      /* task_bad_key_epoch: the client's key of another epoch */
+	BAD_MAC = 2,        /* task_bad_mac: a payload byte changed after the MAC */
+	V1_RESULTS = 2,     /* result_unauthenticated */
+};
+
+static void emit_refused(uint8_t *buf)
+{
+	struct faii_task t = faii_sample_task();
+	for (unsigned i = 0; i < V1_TASKS; i++) {
+		t.task_id = 3000 + i;
+		emit(buf, faii_encode_task(buf, FRAME_MAX, &t, payload), i % 2 == 1);
+	}
+	for (unsigned i = 0; i < UNKNOWN_CLIENT; i++) {
+		struct faii_task u = faii_sample_task();
+		u.task_id = 3100 + i;
+		u.client_id = 5000 + i; /* the demo keys are of clients 1..100 */
+		emit(buf, faii_sample_encode_task(buf, FRAME_MAX, &u, payload), false);
+	}
+	for (unsigned i = 0; i < BAD_EPOCH; i++) {
+		size_t n = make_task(buf, 3200 + i);
+		struct faii_auth_block *a =
+		        (struct faii_auth_block *)(buf + FAII_HDR_SIZE + FAII_TASK_BODY_SIZE);
+		uint8_t key[FAII_MAC_KEY_SIZE];
+		a->key_epoch = FAII_SAMPLE_KEY_EPOCH + 1;
+		faii_demo_client_key(t.client_id, a->key_epoch, key);
+		faii_msg_mac_sign(buf, n, key); /* a good MAC under a key not configured */
+		emit(buf, n, false);
+	}
+	for (unsigned i = 0; i < BAD_MAC; i++) {
+		size_t n = make_task(buf, 3300 + i);
+		buf[n - 1] ^= 0x01;
+		emit(buf, n, i % 2 == 1);
+	}
+	for (unsigned i = 0; i < V1_RESULTS; i++) {
+		struct faii_result r = faii_sample_result();
+		r.task_id = 3400 + i;
+		r.node_id = NODE_ID;
+		emit(buf, faii_encode_result(buf, FRAME_MAX, &r, payload), false);
+	}
 }
 
 int main(int argc, char **argv)
@@ -61,8 +115,8 @@ int main(int argc, char **argv)
 		TOO_SHORT = 3
 	};
 	uint8_t buf[FRAME_MAX], pk[32], sk[64];
-	if (argc != 2 || sodium_init() < 0) {
-		fprintf(stderr, "usage: make_traffic OUT.pcap\n");
+	if (argc < 2 || argc > 3 || sodium_init() < 0) {
+		fprintf(stderr, "usage: make_traffic OUT.pcap [PIPELINE.txt]\n");
 		return 2;
 	}
 	faii_sample_payload(payload, sizeof(payload));
@@ -76,10 +130,12 @@ int main(int argc, char **argv)
 		emit(buf, make_task(buf, i + 1), i >= TASKS_V4);
 	for (unsigned i = 0; i < RESULTS; i++) {
 		struct faii_result r = faii_sample_result();
+		struct faii_auth_block a = faii_sample_auth(FAII_MSG_RESULT);
 		r.task_id = i + 1;
 		r.node_id = NODE_ID;
-		emit(buf, faii_encode_result(buf, sizeof(buf), &r, payload), false);
+		emit(buf, faii_sample_encode_result(buf, sizeof(buf), &r, &a, payload), false);
 	}
+	emit_refused(buf);
 	faii_demo_node_keypair(NODE_ID, pk, sk);
 	for (unsigned i = 0; i < SIGNED_EACH; i++) {
 		struct faii_heartbeat hb = faii_sample_heartbeat();
@@ -107,9 +163,24 @@ int main(int argc, char **argv)
 	pcap_dump_close(dumper);
 	pcap_close(dead);
 
-	printf("task %d\nresult %d\nheartbeat %d\nattest %d\nregister %d\n", TASKS_V4 + TASKS_V6,
-	       RESULTS, SIGNED_EACH, SIGNED_EACH, SIGNED_EACH);
+	printf("task %d\nresult %d\nheartbeat %d\nattest %d\nregister %d\n",
+	       TASKS_V4 + TASKS_V6 + V1_TASKS + UNKNOWN_CLIENT + BAD_EPOCH + BAD_MAC,
+	       RESULTS + V1_RESULTS, SIGNED_EACH, SIGNED_EACH, SIGNED_EACH);
 	printf("bad_magic %d\ntier_mismatch %d\ntoo_short %d\n", BAD_MAGIC, TIER_MISMATCH,
 	       TOO_SHORT);
+	if (argc == 3) {
+		FILE *f = fopen(argv[2], "w");
+		if (f == NULL) {
+			perror(argv[2]);
+			return 1;
+		}
+		/* The RESULTs of the sample node answer tasks never dispatched. */
+		fprintf(f,
+		        "task_unauthenticated %d\ntask_unknown_client %d\ntask_bad_key_epoch %d\n"
+		        "task_bad_mac %d\nresult_unauthenticated %d\nresult_unknown_task %d\n",
+		        V1_TASKS, UNKNOWN_CLIENT, BAD_EPOCH, BAD_MAC, V1_RESULTS, RESULTS);
+		if (fclose(f) != 0)
+			return 1;
+	}
 	return 0;
 }

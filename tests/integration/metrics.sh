@@ -16,10 +16,13 @@ set -euo pipefail
 # shellcheck source=../lib/require.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
 require python3 promtool curl awk
-faiid=$1 make_traffic=$2 config=$3 check_py=$4
+faiid=$1 make_traffic=$2 config=$3 check_py=$4 gen_demo_config=$5
 tmp=$(mktemp -d)
 pid=
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# The demonstration configuration with its key files (tests/lib/demo_config.sh).
+config=$(bash "$(dirname "${BASH_SOURCE[0]}")/../lib/demo_config.sh" "$gen_demo_config" \
+	"$config" "$tmp")
 
 fail=0
 check() { # description, condition-status

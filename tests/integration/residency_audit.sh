@@ -10,7 +10,7 @@ set -euo pipefail
 # shellcheck source=../lib/require.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
 require mount umount python3
-faiid=$1 inject=$2 object=$3 config=$4 faii_ledger=$5
+faiid=$1 inject=$2 object=$3 config=$4 faii_ledger=$5 gen_demo_config=$6
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -19,6 +19,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# The demonstration configuration with its key files (tests/lib/demo_config.sh).
+config=$(bash "$(dirname "${BASH_SOURCE[0]}")/../lib/demo_config.sh" "$gen_demo_config" \
+	"$config" "$tmp")
 mkdir -p "$tmp/bpffs"
 mount -t bpf bpf "$tmp/bpffs"
 

@@ -13,7 +13,7 @@ set -euo pipefail
 # shellcheck source=../lib/require.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/require.sh"
 require python3
-faiid=$1 faiictl=$2 make_tasks=$3 config=$4
+faiid=$1 faiictl=$2 make_tasks=$3 config=$4 gen_demo_config=$5
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -21,6 +21,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# The demonstration configuration with its key files (tests/lib/demo_config.sh).
+config=$(bash "$(dirname "${BASH_SOURCE[0]}")/../lib/demo_config.sh" "$gen_demo_config" \
+	"$config" "$tmp")
 fail=0
 check() { # description, condition-status
 	if [ "$2" -eq 0 ]; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi
