@@ -98,4 +98,80 @@ int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
                               const struct faii_settle_proof *proof,
                               const uint8_t root[FAII_SETTLE_HASH_BYTES]);
 
+/*
+ * One epoch's payouts, FAII (27)-(33), in integers (docs/settlement.md,
+ * "Payouts"). Rates and shares are ppb; work, capacity, energy and
+ * penalties are integer units of their own; prices turn them into amounts.
+ */
+#define FAII_SETTLE_TIERS     4u
+#define FAII_SETTLE_CLASSES   5u /* micro, S, M, L, XL */
+#define FAII_SETTLE_ALPHA_MAX 8u /* the SLO exponent, an integer >= 1 */
+#define FAII_SETTLE_NODES_MAX (1u << 20)
+
+struct faii_settle_params {
+	uint64_t availability_rate; /* p0: units per capacity unit at full availability (20) */
+	uint64_t work_rate;         /* p: units per unit of verified work (27) */
+	uint64_t theta0_ppb[FAII_SETTLE_TIERS];     /* tier factors theta_t^0, theta_1^0 = 1.0 */
+	uint64_t gamma_ppb[FAII_SETTLE_TIERS];      /* congestion sensitivity (32) */
+	uint64_t queue_ppb[FAII_SETTLE_TIERS];      /* the epoch's normalised queue q_t (32) */
+	uint64_t slo_target_ppb[FAII_SETTLE_TIERS]; /* s_bar_t > 0 (29) */
+	uint32_t slo_alpha[FAII_SETTLE_TIERS];      /* alpha_t, 1..FAII_SETTLE_ALPHA_MAX (29) */
+	uint64_t slo_max_ppb[FAII_SETTLE_TIERS];    /* m_bar_SLO,t (29) */
+	uint64_t esg_xi_ppb;                        /* xi < 1.0 (30) */
+	uint64_t esg_baseline_ppb;                  /* RE_bar (30) */
+	uint64_t esg_max_ppb;                       /* m_bar_ESG >= 1.0 (30) */
+	uint64_t diversity_eta_ppb;                 /* eta < 1.0 (31) */
+	uint64_t class_share_max_ppb;               /* s_bar (31), (33) */
+	uint64_t energy_price;                      /* kappa_e: units per Wh (28) */
+	uint64_t opex_price;    /* kappa_o: units per unit of operating cost (28) */
+	uint64_t penalty_price; /* phi: units per penalty point (28) */
+	uint64_t payout_cap[FAII_SETTLE_CLASSES]; /* E_bar_i: the most one node of the class gets
+	                                             (33) */
+};
+
+struct faii_settle_node_input {
+	uint32_t node_id;
+	uint32_t operator_id;
+	uint8_t node_class;                          /* 0..FAII_SETTLE_CLASSES - 1 */
+	uint64_t availability_ppb;                   /* a_ij */
+	uint64_t capacity_units;                     /* c_i */
+	uint64_t work[FAII_SETTLE_TIERS];            /* V_ij,t */
+	uint64_t slo_success_ppb[FAII_SETTLE_TIERS]; /* s_ij,t */
+	uint64_t renewable_ppb;                      /* RE_ij, certified */
+	uint64_t energy_wh;                          /* e_ij */
+	uint64_t opex_units;                         /* o_ij */
+	uint64_t penalty_points;                     /* l_ij */
+	uint64_t cumulative_before;                  /* owed in earlier epochs */
+};
+
+struct faii_settle_node_result {
+	uint64_t base;        /* P_base (20) */
+	uint64_t performance; /* P_perf (27) */
+	uint64_t deduction;   /* Phi (28), at most base + performance */
+	uint64_t withheld;    /* above the class's cap E_bar_i (33) */
+	uint64_t paid;        /* Pi = base + performance - deduction - withheld */
+	uint64_t esg_ppb;
+	uint64_t diversity_ppb;
+	uint64_t slo_ppb[FAII_SETTLE_TIERS];
+};
+
+struct faii_settle_epoch_totals {
+	uint64_t base, performance, deduction, withheld, paid;
+	uint64_t theta_ppb[FAII_SETTLE_TIERS];             /* (32), as applied */
+	uint64_t class_share_ppb[FAII_SETTLE_CLASSES];     /* s_i (31) */
+	uint64_t class_diversity_ppb[FAII_SETTLE_CLASSES]; /* m_DIV,i (31) */
+};
+
+/* Checks the parameters' ranges: 0, or -EINVAL with the field's name. */
+int faii_settle_params_check(const struct faii_settle_params *params, const char **field);
+/*
+ * Computes every node's payout for the epoch. Conservation is asserted:
+ * the totals' base + performance = paid + deduction + withheld. -EINVAL for
+ * bad parameters or inputs, -EOVERFLOW when an amount leaves 64 bits.
+ */
+int faii_settle_epoch(const struct faii_settle_params *params,
+                      const struct faii_settle_node_input *nodes, size_t count,
+                      struct faii_settle_node_result *results,
+                      struct faii_settle_epoch_totals *totals);
+
 #endif /* FAII_SETTLE_H */

@@ -168,3 +168,169 @@ Test(settle, splits_conserve_the_total)
 	uint64_t zero = 0, share = 0, remainder = 0;
 	cr_assert_eq(faii_settle_split(10, &zero, 1, &share, &remainder), -EINVAL);
 }
+
+/* ---- one epoch's payouts, (27)-(33) ---- */
+
+#define P(x) ((uint64_t)((x)*1e9 + 0.5)) /* a rate in ppb, for readable tests */
+
+static struct faii_settle_params test_params(void)
+{
+	struct faii_settle_params params = {
+	        .availability_rate = 1000,
+	        .work_rate = 10,
+	        .theta0_ppb = {P(1), P(2), P(3), P(4)},
+	        .gamma_ppb = {0, P(0.5), 0, 0},
+	        .queue_ppb = {0, P(0.2), 0, 0},
+	        .slo_target_ppb = {P(0.9), P(0.9), P(0.9), P(0.9)},
+	        .slo_alpha = {1, 2, 1, 1},
+	        .slo_max_ppb = {P(1.2), P(1.2), P(1.2), P(1.2)},
+	        .esg_xi_ppb = P(0.5),
+	        .esg_baseline_ppb = P(0.3),
+	        .esg_max_ppb = P(1.25),
+	        .diversity_eta_ppb = P(0.5),
+	        .class_share_max_ppb = P(0.4),
+	        .energy_price = 2,
+	        .opex_price = 1,
+	        .penalty_price = 100,
+	        .payout_cap = {1000000, 1000000, 1000000, 1000000, 40000},
+	};
+	return params;
+}
+
+/* A (micro), B and C (XL); the values below are worked by hand in
+ * docs/settlement.md ("A worked epoch"). */
+static void test_nodes(struct faii_settle_node_input nodes[3])
+{
+	memset(nodes, 0, 3 * sizeof(nodes[0]));
+	nodes[0] = (struct faii_settle_node_input){
+	        .node_id = 1,
+	        .operator_id = 1,
+	        .node_class = 0,
+	        .availability_ppb = P(0.99),
+	        .capacity_units = 1,
+	        .work = {100, 0, 0, 0},
+	        .slo_success_ppb = {P(0.95), P(0.95), P(0.95), P(0.95)},
+	        .renewable_ppb = P(0.8),
+	        .energy_wh = 50,
+	        .opex_units = 10};
+	nodes[1] =
+	        (struct faii_settle_node_input){.node_id = 2,
+	                                        .operator_id = 2,
+	                                        .node_class = 4,
+	                                        .availability_ppb = P(1.0),
+	                                        .capacity_units = 20,
+	                                        .work = {0, 500, 300, 0},
+	                                        .slo_success_ppb = {P(0.9), P(0.9), P(0.9), P(0.9)},
+	                                        .renewable_ppb = P(0.2),
+	                                        .energy_wh = 2000,
+	                                        .opex_units = 500,
+	                                        .penalty_points = 1};
+	nodes[2] = (struct faii_settle_node_input){
+	        .node_id = 3,
+	        .operator_id = 2,
+	        .node_class = 4,
+	        .availability_ppb = P(0.5),
+	        .capacity_units = 20,
+	        .work = {0, 0, 0, 1000},
+	        .slo_success_ppb = {P(0.99), P(0.99), P(0.99), P(0.99)},
+	        .renewable_ppb = P(0.9),
+	        .energy_wh = 100};
+}
+
+Test(settle, a_worked_epoch_matches_the_hand_computation)
+{
+	struct faii_settle_params params = test_params();
+	struct faii_settle_node_input nodes[3];
+	struct faii_settle_node_result results[3];
+	struct faii_settle_epoch_totals totals;
+	test_nodes(nodes);
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, results, &totals), 0);
+	cr_assert_eq(totals.theta_ppb[1], 2200000000ull);
+	cr_assert_eq(totals.class_share_ppb[0], 52631578ull);
+	cr_assert_eq(totals.class_share_ppb[4], 947368421ull);
+	cr_assert_eq(totals.class_diversity_ppb[4], 726315790ull);
+	cr_assert_eq(totals.class_diversity_ppb[0], 1000000000ull);
+	/* A: base 990, ESG clamped at 1.25, SLO 1.055555555, perf 1319, Phi 110. */
+	cr_assert_eq(results[0].base, 990);
+	cr_assert_eq(results[0].esg_ppb, 1250000000ull);
+	cr_assert_eq(results[0].slo_ppb[0], 1055555555ull);
+	cr_assert_eq(results[0].performance, 1319);
+	cr_assert_eq(results[0].deduction, 110);
+	cr_assert_eq(results[0].paid, 2199);
+	/* B: below the ESG baseline (1.0), SLO exactly 1, diversity cut. */
+	cr_assert_eq(results[1].base, 20000);
+	cr_assert_eq(results[1].esg_ppb, 1000000000ull);
+	cr_assert_eq(results[1].performance, 7989 + 6536);
+	cr_assert_eq(results[1].deduction, 4600);
+	cr_assert_eq(results[1].paid, 29925);
+	/* C: ESG 1.3 clamped to 1.25, SLO 1.1, over the XL cap of 40 000. */
+	cr_assert_eq(results[2].performance, 39947);
+	cr_assert_eq(results[2].paid, 40000);
+	cr_assert_eq(results[2].withheld, 9747);
+	cr_assert_eq(totals.paid, 72124);
+	cr_assert_eq(totals.base + totals.performance,
+	             totals.paid + totals.deduction + totals.withheld);
+}
+
+Test(settle, the_flat_schedule_is_the_special_case)
+{
+	/* xi = eta = gamma = 0 and success at target: every multiplier is 1, so a
+	 * node is paid p0 a c + p sum theta_t V_t - Phi. */
+	struct faii_settle_params params = test_params();
+	params.esg_xi_ppb = 0;
+	params.diversity_eta_ppb = 0;
+	memset(params.gamma_ppb, 0, sizeof(params.gamma_ppb));
+	struct faii_settle_node_input nodes[3];
+	struct faii_settle_node_result results[3];
+	struct faii_settle_epoch_totals totals;
+	test_nodes(nodes);
+	for (int j = 0; j < 3; j++)
+		for (int t = 0; t < 4; t++)
+			nodes[j].slo_success_ppb[t] = params.slo_target_ppb[t];
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, results, &totals), 0);
+	cr_assert_eq(results[1].performance, 10 * (500 * 2 + 300 * 3));
+	cr_assert_eq(results[2].performance, 10 * 1000 * 4);
+	cr_assert_eq(results[0].performance, 10 * 100);
+}
+
+Test(settle, more_work_or_availability_never_pays_less)
+{
+	struct faii_settle_params params = test_params();
+	struct faii_settle_node_input nodes[3];
+	struct faii_settle_node_result before[3], after[3];
+	struct faii_settle_epoch_totals totals;
+	test_nodes(nodes);
+	nodes[2].work[3] = 10; /* keep C under its cap */
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, before, &totals), 0);
+	nodes[0].availability_ppb = P(1.0);
+	nodes[0].work[0] += 1;
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, after, &totals), 0);
+	cr_assert_geq(after[0].paid, before[0].paid);
+	cr_assert_gt(after[0].base, before[0].base);
+}
+
+Test(settle, bad_parameters_and_overflow_are_refused)
+{
+	struct faii_settle_params params = test_params();
+	const char *field = NULL;
+	params.esg_xi_ppb = P(1.0);
+	cr_assert_eq(faii_settle_params_check(&params, &field), -EINVAL);
+	cr_assert_str_eq(field, "esg_xi");
+	params = test_params();
+	params.slo_alpha[2] = 0;
+	cr_assert_eq(faii_settle_params_check(&params, &field), -EINVAL);
+	cr_assert_str_eq(field, "slo_alpha");
+	params = test_params();
+	params.slo_target_ppb[0] = 0;
+	cr_assert_eq(faii_settle_params_check(&params, &field), -EINVAL);
+	params = test_params();
+	struct faii_settle_node_input nodes[3];
+	struct faii_settle_node_result results[3];
+	struct faii_settle_epoch_totals totals;
+	test_nodes(nodes);
+	nodes[1].availability_ppb = P(1.5);
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, results, &totals), -EINVAL);
+	test_nodes(nodes);
+	nodes[1].work[1] = UINT64_MAX / 2;
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, results, &totals), -EOVERFLOW);
+}
