@@ -93,6 +93,19 @@ struct faii_settle_proof {
 int faii_settle_merkle_proof(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES], size_t count,
                              size_t index, uint8_t (*scratch)[FAII_SETTLE_HASH_BYTES],
                              struct faii_settle_proof *proof);
+/*
+ * Every level of the tree at once, bottom up and contiguous (the leaves'
+ * hashes first), so that each proof is then read in O(log count): what a
+ * settlement that publishes every node's proof needs. `levels` holds
+ * faii_settle_merkle_tree_hashes(count) hashes.
+ */
+size_t faii_settle_merkle_tree_hashes(size_t count);
+int faii_settle_merkle_tree(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES], size_t count,
+                            uint8_t (*levels)[FAII_SETTLE_HASH_BYTES],
+                            uint8_t root[FAII_SETTLE_HASH_BYTES]);
+int faii_settle_merkle_tree_proof(const uint8_t (*levels)[FAII_SETTLE_HASH_BYTES], size_t count,
+                                  size_t index, struct faii_settle_proof *proof);
+
 /* 0 when the leaf with that proof hashes up to root, else -EINVAL. */
 int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
                               const struct faii_settle_proof *proof,

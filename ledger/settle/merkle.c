@@ -119,6 +119,57 @@ int faii_settle_merkle_proof(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES
 	return 0;
 }
 
+size_t faii_settle_merkle_tree_hashes(size_t count)
+{
+	size_t total = count;
+	for (size_t level = count; level > 1; level = (level + 1) / 2)
+		total += (level + 1) / 2;
+	return total;
+}
+
+int faii_settle_merkle_tree(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES], size_t count,
+                            uint8_t (*levels)[FAII_SETTLE_HASH_BYTES],
+                            uint8_t root[FAII_SETTLE_HASH_BYTES])
+{
+	if (count == 0 || count > FAII_SETTLE_LEAVES_MAX)
+		return count == 0 ? faii_settle_merkle_root(leaf_hashes, 0, levels, root) : -EINVAL;
+	memcpy(levels, leaf_hashes, count * FAII_SETTLE_HASH_BYTES);
+	size_t at = 0;
+	for (size_t level = count; level > 1; level = (level + 1) / 2) {
+		uint8_t(*below)[FAII_SETTLE_HASH_BYTES] = levels + at;
+		uint8_t(*above)[FAII_SETTLE_HASH_BYTES] = levels + at + level;
+		for (size_t i = 0; i < level / 2; i++)
+			hash_node(below[2 * i], below[2 * i + 1], above[i]);
+		if (level % 2 == 1)
+			memcpy(above[level / 2], below[level - 1], FAII_SETTLE_HASH_BYTES);
+		at += level;
+	}
+	FAII_ASSERT(at + 1 == faii_settle_merkle_tree_hashes(count));
+	hash_root(count, levels[at], root);
+	return 0;
+}
+
+int faii_settle_merkle_tree_proof(const uint8_t (*levels)[FAII_SETTLE_HASH_BYTES], size_t count,
+                                  size_t index, struct faii_settle_proof *proof)
+{
+	if (count == 0 || count > FAII_SETTLE_LEAVES_MAX || index >= count)
+		return -EINVAL;
+	memset(proof, 0, sizeof(*proof));
+	proof->index = index;
+	proof->count = count;
+	size_t at = 0;
+	for (size_t level = count, position = index; level > 1;
+	     at += level, level = (level + 1) / 2, position /= 2) {
+		size_t sibling = position ^ 1;
+		if (sibling >= level)
+			continue;
+		FAII_ASSERT(proof->depth < FAII_SETTLE_PROOF_DEPTH_MAX);
+		memcpy(proof->siblings[proof->depth++], levels[at + sibling],
+		       FAII_SETTLE_HASH_BYTES);
+	}
+	return 0;
+}
+
 int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
                               const struct faii_settle_proof *proof,
                               const uint8_t root[FAII_SETTLE_HASH_BYTES])

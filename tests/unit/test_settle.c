@@ -334,3 +334,33 @@ Test(settle, bad_parameters_and_overflow_are_refused)
 	nodes[1].work[1] = UINT64_MAX / 2;
 	cr_assert_eq(faii_settle_epoch(&params, nodes, 3, results, &totals), -EOVERFLOW);
 }
+
+Test(settle, proofs_read_from_the_built_tree_are_the_same)
+{
+	uint8_t hashes[TEST_LEAVES_MAX][FAII_SETTLE_HASH_BYTES];
+	uint8_t scratch[TEST_LEAVES_MAX][FAII_SETTLE_HASH_BYTES];
+	static uint8_t levels[2 * TEST_LEAVES_MAX][FAII_SETTLE_HASH_BYTES];
+	for (uint32_t count = 1; count <= 40; count++) {
+		uint8_t root[FAII_SETTLE_HASH_BYTES], tree_root[FAII_SETTLE_HASH_BYTES];
+		test_hashes(count, hashes);
+		cr_assert_leq(faii_settle_merkle_tree_hashes(count), 2 * TEST_LEAVES_MAX);
+		faii_settle_merkle_root((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])hashes, count,
+		                        scratch, root);
+		cr_assert_eq(
+		        faii_settle_merkle_tree((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])hashes,
+		                                count, levels, tree_root),
+		        0);
+		cr_assert_eq(memcmp(root, tree_root, sizeof(root)), 0, "%u leaves", count);
+		for (uint32_t index = 0; index < count; index++) {
+			struct faii_settle_proof walked, read;
+			faii_settle_merkle_proof((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])hashes,
+			                         count, index, scratch, &walked);
+			cr_assert_eq(faii_settle_merkle_tree_proof(
+			                     (const uint8_t(*)[FAII_SETTLE_HASH_BYTES])levels,
+			                     count, index, &read),
+			             0);
+			cr_assert_eq(memcmp(&walked, &read, sizeof(walked)), 0, "%u of %u", index,
+			             count);
+		}
+	}
+}
