@@ -299,6 +299,9 @@ static void handle_vertex(struct faii_dag *dag, const uint8_t *bytes, uint32_t l
 	dag_store_vertex(dag, slot, bytes, len, vertex.digest, vertex.parent_mask);
 	if (slot->certificate != NULL)
 		dag_accept_certified(dag, slot);
+	else if (slot->voted &&
+	         memcmp(slot->voted_digest, vertex.digest, FAII_DAG_DIGEST_BYTES) == 0)
+		send_vote(dag, slot, vertex.author); /* voted before a restart: the same vote */
 	else
 		maybe_vote(dag, slot, vertex.author);
 }
