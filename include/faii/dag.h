@@ -203,6 +203,24 @@ int faii_dag_submit(struct faii_dag *dag, const uint8_t *tx, uint32_t len);
 
 void faii_dag_get_stats(const struct faii_dag *dag, struct faii_dag_stats *stats);
 
+/*
+ * Checks an equivocation proof offline (the bytes of a
+ * FAII_DAG_RECORD_EVIDENCE record, what settlement receives for slashing):
+ * u32 length (LE), the first vertex message cut just before its
+ * payload (header, signed fields, parent digests, signature), u32 length,
+ * the second one likewise. Valid when both are signed by the same committee
+ * member (public_keys[author]) for the same epoch and round, and sign
+ * different digests. On success returns 0 and sets *epoch, *round and
+ * *author (each may be NULL). Errors: -EINVAL bad arguments, or two headers
+ * that are not a conflict (another author, epoch or round, or the same
+ * digest); -EBADMSG the bytes are not two vertex headers (truncated,
+ * lengths that disagree, an author outside the committee); -EKEYREJECTED a
+ * signature does not hold.
+ */
+int faii_dag_evidence_verify(const uint8_t *proof, uint32_t len, uint32_t validator_count,
+                             const uint8_t (*public_keys)[FAII_DAG_PUBLIC_KEY_BYTES],
+                             uint64_t *epoch, uint64_t *round, uint32_t *author);
+
 /* The anchor (leader) of an even round >= 2: a rotation over the committee
  * starting from the epoch, documented in docs/consensus.md. */
 uint32_t faii_dag_leader(uint64_t epoch, uint64_t round, uint32_t validator_count);
