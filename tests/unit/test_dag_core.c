@@ -182,7 +182,7 @@ static const struct test_record *journal_find(const struct test_journal *journal
 	for (uint32_t i = journal->durable; i-- > 0;) {
 		const struct test_record *record = &journal->records[i];
 		if (record->type == type && record->len >= prefix_len &&
-		    memcmp(record->bytes, prefix, prefix_len) == 0)
+		    (prefix_len == 0 || memcmp(record->bytes, prefix, prefix_len) == 0))
 			return record;
 	}
 	return NULL;
@@ -542,11 +542,9 @@ static uint32_t votes_sent(const struct test_node *node, uint32_t since, uint64_
  * round before), votes from 1 and 2 for the core's vertex, certificates
  * for theirs; then time passes and the core proposes the next round.
  */
-static void drive_round(struct test_node *node, uint64_t round)
+static void peers_round(struct test_node *node, uint64_t round)
 {
 	static uint8_t message[TEST_MESSAGE_MAX];
-	cr_assert(own_vertex(node, round, test_digests[round][node->self]),
-	          "the core did not propose round %lu", (unsigned long)round);
 	for (uint32_t author = 1; author < TEST_N; author++) {
 		struct test_vertex_spec spec = honest(round, author, (uint8_t)(round * 4 + author));
 		uint32_t len = make_vertex(&spec, message, test_digests[round][author]);
@@ -563,6 +561,13 @@ static void drive_round(struct test_node *node, uint64_t round)
 		                                TEST_PEER_SIGNERS, message);
 		deliver(node, author, message, len);
 	}
+}
+
+static void drive_round(struct test_node *node, uint64_t round)
+{
+	cr_assert(own_vertex(node, round, test_digests[round][node->self]),
+	          "the core did not propose round %lu", (unsigned long)round);
+	peers_round(node, round);
 	tick_after(node, TEST_ROUND_WAIT_NS);
 }
 
@@ -836,6 +841,44 @@ Test(dag_core, one_vote_per_author_and_round, .init = test_setup)
 	cr_assert_eq(node_stats(&node).equivocations, 1, "one proof per slot");
 	only_evidence(&node);
 	cr_assert_gt(node.checked_votes, 0);
+	node_fini(&node);
+	wire_fini(&wire);
+}
+
+/* A vertex signed with the core's own key that the core does not hold (its
+ * journal was restored from an old backup, or its key signs elsewhere): the
+ * core must not sign that round itself, and only the certified copy counts. */
+Test(dag_core, a_vertex_signed_with_its_own_key_is_not_signed_again, .init = test_setup)
+{
+	static uint8_t message[TEST_MESSAGE_MAX], forged[TEST_MESSAGE_MAX];
+	struct test_wire wire;
+	struct test_node node;
+	wire_init(&wire);
+	node_init(&node, TEST_SELF, &wire);
+	node_open(&node, 0);
+	cr_assert(own_vertex(&node, 1, test_digests[1][TEST_SELF]));
+	peers_round(&node, 1); /* round 1 complete; the core proposes round 2 at its next tick */
+	struct test_vertex_spec spec = honest(2, TEST_SELF, 0xf0);
+	uint32_t forged_len = make_vertex(&spec, forged, test_digests[2][TEST_SELF]);
+	deliver(&node, 1, forged, forged_len);
+	cr_assert_eq(node_stats(&node).refused[FAII_DAG_REFUSED_EQUIVOCATION], 1);
+	tick_after(&node, TEST_ROUND_WAIT_NS);
+	uint8_t digest[FAII_DAG_DIGEST_BYTES];
+	cr_assert(!own_vertex(&node, 2, digest), "the core signed a second vertex for round 2");
+	cr_assert_eq(node_stats(&node).round, 1);
+	cr_assert_eq(node_stats(&node).certificates_accepted, 4, "its round-1 vertex certified");
+
+	/* The certified copy is the core's vertex of round 2; it proposes round 3. */
+	uint32_t len = make_certificate(2, TEST_SELF, test_digests[2][TEST_SELF], TEST_PEER_SIGNERS,
+	                                message);
+	deliver(&node, 1, message, len);
+	deliver(&node, 1, forged, forged_len);
+	cr_assert_eq(node_stats(&node).certificates_accepted, 5);
+	peers_round(&node, 2);
+	tick_after(&node, TEST_ROUND_WAIT_NS);
+	cr_assert(!own_vertex(&node, 2, digest));
+	cr_assert(own_vertex(&node, 3, digest));
+	cr_assert_eq(node_stats(&node).round, 3);
 	node_fini(&node);
 	wire_fini(&wire);
 }
