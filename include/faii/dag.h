@@ -52,8 +52,12 @@
 
 /* One transaction, in bytes: a routing receipt, summary, vote or proof. */
 #define FAII_DAG_TX_BYTES_MAX 4096u
-/* Transactions waiting to be proposed, in bytes, per validator. */
+/* Transactions waiting to be proposed, in bytes, per validator. (This bound
+ * and the outbox's may be lowered at build time: the fuzzer opens a core per
+ * input and reaches their limits with small inputs.) */
+#ifndef FAII_DAG_PENDING_BYTES_MAX
 #define FAII_DAG_PENDING_BYTES_MAX (16u << 20)
+#endif
 /* Rounds held in memory: gc_depth_rounds + rounds ahead of the last commit. */
 #define FAII_DAG_WINDOW_ROUNDS_MAX 1024u
 #define FAII_DAG_WINDOW_ROUNDS_MIN 8u
@@ -63,7 +67,9 @@
 #define FAII_DAG_JOURNAL_RECORD_BYTES_MAX (2 * FAII_TRANSPORT_MESSAGE_BYTES_MAX)
 /* What one handler may queue for sending, in bytes; beyond it sends are dropped
  * and counted (retransmission recovers). */
+#ifndef FAII_DAG_OUTBOX_BYTES_MAX
 #define FAII_DAG_OUTBOX_BYTES_MAX (8u << 20)
+#endif
 
 struct faii_dag_config {
 	uint64_t epoch;
