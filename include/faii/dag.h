@@ -52,8 +52,12 @@
 
 /* One transaction, in bytes: a routing receipt, summary, vote or proof. */
 #define FAII_DAG_TX_BYTES_MAX 4096u
-/* Transactions waiting to be proposed, in bytes, per validator. */
+/* Transactions waiting to be proposed, in bytes, per validator. (This bound
+ * and the outbox's may be lowered at build time: the fuzzer opens a core per
+ * input and reaches their limits with small inputs.) */
+#ifndef FAII_DAG_PENDING_BYTES_MAX
 #define FAII_DAG_PENDING_BYTES_MAX (16u << 20)
+#endif
 /* Rounds held in memory: gc_depth_rounds + rounds ahead of the last commit. */
 #define FAII_DAG_WINDOW_ROUNDS_MAX 1024u
 #define FAII_DAG_WINDOW_ROUNDS_MIN 8u
@@ -63,7 +67,9 @@
 #define FAII_DAG_JOURNAL_RECORD_BYTES_MAX (2 * FAII_TRANSPORT_MESSAGE_BYTES_MAX)
 /* What one handler may queue for sending, in bytes; beyond it sends are dropped
  * and counted (retransmission recovers). */
+#ifndef FAII_DAG_OUTBOX_BYTES_MAX
 #define FAII_DAG_OUTBOX_BYTES_MAX (8u << 20)
+#endif
 
 struct faii_dag_config {
 	uint64_t epoch;
@@ -210,6 +216,24 @@ void faii_dag_flush(struct faii_dag *dag);
 int faii_dag_submit(struct faii_dag *dag, const uint8_t *tx, uint32_t len);
 
 void faii_dag_get_stats(const struct faii_dag *dag, struct faii_dag_stats *stats);
+
+/*
+ * Checks an equivocation proof offline (the bytes of a
+ * FAII_DAG_RECORD_EVIDENCE record, what settlement receives for slashing):
+ * u32 length (LE), the first vertex message cut just before its
+ * payload (header, signed fields, parent digests, signature), u32 length,
+ * the second one likewise. Valid when both are signed by the same committee
+ * member (public_keys[author]) for the same epoch and round, and sign
+ * different digests. On success returns 0 and sets *epoch, *round and
+ * *author (each may be NULL). Errors: -EINVAL bad arguments, or two headers
+ * that are not a conflict (another author, epoch or round, or the same
+ * digest); -EBADMSG the bytes are not two vertex headers (truncated,
+ * lengths that disagree, an author outside the committee); -EKEYREJECTED a
+ * signature does not hold.
+ */
+int faii_dag_evidence_verify(const uint8_t *proof, uint32_t len, uint32_t validator_count,
+                             const uint8_t (*public_keys)[FAII_DAG_PUBLIC_KEY_BYTES],
+                             uint64_t *epoch, uint64_t *round, uint32_t *author);
 
 /* The anchor (leader) of an even round >= 2: a rotation over the committee
  * starting from the epoch, documented in docs/consensus.md. */

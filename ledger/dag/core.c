@@ -272,6 +272,18 @@ static void record_equivocation(struct faii_dag *dag, struct dag_slot *slot,
 	dag->stats.equivocations++;
 }
 
+/*
+ * A vertex signed with this validator's key that it does not hold (a valid
+ * vertex, or a certificate for one): it signed it in a life its journal
+ * forgot (a restored backup), or its key signs elsewhere. Either way it must
+ * never sign that round (or an earlier one) again: it proposes after it.
+ */
+static void note_signed_elsewhere(struct faii_dag *dag, uint64_t round)
+{
+	if (round > dag->round_signed_elsewhere)
+		dag->round_signed_elsewhere = round;
+}
+
 static void handle_vertex(struct faii_dag *dag, const uint8_t *bytes, uint32_t len)
 {
 	struct dag_vertex vertex;
@@ -296,9 +308,17 @@ static void handle_vertex(struct faii_dag *dag, const uint8_t *bytes, uint32_t l
 	if (slot->certificate != NULL &&
 	    memcmp(slot->certified_digest, vertex.digest, FAII_DAG_DIGEST_BYTES) != 0)
 		return refuse(dag, FAII_DAG_REFUSED_EQUIVOCATION);
+	if (vertex.author == dag->config.self) {
+		note_signed_elsewhere(dag, vertex.round);
+		if (slot->certificate == NULL) /* only its certified copy enters the DAG */
+			return refuse(dag, FAII_DAG_REFUSED_EQUIVOCATION);
+	}
 	dag_store_vertex(dag, slot, bytes, len, vertex.digest, vertex.parent_mask);
 	if (slot->certificate != NULL)
 		dag_accept_certified(dag, slot);
+	else if (slot->voted &&
+	         memcmp(slot->voted_digest, vertex.digest, FAII_DAG_DIGEST_BYTES) == 0)
+		send_vote(dag, slot, vertex.author); /* voted before a restart: the same vote */
 	else
 		maybe_vote(dag, slot, vertex.author);
 }
@@ -378,6 +398,10 @@ static void handle_certificate(struct faii_dag *dag, uint32_t from, const uint8_
 	struct dag_slot *slot = dag_slot(dag, certificate.round, certificate.author);
 	if (slot->certificate != NULL)
 		return refuse(dag, FAII_DAG_REFUSED_EQUIVOCATION); /* more than f liars */
+	if (certificate.author == dag->config.self &&
+	    (slot->vertex == NULL ||
+	     memcmp(slot->digest, certificate.digest, FAII_DAG_DIGEST_BYTES) != 0))
+		note_signed_elsewhere(dag, certificate.round);
 	dag_store_certificate(dag, slot, bytes, len, certificate.digest);
 	if (slot->vertex != NULL &&
 	    memcmp(slot->digest, certificate.digest, FAII_DAG_DIGEST_BYTES) != 0)

@@ -71,6 +71,9 @@ struct faii_dag {
 	uint64_t quorum_round;    /* the round whose quorum time is known */
 	uint64_t quorum_since_ns; /* when quorum_round first had 2f + 1 vertices */
 	uint64_t retransmit_at_ns;
+	/* The highest round of a vertex signed with this validator's key that it
+	 * does not hold (core.c, note_signed_elsewhere); it proposes after it. */
+	uint64_t round_signed_elsewhere;
 
 	/* Submitted transactions: u32 length + bytes each, FIFO. */
 	uint8_t *pending;

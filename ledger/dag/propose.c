@@ -102,12 +102,16 @@ static void propose(struct faii_dag *dag, uint64_t round, uint64_t now_ns)
 	dag_own_vote(dag, slot);
 }
 
-/* The round to propose next: after the own last one, or, for a validator
- * that fell behind and caught up, right after the highest round with a
- * quorum (skipping rounds is allowed; signing two vertices for one is not). */
+/* The round to propose next: after the own last one (and after any round
+ * its key signed elsewhere), or, for a validator that fell behind and caught
+ * up, right after the highest round with a quorum (skipping rounds is
+ * allowed; signing two vertices for one is not). */
 static uint64_t next_round(struct faii_dag *dag)
 {
-	uint64_t round = dag->proposed_round + 1;
+	uint64_t last = dag->proposed_round > dag->round_signed_elsewhere
+	                        ? dag->proposed_round
+	                        : dag->round_signed_elsewhere;
+	uint64_t round = last + 1;
 	for (uint64_t high = dag->graph.round_high; high >= round && high >= 1; high--)
 		if (count(dag_graph_present(&dag->graph, high)) >= dag->quorum)
 			return high + 1;

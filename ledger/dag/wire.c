@@ -2,6 +2,7 @@
 /* Validator messages: see wire.h. */
 #include "wire.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -74,11 +75,11 @@ static void vertex_digest(uint64_t epoch, const uint8_t *signed_part, uint32_t s
 	crypto_generichash_final(&state, digest, FAII_DAG_DIGEST_BYTES);
 }
 
-int dag_wire_decode_vertex(const uint8_t *bytes, uint32_t len, uint32_t validator_count,
-                           uint32_t quorum, struct dag_vertex *vertex)
+/* The signed header of a vertex message: its fields, and the pointers into
+ * it, for a message of `len` bytes of which `len` >= DAG_VERTEX_FIXED_BYTES. */
+static void read_vertex_header(const uint8_t *bytes, uint32_t len, struct dag_vertex *vertex)
 {
-	if (len < DAG_VERTEX_FIXED_BYTES)
-		return FAII_DAG_REFUSED_MALFORMED;
+	FAII_ASSERT(len >= DAG_VERTEX_FIXED_BYTES);
 	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
 	vertex->epoch = dag_get_u64(bytes + 8);
 	vertex->round = dag_get_u64(at);
@@ -87,6 +88,25 @@ int dag_wire_decode_vertex(const uint8_t *bytes, uint32_t len, uint32_t validato
 	vertex->payload_bytes = dag_get_u32(at + 16);
 	vertex->parent_mask = dag_get_u64(at + 20);
 	vertex->payload_digest = at + 28;
+	vertex->message_bytes = len;
+}
+
+/* The pointers past the fixed part, once the length is known to hold them. */
+static void point_vertex_parts(const uint8_t *bytes, struct dag_vertex *vertex)
+{
+	vertex->parent_digests = bytes + DAG_VERTEX_FIXED_BYTES;
+	vertex->signature = vertex->parent_digests + popcount(vertex->parent_mask) * 32;
+	vertex->payload = vertex->signature + FAII_DAG_SIGNATURE_BYTES;
+	vertex->signed_part = bytes + DAG_WIRE_HEADER_BYTES;
+	vertex->signed_bytes = (uint32_t)(vertex->signature - vertex->signed_part);
+}
+
+int dag_wire_decode_vertex(const uint8_t *bytes, uint32_t len, uint32_t validator_count,
+                           uint32_t quorum, struct dag_vertex *vertex)
+{
+	if (len < DAG_VERTEX_FIXED_BYTES)
+		return FAII_DAG_REFUSED_MALFORMED;
+	read_vertex_header(bytes, len, vertex);
 	uint32_t parents = popcount(vertex->parent_mask);
 	uint64_t expected = (uint64_t)DAG_VERTEX_FIXED_BYTES + (uint64_t)parents * 32 +
 	                    FAII_DAG_SIGNATURE_BYTES + vertex->payload_bytes;
@@ -97,12 +117,7 @@ int dag_wire_decode_vertex(const uint8_t *bytes, uint32_t len, uint32_t validato
 	if ((vertex->parent_mask & ~members(validator_count)) != 0 ||
 	    (vertex->round == 1 && parents != 0) || (vertex->round > 1 && parents < quorum))
 		return FAII_DAG_REFUSED_BAD_PARENTS;
-	vertex->parent_digests = bytes + DAG_VERTEX_FIXED_BYTES;
-	vertex->signature = vertex->parent_digests + parents * 32;
-	vertex->payload = vertex->signature + FAII_DAG_SIGNATURE_BYTES;
-	vertex->signed_part = at;
-	vertex->signed_bytes = (uint32_t)(vertex->signature - at);
-	vertex->message_bytes = len;
+	point_vertex_parts(bytes, vertex);
 	if (!payload_well_formed(vertex->payload, vertex->payload_bytes, vertex->tx_count))
 		return FAII_DAG_REFUSED_BAD_TRANSACTION;
 	uint8_t payload_digest[FAII_DAG_DIGEST_BYTES];
@@ -289,4 +304,60 @@ uint32_t dag_wire_encode_fetch(uint64_t epoch, uint64_t round_from, uint32_t rou
 	dag_put_u32(at + 12, 0);
 	dag_put_u64(at + 16, author_mask);
 	return DAG_FETCH_BYTES;
+}
+
+/* One half of an equivocation proof: a vertex message cut just before its
+ * payload, from a committee member, whose signature holds. */
+static int read_signed_header(const uint8_t *bytes, uint32_t len, uint32_t validator_count,
+                              const uint8_t (*public_keys)[FAII_DAG_PUBLIC_KEY_BYTES],
+                              struct dag_vertex *vertex)
+{
+	uint64_t epoch;
+	if (len < DAG_VERTEX_FIXED_BYTES || dag_wire_type(bytes, len, &epoch) != DAG_MESSAGE_VERTEX)
+		return -EBADMSG;
+	read_vertex_header(bytes, len, vertex);
+	if (len != dag_vertex_payload_offset(vertex->parent_mask) || vertex->round == 0 ||
+	    vertex->author >= validator_count)
+		return -EBADMSG;
+	point_vertex_parts(bytes, vertex);
+	vertex_digest(vertex->epoch, vertex->signed_part, vertex->signed_bytes, vertex->digest);
+	if (!dag_wire_vertex_signed(vertex, public_keys[vertex->author]))
+		return -EKEYREJECTED;
+	return 0;
+}
+
+int faii_dag_evidence_verify(const uint8_t *proof, uint32_t len, uint32_t validator_count,
+                             const uint8_t (*public_keys)[FAII_DAG_PUBLIC_KEY_BYTES],
+                             uint64_t *epoch, uint64_t *round, uint32_t *author)
+{
+	if (proof == NULL || public_keys == NULL || validator_count == 0 ||
+	    validator_count > FAII_VALIDATORS_MAX)
+		return -EINVAL;
+	if (len < 4 || dag_get_u32(proof) > len - 4 || len - 4 - dag_get_u32(proof) < 4)
+		return -EBADMSG;
+	uint32_t first_bytes = dag_get_u32(proof);
+	const uint8_t *second = proof + 4 + first_bytes + 4;
+	uint32_t second_bytes = dag_get_u32(second - 4);
+	if (second_bytes != len - 8 - first_bytes)
+		return -EBADMSG;
+	struct dag_vertex first_vertex, second_vertex;
+	int rc = read_signed_header(proof + 4, first_bytes, validator_count, public_keys,
+	                            &first_vertex);
+	if (rc == 0)
+		rc = read_signed_header(second, second_bytes, validator_count, public_keys,
+		                        &second_vertex);
+	if (rc != 0)
+		return rc;
+	if (first_vertex.epoch != second_vertex.epoch ||
+	    first_vertex.round != second_vertex.round ||
+	    first_vertex.author != second_vertex.author ||
+	    memcmp(first_vertex.digest, second_vertex.digest, FAII_DAG_DIGEST_BYTES) == 0)
+		return -EINVAL;
+	if (epoch != NULL)
+		*epoch = first_vertex.epoch;
+	if (round != NULL)
+		*round = first_vertex.round;
+	if (author != NULL)
+		*author = first_vertex.author;
+	return 0;
 }
