@@ -70,18 +70,35 @@ static double ratio_to_mean(double x, double mean)
 	return r <= RATIO_MAX ? r : RATIO_MAX;
 }
 
-double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
-                      const struct faii_route_fleet *fleet)
+double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg, double pue_mean,
+                      double etw_ref)
 {
 	double renewables = 0; /* rho_adj (42): source-weighted renewable share */
 	for (unsigned s = 0; s < FAII_SRC_RENEWABLE_COUNT; s++)
 		renewables += p->source_weight[s] * esg->source_mix[s];
-	double rpue = ratio_to_mean(esg->pue, fleet->pue_mean);
-	double etw = ratio_to_mean(esg->energy_to_work, fleet->etw_mean);
+	double rpue = ratio_to_mean(esg->pue, pue_mean);
+	double etw = ratio_to_mean(esg->energy_to_work, etw_ref);
 	double score = p->esg_weight[0] * renewables + p->esg_weight[1] / rpue +
 	               p->esg_weight[2] / etw + p->esg_weight[3] * (1.0 - esg->grid_stress);
 	FAII_ASSERT_MSG(isfinite(score), "ESG score %g", score);
 	return score;
+}
+
+double faii_route_etw_ref(const struct faii_route_fleet *fleet, uint8_t category,
+                          uint8_t node_class)
+{
+	FAII_ASSERT(node_class < FAII_CLASS_COUNT);
+	if (category >= 1 && category <= FAII_CATEGORY_COUNT &&
+	    fleet->etw_ref[category - 1][node_class] > 0)
+		return fleet->etw_ref[category - 1][node_class];
+	return fleet->etw_ref_class[node_class];
+}
+
+double faii_route_node_esg(const struct faii_policy *p, const struct faii_route_fleet *fleet,
+                           const struct faii_cfg_node *n, uint8_t category)
+{
+	return faii_esg_score(p, &n->esg, fleet->pue_mean,
+	                      faii_route_etw_ref(fleet, category, n->node_class));
 }
 
 double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean)
@@ -112,12 +129,21 @@ double faii_route_latency_prior_us(const struct faii_cfg_region *region,
 	return 1000.0 + 2.0 * 1.5 * km / 200.0 * 1000.0;
 }
 
+/* 1 / x, kept finite for any positive finite x. */
+static double inverse(double x)
+{
+	double v = 1.0 / x;
+	return v < RATIO_MAX ? v : RATIO_MAX;
+}
+
 void faii_route_fleet_compute(const struct faii_config *cfg,
                               const struct faii_route_node_state *state,
                               struct faii_route_fleet *fleet)
 {
-	/* Running means: a sum of large finite values would overflow. */
-	unsigned active = 0;
+	/* Running means: a sum of large finite values would overflow. The
+	 * energy-to-work references are harmonic means: running means of 1/e. */
+	unsigned active = 0, in_group[FAII_CATEGORY_COUNT][FAII_CLASS_COUNT] = {{0}};
+	unsigned in_class[FAII_CLASS_COUNT] = {0};
 	memset(fleet, 0, sizeof(*fleet));
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
 		const struct faii_cfg_node *n = &cfg->nodes[i];
@@ -125,25 +151,46 @@ void faii_route_fleet_compute(const struct faii_config *cfg,
 			continue;
 		FAII_ASSERT_MSG(isfinite(n->price) && n->price > 0 && isfinite(n->esg.pue) &&
 		                        n->esg.pue > 0 && isfinite(n->esg.energy_to_work) &&
-		                        n->esg.energy_to_work > 0,
-		                "node %u: price %g, pue %g, energy_to_work %g", n->id, n->price,
-		                n->esg.pue, n->esg.energy_to_work);
+		                        n->esg.energy_to_work > 0 &&
+		                        n->node_class < FAII_CLASS_COUNT,
+		                "node %u: price %g, pue %g, energy_to_work %g, class %u", n->id,
+		                n->price, n->esg.pue, n->esg.energy_to_work, n->node_class);
 		active++;
 		fleet->price_mean += (n->price - fleet->price_mean) / active;
 		fleet->pue_mean += (n->esg.pue - fleet->pue_mean) / active;
-		fleet->etw_mean += (n->esg.energy_to_work - fleet->etw_mean) / active;
+		double inv = inverse(n->esg.energy_to_work);
+		double *cls = &fleet->etw_ref_class[n->node_class];
+		*cls += (inv - *cls) / ++in_class[n->node_class];
+		for (unsigned c = 0; c < FAII_CATEGORY_COUNT; c++) {
+			if (!((n->eligibility >> c) & 1))
+				continue;
+			double *g = &fleet->etw_ref[c][n->node_class];
+			*g += (inv - *g) / ++in_group[c][n->node_class];
+		}
 	}
-	if (active == 0)
-		return;
-	unsigned k = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		if (in_class[k] > 0)
+			fleet->etw_ref_class[k] = inverse(fleet->etw_ref_class[k]);
+		for (unsigned c = 0; c < FAII_CATEGORY_COUNT; c++) {
+			if (in_group[c][k] > 0)
+				fleet->etw_ref[c][k] = inverse(fleet->etw_ref[c][k]);
+		}
+	}
+	unsigned in_cat[FAII_CATEGORY_COUNT] = {0};
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		const struct faii_cfg_node *n = &cfg->nodes[i];
 		if (state[i].status != FAII_NODE_ACTIVE)
 			continue;
-		double esg = faii_esg_score(&cfg->policy, &cfg->nodes[i].esg, fleet);
-		fleet->esg_mean += (esg - fleet->esg_mean) / ++k;
+		for (uint8_t c = 1; c <= FAII_CATEGORY_COUNT; c++) {
+			if (!((n->eligibility >> (c - 1)) & 1))
+				continue;
+			double esg = faii_route_node_esg(&cfg->policy, fleet, n, c);
+			fleet->esg_mean[c - 1] += (esg - fleet->esg_mean[c - 1]) / ++in_cat[c - 1];
+		}
 	}
-	FAII_ASSERT(isfinite(fleet->price_mean) && isfinite(fleet->pue_mean) &&
-	            isfinite(fleet->etw_mean) && isfinite(fleet->esg_mean));
+	FAII_ASSERT(isfinite(fleet->price_mean) && isfinite(fleet->pue_mean));
+	for (unsigned c = 0; c < FAII_CATEGORY_COUNT; c++)
+		FAII_ASSERT(isfinite(fleet->esg_mean[c]));
 }
 
 /* ---- the quadratic programme over candidates ------------------------------ */
@@ -493,8 +540,11 @@ check_node(const struct faii_config *cfg, const struct faii_route_node_state *st
  */
 static double preference(const struct faii_config *cfg, const struct faii_route_node_state *st,
                          const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
-                         unsigned tier)
+                         uint8_t category)
 {
+	unsigned tier = faii_category_tier(category);
+	double etw_ref = faii_route_etw_ref(fleet, category, n->node_class);
+	double esg_mean = fleet->esg_mean[category - 1];
 	/* A stale attestation proves nothing: score the node as if it drew all
 	 * its power from the grid at its worst (no renewables, full grid
 	 * stress), which also puts its ESG multiplier at the floor. */
@@ -502,12 +552,12 @@ static double preference(const struct faii_config *cfg, const struct faii_route_
 	        st->stale_attest
 	                ? cfg->policy.esg_weight[1] / ratio_to_mean(n->esg.pue, fleet->pue_mean) +
 	                          cfg->policy.esg_weight[2] /
-	                                  ratio_to_mean(n->esg.energy_to_work, fleet->etw_mean)
-	                : faii_esg_score(&cfg->policy, &n->esg, fleet);
-	double m = faii_esg_multiplier(&cfg->policy, esg, fleet->esg_mean);
-	double esg_rel = fleet->esg_mean > 0 && esg > 0 ? ratio_to_mean(esg, fleet->esg_mean)
-	                 : fleet->esg_mean > 0          ? 0.0
-	                                                : 1.0;
+	                                  ratio_to_mean(n->esg.energy_to_work, etw_ref)
+	                : faii_esg_score(&cfg->policy, &n->esg, fleet->pue_mean, etw_ref);
+	double m = faii_esg_multiplier(&cfg->policy, esg, esg_mean);
+	double esg_rel = esg_mean > 0 && esg > 0 ? ratio_to_mean(esg, esg_mean)
+	                 : esg_mean > 0          ? 0.0
+	                                         : 1.0;
 	double v = st->slo_success[tier - 1] * esg_rel /
 	           (m * ratio_to_mean(n->price, fleet->price_mean));
 	/* Clamped into a float's range; NaN (none expected) to 0. */
@@ -607,7 +657,8 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 		ex[i] = (uint8_t)check_node(cfg, &state[i], fleet, &cfg->nodes[i], rc,
 		                            (unsigned)slot, key->category);
 		value[i] = ex[i] == FAII_ROUTE_EX_NONE
-		                   ? (float)preference(cfg, &state[i], fleet, &cfg->nodes[i], tier)
+		                   ? (float)preference(cfg, &state[i], fleet, &cfg->nodes[i],
+		                                       key->category)
 		                   : 0.0f;
 		feasible += ex[i] == FAII_ROUTE_EX_NONE;
 	}

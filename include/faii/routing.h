@@ -69,13 +69,31 @@ struct faii_route_node_state {
 struct faii_route_fleet {
 	double price_mean; /* p_bar over active nodes (46) */
 	double pue_mean;   /* for rPUE (41) */
-	double etw_mean;   /* energy-to-work mean, to make (41) scale-free */
-	double esg_mean;   /* mean ESG score of active nodes */
+	/*
+	 * Energy-to-work references (41), FAII 4.6 "normalised by task type and
+	 * node class": per (category - 1, class) the harmonic mean of the
+	 * energy-to-work of active nodes of the class eligible for the category,
+	 * so that eps_i^-1 = ref / e_i, the node's work per kWh relative to its
+	 * group's, averages exactly 1 in every group. 0: nobody in the group.
+	 */
+	double etw_ref[FAII_CATEGORY_COUNT][FAII_CLASS_COUNT];
+	double etw_ref_class[FAII_CLASS_COUNT]; /* the same over every category (fallback) */
+	double esg_mean[FAII_CATEGORY_COUNT];   /* mean ESG of active nodes eligible for it */
 };
 
-/* The ESG score (41)-(42) of a node. */
-double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
-                      const struct faii_route_fleet *fleet);
+/*
+ * The ESG score (41)-(42) of an indicator vector, given the fleet's mean PUE
+ * and the energy-to-work reference of the node's group (see above).
+ */
+double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg, double pue_mean,
+                      double etw_ref);
+/* The energy-to-work reference of a node's (category, class) group: the
+ * group's, else its class's over every category, else 0. */
+double faii_route_etw_ref(const struct faii_route_fleet *fleet, uint8_t category,
+                          uint8_t node_class);
+/* The ESG score of node n for work of category (1..FAII_CATEGORY_COUNT). */
+double faii_route_node_esg(const struct faii_policy *p, const struct faii_route_fleet *fleet,
+                           const struct faii_cfg_node *n, uint8_t category);
 /* The ESG multiplier (30): 1 + xi tanh((ESG - mean) / mean), clamped to [1, m_bar]. */
 double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean);
 /* Price corridor (46). */

@@ -775,39 +775,40 @@ Test(esg, score_by_hand)
 	e.pue = 1.3;
 	e.energy_to_work = 0.4;
 	e.grid_stress = 0.25;
-	struct faii_route_fleet fl = {.price_mean = 1.0, .pue_mean = 1.2, .etw_mean = 0.5};
+	const double pue_mean = 1.2, etw_ref = 0.5;
 	/* rho_adj = 0.2*1 + 0.1*0.95 + 0.1*0.85 + 0.05*0.9 + 0.05*0.6 + 0.1*0.7 + 0.1*0.4 */
 	double rho = 0.565;
 	double rpue = 1.3 / 1.2, etw = 0.4 / 0.5;
 	double want = 0.4 * rho + 0.2 / rpue + 0.2 / etw + 0.2 * (1.0 - 0.25);
 	cr_expect_float_eq(want, 0.8106153846153846, 1e-12);
-	cr_expect_float_eq(faii_esg_score(&p, &e, &fl), want, 1e-12, "got %.15f",
-	                   faii_esg_score(&p, &e, &fl));
+	cr_expect_float_eq(faii_esg_score(&p, &e, pue_mean, etw_ref), want, 1e-12, "got %.15f",
+	                   faii_esg_score(&p, &e, pue_mean, etw_ref));
 
 	/* Non-renewable energy earns nothing; each source its own lambda_s. */
 	struct faii_cfg_esg z;
 	memset(&z, 0, sizeof(z));
 	z.pue = 1.2, z.energy_to_work = 0.5, z.grid_stress = 1.0;
-	double base = faii_esg_score(&p, &z, &fl);
+	double base = faii_esg_score(&p, &z, pue_mean, etw_ref);
 	cr_expect_float_eq(base, 0.2 + 0.2, 1e-12);
 	z.source_mix[FAII_SRC_NONRENEWABLE] = 1.0;
-	cr_expect_float_eq(faii_esg_score(&p, &z, &fl), base, 1e-12);
+	cr_expect_float_eq(faii_esg_score(&p, &z, pue_mean, etw_ref), base, 1e-12);
 	static const double lambda[FAII_SRC_RENEWABLE_COUNT] = {1.00, 0.95, 0.85, 0.90,
 	                                                        0.60, 0.70, 0.40};
 	for (unsigned s = 0; s < FAII_SRC_RENEWABLE_COUNT; s++) {
 		memset(z.source_mix, 0, sizeof(z.source_mix));
 		z.source_mix[s] = 1.0;
-		cr_expect_float_eq(faii_esg_score(&p, &z, &fl), base + 0.4 * lambda[s], 1e-12,
-		                   "source %u", s);
+		cr_expect_float_eq(faii_esg_score(&p, &z, pue_mean, etw_ref),
+		                   base + 0.4 * lambda[s], 1e-12, "source %u", s);
 	}
 	/* Twice the fleet's PUE halves the rPUE term; half its energy-to-work doubles
 	 * the etw term; grid stress 0 earns omega4. */
 	memset(z.source_mix, 0, sizeof(z.source_mix));
 	z.pue = 2.4, z.energy_to_work = 0.25, z.grid_stress = 0.0;
-	cr_expect_float_eq(faii_esg_score(&p, &z, &fl), 0.2 * 0.5 + 0.2 * 2.0 + 0.2, 1e-12);
+	cr_expect_float_eq(faii_esg_score(&p, &z, pue_mean, etw_ref), 0.2 * 0.5 + 0.2 * 2.0 + 0.2,
+	                   1e-12);
 	/* Weights are read from the policy. */
 	p.esg_weight[0] = 1.0, p.esg_weight[1] = p.esg_weight[2] = p.esg_weight[3] = 0.0;
-	cr_expect_float_eq(faii_esg_score(&p, &e, &fl), rho, 1e-12);
+	cr_expect_float_eq(faii_esg_score(&p, &e, pue_mean, etw_ref), rho, 1e-12);
 }
 
 /* The same through a loaded document and faii_route_fleet_compute. */
@@ -826,12 +827,22 @@ Test(esg, fleet_means_and_loaded_nodes)
 	faii_route_fleet_compute(c, st, &fl);
 	cr_expect_float_eq(fl.price_mean, 1.1, 1e-12);
 	cr_expect_float_eq(fl.pue_mean, 1.2, 1e-12);
-	cr_expect_float_eq(fl.etw_mean, 0.4, 1e-12);
-	double e0 = 0.4 * (0.5 + 0.2 * 0.95) + 0.2 * 1.2 / 1.1 + 0.2 * 0.4 / 0.2 + 0.2 * 0.9;
-	double e1 = 0.4 * (0.4 * 0.85 + 0.1 * 0.4) + 0.2 * 1.2 / 1.3 + 0.2 * 0.4 / 0.6 + 0.2 * 0.5;
-	cr_expect_float_eq(faii_esg_score(&c->policy, &c->nodes[0].esg, &fl), e0, 1e-12);
-	cr_expect_float_eq(faii_esg_score(&c->policy, &c->nodes[1].esg, &fl), e1, 1e-12);
-	cr_expect_float_eq(fl.esg_mean, (e0 + e1) / 2, 1e-12);
+	/* Energy-to-work is normalised per (category, class): M and L are each
+	 * alone in their group (the S node is draining), so each earns omega3. */
+	for (unsigned cat = 0; cat < FAII_CATEGORY_COUNT; cat++) {
+		cr_expect_float_eq(fl.etw_ref[cat][FAII_CLASS_MEDIUM], 0.2, 1e-12);
+		cr_expect_float_eq(fl.etw_ref[cat][FAII_CLASS_LARGE], 0.6, 1e-12);
+		cr_expect_eq(fl.etw_ref[cat][FAII_CLASS_SMALL], 0.0);
+	}
+	double e0 = 0.4 * (0.5 + 0.2 * 0.95) + 0.2 * 1.2 / 1.1 + 0.2 * 1.0 + 0.2 * 0.9;
+	double e1 = 0.4 * (0.4 * 0.85 + 0.1 * 0.4) + 0.2 * 1.2 / 1.3 + 0.2 * 1.0 + 0.2 * 0.5;
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
+		cr_expect_float_eq(faii_route_node_esg(&c->policy, &fl, &c->nodes[0], cat), e0,
+		                   1e-12);
+		cr_expect_float_eq(faii_route_node_esg(&c->policy, &fl, &c->nodes[1], cat), e1,
+		                   1e-12);
+		cr_expect_float_eq(fl.esg_mean[cat - 1], (e0 + e1) / 2, 1e-12);
+	}
 
 	/* No active node: an all-zero fleet. */
 	for (unsigned i = 0; i < 3; i++)
@@ -839,7 +850,7 @@ Test(esg, fleet_means_and_loaded_nodes)
 	memset(&fl, 0xA5, sizeof(fl));
 	faii_route_fleet_compute(c, st, &fl);
 	cr_expect_eq(fl.price_mean, 0.0);
-	cr_expect_eq(fl.esg_mean, 0.0);
+	cr_expect_eq(fl.esg_mean[0], 0.0);
 	free(st);
 	faii_config_free(c);
 }
@@ -870,6 +881,68 @@ Test(esg, multiplier_range)
 	cr_expect_eq(faii_esg_multiplier(&p, mean - 5.0, mean), 1.0);
 	p.esg_multiplier_max = 1.0; /* cap 1: never above */
 	cr_expect_eq(faii_esg_multiplier(&p, mean + 1.0, mean), 1.0);
+}
+
+/*
+ * FAII 4.6: energy-to-work is normalised by task type and node class. Five
+ * classes whose energy-to-work differs 130 times from micro to XL but whose
+ * source mix, PUE and grid stress are the same: the mean ESG of every class
+ * is the same (normalised by the fleet mean, micro scored 10.7 and XL 0.62),
+ * and within a class a greener or a more efficient node scores higher.
+ */
+Test(esg, class_neutral)
+{
+	static const char *const cls[FAII_CLASS_COUNT] = {"micro", "S", "M", "L", "XL"};
+	static const double base[FAII_CLASS_COUNT] = {0.01, 0.05, 0.3, 0.8, 1.3};
+	static const double spread[5] = {0.8, 0.9, 1.0, 1.1, 1.25};
+	enum { PER = 5 };
+	struct nspec n[FAII_CLASS_COUNT * PER];
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		for (unsigned j = 0; j < PER; j++) {
+			struct nspec *s = &n[k * PER + j];
+			*s = ns(cls[k], j % 2 ? "op-a" : "op-b", "CH");
+			s->etw = base[k] * spread[j];
+		}
+		/* The node in the middle of each class is the greener twin of the
+		 * one with the same energy-to-work... */
+		n[k * PER + 2].mix = "{solar: 0.8, nonrenewable: 0.2}";
+	}
+	struct faii_config *c = load_doc(NULL, n, FAII_CLASS_COUNT * PER);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
+		double mean[FAII_CLASS_COUNT] = {0};
+		for (unsigned i = 0; i < c->node_count; i++)
+			mean[i / PER] +=
+			        faii_route_node_esg(&c->policy, &fl, &c->nodes[i], cat) / PER;
+		for (unsigned k = 1; k < FAII_CLASS_COUNT; k++)
+			cr_expect_float_eq(mean[k], mean[0], 0.01 * mean[0],
+			                   "category %u: class %s mean ESG %.4f, micro %.4f", cat,
+			                   cls[k], mean[k], mean[0]);
+		for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+			const struct faii_cfg_node *nd = &c->nodes[k * PER];
+			double e[PER];
+			for (unsigned j = 0; j < PER; j++)
+				e[j] = faii_route_node_esg(&c->policy, &fl, &nd[j], cat);
+			/* ... so it scores higher than it would with its siblings' mix,
+			 * and above every sibling; and less energy per task scores
+			 * higher among the siblings of the same mix. */
+			struct faii_cfg_node grey = nd[2];
+			grey.esg.source_mix[FAII_SRC_SOLAR] = 0.5;
+			grey.esg.source_mix[FAII_SRC_NONRENEWABLE] = 0.5;
+			cr_expect_gt(e[2], faii_route_node_esg(&c->policy, &fl, &grey, cat),
+			             "class %s", cls[k]);
+			for (unsigned j = 0; j < PER; j++)
+				cr_expect(j == 2 || e[2] > e[j],
+				          "class %s: greener %.4f, node %u %.4f", cls[k], e[2], j,
+				          e[j]);
+			cr_expect(e[0] > e[1] && e[1] > e[3] && e[3] > e[4],
+			          "class %s: %.4f %.4f %.4f %.4f", cls[k], e[0], e[1], e[3], e[4]);
+		}
+	}
+	free(st);
+	faii_config_free(c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1193,10 +1266,11 @@ Test(feasibility, preference_value)
 		solve(c, st, &fl, &key, &t, &ex);
 		check_table(c, st, &fl, &key, &t, &ex);
 		for (uint32_t i = 0; i < 4; i++) {
-			double esg = faii_esg_score(&c->policy, &c->nodes[i].esg, &fl);
-			double m = faii_esg_multiplier(&c->policy, esg, fl.esg_mean);
-			double a = st[i].slo_success[tier - 1] * (esg / fl.esg_mean) *
-			           fl.price_mean / (m * c->nodes[i].price);
+			double esg = faii_route_node_esg(&c->policy, &fl, &c->nodes[i], cat);
+			double mean = fl.esg_mean[cat - 1];
+			double m = faii_esg_multiplier(&c->policy, esg, mean);
+			double a = st[i].slo_success[tier - 1] * (esg / mean) * fl.price_mean /
+			           (m * c->nodes[i].price);
 			cr_assert_float_eq(ex.value[i], a, 1e-6 * a,
 			                   "category %u node %u: %g vs %g", cat, i,
 			                   (double)ex.value[i], a);
@@ -1299,8 +1373,8 @@ Test(shares, edge_reserve_binds)
 	static struct faii_route_explain ex;
 	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_EDGE_INFERENCE, RC_ANY, 10);
 	for (uint32_t i = 4; i < 8; i++)
-		cr_assert_lt(faii_esg_score(&c->policy, &c->nodes[i].esg, &fl),
-		             faii_esg_score(&c->policy, &c->nodes[0].esg, &fl));
+		cr_assert_lt(faii_route_node_esg(&c->policy, &fl, &c->nodes[i], 1),
+		             faii_route_node_esg(&c->policy, &fl, &c->nodes[0], 1));
 
 	/* Without the reserve: the XL operators fill their caps, micro+S get nothing. */
 	c->policy.tier[0].edge_reserve = 0;
@@ -1769,6 +1843,8 @@ Test(preference, greener_demo_fleet)
 		        mkkey(c->nodes[i].region_id, FAII_CAT_INTERACTIVE_INFERENCE, 1, 100);
 		solve(c, st, &fl, &key, &t0, &ex);
 		struct faii_cfg_esg saved = *e;
+		double etw_ref = faii_route_etw_ref(&fl, FAII_CAT_INTERACTIVE_INFERENCE,
+		                                    c->nodes[i].node_class);
 		e->source_mix[FAII_SRC_SOLAR] += e->source_mix[FAII_SRC_NONRENEWABLE];
 		e->source_mix[FAII_SRC_NONRENEWABLE] = 0;
 		solve(c, st, &fl, &key, &t1, &ex);
@@ -1776,8 +1852,9 @@ Test(preference, greener_demo_fleet)
 		              "node %u (%s): greener (ESG %.3f -> %.3f, mean %.3f), share %.6f -> "
 		              "%.6f",
 		              c->nodes[i].id, c->nodes[i].name,
-		              faii_esg_score(&c->policy, &saved, &fl),
-		              faii_esg_score(&c->policy, e, &fl), fl.esg_mean, share_of(&t0, i),
+		              faii_esg_score(&c->policy, &saved, fl.pue_mean, etw_ref),
+		              faii_esg_score(&c->policy, e, fl.pue_mean, etw_ref),
+		              fl.esg_mean[FAII_CAT_INTERACTIVE_INFERENCE - 1], share_of(&t0, i),
 		              share_of(&t1, i));
 		*e = saved;
 	}
