@@ -316,7 +316,8 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 		if (atomic_load(&a->reg.live[i].status) != FAII_NODE_ACTIVE)
 			continue;
 		double limit = atomic_load(&a->reg.live[i].limit);
-		class_cap[n->node_class] += n->capacity_tasks_per_s;
+		/* Sigma_i = n_i sigma_i (7): the verified service rate. */
+		class_cap[n->node_class] += n->service_rate_tasks_per_s;
 		bool tier_seen[FAII_TIER_COUNT] = {false};
 		for (uint8_t c = 1; c <= FAII_CATEGORY_COUNT; c++) {
 			unsigned t = faii_category_tier(c) - 1;
@@ -328,7 +329,8 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 	}
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		const struct faii_tier_policy *tp = &cfg->policy.tier[t];
-		double out = (double)(total.tier_dispatched[t] - total.tier_finished[t]);
+		/* Outstanding work in node slots: a 7-replica task holds 7. */
+		double out = (double)(total.tier_copies_taken[t] - total.tier_copies_returned[t]);
 		double q = cap[t] > 0 ? out / cap[t] : (out > 0 ? 1.0 : 0.0);
 		qs->outstanding[t] = out;
 		qs->capacity[t] = cap[t];

@@ -26,12 +26,13 @@
 
 /* Queue measurement and prices (SPEC 3.5). */
 struct faii_queue_state {
-	double outstanding[FAII_TIER_COUNT];
-	double capacity[FAII_TIER_COUNT]; /* sum of L_i of active nodes eligible in the tier */
-	double q[FAII_TIER_COUNT];        /* smoothed outstanding / capacity */
-	double price[FAII_TIER_COUNT];    /* p_t = p0_t (1 + gamma_t q_t), p0_t = p theta0_t (26) */
-	double theta[FAII_TIER_COUNT];    /* theta_t = theta0_t (1 + gamma_t q_t) (32) */
-	double class_util[FAII_CLASS_COUNT]; /* copies per second / capacity of the class (7) */
+	double outstanding[FAII_TIER_COUNT]; /* copies dispatched, not yet answered or given up */
+	double capacity[FAII_TIER_COUNT];    /* sum of L_i of active nodes eligible in the tier */
+	double q[FAII_TIER_COUNT];           /* smoothed outstanding / capacity, both in slots */
+	double price[FAII_TIER_COUNT]; /* p_t = p0_t (1 + gamma_t q_t), p0_t = p theta0_t (26) */
+	double theta[FAII_TIER_COUNT]; /* theta_t = theta0_t (1 + gamma_t q_t) (32) */
+	double class_util[FAII_CLASS_COUNT]; /* copies per second / sum of sigma_i of the class (7)
+	                                      */
 };
 
 struct faii_appliance_dp {

@@ -1247,7 +1247,8 @@ static int resolve_node(struct loader *ld, yaml_node_t *item, const char *path,
 		            s->region_name);
 	}
 	s->node.region_id = c->regions[r].id;
-	if (s->node.service_rate_tasks_per_s == 0)
+	s->node.service_rate_configured = s->node.service_rate_tasks_per_s != 0;
+	if (!s->node.service_rate_configured)
 		s->node.service_rate_tasks_per_s = s->node.capacity_tasks_per_s;
 	return intern_operator(ld, item, path, s->operator_name, &s->node.operator_idx);
 }

@@ -620,10 +620,12 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 	}
 	for (unsigned i = 0; i < p->n; i++) {
 		const struct faii_cfg_node *node = &cfg->nodes[t->node[i]];
-		/* Congestion (7),(15): success falls with utilisation phi lambda / c,
-		 * priced at the key's mean value so that a better node is never
-		 * charged more for the same load (shares stay monotone in a_i). */
-		p->q[i] = a_mean * lambda / node->capacity_tasks_per_s +
+		/* Congestion (7),(15): success falls with utilisation
+		 * phi lambda / sigma_i (lambda in node slots per second, sigma_i
+		 * the service rate, the capacity unless configured), priced at
+		 * the key's mean value so that a better node is never charged
+		 * more for the same load (shares stay monotone in a_i). */
+		p->q[i] = a_mean * lambda / node->service_rate_tasks_per_s +
 		          cfg->policy.concentration_eta * a_mean;
 		if (!(p->q[i] >= Q_MIN)) /* NaN too */
 			p->q[i] = p->q[i] < Q_MIN ? Q_MIN : Q_MAX;

@@ -127,6 +127,10 @@ struct faii_worker_stats {
 	uint64_t tier_dispatched[FAII_TIER_COUNT];
 	uint64_t tier_finished[FAII_TIER_COUNT]; /* answered, timed out or refused after dispatch */
 	uint64_t tier_slo_met[FAII_TIER_COUNT];  /* forwarded within the budget */
+	/* Node slots (copies) taken and given back per tier: their difference
+	 * is the tier's outstanding work in slots, q_t's numerator. */
+	uint64_t tier_copies_taken[FAII_TIER_COUNT];
+	uint64_t tier_copies_returned[FAII_TIER_COUNT];
 	uint64_t category_tasks[FAII_CATEGORY_COUNT];
 	uint64_t class_copies[FAII_CLASS_COUNT];                   /* TASK copies per node class */
 	uint64_t latency_hist[FAII_TIER_COUNT][FAII_HIST_BUCKETS]; /* client-visible RTT */
@@ -209,7 +213,8 @@ struct faii_worker {
 	uint32_t *wheel;
 	uint64_t wheel_tick; /* every tick up to here is processed */
 	uint64_t records_in_use;
-	/* Arrivals per route key, for the control plane's demand estimate. */
+	/* Node slots asked per route key (replicas per arriving task), for the
+	 * control plane's demand estimate. */
 	uint64_t *key_arrivals;
 	/* Transmit buffers per port index. */
 	uint16_t tx_count[FAII_PORTS_MAX];

@@ -266,19 +266,25 @@ static inline void forget(struct faii_worker *w, uint32_t pos)
 	w->records_in_use--;
 }
 
-/* A node takes a copy: its outstanding count R_i goes up. */
-static inline void outstanding_take(struct faii_node_live *lv)
+/* A node takes a copy of a task of tier: its outstanding count R_i goes up,
+ * and the tier's node slots in use (q_t counts copies, not tasks). */
+static inline void outstanding_take(struct faii_worker *w, struct faii_node_live *lv, uint8_t tier)
 {
 	uint32_t before = ATOMIC_ADD(&lv->outstanding, 1);
 	FAII_ASSERT(before < UINT32_MAX);
+	FAII_ASSERT(tier >= 1 && tier <= FAII_TIER_COUNT);
+	w->stats.tier_copies_taken[tier - 1]++;
 }
 
 /* A copy answered or given up: R_i goes down, never below zero (only the
  * worker that owns the task's record gives back what it took). */
-static inline void outstanding_give_back(struct faii_node_live *lv)
+static inline void outstanding_give_back(struct faii_worker *w, struct faii_node_live *lv,
+                                         uint8_t tier)
 {
 	uint32_t before = ATOMIC_SUB(&lv->outstanding, 1);
 	FAII_ASSERT(before > 0);
+	FAII_ASSERT(tier >= 1 && tier <= FAII_TIER_COUNT);
+	w->stats.tier_copies_returned[tier - 1]++;
 }
 
 /* ---- frames.c ---- */

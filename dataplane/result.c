@@ -96,7 +96,7 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 void pipe_copy_failed(struct faii_worker *w, struct faii_dispatch *r, unsigned k)
 {
 	struct faii_node_live *lv = &w->dp->live[r->node[k]];
-	outstanding_give_back(lv);
+	outstanding_give_back(w, lv, r->tier);
 	ATOMIC_ADD(&lv->failed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
 	w->stats.pipe[FAII_PIPE_TIMEOUTS]++;
@@ -206,7 +206,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 	bool in_slo = ok && rtt_us <= r->budget_us;
 	struct faii_node_live *lv = &dp->live[r->node[k]];
 	r->replied |= (uint8_t)(1u << k);
-	outstanding_give_back(lv);
+	outstanding_give_back(w, lv, r->tier);
 	ATOMIC_ADD(&lv->completed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
 	if (in_slo)

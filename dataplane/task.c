@@ -260,9 +260,10 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 		return;
 	}
 	uint8_t rslot = set->region_slot[region];
-	w->key_arrivals[faii_route_key_index(rslot, category, rclass)]++;
-
 	unsigned replicas = faii_consistency_replicas(consistency);
+	/* Demand in node slots: a 7-replica task loads the fleet 7 times. */
+	w->key_arrivals[faii_route_key_index(rslot, category, rclass)] += replicas;
+
 	uint16_t chosen[FAII_REPLICAS_MAX];
 	struct task_need need = {
 	        .budget_us = budget_us,
@@ -373,7 +374,7 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 			continue;
 		}
 		struct faii_node_live *lv = &dp->live[r->node[k]];
-		outstanding_take(lv);
+		outstanding_take(w, lv, tier);
 		ATOMIC_ADD(&lv->dispatched, 1);
 		st->class_copies[t->cand[chosen[k]].node_class]++;
 		st->pipe[FAII_PIPE_COPIES_SENT]++;

@@ -146,7 +146,11 @@ struct faii_cfg_node {
 	uint8_t addr[16];
 	uint16_t udp_port;
 	double capacity_tasks_per_s;
+	/* sigma_i (7): the verified service rate; the capacity when the file
+	 * does not give one (and then it follows the capacity a REGISTER
+	 * declares). Utilisation, congestion and the load limit use it. */
 	double service_rate_tasks_per_s;
+	bool service_rate_configured;
 	double price;
 	double reputation; /* [0, 1] */
 	struct faii_cfg_esg esg;

@@ -1175,6 +1175,41 @@ Test(dataplane, replicas_session_majority_once)
 	cr_assert_eq(S.pipe[FAII_PIPE_DISAGREEMENTS], 0);
 }
 
+/*
+ * q_t and the demand the congestion term sees count node slots, not tasks:
+ * five strong tasks (7 copies each) left unanswered hold 35 slots of tier 2,
+ * and their key's demand is 35 copies per second. Counting tasks, both were
+ * 5: a 7-replica task loaded the fleet 7 times but moved the price as one.
+ */
+Test(dataplane, queues_count_node_slots)
+{
+	const struct nspec *n = replica_fleet();
+	struct faii_task c[FAII_REPLICAS_MAX];
+	faii_appliance_measure(&T.a, 1.0); /* the counters' baseline */
+	double rate0 =
+	        T.a.pub.arrival_rate[faii_route_key_index(0, FAII_CAT_DAG_VALIDATION, RC_EU)];
+	for (unsigned k = 0; k < 5; k++)
+		dispatch_replicated(n, FAII_CONSISTENCY_STRONG, c);
+	faii_appliance_measure(&T.a, 1.0);
+	const struct faii_queue_state *qs = &T.a.queues;
+	cr_assert_eq(qs->outstanding[1], 35.0, "outstanding %.0f slots", qs->outstanding[1]);
+	double cap = 0;
+	for (uint32_t i = 0; i < 12; i++)
+		cap += atomic_load(&T.a.reg.live[i].limit);
+	cr_assert_eq(qs->capacity[1], cap);
+	double rate = T.a.pub.arrival_rate[faii_route_key_index(0, FAII_CAT_DAG_VALIDATION, RC_EU)];
+	cr_assert_float_eq(rate,
+	                   (1.0 - FAII_QUEUE_EWMA_WEIGHT) * rate0 + FAII_QUEUE_EWMA_WEIGHT * 35.0,
+	                   1e-9, "key demand %.3f copies/s", rate);
+	/* The class utilisation counts the same copies, over sigma of the class. */
+	cr_assert_float_eq(qs->class_util[FAII_CLASS_MEDIUM], 35.0 / (12 * 1000.0), 1e-12);
+	/* Answered copies give their slots back. */
+	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	pump();
+	faii_appliance_measure(&T.a, 1.0);
+	cr_assert_eq(qs->outstanding[1], 34.0);
+}
+
 Test(dataplane, replicas_byzantine_minority_caught)
 {
 	const struct nspec *n = replica_fleet();

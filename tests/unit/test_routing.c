@@ -88,12 +88,13 @@ struct nspec {
 	double price;
 	const char *mix; /* YAML mapping */
 	double pue, etw, grid;
+	double sigma; /* service_rate; 0: not given (the capacity) */
 };
 
 static struct nspec ns(const char *cls, const char *op, const char *country)
 {
 	struct nspec s = {cls, op,  country, 100.0, "all", 1.0, "{solar: 0.5, nonrenewable: 0.5}",
-	                  1.2, 1.0, 0.3};
+	                  1.2, 1.0, 0.3,     0.0};
 	return s;
 }
 
@@ -126,6 +127,9 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		double lat, lon;
 		unsigned id = (unsigned)i + 1;
 		place_of(s->country, &region, &lat, &lon);
+		char sigma[64] = "";
+		if (s->sigma > 0)
+			snprintf(sigma, sizeof(sigma), "    service_rate: %.17g\n", s->sigma);
 		fprintf(f,
 		        "  - id: %u\n"
 		        "    name: node-%u\n"
@@ -137,6 +141,7 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		        "    location: [%.2f, %.2f]\n"
 		        "    address: \"192.0.2.1:%u\"\n"
 		        "    capacity: %.17g\n"
+		        "%s"
 		        "    eligibility: [%s]\n"
 		        "    price: %.17g\n"
 		        "    esg:\n"
@@ -146,7 +151,7 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		        "      grid_stress: %.17g\n"
 		        "    public_key: ",
 		        id, id, s->cls, s->op, 64512 + id, s->country, region, lat, lon, 1000 + id,
-		        s->capacity, s->elig, s->price, s->mix, s->pue, s->etw, s->grid);
+		        s->capacity, sigma, s->elig, s->price, s->mix, s->pue, s->etw, s->grid);
 		for (int k = 0; k < 8; k++)
 			fprintf(f, "%08x", id);
 		fputc('\n', f);
@@ -476,8 +481,8 @@ static void qp_view_of(const struct faii_config *c, const struct faii_route_key 
 	for (unsigned i = 0; i < v->n; i++) {
 		const struct faii_cfg_node *node = &c->nodes[t->node[i]];
 		v->a[i] = t->value[i];
-		/* q_i = a_bar lambda / c_i + eta a_bar */
-		v->q[i] = amean * lambda / node->capacity_tasks_per_s +
+		/* q_i = a_bar lambda / sigma_i + eta a_bar */
+		v->q[i] = amean * lambda / node->service_rate_tasks_per_s +
 		          c->policy.concentration_eta * amean;
 		v->phi[i] = t->share[i];
 		v->edge[i] = is_edge_class(node->node_class);
@@ -1558,6 +1563,7 @@ static struct faii_route_key random_instance(struct faii_config *c,
 		node->operator_idx = (uint16_t)urange(rng, ops);
 		node->node_class = (uint8_t)urange(rng, FAII_CLASS_COUNT);
 		node->capacity_tasks_per_s = r->cap_lo + (r->cap_hi - r->cap_lo) * urand(rng);
+		node->service_rate_tasks_per_s = node->capacity_tasks_per_s;
 		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
 			st[i].slo_success[t] = 0.3 + 0.7 * urand(rng);
 	}
@@ -1734,21 +1740,21 @@ Test(preference, monotone_random)
 		expect_not_lower(s0, share_of(&t1, i), "a lower price", inst, i);
 		c->nodes[i].price = 1.0;
 
-		/* A twin of node i with twice its capacity gets at least its share. */
+		/* A twin of node i with twice its service rate gets at least its share. */
 		uint32_t j = (i + 1) % n;
 		struct faii_cfg_node saved = c->nodes[j];
 		struct faii_route_node_state saved_st = st[j];
 		c->nodes[j].operator_idx = c->nodes[i].operator_idx;
 		c->nodes[j].node_class = c->nodes[i].node_class;
-		c->nodes[j].capacity_tasks_per_s = 2.0 * c->nodes[i].capacity_tasks_per_s;
+		c->nodes[j].service_rate_tasks_per_s = 2.0 * c->nodes[i].service_rate_tasks_per_s;
 		st[j] = st[i];
 		solve(c, st, &fl, &key, &t1, &ex);
 		cr_assert_geq(
 		        share_of(&t1, j), share_of(&t1, i) - SHARE_TOL,
-		        "instance %u: node %u (capacity %.1f) gets %.9f < %.9f of its twin %u "
-		        "(capacity %.1f)",
-		        inst, j, c->nodes[j].capacity_tasks_per_s, share_of(&t1, j),
-		        share_of(&t1, i), i, c->nodes[i].capacity_tasks_per_s);
+		        "instance %u: node %u (service rate %.1f) gets %.9f < %.9f of its twin %u "
+		        "(service rate %.1f)",
+		        inst, j, c->nodes[j].service_rate_tasks_per_s, share_of(&t1, j),
+		        share_of(&t1, i), i, c->nodes[i].service_rate_tasks_per_s);
 		c->nodes[j] = saved;
 		st[j] = saved_st;
 	}
@@ -1802,16 +1808,17 @@ Test(preference, monotone_fleet_recomputed)
 		expect_not_lower(prev, share_of(&t, 0), "a greener mix", (unsigned)k, 0);
 		prev = share_of(&t, 0);
 	}
-	/* Capacity: nodes 0 and 5 are twins of op-a; 5 gets more capacity. */
+	/* Service rate: nodes 0 and 5 are twins of op-a; 5 serves faster. */
 	c->nodes[5] = c->nodes[0];
 	st[5] = st[0];
 	for (int k = 1; k <= 10; k++) {
-		c->nodes[5].capacity_tasks_per_s = c->nodes[0].capacity_tasks_per_s * (1 + 0.5 * k);
+		c->nodes[5].service_rate_tasks_per_s =
+		        c->nodes[0].service_rate_tasks_per_s * (1 + 0.5 * k);
 		key.arrival_rate = 50; /* congested enough for capacity to matter */
 		faii_route_fleet_compute(c, st, &fl);
 		solve(c, st, &fl, &key, &t, &ex);
 		check_table(c, st, &fl, &key, &t, &ex);
-		cr_assert_gt(share_of(&t, 5), share_of(&t, 0), "capacity x%.1f: %.9f vs %.9f",
+		cr_assert_gt(share_of(&t, 5), share_of(&t, 0), "service rate x%.1f: %.9f vs %.9f",
 		             1 + 0.5 * k, share_of(&t, 5), share_of(&t, 0));
 	}
 	free(st);
@@ -1863,6 +1870,51 @@ Test(preference, greener_demo_fleet)
 }
 
 /*
+ * The congestion term (7),(15) uses the service rate sigma_i where the
+ * configuration gives one, not the capacity c_i (sigma was parsed and never
+ * used): two twins of one capacity, one serving four times faster, on a
+ * congested key. The faster one carries more; without service rates given,
+ * the twins split evenly. A REGISTER's capacity moves sigma only when none
+ * was configured (registry, tested in the dataplane suite).
+ */
+/* Two M nodes of op-a with capacity 10; the second's service rate sigma1
+ * (0: not given). */
+static struct faii_config *twins(double sigma1, struct faii_route_node_state **st,
+                                 struct faii_route_fleet *fl)
+{
+	struct nspec n[2] = {ns("M", "op-a", "CH"), ns("M", "op-a", "CH")};
+	n[0].capacity = n[1].capacity = 10;
+	n[1].sigma = sigma1;
+	struct faii_config *c = load_doc(NULL, n, 2);
+	*st = state_new(c);
+	faii_route_fleet_compute(c, *st, fl);
+	return c;
+}
+
+Test(shares, service_rate_drives_congestion)
+{
+	struct faii_route_node_state *st;
+	struct faii_route_fleet fl;
+	struct faii_config *c = twins(40, &st, &fl);
+	cr_assert(!c->nodes[0].service_rate_configured && c->nodes[1].service_rate_configured);
+	cr_assert_eq(c->nodes[0].service_rate_tasks_per_s, 10.0);
+	cr_assert_eq(c->nodes[1].service_rate_tasks_per_s, 40.0);
+	static struct faii_route_table t;
+	static struct faii_route_explain ex;
+	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_STORAGE_SHARD, RC_ANY, 20);
+	solve(c, st, &fl, &key, &t, &ex);
+	check_table(c, st, &fl, &key, &t, &ex);
+	assert_optimal(c, &key, &t, "sigma");
+	cr_expect_gt(share_of(&t, 1), 0.6, "sigma 40 vs 10: shares %.4f / %.4f", share_of(&t, 0),
+	             share_of(&t, 1));
+	c->nodes[1].service_rate_tasks_per_s = 10;
+	solve(c, st, &fl, &key, &t, &ex);
+	cr_expect_float_eq(share_of(&t, 1), 0.5, 1e-6);
+	free(st);
+	faii_config_free(c);
+}
+
+/*
  * Overloaded keys (lambda / c_i >> 1): with congestion priced at the node's
  * own value (a_i lambda / c_i phi_i^2), raising a node's SLO success from
  * 0.99 to 1 lowered its share (0.5 -> 0.4978) between two twins at
@@ -1871,12 +1923,9 @@ Test(preference, greener_demo_fleet)
  */
 Test(preference, monotone_when_overloaded)
 {
-	struct nspec n[2] = {ns("M", "op-a", "CH"), ns("M", "op-a", "CH")};
-	n[0].capacity = n[1].capacity = 10;
-	struct faii_config *c = load_doc(NULL, n, 2);
-	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_node_state *st;
 	struct faii_route_fleet fl;
-	faii_route_fleet_compute(c, st, &fl);
+	struct faii_config *c = twins(0, &st, &fl);
 	static struct faii_route_table t;
 	static struct faii_route_explain ex;
 	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_BATCH_INFERENCE, RC_ANY, 100);
@@ -2174,6 +2223,7 @@ Test(robustness, extreme_finite_values)
 			struct faii_cfg_node *n = &c->nodes[i];
 			n->price = extremes[urange(&rng, E)];
 			n->capacity_tasks_per_s = extremes[urange(&rng, E)];
+			n->service_rate_tasks_per_s = extremes[urange(&rng, E)];
 			n->esg.pue = extremes[urange(&rng, E)];
 			n->esg.energy_to_work = extremes[urange(&rng, E)];
 			st[i].slo_success[0] = urand(&rng);
