@@ -32,7 +32,7 @@ json_t *cmd_share_changes(struct faii_control *c)
 	const struct faii_config *cfg = a->reg.cfg;
 	const struct faii_route_set *cur = faii_publisher_current(&a->pub);
 	struct faii_route_fleet fleet;
-	faii_route_fleet_compute(cfg, a->reg.state, &fleet);
+	faii_publisher_fleet(&a->pub, &fleet);
 	static struct faii_route_table solved;
 	static float before[FAII_CFG_NODES_MAX];
 	json_t *keys = json_array();

@@ -41,7 +41,7 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 	static struct faii_route_table solved;
 	static struct faii_route_explain ex;
 	struct faii_route_fleet fleet;
-	faii_route_fleet_compute(cfg, a->reg.state, &fleet);
+	faii_publisher_fleet(&a->pub, &fleet);
 	uint8_t slot = 0;
 	for (uint32_t r = 0; r < cfg->region_count; r++) {
 		if (cfg->regions[r].id == region)

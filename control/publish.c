@@ -70,6 +70,12 @@ void faii_route_compile(const struct faii_config *cfg, const struct faii_route_t
 	}
 }
 
+void faii_publisher_fleet(const struct faii_publisher *p, struct faii_route_fleet *fleet)
+{
+	faii_route_fleet_compute(p->reg->cfg, p->reg->state, fleet);
+	memcpy(fleet->class_price, p->class_price.price, sizeof(fleet->class_price));
+}
+
 static struct faii_route_set *build_set(struct faii_publisher *p)
 {
 	const struct faii_config *cfg = p->reg->cfg;
@@ -88,7 +94,7 @@ static struct faii_route_set *build_set(struct faii_publisher *p)
 		set->region_slot[cfg->regions[r].id] = (uint8_t)r;
 
 	struct faii_route_fleet fleet;
-	faii_route_fleet_compute(cfg, p->reg->state, &fleet);
+	faii_publisher_fleet(p, &fleet);
 	static struct faii_route_table solved; /* control thread only */
 	uint32_t n = 0;
 	for (uint32_t r = 0; r < cfg->region_count; r++) {

@@ -193,6 +193,29 @@ void faii_route_fleet_compute(const struct faii_config *cfg,
 		FAII_ASSERT(isfinite(fleet->esg_mean[c]));
 }
 
+void faii_class_price_update(struct faii_class_price *cp, const double work[FAII_CLASS_COUNT],
+                             double share_max)
+{
+	FAII_ASSERT(share_max > 0 && share_max < 1);
+	double total = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		FAII_ASSERT_MSG(isfinite(work[k]) && work[k] >= 0, "class %u work %g", k, work[k]);
+		total += work[k];
+	}
+	if (!(total > 0) || !isfinite(total))
+		return; /* nothing measured: no gradient */
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		double s = work[k] / total;
+		cp->share[k] = cp->updates == 0 ? s
+		                                : (1.0 - FAII_CLASS_SHARE_EWMA) * cp->share[k] +
+		                                          FAII_CLASS_SHARE_EWMA * s;
+		double pi = cp->price[k] + FAII_CLASS_PRICE_STEP * (cp->share[k] - share_max);
+		cp->price[k] = pi < 0 ? 0 : pi > FAII_CLASS_PRICE_MAX ? FAII_CLASS_PRICE_MAX : pi;
+		FAII_ASSERT(cp->price[k] >= 0 && cp->price[k] <= FAII_CLASS_PRICE_MAX);
+	}
+	cp->updates++;
+}
+
 /* ---- the quadratic programme over candidates ------------------------------ */
 
 struct qp {
@@ -613,10 +636,13 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 		a_max = t->value[i] > a_max ? t->value[i] : a_max;
 	/* The programme is homogeneous in a (q scales with the mean of a), so
 	 * values scaled to at most 1 give the same shares, well conditioned. */
+	/* The class-share price is charged on the linear term only: the
+	 * congestion and concentration terms keep the scale of the values. */
 	for (unsigned i = 0; i < p->n; i++) {
 		FAII_ASSERT_MSG(isfinite(t->value[i]) && t->value[i] >= 0, "value %g", t->value[i]);
-		p->a[i] = a_max > 0 ? t->value[i] / a_max : 0.0;
-		a_mean += p->a[i] / p->n;
+		FAII_ASSERT(t->class_price[i] >= 0 && t->class_price[i] <= FAII_CLASS_PRICE_MAX);
+		a_mean += (a_max > 0 ? t->value[i] / a_max : 0.0) / p->n;
+		p->a[i] = a_max > 0 ? (t->value[i] - t->class_price[i]) / a_max : 0.0;
 	}
 	for (unsigned i = 0; i < p->n; i++) {
 		const struct faii_cfg_node *node = &cfg->nodes[t->node[i]];
@@ -674,6 +700,9 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 	for (unsigned k = 0; k < t->count; k++) {
 		t->node[k] = chosen[k];
 		t->value[k] = value[chosen[k]];
+		double pi = fleet->class_price[cfg->nodes[chosen[k]].node_class];
+		FAII_ASSERT_MSG(pi >= 0 && pi <= FAII_CLASS_PRICE_MAX, "class price %g", pi);
+		t->class_price[k] = (float)pi;
 		double lat = state[chosen[k]].latency_us[slot];
 		t->latency_us[k] = (uint32_t)(lat < UINT32_MAX ? lat : UINT32_MAX);
 	}

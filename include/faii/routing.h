@@ -79,7 +79,38 @@ struct faii_route_fleet {
 	double etw_ref[FAII_CATEGORY_COUNT][FAII_CLASS_COUNT];
 	double etw_ref_class[FAII_CLASS_COUNT]; /* the same over every category (fallback) */
 	double esg_mean[FAII_CATEGORY_COUNT];   /* mean ESG of active nodes eligible for it */
+	/* pi_k, the class-share price (faii_class_price below): zero after
+	 * faii_route_fleet_compute(); the caller sets it. */
+	double class_price[FAII_CLASS_COUNT];
 };
+
+/*
+ * The class-share cap (33), s_k <= s_bar for every node class k, where s_k
+ * is the class's share of verified work over all keys. It couples the keys,
+ * which are solved one by one, so it is enforced through its dual variable:
+ * a price pi_k >= 0 per class, subtracted from the value a_i of the class's
+ * candidates in every key's programme, and raised by projected dual ascent
+ * while the class's measured share exceeds s_bar:
+ *   s_k <- (1 - w) s_k + w V_k / sum V        (smoothed measurement)
+ *   pi_k <- clamp(pi_k + h (s_k - s_bar), 0, FAII_CLASS_PRICE_MAX)
+ * docs/routing.md says why it converges and to what.
+ */
+#define FAII_CLASS_PRICE_STEP 0.2  /* h: preference units per unit of share excess */
+#define FAII_CLASS_PRICE_MAX  10.0 /* far above any candidate's value: can exclude a class */
+#define FAII_CLASS_SHARE_EWMA 0.3  /* w: weight of a new measurement */
+
+struct faii_class_price {
+	double share[FAII_CLASS_COUNT]; /* smoothed share of verified work, s_k */
+	double price[FAII_CLASS_COUNT]; /* pi_k, preference units */
+	uint64_t updates;
+};
+
+/*
+ * One dual step from the verified work each class did since the last one
+ * (any unit; nothing when their sum is 0). share_max is s_bar, in (0, 1).
+ */
+void faii_class_price_update(struct faii_class_price *cp, const double work[FAII_CLASS_COUNT],
+                             double share_max);
 
 /*
  * The ESG score (41)-(42) of an indicator vector, given the fleet's mean PUE
@@ -125,6 +156,7 @@ struct faii_route_table {
 	uint16_t alias[FAII_ROUTE_CANDIDATES_MAX];      /*   else take alias[i] */
 	float share[FAII_ROUTE_CANDIDATES_MAX];         /* phi_i, sums to 1 */
 	float value[FAII_ROUTE_CANDIDATES_MAX];         /* a_i, the preference */
+	float class_price[FAII_ROUTE_CANDIDATES_MAX];   /* pi of its class, charged on a_i (33) */
 };
 
 /* What the solver saw for a key: per node, exclusion or candidate. */
@@ -146,7 +178,8 @@ struct faii_route_key {
 
 /*
  * Solves one key: feasibility, preference a_i, then the shares maximising
- *   sum a_i phi_i - sum (a_bar lambda / c_i) phi_i^2 - eta a_bar sum phi_i^2
+ *   sum (a_i - pi_k(i)) phi_i - sum (a_bar lambda / sigma_i) phi_i^2
+ *     - eta a_bar sum phi_i^2
  * subject to sum phi = 1, phi >= 0, per-operator share <= beta_t, micro+S
  * share >= alpha_t, and a dispersion floor over d_t operators. explain may
  * be NULL. Returns 0, or -EINVAL for a key the configuration does not know.

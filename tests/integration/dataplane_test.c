@@ -1203,11 +1203,22 @@ Test(dataplane, queues_count_node_slots)
 	                   1e-9, "key demand %.3f copies/s", rate);
 	/* The class utilisation counts the same copies, over sigma of the class. */
 	cr_assert_float_eq(qs->class_util[FAII_CLASS_MEDIUM], 35.0 / (12 * 1000.0), 1e-12);
-	/* Answered copies give their slots back. */
-	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	/* Answered copies give their slots back; their verified work moves the
+	 * class-share price (33): all of it is M's, above s_bar. */
+	cr_assert_eq(qs->class_price[FAII_CLASS_MEDIUM], 0.0);
+	for (unsigned k = 0; k < 7; k++)
+		send_result(0, &c[k], FAII_RESULT_OK, 0xAA);
 	pump();
 	faii_appliance_measure(&T.a, 1.0);
-	cr_assert_eq(qs->outstanding[1], 34.0);
+	cr_assert_eq(qs->outstanding[1], 28.0);
+	cr_assert_eq(qs->class_share[FAII_CLASS_MEDIUM], 1.0);
+	cr_assert_float_eq(qs->class_price[FAII_CLASS_MEDIUM],
+	                   FAII_CLASS_PRICE_STEP * (1.0 - T.a.reg.cfg->policy.class_share_max),
+	                   1e-12);
+	/* The next solve charges it: route.explain and the tables agree. */
+	struct faii_route_fleet fl;
+	faii_publisher_fleet(&T.a.pub, &fl);
+	cr_assert_eq(fl.class_price[FAII_CLASS_MEDIUM], qs->class_price[FAII_CLASS_MEDIUM]);
 }
 
 Test(dataplane, replicas_byzantine_minority_caught)

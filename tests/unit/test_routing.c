@@ -196,6 +196,19 @@ static struct faii_route_node_state *state_new(const struct faii_config *c)
 	return st;
 }
 
+/* The demonstration fleet with each node's configured status, the rest as
+ * state_new(), and its fleet inputs. */
+static struct faii_config *demo_with_state(struct faii_route_node_state **st,
+                                           struct faii_route_fleet *fl)
+{
+	struct faii_config *c = load_demo();
+	*st = state_new(c);
+	for (uint32_t i = 0; i < c->node_count; i++)
+		(*st)[i].status = c->nodes[i].status;
+	faii_route_fleet_compute(c, *st, fl);
+	return c;
+}
+
 static int slot_of(const struct faii_config *c, uint16_t region)
 {
 	for (uint32_t r = 0; r < c->region_count; r++) {
@@ -480,7 +493,8 @@ static void qp_view_of(const struct faii_config *c, const struct faii_route_key 
 		amean += (double)t->value[i] / v->n;
 	for (unsigned i = 0; i < v->n; i++) {
 		const struct faii_cfg_node *node = &c->nodes[t->node[i]];
-		v->a[i] = t->value[i];
+		/* The linear term is the value net of its class's price (33). */
+		v->a[i] = (double)t->value[i] - (double)t->class_price[i];
 		/* q_i = a_bar lambda / sigma_i + eta a_bar */
 		v->q[i] = amean * lambda / node->service_rate_tasks_per_s +
 		          c->policy.concentration_eta * amean;
@@ -1834,12 +1848,9 @@ Test(preference, monotone_fleet_recomputed)
  */
 Test(preference, greener_demo_fleet)
 {
-	struct faii_config *c = load_demo();
-	struct faii_route_node_state *st = state_new(c);
-	for (uint32_t i = 0; i < c->node_count; i++)
-		st[i].status = c->nodes[i].status;
+	struct faii_route_node_state *st;
 	struct faii_route_fleet fl;
-	faii_route_fleet_compute(c, st, &fl);
+	struct faii_config *c = demo_with_state(&st, &fl);
 	static struct faii_route_table t0, t1;
 	static struct faii_route_explain ex;
 	for (uint32_t i = 0; i < c->node_count; i++) {
@@ -2044,6 +2055,206 @@ static unsigned all_keys(const struct faii_config *c, double rate, struct faii_r
 		}
 	}
 	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The class-share cap (33), through its dual prices.                       */
+
+/*
+ * Expected verified work per class and tier with every key solved under
+ * fl: key k's demand times sum_i phi_i s_i,t.
+ */
+static void expected_work(const struct faii_config *c, const struct faii_route_node_state *st,
+                          const struct faii_route_fleet *fl, const struct faii_route_key *keys,
+                          unsigned nkeys, double work[FAII_TIER_COUNT][FAII_CLASS_COUNT])
+{
+	static struct faii_route_table t;
+	memset(work, 0, sizeof(double) * FAII_TIER_COUNT * FAII_CLASS_COUNT);
+	for (unsigned k = 0; k < nkeys; k++) {
+		unsigned tier = faii_category_tier(keys[k].category);
+		cr_assert_eq(faii_route_solve(c, st, fl, &keys[k], &t, NULL), 0);
+		for (unsigned j = 0; j < t.count; j++) {
+			uint32_t i = t.node[j];
+			work[tier - 1][c->nodes[i].node_class] +=
+			        keys[k].arrival_rate * t.share[j] * st[i].slo_success[tier - 1];
+		}
+	}
+}
+
+/* Class shares of verified work over every tier. */
+static void class_shares(double work[FAII_TIER_COUNT][FAII_CLASS_COUNT],
+                         double share[FAII_CLASS_COUNT])
+{
+	double total = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		share[k] = 0;
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+			share[k] += work[t][k];
+		total += share[k];
+	}
+	cr_assert_gt(total, 0.0);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++)
+		share[k] /= total;
+}
+
+/*
+ * Runs the control loop (solve every key, measure, one dual step) rounds
+ * times from zero prices; fl's prices are left at the last step's.
+ */
+static void run_class_prices(const struct faii_config *c, const struct faii_route_node_state *st,
+                             struct faii_route_fleet *fl, const struct faii_route_key *keys,
+                             unsigned nkeys, unsigned rounds, struct faii_class_price *cp)
+{
+	static double work[FAII_TIER_COUNT][FAII_CLASS_COUNT];
+	memset(cp, 0, sizeof(*cp));
+	for (unsigned r = 0; r < rounds; r++) {
+		memcpy(fl->class_price, cp->price, sizeof(fl->class_price));
+		expected_work(c, st, fl, keys, nkeys, work);
+		double per_class[FAII_CLASS_COUNT] = {0};
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+			for (unsigned k = 0; k < FAII_CLASS_COUNT; k++)
+				per_class[k] += work[t][k];
+		faii_class_price_update(cp, per_class, c->policy.class_share_max);
+	}
+	memcpy(fl->class_price, cp->price, sizeof(fl->class_price));
+}
+
+/* The tolerance stated in docs/routing.md for s_k <= s_bar at the fixed point. */
+#define CLASS_SHARE_TOL 0.01
+
+/*
+ * A simulated fleet where micro nodes are the cheapest and greenest: left
+ * alone routing gives micro more than s_bar = 0.4 of the verified work
+ * (class_share_max was parsed and only printed). With the dual prices the
+ * share falls to s_bar within the tolerance, only a class at the cap pays
+ * a price (complementary slackness), and every key stays feasible and
+ * optimal for its prices.
+ */
+Test(class_share, cap_holds_on_a_simulated_fleet)
+{
+	static const char *const cls[FAII_CLASS_COUNT] = {"micro", "S", "M", "L", "XL"};
+	static const unsigned count[FAII_CLASS_COUNT] = {12, 4, 4, 4, 4};
+	static const char *const ops[8] = {"op-a", "op-b", "op-c", "op-d",
+	                                   "op-e", "op-f", "op-g", "op-h"};
+	struct nspec n[28];
+	unsigned m = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		for (unsigned j = 0; j < count[k]; j++, m++) {
+			n[m] = ns(cls[k], ops[m % 8], "CH");
+			n[m].price = k == 0 ? 0.85 : 1.05;
+			if (k == 0)
+				n[m].mix = "{solar: 0.9, nonrenewable: 0.1}";
+		}
+	}
+	struct faii_config *c = load_doc(NULL, n, m);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	struct faii_route_key keys[FAII_CATEGORY_COUNT];
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++)
+		keys[cat - 1] = mkkey(REG_ZURICH, cat, RC_ANY, 10);
+	static double work[FAII_TIER_COUNT][FAII_CLASS_COUNT];
+	double share[FAII_CLASS_COUNT];
+	expected_work(c, st, &fl, keys, FAII_CATEGORY_COUNT, work);
+	class_shares(work, share);
+	cr_assert_gt(share[FAII_CLASS_MICRO], c->policy.class_share_max + 0.05,
+	             "the fleet must load micro past s_bar without prices: %.3f", share[0]);
+
+	double micro_before = share[FAII_CLASS_MICRO];
+	struct faii_class_price cp;
+	run_class_prices(c, st, &fl, keys, FAII_CATEGORY_COUNT, 300, &cp);
+	expected_work(c, st, &fl, keys, FAII_CATEGORY_COUNT, work);
+	class_shares(work, share);
+	fprintf(stderr,
+	        "simulated fleet: micro share %.4f without prices, %.4f with (price %.4f)\n",
+	        micro_before, share[FAII_CLASS_MICRO], cp.price[FAII_CLASS_MICRO]);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		cr_expect_leq(share[k], c->policy.class_share_max + CLASS_SHARE_TOL,
+		              "class %s: share %.4f, price %.4f", cls[k], share[k], cp.price[k]);
+		if (cp.price[k] > 1e-3)
+			cr_expect_geq(share[k], c->policy.class_share_max - CLASS_SHARE_TOL,
+			              "class %s pays %.4f below the cap (%.4f)", cls[k],
+			              cp.price[k], share[k]);
+	}
+	cr_expect_gt(cp.price[FAII_CLASS_MICRO], 0.0);
+	static struct faii_route_table t;
+	static struct faii_route_explain ex;
+	for (unsigned k = 0; k < FAII_CATEGORY_COUNT; k++) {
+		solve(c, st, &fl, &keys[k], &t, &ex);
+		check_table(c, st, &fl, &keys[k], &t, &ex);
+		assert_optimal(c, &keys[k], &t, "priced");
+	}
+	free(st);
+	faii_config_free(c);
+}
+
+/* The dual step by hand: smoothing, the sign of the step, the clamps. */
+Test(class_share, price_update_rule)
+{
+	struct faii_class_price cp;
+	memset(&cp, 0, sizeof(cp));
+	const double work[FAII_CLASS_COUNT] = {6, 1, 1, 1, 1};
+	faii_class_price_update(&cp, work, 0.4);
+	cr_expect_float_eq(cp.share[0], 0.6, 1e-12); /* the first measure is taken whole */
+	cr_expect_float_eq(cp.price[0], FAII_CLASS_PRICE_STEP * 0.2, 1e-12);
+	for (unsigned k = 1; k < FAII_CLASS_COUNT; k++)
+		cr_expect_eq(cp.price[k], 0.0, "below the cap: never negative");
+	const double even[FAII_CLASS_COUNT] = {1, 1, 1, 1, 1};
+	faii_class_price_update(&cp, even, 0.4);
+	double s = (1 - FAII_CLASS_SHARE_EWMA) * 0.6 + FAII_CLASS_SHARE_EWMA * 0.2;
+	cr_expect_float_eq(cp.share[0], s, 1e-12);
+	cr_expect_float_eq(cp.price[0], FAII_CLASS_PRICE_STEP * (0.2 + s - 0.4), 1e-12);
+	const double none[FAII_CLASS_COUNT] = {0};
+	struct faii_class_price before = cp;
+	faii_class_price_update(&cp, none, 0.4); /* nothing measured: no step */
+	cr_expect_eq(memcmp(&before, &cp, sizeof(cp)), 0);
+	const double all[FAII_CLASS_COUNT] = {1, 0, 0, 0, 0};
+	for (unsigned r = 0; r < 10000; r++)
+		faii_class_price_update(&cp, all, 0.4);
+	cr_expect_eq(cp.price[0], FAII_CLASS_PRICE_MAX);
+	cr_expect_eq(cp.updates, 10002u);
+}
+
+/*
+ * The demonstration fleet, every key at the same demand: without prices
+ * the classes' shares of verified work, with prices after 200 steps (20 s
+ * of control at 10 Hz), each under s_bar within the tolerance; the shares
+ * per class and tier are printed (docs/routing.md quotes them).
+ */
+Test(class_share, demo_fleet)
+{
+	static const char *const cls[FAII_CLASS_COUNT] = {"micro", "S", "M", "L", "XL"};
+	struct faii_route_node_state *st;
+	struct faii_route_fleet fl;
+	struct faii_config *c = demo_with_state(&st, &fl);
+	static struct faii_route_key keys[FAII_ROUTE_KEYS_MAX];
+	unsigned nkeys = all_keys(c, 10, keys, FAII_ROUTE_KEYS_MAX);
+	static double work[FAII_TIER_COUNT][FAII_CLASS_COUNT];
+	double before[FAII_CLASS_COUNT], after[FAII_CLASS_COUNT];
+	expected_work(c, st, &fl, keys, nkeys, work);
+	class_shares(work, before);
+	struct faii_class_price cp;
+	run_class_prices(c, st, &fl, keys, nkeys, 200, &cp);
+	expected_work(c, st, &fl, keys, nkeys, work);
+	class_shares(work, after);
+	fprintf(stderr, "demo fleet, class shares of verified work (s_bar %.2f):\n",
+	        c->policy.class_share_max);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		fprintf(stderr,
+		        "  %-5s no prices %.3f, with prices %.3f (price %.3f); by tier:", cls[k],
+		        before[k], after[k], cp.price[k]);
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+			double tot = 0;
+			for (unsigned j = 0; j < FAII_CLASS_COUNT; j++)
+				tot += work[t][j];
+			fprintf(stderr, " %.3f", tot > 0 ? work[t][k] / tot : 0.0);
+		}
+		fprintf(stderr, "\n");
+		cr_expect_leq(after[k], c->policy.class_share_max + CLASS_SHARE_TOL,
+		              "class %s: %.4f", cls[k], after[k]);
+	}
+	free(st);
+	faii_config_free(c);
 }
 
 /* No node of a CH-only table is outside Switzerland. */
