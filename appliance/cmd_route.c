@@ -18,8 +18,8 @@
 
 json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
-	static const char *const known[] = {"region",    "category",       "class",
-	                                    "budget_us", "min_reputation", NULL};
+	static const char *const known[] = {"region",         "category", "class", "budget_us",
+	                                    "min_reputation", "family",   NULL};
 	if (!cmd_args_known(args, known, err))
 		return NULL;
 	struct faii_appliance_dp *a = c->app;
@@ -36,6 +36,16 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 	if (json_object_get(args, "min_reputation") &&
 	    !cmd_arg_uint(args, "min_reputation", FAII_REPUTATION_MILLI_MAX, &min_rep, err))
 		return NULL;
+	/* A task's copies go to nodes of its own address family (docs/routing.md 4). */
+	uint8_t family = FAII_ADDR_IPV4;
+	json_t *fam = json_object_get(args, "family");
+	if (fam != NULL) {
+		const char *f = json_string_value(fam);
+		if (f == NULL || (strcmp(f, "ipv4") != 0 && strcmp(f, "ipv6") != 0))
+			return faii_ctl_fail(err, "invalid_argument",
+			                     "family: expected \"ipv4\" or \"ipv6\"");
+		family = strcmp(f, "ipv6") == 0 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4;
+	}
 
 	/* Why each node is in or out: the solver's view now. */
 	static struct faii_route_table solved;
@@ -82,11 +92,14 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 	json_t *cands = json_array();
 	int best = -1;
 	double feasible_share = 0;
+	const struct faii_route_dp_family *tf = t ? &t->family[FAII_ROUTE_FAMILY(family)] : NULL;
 	for (unsigned k = 0; t && k < t->count; k++) {
 		const struct faii_route_cand *cd = &t->cand[k];
 		const struct faii_node_live *lv = &a->reg.live[cd->node];
 		const char *why = NULL;
-		if (atomic_load(&lv->status) != FAII_NODE_ACTIVE)
+		if (cd->addr_family != family)
+			why = "other_address_family";
+		else if (atomic_load(&lv->status) != FAII_NODE_ACTIVE)
 			why = "not_active";
 		else if (atomic_load(&lv->reputation_milli) < min_rep)
 			why = "reputation_below_minimum";
@@ -95,14 +108,16 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 		else if (atomic_load(&lv->outstanding) >= atomic_load(&lv->limit))
 			why = "at_load_limit";
 		if (why == NULL) {
-			feasible_share += t->share[k];
-			if (best < 0 || t->share[k] > t->share[best])
+			feasible_share += tf->share[k];
+			if (best < 0 || tf->share[k] > tf->share[best])
 				best = (int)k;
 		}
-		json_t *o = json_pack("{s:I, s:f, s:f, s:I, s:I, s:I, s:s}", "node",
-		                      (json_int_t)cd->node_id, "share", (double)t->share[k],
-		                      "value", (double)ex.value[cd->node], "latency_us",
-		                      (json_int_t)cd->latency_us, "outstanding",
+		json_t *o = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:s}", "node",
+		                      (json_int_t)cd->node_id, "share", (double)tf->share[k],
+		                      "key_share", (double)t->share[k], "set3_inclusion",
+		                      (double)tf->incl[0][k], "set7_inclusion",
+		                      (double)tf->incl[1][k], "value", (double)ex.value[cd->node],
+		                      "latency_us", (json_int_t)cd->latency_us, "outstanding",
 		                      (json_int_t)atomic_load(&lv->outstanding), "limit",
 		                      (json_int_t)atomic_load(&lv->limit), "operator",
 		                      cfg->operators[cd->operator_idx]);
@@ -113,10 +128,10 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 	json_t *pick =
 	        best >= 0 ? json_pack("{s:I, s:f}", "node", (json_int_t)t->cand[best].node_id,
 	                              "probability",
-	                              feasible_share > 0 ? t->share[best] / feasible_share : 0.0)
+	                              feasible_share > 0 ? tf->share[best] / feasible_share : 0.0)
 	                  : json_null();
 	json_t *flags = json_array();
-	uint16_t fl = t ? t->flags : FAII_ROUTE_F_EMPTY;
+	uint16_t fl = tf ? tf->flags : FAII_ROUTE_F_EMPTY;
 	if (fl & FAII_ROUTE_F_EMPTY)
 		json_array_append_new(flags, json_string("empty"));
 	if (fl & FAII_ROUTE_F_CAPS_RELAXED)
@@ -125,9 +140,14 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 		json_array_append_new(flags, json_string("fewer_operators_than_required"));
 	if (fl & FAII_ROUTE_F_EDGE_SHORT)
 		json_array_append_new(flags, json_string("edge_reserve_short"));
-	return json_pack("{s:{s:i, s:s, s:s}, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I}", "key",
-	                 "region", region, "category", faii_category_name(cat), "class",
-	                 faii_config_residency_class(cfg, cls)->name, "nodes",
+	if (fl & FAII_ROUTE_F_SET3_CAPS_RELAXED)
+		json_array_append_new(flags, json_string("session_set_operator_cap_relaxed"));
+	if (fl & FAII_ROUTE_F_SET7_CAPS_RELAXED)
+		json_array_append_new(flags, json_string("strong_set_operator_cap_relaxed"));
+	return json_pack("{s:{s:i, s:s, s:s, s:s}, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I}",
+	                 "key", "region", region, "category", faii_category_name(cat), "class",
+	                 faii_config_residency_class(cfg, cls)->name, "family",
+	                 family == FAII_ADDR_IPV6 ? "ipv6" : "ipv4", "nodes",
 	                 (json_int_t)ex.node_count, "feasible", (json_int_t)ex.feasible,
 	                 "operators", (json_int_t)ex.operators, "excluded_by_reason", reasons,
 	                 "excluded", excluded, "candidates", cands, "would_pick", pick, "flags",

@@ -488,33 +488,39 @@ static void enforce_caps(struct qp *p)
 
 /* ---- alias table (Vose) --------------------------------------------------------- */
 
-static void build_alias(struct faii_route_table *t)
+void faii_route_alias_build(const float *share, unsigned n, uint32_t *prob, uint16_t *alias)
 {
-	unsigned n = t->count, small[FAII_ROUTE_CANDIDATES_MAX], large[FAII_ROUTE_CANDIDATES_MAX];
+	FAII_ASSERT(n <= FAII_ROUTE_CANDIDATES_MAX);
+	unsigned small[FAII_ROUTE_CANDIDATES_MAX], large[FAII_ROUTE_CANDIDATES_MAX];
 	unsigned ns = 0, nl = 0;
 	double scaled[FAII_ROUTE_CANDIDATES_MAX];
 	for (unsigned i = 0; i < n; i++) {
-		scaled[i] = (double)t->share[i] * n;
-		t->alias[i] = (uint16_t)i;
+		scaled[i] = (double)share[i] * n;
+		alias[i] = (uint16_t)i;
 		if (scaled[i] < 1.0)
 			small[ns++] = i;
 		else
 			large[nl++] = i;
 	}
 	while (ns > 0 && nl > 0) {
-		unsigned s = small[--ns], l = large[--nl];
-		t->prob[s] = (uint32_t)(scaled[s] * FAII_ROUTE_PROB_ONE);
-		t->alias[s] = (uint16_t)l;
-		scaled[l] -= 1.0 - scaled[s];
+		unsigned sm = small[--ns], l = large[--nl];
+		prob[sm] = (uint32_t)(scaled[sm] * FAII_ROUTE_PROB_ONE);
+		alias[sm] = (uint16_t)l;
+		scaled[l] -= 1.0 - scaled[sm];
 		if (scaled[l] < 1.0)
 			small[ns++] = l;
 		else
 			large[nl++] = l;
 	}
 	while (nl > 0)
-		t->prob[large[--nl]] = FAII_ROUTE_PROB_ONE;
+		prob[large[--nl]] = FAII_ROUTE_PROB_ONE;
 	while (ns > 0) /* rounding leftovers: keep themselves */
-		t->prob[small[--ns]] = FAII_ROUTE_PROB_ONE;
+		prob[small[--ns]] = FAII_ROUTE_PROB_ONE;
+}
+
+static void build_alias(struct faii_route_table *t)
+{
+	faii_route_alias_build(t->share, t->count, t->prob, t->alias);
 }
 
 /* Postconditions of a solved table: a distribution over its candidates that
@@ -532,6 +538,123 @@ static void check_solution(const struct faii_route_table *t, const struct qp *p)
 	FAII_ASSERT_MSG(fabs(sum - 1.0) < 1e-6, "shares sum to %.9f", sum);
 	FAII_ASSERT_MSG(max_operator_share(p) <= p->beta + 1e-6, "operator share %g above cap %g",
 	                max_operator_share(p), p->beta);
+}
+
+/* ---- replica sets ------------------------------------------------------------------ */
+
+/*
+ * Proportional capping: out_i = min(cap_i, c w_i) over the items with
+ * w_i > 0, c such that the outs sum to total; what they cannot hold goes
+ * to the zero-weight items in proportion to their caps. Each round fixes
+ * at least one more item at its cap (c only grows as items are fixed), so
+ * at most m + 1 rounds per phase. Returns what could not be placed.
+ */
+static double proportional_fill(const double *w, const double *cap, unsigned m, double total,
+                                double *out)
+{
+	bool fixed[FAII_ROUTE_CANDIDATES_MAX] = {false};
+	FAII_ASSERT(m <= FAII_ROUTE_CANDIDATES_MAX && total >= 0);
+	for (unsigned i = 0; i < m; i++)
+		out[i] = 0;
+	for (int phase = 0; phase < 2 && total > 1e-12; phase++) {
+		for (unsigned round = 0; round <= m; round++) {
+			double weight = 0;
+			for (unsigned i = 0; i < m; i++) {
+				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
+				weight += fixed[i] ? 0 : wi;
+			}
+			if (!(weight > 0))
+				break;
+			double c = total / weight;
+			bool any = false;
+			for (unsigned i = 0; i < m; i++) {
+				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
+				if (!fixed[i] && wi > 0 && c * wi >= cap[i]) {
+					out[i] = cap[i];
+					fixed[i] = any = true;
+					total -= cap[i];
+				}
+			}
+			if (any)
+				continue;
+			for (unsigned i = 0; i < m; i++) {
+				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
+				if (!fixed[i] && wi > 0) {
+					out[i] = c * wi;
+					fixed[i] = true;
+				}
+			}
+			total = 0;
+			break;
+		}
+	}
+	return total > 1e-12 ? total : 0;
+}
+
+unsigned faii_route_inclusion(const struct faii_config *cfg, const struct faii_route_table *t,
+                              unsigned family, unsigned n, float incl[FAII_ROUTE_CANDIDATES_MAX],
+                              bool *relaxed)
+{
+	*relaxed = false;
+	FAII_ASSERT(family < FAII_ROUTE_FAMILIES && n >= 1 && n <= FAII_REPLICAS_MAX);
+	unsigned op_of[FAII_ROUTE_CANDIDATES_MAX], ops = 0, members = 0;
+	uint16_t op_id[FAII_ROUTE_CANDIDATES_MAX];
+	double mass[FAII_ROUTE_CANDIDATES_MAX] = {0}, nodes[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	double positive[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	for (unsigned k = 0; k < t->count; k++) {
+		incl[k] = 0;
+		if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) != family)
+			continue;
+		uint16_t op = cfg->nodes[t->node[k]].operator_idx;
+		unsigned o = 0;
+		while (o < ops && op_id[o] != op)
+			o++;
+		if (o == ops)
+			op_id[ops++] = op;
+		op_of[k] = o;
+		mass[o] += n * (double)t->family_share[family][k];
+		nodes[o] += 1.0;
+		positive[o] += t->family_share[family][k] > 0;
+		members++;
+	}
+	if (members < n)
+		return 0; /* no set of n distinct nodes: the dataplane refuses */
+	/* Operators first: each at most n beta copies and one per node, on
+	 * nodes with a share if they suffice, else on any of the family's. */
+	double cap[FAII_ROUTE_CANDIDATES_MAX] = {0}, total[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	double beta_copies = n * (double)t->family_beta[family];
+	for (unsigned o = 0; o < ops; o++)
+		cap[o] = positive[o] < beta_copies ? positive[o] : beta_copies;
+	if (proportional_fill(mass, cap, ops, n, total) > 0) {
+		for (unsigned o = 0; o < ops; o++)
+			cap[o] = nodes[o] < beta_copies ? nodes[o] : beta_copies;
+		if (proportional_fill(mass, cap, ops, n, total) > 0) { /* caps cannot all hold */
+			*relaxed = true;
+			FAII_ASSERT(proportional_fill(mass, nodes, ops, n, total) == 0);
+		}
+	}
+	/* Then each operator's nodes: at most one copy each. */
+	double top = 0;
+	for (unsigned o = 0; o < ops; o++) {
+		double w[FAII_ROUTE_CANDIDATES_MAX], one[FAII_ROUTE_CANDIDATES_MAX],
+		        out[FAII_ROUTE_CANDIDATES_MAX];
+		unsigned idx[FAII_ROUTE_CANDIDATES_MAX], m = 0;
+		for (unsigned k = 0; k < t->count; k++) {
+			if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) == family &&
+			    op_of[k] == o) {
+				idx[m] = k;
+				w[m] = t->family_share[family][k];
+				one[m++] = 1.0;
+			}
+		}
+		FAII_ASSERT(proportional_fill(w, one, m, total[o], out) == 0);
+		for (unsigned j = 0; j < m; j++)
+			incl[idx[j]] = (float)out[j];
+		top = total[o] > top ? total[o] : top;
+	}
+	unsigned most = (unsigned)ceil(top - 1e-6);
+	FAII_ASSERT(most >= 1 && most <= n);
+	return most;
 }
 
 /* ---- one key ------------------------------------------------------------------------ */
@@ -666,6 +789,97 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 	p->beta = tp->operator_cap;
 }
 
+/*
+ * Candidates grouped by operator (then by slot): a replica set drawn by
+ * systematic sampling over this order spreads over operators as evenly as
+ * its inclusion probabilities allow (faii_route_inclusion).
+ */
+static void order_by_operator(const struct faii_config *cfg, uint32_t *chosen, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		uint32_t x = chosen[i];
+		uint16_t op = cfg->nodes[x].operator_idx;
+		unsigned j = i;
+		while (j > 0 &&
+		       (cfg->nodes[chosen[j - 1]].operator_idx > op ||
+		        (cfg->nodes[chosen[j - 1]].operator_idx == op && chosen[j - 1] > x))) {
+			chosen[j] = chosen[j - 1];
+			j--;
+		}
+		chosen[j] = x;
+	}
+}
+
+/*
+ * The shares of t's candidates (sections 3 and 3a of docs/routing.md):
+ * fills share, beta, flags and the alias table. Returns the operators.
+ */
+static unsigned solve_candidates(const struct faii_config *cfg, const struct faii_route_key *key,
+                                 struct faii_route_table *t)
+{
+	const struct faii_tier_policy *tp =
+	        &cfg->policy.tier[faii_category_tier(key->category) - 1];
+	if (t->count == 0) {
+		t->flags |= FAII_ROUTE_F_EMPTY;
+		return 0;
+	}
+	struct qp p;
+	setup_qp(cfg, key, t, &p);
+	if (p.ops * p.beta < 1.0) {
+		p.beta = 1.0 / p.ops; /* caps cannot all hold: the best possible spread */
+		t->flags |= FAII_ROUTE_F_CAPS_RELAXED;
+	}
+	if (p.ops < tp->operators_min)
+		t->flags |= FAII_ROUTE_F_FEW_OPERATORS;
+	bool edge_ok = solve_with_edge_reserve(&p, tp->edge_reserve);
+	ensure_dispersion(&p, tp->operators_min);
+	if (!edge_ok || !restore_edge_reserve(&p, tp->edge_reserve))
+		t->flags |= FAII_ROUTE_F_EDGE_SHORT;
+	enforce_caps(&p);
+	for (unsigned k = 0; k < t->count; k++)
+		t->share[k] = (float)p.phi[k];
+	t->beta = (float)p.beta;
+	build_alias(t);
+	check_solution(t, &p);
+	return p.ops;
+}
+
+/*
+ * The same per address family: a task is served only by nodes of its own
+ * family, so the caps must hold among them. A family holding every
+ * candidate takes the key's solution as it is.
+ */
+static void solve_families(const struct faii_config *cfg, const struct faii_route_key *key,
+                           struct faii_route_table *t)
+{
+	static _Thread_local struct faii_route_table sub;
+	for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++) {
+		unsigned map[FAII_ROUTE_CANDIDATES_MAX], n = 0;
+		memset(&sub, 0, offsetof(struct faii_route_table, node));
+		for (unsigned k = 0; k < t->count; k++) {
+			if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) != f)
+				continue;
+			map[n] = k;
+			sub.node[n] = t->node[k];
+			sub.value[n] = t->value[k];
+			sub.class_price[n] = t->class_price[k];
+			n++;
+		}
+		sub.count = (uint16_t)n;
+		if (n == t->count) {
+			memcpy(t->family_share[f], t->share, sizeof(t->share));
+			t->family_beta[f] = t->beta;
+			t->family_flags[f] = t->flags;
+			continue;
+		}
+		solve_candidates(cfg, key, &sub);
+		t->family_beta[f] = sub.beta;
+		t->family_flags[f] = sub.flags;
+		for (unsigned j = 0; j < n; j++)
+			t->family_share[f][map[j]] = sub.share[j];
+	}
+}
+
 int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node_state *state,
                      const struct faii_route_fleet *fleet, const struct faii_route_key *key,
                      struct faii_route_table *t, struct faii_route_explain *explain)
@@ -675,9 +889,6 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 	int slot = region_slot(cfg, key->region);
 	if (rc == NULL || slot < 0 || faii_category_tier(key->category) == 0)
 		return -EINVAL;
-	unsigned tier = faii_category_tier(key->category);
-	const struct faii_tier_policy *tp = &cfg->policy.tier[tier - 1];
-
 	static _Thread_local uint8_t ex[FAII_CFG_NODES_MAX];
 	static _Thread_local float value[FAII_CFG_NODES_MAX];
 	uint32_t feasible = 0;
@@ -697,6 +908,7 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 	t->residency_class = key->residency_class;
 	uint32_t chosen[FAII_ROUTE_CANDIDATES_MAX];
 	t->count = (uint16_t)select_candidates(value, ex, cfg->node_count, chosen);
+	order_by_operator(cfg, chosen, t->count);
 	for (unsigned k = 0; k < t->count; k++) {
 		t->node[k] = chosen[k];
 		t->value[k] = value[chosen[k]];
@@ -706,32 +918,11 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 		double lat = state[chosen[k]].latency_us[slot];
 		t->latency_us[k] = (uint32_t)(lat < UINT32_MAX ? lat : UINT32_MAX);
 	}
-	if (t->count == 0) {
-		t->flags |= FAII_ROUTE_F_EMPTY;
-	} else {
-		struct qp p;
-		setup_qp(cfg, key, t, &p);
-		if (p.ops * p.beta < 1.0) {
-			p.beta = 1.0 / p.ops; /* caps cannot all hold: the best possible spread */
-			t->flags |= FAII_ROUTE_F_CAPS_RELAXED;
-		}
-		if (p.ops < tp->operators_min)
-			t->flags |= FAII_ROUTE_F_FEW_OPERATORS;
-		bool edge_ok = solve_with_edge_reserve(&p, tp->edge_reserve);
-		ensure_dispersion(&p, tp->operators_min);
-		if (!edge_ok || !restore_edge_reserve(&p, tp->edge_reserve))
-			t->flags |= FAII_ROUTE_F_EDGE_SHORT;
-		enforce_caps(&p);
-		for (unsigned k = 0; k < t->count; k++)
-			t->share[k] = (float)p.phi[k];
-		build_alias(t);
-		check_solution(t, &p);
-		if (explain)
-			explain->operators = p.ops;
-	}
+	unsigned ops = solve_candidates(cfg, key, t);
+	solve_families(cfg, key, t);
+	if (explain)
+		explain->operators = ops;
 	if (explain) {
-		if (t->count == 0)
-			explain->operators = 0; /* not left from the previous key */
 		explain->node_count = cfg->node_count;
 		explain->feasible = feasible;
 		memcpy(explain->exclusion, ex, cfg->node_count);

@@ -22,6 +22,7 @@
 #include <rte_ring_elem.h>
 
 #include "dataplane.h"
+#include "pick.h"
 #include "residency_bpf.h"
 #include "faii/frame.h"
 #include "faii/assert.h"
@@ -61,16 +62,6 @@ struct faii_dispatch {
 _Static_assert(sizeof(struct faii_dispatch) == 256, "four cache lines per record");
 
 /* ---- small helpers ----------------------------------------------------------------- */
-
-static inline uint64_t rng_next(struct faii_worker *w)
-{
-	uint64_t s1 = w->rng[0];
-	const uint64_t s0 = w->rng[1];
-	w->rng[0] = s0;
-	s1 ^= s1 << 23;
-	w->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-	return w->rng[1] + s0;
-}
 
 /* Refills the nonce pool: a fresh ChaCha20 keystream block run, its 64-bit
  * nonce the refill count, so that no keystream is ever produced twice. */
@@ -205,18 +196,6 @@ struct frame_info {
 	bool ipv6, vlan;
 	uint16_t vlan_tci;
 	uint16_t msg_offset, msg_len;
-};
-
-struct task_need {
-	uint32_t budget_us;
-	uint16_t min_reputation;
-	uint8_t family;
-	/* Candidates of this table already chosen or refused for the task
-	 * (bit k: cand[k]; a table has at most 64), and the registry slots the
-	 * task already used (a re-dispatch avoids them; at most 7). */
-	uint64_t excluded_cands;
-	const uint32_t *exclude;
-	unsigned exclude_count;
 };
 
 /* The folded (not complemented) ones'-complement sum of even-length bytes. */

@@ -54,6 +54,10 @@ enum {
 	FAII_ROUTE_F_CAPS_RELAXED = 1u << 1,  /* fewer than 1/beta operators: cap raised */
 	FAII_ROUTE_F_FEW_OPERATORS = 1u << 2, /* fewer than d_t operators feasible */
 	FAII_ROUTE_F_EDGE_SHORT = 1u << 3,    /* micro+S cannot reach alpha_t */
+	/* A replica set of 3 (7) distinct nodes of the family cannot keep every
+	 * operator within 3 (7) beta: too few nodes per operator. */
+	FAII_ROUTE_F_SET3_CAPS_RELAXED = 1u << 4,
+	FAII_ROUTE_F_SET7_CAPS_RELAXED = 1u << 5,
 };
 
 /* Live state of a node that routing reads (the registry's view). */
@@ -155,8 +159,14 @@ struct faii_route_table {
 	uint32_t prob[FAII_ROUTE_CANDIDATES_MAX];       /* alias method: keep i with prob */
 	uint16_t alias[FAII_ROUTE_CANDIDATES_MAX];      /*   else take alias[i] */
 	float share[FAII_ROUTE_CANDIDATES_MAX];         /* phi_i, sums to 1 */
-	float value[FAII_ROUTE_CANDIDATES_MAX];         /* a_i, the preference */
-	float class_price[FAII_ROUTE_CANDIDATES_MAX];   /* pi of its class, charged on a_i (33) */
+	/* The same solved among the candidates of one address family
+	 * (FAII_ROUTE_FAMILY()), with the cap and flags of that solve. */
+	float family_share[FAII_ROUTE_FAMILIES][FAII_ROUTE_CANDIDATES_MAX];
+	float family_beta[FAII_ROUTE_FAMILIES];
+	uint16_t family_flags[FAII_ROUTE_FAMILIES];
+	float beta; /* the operator cap the solve settled on (raised: CAPS_RELAXED) */
+	float value[FAII_ROUTE_CANDIDATES_MAX];       /* a_i, the preference */
+	float class_price[FAII_ROUTE_CANDIDATES_MAX]; /* pi of its class, charged on a_i (33) */
 };
 
 /* What the solver saw for a key: per node, exclusion or candidate. */
@@ -187,6 +197,25 @@ struct faii_route_key {
 int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node_state *state,
                      const struct faii_route_fleet *fleet, const struct faii_route_key *key,
                      struct faii_route_table *table, struct faii_route_explain *explain);
+
+/*
+ * Replica sets (n = 3 or 7) of a family of t: each candidate's inclusion
+ * probability, so that a set drawn by systematic sampling over candidates
+ * in table order (grouped by operator) gives it share of the copies: n phi
+ * capped at 1 (a node takes at most one copy of a task), the excess
+ * redistributed in proportion to share, first within operators up to their
+ * cap n beta, never to a zero-share node unless nothing else can take it.
+ * Returns the most copies of one operator per set (ceil of the largest
+ * operator total); 0 when the family has fewer than n candidates.
+ * *relaxed: the operators cannot all stay within n beta with n distinct
+ * nodes (then each is kept to its node count).
+ */
+unsigned faii_route_inclusion(const struct faii_config *cfg, const struct faii_route_table *t,
+                              unsigned family, unsigned n, float incl[FAII_ROUTE_CANDIDATES_MAX],
+                              bool *relaxed);
+
+/* Vose's alias table of share[0..n-1] (summing to 1). */
+void faii_route_alias_build(const float *share, unsigned n, uint32_t *prob, uint16_t *alias);
 
 /*
  * The candidate index a uniform 64-bit random number selects (alias method).

@@ -1100,8 +1100,9 @@ static const struct nspec *replica_fleet(void)
 }
 
 /* Sends one task and returns its copies by replica index, checking that they
- * go to distinct EU nodes, carry the replica flag and, where operators
- * allow, distinct operators. */
+ * go to distinct EU nodes, carry the replica flag and count against the
+ * operator cap (beta 0.25): at most ceil(n beta) copies per operator, so a
+ * set of 3 spans 3 operators and a set of 7 at least 4. */
 static uint64_t dispatch_replicated(const struct nspec *n, uint8_t consistency,
                                     struct faii_task *copies)
 {
@@ -1114,7 +1115,7 @@ static uint64_t dispatch_replicated(const struct nspec *n, uint8_t consistency,
 	cr_assert_eq(NO, want, "%u copies for %u replicas", NO, want);
 	uint32_t index_seen = 0, node_seen = 0;
 	const char *ops[FAII_REPLICAS_MAX];
-	unsigned op_count = 0;
+	unsigned op_count = 0, per_op[FAII_REPLICAS_MAX] = {0};
 	for (unsigned i = 0; i < want; i++) {
 		const struct out *o = &O[i];
 		cr_assert(is_task_copy_to(o, o->task.node_id));
@@ -1135,10 +1136,15 @@ static uint64_t dispatch_replicated(const struct nspec *n, uint8_t consistency,
 			k++;
 		if (k == op_count)
 			ops[op_count++] = n[nid - 1].op;
+		per_op[k]++;
 		copies[o->task.replica_index] = o->task;
 	}
-	unsigned expect_ops = want < 5 ? want : 5; /* five EU operators */
-	cr_assert_eq(op_count, expect_ops, "%u distinct operators in a set of %u", op_count, want);
+	unsigned most = (unsigned)ceil(want * 0.25);
+	for (unsigned k = 0; k < op_count; k++)
+		cr_assert_leq(per_op[k], most, "operator %s: %u copies of %u", ops[k], per_op[k],
+		              want);
+	cr_assert_geq(op_count, (want + most - 1) / most, "%u distinct operators in a set of %u",
+	              op_count, want);
 	NO = 0;
 	return id;
 }

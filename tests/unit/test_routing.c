@@ -24,7 +24,9 @@
 
 #include "faii/config.h"
 #include "faii/protocol.h"
+#include "faii/publish.h"
 #include "faii/routing.h"
+#include "pick.h"
 
 #ifndef FAII_SOURCE_ROOT
 #error "FAII_SOURCE_ROOT must name the repository root"
@@ -89,12 +91,13 @@ struct nspec {
 	const char *mix; /* YAML mapping */
 	double pue, etw, grid;
 	double sigma; /* service_rate; 0: not given (the capacity) */
+	bool v6;      /* an IPv6 address */
 };
 
 static struct nspec ns(const char *cls, const char *op, const char *country)
 {
 	struct nspec s = {cls, op,  country, 100.0, "all", 1.0, "{solar: 0.5, nonrenewable: 0.5}",
-	                  1.2, 1.0, 0.3,     0.0};
+	                  1.2, 1.0, 0.3,     0.0,   false};
 	return s;
 }
 
@@ -139,7 +142,7 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		        "    country: %s\n"
 		        "    region: %s\n"
 		        "    location: [%.2f, %.2f]\n"
-		        "    address: \"192.0.2.1:%u\"\n"
+		        "    address: \"%s:%u\"\n"
 		        "    capacity: %.17g\n"
 		        "%s"
 		        "    eligibility: [%s]\n"
@@ -150,8 +153,9 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		        "      energy_to_work: %.17g\n"
 		        "      grid_stress: %.17g\n"
 		        "    public_key: ",
-		        id, id, s->cls, s->op, 64512 + id, s->country, region, lat, lon, 1000 + id,
-		        s->capacity, sigma, s->elig, s->price, s->mix, s->pue, s->etw, s->grid);
+		        id, id, s->cls, s->op, 64512 + id, s->country, region, lat, lon,
+		        s->v6 ? "[2001:db8::1]" : "192.0.2.1", 1000 + id, s->capacity, sigma,
+		        s->elig, s->price, s->mix, s->pue, s->etw, s->grid);
 		for (int k = 0; k < 8; k++)
 			fprintf(f, "%08x", id);
 		fputc('\n', f);
@@ -2253,6 +2257,295 @@ Test(class_share, demo_fleet)
 		cr_expect_leq(after[k], c->policy.class_share_max + CLASS_SHARE_TOL,
 		              "class %s: %.4f", cls[k], after[k]);
 	}
+	free(st);
+	faii_config_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Caps in the realised copies: the published tables and the dataplane's    */
+/* own choice of nodes (dataplane/pick.c), replicas and families included.  */
+
+#define REALISED_TASKS 1000000u
+#define REALISED_MIXES 4u
+
+/* Per (key, family): tasks, refusals and copies per candidate. */
+struct realised {
+	uint64_t tasks, refused, total;
+	uint64_t copies[CMAX];
+};
+
+/* eventual, session, strong: fractions of the tasks. */
+static const double mixes[REALISED_MIXES][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {0.5, 0.3, 0.2}};
+
+/* Every key's published table, compiled as faiid publishes it. */
+static unsigned compile_keys(const struct faii_config *c, const struct faii_route_node_state *st,
+                             const struct faii_route_fleet *fl, const struct faii_route_key *keys,
+                             unsigned nkeys, struct faii_route_dp_table *tabs)
+{
+	static struct faii_route_table t;
+	for (unsigned k = 0; k < nkeys; k++) {
+		cr_assert_eq(faii_route_solve(c, st, fl, &keys[k], &t, NULL), 0);
+		faii_route_compile(c, &t, &tabs[k]);
+	}
+	return nkeys;
+}
+
+/*
+ * tasks tasks of the mix over the tables (key and family uniform among
+ * those the table serves), nodes idle and active: the choice the
+ * dataplane makes per TASK, counted per (table, family).
+ */
+static void simulate(const struct faii_config *c, const struct faii_route_dp_table *tabs,
+                     unsigned ntabs, const double *mix, unsigned tasks, uint64_t seed,
+                     struct realised (*out)[FAII_ROUTE_FAMILIES])
+{
+	struct faii_node_live *live = calloc(c->node_count, sizeof(*live));
+	cr_assert_not_null(live);
+	for (uint32_t i = 0; i < c->node_count; i++) {
+		atomic_init(&live[i].status, FAII_NODE_ACTIVE);
+		atomic_init(&live[i].limit, 1u << 30);
+		atomic_init(&live[i].reputation_milli, FAII_PERMILLE);
+	}
+	memset(out, 0, sizeof(*out) * ntabs);
+	uint64_t rng[2] = {seed, seed ^ 0x9E3779B97F4A7C15ull}, pick_rng[2] = {~seed, seed + 1};
+	for (unsigned n = 0; n < tasks; n++) {
+		unsigned k = urange(rng, ntabs);
+		const struct faii_route_dp_table *t = &tabs[k];
+		bool v4 = t->family[0].count > 0, v6 = t->family[1].count > 0;
+		if (!v4 && !v6)
+			continue;
+		unsigned f = v4 && v6 ? urange(rng, 2) : v6;
+		double u = urand(rng);
+		unsigned want = u < mix[0] ? 1 : u < mix[0] + mix[1] ? 3 : 7;
+		struct task_need need = {.budget_us = UINT32_MAX,
+		                         .family = f ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4};
+		uint16_t chosen[FAII_REPLICAS_MAX];
+		struct realised *r = &out[k][f];
+		r->tasks++;
+		unsigned got = faii_pick_set(live, t, &need, want, chosen, pick_rng);
+		if (got < want) {
+			r->refused++;
+			continue;
+		}
+		for (unsigned j = 0; j < got; j++) {
+			cr_assert_eq(t->cand[chosen[j]].addr_family, need.family);
+			r->copies[chosen[j]]++;
+		}
+		r->total += got;
+	}
+	free(live);
+}
+
+/* Operators among a family's candidates. */
+static unsigned ops_of(const struct faii_route_dp_table *t, unsigned f)
+{
+	bool seen[FAII_CFG_OPERATORS_MAX] = {false};
+	unsigned ops = 0;
+	for (unsigned k = 0; k < t->count; k++) {
+		if (FAII_ROUTE_FAMILY(t->cand[k].addr_family) == f &&
+		    !seen[t->cand[k].operator_idx]) {
+			seen[t->cand[k].operator_idx] = true;
+			ops++;
+		}
+	}
+	return ops;
+}
+
+/*
+ * The published inclusion probabilities by themselves (exactly, no draw):
+ * n in all, none above 1, operators within n beta, micro+S at least n alpha
+ * unless the family is flagged short, nothing to a zero-share candidate
+ * unless the family has fewer than n others.
+ */
+static void check_inclusion(const struct faii_config *c, const struct faii_route_dp_table *t,
+                            const char *what)
+{
+	static const unsigned sizes[FAII_REPLICA_LEVELS] = {3, 7};
+	const struct faii_tier_policy *tp = &c->policy.tier[faii_category_tier(t->category) - 1];
+	for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++) {
+		const struct faii_route_dp_family *fm = &t->family[f];
+		for (unsigned l = 0; l < FAII_REPLICA_LEVELS; l++) {
+			unsigned n = sizes[l];
+			if (fm->count < n) {
+				cr_assert_eq(fm->operator_copies_max[l], 0, "%s family %u", what,
+				             f);
+				continue;
+			}
+			double cap = n * (fm->flags & FAII_ROUTE_F_CAPS_RELAXED ? 1.0 / ops_of(t, f)
+			                                                        : tp->operator_cap);
+			/* Zero-share nodes only when those with a share cannot hold n. */
+			double pos[FAII_CFG_OPERATORS_MAX] = {0}, room_pos = 0;
+			for (unsigned k = 0; k < t->count; k++)
+				pos[t->cand[k].operator_idx] += fm->share[k] > 0;
+			for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+				room_pos += pos[o] < cap ? pos[o] : cap;
+			double sum = 0, edge = 0, op[FAII_CFG_OPERATORS_MAX] = {0};
+			for (unsigned k = 0; k < t->count; k++) {
+				double p = fm->incl[l][k];
+				cr_assert(p >= 0 && p <= 1 + 1e-6, "%s: incl %g", what, p);
+				cr_assert(p == 0 || room_pos < n - 1e-9 || fm->share[k] > 0,
+				          "%s family %u: zero-share candidate %u drawn with %g",
+				          what, f, k, p);
+				sum += p;
+				op[t->cand[k].operator_idx] += p;
+				edge += is_edge_class(t->cand[k].node_class) ? p : 0;
+			}
+			cr_assert_float_eq(sum, n, 1e-4, "%s family %u, n %u", what, f, n);
+			/* Feasible: enough nodes per operator for n distinct ones. */
+			double room = 0, nodes[FAII_CFG_OPERATORS_MAX] = {0};
+			for (unsigned k = 0; k < t->count; k++)
+				nodes[t->cand[k].operator_idx] +=
+				        FAII_ROUTE_FAMILY(t->cand[k].addr_family) == f;
+			for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+				room += nodes[o] < cap ? nodes[o] : cap;
+			unsigned flag = l == 0 ? FAII_ROUTE_F_SET3_CAPS_RELAXED
+			                       : FAII_ROUTE_F_SET7_CAPS_RELAXED;
+			cr_assert_eq(!!(fm->flags & flag), room < n - 1e-9,
+			             "%s family %u, n %u: flags %#x, room %.3f", what, f, n,
+			             fm->flags, room);
+			for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+				cr_assert_leq(op[o], (fm->flags & flag ? nodes[o] : cap) + 1e-4,
+				              "%s family %u, n %u: operator %u takes %.4f copies",
+				              what, f, n, o, op[o]);
+			if (tp->edge_reserve > 0 && !(fm->flags & FAII_ROUTE_F_EDGE_SHORT))
+				cr_assert_geq(edge, n * tp->edge_reserve - 1e-4,
+				              "%s family %u, n %u: micro+S %.4f copies", what, f, n,
+				              edge);
+		}
+	}
+}
+
+/* 5 standard deviations of a fraction p estimated from n draws, and a floor. */
+static double five_sigma(double p, double n)
+{
+	return 5.0 * sqrt((p > 0.01 ? p : 0.01) / (n > 1 ? n : 1)) + 1e-3;
+}
+
+/* The realised copies of one (table, family) against the caps and the
+ * published distribution, for the mix. */
+static void check_realised(const struct faii_config *c, const struct faii_route_dp_table *t,
+                           unsigned f, const struct realised *r, const double *mix,
+                           const char *what)
+{
+	const struct faii_tier_policy *tp = &c->policy.tier[faii_category_tier(t->category) - 1];
+	const struct faii_route_dp_family *fm = &t->family[f];
+	/* Sets larger than the family are refused (no_feasible_node). */
+	double w1 = mix[0], w3 = fm->count >= 3 ? mix[1] : 0, w7 = fm->count >= 7 ? mix[2] : 0;
+	if (w3 == mix[1] && w7 == mix[2])
+		cr_assert_eq(r->refused, 0, "%s family %u: %lu of %lu refused", what, f,
+		             (unsigned long)r->refused, (unsigned long)r->tasks);
+	if (r->total < 1000)
+		return;
+	double op[FAII_CFG_OPERATORS_MAX] = {0}, edge = 0, weight = w1 + 3 * w3 + 7 * w7;
+	bool serves[FAII_CFG_OPERATORS_MAX] = {false};
+	unsigned serving = 0;
+	for (unsigned k = 0; k < t->count; k++) {
+		double got = (double)r->copies[k] / (double)r->total;
+		double want =
+		        (w1 * fm->share[k] + w3 * fm->incl[0][k] + w7 * fm->incl[1][k]) / weight;
+		cr_assert_leq(fabs(got - want), five_sigma(want, (double)r->total),
+		              "%s family %u: candidate %u gets %.5f of the copies, published %.5f",
+		              what, f, k, got, want);
+		op[t->cand[k].operator_idx] += got;
+		edge += is_edge_class(t->cand[k].node_class) ? got : 0;
+		if (r->copies[k] > 0 && !serves[t->cand[k].operator_idx]) {
+			serves[t->cand[k].operator_idx] = true;
+			serving++;
+		}
+	}
+	unsigned relaxed_sets = (mix[1] > 0 ? FAII_ROUTE_F_SET3_CAPS_RELAXED : 0) |
+	                        (mix[2] > 0 ? FAII_ROUTE_F_SET7_CAPS_RELAXED : 0);
+	if (!(fm->flags & (FAII_ROUTE_F_CAPS_RELAXED | relaxed_sets))) {
+		for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+			cr_assert_leq(
+			        op[o],
+			        tp->operator_cap + five_sigma(tp->operator_cap, (double)r->tasks),
+			        "%s family %u: operator %u took %.4f of the copies (beta %.2f)",
+			        what, f, o, op[o], tp->operator_cap);
+	}
+	if (tp->edge_reserve > 0 && !(fm->flags & FAII_ROUTE_F_EDGE_SHORT))
+		cr_assert_geq(edge,
+		              tp->edge_reserve - five_sigma(tp->edge_reserve, (double)r->tasks),
+		              "%s family %u: micro+S took %.4f (alpha %.2f)", what, f, edge,
+		              tp->edge_reserve);
+	if (!(fm->flags & FAII_ROUTE_F_FEW_OPERATORS))
+		cr_assert_geq(serving, tp->operators_min, "%s family %u: %u operators served", what,
+		              f, serving);
+}
+
+/* Every mix over the keys: the inclusion probabilities, then 1 M tasks each. */
+static void realised_caps(const struct faii_config *c, const struct faii_route_node_state *st,
+                          const struct faii_route_key *keys, unsigned nkeys)
+{
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	struct faii_route_dp_table *tabs = aligned_alloc(64, nkeys * sizeof(*tabs));
+	struct realised(*out)[FAII_ROUTE_FAMILIES] = calloc(nkeys, sizeof(*out));
+	cr_assert(tabs != NULL && out != NULL);
+	compile_keys(c, st, &fl, keys, nkeys, tabs);
+	char what[96];
+	for (unsigned k = 0; k < nkeys; k++) {
+		snprintf(what, sizeof(what), "key (region %u, category %u, class %u)",
+		         keys[k].region, keys[k].category, keys[k].residency_class);
+		check_inclusion(c, &tabs[k], what);
+	}
+	for (unsigned m = 0; m < REALISED_MIXES; m++) {
+		simulate(c, tabs, nkeys, mixes[m], REALISED_TASKS, 0xCAFE0000u + m, out);
+		for (unsigned k = 0; k < nkeys; k++) {
+			snprintf(what, sizeof(what),
+			         "mix %u, key (region %u, category %u, class %u)", m,
+			         keys[k].region, keys[k].category, keys[k].residency_class);
+			for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++)
+				check_realised(c, &tabs[k], f, &out[k][f], mixes[m], what);
+		}
+	}
+	free(out);
+	free(tabs);
+}
+
+/*
+ * Five operators per family, op-a the cheapest: replica members chosen by
+ * diversity alone gave op-a 2 copies of every strong set (28.6 % against
+ * beta 0.25); IPv6 nodes of some operators only, so the families' caps
+ * must hold separately.
+ */
+Test(realised, caps_hold_for_replicas_and_families, .timeout = 600)
+{
+	struct nspec n[18] = {/* IPv4: five operators of two nodes. */
+	                      ns("XL", "op-a", "CH"), ns("L", "op-a", "CH"), ns("L", "op-b", "CH"),
+	                      ns("M", "op-b", "CH"), ns("M", "op-c", "CH"), ns("M", "op-c", "CH"),
+	                      ns("S", "op-d", "CH"), ns("micro", "op-d", "CH"),
+	                      ns("micro", "op-e", "CH"), ns("S", "op-e", "CH"),
+	                      /* IPv6: eight nodes of five operators, op-c among them. */
+	                      ns("M", "op-c", "CH"), ns("L", "op-f", "CH"), ns("M", "op-f", "CH"),
+	                      ns("S", "op-g", "CH"), ns("micro", "op-g", "CH"),
+	                      ns("M", "op-h", "CH"), ns("L", "op-h", "CH"),
+	                      ns("micro", "op-i", "CH")};
+	n[0].price = n[1].price = n[11].price = n[12].price = 0.85;
+	for (unsigned i = 10; i < 18; i++)
+		n[i].v6 = true;
+	struct faii_config *c = load_doc(NULL, n, 18);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_key keys[FAII_CATEGORY_COUNT];
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++)
+		keys[cat - 1] = mkkey(REG_ZURICH, cat, RC_ANY, 10);
+	realised_caps(c, st, keys, FAII_CATEGORY_COUNT);
+	free(st);
+	faii_config_free(c);
+}
+
+/* The demonstration fleet (24 IPv6 nodes): every key of Zurich. */
+Test(realised, demo_keys_of_zurich, .timeout = 600)
+{
+	struct faii_route_node_state *st;
+	struct faii_route_fleet fl;
+	struct faii_config *c = demo_with_state(&st, &fl);
+	static struct faii_route_key keys[FAII_CATEGORY_COUNT * FAII_RESIDENCY_CLASS_MAX];
+	unsigned n = 0;
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++)
+		for (uint32_t k = 0; k < c->residency_class_count; k++)
+			keys[n++] = mkkey(1, cat, (uint8_t)c->residency_classes[k].id, 10);
+	realised_caps(c, st, keys, n);
 	free(st);
 	faii_config_free(c);
 }
