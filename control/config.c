@@ -55,6 +55,7 @@
 #define TIER_FACTOR_MAX          1000.0
 #define CONGESTION_GAMMA_MAX     100.0
 #define RATE_TOKENS_PER_WORK_MAX 1e9 /* token_rate, availability_rate */
+#define ENERGY_PRICE_MAX         1e6 /* energy_price, tokens per kWh */
 
 struct loader {
 	yaml_document_t doc;
@@ -444,6 +445,8 @@ void faii_policy_defaults(struct faii_policy *p)
 	p->class_share_max = 0.4;
 	p->esg_slope = 0.5;
 	p->esg_multiplier_max = 1.25;
+	p->renewable_baseline = 0.5;
+	p->energy_price = 0.0;
 	p->slo_alpha = 1.0;
 	p->slo_multiplier_max = 1.2;
 	p->token_rate = 1.0;
@@ -646,6 +649,8 @@ static const struct field esg_multiplier_fields[] = {
         {"slope", parse_double, offsetof(struct faii_policy, esg_slope), 0, 1, F_MAX_OPEN, 0, NULL},
         {"max", parse_double, offsetof(struct faii_policy, esg_multiplier_max), 1, MULTIPLIER_MAX,
          0, 0, NULL},
+        {"baseline", parse_double, offsetof(struct faii_policy, renewable_baseline), 0, 1, 0, 0,
+         NULL},
 };
 static const struct schema esg_multiplier_schema = SCHEMA(esg_multiplier_fields);
 
@@ -697,6 +702,7 @@ static const struct field policy_fields[] = {
          F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
         {"esg_multiplier", parse_submap, 0, 0, 0, 0, 0, &esg_multiplier_schema},
         {"slo_multiplier", parse_submap, 0, 0, 0, 0, 0, &slo_multiplier_schema},
+        {"energy_price", parse_double, POLICY_OFF(energy_price), 0, ENERGY_PRICE_MAX, 0, 0, NULL},
         {"token_rate", parse_double, POLICY_OFF(token_rate), 0, RATE_TOKENS_PER_WORK_MAX,
          F_MIN_OPEN, 0, NULL},
         {"availability_rate", parse_double, POLICY_OFF(availability_rate), 0,

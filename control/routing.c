@@ -35,6 +35,7 @@
 #define RATIO_MIN       1e-12
 #define RATIO_MAX       1e12
 #define PREFERENCE_MAX  1e30
+#define PREFERENCE_MIN  1e-9 /* a feasible node's value: never 0, never negative */
 #define Q_MIN           1e-12
 #define Q_MAX           1e30
 #define LEVEL_STEPS_MAX 2200
@@ -99,15 +100,6 @@ double faii_route_node_esg(const struct faii_policy *p, const struct faii_route_
 {
 	return faii_esg_score(p, &n->esg, fleet->pue_mean,
 	                      faii_route_etw_ref(fleet, category, n->node_class));
-}
-
-double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean)
-{
-	/* g = tanh of the relative distance to the mean: increasing and bounded
-	 * (30), and scale-free, which keeps ESG / m(ESG) increasing for xi < 1. */
-	double rel = esg_mean > 0 ? (esg - esg_mean) / esg_mean : 0.0;
-	double m = 1.0 + p->esg_slope * tanh(rel);
-	return m < 1.0 ? 1.0 : m > p->esg_multiplier_max ? p->esg_multiplier_max : m;
 }
 
 bool faii_price_in_corridor(const struct faii_policy *p, double price, double price_mean)
@@ -679,35 +671,55 @@ check_node(const struct faii_config *cfg, const struct faii_route_node_state *st
 	return FAII_ROUTE_EX_NONE;
 }
 
-/*
- * Preference (SPEC 3.2): expected verified work per unit of share, weighted
- * by ESG relative to the fleet, per unit of the effective reward R = m p (47)
- * relative to the fleet's mean price.
- */
-static double preference(const struct faii_config *cfg, const struct faii_route_node_state *st,
-                         const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
-                         uint8_t category)
+void faii_route_terms(const struct faii_config *cfg, const struct faii_route_node_state *st,
+                      const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
+                      uint8_t category, struct faii_route_terms *out)
 {
+	FAII_ASSERT(category >= 1 && category <= FAII_CATEGORY_COUNT);
+	const struct faii_policy *p = &cfg->policy;
 	unsigned tier = faii_category_tier(category);
 	double etw_ref = faii_route_etw_ref(fleet, category, n->node_class);
 	double esg_mean = fleet->esg_mean[category - 1];
 	/* A stale attestation proves nothing: score the node as if it drew all
 	 * its power from the grid at its worst (no renewables, full grid
-	 * stress), which also puts its ESG multiplier at the floor. */
-	double esg =
+	 * stress), which also discounts its reward. */
+	out->esg =
 	        st->stale_attest
-	                ? cfg->policy.esg_weight[1] / ratio_to_mean(n->esg.pue, fleet->pue_mean) +
-	                          cfg->policy.esg_weight[2] /
-	                                  ratio_to_mean(n->esg.energy_to_work, etw_ref)
-	                : faii_esg_score(&cfg->policy, &n->esg, fleet->pue_mean, etw_ref);
-	double m = faii_esg_multiplier(&cfg->policy, esg, esg_mean);
-	double esg_rel = esg_mean > 0 && esg > 0 ? ratio_to_mean(esg, esg_mean)
-	                 : esg_mean > 0          ? 0.0
-	                                         : 1.0;
-	double v = st->slo_success[tier - 1] * esg_rel /
-	           (m * ratio_to_mean(n->price, fleet->price_mean));
-	/* Clamped into a float's range; NaN (none expected) to 0. */
-	return v > 0 ? (v < PREFERENCE_MAX ? v : PREFERENCE_MAX) : 0.0;
+	                ? p->esg_weight[1] / ratio_to_mean(n->esg.pue, fleet->pue_mean) +
+	                          p->esg_weight[2] / ratio_to_mean(n->esg.energy_to_work, etw_ref)
+	                : faii_esg_score(p, &n->esg, fleet->pue_mean, etw_ref);
+	out->esg_rel = esg_mean > 0 && out->esg > 0 ? ratio_to_mean(out->esg, esg_mean)
+	               : esg_mean > 0               ? 0.0
+	                                            : 1.0;
+	out->reward_mult = faii_mult_reward(out->esg, esg_mean);
+	out->reward = out->reward_mult * n->price;
+	/* Wh per task unit at the servers, times PUE: the site's energy. */
+	out->energy_kwh = n->esg.energy_to_work * n->esg.pue / 1000.0;
+	out->energy_cost = p->energy_price * out->energy_kwh;
+	/* Verified work net of energy (13), per unit of the posted price
+	 * relative to the fleet's: (s x p_bar - kappa_e e) / p. A node whose
+	 * energy costs more than its work is worth keeps the floor: a
+	 * candidate of last resort, never a negative value. */
+	double p_bar = fleet->price_mean > 0 ? fleet->price_mean : 1.0;
+	double v = (st->slo_success[tier - 1] * out->esg_rel - out->energy_cost / p_bar) /
+	           ratio_to_mean(n->price, p_bar);
+	out->value =
+	        v > PREFERENCE_MIN ? (v < PREFERENCE_MAX ? v : PREFERENCE_MAX) : PREFERENCE_MIN;
+	FAII_ASSERT(out->reward_mult >= 0 && out->reward_mult <= 1);
+}
+
+/*
+ * Preference (SPEC 3.2): expected verified work per unit of share, weighted
+ * by ESG relative to the category's mean (43), net of its energy (13), per
+ * unit of the posted price relative to the fleet's mean (46).
+ */
+static double preference(const struct faii_config *cfg, const struct faii_route_node_state *st,
+                         const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
+                         uint8_t category)
+{
+	struct faii_route_terms terms;
+	faii_route_terms(cfg, st, fleet, n, category, &terms);
+	return terms.value;
 }
 
 static int region_slot(const struct faii_config *cfg, uint16_t region)

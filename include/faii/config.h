@@ -56,6 +56,8 @@ struct faii_policy {
 	double class_share_max;                         /* s_bar (31),(33) */
 	double esg_slope;                               /* xi (30) */
 	double esg_multiplier_max;                      /* m_bar_ESG (30) */
+	double renewable_baseline;                      /* RE_bar (30), a renewable share */
+	double energy_price;                            /* kappa_e (13), tokens per kWh */
 	double slo_alpha;                               /* alpha_SLO (29) */
 	double slo_multiplier_max;                      /* m_bar_SLO (29) */
 	double token_rate;                              /* p, per unit of verified work */

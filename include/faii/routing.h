@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "faii/config.h"
+#include "faii/multipliers.h"
 #include "faii/protocol.h"
 
 /* Alias-table probabilities in units of 2^-32. */
@@ -129,8 +130,20 @@ double faii_route_etw_ref(const struct faii_route_fleet *fleet, uint8_t category
 /* The ESG score of node n for work of category (1..FAII_CATEGORY_COUNT). */
 double faii_route_node_esg(const struct faii_policy *p, const struct faii_route_fleet *fleet,
                            const struct faii_cfg_node *n, uint8_t category);
-/* The ESG multiplier (30): 1 + xi tanh((ESG - mean) / mean), clamped to [1, m_bar]. */
-double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean);
+
+/* The terms of a node's preference for one category (docs/routing.md 2). */
+struct faii_route_terms {
+	double esg;         /* ESG_i,k (41); renewables and grid at their worst if stale */
+	double esg_rel;     /* x_i = ESG_i,k / ESG_bar_k, (43)'s bias */
+	double reward_mult; /* m_i (47) in [0, 1]: faii_mult_reward() */
+	double reward;      /* R_i = m_i p_i (47), tokens per task unit */
+	double energy_kwh;  /* e_i: energy_to_work x PUE, kWh per task unit at the site */
+	double energy_cost; /* kappa_e e_i (13), tokens per task unit */
+	double value;       /* a_i = (s x - kappa_e e / p_bar) p_bar / p, floored */
+};
+void faii_route_terms(const struct faii_config *cfg, const struct faii_route_node_state *st,
+                      const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
+                      uint8_t category, struct faii_route_terms *out);
 /* Price corridor (46). */
 bool faii_price_in_corridor(const struct faii_policy *p, double price, double price_mean);
 /* SLO latency of a category's tier used to filter a key's table, us. */

@@ -223,6 +223,8 @@ static void expect_policy_eq(const struct faii_policy *a, const struct faii_poli
 	cr_expect_eq(a->class_share_max, b->class_share_max);
 	cr_expect_eq(a->esg_slope, b->esg_slope);
 	cr_expect_eq(a->esg_multiplier_max, b->esg_multiplier_max);
+	cr_expect_eq(a->renewable_baseline, b->renewable_baseline);
+	cr_expect_eq(a->energy_price, b->energy_price);
 	cr_expect_eq(a->slo_alpha, b->slo_alpha);
 	cr_expect_eq(a->slo_multiplier_max, b->slo_multiplier_max);
 	cr_expect_eq(a->token_rate, b->token_rate);
@@ -288,6 +290,8 @@ static void assert_spec_defaults(const struct faii_policy *p)
 	cr_expect_eq(p->class_share_max, 0.4);
 	cr_expect_eq(p->esg_slope, 0.5);
 	cr_expect_eq(p->esg_multiplier_max, 1.25);
+	cr_expect_eq(p->renewable_baseline, 0.5);
+	cr_expect_eq(p->energy_price, 0.0);
 	cr_expect_eq(p->slo_alpha, 1.0);
 	cr_expect_eq(p->slo_multiplier_max, 1.2);
 	cr_expect_eq(p->token_rate, 1.0);
@@ -1183,6 +1187,13 @@ Test(policy, ranges)
 	        {"policy:\n  esg_multiplier: {max: 0.99}\n", NAME
 	         ":2:25: policy.esg_multiplier.max: expected a number in [1, 10], found \"0.99\""},
 	        {"policy:\n  esg_multiplier: {slope: 0, max: 1}\n", LOADS},
+	        {"policy:\n  esg_multiplier: {baseline: 1.5}\n",
+	         NAME ":2:30: policy.esg_multiplier.baseline: expected a number in [0, 1], found "
+	              "\"1.5\""},
+	        {"policy:\n  energy_price: -1\n",
+	         NAME ":2:17: policy.energy_price: expected a number in [0, 1000000], found "
+	              "\"-1\""},
+	        {"policy:\n  energy_price: 0.25\n  esg_multiplier: {baseline: 0}\n", LOADS},
 	        {"policy:\n  slo_multiplier: {alpha: 0.5}\n",
 	         NAME ":2:27: policy.slo_multiplier.alpha: expected a number in [1, 100], found "
 	              "\"0.5\""},
@@ -1274,8 +1285,8 @@ Test(policy, keys)
 	        {"policy:\n  etaa: 0.5\n",
 	         NAME ":2:3: policy: unknown key \"etaa\", expected one of: esg_weights, "
 	              "source_weights, price_corridor, concentration_eta, class_share_max, "
-	              "esg_multiplier, slo_multiplier, token_rate, availability_rate, "
-	              "governance_step_max, tiers"},
+	              "esg_multiplier, slo_multiplier, energy_price, token_rate, "
+	              "availability_rate, governance_step_max, tiers"},
 	        {"policy:\n  tiers:\n    5: {factor: 5}\n",
 	         NAME ":3:5: policy.tiers: unknown key \"5\", expected one of: 1, 2, 3, 4"},
 	        {"policy:\n  tiers:\n    1: {factor: 1, beta: 0.25}\n",
@@ -1695,9 +1706,10 @@ Test(control, policy_foreach_lists_every_parameter)
 	faii_policy_defaults(&p);
 	unsigned n = 0;
 	faii_policy_foreach(&p, count_param, &n);
-	/* 4 ESG weights, 7 source weights, 2 corridor, eta, class share, 2 ESG
-	 * multiplier, 2 SLO multiplier, token, availability, step, 4 x 6 tier. */
-	cr_expect_eq(n, 4 + 7 + 2 + 1 + 1 + 2 + 2 + 1 + 1 + 1 + 24);
+	/* 4 ESG weights, 7 source weights, 2 corridor, eta, class share, 3 ESG
+	 * multiplier, 2 SLO multiplier, energy price, token, availability, step,
+	 * 4 x 6 tier. */
+	cr_expect_eq(n, 4 + 7 + 2 + 1 + 1 + 3 + 2 + 1 + 1 + 1 + 1 + 24);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -878,32 +878,46 @@ Test(esg, fleet_means_and_loaded_nodes)
 	faii_config_free(c);
 }
 
-Test(esg, multiplier_range)
+/*
+ * (30) for payouts on the certified renewable share against a baseline,
+ * g = tanh: in [1, m_bar], 1 at or below the baseline, increasing, by hand
+ * inside the clamp. The old multiplier took the composite ESG score
+ * against the fleet mean and was routing's m_i.
+ */
+Test(esg, payout_multiplier_on_renewables)
 {
-	struct faii_policy p;
-	faii_policy_defaults(&p);
-	const double mean = 0.8;
+	const double base = 0.5, xi = 0.5, cap = 1.25;
 	double prev = 1.0;
-	for (int k = -400; k <= 400; k++) {
-		double esg = mean + k * 0.01;
-		double m = faii_esg_multiplier(&p, esg, mean);
-		cr_assert(m >= 1.0 && m <= p.esg_multiplier_max, "m(%.2f) = %.6f", esg, m);
-		if (k <= 0)
-			cr_assert_eq(m, 1.0, "m(%.2f) = %.6f at or below the mean", esg, m);
-		cr_assert_geq(m, prev, "m decreasing at %.2f", esg);
+	for (int k = 0; k <= 100; k++) {
+		double re = k * 0.01;
+		double m = faii_mult_esg_payout(re, base, xi, cap);
+		cr_assert(m >= 1.0 && m <= cap, "m(%.2f) = %.6f", re, m);
+		if (re <= base)
+			cr_assert_eq(m, 1.0, "m(%.2f) = %.6f at or below the baseline", re, m);
+		cr_assert_geq(m, prev, "m decreasing at %.2f", re);
 		prev = m;
 	}
-	/* (30) inside the clamp, the cap far above. */
-	cr_expect_float_eq(faii_esg_multiplier(&p, mean + 0.1, mean), 1.0 + 0.5 * tanh(0.1 / mean),
-	                   1e-12);
-	cr_expect_eq(faii_esg_multiplier(&p, mean + 10.0, mean), 1.25);
-	p.esg_slope = 0.9, p.esg_multiplier_max = 1.5;
-	cr_expect_float_eq(faii_esg_multiplier(&p, mean + 0.2, mean), 1.0 + 0.9 * tanh(0.2 / mean),
-	                   1e-12);
-	cr_expect_eq(faii_esg_multiplier(&p, mean + 5.0, mean), 1.5);
-	cr_expect_eq(faii_esg_multiplier(&p, mean - 5.0, mean), 1.0);
-	p.esg_multiplier_max = 1.0; /* cap 1: never above */
-	cr_expect_eq(faii_esg_multiplier(&p, mean + 1.0, mean), 1.0);
+	cr_expect_float_eq(faii_mult_esg_payout(0.7, base, xi, cap), 1.0 + 0.5 * tanh(0.2), 1e-12);
+	cr_expect_float_eq(faii_mult_esg_payout(1.0, base, 0.9, 2.0), 1.0 + 0.9 * tanh(0.5), 1e-12);
+	cr_expect_eq(faii_mult_esg_payout(1.0, 0.0, 0.9, 1.5), 1.5);
+	cr_expect_eq(faii_mult_esg_payout(1.0, 0.0, 0.9, 1.0), 1.0); /* cap 1: never above */
+	cr_expect_eq(faii_mult_esg_payout(NAN, base, xi, cap), 1.0);
+	/* (47): routing's m_i in [0, 1], a discount below the mean only. */
+	cr_expect_eq(faii_mult_reward(2.0, 1.0), 1.0);
+	cr_expect_eq(faii_mult_reward(1.0, 1.0), 1.0);
+	cr_expect_float_eq(faii_mult_reward(0.6, 1.2), 0.5, 1e-12);
+	cr_expect_eq(faii_mult_reward(0.0, 1.0), 0.0);
+	cr_expect_eq(faii_mult_reward(-1.0, 1.0), 0.0);
+	cr_expect_eq(faii_mult_reward(0.5, 0.0), 1.0); /* no mean: no discount */
+	cr_expect_eq(faii_mult_reward(NAN, 1.0), 0.0);
+	/* (29) and (31), for settlement. */
+	cr_expect_float_eq(faii_mult_slo(0.99, 0.99, 1.0, 1.2), 1.0, 1e-12);
+	cr_expect_float_eq(faii_mult_slo(0.9, 0.99, 2.0, 1.2), pow(0.9 / 0.99, 2.0), 1e-12);
+	cr_expect_eq(faii_mult_slo(1.0, 0.5, 1.0, 1.2), 1.2);
+	cr_expect_eq(faii_mult_slo(0.0, 0.99, 1.0, 1.2), 0.0);
+	cr_expect_eq(faii_mult_div(0.3, 0.4, 0.5), 1.0);
+	cr_expect_float_eq(faii_mult_div(0.6, 0.4, 0.5), 0.9, 1e-12);
+	cr_expect_eq(faii_mult_div(5.0, 0.4, 0.9), 0.0);
 }
 
 /*
@@ -1291,14 +1305,64 @@ Test(feasibility, preference_value)
 		for (uint32_t i = 0; i < 4; i++) {
 			double esg = faii_route_node_esg(&c->policy, &fl, &c->nodes[i], cat);
 			double mean = fl.esg_mean[cat - 1];
-			double m = faii_esg_multiplier(&c->policy, esg, mean);
 			double a = st[i].slo_success[tier - 1] * (esg / mean) * fl.price_mean /
-			           (m * c->nodes[i].price);
+			           c->nodes[i].price;
 			cr_assert_float_eq(ex.value[i], a, 1e-6 * a,
 			                   "category %u node %u: %g vs %g", cat, i,
 			                   (double)ex.value[i], a);
 		}
 	}
+	free(st);
+	faii_config_free(c);
+}
+
+/*
+ * The energy term of (13): verified work net of kappa_e e_i, with e_i the
+ * site's energy per task unit (energy_to_work x PUE) and kappa_e the
+ * configured energy price. Two nodes of one operator whose ESG scores are
+ * equal (each alone in its class, so each earns the full energy-to-work
+ * term) but one uses ten times the energy: without an energy price they
+ * split the key evenly; at 100 tokens per kWh the frugal one carries more,
+ * and its value is (s x - kappa_e e / p_bar) p_bar / p by hand. Energy
+ * entered routing only through the ESG score before.
+ */
+Test(preference, energy_term)
+{
+	struct nspec n[2] = {ns("M", "op-a", "CH"), ns("XL", "op-a", "CH")};
+	n[0].etw = 0.5, n[1].etw = 5.0;
+	struct faii_config *c = load_doc("policy:\n  energy_price: 100\n", n, 2);
+	cr_assert_eq(c->policy.energy_price, 100.0);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	static struct faii_route_table t;
+	static struct faii_route_explain ex;
+	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_BATCH_INFERENCE, RC_ANY, 1);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct faii_route_terms tm;
+		faii_route_terms(c, &st[i], &fl, &c->nodes[i], key.category, &tm);
+		double e = c->nodes[i].esg.energy_to_work * 1.2 / 1000.0;
+		cr_expect_float_eq(tm.energy_kwh, e, 1e-15);
+		cr_expect_float_eq(tm.energy_cost, 100.0 * e, 1e-12);
+		cr_expect_float_eq(tm.esg_rel, 1.0, 1e-12);
+		cr_expect_float_eq(tm.value,
+		                   (0.99 - 100.0 * e / fl.price_mean) * fl.price_mean / 1.0, 1e-9);
+		cr_expect_eq(tm.reward_mult, 1.0);
+		cr_expect_eq(tm.reward, c->nodes[i].price);
+	}
+	solve(c, st, &fl, &key, &t, &ex);
+	check_table(c, st, &fl, &key, &t, &ex);
+	assert_optimal(c, &key, &t, "energy");
+	cr_expect_gt(share_of(&t, 0), share_of(&t, 1) + 0.05, "frugal %.4f, heavy %.4f",
+	             share_of(&t, 0), share_of(&t, 1));
+	c->policy.energy_price = 0;
+	solve(c, st, &fl, &key, &t, &ex);
+	cr_expect_float_eq(share_of(&t, 0), 0.5, 1e-6);
+	/* An energy price above what the work is worth: the floor, never below. */
+	c->policy.energy_price = 1e6;
+	solve(c, st, &fl, &key, &t, &ex);
+	check_table(c, st, &fl, &key, &t, &ex);
+	cr_expect_eq(ex.value[1], 1e-9f);
 	free(st);
 	faii_config_free(c);
 }
