@@ -139,17 +139,23 @@ struct faii_worker_stats {
 	uint64_t latency_sum_us[FAII_TIER_COUNT];
 } __rte_cache_aligned;
 
-/* A disagreeing result, sent to the control thread as slashing evidence. */
+/* A disagreeing result, sent to the control thread as slashing evidence:
+ * the copy outvoted, and the whole replica set as it stood then. */
 struct faii_evidence {
 	uint64_t task_id;
 	uint32_t node; /* registry slot */
 	uint32_t node_id;
 	uint8_t replica_index;
 	uint8_t replicas;
-	uint8_t status; /* the node's result status */
-	uint8_t reserved;
+	uint8_t status;   /* the node's result status */
+	uint8_t answered; /* bit j: set_hash[j] is copy j's answer */
+	uint8_t tier;
+	uint8_t category;
+	uint8_t reserved[2];
+	uint32_t set_node_id[FAII_REPLICAS_MAX]; /* the node of every copy */
 	uint8_t result_hash[FAII_HASH_SIZE];
 	uint8_t majority_hash[FAII_HASH_SIZE];
+	uint8_t set_hash[FAII_REPLICAS_MAX][FAII_HASH_SIZE]; /* the copies' result digests */
 };
 
 /* The residency hook: the contract of ebpf/residency.bpf.c, frame in,

@@ -39,10 +39,12 @@
 
 #include "appliance.h"
 #include "dataplane.h"
+#include "evidence_log.h"
 #include "faii/config.h"
 #include "faii/clock.h"
 #include "faii/demo.h"
 #include "faii/frame.h"
+#include "faii/ledger_store.h"
 #include "faii/protocol.h"
 #include "faii/publish.h"
 #include "faii/registry.h"
@@ -1288,6 +1290,79 @@ Test(dataplane, replicas_byzantine_minority_caught)
 	stats();
 	cr_assert_eq(S.pipe[FAII_PIPE_DISAGREEMENTS], 3);
 	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 2);
+}
+
+/*
+ * Disagreement evidence reaches the ledger (issue 12: the evidence callback
+ * was never assigned, so nothing could ever be slashed for a wrong answer):
+ * a session set and a strong set with a liar each, the appliance's evidence
+ * hook feeding the evidence log over a real ledger store, then faii-ledger
+ * dump of the directory lists a replica_disagreement record per liar with
+ * the task, the node, its digest, the majority's and the set.
+ */
+Test(dataplane, evidence_reaches_the_ledger)
+{
+	const struct nspec *n = replica_fleet();
+	char dir[] = "/tmp/faii-dpt-evidence-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	struct faii_ls_options opt = {.dir = dir, .segment_size_bytes = 4u << 20};
+	struct faii_ls *ls = NULL;
+	char err[FAII_LS_ERR_LEN];
+	cr_assert_eq(faii_ls_open(&opt, &ls, err), 0, "%s", err);
+	static struct faii_evidence_log log;
+	cr_assert_eq(faii_evidence_log_start(&log, ls, err, sizeof(err)), 0, "%s", err);
+	T.a.on_evidence = faii_evidence_log_record;
+	T.a.on_evidence_ctx = &log;
+
+	struct faii_task c[FAII_REPLICAS_MAX];
+	uint64_t session = dispatch_replicated(n, FAII_CONSISTENCY_SESSION, c);
+	uint32_t liar = c[2].node_id;
+	send_result(0, &c[2], FAII_RESULT_OK, 0xBB);
+	send_result(0, &c[0], FAII_RESULT_OK, 0xAA);
+	send_result(0, &c[1], FAII_RESULT_OK, 0xAA);
+	pump();
+	uint64_t strong = dispatch_replicated(n, FAII_CONSISTENCY_STRONG, c);
+	uint32_t strong_liar = c[4].node_id;
+	for (unsigned k = 0; k < 7; k++)
+		send_result(0, &c[k], FAII_RESULT_OK, k == 4 ? 0xCC : 0xAA);
+	pump();
+	faii_appliance_drain_slow(&T.a);
+	cr_assert_eq(T.a.evidence_received, 2);
+	T.a.on_evidence = NULL;
+	faii_evidence_log_stop(&log);
+	cr_assert_eq(atomic_load(&log.queued), 2);
+	cr_assert_eq(atomic_load(&log.appended), 2);
+	cr_assert_eq(atomic_load(&log.dropped) + atomic_load(&log.failed), 0);
+	faii_ls_close(ls);
+
+	char cmd[256], line[1024], want[2][160];
+	snprintf(cmd, sizeof(cmd), "%s dump %s", FAII_LEDGER_TOOL, dir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	unsigned found = 0;
+	while (fgets(line, sizeof(line), p) != NULL) {
+		if (strstr(line, "type replica_disagreement") == NULL)
+			continue;
+		snprintf(want[0], sizeof(want[0]),
+		         " task %" PRIu64 " node %u replica 2/3 tier 2 result bbbbbbbbbbbbbbbb "
+		         "majority aaaaaaaaaaaaaaaa set",
+		         session, liar);
+		snprintf(want[1], sizeof(want[1]),
+		         " task %" PRIu64 " node %u replica 4/7 tier 2 result cccccccccccccccc "
+		         "majority aaaaaaaaaaaaaaaa set",
+		         strong, strong_liar);
+		bool is0 = strstr(line, want[0]) != NULL, is1 = strstr(line, want[1]) != NULL;
+		cr_assert(is0 || is1, "unexpected evidence: %s", line);
+		found += is0 ? 1u : 2u;
+		char mine[32];
+		snprintf(mine, sizeof(mine), " %u:%s", is0 ? liar : strong_liar,
+		         is0 ? "bbbbbbbbbbbbbbbb" : "cccccccccccccccc");
+		cr_assert(strstr(line, mine) != NULL, "the set lacks the liar's digest: %s", line);
+	}
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_eq(found, 3u, "faii-ledger dump lists both disagreements (%u)", found);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 Test(dataplane, replicas_no_quorum_answered)
