@@ -16,6 +16,23 @@
 
 /* ---- route explain ------------------------------------------------------------------ */
 
+/* The terms of a candidate's value and reward (docs/routing.md 2, 3a). */
+static json_t *terms_json(const struct faii_config *cfg, const struct faii_route_node_state *st,
+                          const struct faii_route_fleet *fleet, uint32_t slot, uint8_t cat)
+{
+	const struct faii_cfg_node *n = &cfg->nodes[slot];
+	struct faii_route_terms tm;
+	faii_route_terms(cfg, &st[slot], fleet, n, cat, &tm);
+	json_t *o = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "esg", tm.esg,
+	                      "esg_relative", tm.esg_rel, "slo_success",
+	                      st[slot].slo_success[faii_category_tier(cat) - 1], "price", n->price,
+	                      "reward_multiplier", tm.reward_mult, "reward", tm.reward,
+	                      "energy_kwh", tm.energy_kwh, "energy_cost", tm.energy_cost,
+	                      "class_price", fleet->class_price[n->node_class], "value", tm.value);
+	json_object_set_new(o, "class", json_string(faii_node_class_name(n->node_class)));
+	return o;
+}
+
 json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {"region",         "category", "class", "budget_us",
@@ -123,6 +140,8 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 		                      cfg->operators[cd->operator_idx]);
 		json_object_set_new(o, "per_packet",
 		                    why ? json_string(why) : json_string("feasible"));
+		json_object_set_new(o, "terms",
+		                    terms_json(cfg, a->reg.state, &fleet, cd->node, cat));
 		json_array_append_new(cands, o);
 	}
 	json_t *pick =
@@ -144,12 +163,26 @@ json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_
 		json_array_append_new(flags, json_string("session_set_operator_cap_relaxed"));
 	if (fl & FAII_ROUTE_F_SET7_CAPS_RELAXED)
 		json_array_append_new(flags, json_string("strong_set_operator_cap_relaxed"));
-	return json_pack("{s:{s:i, s:s, s:s, s:s}, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I}",
-	                 "key", "region", region, "category", faii_category_name(cat), "class",
-	                 faii_config_residency_class(cfg, cls)->name, "family",
-	                 family == FAII_ADDR_IPV6 ? "ipv6" : "ipv4", "nodes",
-	                 (json_int_t)ex.node_count, "feasible", (json_int_t)ex.feasible,
-	                 "operators", (json_int_t)ex.operators, "excluded_by_reason", reasons,
-	                 "excluded", excluded, "candidates", cands, "would_pick", pick, "flags",
-	                 flags, "generation", (json_int_t)(set ? set->generation : 0));
+	json_t *res =
+	        json_pack("{s:{s:i, s:s, s:s, s:s}, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I}",
+	                  "key", "region", region, "category", faii_category_name(cat), "class",
+	                  faii_config_residency_class(cfg, cls)->name, "family",
+	                  family == FAII_ADDR_IPV6 ? "ipv6" : "ipv4", "nodes",
+	                  (json_int_t)ex.node_count, "feasible", (json_int_t)ex.feasible,
+	                  "operators", (json_int_t)ex.operators, "excluded_by_reason", reasons,
+	                  "excluded", excluded, "candidates", cands, "would_pick", pick, "flags",
+	                  flags, "generation", (json_int_t)(set ? set->generation : 0));
+	/* What every candidate's terms are relative to. */
+	json_t *prices = json_object();
+	for (uint8_t k = 0; k < FAII_CLASS_COUNT; k++)
+		json_object_set_new(prices, faii_node_class_name(k),
+		                    json_real(fleet.class_price[k]));
+	json_object_set_new(res, "fleet",
+	                    json_pack("{s:f, s:f, s:f, s:o}", "price_mean", fleet.price_mean,
+	                              "esg_mean", fleet.esg_mean[cat - 1], "energy_price",
+	                              cfg->policy.energy_price, "class_price", prices));
+	/* The operator cap the family's solve settled on (raised when relaxed). */
+	json_object_set_new(res, "operator_cap",
+	                    json_real(solved.family_beta[FAII_ROUTE_FAMILY(family)]));
+	return res;
 }

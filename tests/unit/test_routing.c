@@ -2614,6 +2614,121 @@ Test(realised, demo_keys_of_zurich, .timeout = 600)
 	faii_config_free(c);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Boundaries: exactly the latency budget, exactly the corridor bounds.     */
+
+/*
+ * The per-packet check at exactly the budget: a task whose budget equals
+ * the candidates' estimated round trip is served, by one copy and by sets
+ * of 3 and 7; one microsecond less and nothing is. One node 2 ms further:
+ * reached at exactly its round trip, never one microsecond under.
+ */
+Test(boundary, task_budget_exactly_the_round_trip)
+{
+	static const char *const ops[5] = {"op-a", "op-b", "op-c", "op-d", "op-e"};
+	struct nspec n[10];
+	for (unsigned i = 0; i < 10; i++)
+		n[i] = ns("M", ops[i % 5], "CH");
+	struct faii_config *c = load_doc(NULL, n, 10);
+	struct faii_route_node_state *st = state_new(c); /* 10 ms from everywhere */
+	st[9].latency_us[SLOT_ZURICH] = 12000.0;
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY, 10);
+	static struct faii_route_dp_table tab;
+	compile_keys(c, st, &fl, &key, 1, &tab);
+	struct faii_node_live *live = calloc(c->node_count, sizeof(*live));
+	cr_assert_not_null(live);
+	for (uint32_t i = 0; i < c->node_count; i++) {
+		atomic_init(&live[i].status, FAII_NODE_ACTIVE);
+		atomic_init(&live[i].limit, 1000u);
+	}
+	uint64_t rng[2] = {1, 2};
+	static const unsigned sizes[3] = {1, 3, 7};
+	unsigned far_at_budget = 0;
+	for (unsigned round = 0; round < 2000; round++) {
+		for (unsigned s = 0; s < 3; s++) {
+			uint16_t chosen[FAII_REPLICAS_MAX];
+			struct task_need at = {.budget_us = 10000, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &at, sizes[s], chosen, rng),
+			             sizes[s]);
+			for (unsigned j = 0; j < sizes[s]; j++)
+				cr_assert_eq(tab.cand[chosen[j]].latency_us, 10000u);
+			struct task_need under = {.budget_us = 9999, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &under, sizes[s], chosen, rng), 0);
+			struct task_need far = {.budget_us = 12000, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &far, sizes[s], chosen, rng),
+			             sizes[s]);
+			for (unsigned j = 0; j < sizes[s]; j++)
+				far_at_budget += tab.cand[chosen[j]].node == 9;
+			struct task_need near = {.budget_us = 11999, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &near, sizes[s], chosen, rng),
+			             sizes[s]);
+			for (unsigned j = 0; j < sizes[s]; j++)
+				cr_assert_neq(tab.cand[chosen[j]].node, 9u, "under budget by 1 us");
+		}
+	}
+	cr_expect_gt(far_at_budget, 0u, "the node at exactly its budget was never chosen");
+	free(live);
+	free(st);
+	faii_config_free(c);
+}
+
+/*
+ * Through the solve, with the fleet's own mean price: nodes priced exactly
+ * at p_bar (1 - delta-) and p_bar (1 + delta+) are feasible, one ulp
+ * outside is not; binary-exact corridors (0.25) and the default (0.2).
+ */
+static void corridor_case(const char *policy, double below, double above)
+{
+	/* 16 nodes: prices lo and hi, one balancing them, the rest 1: p_bar 1. */
+	struct nspec n[16];
+	for (unsigned i = 0; i < 16; i++)
+		n[i] = ns("M", i % 2 ? "op-a" : "op-b", "CH");
+	double lo = 1.0 * (1.0 - below), hi = 1.0 * (1.0 + above);
+	n[2].price = 3.0 - lo - hi;
+	for (int outside = 0; outside <= 1; outside++) {
+		n[0].price = outside ? nextafter(lo, 0) : lo;
+		n[1].price = outside ? nextafter(hi, 2) : hi;
+		struct faii_config *c = load_doc(policy, n, 16);
+		cr_assert_eq(c->nodes[0].price, n[0].price, "the price survives the file");
+		struct faii_route_node_state *st = state_new(c);
+		struct faii_route_fleet fl;
+		faii_route_fleet_compute(c, st, &fl);
+		/* Inside: the bounds are exactly the prices; outside: one ulp
+		 * beyond (p_bar may move by an ulp too: the corridor decides). */
+		if (!outside)
+			cr_assert(fl.price_mean == 1.0 &&
+			                  fl.price_mean * (1.0 - c->policy.corridor_below) == lo &&
+			                  fl.price_mean * (1.0 + c->policy.corridor_above) == hi,
+			          "p_bar %.17g", fl.price_mean);
+		for (unsigned i = 0; i < 2; i++)
+			cr_assert_eq(faii_price_in_corridor(&c->policy, c->nodes[i].price,
+			                                    fl.price_mean),
+			             !outside, "node %u at %.17g, p_bar %.17g", i,
+			             c->nodes[i].price, fl.price_mean);
+		static struct faii_route_table t;
+		static struct faii_route_explain ex;
+		struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_STORAGE_SHARD, RC_ANY, 10);
+		solve(c, st, &fl, &key, &t, &ex);
+		check_table(c, st, &fl, &key, &t, &ex);
+		for (unsigned i = 0; i < 2; i++)
+			cr_expect_eq(ex.exclusion[i],
+			             outside ? FAII_ROUTE_EX_PRICE_CORRIDOR : FAII_ROUTE_EX_NONE,
+			             "node %u at %.17g (corridor %g, %g): %s", i, c->nodes[i].price,
+			             below, above, faii_route_exclusion_name(ex.exclusion[i]));
+		free(st);
+		faii_config_free(c);
+	}
+}
+
+Test(boundary, price_exactly_at_the_corridor_bounds)
+{
+	corridor_case("policy:\n  price_corridor: {below: 0.25, above: 0.25}\n", 0.25, 0.25);
+	corridor_case(NULL, 0.2, 0.2);
+	corridor_case("policy:\n  price_corridor: {below: 0.5, above: 0}\n", 0.5, 0.0);
+}
+
 /* No node of a CH-only table is outside Switzerland. */
 static void expect_swiss(const struct faii_config *c, const struct faii_route_table *t)
 {
