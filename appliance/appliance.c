@@ -5,6 +5,7 @@
  */
 #include "faii/clock.h"
 #include "appliance.h"
+#include "faii/assert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -307,6 +308,35 @@ void faii_appliance_drain_slow(struct faii_appliance_dp *a)
 	}
 }
 
+/*
+ * The class-share cap (33): each class's verified work since the last
+ * measure moves its dual price one step (faii_class_price_update).
+ * Counters are cumulative per slot; a class that lost a node (a REGISTER
+ * moved it) may read less than before: that measure counts nothing.
+ */
+static void measure_class_shares(struct faii_appliance_dp *a)
+{
+	const struct faii_config *cfg = a->reg.cfg;
+	uint64_t now[FAII_CLASS_COUNT] = {0};
+	double work[FAII_CLASS_COUNT];
+	bool valid = true;
+	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		FAII_ASSERT(cfg->nodes[i].node_class < FAII_CLASS_COUNT);
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+			now[cfg->nodes[i].node_class] += atomic_load_explicit(
+			        &a->reg.live[i].verified_work[t], memory_order_relaxed);
+	}
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		valid = valid && now[k] >= a->prev_class_work[k];
+		work[k] = (double)(now[k] - a->prev_class_work[k]);
+		a->prev_class_work[k] = now[k];
+	}
+	if (valid)
+		faii_class_price_update(&a->pub.class_price, work, cfg->policy.class_share_max);
+	memcpy(a->queues.class_share, a->pub.class_price.share, sizeof(a->queues.class_share));
+	memcpy(a->queues.class_price, a->pub.class_price.price, sizeof(a->queues.class_price));
+}
+
 void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 {
 	const struct faii_config *cfg = a->reg.cfg;
@@ -322,7 +352,8 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 		if (atomic_load(&a->reg.live[i].status) != FAII_NODE_ACTIVE)
 			continue;
 		double limit = atomic_load(&a->reg.live[i].limit);
-		class_cap[n->node_class] += n->capacity_tasks_per_s;
+		/* Sigma_i = n_i sigma_i (7): the verified service rate. */
+		class_cap[n->node_class] += n->service_rate_tasks_per_s;
 		bool tier_seen[FAII_TIER_COUNT] = {false};
 		for (uint8_t c = 1; c <= FAII_CATEGORY_COUNT; c++) {
 			unsigned t = faii_category_tier(c) - 1;
@@ -334,7 +365,8 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 	}
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		const struct faii_tier_policy *tp = &cfg->policy.tier[t];
-		double out = (double)(total.tier_dispatched[t] - total.tier_finished[t]);
+		/* Outstanding work in node slots: a 7-replica task holds 7. */
+		double out = (double)(total.tier_copies_taken[t] - total.tier_copies_returned[t]);
 		double q = cap[t] > 0 ? out / cap[t] : (out > 0 ? 1.0 : 0.0);
 		qs->outstanding[t] = out;
 		qs->capacity[t] = cap[t];
@@ -344,6 +376,7 @@ void faii_appliance_measure(struct faii_appliance_dp *a, double dt_s)
 		               (1.0 + tp->congestion_gamma * qs->q[t]);
 	}
 	if (dt_s > 0) {
+		measure_class_shares(a);
 		for (unsigned c = 0; c < FAII_CLASS_COUNT; c++) {
 			double rate =
 			        (double)(total.class_copies[c] - a->prev_tier_copies[c]) / dt_s;

@@ -26,12 +26,15 @@
 
 /* Queue measurement and prices (SPEC 3.5). */
 struct faii_queue_state {
-	double outstanding[FAII_TIER_COUNT];
-	double capacity[FAII_TIER_COUNT]; /* sum of L_i of active nodes eligible in the tier */
-	double q[FAII_TIER_COUNT];        /* smoothed outstanding / capacity */
-	double price[FAII_TIER_COUNT];    /* p_t = p0_t (1 + gamma_t q_t), p0_t = p theta0_t (26) */
-	double theta[FAII_TIER_COUNT];    /* theta_t = theta0_t (1 + gamma_t q_t) (32) */
-	double class_util[FAII_CLASS_COUNT]; /* copies per second / capacity of the class (7) */
+	double outstanding[FAII_TIER_COUNT]; /* copies dispatched, not yet answered or given up */
+	double capacity[FAII_TIER_COUNT];    /* sum of L_i of active nodes eligible in the tier */
+	double q[FAII_TIER_COUNT];           /* smoothed outstanding / capacity, both in slots */
+	double price[FAII_TIER_COUNT]; /* p_t = p0_t (1 + gamma_t q_t), p0_t = p theta0_t (26) */
+	double theta[FAII_TIER_COUNT]; /* theta_t = theta0_t (1 + gamma_t q_t) (32) */
+	/* copies per second / sum of sigma_i of the class (7) */
+	double class_util[FAII_CLASS_COUNT];
+	double class_share[FAII_CLASS_COUNT]; /* smoothed share of verified work, s_k (33) */
+	double class_price[FAII_CLASS_COUNT]; /* its dual price pi_k in routing (33) */
 };
 
 struct faii_appliance_dp {
@@ -54,7 +57,9 @@ struct faii_appliance_dp {
 	double last_publish_s;
 	double last_measure_s;
 	uint64_t prev_tier_copies[FAII_CLASS_COUNT];
-	uint64_t *prev_key_arrivals; /* FAII_ROUTE_KEYS_MAX */
+	uint64_t
+	        prev_class_work[FAII_CLASS_COUNT]; /* verified work per class at the last measure */
+	uint64_t *prev_key_arrivals;               /* FAII_ROUTE_KEYS_MAX */
 	uint64_t slow_processed;
 	uint64_t evidence_received;
 	struct faii_evidence evidence[FAII_EVIDENCE_KEEP];

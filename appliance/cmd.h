@@ -54,6 +54,10 @@ json_t *cmd_policy_set(struct faii_control *c, json_t *args, struct faii_ctl_err
 /* Solves every key under the current configuration and reports how the
  * shares differ from the published set (dry runs of policy.set and reload). */
 json_t *cmd_share_changes(struct faii_control *c);
+/* The governance step cap on a policy about to replace the running one:
+ * true when within it, else false with step_cap_exceeded in err. */
+bool cmd_step_cap_ok(struct faii_control *c, const struct faii_policy *next,
+                     struct faii_ctl_error *err);
 
 json_t *cmd_residency_list(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 json_t *cmd_residency_set(struct faii_control *c, json_t *args, struct faii_ctl_error *err);

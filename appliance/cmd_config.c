@@ -107,6 +107,10 @@ static json_t *reload_apply(struct faii_control *c, struct faii_config *neu, con
 		       sizeof(neu->appliance.ledger_dir));
 	if (c->metrics_overridden)
 		neu->appliance.metrics_port = cur->appliance.metrics_port;
+	if (!cmd_step_cap_ok(c, &neu->policy, err)) {
+		faii_config_free(neu);
+		return reload_refused(c, dry_run, err);
+	}
 	json_t *restart = restart_needed(&cur->appliance, &neu->appliance);
 	bool regions_changed = cur->region_count != neu->region_count ||
 	                       memcmp(cur->regions, neu->regions,

@@ -75,11 +75,19 @@ static json_t *node_json(struct faii_control *c, uint32_t slot, bool detail)
 		                    json_real(n->esg.source_mix[s]));
 	struct faii_route_fleet fleet;
 	faii_route_fleet_compute(cfg, reg->state, &fleet);
+	/* (41) per eligible category: energy-to-work is normalised within the
+	 * node's (category, class) group. */
+	json_t *score = json_object();
+	for (uint8_t k = 1; k <= FAII_CATEGORY_COUNT; k++) {
+		if ((n->eligibility >> (k - 1)) & 1)
+			json_object_set_new(
+			        score, faii_category_name(k),
+			        json_real(faii_route_node_esg(&cfg->policy, &fleet, n, k)));
+	}
 	json_object_set_new(j, "esg",
-	                    json_pack("{s:o, s:f, s:f, s:f, s:f}", "mix", mix, "pue", n->esg.pue,
+	                    json_pack("{s:o, s:f, s:f, s:f, s:o}", "mix", mix, "pue", n->esg.pue,
 	                              "energy_to_work", n->esg.energy_to_work, "grid_stress",
-	                              n->esg.grid_stress, "score",
-	                              faii_esg_score(&cfg->policy, &n->esg, &fleet)));
+	                              n->esg.grid_stress, "score", score));
 	json_object_set_new(
 	        j, "signals",
 	        json_pack("{s:o, s:o, s:I, s:I, s:I, s:b, s:b}", "heartbeat_age_s",

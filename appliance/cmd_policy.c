@@ -32,7 +32,7 @@ json_t *cmd_share_changes(struct faii_control *c)
 	const struct faii_config *cfg = a->reg.cfg;
 	const struct faii_route_set *cur = faii_publisher_current(&a->pub);
 	struct faii_route_fleet fleet;
-	faii_route_fleet_compute(cfg, a->reg.state, &fleet);
+	faii_publisher_fleet(&a->pub, &fleet);
 	static struct faii_route_table solved;
 	static float before[FAII_CFG_NODES_MAX];
 	json_t *keys = json_array();
@@ -145,6 +145,23 @@ json_t *cmd_policy_get(struct faii_control *c, json_t *args, struct faii_ctl_err
 	return json_pack("{s:o}", "params", list);
 }
 
+bool cmd_step_cap_ok(struct faii_control *c, const struct faii_policy *next,
+                     struct faii_ctl_error *err)
+{
+	const struct faii_policy *cur = &c->app->reg.cfg->policy;
+	uint64_t now = faii_realtime_ns();
+	if (!c->governance_started) {
+		faii_policy_period_begin(&c->governance, cur, now);
+		c->governance_started = true;
+	}
+	faii_policy_period_roll(&c->governance, cur, now);
+	char msg[FAII_CFG_ERR_LEN];
+	if (faii_policy_step_check(&c->governance, next, now, msg) == 0)
+		return true;
+	faii_ctl_fail(err, "step_cap_exceeded", "%s", msg);
+	return false;
+}
+
 json_t *cmd_policy_set(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {"params", "dry_run", NULL};
@@ -173,6 +190,8 @@ json_t *cmd_policy_set(struct faii_control *c, json_t *args, struct faii_ctl_err
 	}
 	if (faii_policy_check(&next, msg) != 0)
 		return faii_ctl_fail(err, "out_of_range", "%s", msg);
+	if (!cmd_step_cap_ok(c, &next, err))
+		return NULL;
 	/* Solve under the new policy (control thread: nobody else reads cfg). */
 	struct faii_policy prev = cfg->policy;
 	cfg->policy = next;

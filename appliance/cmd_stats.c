@@ -26,9 +26,14 @@ json_t *cmd_queues(struct faii_control *c, json_t *args, struct faii_ctl_error *
 		                                       t + 1, "outstanding", q->outstanding[t],
 		                                       "capacity", q->capacity[t], "q", q->q[t],
 		                                       "price", q->price[t], "theta", q->theta[t]));
-	for (uint8_t k = 0; k < FAII_CLASS_COUNT; k++)
+	json_t *share = json_object(), *price = json_object();
+	for (uint8_t k = 0; k < FAII_CLASS_COUNT; k++) {
 		json_object_set_new(classes, faii_node_class_name(k), json_real(q->class_util[k]));
-	return json_pack("{s:o, s:o}", "tiers", tiers, "class_utilisation", classes);
+		json_object_set_new(share, faii_node_class_name(k), json_real(q->class_share[k]));
+		json_object_set_new(price, faii_node_class_name(k), json_real(q->class_price[k]));
+	}
+	return json_pack("{s:o, s:o, s:o, s:o}", "tiers", tiers, "class_utilisation", classes,
+	                 "class_share", share, "class_price", price);
 }
 
 json_t *cmd_latency(struct faii_control *c, json_t *args, struct faii_ctl_error *err)

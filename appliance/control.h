@@ -52,6 +52,10 @@ struct faii_control {
 	const struct faii_ctl_peer *peer; /* of the command being dispatched */
 	/* Set on the command line: a reload keeps them, whatever the file says. */
 	bool socket_overridden, ledger_overridden, metrics_overridden;
+	/* The governance step cap's period (faii/config.h); begun at the first
+	 * change checked against it. */
+	struct faii_policy_period governance;
+	bool governance_started;
 };
 
 /* The dispatcher handed to faii_ctl_open(); ctx is a struct faii_control. */

@@ -28,6 +28,7 @@
 #include "appliance.h"
 #include "control.h"
 #include "dataplane.h"
+#include "evidence_log.h"
 #include "metrics.h"
 #include "residency_audit.h"
 #include "faii/audit.h"
@@ -351,7 +352,8 @@ struct appliance {
 	struct faii_config *cfg;
 	struct faii_ls *ledger; /* the audit log */
 	struct faii_res_audit residency_audit;
-	bool ledger_failed; /* the audit log stopped taking records: stop too */
+	struct faii_evidence_log evidence; /* disagreements into the ledger */
+	bool ledger_failed;                /* the audit log stopped taking records: stop too */
 	double start_s;
 	struct rte_mempool *pool;
 	unsigned worker_count;
@@ -433,6 +435,11 @@ static int open_ledger(struct appliance *app)
 	rc = faii_res_audit_open(&app->residency_audit, a->residency_pin_dir, app->ledger);
 	if (rc < 0)
 		return -1;
+	char why[FAII_CFG_ERR_LEN];
+	if (faii_evidence_log_start(&app->evidence, app->ledger, why, sizeof(why)) != 0) {
+		fprintf(stderr, "faiid: %s\n", why);
+		return -1;
+	}
 	printf("faiid: residency audit: %s %s\n",
 	       rc == 0 ? "recording refusals from" : "idle, no residency program pinned at",
 	       a->residency_pin_dir);
@@ -443,7 +450,13 @@ static void close_ledger(struct appliance *app)
 {
 	if (app->ledger == NULL)
 		return;
-	/* Refusals still waiting in the ring buffer go in before the stop. */
+	/* Evidence and refusals still waiting go in before the stop. */
+	app->dp.on_evidence = NULL;
+	faii_evidence_log_stop(&app->evidence);
+	printf("faiid: evidence: %" PRIu64 " disagreements recorded, %" PRIu64
+	       " dropped (queue full), %" PRIu64 " failed\n",
+	       atomic_load(&app->evidence.appended), atomic_load(&app->evidence.dropped),
+	       atomic_load(&app->evidence.failed));
 	faii_res_audit_poll(&app->residency_audit);
 	faii_res_audit_close(&app->residency_audit);
 	printf("faiid: residency audit: %" PRIu64 " refusals recorded, %" PRIu64
@@ -641,6 +654,9 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	app->dp.on_residency_event_ctx = app;
 	app->dp.on_residency_policy = sync_kernel_residency;
 	app->dp.on_residency_policy_ctx = app;
+	/* Every outvoted copy becomes a ledger record (slashing evidence). */
+	app->dp.on_evidence = faii_evidence_log_record;
+	app->dp.on_evidence_ctx = &app->evidence;
 	if (open_control(app, err, sizeof(err)) != 0) {
 		fprintf(stderr, "faiid: %s\n", err);
 		goto cleanup;

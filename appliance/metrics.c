@@ -501,6 +501,18 @@ static void render(FILE *f, const struct snapshot *s, const struct reload_state 
 		snprintf(lbl, sizeof(lbl), "class=\"%s\"", class_label(c));
 		gauge_line(f, "faii_class_utilisation_ratio", lbl, q->class_util[c]);
 	}
+	family(f, "faii_class_share_ratio", "gauge",
+	       "Smoothed share of verified work of the node class (s_k, capped at s_bar)");
+	for (unsigned c = 0; c < FAII_CLASS_COUNT; c++) {
+		snprintf(lbl, sizeof(lbl), "class=\"%s\"", class_label(c));
+		gauge_line(f, "faii_class_share_ratio", lbl, q->class_share[c]);
+	}
+	family(f, "faii_class_price", "gauge",
+	       "Class-share price pi_k charged on the class's routing value");
+	for (unsigned c = 0; c < FAII_CLASS_COUNT; c++) {
+		snprintf(lbl, sizeof(lbl), "class=\"%s\"", class_label(c));
+		gauge_line(f, "faii_class_price", lbl, q->class_price[c]);
+	}
 
 	/* Client-visible latency, as a Prometheus histogram per tier. */
 	family(f, "faii_task_latency_seconds", "histogram",

@@ -54,7 +54,9 @@
 #define SLO_ALPHA_MAX            100.0
 #define TIER_FACTOR_MAX          1000.0
 #define CONGESTION_GAMMA_MAX     100.0
-#define RATE_TOKENS_PER_WORK_MAX 1e9 /* token_rate, availability_rate */
+#define RATE_TOKENS_PER_WORK_MAX 1e9   /* token_rate, availability_rate */
+#define ENERGY_PRICE_MAX         1e6   /* energy_price, tokens per kWh */
+#define GOVERNANCE_PERIOD_S_MAX  3.2e7 /* about a year */
 
 struct loader {
 	yaml_document_t doc;
@@ -454,11 +456,14 @@ void faii_policy_defaults(struct faii_policy *p)
 	p->class_share_max = 0.4;
 	p->esg_slope = 0.5;
 	p->esg_multiplier_max = 1.25;
+	p->renewable_baseline = 0.5;
+	p->energy_price = 0.0;
 	p->slo_alpha = 1.0;
 	p->slo_multiplier_max = 1.2;
 	p->token_rate = 1.0;
 	p->availability_rate = 0.1;
 	p->governance_step_max = 0.10;
+	p->governance_period_s = 86400.0;
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		p->tier[t] = (struct faii_tier_policy){
 		        .factor = (double)(t + 1),
@@ -680,6 +685,8 @@ static const struct field esg_multiplier_fields[] = {
         {"slope", parse_double, offsetof(struct faii_policy, esg_slope), 0, 1, F_MAX_OPEN, 0, NULL},
         {"max", parse_double, offsetof(struct faii_policy, esg_multiplier_max), 1, MULTIPLIER_MAX,
          0, 0, NULL},
+        {"baseline", parse_double, offsetof(struct faii_policy, renewable_baseline), 0, 1, 0, 0,
+         NULL},
 };
 static const struct schema esg_multiplier_schema = SCHEMA(esg_multiplier_fields);
 
@@ -731,12 +738,15 @@ static const struct field policy_fields[] = {
          F_MIN_OPEN | F_MAX_OPEN, 0, NULL},
         {"esg_multiplier", parse_submap, 0, 0, 0, 0, 0, &esg_multiplier_schema},
         {"slo_multiplier", parse_submap, 0, 0, 0, 0, 0, &slo_multiplier_schema},
+        {"energy_price", parse_double, POLICY_OFF(energy_price), 0, ENERGY_PRICE_MAX, 0, 0, NULL},
         {"token_rate", parse_double, POLICY_OFF(token_rate), 0, RATE_TOKENS_PER_WORK_MAX,
          F_MIN_OPEN, 0, NULL},
         {"availability_rate", parse_double, POLICY_OFF(availability_rate), 0,
          RATE_TOKENS_PER_WORK_MAX, F_MIN_OPEN, 0, NULL},
         {"governance_step_max", parse_double, POLICY_OFF(governance_step_max), 0, 1, F_MIN_OPEN, 0,
          NULL},
+        {"governance_period_s", parse_double, POLICY_OFF(governance_period_s), 1,
+         GOVERNANCE_PERIOD_S_MAX, 0, 0, NULL},
         {"tiers", parse_submap, 0, 0, 0, 0, 0, &tiers_schema},
 };
 static const struct schema policy_schema = SCHEMA(policy_fields);
@@ -905,6 +915,67 @@ void faii_policy_foreach(const struct faii_policy *p,
                          void (*each)(const struct faii_policy_param *param, void *ctx), void *ctx)
 {
 	foreach_schema(p, &policy_schema, "", 0, each, ctx);
+}
+
+/* ---- the governance step cap ------------------------------------------------ */
+
+void faii_policy_period_begin(struct faii_policy_period *g, const struct faii_policy *p,
+                              uint64_t now_ns)
+{
+	g->start = *p;
+	g->start_ns = now_ns;
+}
+
+void faii_policy_period_roll(struct faii_policy_period *g, const struct faii_policy *current,
+                             uint64_t now_ns)
+{
+	double period_ns = g->start.governance_period_s * 1e9;
+	if (now_ns < g->start_ns || (double)(now_ns - g->start_ns) >= period_ns)
+		faii_policy_period_begin(g, current, now_ns);
+}
+
+/* Every parameter of a policy in schema order, at most STEP_PARAMS_MAX. */
+#define STEP_PARAMS_MAX 64u
+struct param_list {
+	unsigned n;
+	struct faii_policy_param p[STEP_PARAMS_MAX];
+};
+
+static void collect_param(const struct faii_policy_param *p, void *ctx)
+{
+	struct param_list *l = ctx;
+	FAII_ASSERT(l->n < STEP_PARAMS_MAX);
+	l->p[l->n++] = *p;
+}
+
+int faii_policy_step_check(const struct faii_policy_period *g, const struct faii_policy *next,
+                           uint64_t now_ns, char err[FAII_CFG_ERR_LEN])
+{
+	static struct param_list was, now; /* control thread only */
+	was.n = now.n = 0;
+	faii_policy_foreach(&g->start, collect_param, &was);
+	faii_policy_foreach(next, collect_param, &now);
+	FAII_ASSERT(was.n == now.n);
+	double cap = g->start.governance_step_max;
+	double left_s = g->start.governance_period_s - (double)(now_ns - g->start_ns) * 1e-9;
+	for (unsigned i = 0; i < was.n; i++) {
+		const struct faii_policy_param *b = &was.p[i], *n = &now.p[i];
+		double step = b->integer      ? 1.0
+		              : b->value != 0 ? cap * fabs(b->value)
+		                              : cap * (b->max - b->min);
+		/* A relative tolerance: 0.5 -> 0.45 is exactly 10 %. */
+		if (fabs(n->value - b->value) <= step * (1.0 + 1e-9))
+			continue;
+		snprintf(err, FAII_CFG_ERR_LEN,
+		         "policy.%s: %g -> %g is beyond the governance step cap: from %g at the "
+		         "start of this period, governance_step_max %g allows %g to %g%s for "
+		         "%.0f s more",
+		         n->name, b->value, n->value, b->value, cap, b->value - step,
+		         b->value + step, b->integer ? " (an integer: 1 per period)" : "",
+		         left_s > 0 ? left_s : 0.0);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- jurisdictions, residency classes, regions ----------------------------- */
@@ -1281,7 +1352,8 @@ static int resolve_node(struct loader *ld, yaml_node_t *item, const char *path,
 		            s->region_name);
 	}
 	s->node.region_id = c->regions[r].id;
-	if (s->node.service_rate_tasks_per_s == 0)
+	s->node.service_rate_configured = s->node.service_rate_tasks_per_s != 0;
+	if (!s->node.service_rate_configured)
 		s->node.service_rate_tasks_per_s = s->node.capacity_tasks_per_s;
 	return intern_operator(ld, item, path, s->operator_name, &s->node.operator_idx);
 }

@@ -31,6 +31,33 @@ void faii_publisher_fini(struct faii_publisher *p)
 	free(atomic_exchange(&p->current, NULL));
 }
 
+/* One address family's solution: its alias table for single copies, the
+ * inclusion probabilities of its replica sets. */
+static void compile_family(const struct faii_config *cfg, const struct faii_route_table *t,
+                           unsigned f, struct faii_route_dp_family *out)
+{
+	out->flags = t->family_flags[f];
+	for (unsigned k = 0; k < t->count; k++) {
+		out->share[k] = t->family_share[f][k];
+		out->share_max = out->share[k] > out->share_max ? out->share[k] : out->share_max;
+		if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) == f)
+			out->count++;
+	}
+	if (out->count == 0)
+		return;
+	faii_route_alias_build(out->share, t->count, out->prob, out->alias);
+	static const unsigned sizes[FAII_REPLICA_LEVELS] = {3, 7};
+	for (unsigned l = 0; l < FAII_REPLICA_LEVELS; l++) {
+		FAII_ASSERT(FAII_REPLICA_LEVEL(sizes[l]) == l);
+		bool relaxed;
+		out->operator_copies_max[l] =
+		        (uint8_t)faii_route_inclusion(cfg, t, f, sizes[l], out->incl[l], &relaxed);
+		if (relaxed)
+			out->flags |= l == 0 ? FAII_ROUTE_F_SET3_CAPS_RELAXED
+			                     : FAII_ROUTE_F_SET7_CAPS_RELAXED;
+	}
+}
+
 void faii_route_compile(const struct faii_config *cfg, const struct faii_route_table *t,
                         struct faii_route_dp_table *out)
 {
@@ -42,15 +69,12 @@ void faii_route_compile(const struct faii_config *cfg, const struct faii_route_t
 	out->region = t->region;
 	out->category = t->category;
 	out->residency_class = t->residency_class;
-	float share_max = 0;
-	for (unsigned k = 0; k < t->count; k++)
-		share_max = t->share[k] > share_max ? t->share[k] : share_max;
+	for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++)
+		compile_family(cfg, t, f, &out->family[f]);
 	for (unsigned k = 0; k < t->count; k++) {
 		FAII_ASSERT(t->node[k] < cfg->node_count && t->alias[k] < t->count);
 		const struct faii_cfg_node *n = &cfg->nodes[t->node[k]];
 		struct faii_route_cand *c = &out->cand[k];
-		out->prob[k] = t->prob[k];
-		out->alias[k] = t->alias[k];
 		out->share[k] = t->share[k];
 		c->node = t->node[k];
 		c->node_id = n->id;
@@ -61,13 +85,18 @@ void faii_route_compile(const struct faii_config *cfg, const struct faii_route_t
 		c->jurisdiction = n->jurisdiction;
 		c->node_class = n->node_class;
 		c->addr_family = n->addr_family;
-		c->perf = share_max > 0 ? t->share[k] / share_max : 1.0f;
 		memcpy(c->addr, n->addr, sizeof(c->addr));
 		double lat = n->lat_deg * rad, lon = n->lon_deg * rad;
 		c->unit[0] = (float)(cos(lat) * cos(lon));
 		c->unit[1] = (float)(cos(lat) * sin(lon));
 		c->unit[2] = (float)sin(lat);
 	}
+}
+
+void faii_publisher_fleet(const struct faii_publisher *p, struct faii_route_fleet *fleet)
+{
+	faii_route_fleet_compute(p->reg->cfg, p->reg->state, fleet);
+	memcpy(fleet->class_price, p->class_price.price, sizeof(fleet->class_price));
 }
 
 static struct faii_route_set *build_set(struct faii_publisher *p)
@@ -88,7 +117,7 @@ static struct faii_route_set *build_set(struct faii_publisher *p)
 		set->region_slot[cfg->regions[r].id] = (uint8_t)r;
 
 	struct faii_route_fleet fleet;
-	faii_route_fleet_compute(cfg, p->reg->state, &fleet);
+	faii_publisher_fleet(p, &fleet);
 	static struct faii_route_table solved; /* control thread only */
 	uint32_t n = 0;
 	for (uint32_t r = 0; r < cfg->region_count; r++) {

@@ -30,7 +30,8 @@ const char *faii_slow_outcome_name(enum faii_slow_outcome o)
 
 static uint32_t load_limit(const struct faii_cfg_node *n, uint32_t load_permille)
 {
-	double limit = n->capacity_tasks_per_s * FAII_LOAD_WINDOW_S;
+	/* The service rate sigma_i (7), the declared capacity unless configured. */
+	double limit = n->service_rate_tasks_per_s * FAII_LOAD_WINDOW_S;
 	if (limit < FAII_LOAD_LIMIT_MIN)
 		limit = FAII_LOAD_LIMIT_MIN;
 	/* A node that reports itself busy gets only its spare share. */
@@ -273,6 +274,8 @@ static enum faii_slow_outcome apply_register(struct faii_registry *reg, uint32_t
 	n->eligibility = r.eligibility;
 	n->asn = r.asn;
 	n->capacity_tasks_per_s = r.capacity_tasks_per_s;
+	if (!n->service_rate_configured)
+		n->service_rate_tasks_per_s = r.capacity_tasks_per_s;
 	n->price = r.price_micro / 1e6;
 	if (n->addr_family != r.addr_family || n->udp_port != r.udp_port ||
 	    memcmp(n->addr, r.addr, sizeof(n->addr)) != 0)

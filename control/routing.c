@@ -35,6 +35,7 @@
 #define RATIO_MIN       1e-12
 #define RATIO_MAX       1e12
 #define PREFERENCE_MAX  1e30
+#define PREFERENCE_MIN  1e-9 /* a feasible node's value: never 0, never negative */
 #define Q_MIN           1e-12
 #define Q_MAX           1e30
 #define LEVEL_STEPS_MAX 2200
@@ -70,27 +71,35 @@ static double ratio_to_mean(double x, double mean)
 	return r <= RATIO_MAX ? r : RATIO_MAX;
 }
 
-double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg,
-                      const struct faii_route_fleet *fleet)
+double faii_esg_score(const struct faii_policy *p, const struct faii_cfg_esg *esg, double pue_mean,
+                      double etw_ref)
 {
 	double renewables = 0; /* rho_adj (42): source-weighted renewable share */
 	for (unsigned s = 0; s < FAII_SRC_RENEWABLE_COUNT; s++)
 		renewables += p->source_weight[s] * esg->source_mix[s];
-	double rpue = ratio_to_mean(esg->pue, fleet->pue_mean);
-	double etw = ratio_to_mean(esg->energy_to_work, fleet->etw_mean);
+	double rpue = ratio_to_mean(esg->pue, pue_mean);
+	double etw = ratio_to_mean(esg->energy_to_work, etw_ref);
 	double score = p->esg_weight[0] * renewables + p->esg_weight[1] / rpue +
 	               p->esg_weight[2] / etw + p->esg_weight[3] * (1.0 - esg->grid_stress);
 	FAII_ASSERT_MSG(isfinite(score), "ESG score %g", score);
 	return score;
 }
 
-double faii_esg_multiplier(const struct faii_policy *p, double esg, double esg_mean)
+double faii_route_etw_ref(const struct faii_route_fleet *fleet, uint8_t category,
+                          uint8_t node_class)
 {
-	/* g = tanh of the relative distance to the mean: increasing and bounded
-	 * (30), and scale-free, which keeps ESG / m(ESG) increasing for xi < 1. */
-	double rel = esg_mean > 0 ? (esg - esg_mean) / esg_mean : 0.0;
-	double m = 1.0 + p->esg_slope * tanh(rel);
-	return m < 1.0 ? 1.0 : m > p->esg_multiplier_max ? p->esg_multiplier_max : m;
+	FAII_ASSERT(node_class < FAII_CLASS_COUNT);
+	if (category >= 1 && category <= FAII_CATEGORY_COUNT &&
+	    fleet->etw_ref[category - 1][node_class] > 0)
+		return fleet->etw_ref[category - 1][node_class];
+	return fleet->etw_ref_class[node_class];
+}
+
+double faii_route_node_esg(const struct faii_policy *p, const struct faii_route_fleet *fleet,
+                           const struct faii_cfg_node *n, uint8_t category)
+{
+	return faii_esg_score(p, &n->esg, fleet->pue_mean,
+	                      faii_route_etw_ref(fleet, category, n->node_class));
 }
 
 bool faii_price_in_corridor(const struct faii_policy *p, double price, double price_mean)
@@ -112,12 +121,21 @@ double faii_route_latency_prior_us(const struct faii_cfg_region *region,
 	return 1000.0 + 2.0 * 1.5 * km / 200.0 * 1000.0;
 }
 
+/* 1 / x, kept finite for any positive finite x. */
+static double inverse(double x)
+{
+	double v = 1.0 / x;
+	return v < RATIO_MAX ? v : RATIO_MAX;
+}
+
 void faii_route_fleet_compute(const struct faii_config *cfg,
                               const struct faii_route_node_state *state,
                               struct faii_route_fleet *fleet)
 {
-	/* Running means: a sum of large finite values would overflow. */
-	unsigned active = 0;
+	/* Running means: a sum of large finite values would overflow. The
+	 * energy-to-work references are harmonic means: running means of 1/e. */
+	unsigned active = 0, in_group[FAII_CATEGORY_COUNT][FAII_CLASS_COUNT] = {{0}};
+	unsigned in_class[FAII_CLASS_COUNT] = {0};
 	memset(fleet, 0, sizeof(*fleet));
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
 		const struct faii_cfg_node *n = &cfg->nodes[i];
@@ -125,25 +143,69 @@ void faii_route_fleet_compute(const struct faii_config *cfg,
 			continue;
 		FAII_ASSERT_MSG(isfinite(n->price) && n->price > 0 && isfinite(n->esg.pue) &&
 		                        n->esg.pue > 0 && isfinite(n->esg.energy_to_work) &&
-		                        n->esg.energy_to_work > 0,
-		                "node %u: price %g, pue %g, energy_to_work %g", n->id, n->price,
-		                n->esg.pue, n->esg.energy_to_work);
+		                        n->esg.energy_to_work > 0 &&
+		                        n->node_class < FAII_CLASS_COUNT,
+		                "node %u: price %g, pue %g, energy_to_work %g, class %u", n->id,
+		                n->price, n->esg.pue, n->esg.energy_to_work, n->node_class);
 		active++;
 		fleet->price_mean += (n->price - fleet->price_mean) / active;
 		fleet->pue_mean += (n->esg.pue - fleet->pue_mean) / active;
-		fleet->etw_mean += (n->esg.energy_to_work - fleet->etw_mean) / active;
+		double inv = inverse(n->esg.energy_to_work);
+		double *cls = &fleet->etw_ref_class[n->node_class];
+		*cls += (inv - *cls) / ++in_class[n->node_class];
+		for (unsigned c = 0; c < FAII_CATEGORY_COUNT; c++) {
+			if (!((n->eligibility >> c) & 1))
+				continue;
+			double *g = &fleet->etw_ref[c][n->node_class];
+			*g += (inv - *g) / ++in_group[c][n->node_class];
+		}
 	}
-	if (active == 0)
-		return;
-	unsigned k = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		if (in_class[k] > 0)
+			fleet->etw_ref_class[k] = inverse(fleet->etw_ref_class[k]);
+		for (unsigned c = 0; c < FAII_CATEGORY_COUNT; c++) {
+			if (in_group[c][k] > 0)
+				fleet->etw_ref[c][k] = inverse(fleet->etw_ref[c][k]);
+		}
+	}
+	unsigned in_cat[FAII_CATEGORY_COUNT] = {0};
 	for (uint32_t i = 0; i < cfg->node_count; i++) {
+		const struct faii_cfg_node *n = &cfg->nodes[i];
 		if (state[i].status != FAII_NODE_ACTIVE)
 			continue;
-		double esg = faii_esg_score(&cfg->policy, &cfg->nodes[i].esg, fleet);
-		fleet->esg_mean += (esg - fleet->esg_mean) / ++k;
+		for (uint8_t c = 1; c <= FAII_CATEGORY_COUNT; c++) {
+			if (!((n->eligibility >> (c - 1)) & 1))
+				continue;
+			double esg = faii_route_node_esg(&cfg->policy, fleet, n, c);
+			fleet->esg_mean[c - 1] += (esg - fleet->esg_mean[c - 1]) / ++in_cat[c - 1];
+		}
 	}
-	FAII_ASSERT(isfinite(fleet->price_mean) && isfinite(fleet->pue_mean) &&
-	            isfinite(fleet->etw_mean) && isfinite(fleet->esg_mean));
+	FAII_ASSERT(isfinite(fleet->price_mean) && isfinite(fleet->pue_mean));
+	for (unsigned c = 0; c < FAII_CATEGORY_COUNT; c++)
+		FAII_ASSERT(isfinite(fleet->esg_mean[c]));
+}
+
+void faii_class_price_update(struct faii_class_price *cp, const double work[FAII_CLASS_COUNT],
+                             double share_max)
+{
+	FAII_ASSERT(share_max > 0 && share_max < 1);
+	double total = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		FAII_ASSERT_MSG(isfinite(work[k]) && work[k] >= 0, "class %u work %g", k, work[k]);
+		total += work[k];
+	}
+	if (!(total > 0) || !isfinite(total))
+		return; /* nothing measured: no gradient */
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		double s = work[k] / total;
+		cp->share[k] = cp->updates == 0 ? s
+		                                : (1.0 - FAII_CLASS_SHARE_EWMA) * cp->share[k] +
+		                                          FAII_CLASS_SHARE_EWMA * s;
+		double pi = cp->price[k] + FAII_CLASS_PRICE_STEP * (cp->share[k] - share_max);
+		cp->price[k] = pi < 0 ? 0 : pi > FAII_CLASS_PRICE_MAX ? FAII_CLASS_PRICE_MAX : pi;
+		FAII_ASSERT(cp->price[k] >= 0 && cp->price[k] <= FAII_CLASS_PRICE_MAX);
+	}
+	cp->updates++;
 }
 
 /* ---- the quadratic programme over candidates ------------------------------ */
@@ -418,33 +480,39 @@ static void enforce_caps(struct qp *p)
 
 /* ---- alias table (Vose) --------------------------------------------------------- */
 
-static void build_alias(struct faii_route_table *t)
+void faii_route_alias_build(const float *share, unsigned n, uint32_t *prob, uint16_t *alias)
 {
-	unsigned n = t->count, small[FAII_ROUTE_CANDIDATES_MAX], large[FAII_ROUTE_CANDIDATES_MAX];
+	FAII_ASSERT(n <= FAII_ROUTE_CANDIDATES_MAX);
+	unsigned small[FAII_ROUTE_CANDIDATES_MAX], large[FAII_ROUTE_CANDIDATES_MAX];
 	unsigned ns = 0, nl = 0;
 	double scaled[FAII_ROUTE_CANDIDATES_MAX];
 	for (unsigned i = 0; i < n; i++) {
-		scaled[i] = (double)t->share[i] * n;
-		t->alias[i] = (uint16_t)i;
+		scaled[i] = (double)share[i] * n;
+		alias[i] = (uint16_t)i;
 		if (scaled[i] < 1.0)
 			small[ns++] = i;
 		else
 			large[nl++] = i;
 	}
 	while (ns > 0 && nl > 0) {
-		unsigned s = small[--ns], l = large[--nl];
-		t->prob[s] = (uint32_t)(scaled[s] * FAII_ROUTE_PROB_ONE);
-		t->alias[s] = (uint16_t)l;
-		scaled[l] -= 1.0 - scaled[s];
+		unsigned sm = small[--ns], l = large[--nl];
+		prob[sm] = (uint32_t)(scaled[sm] * FAII_ROUTE_PROB_ONE);
+		alias[sm] = (uint16_t)l;
+		scaled[l] -= 1.0 - scaled[sm];
 		if (scaled[l] < 1.0)
 			small[ns++] = l;
 		else
 			large[nl++] = l;
 	}
 	while (nl > 0)
-		t->prob[large[--nl]] = FAII_ROUTE_PROB_ONE;
+		prob[large[--nl]] = FAII_ROUTE_PROB_ONE;
 	while (ns > 0) /* rounding leftovers: keep themselves */
-		t->prob[small[--ns]] = FAII_ROUTE_PROB_ONE;
+		prob[small[--ns]] = FAII_ROUTE_PROB_ONE;
+}
+
+static void build_alias(struct faii_route_table *t)
+{
+	faii_route_alias_build(t->share, t->count, t->prob, t->alias);
 }
 
 /* Postconditions of a solved table: a distribution over its candidates that
@@ -462,6 +530,123 @@ static void check_solution(const struct faii_route_table *t, const struct qp *p)
 	FAII_ASSERT_MSG(fabs(sum - 1.0) < 1e-6, "shares sum to %.9f", sum);
 	FAII_ASSERT_MSG(max_operator_share(p) <= p->beta + 1e-6, "operator share %g above cap %g",
 	                max_operator_share(p), p->beta);
+}
+
+/* ---- replica sets ------------------------------------------------------------------ */
+
+/*
+ * Proportional capping: out_i = min(cap_i, c w_i) over the items with
+ * w_i > 0, c such that the outs sum to total; what they cannot hold goes
+ * to the zero-weight items in proportion to their caps. Each round fixes
+ * at least one more item at its cap (c only grows as items are fixed), so
+ * at most m + 1 rounds per phase. Returns what could not be placed.
+ */
+static double proportional_fill(const double *w, const double *cap, unsigned m, double total,
+                                double *out)
+{
+	bool fixed[FAII_ROUTE_CANDIDATES_MAX] = {false};
+	FAII_ASSERT(m <= FAII_ROUTE_CANDIDATES_MAX && total >= 0);
+	for (unsigned i = 0; i < m; i++)
+		out[i] = 0;
+	for (int phase = 0; phase < 2 && total > 1e-12; phase++) {
+		for (unsigned round = 0; round <= m; round++) {
+			double weight = 0;
+			for (unsigned i = 0; i < m; i++) {
+				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
+				weight += fixed[i] ? 0 : wi;
+			}
+			if (!(weight > 0))
+				break;
+			double c = total / weight;
+			bool any = false;
+			for (unsigned i = 0; i < m; i++) {
+				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
+				if (!fixed[i] && wi > 0 && c * wi >= cap[i]) {
+					out[i] = cap[i];
+					fixed[i] = any = true;
+					total -= cap[i];
+				}
+			}
+			if (any)
+				continue;
+			for (unsigned i = 0; i < m; i++) {
+				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
+				if (!fixed[i] && wi > 0) {
+					out[i] = c * wi;
+					fixed[i] = true;
+				}
+			}
+			total = 0;
+			break;
+		}
+	}
+	return total > 1e-12 ? total : 0;
+}
+
+unsigned faii_route_inclusion(const struct faii_config *cfg, const struct faii_route_table *t,
+                              unsigned family, unsigned n, float incl[FAII_ROUTE_CANDIDATES_MAX],
+                              bool *relaxed)
+{
+	*relaxed = false;
+	FAII_ASSERT(family < FAII_ROUTE_FAMILIES && n >= 1 && n <= FAII_REPLICAS_MAX);
+	unsigned op_of[FAII_ROUTE_CANDIDATES_MAX], ops = 0, members = 0;
+	uint16_t op_id[FAII_ROUTE_CANDIDATES_MAX];
+	double mass[FAII_ROUTE_CANDIDATES_MAX] = {0}, nodes[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	double positive[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	for (unsigned k = 0; k < t->count; k++) {
+		incl[k] = 0;
+		if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) != family)
+			continue;
+		uint16_t op = cfg->nodes[t->node[k]].operator_idx;
+		unsigned o = 0;
+		while (o < ops && op_id[o] != op)
+			o++;
+		if (o == ops)
+			op_id[ops++] = op;
+		op_of[k] = o;
+		mass[o] += n * (double)t->family_share[family][k];
+		nodes[o] += 1.0;
+		positive[o] += t->family_share[family][k] > 0;
+		members++;
+	}
+	if (members < n)
+		return 0; /* no set of n distinct nodes: the dataplane refuses */
+	/* Operators first: each at most n beta copies and one per node, on
+	 * nodes with a share if they suffice, else on any of the family's. */
+	double cap[FAII_ROUTE_CANDIDATES_MAX] = {0}, total[FAII_ROUTE_CANDIDATES_MAX] = {0};
+	double beta_copies = n * (double)t->family_beta[family];
+	for (unsigned o = 0; o < ops; o++)
+		cap[o] = positive[o] < beta_copies ? positive[o] : beta_copies;
+	if (proportional_fill(mass, cap, ops, n, total) > 0) {
+		for (unsigned o = 0; o < ops; o++)
+			cap[o] = nodes[o] < beta_copies ? nodes[o] : beta_copies;
+		if (proportional_fill(mass, cap, ops, n, total) > 0) { /* caps cannot all hold */
+			*relaxed = true;
+			FAII_ASSERT(proportional_fill(mass, nodes, ops, n, total) == 0);
+		}
+	}
+	/* Then each operator's nodes: at most one copy each. */
+	double top = 0;
+	for (unsigned o = 0; o < ops; o++) {
+		double w[FAII_ROUTE_CANDIDATES_MAX], one[FAII_ROUTE_CANDIDATES_MAX],
+		        out[FAII_ROUTE_CANDIDATES_MAX];
+		unsigned idx[FAII_ROUTE_CANDIDATES_MAX], m = 0;
+		for (unsigned k = 0; k < t->count; k++) {
+			if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) == family &&
+			    op_of[k] == o) {
+				idx[m] = k;
+				w[m] = t->family_share[family][k];
+				one[m++] = 1.0;
+			}
+		}
+		FAII_ASSERT(proportional_fill(w, one, m, total[o], out) == 0);
+		for (unsigned j = 0; j < m; j++)
+			incl[idx[j]] = (float)out[j];
+		top = total[o] > top ? total[o] : top;
+	}
+	unsigned most = (unsigned)ceil(top - 1e-6);
+	FAII_ASSERT(most >= 1 && most <= n);
+	return most;
 }
 
 /* ---- one key ------------------------------------------------------------------------ */
@@ -486,32 +671,55 @@ check_node(const struct faii_config *cfg, const struct faii_route_node_state *st
 	return FAII_ROUTE_EX_NONE;
 }
 
+void faii_route_terms(const struct faii_config *cfg, const struct faii_route_node_state *st,
+                      const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
+                      uint8_t category, struct faii_route_terms *out)
+{
+	FAII_ASSERT(category >= 1 && category <= FAII_CATEGORY_COUNT);
+	const struct faii_policy *p = &cfg->policy;
+	unsigned tier = faii_category_tier(category);
+	double etw_ref = faii_route_etw_ref(fleet, category, n->node_class);
+	double esg_mean = fleet->esg_mean[category - 1];
+	/* A stale attestation proves nothing: score the node as if it drew all
+	 * its power from the grid at its worst (no renewables, full grid
+	 * stress), which also discounts its reward. */
+	out->esg =
+	        st->stale_attest
+	                ? p->esg_weight[1] / ratio_to_mean(n->esg.pue, fleet->pue_mean) +
+	                          p->esg_weight[2] / ratio_to_mean(n->esg.energy_to_work, etw_ref)
+	                : faii_esg_score(p, &n->esg, fleet->pue_mean, etw_ref);
+	out->esg_rel = esg_mean > 0 && out->esg > 0 ? ratio_to_mean(out->esg, esg_mean)
+	               : esg_mean > 0               ? 0.0
+	                                            : 1.0;
+	out->reward_mult = faii_mult_reward(out->esg, esg_mean);
+	out->reward = out->reward_mult * n->price;
+	/* Wh per task unit at the servers, times PUE: the site's energy. */
+	out->energy_kwh = n->esg.energy_to_work * n->esg.pue / 1000.0;
+	out->energy_cost = p->energy_price * out->energy_kwh;
+	/* Verified work net of energy (13), per unit of the posted price
+	 * relative to the fleet's: (s x p_bar - kappa_e e) / p. A node whose
+	 * energy costs more than its work is worth keeps the floor: a
+	 * candidate of last resort, never a negative value. */
+	double p_bar = fleet->price_mean > 0 ? fleet->price_mean : 1.0;
+	double v = (st->slo_success[tier - 1] * out->esg_rel - out->energy_cost / p_bar) /
+	           ratio_to_mean(n->price, p_bar);
+	out->value =
+	        v > PREFERENCE_MIN ? (v < PREFERENCE_MAX ? v : PREFERENCE_MAX) : PREFERENCE_MIN;
+	FAII_ASSERT(out->reward_mult >= 0 && out->reward_mult <= 1);
+}
+
 /*
  * Preference (SPEC 3.2): expected verified work per unit of share, weighted
- * by ESG relative to the fleet, per unit of the effective reward R = m p (47)
- * relative to the fleet's mean price.
+ * by ESG relative to the category's mean (43), net of its energy (13), per
+ * unit of the posted price relative to the fleet's mean (46).
  */
 static double preference(const struct faii_config *cfg, const struct faii_route_node_state *st,
                          const struct faii_route_fleet *fleet, const struct faii_cfg_node *n,
-                         unsigned tier)
+                         uint8_t category)
 {
-	/* A stale attestation proves nothing: score the node as if it drew all
-	 * its power from the grid at its worst (no renewables, full grid
-	 * stress), which also puts its ESG multiplier at the floor. */
-	double esg =
-	        st->stale_attest
-	                ? cfg->policy.esg_weight[1] / ratio_to_mean(n->esg.pue, fleet->pue_mean) +
-	                          cfg->policy.esg_weight[2] /
-	                                  ratio_to_mean(n->esg.energy_to_work, fleet->etw_mean)
-	                : faii_esg_score(&cfg->policy, &n->esg, fleet);
-	double m = faii_esg_multiplier(&cfg->policy, esg, fleet->esg_mean);
-	double esg_rel = fleet->esg_mean > 0 && esg > 0 ? ratio_to_mean(esg, fleet->esg_mean)
-	                 : fleet->esg_mean > 0          ? 0.0
-	                                                : 1.0;
-	double v = st->slo_success[tier - 1] * esg_rel /
-	           (m * ratio_to_mean(n->price, fleet->price_mean));
-	/* Clamped into a float's range; NaN (none expected) to 0. */
-	return v > 0 ? (v < PREFERENCE_MAX ? v : PREFERENCE_MAX) : 0.0;
+	struct faii_route_terms terms;
+	faii_route_terms(cfg, st, fleet, n, category, &terms);
+	return terms.value;
 }
 
 static int region_slot(const struct faii_config *cfg, uint16_t region)
@@ -563,17 +771,22 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 		a_max = t->value[i] > a_max ? t->value[i] : a_max;
 	/* The programme is homogeneous in a (q scales with the mean of a), so
 	 * values scaled to at most 1 give the same shares, well conditioned. */
+	/* The class-share price is charged on the linear term only: the
+	 * congestion and concentration terms keep the scale of the values. */
 	for (unsigned i = 0; i < p->n; i++) {
 		FAII_ASSERT_MSG(isfinite(t->value[i]) && t->value[i] >= 0, "value %g", t->value[i]);
-		p->a[i] = a_max > 0 ? t->value[i] / a_max : 0.0;
-		a_mean += p->a[i] / p->n;
+		FAII_ASSERT(t->class_price[i] >= 0 && t->class_price[i] <= FAII_CLASS_PRICE_MAX);
+		a_mean += (a_max > 0 ? t->value[i] / a_max : 0.0) / p->n;
+		p->a[i] = a_max > 0 ? (t->value[i] - t->class_price[i]) / a_max : 0.0;
 	}
 	for (unsigned i = 0; i < p->n; i++) {
 		const struct faii_cfg_node *node = &cfg->nodes[t->node[i]];
-		/* Congestion (7),(15): success falls with utilisation phi lambda / c,
-		 * priced at the key's mean value so that a better node is never
-		 * charged more for the same load (shares stay monotone in a_i). */
-		p->q[i] = a_mean * lambda / node->capacity_tasks_per_s +
+		/* Congestion (7),(15): success falls with utilisation
+		 * phi lambda / sigma_i (lambda in node slots per second, sigma_i
+		 * the service rate, the capacity unless configured), priced at
+		 * the key's mean value so that a better node is never charged
+		 * more for the same load (shares stay monotone in a_i). */
+		p->q[i] = a_mean * lambda / node->service_rate_tasks_per_s +
 		          cfg->policy.concentration_eta * a_mean;
 		if (!(p->q[i] >= Q_MIN)) /* NaN too */
 			p->q[i] = p->q[i] < Q_MIN ? Q_MIN : Q_MAX;
@@ -588,6 +801,97 @@ static void setup_qp(const struct faii_config *cfg, const struct faii_route_key 
 	p->beta = tp->operator_cap;
 }
 
+/*
+ * Candidates grouped by operator (then by slot): a replica set drawn by
+ * systematic sampling over this order spreads over operators as evenly as
+ * its inclusion probabilities allow (faii_route_inclusion).
+ */
+static void order_by_operator(const struct faii_config *cfg, uint32_t *chosen, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		uint32_t x = chosen[i];
+		uint16_t op = cfg->nodes[x].operator_idx;
+		unsigned j = i;
+		while (j > 0 &&
+		       (cfg->nodes[chosen[j - 1]].operator_idx > op ||
+		        (cfg->nodes[chosen[j - 1]].operator_idx == op && chosen[j - 1] > x))) {
+			chosen[j] = chosen[j - 1];
+			j--;
+		}
+		chosen[j] = x;
+	}
+}
+
+/*
+ * The shares of t's candidates (sections 3 and 3a of docs/routing.md):
+ * fills share, beta, flags and the alias table. Returns the operators.
+ */
+static unsigned solve_candidates(const struct faii_config *cfg, const struct faii_route_key *key,
+                                 struct faii_route_table *t)
+{
+	const struct faii_tier_policy *tp =
+	        &cfg->policy.tier[faii_category_tier(key->category) - 1];
+	if (t->count == 0) {
+		t->flags |= FAII_ROUTE_F_EMPTY;
+		return 0;
+	}
+	struct qp p;
+	setup_qp(cfg, key, t, &p);
+	if (p.ops * p.beta < 1.0) {
+		p.beta = 1.0 / p.ops; /* caps cannot all hold: the best possible spread */
+		t->flags |= FAII_ROUTE_F_CAPS_RELAXED;
+	}
+	if (p.ops < tp->operators_min)
+		t->flags |= FAII_ROUTE_F_FEW_OPERATORS;
+	bool edge_ok = solve_with_edge_reserve(&p, tp->edge_reserve);
+	ensure_dispersion(&p, tp->operators_min);
+	if (!edge_ok || !restore_edge_reserve(&p, tp->edge_reserve))
+		t->flags |= FAII_ROUTE_F_EDGE_SHORT;
+	enforce_caps(&p);
+	for (unsigned k = 0; k < t->count; k++)
+		t->share[k] = (float)p.phi[k];
+	t->beta = (float)p.beta;
+	build_alias(t);
+	check_solution(t, &p);
+	return p.ops;
+}
+
+/*
+ * The same per address family: a task is served only by nodes of its own
+ * family, so the caps must hold among them. A family holding every
+ * candidate takes the key's solution as it is.
+ */
+static void solve_families(const struct faii_config *cfg, const struct faii_route_key *key,
+                           struct faii_route_table *t)
+{
+	static _Thread_local struct faii_route_table sub;
+	for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++) {
+		unsigned map[FAII_ROUTE_CANDIDATES_MAX], n = 0;
+		memset(&sub, 0, offsetof(struct faii_route_table, node));
+		for (unsigned k = 0; k < t->count; k++) {
+			if (FAII_ROUTE_FAMILY(cfg->nodes[t->node[k]].addr_family) != f)
+				continue;
+			map[n] = k;
+			sub.node[n] = t->node[k];
+			sub.value[n] = t->value[k];
+			sub.class_price[n] = t->class_price[k];
+			n++;
+		}
+		sub.count = (uint16_t)n;
+		if (n == t->count) {
+			memcpy(t->family_share[f], t->share, sizeof(t->share));
+			t->family_beta[f] = t->beta;
+			t->family_flags[f] = t->flags;
+			continue;
+		}
+		solve_candidates(cfg, key, &sub);
+		t->family_beta[f] = sub.beta;
+		t->family_flags[f] = sub.flags;
+		for (unsigned j = 0; j < n; j++)
+			t->family_share[f][map[j]] = sub.share[j];
+	}
+}
+
 int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node_state *state,
                      const struct faii_route_fleet *fleet, const struct faii_route_key *key,
                      struct faii_route_table *t, struct faii_route_explain *explain)
@@ -597,9 +901,6 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 	int slot = region_slot(cfg, key->region);
 	if (rc == NULL || slot < 0 || faii_category_tier(key->category) == 0)
 		return -EINVAL;
-	unsigned tier = faii_category_tier(key->category);
-	const struct faii_tier_policy *tp = &cfg->policy.tier[tier - 1];
-
 	static _Thread_local uint8_t ex[FAII_CFG_NODES_MAX];
 	static _Thread_local float value[FAII_CFG_NODES_MAX];
 	uint32_t feasible = 0;
@@ -607,7 +908,8 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 		ex[i] = (uint8_t)check_node(cfg, &state[i], fleet, &cfg->nodes[i], rc,
 		                            (unsigned)slot, key->category);
 		value[i] = ex[i] == FAII_ROUTE_EX_NONE
-		                   ? (float)preference(cfg, &state[i], fleet, &cfg->nodes[i], tier)
+		                   ? (float)preference(cfg, &state[i], fleet, &cfg->nodes[i],
+		                                       key->category)
 		                   : 0.0f;
 		feasible += ex[i] == FAII_ROUTE_EX_NONE;
 	}
@@ -618,38 +920,21 @@ int faii_route_solve(const struct faii_config *cfg, const struct faii_route_node
 	t->residency_class = key->residency_class;
 	uint32_t chosen[FAII_ROUTE_CANDIDATES_MAX];
 	t->count = (uint16_t)select_candidates(value, ex, cfg->node_count, chosen);
+	order_by_operator(cfg, chosen, t->count);
 	for (unsigned k = 0; k < t->count; k++) {
 		t->node[k] = chosen[k];
 		t->value[k] = value[chosen[k]];
+		double pi = fleet->class_price[cfg->nodes[chosen[k]].node_class];
+		FAII_ASSERT_MSG(pi >= 0 && pi <= FAII_CLASS_PRICE_MAX, "class price %g", pi);
+		t->class_price[k] = (float)pi;
 		double lat = state[chosen[k]].latency_us[slot];
 		t->latency_us[k] = (uint32_t)(lat < UINT32_MAX ? lat : UINT32_MAX);
 	}
-	if (t->count == 0) {
-		t->flags |= FAII_ROUTE_F_EMPTY;
-	} else {
-		struct qp p;
-		setup_qp(cfg, key, t, &p);
-		if (p.ops * p.beta < 1.0) {
-			p.beta = 1.0 / p.ops; /* caps cannot all hold: the best possible spread */
-			t->flags |= FAII_ROUTE_F_CAPS_RELAXED;
-		}
-		if (p.ops < tp->operators_min)
-			t->flags |= FAII_ROUTE_F_FEW_OPERATORS;
-		bool edge_ok = solve_with_edge_reserve(&p, tp->edge_reserve);
-		ensure_dispersion(&p, tp->operators_min);
-		if (!edge_ok || !restore_edge_reserve(&p, tp->edge_reserve))
-			t->flags |= FAII_ROUTE_F_EDGE_SHORT;
-		enforce_caps(&p);
-		for (unsigned k = 0; k < t->count; k++)
-			t->share[k] = (float)p.phi[k];
-		build_alias(t);
-		check_solution(t, &p);
-		if (explain)
-			explain->operators = p.ops;
-	}
+	unsigned ops = solve_candidates(cfg, key, t);
+	solve_families(cfg, key, t);
+	if (explain)
+		explain->operators = ops;
 	if (explain) {
-		if (t->count == 0)
-			explain->operators = 0; /* not left from the previous key */
 		explain->node_count = cfg->node_count;
 		explain->feasible = feasible;
 		memcpy(explain->exclusion, ex, cfg->node_count);

@@ -141,6 +141,10 @@ struct faii_worker_stats {
 	uint64_t tier_dispatched[FAII_TIER_COUNT];
 	uint64_t tier_finished[FAII_TIER_COUNT]; /* answered, timed out or refused after dispatch */
 	uint64_t tier_slo_met[FAII_TIER_COUNT];  /* forwarded within the budget */
+	/* Node slots (copies) taken and given back per tier: their difference
+	 * is the tier's outstanding work in slots, q_t's numerator. */
+	uint64_t tier_copies_taken[FAII_TIER_COUNT];
+	uint64_t tier_copies_returned[FAII_TIER_COUNT];
 	uint64_t category_tasks[FAII_CATEGORY_COUNT];
 	uint64_t class_copies[FAII_CLASS_COUNT];                   /* TASK copies per node class */
 	uint64_t latency_hist[FAII_TIER_COUNT][FAII_HIST_BUCKETS]; /* client-visible RTT */
@@ -149,17 +153,23 @@ struct faii_worker_stats {
 	uint64_t latency_sum_us[FAII_TIER_COUNT];
 } __rte_cache_aligned;
 
-/* A disagreeing result, sent to the control thread as slashing evidence. */
+/* A disagreeing result, sent to the control thread as slashing evidence:
+ * the copy outvoted, and the whole replica set as it stood then. */
 struct faii_evidence {
 	uint64_t task_id;
 	uint32_t node; /* registry slot */
 	uint32_t node_id;
 	uint8_t replica_index;
 	uint8_t replicas;
-	uint8_t status; /* the node's result status */
-	uint8_t reserved;
+	uint8_t status;   /* the node's result status */
+	uint8_t answered; /* bit j: set_hash[j] is copy j's answer */
+	uint8_t tier;
+	uint8_t category;
+	uint8_t reserved[2];
+	uint32_t set_node_id[FAII_REPLICAS_MAX]; /* the node of every copy */
 	uint8_t result_hash[FAII_HASH_SIZE];
 	uint8_t majority_hash[FAII_HASH_SIZE];
+	uint8_t set_hash[FAII_REPLICAS_MAX][FAII_HASH_SIZE]; /* the copies' result digests */
 };
 
 /* The residency hook: the contract of ebpf/residency.bpf.c, frame in,
@@ -223,7 +233,8 @@ struct faii_worker {
 	uint32_t *wheel;
 	uint64_t wheel_tick; /* every tick up to here is processed */
 	uint64_t records_in_use;
-	/* Arrivals per route key, for the control plane's demand estimate. */
+	/* Node slots asked per route key (replicas per arriving task), for the
+	 * control plane's demand estimate. */
 	uint64_t *key_arrivals;
 	/* Transmit buffers per port index. */
 	uint16_t tx_count[FAII_PORTS_MAX];

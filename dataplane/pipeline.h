@@ -22,6 +22,7 @@
 #include <rte_ring_elem.h>
 
 #include "dataplane.h"
+#include "pick.h"
 #include "residency_bpf.h"
 #include "faii/frame.h"
 #include "faii/assert.h"
@@ -61,16 +62,6 @@ struct faii_dispatch {
 _Static_assert(sizeof(struct faii_dispatch) == 256, "four cache lines per record");
 
 /* ---- small helpers ----------------------------------------------------------------- */
-
-static inline uint64_t rng_next(struct faii_worker *w)
-{
-	uint64_t s1 = w->rng[0];
-	const uint64_t s0 = w->rng[1];
-	w->rng[0] = s0;
-	s1 ^= s1 << 23;
-	w->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-	return w->rng[1] + s0;
-}
 
 /* Refills the nonce pool: a fresh ChaCha20 keystream block run, its 64-bit
  * nonce the refill count, so that no keystream is ever produced twice. */
@@ -207,18 +198,6 @@ struct frame_info {
 	uint16_t msg_offset, msg_len;
 };
 
-struct task_need {
-	uint32_t budget_us;
-	uint16_t min_reputation;
-	uint8_t family;
-	/* Candidates of this table already chosen or refused for the task
-	 * (bit k: cand[k]; a table has at most 64), and the registry slots the
-	 * task already used (a re-dispatch avoids them; at most 7). */
-	uint64_t excluded_cands;
-	const uint32_t *exclude;
-	unsigned exclude_count;
-};
-
 /* The folded (not complemented) ones'-complement sum of even-length bytes. */
 static inline uint32_t sum16(const void *p, size_t len)
 {
@@ -266,19 +245,25 @@ static inline void forget(struct faii_worker *w, uint32_t pos)
 	w->records_in_use--;
 }
 
-/* A node takes a copy: its outstanding count R_i goes up. */
-static inline void outstanding_take(struct faii_node_live *lv)
+/* A node takes a copy of a task of tier: its outstanding count R_i goes up,
+ * and the tier's node slots in use (q_t counts copies, not tasks). */
+static inline void outstanding_take(struct faii_worker *w, struct faii_node_live *lv, uint8_t tier)
 {
 	uint32_t before = ATOMIC_ADD(&lv->outstanding, 1);
 	FAII_ASSERT(before < UINT32_MAX);
+	FAII_ASSERT(tier >= 1 && tier <= FAII_TIER_COUNT);
+	w->stats.tier_copies_taken[tier - 1]++;
 }
 
 /* A copy answered or given up: R_i goes down, never below zero (only the
  * worker that owns the task's record gives back what it took). */
-static inline void outstanding_give_back(struct faii_node_live *lv)
+static inline void outstanding_give_back(struct faii_worker *w, struct faii_node_live *lv,
+                                         uint8_t tier)
 {
 	uint32_t before = ATOMIC_SUB(&lv->outstanding, 1);
 	FAII_ASSERT(before > 0);
+	FAII_ASSERT(tier >= 1 && tier <= FAII_TIER_COUNT);
+	w->stats.tier_copies_returned[tier - 1]++;
 }
 
 /* ---- frames.c ---- */

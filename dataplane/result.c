@@ -35,7 +35,8 @@ void pipe_finish(struct faii_worker *w, uint32_t pos)
 }
 
 static void emit_evidence(struct faii_worker *w, const struct faii_dispatch *r, unsigned k,
-                          uint8_t status, const uint8_t *hash, const uint8_t *majority)
+                          uint8_t status, const uint8_t *hash, const uint8_t *majority,
+                          const uint8_t (*hashes)[FAII_HASH_SIZE])
 {
 	struct faii_evidence ev = {
 	        .task_id = r->task_id,
@@ -44,9 +45,18 @@ static void emit_evidence(struct faii_worker *w, const struct faii_dispatch *r, 
 	        .replica_index = (uint8_t)k,
 	        .replicas = r->replicas,
 	        .status = status,
+	        .answered = r->ok,
+	        .tier = r->tier,
+	        .category = r->category,
 	};
 	memcpy(ev.result_hash, hash, FAII_HASH_SIZE);
 	memcpy(ev.majority_hash, majority, FAII_HASH_SIZE);
+	FAII_ASSERT(r->replicas <= FAII_REPLICAS_MAX);
+	for (unsigned j = 0; j < r->replicas; j++) {
+		ev.set_node_id[j] = w->dp->live[r->node[j]].node_id;
+		if ((r->ok >> j) & 1)
+			memcpy(ev.set_hash[j], hashes[j], FAII_HASH_SIZE);
+	}
 	w->stats.pipe[FAII_PIPE_DISAGREEMENTS]++;
 	ATOMIC_ADD(&w->dp->live[r->node[k]].disagreed, 1);
 	if (rte_ring_mp_enqueue_elem(w->dp->evidence_ring, &ev, sizeof(ev)) != 0)
@@ -99,7 +109,7 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 void pipe_copy_failed(struct faii_worker *w, struct faii_dispatch *r, unsigned k)
 {
 	struct faii_node_live *lv = &w->dp->live[r->node[k]];
-	outstanding_give_back(lv);
+	outstanding_give_back(w, lv, r->tier);
 	ATOMIC_ADD(&lv->failed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
 	w->stats.pipe[FAII_PIPE_TIMEOUTS]++;
@@ -214,7 +224,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 	bool in_slo = ok && rtt_us <= r->budget_us;
 	struct faii_node_live *lv = &dp->live[r->node[k]];
 	r->replied |= (uint8_t)(1u << k);
-	outstanding_give_back(lv);
+	outstanding_give_back(w, lv, r->tier);
 	ATOMIC_ADD(&lv->completed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
 	if (in_slo)
@@ -294,7 +304,8 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 				if (memcmp(hashes[j], hash, FAII_HASH_SIZE) == 0)
 					credit(w, r, j);
 				else
-					emit_evidence(w, r, j, FAII_RESULT_OK, hashes[j], hash);
+					emit_evidence(w, r, j, FAII_RESULT_OK, hashes[j], hash,
+					              hashes);
 			}
 			forward(w, r, m, fv, now_tsc);
 			consumed = true;
@@ -304,7 +315,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 		if (memcmp(maj, hash, FAII_HASH_SIZE) == 0)
 			credit(w, r, k);
 		else
-			emit_evidence(w, r, k, FAII_RESULT_OK, hash, maj);
+			emit_evidence(w, r, k, FAII_RESULT_OK, hash, maj, hashes);
 	}
 	if (!consumed)
 		rte_pktmbuf_free(m);

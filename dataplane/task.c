@@ -8,130 +8,12 @@
 
 #include "pipeline.h"
 
-/* ---- routing per packet ------------------------------------------------------------ */
+/* ---- routing per packet: pick.c ---------------------------------------------------- */
 
-static inline bool excluded(const struct task_need *need, uint32_t node)
-{
-	for (unsigned i = 0; i < need->exclude_count; i++) {
-		if (need->exclude[i] == node)
-			return true;
-	}
-	return false;
-}
-
-/* The per-packet re-check: status, reputation, latency budget, load. */
-static inline bool cand_feasible(const struct faii_dp *dp, const struct faii_route_dp_table *t,
-                                 unsigned k, const struct task_need *need)
-{
-	const struct faii_route_cand *c = &t->cand[k];
-	const struct faii_node_live *lv = &dp->live[c->node];
-	return ATOMIC_LOAD(&lv->status) == FAII_NODE_ACTIVE &&
-	       ATOMIC_LOAD(&lv->reputation_milli) >= need->min_reputation &&
-	       c->latency_us <= need->budget_us && c->addr_family == need->family &&
-	       ATOMIC_LOAD(&lv->outstanding) < ATOMIC_LOAD(&lv->limit) &&
-	       !((need->excluded_cands >> k) & 1) && !excluded(need, c->node);
-}
-
-/* a's load is below b's: outstanding / limit, compared without division. */
-static inline bool less_loaded(const struct faii_dp *dp, const struct faii_route_dp_table *t,
-                               unsigned a, unsigned b)
-{
-	const struct faii_node_live *la = &dp->live[t->cand[a].node];
-	const struct faii_node_live *lb = &dp->live[t->cand[b].node];
-	return (uint64_t)ATOMIC_LOAD(&la->outstanding) * ATOMIC_LOAD(&lb->limit) <
-	       (uint64_t)ATOMIC_LOAD(&lb->outstanding) * ATOMIC_LOAD(&la->limit);
-}
-
-/*
- * The better of two weighted draws; when neither is feasible, the least
- * loaded feasible candidate of the table (at most 64 to look at). Returns the
- * candidate index or -1.
- */
 int pipe_pick_one(struct faii_worker *w, const struct faii_route_dp_table *t,
                   const struct task_need *need)
 {
-	const struct faii_dp *dp = w->dp;
-	FAII_ASSERT(t->count >= 1 && t->count <= FAII_ROUTE_CANDIDATES_MAX);
-	int best = -1;
-	for (int draw = 0; draw < 2; draw++) {
-		uint64_t r = rng_next(w);
-		uint32_t i = (uint32_t)(((r >> 32) * t->count) >> 32);
-		unsigned k = (uint32_t)r <= t->prob[i] ? i : t->alias[i];
-		FAII_ASSERT(i < t->count && k < t->count); /* the alias table is closed */
-		if (!cand_feasible(dp, t, k, need))
-			continue;
-		if (best < 0 || less_loaded(dp, t, k, (unsigned)best))
-			best = (int)k;
-	}
-	if (best >= 0)
-		return best;
-	/* Bounded by the table: FAII_ROUTE_CANDIDATES_MAX. */
-	for (unsigned k = 0; k < t->count; k++) {
-		if (cand_feasible(dp, t, k, need) &&
-		    (best < 0 || less_loaded(dp, t, k, (unsigned)best)))
-			best = (int)k;
-	}
-	return best;
-}
-
-/* DePX diversity of candidate k against the chosen ones, in [0, 1]. */
-static float diversity(const struct faii_route_dp_table *t, unsigned k, const uint16_t *chosen,
-                       unsigned n)
-{
-	/* Two points more than 1000 km apart: chord > 2 sin(1000 / 2R). */
-	static const float far_dot = 0.98770f; /* cos(1000 km / 6371 km) */
-	const struct faii_route_cand *c = &t->cand[k];
-	float sum = 0;
-	for (unsigned j = 0; j < n; j++) {
-		const struct faii_route_cand *o = &t->cand[chosen[j]];
-		float d = 0;
-		d += c->operator_idx != o->operator_idx ? 1.0f : 0.0f;
-		d += c->asn != o->asn ? 0.5f : 0.0f;
-		d += c->jurisdiction != o->jurisdiction ? 0.3f : 0.0f;
-		d += c->node_class != o->node_class ? 0.2f : 0.0f;
-		float dot =
-		        c->unit[0] * o->unit[0] + c->unit[1] * o->unit[1] + c->unit[2] * o->unit[2];
-		d += dot < far_dot ? 0.3f : 0.0f;
-		sum += d;
-	}
-	return sum / (2.3f * (float)n);
-}
-
-/*
- * A replica set: the first member by the weighted draw, each next one the
- * feasible candidate maximising 0.6 diversity + 0.4 performance (SPEC 3.4).
- * All candidates are inside the key's residency class by construction.
- * Returns the number chosen (want on success).
- */
-static unsigned pick_set(struct faii_worker *w, const struct faii_route_dp_table *t,
-                         struct task_need *need, unsigned want, uint16_t *chosen)
-{
-	unsigned n = 0;
-	int first = pipe_pick_one(w, t, need);
-	if (first < 0)
-		return 0;
-	chosen[n] = (uint16_t)first;
-	need->excluded_cands |= 1ull << first;
-	n++;
-	while (n < want) {
-		int best = -1;
-		float best_score = -1;
-		for (unsigned k = 0; k < t->count; k++) {
-			if (!cand_feasible(w->dp, t, k, need))
-				continue;
-			float s = 0.6f * diversity(t, k, chosen, n) + 0.4f * t->cand[k].perf;
-			if (s > best_score) {
-				best_score = s;
-				best = (int)k;
-			}
-		}
-		if (best < 0)
-			break;
-		chosen[n] = (uint16_t)best;
-		need->excluded_cands |= 1ull << best;
-		n++;
-	}
-	return n;
+	return faii_pick_one(w->dp->live, t, need, w->rng);
 }
 
 /* Stamps a TASK copy for candidate c and rebuilds its headers towards it. */
@@ -270,9 +152,10 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 		return;
 	}
 	uint8_t rslot = set->region_slot[region];
-	w->key_arrivals[faii_route_key_index(rslot, category, rclass)]++;
-
 	unsigned replicas = faii_consistency_replicas(consistency);
+	/* Demand in node slots: a 7-replica task loads the fleet 7 times. */
+	w->key_arrivals[faii_route_key_index(rslot, category, rclass)] += replicas;
+
 	uint16_t chosen[FAII_REPLICAS_MAX];
 	struct task_need need = {
 	        .budget_us = budget_us,
@@ -280,7 +163,7 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 	                load_be16(body + offsetof(struct faii_task, min_reputation_milli)),
 	        .family = fi.ipv6 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4,
 	};
-	unsigned got = t->count ? pick_set(w, t, &need, replicas, chosen) : 0;
+	unsigned got = t->count ? faii_pick_set(dp->live, t, &need, replicas, chosen, w->rng) : 0;
 	if (got < replicas) {
 		st->pipe[FAII_PIPE_NO_FEASIBLE]++;
 		pipe_answer_task(w, m, port_index, &fi, task_id, FAII_RESULT_NO_FEASIBLE_NODE);
@@ -383,7 +266,7 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 			continue;
 		}
 		struct faii_node_live *lv = &dp->live[r->node[k]];
-		outstanding_take(lv);
+		outstanding_take(w, lv, tier);
 		ATOMIC_ADD(&lv->dispatched, 1);
 		st->class_copies[t->cand[chosen[k]].node_class]++;
 		st->pipe[FAII_PIPE_COPIES_SENT]++;

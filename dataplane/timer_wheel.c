@@ -68,7 +68,7 @@ bool pipe_redispatch_copy(struct faii_worker *w, struct faii_dispatch *r, unsign
 			r->dispatch_ns[1] = now_ns;
 			r->dispatch_tsc[1] = now_tsc;
 			struct faii_node_live *lv = &dp->live[cand->node];
-			outstanding_take(lv);
+			outstanding_take(w, lv, r->tier);
 			ATOMIC_ADD(&lv->dispatched, 1);
 			w->stats.class_copies[cand->node_class]++;
 			w->stats.pipe[FAII_PIPE_REDISPATCHED]++;

@@ -12,6 +12,7 @@ const char *faii_audit_type_name(uint16_t type)
 	        [FAII_AUDIT_RESIDENCY_VIOLATION] = "residency_violation",
 	        [FAII_AUDIT_ROUTING_RECEIPT] = "routing_receipt",
 	        [FAII_AUDIT_OPERATOR_ACTION] = "operator_action",
+	        [FAII_AUDIT_REPLICA_DISAGREEMENT] = "replica_disagreement",
 	};
 	return type <= FAII_AUDIT_TYPE_MAX ? names[type] : NULL;
 }
@@ -36,4 +37,12 @@ int64_t faii_audit_residency(struct faii_ls *ls, const struct faii_res_event *ev
 	struct faii_ls_keys keys = {.present = FAII_LS_KEY_NODE, .node = ev->node_id};
 	return faii_ls_append(ls, FAII_AUDIT_RESIDENCY_VIOLATION, &keys, ev, sizeof(*ev), NULL,
 	                      NULL);
+}
+
+int64_t faii_audit_disagreement(struct faii_ls *ls, const struct faii_audit_disagreement *rec,
+                                faii_ls_ack_fn cb, void *arg)
+{
+	struct faii_ls_keys keys = {.present = FAII_LS_KEY_NODE, .node = rec->node_id};
+	return faii_ls_append(ls, FAII_AUDIT_REPLICA_DISAGREEMENT, &keys, rec, sizeof(*rec), cb,
+	                      arg);
 }

@@ -50,6 +50,24 @@ static int usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
+/* The task, the outvoted copy, the set's nodes and digests (their first 8 bytes). */
+static void print_disagreement(const uint8_t *payload)
+{
+	struct faii_audit_disagreement d;
+	char hex[2 * FAII_HASH_SIZE + 1];
+	memcpy(&d, payload, sizeof(d));
+	unsigned n = d.replicas <= FAII_REPLICAS_MAX ? d.replicas : FAII_REPLICAS_MAX;
+	sodium_bin2hex(hex, sizeof(hex), d.result_hash, FAII_HASH_SIZE);
+	printf(" task %" PRIu64 " node %u replica %u/%u tier %u result %.16s", d.task_id, d.node_id,
+	       d.replica_index, d.replicas, d.tier, hex);
+	sodium_bin2hex(hex, sizeof(hex), d.majority_hash, FAII_HASH_SIZE);
+	printf(" majority %.16s set", hex);
+	for (unsigned j = 0; j < n; j++) {
+		sodium_bin2hex(hex, sizeof(hex), d.set_hash[j], FAII_HASH_SIZE);
+		printf(" %u:%.16s", d.set_node_id[j], (d.answered >> j) & 1 ? hex : "-");
+	}
+}
+
 /* One line per record; audit records with their main fields. */
 static void print_record(void *ctx, const struct ls_record_header *h, const uint8_t *keys,
                          uint64_t segment, uint64_t offset)
@@ -82,6 +100,9 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 		op.args[sizeof(op.args) - 1] = '\0';
 		printf(" uid %u gid %u pid %d command %s %s%s args %s", op.uid, op.gid, op.pid,
 		       op.command, op.ok ? "ok" : "error ", op.ok ? "" : op.error_code, op.args);
+	} else if (h->type == FAII_AUDIT_REPLICA_DISAGREEMENT &&
+	           h->payload_len == sizeof(struct faii_audit_disagreement)) {
+		print_disagreement(payload);
 	} else if (h->type == FAII_AUDIT_APPLIANCE_START &&
 	           h->payload_len == sizeof(struct faii_audit_start)) {
 		struct faii_audit_start start;

@@ -23,8 +23,9 @@ enum faii_audit_type {
 	FAII_AUDIT_RESIDENCY_VIOLATION = 3,
 	FAII_AUDIT_ROUTING_RECEIPT = 4,
 	FAII_AUDIT_OPERATOR_ACTION = 5,
+	FAII_AUDIT_REPLICA_DISAGREEMENT = 6,
 };
-#define FAII_AUDIT_TYPE_MAX FAII_AUDIT_OPERATOR_ACTION
+#define FAII_AUDIT_TYPE_MAX FAII_AUDIT_REPLICA_DISAGREEMENT
 
 struct faii_audit_start {
 	uint64_t time_ns;          /* CLOCK_REALTIME */
@@ -54,6 +55,29 @@ struct faii_audit_operator {
 	char args[192];      /* the arguments as compact JSON, cut to fit */
 };
 
+/*
+ * A replica set's copy outvoted by the majority (SPEC 3.6: evidence for
+ * slashing, a result mismatch): the task, the copy and its node, the set's
+ * nodes and the result digest each copy had answered by then (bit j of
+ * answered), the majority's digest. Keyed by the outvoted node.
+ */
+struct faii_audit_disagreement {
+	uint64_t time_ns; /* when the control thread received it */
+	uint64_t task_id;
+	uint32_t node_id; /* the outvoted copy's node */
+	uint8_t replica_index;
+	uint8_t replicas;
+	uint8_t status; /* its result status */
+	uint8_t answered;
+	uint8_t tier;
+	uint8_t category;
+	uint8_t reserved[2];
+	uint32_t set_node_id[FAII_REPLICAS_MAX];
+	uint8_t result_hash[FAII_HASH_SIZE];
+	uint8_t majority_hash[FAII_HASH_SIZE];
+	uint8_t set_hash[FAII_REPLICAS_MAX][FAII_HASH_SIZE];
+};
+
 /* "appliance_start", ...; NULL for an unknown type. */
 const char *faii_audit_type_name(uint16_t type);
 
@@ -64,5 +88,8 @@ int64_t faii_audit_stop(struct faii_ls *ls, const struct faii_audit_stop *rec);
 int64_t faii_audit_operator(struct faii_ls *ls, const struct faii_audit_operator *rec);
 /* Queues a refusal from the residency program; keyed by its node. */
 int64_t faii_audit_residency(struct faii_ls *ls, const struct faii_res_event *ev);
+/* Queues a disagreement; cb (may be NULL) runs when it is durable or failed. */
+int64_t faii_audit_disagreement(struct faii_ls *ls, const struct faii_audit_disagreement *rec,
+                                faii_ls_ack_fn cb, void *arg);
 
 #endif /* FAII_AUDIT_H */

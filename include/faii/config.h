@@ -56,11 +56,14 @@ struct faii_policy {
 	double class_share_max;                         /* s_bar (31),(33) */
 	double esg_slope;                               /* xi (30) */
 	double esg_multiplier_max;                      /* m_bar_ESG (30) */
+	double renewable_baseline;                      /* RE_bar (30), a renewable share */
+	double energy_price;                            /* kappa_e (13), tokens per kWh */
 	double slo_alpha;                               /* alpha_SLO (29) */
 	double slo_multiplier_max;                      /* m_bar_SLO (29) */
 	double token_rate;                              /* p, per unit of verified work */
 	double availability_rate;                       /* p0 (20) */
 	double governance_step_max;                     /* largest relative change per period */
+	double governance_period_s;                     /* the period of that cap, seconds */
 	struct faii_tier_policy tier[FAII_TIER_COUNT];
 };
 
@@ -155,7 +158,11 @@ struct faii_cfg_node {
 	uint8_t addr[16];
 	uint16_t udp_port;
 	double capacity_tasks_per_s;
+	/* sigma_i (7): the verified service rate; the capacity when the file
+	 * does not give one (and then it follows the capacity a REGISTER
+	 * declares). Utilisation, congestion and the load limit use it. */
 	double service_rate_tasks_per_s;
+	bool service_rate_configured;
 	double price;
 	double reputation; /* [0, 1] */
 	struct faii_cfg_esg esg;
@@ -222,6 +229,35 @@ struct faii_policy_param {
 /* Calls each(param, ctx) for every parameter in file order. */
 void faii_policy_foreach(const struct faii_policy *p,
                          void (*each)(const struct faii_policy_param *param, void *ctx), void *ctx);
+
+/*
+ * The governance step cap (SPEC 2a) on every parameter change at run time
+ * (policy.set, config.reload): within one period of governance_period_s,
+ * each parameter stays within governance_step_max (both as they were at the
+ * period's start) of its value at the period's start, relative to that
+ * value; an integer parameter (d_t) moves by at most 1; a parameter at 0 by
+ * at most the cap times the width of its range. Changes within a period add
+ * up against the same start, so a large change cannot be made of small
+ * ones. A restart starts a new period (the configuration file is the
+ * operator's).
+ */
+struct faii_policy_period {
+	struct faii_policy start; /* the policy when the period began */
+	uint64_t start_ns;
+};
+/* Begins a period at now_ns with policy p. */
+void faii_policy_period_begin(struct faii_policy_period *g, const struct faii_policy *p,
+                              uint64_t now_ns);
+/* Rolls to a new period starting from current when the old one has ended. */
+void faii_policy_period_roll(struct faii_policy_period *g, const struct faii_policy *current,
+                             uint64_t now_ns);
+/*
+ * 0 when next is within the step cap of the period's start; -1 with the
+ * first parameter that is not in err (its change, the cap, the values it
+ * may take now and the seconds until the period ends).
+ */
+int faii_policy_step_check(const struct faii_policy_period *g, const struct faii_policy *next,
+                           uint64_t now_ns, char err[FAII_CFG_ERR_LEN]);
 
 /*
  * Parses one node mapping (YAML or JSON text, the keys of a nodes[] entry)

@@ -20,6 +20,7 @@
 #define FAII_FLEET_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "faii/limits.h"
@@ -72,7 +73,7 @@ struct faii_route_cand {
 	uint8_t node_class;
 	uint8_t addr_family; /* FAII_ADDR_IPV4 / FAII_ADDR_IPV6 */
 	uint8_t reserved;
-	float perf;       /* share relative to the key's largest, (0, 1] */
+	float reserved1;
 	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
 	float unit[3];    /* position on the unit sphere, for distance */
 	uint32_t reserved2[2];
@@ -80,16 +81,44 @@ struct faii_route_cand {
 
 _Static_assert(sizeof(struct faii_route_cand) == 64, "one cache line");
 
-/* One key's published table: alias arrays first, they are read per draw. */
+/*
+ * A task's copies go only to nodes of its own address family, so each
+ * family of a key has its own solution (the operator caps, the edge reserve
+ * and dispersion hold among the copies a family's tasks can get): index
+ * FAII_ROUTE_FAMILY(FAII_ADDR_IPV4) and (FAII_ADDR_IPV6).
+ */
+#define FAII_ROUTE_FAMILIES       2u
+#define FAII_ROUTE_FAMILY(family) ((family) == FAII_ADDR_IPV6 ? 1u : 0u)
+/* Replica sets of 3 (session) and 7 (strong) copies: index 0 and 1. */
+#define FAII_REPLICA_LEVELS   2u
+#define FAII_REPLICA_LEVEL(n) ((n) == 3u ? 0u : 1u)
+
+/* One family's solution of a key, over the key's candidates (those of the
+ * other family have share 0 and inclusion 0). */
+struct faii_route_dp_family {
+	uint32_t prob[FAII_ROUTE_CANDIDATES_MAX]; /* alias table of share: one copy */
+	uint16_t alias[FAII_ROUTE_CANDIDATES_MAX];
+	float share[FAII_ROUTE_CANDIDATES_MAX]; /* phi, sums to 1 over the family */
+	/* The probability that a replica set of 3 or 7 includes each candidate:
+	 * in (0, 1], summing to 3 or 7, drawn by systematic sampling so that
+	 * every candidate gets share of the copies, operator totals at most
+	 * 3 or 7 beta (docs/routing.md 4). */
+	float incl[FAII_REPLICA_LEVELS][FAII_ROUTE_CANDIDATES_MAX];
+	uint8_t operator_copies_max[FAII_REPLICA_LEVELS]; /* per set: ceil(n beta) */
+	uint16_t count; /* candidates of the family; 0: its tasks find none */
+	uint16_t flags; /* FAII_ROUTE_F_* of the family's solution */
+	float share_max;
+};
+
+/* One key's published table. */
 struct faii_route_dp_table {
 	uint16_t count;
-	uint16_t flags; /* FAII_ROUTE_F_* */
+	uint16_t flags; /* FAII_ROUTE_F_* of the key over both families */
 	uint16_t region;
 	uint8_t category;
 	uint8_t residency_class;
-	uint32_t prob[FAII_ROUTE_CANDIDATES_MAX];
-	uint16_t alias[FAII_ROUTE_CANDIDATES_MAX];
-	float share[FAII_ROUTE_CANDIDATES_MAX];
+	struct faii_route_dp_family family[FAII_ROUTE_FAMILIES];
+	float share[FAII_ROUTE_CANDIDATES_MAX]; /* the key over both families (explain) */
 	struct faii_route_cand cand[FAII_ROUTE_CANDIDATES_MAX];
 } __attribute__((aligned(64)));
 

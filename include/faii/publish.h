@@ -37,8 +37,12 @@ struct faii_publisher {
 	uint64_t deferred; /* publishes skipped waiting for a grace period */
 	double last_solve_s;
 	double solve_seconds_total;
-	/* Demand per key (tasks/s) for the congestion term, measured by the caller. */
+	/* Demand per key (node slots per second) for the congestion term,
+	 * measured by the caller. */
 	double arrival_rate[FAII_ROUTE_KEYS_MAX];
+	/* The class-share cap's prices (33), updated by the caller from the
+	 * measured verified work (faii_class_price_update). */
+	struct faii_class_price class_price;
 };
 
 void faii_publisher_init(struct faii_publisher *p, struct faii_registry *reg,
@@ -56,6 +60,10 @@ static inline const struct faii_route_set *faii_publisher_current(struct faii_pu
 {
 	return atomic_load_explicit(&p->current, memory_order_acquire);
 }
+
+/* The fleet inputs every solve of this publisher uses: faii_route_fleet_compute()
+ * over the registry, with the class-share prices. */
+void faii_publisher_fleet(const struct faii_publisher *p, struct faii_route_fleet *fleet);
 
 /* Compiles one solved table into the dataplane form. */
 void faii_route_compile(const struct faii_config *cfg, const struct faii_route_table *t,

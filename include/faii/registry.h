@@ -34,8 +34,9 @@
 
 struct rte_hash;
 
-/* Outstanding-task limit L_i: the tasks a node finishes in this window at
- * its declared capacity, and never fewer than FAII_LOAD_LIMIT_MIN. */
+/* Outstanding-copy limit L_i: the copies a node finishes in this window at
+ * its service rate sigma_i (its capacity unless service_rate is configured),
+ * and never fewer than FAII_LOAD_LIMIT_MIN. */
 #define FAII_LOAD_WINDOW_S   0.25
 #define FAII_LOAD_LIMIT_MIN  4u
 #define FAII_SLO_EWMA_WEIGHT 0.2 /* per control tick */

@@ -10,10 +10,14 @@
  * are structural (a cap is a share, weights sum to 1). The solver must not
  * crash, and its own postcondition check (check_solution: shares sum to 1,
  * operator caps hold, alias indexes in range) aborts on a wrong table; the
- * harness also traps on a share or value that is not finite.
+ * harness also traps on a share or value that is not finite, and on
+ * replica inclusion probabilities (faii_route_inclusion) that are not in
+ * [0, 1] or do not sum to the set size. Nodes are of either address family, and
+ * the classes carry class-share prices.
  */
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,6 +118,7 @@ static void read_policy(struct input *in, struct faii_policy *p)
 		tp->operators_min = (uint32_t)(take(in, 2) % FAII_CFG_OPERATORS_MAX) + 1;
 		tp->edge_reserve = take_unit(in);
 	}
+	p->energy_price = take(in, 1) & 1 ? take_unit(in) * 1e6 : 0.0;
 }
 
 static void read_node(struct input *in, uint32_t i, unsigned ops)
@@ -127,6 +132,7 @@ static void read_node(struct input *in, uint32_t i, unsigned ops)
 	n->jurisdiction = (uint8_t)(take(in, 1) % cfg->jurisdiction_count);
 	n->operator_idx = (uint16_t)(take(in, 1) % ops);
 	n->region_id = cfg->regions[take(in, 1) % FUZZ_REGIONS].id;
+	n->addr_family = take(in, 1) & 1 ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4;
 	n->capacity_tasks_per_s = take_positive(in);
 	n->service_rate_tasks_per_s = n->capacity_tasks_per_s;
 	n->price = take_positive(in);
@@ -154,12 +160,36 @@ static void read_node(struct input *in, uint32_t i, unsigned ops)
 		st->latency_us[r] = (double)take(in, 3);
 }
 
-static void solve_all(double rate)
+/* A solved table's replica sets: inclusion in [0, 1], summing to n. */
+static void check_inclusion(const struct faii_route_table *t)
+{
+	static const unsigned sizes[FAII_REPLICA_LEVELS] = {3, 7};
+	float incl[FAII_ROUTE_CANDIDATES_MAX];
+	for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++) {
+		for (unsigned l = 0; l < FAII_REPLICA_LEVELS; l++) {
+			bool relaxed;
+			unsigned most = faii_route_inclusion(cfg, t, f, sizes[l], incl, &relaxed);
+			if (most == 0)
+				continue; /* fewer candidates of the family than the set */
+			CHECK(most <= sizes[l]);
+			double sum = 0;
+			for (unsigned k = 0; k < t->count; k++) {
+				CHECK(incl[k] >= 0 && incl[k] <= 1.0f + 1e-6f);
+				sum += incl[k];
+			}
+			CHECK(fabs(sum - sizes[l]) < 1e-3);
+		}
+	}
+}
+
+static void solve_all(struct input *in, double rate)
 {
 	static struct faii_route_table t;
 	static struct faii_route_explain ex;
 	struct faii_route_fleet fleet;
 	faii_route_fleet_compute(cfg, state, &fleet);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++)
+		fleet.class_price[k] = take_unit(in) * FAII_CLASS_PRICE_MAX;
 	for (unsigned r = 0; r < FUZZ_REGIONS; r++) {
 		for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
 			for (unsigned c = 0; c < FUZZ_CLASSES; c++) {
@@ -170,6 +200,7 @@ static void solve_all(double rate)
 				                       c == 0 ? &ex : NULL) == 0);
 				for (unsigned k = 0; k < t.count; k++)
 					CHECK(isfinite(t.share[k]) && isfinite(t.value[k]));
+				check_inclusion(&t);
 			}
 		}
 	}
@@ -187,6 +218,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (uint32_t i = 0; i < cfg->node_count; i++)
 		read_node(&in, i, ops);
 	double rate = take(&in, 1) & 1 ? take_positive(&in) : (double)take(&in, 1);
-	solve_all(rate);
+	solve_all(&in, rate);
 	return 0;
 }

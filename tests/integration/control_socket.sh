@@ -118,9 +118,12 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 reader_uid=$(id -u faii-test 2>/dev/null || echo 65533)
 
-# The demo configuration with faii-test as a reader.
-sed "s|^appliance:$|appliance:\n  control_reader_uids: [$reader_uid]|" "$config" >"$tmp/faii.yaml"
+# The demo configuration with faii-test as a reader, and a governance step
+# cap of 100 % so that the policy tests below may move parameters far.
+sed -e "s|^appliance:$|appliance:\n  control_reader_uids: [$reader_uid]|" \
+	-e 's/^  governance_step_max: .*$/  governance_step_max: 1.0/' "$config" >"$tmp/faii.yaml"
 grep -q "control_reader_uids: \[$reader_uid\]" "$tmp/faii.yaml" || bad "config copy has the reader"
+grep -q "^  governance_step_max: 1.0$" "$tmp/faii.yaml" || bad "config copy has the step cap 1"
 
 # Any free port: the default metrics port may be taken by another faiid.
 metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -319,6 +322,11 @@ refuse invalid_argument bogus_parameter=1
 refuse invalid_argument tiers.5.factor=5
 refuse invalid_argument esg_weights.nonrenewable=0.1
 refuse invalid_argument concentration_eta=0.2 no.such.key=1
+# The governance step cap: token_rate 1 -> 2.5 is +150 %, above the cap of 1.
+refuse step_cap_exceeded token_rate=2.5
+run "step cap: the reason names the parameter and what it allows" 1 \
+	"^faiictl: step_cap_exceeded: policy.token_rate: 1 -> 2.5 is beyond the governance step cap: .* allows 0 to 2 " \
+	policy set token_rate=2.5
 raw=$(python3 "$probe" request "$sock" '{"id":1,"cmd":"policy.set","args":{"params":{"concentration_eta":"0.2"}}}')
 grep -q '"invalid_argument"' <<<"$raw" && ok "policy.set with a string value: invalid_argument" || bad "policy.set string value: $raw"
 raw=$(python3 "$probe" request "$sock" '{"id":1,"cmd":"policy.set","args":{"params":{"tiers.1.operators_min":2.5}}}')
@@ -391,6 +399,11 @@ js st1 status
 eq "digest unchanged after a refused reload" "$(field st1 digest)" "$digest0"
 js pol5 policy get
 eq "policy kept after a refused reload" "$(param pol5 concentration_eta)" 0.3
+sed 's/^  token_rate: .*$/  token_rate: 3.0/' "$tmp/faii.yaml" >"$tmp/stepcap.yaml"
+run "config reload beyond the governance step cap: refused with the reason" 1 \
+	"^faiictl: step_cap_exceeded: policy.token_rate: 1 -> 3 " config reload --path "$tmp/stepcap.yaml"
+js st1b status
+eq "digest unchanged after a reload beyond the step cap" "$(field st1b digest)" "$digest0"
 printf 'policy:\n  concentration_eta: [\n' >"$tmp/syntax.yaml"
 run "config reload of a syntax error" 1 "^faiictl: config_invalid: .*syntax\.yaml:[0-9]+:" config reload --path "$tmp/syntax.yaml"
 run "config reload of a missing file" 1 "^faiictl: config_invalid: .*missing\.yaml" config reload --path "$tmp/missing.yaml"

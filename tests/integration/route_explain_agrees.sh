@@ -127,6 +127,23 @@ print(f"{len(got)} nodes received {sum(got.values())} tasks; all among the "
 c3 = {c["node"]: c for c in dr["candidates"]}
 if 3 in c3 and c3[3]["per_packet"] != "not_active":
     fail("a drained node is still feasible per packet in route explain")
+# The terms per candidate give its value (docs/routing.md 2):
+# a = (s x - kappa_e e / p_bar) p_bar / p, R = m p, m in [0, 1].
+fl = ex["fleet"]
+for c in ex["candidates"]:
+    t = c["terms"]
+    a = max((t["slo_success"] * t["esg_relative"] - t["energy_cost"] / fl["price_mean"])
+            * fl["price_mean"] / t["price"], 1e-9)
+    if abs(a - t["value"]) > 1e-6 * a or abs(t["value"] - c["value"]) > 1e-5 * a:
+        fail(f"node {c['node']}: value {c['value']} / {t['value']}, terms give {a}")
+    if not 0 <= t["reward_multiplier"] <= 1 or \
+            abs(t["reward"] - t["reward_multiplier"] * t["price"]) > 1e-9:
+        fail(f"node {c['node']}: reward {t['reward']} = {t['reward_multiplier']} x {t['price']}?")
+    if abs(t["class_price"] - fl["class_price"][t["class"]]) > 1e-12:
+        fail(f"node {c['node']}: class price {t['class_price']}")
+if not 0 < ex["operator_cap"] < 1:
+    fail(f"operator cap {ex['operator_cap']}")
+print(f"the terms of {len(ex['candidates'])} candidates give their values")
 sys.exit(bad)
 PY
 check "every dispatched node is a feasible candidate of route explain" $rc

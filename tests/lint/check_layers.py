@@ -26,6 +26,7 @@ HEADER_LAYER = {
     "residency.h": "ground", "residency_policy.h": "ground",
     "clock.h": "ground", "assert.h": "ground",
     "transport.h": "ground", "store_io.h": "ground", "auth.h": "ground",
+    "multipliers.h": "ground",
     "config.h": "control", "routing.h": "control", "registry.h": "control",
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",

@@ -223,11 +223,14 @@ static void expect_policy_eq(const struct faii_policy *a, const struct faii_poli
 	cr_expect_eq(a->class_share_max, b->class_share_max);
 	cr_expect_eq(a->esg_slope, b->esg_slope);
 	cr_expect_eq(a->esg_multiplier_max, b->esg_multiplier_max);
+	cr_expect_eq(a->renewable_baseline, b->renewable_baseline);
+	cr_expect_eq(a->energy_price, b->energy_price);
 	cr_expect_eq(a->slo_alpha, b->slo_alpha);
 	cr_expect_eq(a->slo_multiplier_max, b->slo_multiplier_max);
 	cr_expect_eq(a->token_rate, b->token_rate);
 	cr_expect_eq(a->availability_rate, b->availability_rate);
 	cr_expect_eq(a->governance_step_max, b->governance_step_max);
+	cr_expect_eq(a->governance_period_s, b->governance_period_s);
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		cr_expect_eq(a->tier[t].factor, b->tier[t].factor, "tier %u", t + 1);
 		cr_expect_eq(a->tier[t].operator_cap, b->tier[t].operator_cap, "tier %u", t + 1);
@@ -288,11 +291,14 @@ static void assert_spec_defaults(const struct faii_policy *p)
 	cr_expect_eq(p->class_share_max, 0.4);
 	cr_expect_eq(p->esg_slope, 0.5);
 	cr_expect_eq(p->esg_multiplier_max, 1.25);
+	cr_expect_eq(p->renewable_baseline, 0.5);
+	cr_expect_eq(p->energy_price, 0.0);
 	cr_expect_eq(p->slo_alpha, 1.0);
 	cr_expect_eq(p->slo_multiplier_max, 1.2);
 	cr_expect_eq(p->token_rate, 1.0);
 	cr_expect_eq(p->availability_rate, 0.1);
 	cr_expect_eq(p->governance_step_max, 0.10);
+	cr_expect_eq(p->governance_period_s, 86400.0);
 	for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
 		cr_expect_eq(p->tier[t].factor, theta[t], "theta0_%u", t + 1);
 		cr_expect_eq(p->tier[t].operator_cap, 0.25, "beta_%u", t + 1);
@@ -1183,6 +1189,13 @@ Test(policy, ranges)
 	        {"policy:\n  esg_multiplier: {max: 0.99}\n", NAME
 	         ":2:25: policy.esg_multiplier.max: expected a number in [1, 10], found \"0.99\""},
 	        {"policy:\n  esg_multiplier: {slope: 0, max: 1}\n", LOADS},
+	        {"policy:\n  esg_multiplier: {baseline: 1.5}\n",
+	         NAME ":2:30: policy.esg_multiplier.baseline: expected a number in [0, 1], found "
+	              "\"1.5\""},
+	        {"policy:\n  energy_price: -1\n",
+	         NAME ":2:17: policy.energy_price: expected a number in [0, 1000000], found "
+	              "\"-1\""},
+	        {"policy:\n  energy_price: 0.25\n  esg_multiplier: {baseline: 0}\n", LOADS},
 	        {"policy:\n  slo_multiplier: {alpha: 0.5}\n",
 	         NAME ":2:27: policy.slo_multiplier.alpha: expected a number in [1, 100], found "
 	              "\"0.5\""},
@@ -1274,8 +1287,8 @@ Test(policy, keys)
 	        {"policy:\n  etaa: 0.5\n",
 	         NAME ":2:3: policy: unknown key \"etaa\", expected one of: esg_weights, "
 	              "source_weights, price_corridor, concentration_eta, class_share_max, "
-	              "esg_multiplier, slo_multiplier, token_rate, availability_rate, "
-	              "governance_step_max, tiers"},
+	              "esg_multiplier, slo_multiplier, energy_price, token_rate, "
+	              "availability_rate, governance_step_max, governance_period_s, tiers"},
 	        {"policy:\n  tiers:\n    5: {factor: 5}\n",
 	         NAME ":3:5: policy.tiers: unknown key \"5\", expected one of: 1, 2, 3, 4"},
 	        {"policy:\n  tiers:\n    1: {factor: 1, beta: 0.25}\n",
@@ -1689,15 +1702,75 @@ static void count_param(const struct faii_policy_param *param, void *ctx)
 	             err);
 }
 
+/*
+ * The governance step cap (SPEC 2a): policy.set accepted eta 0.5 -> 0.4 at
+ * once (-20 %) although the cap is 10 % per period, and governance_step_max
+ * was parsed and unused. Within a period changes are measured from its
+ * start, so two steps of 6 % are refused as one of 12 %.
+ */
+Test(control, governance_step_cap)
+{
+	struct faii_policy p, next;
+	char err[FAII_CFG_ERR_LEN] = "";
+	faii_policy_defaults(&p);
+	struct faii_policy_period g;
+	const uint64_t t0 = 1000ull * 1000000000ull, day = 86400ull * 1000000000ull;
+	faii_policy_period_begin(&g, &p, t0);
+	next = p;
+	next.concentration_eta = 0.4; /* -20 % */
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + 1, err), -1);
+	cr_expect(strstr(err, "policy.concentration_eta: 0.5 -> 0.4 is beyond the governance "
+	                      "step cap") != NULL &&
+	                  strstr(err, "allows 0.45 to 0.55") != NULL,
+	          "%s", err);
+	next.concentration_eta = 0.45; /* exactly -10 % */
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + 1, err), 0, "%s", err);
+	next.concentration_eta = 0.47;
+	p = next; /* applied: the period still starts at 0.5 */
+	next.concentration_eta = 0.44;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + 2, err), -1, "0.5 -> 0.47 -> 0.44");
+	/* A day later the period starts again from what is in force. */
+	faii_policy_period_roll(&g, &p, t0 + day);
+	cr_expect_eq(g.start.concentration_eta, 0.47);
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), 0, "%s", err);
+	/* An integer moves by one; a parameter at 0 by the cap times its range. */
+	next = g.start;
+	next.tier[0].operators_min = 6;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), -1);
+	cr_expect(strstr(err, "tiers.1.operators_min: 4 -> 6") != NULL, "%s", err);
+	next.tier[0].operators_min = 5;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), 0, "%s", err);
+	next = g.start;
+	next.tier[1].edge_reserve = 0.1; /* from 0: 10 % of [0, 1] */
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), 0, "%s", err);
+	next.tier[1].edge_reserve = 0.11;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), -1);
+	/* The cap and the period are themselves parameters under the cap. */
+	next = g.start;
+	next.governance_step_max = 1.0;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), -1);
+	next = g.start;
+	next.governance_period_s = 3600;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0 + day, err), -1);
+	/* With a cap of 1 from the configuration, 0.47 -> 0.2 is allowed. */
+	p = g.start;
+	p.governance_step_max = 1.0;
+	faii_policy_period_begin(&g, &p, t0);
+	next = p;
+	next.concentration_eta = 0.2;
+	cr_expect_eq(faii_policy_step_check(&g, &next, t0, err), 0, "%s", err);
+}
+
 Test(control, policy_foreach_lists_every_parameter)
 {
 	struct faii_policy p;
 	faii_policy_defaults(&p);
 	unsigned n = 0;
 	faii_policy_foreach(&p, count_param, &n);
-	/* 4 ESG weights, 7 source weights, 2 corridor, eta, class share, 2 ESG
-	 * multiplier, 2 SLO multiplier, token, availability, step, 4 x 6 tier. */
-	cr_expect_eq(n, 4 + 7 + 2 + 1 + 1 + 2 + 2 + 1 + 1 + 1 + 24);
+	/* 4 ESG weights, 7 source weights, 2 corridor, eta, class share, 3 ESG
+	 * multiplier, 2 SLO multiplier, energy price, token, availability, step
+	 * and its period, 4 x 6 tier. */
+	cr_expect_eq(n, 4 + 7 + 2 + 1 + 1 + 3 + 2 + 1 + 1 + 1 + 1 + 1 + 24);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -24,7 +24,9 @@
 
 #include "faii/config.h"
 #include "faii/protocol.h"
+#include "faii/publish.h"
 #include "faii/routing.h"
+#include "pick.h"
 
 #ifndef FAII_SOURCE_ROOT
 #error "FAII_SOURCE_ROOT must name the repository root"
@@ -88,12 +90,14 @@ struct nspec {
 	double price;
 	const char *mix; /* YAML mapping */
 	double pue, etw, grid;
+	double sigma; /* service_rate; 0: not given (the capacity) */
+	bool v6;      /* an IPv6 address */
 };
 
 static struct nspec ns(const char *cls, const char *op, const char *country)
 {
 	struct nspec s = {cls, op,  country, 100.0, "all", 1.0, "{solar: 0.5, nonrenewable: 0.5}",
-	                  1.2, 1.0, 0.3};
+	                  1.2, 1.0, 0.3,     0.0,   false};
 	return s;
 }
 
@@ -126,6 +130,9 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		double lat, lon;
 		unsigned id = (unsigned)i + 1;
 		place_of(s->country, &region, &lat, &lon);
+		char sigma[64] = "";
+		if (s->sigma > 0)
+			snprintf(sigma, sizeof(sigma), "    service_rate: %.17g\n", s->sigma);
 		fprintf(f,
 		        "  - id: %u\n"
 		        "    name: node-%u\n"
@@ -135,8 +142,9 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		        "    country: %s\n"
 		        "    region: %s\n"
 		        "    location: [%.2f, %.2f]\n"
-		        "    address: \"192.0.2.1:%u\"\n"
+		        "    address: \"%s:%u\"\n"
 		        "    capacity: %.17g\n"
+		        "%s"
 		        "    eligibility: [%s]\n"
 		        "    price: %.17g\n"
 		        "    esg:\n"
@@ -145,8 +153,9 @@ static char *doc_build(const char *policy, const struct nspec *nodes, size_t n)
 		        "      energy_to_work: %.17g\n"
 		        "      grid_stress: %.17g\n"
 		        "    public_key: ",
-		        id, id, s->cls, s->op, 64512 + id, s->country, region, lat, lon, 1000 + id,
-		        s->capacity, s->elig, s->price, s->mix, s->pue, s->etw, s->grid);
+		        id, id, s->cls, s->op, 64512 + id, s->country, region, lat, lon,
+		        s->v6 ? "[2001:db8::1]" : "192.0.2.1", 1000 + id, s->capacity, sigma,
+		        s->elig, s->price, s->mix, s->pue, s->etw, s->grid);
 		for (int k = 0; k < 8; k++)
 			fprintf(f, "%08x", id);
 		fputc('\n', f);
@@ -189,6 +198,19 @@ static struct faii_route_node_state *state_new(const struct faii_config *c)
 			st[i].latency_us[r] = 10000.0;
 	}
 	return st;
+}
+
+/* The demonstration fleet with each node's configured status, the rest as
+ * state_new(), and its fleet inputs. */
+static struct faii_config *demo_with_state(struct faii_route_node_state **st,
+                                           struct faii_route_fleet *fl)
+{
+	struct faii_config *c = load_demo();
+	*st = state_new(c);
+	for (uint32_t i = 0; i < c->node_count; i++)
+		(*st)[i].status = c->nodes[i].status;
+	faii_route_fleet_compute(c, *st, fl);
+	return c;
 }
 
 static int slot_of(const struct faii_config *c, uint16_t region)
@@ -475,9 +497,10 @@ static void qp_view_of(const struct faii_config *c, const struct faii_route_key 
 		amean += (double)t->value[i] / v->n;
 	for (unsigned i = 0; i < v->n; i++) {
 		const struct faii_cfg_node *node = &c->nodes[t->node[i]];
-		v->a[i] = t->value[i];
-		/* q_i = a_bar lambda / c_i + eta a_bar */
-		v->q[i] = amean * lambda / node->capacity_tasks_per_s +
+		/* The linear term is the value net of its class's price (33). */
+		v->a[i] = (double)t->value[i] - (double)t->class_price[i];
+		/* q_i = a_bar lambda / sigma_i + eta a_bar */
+		v->q[i] = amean * lambda / node->service_rate_tasks_per_s +
 		          c->policy.concentration_eta * amean;
 		v->phi[i] = t->share[i];
 		v->edge[i] = is_edge_class(node->node_class);
@@ -775,39 +798,40 @@ Test(esg, score_by_hand)
 	e.pue = 1.3;
 	e.energy_to_work = 0.4;
 	e.grid_stress = 0.25;
-	struct faii_route_fleet fl = {.price_mean = 1.0, .pue_mean = 1.2, .etw_mean = 0.5};
+	const double pue_mean = 1.2, etw_ref = 0.5;
 	/* rho_adj = 0.2*1 + 0.1*0.95 + 0.1*0.85 + 0.05*0.9 + 0.05*0.6 + 0.1*0.7 + 0.1*0.4 */
 	double rho = 0.565;
 	double rpue = 1.3 / 1.2, etw = 0.4 / 0.5;
 	double want = 0.4 * rho + 0.2 / rpue + 0.2 / etw + 0.2 * (1.0 - 0.25);
 	cr_expect_float_eq(want, 0.8106153846153846, 1e-12);
-	cr_expect_float_eq(faii_esg_score(&p, &e, &fl), want, 1e-12, "got %.15f",
-	                   faii_esg_score(&p, &e, &fl));
+	cr_expect_float_eq(faii_esg_score(&p, &e, pue_mean, etw_ref), want, 1e-12, "got %.15f",
+	                   faii_esg_score(&p, &e, pue_mean, etw_ref));
 
 	/* Non-renewable energy earns nothing; each source its own lambda_s. */
 	struct faii_cfg_esg z;
 	memset(&z, 0, sizeof(z));
 	z.pue = 1.2, z.energy_to_work = 0.5, z.grid_stress = 1.0;
-	double base = faii_esg_score(&p, &z, &fl);
+	double base = faii_esg_score(&p, &z, pue_mean, etw_ref);
 	cr_expect_float_eq(base, 0.2 + 0.2, 1e-12);
 	z.source_mix[FAII_SRC_NONRENEWABLE] = 1.0;
-	cr_expect_float_eq(faii_esg_score(&p, &z, &fl), base, 1e-12);
+	cr_expect_float_eq(faii_esg_score(&p, &z, pue_mean, etw_ref), base, 1e-12);
 	static const double lambda[FAII_SRC_RENEWABLE_COUNT] = {1.00, 0.95, 0.85, 0.90,
 	                                                        0.60, 0.70, 0.40};
 	for (unsigned s = 0; s < FAII_SRC_RENEWABLE_COUNT; s++) {
 		memset(z.source_mix, 0, sizeof(z.source_mix));
 		z.source_mix[s] = 1.0;
-		cr_expect_float_eq(faii_esg_score(&p, &z, &fl), base + 0.4 * lambda[s], 1e-12,
-		                   "source %u", s);
+		cr_expect_float_eq(faii_esg_score(&p, &z, pue_mean, etw_ref),
+		                   base + 0.4 * lambda[s], 1e-12, "source %u", s);
 	}
 	/* Twice the fleet's PUE halves the rPUE term; half its energy-to-work doubles
 	 * the etw term; grid stress 0 earns omega4. */
 	memset(z.source_mix, 0, sizeof(z.source_mix));
 	z.pue = 2.4, z.energy_to_work = 0.25, z.grid_stress = 0.0;
-	cr_expect_float_eq(faii_esg_score(&p, &z, &fl), 0.2 * 0.5 + 0.2 * 2.0 + 0.2, 1e-12);
+	cr_expect_float_eq(faii_esg_score(&p, &z, pue_mean, etw_ref), 0.2 * 0.5 + 0.2 * 2.0 + 0.2,
+	                   1e-12);
 	/* Weights are read from the policy. */
 	p.esg_weight[0] = 1.0, p.esg_weight[1] = p.esg_weight[2] = p.esg_weight[3] = 0.0;
-	cr_expect_float_eq(faii_esg_score(&p, &e, &fl), rho, 1e-12);
+	cr_expect_float_eq(faii_esg_score(&p, &e, pue_mean, etw_ref), rho, 1e-12);
 }
 
 /* The same through a loaded document and faii_route_fleet_compute. */
@@ -826,12 +850,22 @@ Test(esg, fleet_means_and_loaded_nodes)
 	faii_route_fleet_compute(c, st, &fl);
 	cr_expect_float_eq(fl.price_mean, 1.1, 1e-12);
 	cr_expect_float_eq(fl.pue_mean, 1.2, 1e-12);
-	cr_expect_float_eq(fl.etw_mean, 0.4, 1e-12);
-	double e0 = 0.4 * (0.5 + 0.2 * 0.95) + 0.2 * 1.2 / 1.1 + 0.2 * 0.4 / 0.2 + 0.2 * 0.9;
-	double e1 = 0.4 * (0.4 * 0.85 + 0.1 * 0.4) + 0.2 * 1.2 / 1.3 + 0.2 * 0.4 / 0.6 + 0.2 * 0.5;
-	cr_expect_float_eq(faii_esg_score(&c->policy, &c->nodes[0].esg, &fl), e0, 1e-12);
-	cr_expect_float_eq(faii_esg_score(&c->policy, &c->nodes[1].esg, &fl), e1, 1e-12);
-	cr_expect_float_eq(fl.esg_mean, (e0 + e1) / 2, 1e-12);
+	/* Energy-to-work is normalised per (category, class): M and L are each
+	 * alone in their group (the S node is draining), so each earns omega3. */
+	for (unsigned cat = 0; cat < FAII_CATEGORY_COUNT; cat++) {
+		cr_expect_float_eq(fl.etw_ref[cat][FAII_CLASS_MEDIUM], 0.2, 1e-12);
+		cr_expect_float_eq(fl.etw_ref[cat][FAII_CLASS_LARGE], 0.6, 1e-12);
+		cr_expect_eq(fl.etw_ref[cat][FAII_CLASS_SMALL], 0.0);
+	}
+	double e0 = 0.4 * (0.5 + 0.2 * 0.95) + 0.2 * 1.2 / 1.1 + 0.2 * 1.0 + 0.2 * 0.9;
+	double e1 = 0.4 * (0.4 * 0.85 + 0.1 * 0.4) + 0.2 * 1.2 / 1.3 + 0.2 * 1.0 + 0.2 * 0.5;
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
+		cr_expect_float_eq(faii_route_node_esg(&c->policy, &fl, &c->nodes[0], cat), e0,
+		                   1e-12);
+		cr_expect_float_eq(faii_route_node_esg(&c->policy, &fl, &c->nodes[1], cat), e1,
+		                   1e-12);
+		cr_expect_float_eq(fl.esg_mean[cat - 1], (e0 + e1) / 2, 1e-12);
+	}
 
 	/* No active node: an all-zero fleet. */
 	for (unsigned i = 0; i < 3; i++)
@@ -839,37 +873,113 @@ Test(esg, fleet_means_and_loaded_nodes)
 	memset(&fl, 0xA5, sizeof(fl));
 	faii_route_fleet_compute(c, st, &fl);
 	cr_expect_eq(fl.price_mean, 0.0);
-	cr_expect_eq(fl.esg_mean, 0.0);
+	cr_expect_eq(fl.esg_mean[0], 0.0);
 	free(st);
 	faii_config_free(c);
 }
 
-Test(esg, multiplier_range)
+/*
+ * (30) for payouts on the certified renewable share against a baseline,
+ * g = tanh: in [1, m_bar], 1 at or below the baseline, increasing, by hand
+ * inside the clamp. The old multiplier took the composite ESG score
+ * against the fleet mean and was routing's m_i.
+ */
+Test(esg, payout_multiplier_on_renewables)
 {
-	struct faii_policy p;
-	faii_policy_defaults(&p);
-	const double mean = 0.8;
+	const double base = 0.5, xi = 0.5, cap = 1.25;
 	double prev = 1.0;
-	for (int k = -400; k <= 400; k++) {
-		double esg = mean + k * 0.01;
-		double m = faii_esg_multiplier(&p, esg, mean);
-		cr_assert(m >= 1.0 && m <= p.esg_multiplier_max, "m(%.2f) = %.6f", esg, m);
-		if (k <= 0)
-			cr_assert_eq(m, 1.0, "m(%.2f) = %.6f at or below the mean", esg, m);
-		cr_assert_geq(m, prev, "m decreasing at %.2f", esg);
+	for (int k = 0; k <= 100; k++) {
+		double re = k * 0.01;
+		double m = faii_mult_esg_payout(re, base, xi, cap);
+		cr_assert(m >= 1.0 && m <= cap, "m(%.2f) = %.6f", re, m);
+		if (re <= base)
+			cr_assert_eq(m, 1.0, "m(%.2f) = %.6f at or below the baseline", re, m);
+		cr_assert_geq(m, prev, "m decreasing at %.2f", re);
 		prev = m;
 	}
-	/* (30) inside the clamp, the cap far above. */
-	cr_expect_float_eq(faii_esg_multiplier(&p, mean + 0.1, mean), 1.0 + 0.5 * tanh(0.1 / mean),
-	                   1e-12);
-	cr_expect_eq(faii_esg_multiplier(&p, mean + 10.0, mean), 1.25);
-	p.esg_slope = 0.9, p.esg_multiplier_max = 1.5;
-	cr_expect_float_eq(faii_esg_multiplier(&p, mean + 0.2, mean), 1.0 + 0.9 * tanh(0.2 / mean),
-	                   1e-12);
-	cr_expect_eq(faii_esg_multiplier(&p, mean + 5.0, mean), 1.5);
-	cr_expect_eq(faii_esg_multiplier(&p, mean - 5.0, mean), 1.0);
-	p.esg_multiplier_max = 1.0; /* cap 1: never above */
-	cr_expect_eq(faii_esg_multiplier(&p, mean + 1.0, mean), 1.0);
+	cr_expect_float_eq(faii_mult_esg_payout(0.7, base, xi, cap), 1.0 + 0.5 * tanh(0.2), 1e-12);
+	cr_expect_float_eq(faii_mult_esg_payout(1.0, base, 0.9, 2.0), 1.0 + 0.9 * tanh(0.5), 1e-12);
+	cr_expect_eq(faii_mult_esg_payout(1.0, 0.0, 0.9, 1.5), 1.5);
+	cr_expect_eq(faii_mult_esg_payout(1.0, 0.0, 0.9, 1.0), 1.0); /* cap 1: never above */
+	cr_expect_eq(faii_mult_esg_payout(NAN, base, xi, cap), 1.0);
+	/* (47): routing's m_i in [0, 1], a discount below the mean only. */
+	cr_expect_eq(faii_mult_reward(2.0, 1.0), 1.0);
+	cr_expect_eq(faii_mult_reward(1.0, 1.0), 1.0);
+	cr_expect_float_eq(faii_mult_reward(0.6, 1.2), 0.5, 1e-12);
+	cr_expect_eq(faii_mult_reward(0.0, 1.0), 0.0);
+	cr_expect_eq(faii_mult_reward(-1.0, 1.0), 0.0);
+	cr_expect_eq(faii_mult_reward(0.5, 0.0), 1.0); /* no mean: no discount */
+	cr_expect_eq(faii_mult_reward(NAN, 1.0), 0.0);
+	/* (29) and (31), for settlement. */
+	cr_expect_float_eq(faii_mult_slo(0.99, 0.99, 1.0, 1.2), 1.0, 1e-12);
+	cr_expect_float_eq(faii_mult_slo(0.9, 0.99, 2.0, 1.2), pow(0.9 / 0.99, 2.0), 1e-12);
+	cr_expect_eq(faii_mult_slo(1.0, 0.5, 1.0, 1.2), 1.2);
+	cr_expect_eq(faii_mult_slo(0.0, 0.99, 1.0, 1.2), 0.0);
+	cr_expect_eq(faii_mult_div(0.3, 0.4, 0.5), 1.0);
+	cr_expect_float_eq(faii_mult_div(0.6, 0.4, 0.5), 0.9, 1e-12);
+	cr_expect_eq(faii_mult_div(5.0, 0.4, 0.9), 0.0);
+}
+
+/*
+ * FAII 4.6: energy-to-work is normalised by task type and node class. Five
+ * classes whose energy-to-work differs 130 times from micro to XL but whose
+ * source mix, PUE and grid stress are the same: the mean ESG of every class
+ * is the same (normalised by the fleet mean, micro scored 10.7 and XL 0.62),
+ * and within a class a greener or a more efficient node scores higher.
+ */
+Test(esg, class_neutral)
+{
+	static const char *const cls[FAII_CLASS_COUNT] = {"micro", "S", "M", "L", "XL"};
+	static const double base[FAII_CLASS_COUNT] = {0.01, 0.05, 0.3, 0.8, 1.3};
+	static const double spread[5] = {0.8, 0.9, 1.0, 1.1, 1.25};
+	enum { PER = 5 };
+	struct nspec n[FAII_CLASS_COUNT * PER];
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		for (unsigned j = 0; j < PER; j++) {
+			struct nspec *s = &n[k * PER + j];
+			*s = ns(cls[k], j % 2 ? "op-a" : "op-b", "CH");
+			s->etw = base[k] * spread[j];
+		}
+		/* The node in the middle of each class is the greener twin of the
+		 * one with the same energy-to-work... */
+		n[k * PER + 2].mix = "{solar: 0.8, nonrenewable: 0.2}";
+	}
+	struct faii_config *c = load_doc(NULL, n, FAII_CLASS_COUNT * PER);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++) {
+		double mean[FAII_CLASS_COUNT] = {0};
+		for (unsigned i = 0; i < c->node_count; i++)
+			mean[i / PER] +=
+			        faii_route_node_esg(&c->policy, &fl, &c->nodes[i], cat) / PER;
+		for (unsigned k = 1; k < FAII_CLASS_COUNT; k++)
+			cr_expect_float_eq(mean[k], mean[0], 0.01 * mean[0],
+			                   "category %u: class %s mean ESG %.4f, micro %.4f", cat,
+			                   cls[k], mean[k], mean[0]);
+		for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+			const struct faii_cfg_node *nd = &c->nodes[k * PER];
+			double e[PER];
+			for (unsigned j = 0; j < PER; j++)
+				e[j] = faii_route_node_esg(&c->policy, &fl, &nd[j], cat);
+			/* ... so it scores higher than it would with its siblings' mix,
+			 * and above every sibling; and less energy per task scores
+			 * higher among the siblings of the same mix. */
+			struct faii_cfg_node grey = nd[2];
+			grey.esg.source_mix[FAII_SRC_SOLAR] = 0.5;
+			grey.esg.source_mix[FAII_SRC_NONRENEWABLE] = 0.5;
+			cr_expect_gt(e[2], faii_route_node_esg(&c->policy, &fl, &grey, cat),
+			             "class %s", cls[k]);
+			for (unsigned j = 0; j < PER; j++)
+				cr_expect(j == 2 || e[2] > e[j],
+				          "class %s: greener %.4f, node %u %.4f", cls[k], e[2], j,
+				          e[j]);
+			cr_expect(e[0] > e[1] && e[1] > e[3] && e[3] > e[4],
+			          "class %s: %.4f %.4f %.4f %.4f", cls[k], e[0], e[1], e[3], e[4]);
+		}
+	}
+	free(st);
+	faii_config_free(c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1193,15 +1303,66 @@ Test(feasibility, preference_value)
 		solve(c, st, &fl, &key, &t, &ex);
 		check_table(c, st, &fl, &key, &t, &ex);
 		for (uint32_t i = 0; i < 4; i++) {
-			double esg = faii_esg_score(&c->policy, &c->nodes[i].esg, &fl);
-			double m = faii_esg_multiplier(&c->policy, esg, fl.esg_mean);
-			double a = st[i].slo_success[tier - 1] * (esg / fl.esg_mean) *
-			           fl.price_mean / (m * c->nodes[i].price);
+			double esg = faii_route_node_esg(&c->policy, &fl, &c->nodes[i], cat);
+			double mean = fl.esg_mean[cat - 1];
+			double a = st[i].slo_success[tier - 1] * (esg / mean) * fl.price_mean /
+			           c->nodes[i].price;
 			cr_assert_float_eq(ex.value[i], a, 1e-6 * a,
 			                   "category %u node %u: %g vs %g", cat, i,
 			                   (double)ex.value[i], a);
 		}
 	}
+	free(st);
+	faii_config_free(c);
+}
+
+/*
+ * The energy term of (13): verified work net of kappa_e e_i, with e_i the
+ * site's energy per task unit (energy_to_work x PUE) and kappa_e the
+ * configured energy price. Two nodes of one operator whose ESG scores are
+ * equal (each alone in its class, so each earns the full energy-to-work
+ * term) but one uses ten times the energy: without an energy price they
+ * split the key evenly; at 100 tokens per kWh the frugal one carries more,
+ * and its value is (s x - kappa_e e / p_bar) p_bar / p by hand. Energy
+ * entered routing only through the ESG score before.
+ */
+Test(preference, energy_term)
+{
+	struct nspec n[2] = {ns("M", "op-a", "CH"), ns("XL", "op-a", "CH")};
+	n[0].etw = 0.5, n[1].etw = 5.0;
+	struct faii_config *c = load_doc("policy:\n  energy_price: 100\n", n, 2);
+	cr_assert_eq(c->policy.energy_price, 100.0);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	static struct faii_route_table t;
+	static struct faii_route_explain ex;
+	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_BATCH_INFERENCE, RC_ANY, 1);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct faii_route_terms tm;
+		faii_route_terms(c, &st[i], &fl, &c->nodes[i], key.category, &tm);
+		double e = c->nodes[i].esg.energy_to_work * 1.2 / 1000.0;
+		cr_expect_float_eq(tm.energy_kwh, e, 1e-15);
+		cr_expect_float_eq(tm.energy_cost, 100.0 * e, 1e-12);
+		cr_expect_float_eq(tm.esg_rel, 1.0, 1e-12);
+		cr_expect_float_eq(tm.value,
+		                   (0.99 - 100.0 * e / fl.price_mean) * fl.price_mean / 1.0, 1e-9);
+		cr_expect_eq(tm.reward_mult, 1.0);
+		cr_expect_eq(tm.reward, c->nodes[i].price);
+	}
+	solve(c, st, &fl, &key, &t, &ex);
+	check_table(c, st, &fl, &key, &t, &ex);
+	assert_optimal(c, &key, &t, "energy");
+	cr_expect_gt(share_of(&t, 0), share_of(&t, 1) + 0.05, "frugal %.4f, heavy %.4f",
+	             share_of(&t, 0), share_of(&t, 1));
+	c->policy.energy_price = 0;
+	solve(c, st, &fl, &key, &t, &ex);
+	cr_expect_float_eq(share_of(&t, 0), 0.5, 1e-6);
+	/* An energy price above what the work is worth: the floor, never below. */
+	c->policy.energy_price = 1e6;
+	solve(c, st, &fl, &key, &t, &ex);
+	check_table(c, st, &fl, &key, &t, &ex);
+	cr_expect_eq(ex.value[1], 1e-9f);
 	free(st);
 	faii_config_free(c);
 }
@@ -1299,8 +1460,8 @@ Test(shares, edge_reserve_binds)
 	static struct faii_route_explain ex;
 	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_EDGE_INFERENCE, RC_ANY, 10);
 	for (uint32_t i = 4; i < 8; i++)
-		cr_assert_lt(faii_esg_score(&c->policy, &c->nodes[i].esg, &fl),
-		             faii_esg_score(&c->policy, &c->nodes[0].esg, &fl));
+		cr_assert_lt(faii_route_node_esg(&c->policy, &fl, &c->nodes[i], 1),
+		             faii_route_node_esg(&c->policy, &fl, &c->nodes[0], 1));
 
 	/* Without the reserve: the XL operators fill their caps, micro+S get nothing. */
 	c->policy.tier[0].edge_reserve = 0;
@@ -1484,6 +1645,7 @@ static struct faii_route_key random_instance(struct faii_config *c,
 		node->operator_idx = (uint16_t)urange(rng, ops);
 		node->node_class = (uint8_t)urange(rng, FAII_CLASS_COUNT);
 		node->capacity_tasks_per_s = r->cap_lo + (r->cap_hi - r->cap_lo) * urand(rng);
+		node->service_rate_tasks_per_s = node->capacity_tasks_per_s;
 		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
 			st[i].slo_success[t] = 0.3 + 0.7 * urand(rng);
 	}
@@ -1660,21 +1822,21 @@ Test(preference, monotone_random)
 		expect_not_lower(s0, share_of(&t1, i), "a lower price", inst, i);
 		c->nodes[i].price = 1.0;
 
-		/* A twin of node i with twice its capacity gets at least its share. */
+		/* A twin of node i with twice its service rate gets at least its share. */
 		uint32_t j = (i + 1) % n;
 		struct faii_cfg_node saved = c->nodes[j];
 		struct faii_route_node_state saved_st = st[j];
 		c->nodes[j].operator_idx = c->nodes[i].operator_idx;
 		c->nodes[j].node_class = c->nodes[i].node_class;
-		c->nodes[j].capacity_tasks_per_s = 2.0 * c->nodes[i].capacity_tasks_per_s;
+		c->nodes[j].service_rate_tasks_per_s = 2.0 * c->nodes[i].service_rate_tasks_per_s;
 		st[j] = st[i];
 		solve(c, st, &fl, &key, &t1, &ex);
 		cr_assert_geq(
 		        share_of(&t1, j), share_of(&t1, i) - SHARE_TOL,
-		        "instance %u: node %u (capacity %.1f) gets %.9f < %.9f of its twin %u "
-		        "(capacity %.1f)",
-		        inst, j, c->nodes[j].capacity_tasks_per_s, share_of(&t1, j),
-		        share_of(&t1, i), i, c->nodes[i].capacity_tasks_per_s);
+		        "instance %u: node %u (service rate %.1f) gets %.9f < %.9f of its twin %u "
+		        "(service rate %.1f)",
+		        inst, j, c->nodes[j].service_rate_tasks_per_s, share_of(&t1, j),
+		        share_of(&t1, i), i, c->nodes[i].service_rate_tasks_per_s);
 		c->nodes[j] = saved;
 		st[j] = saved_st;
 	}
@@ -1728,16 +1890,17 @@ Test(preference, monotone_fleet_recomputed)
 		expect_not_lower(prev, share_of(&t, 0), "a greener mix", (unsigned)k, 0);
 		prev = share_of(&t, 0);
 	}
-	/* Capacity: nodes 0 and 5 are twins of op-a; 5 gets more capacity. */
+	/* Service rate: nodes 0 and 5 are twins of op-a; 5 serves faster. */
 	c->nodes[5] = c->nodes[0];
 	st[5] = st[0];
 	for (int k = 1; k <= 10; k++) {
-		c->nodes[5].capacity_tasks_per_s = c->nodes[0].capacity_tasks_per_s * (1 + 0.5 * k);
+		c->nodes[5].service_rate_tasks_per_s =
+		        c->nodes[0].service_rate_tasks_per_s * (1 + 0.5 * k);
 		key.arrival_rate = 50; /* congested enough for capacity to matter */
 		faii_route_fleet_compute(c, st, &fl);
 		solve(c, st, &fl, &key, &t, &ex);
 		check_table(c, st, &fl, &key, &t, &ex);
-		cr_assert_gt(share_of(&t, 5), share_of(&t, 0), "capacity x%.1f: %.9f vs %.9f",
+		cr_assert_gt(share_of(&t, 5), share_of(&t, 0), "service rate x%.1f: %.9f vs %.9f",
 		             1 + 0.5 * k, share_of(&t, 5), share_of(&t, 0));
 	}
 	free(st);
@@ -1753,12 +1916,9 @@ Test(preference, monotone_fleet_recomputed)
  */
 Test(preference, greener_demo_fleet)
 {
-	struct faii_config *c = load_demo();
-	struct faii_route_node_state *st = state_new(c);
-	for (uint32_t i = 0; i < c->node_count; i++)
-		st[i].status = c->nodes[i].status;
+	struct faii_route_node_state *st;
 	struct faii_route_fleet fl;
-	faii_route_fleet_compute(c, st, &fl);
+	struct faii_config *c = demo_with_state(&st, &fl);
 	static struct faii_route_table t0, t1;
 	static struct faii_route_explain ex;
 	for (uint32_t i = 0; i < c->node_count; i++) {
@@ -1769,6 +1929,8 @@ Test(preference, greener_demo_fleet)
 		        mkkey(c->nodes[i].region_id, FAII_CAT_INTERACTIVE_INFERENCE, 1, 100);
 		solve(c, st, &fl, &key, &t0, &ex);
 		struct faii_cfg_esg saved = *e;
+		double etw_ref = faii_route_etw_ref(&fl, FAII_CAT_INTERACTIVE_INFERENCE,
+		                                    c->nodes[i].node_class);
 		e->source_mix[FAII_SRC_SOLAR] += e->source_mix[FAII_SRC_NONRENEWABLE];
 		e->source_mix[FAII_SRC_NONRENEWABLE] = 0;
 		solve(c, st, &fl, &key, &t1, &ex);
@@ -1776,11 +1938,57 @@ Test(preference, greener_demo_fleet)
 		              "node %u (%s): greener (ESG %.3f -> %.3f, mean %.3f), share %.6f -> "
 		              "%.6f",
 		              c->nodes[i].id, c->nodes[i].name,
-		              faii_esg_score(&c->policy, &saved, &fl),
-		              faii_esg_score(&c->policy, e, &fl), fl.esg_mean, share_of(&t0, i),
+		              faii_esg_score(&c->policy, &saved, fl.pue_mean, etw_ref),
+		              faii_esg_score(&c->policy, e, fl.pue_mean, etw_ref),
+		              fl.esg_mean[FAII_CAT_INTERACTIVE_INFERENCE - 1], share_of(&t0, i),
 		              share_of(&t1, i));
 		*e = saved;
 	}
+	free(st);
+	faii_config_free(c);
+}
+
+/*
+ * The congestion term (7),(15) uses the service rate sigma_i where the
+ * configuration gives one, not the capacity c_i (sigma was parsed and never
+ * used): two twins of one capacity, one serving four times faster, on a
+ * congested key. The faster one carries more; without service rates given,
+ * the twins split evenly. A REGISTER's capacity moves sigma only when none
+ * was configured (registry, tested in the dataplane suite).
+ */
+/* Two M nodes of op-a with capacity 10; the second's service rate sigma1
+ * (0: not given). */
+static struct faii_config *twins(double sigma1, struct faii_route_node_state **st,
+                                 struct faii_route_fleet *fl)
+{
+	struct nspec n[2] = {ns("M", "op-a", "CH"), ns("M", "op-a", "CH")};
+	n[0].capacity = n[1].capacity = 10;
+	n[1].sigma = sigma1;
+	struct faii_config *c = load_doc(NULL, n, 2);
+	*st = state_new(c);
+	faii_route_fleet_compute(c, *st, fl);
+	return c;
+}
+
+Test(shares, service_rate_drives_congestion)
+{
+	struct faii_route_node_state *st;
+	struct faii_route_fleet fl;
+	struct faii_config *c = twins(40, &st, &fl);
+	cr_assert(!c->nodes[0].service_rate_configured && c->nodes[1].service_rate_configured);
+	cr_assert_eq(c->nodes[0].service_rate_tasks_per_s, 10.0);
+	cr_assert_eq(c->nodes[1].service_rate_tasks_per_s, 40.0);
+	static struct faii_route_table t;
+	static struct faii_route_explain ex;
+	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_STORAGE_SHARD, RC_ANY, 20);
+	solve(c, st, &fl, &key, &t, &ex);
+	check_table(c, st, &fl, &key, &t, &ex);
+	assert_optimal(c, &key, &t, "sigma");
+	cr_expect_gt(share_of(&t, 1), 0.6, "sigma 40 vs 10: shares %.4f / %.4f", share_of(&t, 0),
+	             share_of(&t, 1));
+	c->nodes[1].service_rate_tasks_per_s = 10;
+	solve(c, st, &fl, &key, &t, &ex);
+	cr_expect_float_eq(share_of(&t, 1), 0.5, 1e-6);
 	free(st);
 	faii_config_free(c);
 }
@@ -1794,12 +2002,9 @@ Test(preference, greener_demo_fleet)
  */
 Test(preference, monotone_when_overloaded)
 {
-	struct nspec n[2] = {ns("M", "op-a", "CH"), ns("M", "op-a", "CH")};
-	n[0].capacity = n[1].capacity = 10;
-	struct faii_config *c = load_doc(NULL, n, 2);
-	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_node_state *st;
 	struct faii_route_fleet fl;
-	faii_route_fleet_compute(c, st, &fl);
+	struct faii_config *c = twins(0, &st, &fl);
 	static struct faii_route_table t;
 	static struct faii_route_explain ex;
 	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_BATCH_INFERENCE, RC_ANY, 100);
@@ -1918,6 +2123,610 @@ static unsigned all_keys(const struct faii_config *c, double rate, struct faii_r
 		}
 	}
 	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The class-share cap (33), through its dual prices.                       */
+
+/*
+ * Expected verified work per class and tier with every key solved under
+ * fl: key k's demand times sum_i phi_i s_i,t.
+ */
+static void expected_work(const struct faii_config *c, const struct faii_route_node_state *st,
+                          const struct faii_route_fleet *fl, const struct faii_route_key *keys,
+                          unsigned nkeys, double work[FAII_TIER_COUNT][FAII_CLASS_COUNT])
+{
+	static struct faii_route_table t;
+	memset(work, 0, sizeof(double) * FAII_TIER_COUNT * FAII_CLASS_COUNT);
+	for (unsigned k = 0; k < nkeys; k++) {
+		unsigned tier = faii_category_tier(keys[k].category);
+		cr_assert_eq(faii_route_solve(c, st, fl, &keys[k], &t, NULL), 0);
+		for (unsigned j = 0; j < t.count; j++) {
+			uint32_t i = t.node[j];
+			work[tier - 1][c->nodes[i].node_class] +=
+			        keys[k].arrival_rate * t.share[j] * st[i].slo_success[tier - 1];
+		}
+	}
+}
+
+/* Class shares of verified work over every tier. */
+static void class_shares(double work[FAII_TIER_COUNT][FAII_CLASS_COUNT],
+                         double share[FAII_CLASS_COUNT])
+{
+	double total = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		share[k] = 0;
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+			share[k] += work[t][k];
+		total += share[k];
+	}
+	cr_assert_gt(total, 0.0);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++)
+		share[k] /= total;
+}
+
+/*
+ * Runs the control loop (solve every key, measure, one dual step) rounds
+ * times from zero prices; fl's prices are left at the last step's.
+ */
+static void run_class_prices(const struct faii_config *c, const struct faii_route_node_state *st,
+                             struct faii_route_fleet *fl, const struct faii_route_key *keys,
+                             unsigned nkeys, unsigned rounds, struct faii_class_price *cp)
+{
+	static double work[FAII_TIER_COUNT][FAII_CLASS_COUNT];
+	memset(cp, 0, sizeof(*cp));
+	for (unsigned r = 0; r < rounds; r++) {
+		memcpy(fl->class_price, cp->price, sizeof(fl->class_price));
+		expected_work(c, st, fl, keys, nkeys, work);
+		double per_class[FAII_CLASS_COUNT] = {0};
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++)
+			for (unsigned k = 0; k < FAII_CLASS_COUNT; k++)
+				per_class[k] += work[t][k];
+		faii_class_price_update(cp, per_class, c->policy.class_share_max);
+	}
+	memcpy(fl->class_price, cp->price, sizeof(fl->class_price));
+}
+
+/* The tolerance stated in docs/routing.md for s_k <= s_bar at the fixed point. */
+#define CLASS_SHARE_TOL 0.01
+
+/*
+ * A simulated fleet where micro nodes are the cheapest and greenest: left
+ * alone routing gives micro more than s_bar = 0.4 of the verified work
+ * (class_share_max was parsed and only printed). With the dual prices the
+ * share falls to s_bar within the tolerance, only a class at the cap pays
+ * a price (complementary slackness), and every key stays feasible and
+ * optimal for its prices.
+ */
+Test(class_share, cap_holds_on_a_simulated_fleet)
+{
+	static const char *const cls[FAII_CLASS_COUNT] = {"micro", "S", "M", "L", "XL"};
+	static const unsigned count[FAII_CLASS_COUNT] = {12, 4, 4, 4, 4};
+	static const char *const ops[8] = {"op-a", "op-b", "op-c", "op-d",
+	                                   "op-e", "op-f", "op-g", "op-h"};
+	struct nspec n[28];
+	unsigned m = 0;
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		for (unsigned j = 0; j < count[k]; j++, m++) {
+			n[m] = ns(cls[k], ops[m % 8], "CH");
+			n[m].price = k == 0 ? 0.85 : 1.05;
+			if (k == 0)
+				n[m].mix = "{solar: 0.9, nonrenewable: 0.1}";
+		}
+	}
+	struct faii_config *c = load_doc(NULL, n, m);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	struct faii_route_key keys[FAII_CATEGORY_COUNT];
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++)
+		keys[cat - 1] = mkkey(REG_ZURICH, cat, RC_ANY, 10);
+	static double work[FAII_TIER_COUNT][FAII_CLASS_COUNT];
+	double share[FAII_CLASS_COUNT];
+	expected_work(c, st, &fl, keys, FAII_CATEGORY_COUNT, work);
+	class_shares(work, share);
+	cr_assert_gt(share[FAII_CLASS_MICRO], c->policy.class_share_max + 0.05,
+	             "the fleet must load micro past s_bar without prices: %.3f", share[0]);
+
+	double micro_before = share[FAII_CLASS_MICRO];
+	struct faii_class_price cp;
+	run_class_prices(c, st, &fl, keys, FAII_CATEGORY_COUNT, 300, &cp);
+	expected_work(c, st, &fl, keys, FAII_CATEGORY_COUNT, work);
+	class_shares(work, share);
+	fprintf(stderr,
+	        "simulated fleet: micro share %.4f without prices, %.4f with (price %.4f)\n",
+	        micro_before, share[FAII_CLASS_MICRO], cp.price[FAII_CLASS_MICRO]);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		cr_expect_leq(share[k], c->policy.class_share_max + CLASS_SHARE_TOL,
+		              "class %s: share %.4f, price %.4f", cls[k], share[k], cp.price[k]);
+		if (cp.price[k] > 1e-3)
+			cr_expect_geq(share[k], c->policy.class_share_max - CLASS_SHARE_TOL,
+			              "class %s pays %.4f below the cap (%.4f)", cls[k],
+			              cp.price[k], share[k]);
+	}
+	cr_expect_gt(cp.price[FAII_CLASS_MICRO], 0.0);
+	static struct faii_route_table t;
+	static struct faii_route_explain ex;
+	for (unsigned k = 0; k < FAII_CATEGORY_COUNT; k++) {
+		solve(c, st, &fl, &keys[k], &t, &ex);
+		check_table(c, st, &fl, &keys[k], &t, &ex);
+		assert_optimal(c, &keys[k], &t, "priced");
+	}
+	free(st);
+	faii_config_free(c);
+}
+
+/* The dual step by hand: smoothing, the sign of the step, the clamps. */
+Test(class_share, price_update_rule)
+{
+	struct faii_class_price cp;
+	memset(&cp, 0, sizeof(cp));
+	const double work[FAII_CLASS_COUNT] = {6, 1, 1, 1, 1};
+	faii_class_price_update(&cp, work, 0.4);
+	cr_expect_float_eq(cp.share[0], 0.6, 1e-12); /* the first measure is taken whole */
+	cr_expect_float_eq(cp.price[0], FAII_CLASS_PRICE_STEP * 0.2, 1e-12);
+	for (unsigned k = 1; k < FAII_CLASS_COUNT; k++)
+		cr_expect_eq(cp.price[k], 0.0, "below the cap: never negative");
+	const double even[FAII_CLASS_COUNT] = {1, 1, 1, 1, 1};
+	faii_class_price_update(&cp, even, 0.4);
+	double s = (1 - FAII_CLASS_SHARE_EWMA) * 0.6 + FAII_CLASS_SHARE_EWMA * 0.2;
+	cr_expect_float_eq(cp.share[0], s, 1e-12);
+	cr_expect_float_eq(cp.price[0], FAII_CLASS_PRICE_STEP * (0.2 + s - 0.4), 1e-12);
+	const double none[FAII_CLASS_COUNT] = {0};
+	struct faii_class_price before = cp;
+	faii_class_price_update(&cp, none, 0.4); /* nothing measured: no step */
+	cr_expect_eq(memcmp(&before, &cp, sizeof(cp)), 0);
+	const double all[FAII_CLASS_COUNT] = {1, 0, 0, 0, 0};
+	for (unsigned r = 0; r < 10000; r++)
+		faii_class_price_update(&cp, all, 0.4);
+	cr_expect_eq(cp.price[0], FAII_CLASS_PRICE_MAX);
+	cr_expect_eq(cp.updates, 10002u);
+}
+
+/*
+ * The demonstration fleet, every key at the same demand: without prices
+ * the classes' shares of verified work, with prices after 200 steps (20 s
+ * of control at 10 Hz), each under s_bar within the tolerance; the shares
+ * per class and tier are printed (docs/routing.md quotes them).
+ */
+Test(class_share, demo_fleet)
+{
+	static const char *const cls[FAII_CLASS_COUNT] = {"micro", "S", "M", "L", "XL"};
+	struct faii_route_node_state *st;
+	struct faii_route_fleet fl;
+	struct faii_config *c = demo_with_state(&st, &fl);
+	static struct faii_route_key keys[FAII_ROUTE_KEYS_MAX];
+	unsigned nkeys = all_keys(c, 10, keys, FAII_ROUTE_KEYS_MAX);
+	static double work[FAII_TIER_COUNT][FAII_CLASS_COUNT];
+	double before[FAII_CLASS_COUNT], after[FAII_CLASS_COUNT];
+	expected_work(c, st, &fl, keys, nkeys, work);
+	class_shares(work, before);
+	struct faii_class_price cp;
+	run_class_prices(c, st, &fl, keys, nkeys, 200, &cp);
+	expected_work(c, st, &fl, keys, nkeys, work);
+	class_shares(work, after);
+	fprintf(stderr, "demo fleet, class shares of verified work (s_bar %.2f):\n",
+	        c->policy.class_share_max);
+	for (unsigned k = 0; k < FAII_CLASS_COUNT; k++) {
+		fprintf(stderr,
+		        "  %-5s no prices %.3f, with prices %.3f (price %.3f); by tier:", cls[k],
+		        before[k], after[k], cp.price[k]);
+		for (unsigned t = 0; t < FAII_TIER_COUNT; t++) {
+			double tot = 0;
+			for (unsigned j = 0; j < FAII_CLASS_COUNT; j++)
+				tot += work[t][j];
+			fprintf(stderr, " %.3f", tot > 0 ? work[t][k] / tot : 0.0);
+		}
+		fprintf(stderr, "\n");
+		cr_expect_leq(after[k], c->policy.class_share_max + CLASS_SHARE_TOL,
+		              "class %s: %.4f", cls[k], after[k]);
+	}
+	free(st);
+	faii_config_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Caps in the realised copies: the published tables and the dataplane's    */
+/* own choice of nodes (dataplane/pick.c), replicas and families included.  */
+
+#define REALISED_TASKS 1000000u
+#define REALISED_MIXES 4u
+
+/* Per (key, family): tasks, refusals and copies per candidate. */
+struct realised {
+	uint64_t tasks, refused, total;
+	uint64_t copies[CMAX];
+};
+
+/* eventual, session, strong: fractions of the tasks. */
+static const double mixes[REALISED_MIXES][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {0.5, 0.3, 0.2}};
+
+/* Every key's published table, compiled as faiid publishes it. */
+static unsigned compile_keys(const struct faii_config *c, const struct faii_route_node_state *st,
+                             const struct faii_route_fleet *fl, const struct faii_route_key *keys,
+                             unsigned nkeys, struct faii_route_dp_table *tabs)
+{
+	static struct faii_route_table t;
+	for (unsigned k = 0; k < nkeys; k++) {
+		cr_assert_eq(faii_route_solve(c, st, fl, &keys[k], &t, NULL), 0);
+		faii_route_compile(c, &t, &tabs[k]);
+	}
+	return nkeys;
+}
+
+/*
+ * tasks tasks of the mix over the tables (key and family uniform among
+ * those the table serves), nodes idle and active: the choice the
+ * dataplane makes per TASK, counted per (table, family).
+ */
+static void simulate(const struct faii_config *c, const struct faii_route_dp_table *tabs,
+                     unsigned ntabs, const double *mix, unsigned tasks, uint64_t seed,
+                     struct realised (*out)[FAII_ROUTE_FAMILIES])
+{
+	struct faii_node_live *live = calloc(c->node_count, sizeof(*live));
+	cr_assert_not_null(live);
+	for (uint32_t i = 0; i < c->node_count; i++) {
+		atomic_init(&live[i].status, FAII_NODE_ACTIVE);
+		atomic_init(&live[i].limit, 1u << 30);
+		atomic_init(&live[i].reputation_milli, FAII_PERMILLE);
+	}
+	memset(out, 0, sizeof(*out) * ntabs);
+	uint64_t rng[2] = {seed, seed ^ 0x9E3779B97F4A7C15ull}, pick_rng[2] = {~seed, seed + 1};
+	for (unsigned n = 0; n < tasks; n++) {
+		unsigned k = urange(rng, ntabs);
+		const struct faii_route_dp_table *t = &tabs[k];
+		bool v4 = t->family[0].count > 0, v6 = t->family[1].count > 0;
+		if (!v4 && !v6)
+			continue;
+		unsigned f = v4 && v6 ? urange(rng, 2) : v6;
+		double u = urand(rng);
+		unsigned want = u < mix[0] ? 1 : u < mix[0] + mix[1] ? 3 : 7;
+		struct task_need need = {.budget_us = UINT32_MAX,
+		                         .family = f ? FAII_ADDR_IPV6 : FAII_ADDR_IPV4};
+		uint16_t chosen[FAII_REPLICAS_MAX];
+		struct realised *r = &out[k][f];
+		r->tasks++;
+		unsigned got = faii_pick_set(live, t, &need, want, chosen, pick_rng);
+		if (got < want) {
+			r->refused++;
+			continue;
+		}
+		for (unsigned j = 0; j < got; j++) {
+			cr_assert_eq(t->cand[chosen[j]].addr_family, need.family);
+			r->copies[chosen[j]]++;
+		}
+		r->total += got;
+	}
+	free(live);
+}
+
+/* Operators among a family's candidates. */
+static unsigned ops_of(const struct faii_route_dp_table *t, unsigned f)
+{
+	bool seen[FAII_CFG_OPERATORS_MAX] = {false};
+	unsigned ops = 0;
+	for (unsigned k = 0; k < t->count; k++) {
+		if (FAII_ROUTE_FAMILY(t->cand[k].addr_family) == f &&
+		    !seen[t->cand[k].operator_idx]) {
+			seen[t->cand[k].operator_idx] = true;
+			ops++;
+		}
+	}
+	return ops;
+}
+
+/*
+ * The published inclusion probabilities by themselves (exactly, no draw):
+ * n in all, none above 1, operators within n beta, micro+S at least n alpha
+ * unless the family is flagged short, nothing to a zero-share candidate
+ * unless the family has fewer than n others.
+ */
+static void check_inclusion(const struct faii_config *c, const struct faii_route_dp_table *t,
+                            const char *what)
+{
+	static const unsigned sizes[FAII_REPLICA_LEVELS] = {3, 7};
+	const struct faii_tier_policy *tp = &c->policy.tier[faii_category_tier(t->category) - 1];
+	for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++) {
+		const struct faii_route_dp_family *fm = &t->family[f];
+		for (unsigned l = 0; l < FAII_REPLICA_LEVELS; l++) {
+			unsigned n = sizes[l];
+			if (fm->count < n) {
+				cr_assert_eq(fm->operator_copies_max[l], 0, "%s family %u", what,
+				             f);
+				continue;
+			}
+			double cap = n * (fm->flags & FAII_ROUTE_F_CAPS_RELAXED ? 1.0 / ops_of(t, f)
+			                                                        : tp->operator_cap);
+			/* Zero-share nodes only when those with a share cannot hold n. */
+			double pos[FAII_CFG_OPERATORS_MAX] = {0}, room_pos = 0;
+			for (unsigned k = 0; k < t->count; k++)
+				pos[t->cand[k].operator_idx] += fm->share[k] > 0;
+			for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+				room_pos += pos[o] < cap ? pos[o] : cap;
+			double sum = 0, edge = 0, op[FAII_CFG_OPERATORS_MAX] = {0};
+			for (unsigned k = 0; k < t->count; k++) {
+				double p = fm->incl[l][k];
+				cr_assert(p >= 0 && p <= 1 + 1e-6, "%s: incl %g", what, p);
+				cr_assert(p == 0 || room_pos < n - 1e-9 || fm->share[k] > 0,
+				          "%s family %u: zero-share candidate %u drawn with %g",
+				          what, f, k, p);
+				sum += p;
+				op[t->cand[k].operator_idx] += p;
+				edge += is_edge_class(t->cand[k].node_class) ? p : 0;
+			}
+			cr_assert_float_eq(sum, n, 1e-4, "%s family %u, n %u", what, f, n);
+			/* Feasible: enough nodes per operator for n distinct ones. */
+			double room = 0, nodes[FAII_CFG_OPERATORS_MAX] = {0};
+			for (unsigned k = 0; k < t->count; k++)
+				nodes[t->cand[k].operator_idx] +=
+				        FAII_ROUTE_FAMILY(t->cand[k].addr_family) == f;
+			for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+				room += nodes[o] < cap ? nodes[o] : cap;
+			unsigned flag = l == 0 ? FAII_ROUTE_F_SET3_CAPS_RELAXED
+			                       : FAII_ROUTE_F_SET7_CAPS_RELAXED;
+			cr_assert_eq(!!(fm->flags & flag), room < n - 1e-9,
+			             "%s family %u, n %u: flags %#x, room %.3f", what, f, n,
+			             fm->flags, room);
+			for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+				cr_assert_leq(op[o], (fm->flags & flag ? nodes[o] : cap) + 1e-4,
+				              "%s family %u, n %u: operator %u takes %.4f copies",
+				              what, f, n, o, op[o]);
+			if (tp->edge_reserve > 0 && !(fm->flags & FAII_ROUTE_F_EDGE_SHORT))
+				cr_assert_geq(edge, n * tp->edge_reserve - 1e-4,
+				              "%s family %u, n %u: micro+S %.4f copies", what, f, n,
+				              edge);
+		}
+	}
+}
+
+/* 5 standard deviations of a fraction p estimated from n draws, and a floor. */
+static double five_sigma(double p, double n)
+{
+	return 5.0 * sqrt((p > 0.01 ? p : 0.01) / (n > 1 ? n : 1)) + 1e-3;
+}
+
+/* The realised copies of one (table, family) against the caps and the
+ * published distribution, for the mix. */
+static void check_realised(const struct faii_config *c, const struct faii_route_dp_table *t,
+                           unsigned f, const struct realised *r, const double *mix,
+                           const char *what)
+{
+	const struct faii_tier_policy *tp = &c->policy.tier[faii_category_tier(t->category) - 1];
+	const struct faii_route_dp_family *fm = &t->family[f];
+	/* Sets larger than the family are refused (no_feasible_node). */
+	double w1 = mix[0], w3 = fm->count >= 3 ? mix[1] : 0, w7 = fm->count >= 7 ? mix[2] : 0;
+	if (w3 == mix[1] && w7 == mix[2])
+		cr_assert_eq(r->refused, 0, "%s family %u: %lu of %lu refused", what, f,
+		             (unsigned long)r->refused, (unsigned long)r->tasks);
+	if (r->total < 1000)
+		return;
+	double op[FAII_CFG_OPERATORS_MAX] = {0}, edge = 0, weight = w1 + 3 * w3 + 7 * w7;
+	bool serves[FAII_CFG_OPERATORS_MAX] = {false};
+	unsigned serving = 0;
+	for (unsigned k = 0; k < t->count; k++) {
+		double got = (double)r->copies[k] / (double)r->total;
+		double want =
+		        (w1 * fm->share[k] + w3 * fm->incl[0][k] + w7 * fm->incl[1][k]) / weight;
+		cr_assert_leq(fabs(got - want), five_sigma(want, (double)r->total),
+		              "%s family %u: candidate %u gets %.5f of the copies, published %.5f",
+		              what, f, k, got, want);
+		op[t->cand[k].operator_idx] += got;
+		edge += is_edge_class(t->cand[k].node_class) ? got : 0;
+		if (r->copies[k] > 0 && !serves[t->cand[k].operator_idx]) {
+			serves[t->cand[k].operator_idx] = true;
+			serving++;
+		}
+	}
+	unsigned relaxed_sets = (mix[1] > 0 ? FAII_ROUTE_F_SET3_CAPS_RELAXED : 0) |
+	                        (mix[2] > 0 ? FAII_ROUTE_F_SET7_CAPS_RELAXED : 0);
+	if (!(fm->flags & (FAII_ROUTE_F_CAPS_RELAXED | relaxed_sets))) {
+		for (unsigned o = 0; o < FAII_CFG_OPERATORS_MAX; o++)
+			cr_assert_leq(
+			        op[o],
+			        tp->operator_cap + five_sigma(tp->operator_cap, (double)r->tasks),
+			        "%s family %u: operator %u took %.4f of the copies (beta %.2f)",
+			        what, f, o, op[o], tp->operator_cap);
+	}
+	if (tp->edge_reserve > 0 && !(fm->flags & FAII_ROUTE_F_EDGE_SHORT))
+		cr_assert_geq(edge,
+		              tp->edge_reserve - five_sigma(tp->edge_reserve, (double)r->tasks),
+		              "%s family %u: micro+S took %.4f (alpha %.2f)", what, f, edge,
+		              tp->edge_reserve);
+	if (!(fm->flags & FAII_ROUTE_F_FEW_OPERATORS))
+		cr_assert_geq(serving, tp->operators_min, "%s family %u: %u operators served", what,
+		              f, serving);
+}
+
+/* Every mix over the keys: the inclusion probabilities, then 1 M tasks each. */
+static void realised_caps(const struct faii_config *c, const struct faii_route_node_state *st,
+                          const struct faii_route_key *keys, unsigned nkeys)
+{
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	struct faii_route_dp_table *tabs = aligned_alloc(64, nkeys * sizeof(*tabs));
+	struct realised(*out)[FAII_ROUTE_FAMILIES] = calloc(nkeys, sizeof(*out));
+	cr_assert(tabs != NULL && out != NULL);
+	compile_keys(c, st, &fl, keys, nkeys, tabs);
+	char what[96];
+	for (unsigned k = 0; k < nkeys; k++) {
+		snprintf(what, sizeof(what), "key (region %u, category %u, class %u)",
+		         keys[k].region, keys[k].category, keys[k].residency_class);
+		check_inclusion(c, &tabs[k], what);
+	}
+	for (unsigned m = 0; m < REALISED_MIXES; m++) {
+		simulate(c, tabs, nkeys, mixes[m], REALISED_TASKS, 0xCAFE0000u + m, out);
+		for (unsigned k = 0; k < nkeys; k++) {
+			snprintf(what, sizeof(what),
+			         "mix %u, key (region %u, category %u, class %u)", m,
+			         keys[k].region, keys[k].category, keys[k].residency_class);
+			for (unsigned f = 0; f < FAII_ROUTE_FAMILIES; f++)
+				check_realised(c, &tabs[k], f, &out[k][f], mixes[m], what);
+		}
+	}
+	free(out);
+	free(tabs);
+}
+
+/*
+ * Five operators per family, op-a the cheapest: replica members chosen by
+ * diversity alone gave op-a 2 copies of every strong set (28.6 % against
+ * beta 0.25); IPv6 nodes of some operators only, so the families' caps
+ * must hold separately.
+ */
+Test(realised, caps_hold_for_replicas_and_families, .timeout = 600)
+{
+	struct nspec n[18] = {/* IPv4: five operators of two nodes. */
+	                      ns("XL", "op-a", "CH"), ns("L", "op-a", "CH"), ns("L", "op-b", "CH"),
+	                      ns("M", "op-b", "CH"), ns("M", "op-c", "CH"), ns("M", "op-c", "CH"),
+	                      ns("S", "op-d", "CH"), ns("micro", "op-d", "CH"),
+	                      ns("micro", "op-e", "CH"), ns("S", "op-e", "CH"),
+	                      /* IPv6: eight nodes of five operators, op-c among them. */
+	                      ns("M", "op-c", "CH"), ns("L", "op-f", "CH"), ns("M", "op-f", "CH"),
+	                      ns("S", "op-g", "CH"), ns("micro", "op-g", "CH"),
+	                      ns("M", "op-h", "CH"), ns("L", "op-h", "CH"),
+	                      ns("micro", "op-i", "CH")};
+	n[0].price = n[1].price = n[11].price = n[12].price = 0.85;
+	for (unsigned i = 10; i < 18; i++)
+		n[i].v6 = true;
+	struct faii_config *c = load_doc(NULL, n, 18);
+	struct faii_route_node_state *st = state_new(c);
+	struct faii_route_key keys[FAII_CATEGORY_COUNT];
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++)
+		keys[cat - 1] = mkkey(REG_ZURICH, cat, RC_ANY, 10);
+	realised_caps(c, st, keys, FAII_CATEGORY_COUNT);
+	free(st);
+	faii_config_free(c);
+}
+
+/* The demonstration fleet (24 IPv6 nodes): every key of Zurich. */
+Test(realised, demo_keys_of_zurich, .timeout = 600)
+{
+	struct faii_route_node_state *st;
+	struct faii_route_fleet fl;
+	struct faii_config *c = demo_with_state(&st, &fl);
+	static struct faii_route_key keys[FAII_CATEGORY_COUNT * FAII_RESIDENCY_CLASS_MAX];
+	unsigned n = 0;
+	for (uint8_t cat = 1; cat <= FAII_CATEGORY_COUNT; cat++)
+		for (uint32_t k = 0; k < c->residency_class_count; k++)
+			keys[n++] = mkkey(1, cat, (uint8_t)c->residency_classes[k].id, 10);
+	realised_caps(c, st, keys, n);
+	free(st);
+	faii_config_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Boundaries: exactly the latency budget, exactly the corridor bounds.     */
+
+/*
+ * The per-packet check at exactly the budget: a task whose budget equals
+ * the candidates' estimated round trip is served, by one copy and by sets
+ * of 3 and 7; one microsecond less and nothing is. One node 2 ms further:
+ * reached at exactly its round trip, never one microsecond under.
+ */
+Test(boundary, task_budget_exactly_the_round_trip)
+{
+	static const char *const ops[5] = {"op-a", "op-b", "op-c", "op-d", "op-e"};
+	struct nspec n[10];
+	for (unsigned i = 0; i < 10; i++)
+		n[i] = ns("M", ops[i % 5], "CH");
+	struct faii_config *c = load_doc(NULL, n, 10);
+	struct faii_route_node_state *st = state_new(c); /* 10 ms from everywhere */
+	st[9].latency_us[SLOT_ZURICH] = 12000.0;
+	struct faii_route_fleet fl;
+	faii_route_fleet_compute(c, st, &fl);
+	struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_DAG_VALIDATION, RC_ANY, 10);
+	static struct faii_route_dp_table tab;
+	compile_keys(c, st, &fl, &key, 1, &tab);
+	struct faii_node_live *live = calloc(c->node_count, sizeof(*live));
+	cr_assert_not_null(live);
+	for (uint32_t i = 0; i < c->node_count; i++) {
+		atomic_init(&live[i].status, FAII_NODE_ACTIVE);
+		atomic_init(&live[i].limit, 1000u);
+	}
+	uint64_t rng[2] = {1, 2};
+	static const unsigned sizes[3] = {1, 3, 7};
+	unsigned far_at_budget = 0;
+	for (unsigned round = 0; round < 2000; round++) {
+		for (unsigned s = 0; s < 3; s++) {
+			uint16_t chosen[FAII_REPLICAS_MAX];
+			struct task_need at = {.budget_us = 10000, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &at, sizes[s], chosen, rng),
+			             sizes[s]);
+			for (unsigned j = 0; j < sizes[s]; j++)
+				cr_assert_eq(tab.cand[chosen[j]].latency_us, 10000u);
+			struct task_need under = {.budget_us = 9999, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &under, sizes[s], chosen, rng), 0);
+			struct task_need far = {.budget_us = 12000, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &far, sizes[s], chosen, rng),
+			             sizes[s]);
+			for (unsigned j = 0; j < sizes[s]; j++)
+				far_at_budget += tab.cand[chosen[j]].node == 9;
+			struct task_need near = {.budget_us = 11999, .family = FAII_ADDR_IPV4};
+			cr_assert_eq(faii_pick_set(live, &tab, &near, sizes[s], chosen, rng),
+			             sizes[s]);
+			for (unsigned j = 0; j < sizes[s]; j++)
+				cr_assert_neq(tab.cand[chosen[j]].node, 9u, "under budget by 1 us");
+		}
+	}
+	cr_expect_gt(far_at_budget, 0u, "the node at exactly its budget was never chosen");
+	free(live);
+	free(st);
+	faii_config_free(c);
+}
+
+/*
+ * Through the solve, with the fleet's own mean price: nodes priced exactly
+ * at p_bar (1 - delta-) and p_bar (1 + delta+) are feasible, one ulp
+ * outside is not; binary-exact corridors (0.25) and the default (0.2).
+ */
+static void corridor_case(const char *policy, double below, double above)
+{
+	/* 16 nodes: prices lo and hi, one balancing them, the rest 1: p_bar 1. */
+	struct nspec n[16];
+	for (unsigned i = 0; i < 16; i++)
+		n[i] = ns("M", i % 2 ? "op-a" : "op-b", "CH");
+	double lo = 1.0 * (1.0 - below), hi = 1.0 * (1.0 + above);
+	n[2].price = 3.0 - lo - hi;
+	for (int outside = 0; outside <= 1; outside++) {
+		n[0].price = outside ? nextafter(lo, 0) : lo;
+		n[1].price = outside ? nextafter(hi, 2) : hi;
+		struct faii_config *c = load_doc(policy, n, 16);
+		cr_assert_eq(c->nodes[0].price, n[0].price, "the price survives the file");
+		struct faii_route_node_state *st = state_new(c);
+		struct faii_route_fleet fl;
+		faii_route_fleet_compute(c, st, &fl);
+		/* Inside: the bounds are exactly the prices; outside: one ulp
+		 * beyond (p_bar may move by an ulp too: the corridor decides). */
+		if (!outside)
+			cr_assert(fl.price_mean == 1.0 &&
+			                  fl.price_mean * (1.0 - c->policy.corridor_below) == lo &&
+			                  fl.price_mean * (1.0 + c->policy.corridor_above) == hi,
+			          "p_bar %.17g", fl.price_mean);
+		for (unsigned i = 0; i < 2; i++)
+			cr_assert_eq(faii_price_in_corridor(&c->policy, c->nodes[i].price,
+			                                    fl.price_mean),
+			             !outside, "node %u at %.17g, p_bar %.17g", i,
+			             c->nodes[i].price, fl.price_mean);
+		static struct faii_route_table t;
+		static struct faii_route_explain ex;
+		struct faii_route_key key = mkkey(REG_ZURICH, FAII_CAT_STORAGE_SHARD, RC_ANY, 10);
+		solve(c, st, &fl, &key, &t, &ex);
+		check_table(c, st, &fl, &key, &t, &ex);
+		for (unsigned i = 0; i < 2; i++)
+			cr_expect_eq(ex.exclusion[i],
+			             outside ? FAII_ROUTE_EX_PRICE_CORRIDOR : FAII_ROUTE_EX_NONE,
+			             "node %u at %.17g (corridor %g, %g): %s", i, c->nodes[i].price,
+			             below, above, faii_route_exclusion_name(ex.exclusion[i]));
+		free(st);
+		faii_config_free(c);
+	}
+}
+
+Test(boundary, price_exactly_at_the_corridor_bounds)
+{
+	corridor_case("policy:\n  price_corridor: {below: 0.25, above: 0.25}\n", 0.25, 0.25);
+	corridor_case(NULL, 0.2, 0.2);
+	corridor_case("policy:\n  price_corridor: {below: 0.5, above: 0}\n", 0.5, 0.0);
 }
 
 /* No node of a CH-only table is outside Switzerland. */
@@ -2097,6 +2906,7 @@ Test(robustness, extreme_finite_values)
 			struct faii_cfg_node *n = &c->nodes[i];
 			n->price = extremes[urange(&rng, E)];
 			n->capacity_tasks_per_s = extremes[urange(&rng, E)];
+			n->service_rate_tasks_per_s = extremes[urange(&rng, E)];
 			n->esg.pue = extremes[urange(&rng, E)];
 			n->esg.energy_to_work = extremes[urange(&rng, E)];
 			st[i].slo_success[0] = urand(&rng);
