@@ -14,6 +14,12 @@
  * line reports submit-to-commit latency of this validator's own
  * transactions (monotonic clock: meaningful when the validators share a
  * host). SIGINT or SIGTERM stops it cleanly; exit 0, or 1 on an error.
+ *
+ * For tests only, and left out of the usage line: --byzantine LIES, a
+ * comma-separated list of equivocate, forge, withhold (enum
+ * faii_validator_lie), makes this validator lie on the way out
+ * (tests/integration/consensus_processes.sh). Never in a real consortium:
+ * the others will record the equivocation proofs for slashing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -222,14 +228,15 @@ static void print_status(struct faii_validator *validator, struct counters *coun
 	       ",\"submit_refused\":%" PRIu64 ",\"own_committed\":%" PRIu64
 	       ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f"
 	       ",\"peers_connected\":%u,\"flushes\":%" PRIu64 ",\"held_bytes\":%" PRIu64
-	       ",\"equivocations\":%" PRIu64 ",\"chain_mark_sequence\":%" PRIu64
+	       ",\"equivocations\":%" PRIu64 ",\"lies_told\":%" PRIu64
+	       ",\"chain_mark_sequence\":%" PRIu64
 	       ",\"chain_mark\":\"%s\",\"failed\":%s,\"refused\":{",
 	       (double)(faii_monotonic_ns() - started_ns) / 1e9, status.self, status.epoch,
 	       status.dag.round, status.dag.last_committed_anchor, status.dag.committed_vertices,
 	       committed, submitted, submit_refused, own, percentile_ms(histogram, own, 0.50),
 	       percentile_ms(histogram, own, 0.99), connected, status.flushes,
-	       status.dag.held_bytes, status.dag.equivocations, mark_sequence, mark,
-	       status.dag.failed ? "true" : "false");
+	       status.dag.held_bytes, status.dag.equivocations, status.lies_told, mark_sequence,
+	       mark, status.dag.failed ? "true" : "false");
 	for (int i = 0; i < FAII_DAG_REFUSAL_COUNT; i++)
 		printf("%s\"%s\":%" PRIu64, i ? "," : "", faii_dag_refusal_name(i),
 		       status.dag.refused[i]);
@@ -244,6 +251,7 @@ struct run_options {
 	double load_per_s;
 	uint32_t tx_bytes;
 	double duration_s;
+	uint32_t byzantine_lies;
 };
 
 /* Submits the load and prints the status until stopped. */
@@ -292,6 +300,33 @@ static int print_public_key(const char *path)
 	return 0;
 }
 
+/* "equivocate,forge,withhold" (any of them) into enum faii_validator_lie bits; 0 on an
+ * unknown word. */
+static uint32_t parse_lies(const char *text)
+{
+	static const struct {
+		const char *name;
+		uint32_t lie;
+	} lies[] = {
+	        {"equivocate", FAII_VALIDATOR_LIE_EQUIVOCATE},
+	        {"forge", FAII_VALIDATOR_LIE_FORGE},
+	        {"withhold", FAII_VALIDATOR_LIE_WITHHOLD},
+	};
+	uint32_t bits = 0;
+	while (*text != '\0') {
+		size_t word = strcspn(text, ",");
+		uint32_t found = 0;
+		for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++)
+			if (strlen(lies[i].name) == word && strncmp(text, lies[i].name, word) == 0)
+				found = lies[i].lie;
+		if (found == 0)
+			return 0;
+		bits |= found;
+		text += word + (text[word] == ',');
+	}
+	return bits;
+}
+
 static int parse_arguments(int argc, char **argv, struct run_options *run)
 {
 	static const struct option long_options[] = {
@@ -302,6 +337,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	        {"tx-bytes", required_argument, NULL, 'b'},
 	        {"duration", required_argument, NULL, 'd'},
 	        {"public-key", required_argument, NULL, 'p'},
+	        {"byzantine", required_argument, NULL, 'z'},
 	        {NULL, 0, NULL, 0},
 	};
 	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT, .tx_bytes = TX_BYTES_DEFAULT};
@@ -315,6 +351,14 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': run->duration_s = strtod(optarg, NULL); break;
 		case 'p': exit(print_public_key(optarg));
+		case 'z':
+			run->byzantine_lies = parse_lies(optarg);
+			if (run->byzantine_lies == 0) {
+				fprintf(stderr, "faii-validator: --byzantine: expected "
+				                "equivocate,forge,withhold (any of them)\n");
+				return -1;
+			}
+			break;
 		default: return -1;
 		}
 	}
@@ -372,6 +416,7 @@ int main(int argc, char **argv)
 	options.store = store;
 	options.clock = &faii_clock_system;
 	options.consumer = (struct faii_dag_consumer){.on_commit = on_commit, .ctx = &counters};
+	options.byzantine_lies = run.byzantine_lies;
 	struct faii_validator *validator = NULL;
 	rc = faii_validator_start(&options, &validator, err, sizeof(err));
 	sodium_memzero(&options, sizeof(options));
