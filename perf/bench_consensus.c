@@ -503,7 +503,7 @@ static void parse_options(int argc, char **argv, struct options *options)
 	                            .crashed_count = 2,
 	                            .seconds = 5,
 	                            .port = 7700,
-	                            .batch_bytes = 32768,
+	                            .batch_bytes = 61440,
 	                            .batch_wait_ms = 5,
 	                            .baseline_records = BASELINE_RECORDS};
 	memcpy(options->loads, default_loads, sizeof(default_loads));

@@ -43,7 +43,7 @@ appliance:
   validators:
     self: $i
     key_file: $dir/v$i/validator.key
-    batch_bytes: 32768
+    batch_bytes: 61440
     batch_wait_ms: 5
     leader_timeout_ms: 200
     retransmit_ms: 50
