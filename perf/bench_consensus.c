@@ -498,7 +498,8 @@ static void usage(void)
 
 static void parse_options(int argc, char **argv, struct options *options)
 {
-	static const double default_loads[] = {1000, 5000, 20000, 50000, 100000, 150000};
+	static const double default_loads[] = {1000,  5000,  10000,  20000,
+	                                       30000, 50000, 100000, 150000};
 	*options = (struct options){.crashed = {0, 1},
 	                            .crashed_count = 2,
 	                            .seconds = 5,

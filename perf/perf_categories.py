@@ -66,6 +66,9 @@ def classify(frames):
                 if kind == "network" and not frames[0][1]:
                     break  # a user-space frame named tcp_*: the transport's logic
                 return kind
+    # libsodium unnamed, called by the store's writer: the BLAKE2b chain.
+    if frames[0][0] == "libsodium" and any(s == "writer_main" for s, _ in frames):
+        return "hashing"
     if frames and frames[0][1]:
         return "other-kernel"
     return "other"
@@ -85,6 +88,10 @@ def samples(stream):
             if len(parts) >= 2:
                 symbol = parts[1].split("+")[0]
                 where = parts[2] if len(parts) > 2 else ""
+                if symbol == "[unknown]" and "libisal" in where:
+                    symbol = "isal_crc"  # ISA-L's CRC32C, unnamed
+                elif symbol == "[unknown]" and "libsodium" in where:
+                    symbol = "libsodium"
                 frames.append((symbol, "kernel" in where))
     if frames:
         yield frames
