@@ -159,6 +159,8 @@ wait_committed() { # K TARGET BOUND_S WHAT
 		(($(now_ms) - t0 <= bound_ms)) ||
 			fail "$4: validator $k at $(committed "$k") of $target committed vertices after $3 s"
 		kill -0 "${pid[k]}" 2>/dev/null || fail "$4: validator $k died"
+		! tail -n 1 "$tmp/v$k/status.${incarnation[k]}.jsonl" | grep -q '"failed":true' ||
+			fail "$4: validator $k stopped for good: its journal failed"
 		sleep 0.1
 	done
 	waited_ms=$(($(now_ms) - t0))
