@@ -4,27 +4,34 @@
 # "A local consortium"): N faii-validator processes on loopback, each with
 # its own key, configuration and ledger directory, under DIR.
 #
-#   scripts/consortium.sh setup DIR [N] [BASE_PORT]   keys and configurations
+#   scripts/consortium.sh setup DIR [N] [BASE_PORT] [NETWORK]   keys and configurations
 #   scripts/consortium.sh start DIR [faii-validator args...]   start all, in the background
 #   scripts/consortium.sh stop DIR                     SIGTERM all, wait
 #   scripts/consortium.sh status DIR                   each one's last status line
+#
+# Validator i listens on 127.0.0.1:BASE_PORT+i; with NETWORK (an IPv4 prefix
+# such as 198.18.9.), on NETWORK<i>:BASE_PORT instead, one address each (for
+# validators in network namespaces, as tests/integration/consensus_processes.sh
+# runs them).
 #
 # FAII_VALIDATOR  the faii-validator binary (default build/tools/faii-validator)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 validator=${FAII_VALIDATOR:-$root/build/tools/faii-validator}
 
-setup() { # dir n base_port
-	local dir=$1 n=${2:-4} port=${3:-7420}
+setup() { # dir n base_port network
+	local dir=$1 n=${2:-4} port=${3:-7420} network=${4:-} address
 	mkdir -p "$dir"
 	local i members=""
 	for ((i = 1; i <= n; i++)); do
 		mkdir -p "$dir/v$i"
 		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/v$i/validator.key" &&
 			echo >>"$dir/v$i/validator.key")
+		address=127.0.0.1:$((port + i))
+		[[ -z $network ]] || address=$network$i:$port
 		members+="      - id: $i
         public_key: $("$validator" --public-key "$dir/v$i/validator.key")
-        address: \"127.0.0.1:$((port + i))\"
+        address: \"$address\"
 "
 	done
 	for ((i = 1; i <= n; i++)); do
@@ -36,7 +43,7 @@ appliance:
   validators:
     self: $i
     key_file: $dir/v$i/validator.key
-    batch_bytes: 32768
+    batch_bytes: 61440
     batch_wait_ms: 5
     leader_timeout_ms: 200
     retransmit_ms: 50
@@ -45,7 +52,7 @@ appliance:
 $members
 YAML
 	done
-	echo "consortium of $n in $dir (ports $((port + 1))..$((port + n)))"
+	echo "consortium of $n in $dir"
 }
 
 start() { # dir args...

@@ -14,6 +14,12 @@
  * line reports submit-to-commit latency of this validator's own
  * transactions (monotonic clock: meaningful when the validators share a
  * host). SIGINT or SIGTERM stops it cleanly; exit 0, or 1 on an error.
+ *
+ * For tests only, and left out of the usage line: --byzantine LIES, a
+ * comma-separated list of equivocate, forge, withhold (enum
+ * faii_validator_lie), makes this validator lie on the way out
+ * (tests/integration/consensus_processes.sh). Never in a real consortium:
+ * the others will record the equivocation proofs for slashing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +46,7 @@
 
 struct counters {
 	pthread_mutex_t lock;
+	struct faii_ls *store; /* its batches: one write and one fdatasync each */
 	uint32_t self;
 	uint64_t started_ns; /* transactions submitted before this boot are replayed, not timed */
 	uint64_t sequence;   /* the last committed vertex output */
@@ -200,9 +207,30 @@ static int build_options(const struct faii_appliance_cfg *appliance,
 	return 0;
 }
 
+/* The latency of the own transactions committed since the previous status
+ * line: the histogram's growth since then (the benchmark's window). */
+struct latency_window {
+	uint64_t previous[LATENCY_BUCKETS];
+	uint64_t previous_own;
+	uint64_t histogram[LATENCY_BUCKETS];
+	uint64_t own;
+};
+
+static void latency_window_take(struct latency_window *window, const uint64_t *histogram,
+                                uint64_t own)
+{
+	for (uint32_t i = 0; i < LATENCY_BUCKETS; i++) {
+		window->histogram[i] = histogram[i] - window->previous[i];
+		window->previous[i] = histogram[i];
+	}
+	window->own = own - window->previous_own;
+	window->previous_own = own;
+}
+
 static void print_status(struct faii_validator *validator, struct counters *counters,
                          uint64_t started_ns, uint64_t submitted, uint64_t submit_refused)
 {
+	static struct latency_window window; /* the main thread's only */
 	struct faii_validator_status status;
 	faii_validator_status(validator, &status);
 	uint64_t histogram[LATENCY_BUCKETS];
@@ -213,23 +241,32 @@ static void print_status(struct faii_validator *validator, struct counters *coun
 	char mark[65];
 	sodium_bin2hex(mark, sizeof(mark), counters->chain_mark, 32);
 	pthread_mutex_unlock(&counters->lock);
+	latency_window_take(&window, histogram, own);
+	struct faii_ls_stats store;
+	faii_ls_get_stats(counters->store, &store);
 	uint32_t connected = 0;
 	for (uint32_t i = 0; i < status.validator_count; i++)
 		connected += status.transport.peers[i].connected;
 	printf("{\"t_s\":%.3f,\"validator\":%u,\"epoch\":%" PRIu64 ",\"round\":%" PRIu64
 	       ",\"last_committed_anchor\":%" PRIu64 ",\"committed_vertices\":%" PRIu64
 	       ",\"committed_txs\":%" PRIu64 ",\"submitted\":%" PRIu64
-	       ",\"submit_refused\":%" PRIu64 ",\"own_committed\":%" PRIu64
-	       ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f"
-	       ",\"peers_connected\":%u,\"flushes\":%" PRIu64 ",\"held_bytes\":%" PRIu64
-	       ",\"equivocations\":%" PRIu64 ",\"chain_mark_sequence\":%" PRIu64
+	       ",\"submit_refused\":%" PRIu64 ",\"core_refused\":%" PRIu64
+	       ",\"own_committed\":%" PRIu64
+	       ",\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"window_own_committed\":%" PRIu64
+	       ",\"window_p50_ms\":%.3f,\"window_p99_ms\":%.3f"
+	       ",\"peers_connected\":%u,\"flushes\":%" PRIu64 ",\"ledger_syncs\":%" PRIu64
+	       ",\"ledger_bytes\":%" PRIu64 ",\"held_bytes\":%" PRIu64 ",\"equivocations\":%" PRIu64
+	       ",\"lies_told\":%" PRIu64 ",\"chain_mark_sequence\":%" PRIu64
 	       ",\"chain_mark\":\"%s\",\"failed\":%s,\"refused\":{",
 	       (double)(faii_monotonic_ns() - started_ns) / 1e9, status.self, status.epoch,
 	       status.dag.round, status.dag.last_committed_anchor, status.dag.committed_vertices,
-	       committed, submitted, submit_refused, own, percentile_ms(histogram, own, 0.50),
-	       percentile_ms(histogram, own, 0.99), connected, status.flushes,
-	       status.dag.held_bytes, status.dag.equivocations, mark_sequence, mark,
-	       status.dag.failed ? "true" : "false");
+	       committed, submitted, submit_refused,
+	       status.queue_refused > submit_refused ? status.queue_refused - submit_refused : 0,
+	       own, percentile_ms(histogram, own, 0.50), percentile_ms(histogram, own, 0.99),
+	       window.own, percentile_ms(window.histogram, window.own, 0.50),
+	       percentile_ms(window.histogram, window.own, 0.99), connected, status.flushes,
+	       store.batches, store.bytes_written, status.dag.held_bytes, status.dag.equivocations,
+	       status.lies_told, mark_sequence, mark, status.dag.failed ? "true" : "false");
 	for (int i = 0; i < FAII_DAG_REFUSAL_COUNT; i++)
 		printf("%s\"%s\":%" PRIu64, i ? "," : "", faii_dag_refusal_name(i),
 		       status.dag.refused[i]);
@@ -244,6 +281,7 @@ struct run_options {
 	double load_per_s;
 	uint32_t tx_bytes;
 	double duration_s;
+	uint32_t byzantine_lies;
 };
 
 /* Submits the load and prints the status until stopped. */
@@ -253,12 +291,14 @@ static void run_loop(struct faii_validator *validator, struct counters *counters
 	uint8_t tx[FAII_DAG_TX_BYTES_MAX];
 	memset(tx, 0x5a, sizeof(tx));
 	uint64_t started = faii_monotonic_ns(), next_status = started, submitted = 0, refused = 0;
-	double owed = 0;
 	while (!stop_requested) {
 		uint64_t now = faii_monotonic_ns();
 		if (run->duration_s > 0 && (double)(now - started) / 1e9 >= run->duration_s)
 			break;
-		owed += run->load_per_s * (double)LOAD_STEP_NS / 1e9;
+		/* Owed by the clock, not by the steps taken: a late wake-up (a busy
+		 * machine) submits what it missed, so the offered load is the one asked. */
+		double owed = run->load_per_s * (double)(now - started) / 1e9 -
+		              (double)(submitted + refused);
 		for (; owed >= 1; owed -= 1) {
 			uint32_t magic = LOAD_MAGIC;
 			memcpy(tx, &magic, 4);
@@ -292,6 +332,33 @@ static int print_public_key(const char *path)
 	return 0;
 }
 
+/* "equivocate,forge,withhold" (any of them) into enum faii_validator_lie bits; 0 on an
+ * unknown word. */
+static uint32_t parse_lies(const char *text)
+{
+	static const struct {
+		const char *name;
+		uint32_t lie;
+	} lies[] = {
+	        {"equivocate", FAII_VALIDATOR_LIE_EQUIVOCATE},
+	        {"forge", FAII_VALIDATOR_LIE_FORGE},
+	        {"withhold", FAII_VALIDATOR_LIE_WITHHOLD},
+	};
+	uint32_t bits = 0;
+	while (*text != '\0') {
+		size_t word = strcspn(text, ",");
+		uint32_t found = 0;
+		for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++)
+			if (strlen(lies[i].name) == word && strncmp(text, lies[i].name, word) == 0)
+				found = lies[i].lie;
+		if (found == 0)
+			return 0;
+		bits |= found;
+		text += word + (text[word] == ',');
+	}
+	return bits;
+}
+
 static int parse_arguments(int argc, char **argv, struct run_options *run)
 {
 	static const struct option long_options[] = {
@@ -302,6 +369,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	        {"tx-bytes", required_argument, NULL, 'b'},
 	        {"duration", required_argument, NULL, 'd'},
 	        {"public-key", required_argument, NULL, 'p'},
+	        {"byzantine", required_argument, NULL, 'z'},
 	        {NULL, 0, NULL, 0},
 	};
 	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT, .tx_bytes = TX_BYTES_DEFAULT};
@@ -315,6 +383,14 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': run->duration_s = strtod(optarg, NULL); break;
 		case 'p': exit(print_public_key(optarg));
+		case 'z':
+			run->byzantine_lies = parse_lies(optarg);
+			if (run->byzantine_lies == 0) {
+				fprintf(stderr, "faii-validator: --byzantine: expected "
+				                "equivocate,forge,withhold (any of them)\n");
+				return -1;
+			}
+			break;
 		default: return -1;
 		}
 	}
@@ -368,10 +444,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	counters.self = options.dag.self;
+	counters.store = store;
 	counters.started_ns = faii_monotonic_ns();
 	options.store = store;
 	options.clock = &faii_clock_system;
 	options.consumer = (struct faii_dag_consumer){.on_commit = on_commit, .ctx = &counters};
+	options.byzantine_lies = run.byzantine_lies;
 	struct faii_validator *validator = NULL;
 	rc = faii_validator_start(&options, &validator, err, sizeof(err));
 	sodium_memzero(&options, sizeof(options));

@@ -64,6 +64,19 @@ int faii_validator_key_load(const char *path, uint8_t secret_key[FAII_DAG_SECRET
                             uint8_t public_key[FAII_DAG_PUBLIC_KEY_BYTES], char *err,
                             size_t err_bytes);
 
+/*
+ * Tests only (faii-validator --byzantine, tests/integration/consensus_processes.sh):
+ * lies a validator tells on the way out, wrapped around its transport's send
+ * as the simulation's Byzantine tap is. Its core stays honest: it journals,
+ * votes and commits as usual, only what leaves is changed. 0 in production.
+ */
+enum faii_validator_lie {
+	FAII_VALIDATOR_LIE_EQUIVOCATE = 1u << 0, /* each own vertex goes out with a signed twin */
+	FAII_VALIDATOR_LIE_FORGE = 1u << 1,      /* a vote or certificate is preceded by a copy
+	                                          * whose last signature is broken */
+	FAII_VALIDATOR_LIE_WITHHOLD = 1u << 2,   /* no vote leaves */
+};
+
 struct faii_validator_options {
 	struct faii_dag_config dag;           /* self, committee, keys, timings */
 	struct faii_transport_tcp_config tcp; /* peers' addresses and keys, bounds */
@@ -72,6 +85,7 @@ struct faii_validator_options {
 	uint32_t tick_ms;                  /* 1..FAII_VALIDATOR_TICK_MS_MAX */
 	struct faii_dag_consumer consumer; /* runs on the validator thread */
 	uint64_t consumer_applied;
+	uint32_t byzantine_lies; /* enum faii_validator_lie bits: tests only, 0 */
 };
 
 struct faii_validator_status {
@@ -84,6 +98,7 @@ struct faii_validator_status {
 	uint64_t queue_refused; /* submissions refused: queue full */
 	uint64_t flushes;       /* journal syncs (group commits) */
 	uint64_t events;        /* messages and ticks handled */
+	uint64_t lies_told;     /* byzantine_lies sent (tests only) */
 	uint64_t updated_ns;    /* monotonic time of the snapshot */
 };
 

@@ -537,12 +537,15 @@ int faii_dag_submit(struct faii_dag *dag, const uint8_t *tx, uint32_t len)
 	if (len == 0 || len > FAII_DAG_TX_BYTES_MAX || 4 + len > dag->config.batch_bytes_max)
 		return -EMSGSIZE;
 	if (FAII_DAG_PENDING_BYTES_MAX - dag->pending_tail < 4 + len) {
+		/* Compact only when it frees at least as much as it moves: a full
+		 * queue refuses at once instead of moving megabytes per refusal, and
+		 * every byte is moved O(1) times on average. */
 		uint32_t held = dag->pending_tail - dag->pending_head;
+		if (dag->pending_head < held || FAII_DAG_PENDING_BYTES_MAX - held < 4 + len)
+			return -ENOBUFS;
 		memmove(dag->pending, dag->pending + dag->pending_head, held);
 		dag->pending_head = 0;
 		dag->pending_tail = held;
-		if (FAII_DAG_PENDING_BYTES_MAX - held < 4 + len)
-			return -ENOBUFS;
 	}
 	dag_put_u32(dag->pending + dag->pending_tail, len);
 	memcpy(dag->pending + dag->pending_tail + 4, tx, len);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byzantine.h"
 #include "faii/assert.h"
 #include "faii/validator.h"
 
@@ -18,6 +19,7 @@ struct faii_validator {
 	struct faii_transport_tcp *tcp;
 	struct faii_dag_store_journal journal;
 	struct faii_dag *dag;
+	struct dag_byzantine byzantine; /* tests only: options.byzantine_lies */
 	pthread_t thread;
 	bool thread_started;
 
@@ -112,6 +114,7 @@ static void publish_status(struct faii_validator *validator, uint64_t now_ns)
 	status.epoch = validator->options.dag.epoch;
 	status.flushes = validator->flushes;
 	status.events = validator->events;
+	status.lies_told = validator->byzantine.told;
 	status.updated_ns = now_ns;
 	pthread_mutex_lock(&validator->lock);
 	status.queue_bytes = validator->queue_bytes;
@@ -181,11 +184,21 @@ static int open_parts(struct faii_validator *validator, char *err, size_t err_by
 		snprintf(err, err_bytes, "validator: out of memory");
 		return rc;
 	}
+	struct faii_transport *transport = faii_transport_tcp_transport(validator->tcp);
+	if (options->byzantine_lies != 0) {
+		rc = dag_byzantine_init(&validator->byzantine, transport, options->byzantine_lies,
+		                        options->dag.secret_key);
+		if (rc != 0) {
+			snprintf(err, err_bytes, "validator: out of memory");
+			return rc;
+		}
+		transport = &validator->byzantine.transport;
+	}
 	struct faii_dag_config dag = options->dag;
 	dag.flush_explicitly = true;
-	rc = faii_dag_open(&dag, faii_transport_tcp_transport(validator->tcp), options->clock,
-	                   &validator->journal.journal, &options->consumer,
-	                   options->consumer_applied, &validator->dag, err, err_bytes);
+	rc = faii_dag_open(&dag, transport, options->clock, &validator->journal.journal,
+	                   &options->consumer, options->consumer_applied, &validator->dag, err,
+	                   err_bytes);
 	sodium_memzero(&dag.secret_key, sizeof(dag.secret_key));
 	return rc;
 }
@@ -239,6 +252,8 @@ void faii_validator_stop(struct faii_validator *validator)
 		pthread_join(validator->thread, NULL);
 	faii_dag_close(validator->dag);
 	faii_dag_store_journal_fini(&validator->journal);
+	if (validator->byzantine.scratch != NULL)
+		dag_byzantine_fini(&validator->byzantine);
 	if (validator->tcp != NULL)
 		faii_transport_tcp_close(validator->tcp);
 	free(validator->queue);
