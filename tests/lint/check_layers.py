@@ -31,7 +31,7 @@ HEADER_LAYER = {
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
     "transport_tcp.h": "ledger", "dag.h": "ledger", "validator.h": "ledger",
-    "settle.h": "ledger",
+    "settle.h": "ledger", "dag_record.h": "ledger",
     "residency_loader.h": "ebpf",
     # Derivable keys and sample messages: never in the appliance.
     "demo.h": "demo", "samples.h": "demo",
