@@ -4,13 +4,17 @@
  * a certified vertex, an own vertex, a vote, a commit and an equivocation
  * proof built with the validator's own encoders decode to their fields and
  * digests; every truncation and a certificate of another vertex are refused.
+ * The journal in the ledger store finds an epoch's proofs by their digest key.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "faii/dag_record.h"
+#include "faii/validator.h"
 #include "wire.h"
 
 #define EPOCH 3u
@@ -133,4 +137,43 @@ Test(dag_record, vote_and_commit)
 	             -EBADMSG);
 	cr_expect_str_eq(faii_dag_record_name(FAII_DAG_RECORD_CERTIFIED), "certified");
 	cr_expect_str_eq(faii_dag_record_name(99), "unknown");
+}
+
+/* The journal in the ledger store finds an epoch's proofs by their digest
+ * key, and only them: other records and other epochs are not under it. */
+Test(dag_record, evidence_found_by_its_key)
+{
+	char dir[] = "/tmp/faii-dag-record-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	struct faii_ls_options options = {.dir = dir, .index_entries_max = 1024};
+	char err[FAII_LS_ERR_LEN];
+	struct faii_ls *store = NULL;
+	cr_assert_eq(faii_ls_open(&options, &store, err), 0, "%s", err);
+	struct faii_dag_store_journal epoch3, epoch4;
+	cr_assert_eq(faii_dag_store_journal_init(&epoch3, store, EPOCH), 0);
+	cr_assert_eq(faii_dag_store_journal_init(&epoch4, store, EPOCH + 1), 0);
+	uint8_t bytes[64] = {1};
+	struct faii_dag_journal *j3 = &epoch3.journal, *j4 = &epoch4.journal;
+	cr_assert_eq(j3->append(j3, FAII_DAG_RECORD_VOTE, 0, bytes, 44), 0);
+	cr_assert_eq(j3->append(j3, FAII_DAG_RECORD_EVIDENCE, 0, bytes, 64), 0);
+	cr_assert_eq(j4->append(j4, FAII_DAG_RECORD_EVIDENCE, 0, bytes, 64), 0);
+	cr_assert_eq(j3->append(j3, FAII_DAG_RECORD_COMMIT, 0, bytes, 20), 0);
+	cr_assert_eq(j3->append(j3, FAII_DAG_RECORD_EVIDENCE, 0, bytes, 64), 0);
+	cr_assert_eq(j3->sync(j3), 0);
+	uint8_t key[FAII_LS_DIGEST_SIZE], other[FAII_LS_DIGEST_SIZE];
+	faii_dag_evidence_key(EPOCH, key);
+	faii_dag_evidence_key(EPOCH + 1, other);
+	cr_expect_neq(memcmp(key, other, sizeof(key)), 0);
+	uint64_t seqs[8];
+	cr_assert_eq(faii_ls_find(store, FAII_LS_KEY_DIGEST, key, seqs, 8), 2);
+	cr_expect_eq(seqs[0], 2);
+	cr_expect_eq(seqs[1], 5);
+	cr_assert_eq(faii_ls_find(store, FAII_LS_KEY_DIGEST, other, seqs, 8), 1);
+	cr_expect_eq(seqs[0], 3);
+	faii_dag_store_journal_fini(&epoch3);
+	faii_dag_store_journal_fini(&epoch4);
+	faii_ls_close(store);
+	char command[64];
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	cr_expect_eq(system(command), 0);
 }
