@@ -190,7 +190,8 @@ static const struct command commands[] = {
          "certificate's signers.",
          build_dag_vertex},
         {"dag", "evidence", "dag.evidence", "",
-         "List the equivocation proofs in the ledger: author, round and the two digests.",
+         "List the equivocation proofs in the ledger: author, round, the two digests and\n"
+         "whether the proof verifies against the committee's public keys.",
          build_none},
         {"dag", "submit", "dag.submit", "HEX",
          "Queue an operator transaction (1..4096 bytes, in hex) for this validator's next\n"
