@@ -68,6 +68,12 @@ json_t *cmd_counters(struct faii_control *c, json_t *args, struct faii_ctl_error
 
 json_t *cmd_route_explain(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 
+json_t *cmd_dag_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_dag_peers(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_dag_vertex(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_dag_evidence(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_dag_submit(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
 json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 
 json_t *cmd_keys_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);

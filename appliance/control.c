@@ -35,6 +35,11 @@ static const struct {
         {"ledger.status", false, cmd_ledger_status},
         {"config.reload", true, cmd_config_reload},
         {"keys.reload", true, cmd_keys_reload},
+        {"dag.status", false, cmd_dag_status},
+        {"dag.peers", false, cmd_dag_peers},
+        {"dag.vertex", false, cmd_dag_vertex},
+        {"dag.evidence", false, cmd_dag_evidence},
+        {"dag.submit", true, cmd_dag_submit},
 };
 
 void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,

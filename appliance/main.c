@@ -26,6 +26,7 @@
 
 #include "faii/clock.h"
 #include "appliance.h"
+#include "consensus.h"
 #include "control.h"
 #include "dataplane.h"
 #include "evidence_log.h"
@@ -362,6 +363,7 @@ struct appliance {
 	struct faii_appliance_dp dp;
 	bool dp_ready;
 	struct faii_control control;
+	struct faii_consensus consensus; /* the validator, when appliance.validators is set */
 	struct options opt;
 	uint64_t kernel_residency_synced, kernel_residency_failed;
 };
@@ -482,6 +484,18 @@ static void close_ledger(struct appliance *app)
 	app->ledger = NULL;
 }
 
+/* The validator's counters for /metrics (none without a validator). */
+static void update_dag_metrics(struct appliance *app)
+{
+	static struct faii_consensus_snapshot snap;
+	if (!faii_consensus_running(&app->consensus)) {
+		faii_metrics_update_dag(NULL);
+		return;
+	}
+	faii_consensus_snapshot(&app->consensus, &snap);
+	faii_metrics_update_dag(&snap);
+}
+
 static void run_until_signal(struct appliance *app)
 {
 	uint32_t interval_s = app->cfg->appliance.stats_interval_s;
@@ -512,6 +526,7 @@ static void run_until_signal(struct appliance *app)
 		}
 		faii_appliance_tick(&app->dp);
 		faii_metrics_update(&app->dp);
+		update_dag_metrics(app);
 		double t = faii_monotonic_s();
 		if (interval_s != 0 && t >= next) {
 			print_counters(&app->dp, t - start, "counters");
@@ -572,6 +587,7 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	const struct faii_appliance_cfg *a = &app->cfg->appliance;
 	c->app = &app->dp;
 	c->ledger = app->ledger;
+	c->consensus = &app->consensus;
 	c->socket_overridden = app->opt.control_socket != NULL;
 	c->ledger_overridden = app->opt.ledger_dir != NULL;
 	c->metrics_overridden = app->opt.metrics_port > 0;
@@ -596,6 +612,30 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	                  errlen) != 0)
 		return -1;
 	printf("faiid: control socket %s (protocol %d)\n", a->control_socket, FAII_CTL_PROTOCOL);
+	return 0;
+}
+
+/*
+ * The consortium validator, when configured: after the EAL, so that its
+ * thread inherits the main lcore's CPU set (never a worker's), and over the
+ * ledger store that is already open.
+ */
+static int start_validator(struct appliance *app, char *err, size_t errlen)
+{
+	const struct faii_appliance_cfg *a = &app->cfg->appliance;
+	int rc = faii_consensus_start(&app->consensus, a, app->ledger, err, errlen);
+	if (rc != 0 || !faii_consensus_running(&app->consensus))
+		return rc;
+	struct faii_consensus_snapshot *snap = malloc(sizeof(*snap));
+	if (snap != NULL) {
+		faii_consensus_snapshot(&app->consensus, snap);
+		printf("faiid: validator %u of %u (id %u, epoch %" PRIu64 "): round %" PRIu64
+		       ", %" PRIu64 " vertices committed (journal replayed)\n",
+		       snap->status.self, snap->status.validator_count, a->validator_self,
+		       snap->status.epoch, snap->status.dag.round,
+		       snap->status.dag.committed_vertices);
+		free(snap);
+	}
 	return 0;
 }
 
@@ -626,6 +666,10 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	if (start_ports(app) != 0)
 		goto cleanup;
 	char err[FAII_CFG_ERR_LEN];
+	if (start_validator(app, err, sizeof(err)) != 0) {
+		fprintf(stderr, "faiid: validator: %s\n", err);
+		goto cleanup;
+	}
 	/* The registry takes the configuration; main() must not free it again. */
 	struct faii_config *cfg = app->cfg;
 	app->cfg = NULL;
@@ -680,6 +724,7 @@ cleanup:
 	app->control.server = NULL;
 	faii_reload_stop(&app->control.reload);
 	faii_reload_stop(&app->control.keys_reload);
+	faii_consensus_stop(&app->consensus); /* its last records before the store closes */
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */

@@ -25,6 +25,7 @@
 #include <rte_telemetry.h>
 
 #include "appliance.h"
+#include "consensus.h"
 #include "dataplane.h"
 #include "faii/config.h"
 #include "faii/registry.h"
@@ -92,6 +93,8 @@ static struct {
 	double start_unix_s;
 	struct snapshot snap;
 	struct reload_state reload;
+	bool dag_valid; /* a validator runs: dag holds its last snapshot */
+	struct faii_consensus_snapshot dag;
 } shared = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Control thread only. */
@@ -233,6 +236,19 @@ void faii_metrics_update(const struct faii_appliance_dp *a)
 	/* Only the exported nodes are copied: the rest of the array is unused. */
 	size_t bytes = offsetof(struct snapshot, nodes) + s->nodes_exported * sizeof(s->nodes[0]);
 	memcpy(&shared.snap, s, bytes);
+	pthread_mutex_unlock(&shared.lock);
+}
+
+void faii_metrics_update_dag(const struct faii_consensus_snapshot *dag)
+{
+	if (!started)
+		return;
+	/* As above: a scrape in progress costs this tick's copy, not a wait. */
+	if (pthread_mutex_trylock(&shared.lock) != 0)
+		return;
+	shared.dag_valid = dag != NULL;
+	if (dag != NULL)
+		shared.dag = *dag;
 	pthread_mutex_unlock(&shared.lock);
 }
 
@@ -430,6 +446,111 @@ static void render_nodes(FILE *f, const struct snapshot *s)
 	}
 }
 
+/* ---- the consortium validator (docs/metrics.md, faii_dag_*) ---------------------------- */
+
+static const char *refusal_label(unsigned r)
+{
+	return faii_dag_refusal_name((enum faii_dag_refusal)r);
+}
+
+/* Proposal-to-commit of own vertices, folded as the task latency is. */
+static void render_dag_latency(FILE *f, const struct faii_consensus_snapshot *dag)
+{
+	char lbl[32];
+	uint64_t cum[LE_COUNT + 1];
+	faii_metrics_hist_cumulative(dag->commit_latency_hist, cum);
+	family(f, "faii_dag_commit_latency_seconds", "histogram",
+	       "From this validator's proposal of a vertex to its commit output");
+	for (unsigned i = 0; i < LE_COUNT; i++) {
+		snprintf(lbl, sizeof(lbl), "le=\"%s\"", le_bounds[i].le);
+		counter_line(f, "faii_dag_commit_latency_seconds_bucket", lbl, cum[i]);
+	}
+	counter_line(f, "faii_dag_commit_latency_seconds_bucket", "le=\"+Inf\"", cum[LE_COUNT]);
+	gauge_line(f, "faii_dag_commit_latency_seconds_sum", NULL,
+	           (double)dag->commit_latency_sum_us * 1e-6);
+	counter_line(f, "faii_dag_commit_latency_seconds_count", NULL, cum[LE_COUNT]);
+}
+
+/* Per peer (self excluded), labelled by the peer's configured id. */
+static void render_dag_peers(FILE *f, const struct faii_consensus_snapshot *dag)
+{
+	const struct faii_validator_status *st = &dag->status;
+	uint64_t front = st->dag.round_inserted;
+	for (uint32_t v = 0; v < st->validator_count; v++)
+		if (st->dag.author_round[v] > front)
+			front = st->dag.author_round[v];
+	char lbl[32];
+#define PEER_SERIES(X)                                                                             \
+	X("faii_dag_peer_connected", "gauge", "1 while the authenticated link to the peer is up",  \
+	  (double)st->transport.peers[v].connected)                                                \
+	X("faii_dag_peer_lag_rounds", "gauge",                                                     \
+	  "Rounds between the highest round any validator showed and the peer's highest",          \
+	  (double)(front - st->dag.author_round[v]))                                               \
+	X("faii_dag_peer_sent_bytes_total", "counter", "Bytes written to the peer's connections",  \
+	  (double)st->transport.peers[v].bytes_sent)                                               \
+	X("faii_dag_peer_received_bytes_total", "counter",                                         \
+	  "Bytes read from the peer's connections", (double)st->transport.peers[v].bytes_received)
+#define PEER_LINE(name, type, help, expr)                                                          \
+	family(f, name, type, help);                                                               \
+	for (uint32_t v = 0; v < st->validator_count; v++) {                                       \
+		if (v == st->self)                                                                 \
+			continue;                                                                  \
+		snprintf(lbl, sizeof(lbl), "peer=\"%u\"", dag->member_ids[v]);                     \
+		gauge_line(f, name, lbl, expr);                                                    \
+	}
+	PEER_SERIES(PEER_LINE)
+#undef PEER_LINE
+#undef PEER_SERIES
+}
+
+static void render_dag(FILE *f, const struct faii_consensus_snapshot *dag)
+{
+	const struct faii_dag_stats *d = &dag->status.dag;
+#define DAG_SERIES(X)                                                                              \
+	X("faii_dag_round", "gauge", "The last round this validator proposed", d->round)           \
+	X("faii_dag_round_inserted", "gauge", "The highest round in this validator's DAG",         \
+	  d->round_inserted)                                                                       \
+	X("faii_dag_round_low", "gauge", "The lowest round held in memory", d->round_low)          \
+	X("faii_dag_last_committed_anchor_round", "gauge", "Round of the last committed anchor",   \
+	  d->last_committed_anchor)                                                                \
+	X("faii_dag_held_bytes", "gauge", "Vertex and certificate bytes held in memory",           \
+	  d->held_bytes)                                                                           \
+	X("faii_dag_pending_bytes", "gauge", "Transactions submitted and not yet proposed",        \
+	  d->pending_bytes + dag->status.queue_bytes)                                              \
+	X("faii_dag_failed", "gauge", "1 once the journal failed and the validator stopped",       \
+	  (uint64_t)d->failed)                                                                     \
+	X("faii_dag_committed_vertices_total", "counter", "Vertices committed (the sequence)",     \
+	  d->committed_vertices)                                                                   \
+	X("faii_dag_committed_transactions_total", "counter", "Transactions committed",            \
+	  d->committed_transactions)                                                               \
+	X("faii_dag_vertices_proposed_total", "counter", "Vertices this validator proposed",       \
+	  d->vertices_proposed)                                                                    \
+	X("faii_dag_certificates_formed_total", "counter", "Certificates of own vertices formed",  \
+	  d->certificates_formed)                                                                  \
+	X("faii_dag_certificates_accepted_total", "counter",                                       \
+	  "Certified vertices accepted, every author", d->certificates_accepted)                   \
+	X("faii_dag_votes_sent_total", "counter", "Votes this validator sent", d->votes_sent)      \
+	X("faii_dag_fetches_sent_total", "counter", "Catch-up requests sent", d->fetches_sent)     \
+	X("faii_dag_fetch_vertices_served_total", "counter",                                       \
+	  "Certified vertices sent to peers catching up", d->fetch_vertices_served)                \
+	X("faii_dag_equivocations_total", "counter", "Equivocation proofs recorded",               \
+	  d->equivocations)                                                                        \
+	X("faii_dag_sends_dropped_total", "counter", "Messages the outbox or transport refused",   \
+	  d->sends_dropped)                                                                        \
+	X("faii_dag_journal_flushes_total", "counter", "Journal syncs (group commits)",            \
+	  dag->status.flushes)
+#define DAG_LINE(name, type, help, value)                                                          \
+	family(f, name, type, help);                                                               \
+	counter_line(f, name, NULL, value);
+	DAG_SERIES(DAG_LINE)
+#undef DAG_LINE
+#undef DAG_SERIES
+	counter_by(f, "faii_dag_refused_total", "Peer messages refused, by reason", "reason",
+	           d->refused, 0, FAII_DAG_REFUSAL_COUNT, refusal_label);
+	render_dag_peers(f, dag);
+	render_dag_latency(f, dag);
+}
+
 static void render(FILE *f, const struct snapshot *s, const struct reload_state *rl,
                    double start_unix_s)
 {
@@ -582,6 +703,24 @@ static void render(FILE *f, const struct snapshot *s, const struct reload_state 
 	render_nodes(f, s);
 }
 
+/* The validator's copy for a reader, or NULL (none, or out of memory). */
+static struct faii_consensus_snapshot *dag_copy(void)
+{
+	struct faii_consensus_snapshot *dag = malloc(sizeof(*dag));
+	if (dag == NULL)
+		return NULL;
+	pthread_mutex_lock(&shared.lock);
+	bool valid = shared.running && shared.dag_valid;
+	if (valid)
+		*dag = shared.dag;
+	pthread_mutex_unlock(&shared.lock);
+	if (!valid) {
+		free(dag);
+		return NULL;
+	}
+	return dag;
+}
+
 char *faii_metrics_render(size_t *len)
 {
 	struct reload_state rl;
@@ -589,15 +728,20 @@ char *faii_metrics_render(size_t *len)
 	struct snapshot *s = snapshot_copy(&rl, &start_s);
 	if (s == NULL)
 		return NULL;
+	struct faii_consensus_snapshot *dag = dag_copy();
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
 	if (f == NULL) {
 		free(s);
+		free(dag);
 		return NULL;
 	}
 	render(f, s, &rl, start_s);
+	if (dag != NULL)
+		render_dag(f, dag);
 	free(s);
+	free(dag);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -44,6 +44,11 @@ int faii_metrics_start(const char *address, uint16_t port, char *err, size_t err
 /* Takes a new snapshot of the appliance; control thread, every tick. */
 void faii_metrics_update(const struct faii_appliance_dp *a);
 
+/* The consortium validator's part of the snapshot (faii_dag_*); NULL: no
+ * validator, no faii_dag_* series. Control thread, after faii_metrics_update(). */
+struct faii_consensus_snapshot; /* consensus.h */
+void faii_metrics_update_dag(const struct faii_consensus_snapshot *dag);
+
 /*
  * Records the outcome of a configuration reload (control socket or SIGHUP),
  * for faii_config_reloads_total{result} and, when ok,

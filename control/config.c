@@ -177,9 +177,9 @@ static void range_text(const struct field *f, char *out, size_t cap)
 	char lo = (f->flags & F_MIN_OPEN) ? '(' : '[';
 	char hi = (f->flags & F_MAX_OPEN) ? ')' : ']';
 	if (isinf(f->max))
-		snprintf(out, cap, "%s %.15g", (f->flags & F_MIN_OPEN) ? ">" : ">=", f->min);
+		snprintf(out, cap, "%s %.16g", (f->flags & F_MIN_OPEN) ? ">" : ">=", f->min);
 	else
-		snprintf(out, cap, "in %c%.15g, %.15g%c", lo, f->min, f->max, hi);
+		snprintf(out, cap, "in %c%.16g, %.16g%c", lo, f->min, f->max, hi);
 }
 
 static bool in_range(const struct field *f, double v)
@@ -1423,12 +1423,19 @@ static int check_appliance(struct loader *ld, yaml_node_t *root)
 	const struct faii_appliance_cfg *a = &ld->cfg->appliance;
 	if (a->validator_count == 0)
 		return 0;
+	yaml_node_t *validators = find_key(ld, find_key(ld, root, "appliance"), "validators");
+	/* The validator holds gc_depth_rounds behind its last commit and at
+	 * least 4 rounds ahead of it (docs/consensus.md, "Garbage"). */
+	if (a->validator_window_rounds < a->validator_gc_depth_rounds + 4)
+		return fail(ld, find_key(ld, validators, "window_rounds"),
+		            "appliance.validators.window_rounds",
+		            "expected at least gc_depth_rounds + 4 = %u, found %u",
+		            a->validator_gc_depth_rounds + 4, a->validator_window_rounds);
 	for (uint32_t v = 0; v < a->validator_count; v++) {
 		if (a->validators[v].id == a->validator_self)
 			return 0;
 	}
-	yaml_node_t *appl = find_key(ld, root, "appliance");
-	return fail(ld, find_key(ld, appl, "validators"), "appliance.validators.self",
+	return fail(ld, validators, "appliance.validators.self",
 	            "expected the id of one of the members, found %u", a->validator_self);
 }
 

@@ -26,7 +26,9 @@
 #include <sodium.h>
 
 #include "faii/audit.h"
+#include "faii/dag_record.h"
 #include "faii/ledger_store.h"
+#include "faii/validator.h"
 #include "faii/store_io.h"
 #include "store/scan.h"
 
@@ -68,6 +70,72 @@ static void print_disagreement(const uint8_t *payload)
 	}
 }
 
+/* Validators of a mask as "0,1,3" ("-" for none). */
+static void print_mask(const char *name, uint64_t mask)
+{
+	printf(" %s=", name);
+	bool first = true;
+	for (uint32_t v = 0; v < 64; v++)
+		if (mask & (1ull << v)) {
+			printf("%s%u", first ? "" : ",", v);
+			first = false;
+		}
+	if (first)
+		printf("-");
+}
+
+/* A digest's first 8 bytes: enough to tell vertices apart by eye. */
+static void print_digest(const char *name, const uint8_t *digest)
+{
+	char hex[17];
+	printf(" %s=%s", name, sodium_bin2hex(hex, sizeof(hex), digest, 8));
+}
+
+static void print_vertex(const struct faii_dag_vertex_info *v)
+{
+	printf(" epoch=%" PRIu64 " round=%" PRIu64 " author=%u", v->epoch, v->round, v->author);
+	print_digest("digest", v->digest);
+	print_mask("parents", v->parent_mask);
+	printf(" tx=%u bytes=%u", v->tx_count, v->payload_bytes);
+}
+
+/* A consensus journal record (include/faii/dag_record.h), readably. */
+static void print_dag_record(uint8_t type, const uint8_t *payload, uint32_t len)
+{
+	union {
+		struct faii_dag_vertex_info vertex;
+		struct faii_dag_certified_info certified;
+		struct faii_dag_vote_info vote;
+		struct faii_dag_commit_info commit;
+		struct faii_dag_evidence_info evidence;
+	} r;
+	int rc = -EBADMSG;
+	if (type == FAII_DAG_RECORD_OWN_VERTEX &&
+	    (rc = faii_dag_record_own_vertex(payload, len, &r.vertex)) == 0)
+		print_vertex(&r.vertex);
+	else if (type == FAII_DAG_RECORD_CERTIFIED &&
+	         (rc = faii_dag_record_certified(payload, len, &r.certified)) == 0) {
+		print_vertex(&r.certified.vertex);
+		print_mask("signers", r.certified.signer_mask);
+	} else if (type == FAII_DAG_RECORD_VOTE &&
+	           (rc = faii_dag_record_vote(payload, len, &r.vote)) == 0) {
+		printf(" round=%" PRIu64 " author=%u", r.vote.round, r.vote.author);
+		print_digest("digest", r.vote.digest);
+	} else if (type == FAII_DAG_RECORD_COMMIT &&
+	           (rc = faii_dag_record_commit(payload, len, &r.commit)) == 0) {
+		printf(" anchor_round=%" PRIu64 " author=%u sequence=%" PRIu64,
+		       r.commit.anchor_round, r.commit.anchor_author, r.commit.sequence);
+	} else if (type == FAII_DAG_RECORD_EVIDENCE &&
+	           (rc = faii_dag_record_evidence(payload, len, &r.evidence)) == 0) {
+		printf(" epoch=%" PRIu64 " round=%" PRIu64 " author=%u", r.evidence.first.epoch,
+		       r.evidence.first.round, r.evidence.first.author);
+		print_digest("first", r.evidence.first.digest);
+		print_digest("second", r.evidence.second.digest);
+	}
+	if (rc != 0)
+		printf(" (does not decode)");
+}
+
 /* One line per record; audit records with their main fields. */
 static void print_record(void *ctx, const struct ls_record_header *h, const uint8_t *keys,
                          uint64_t segment, uint64_t offset)
@@ -75,10 +143,19 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 	(void)ctx;
 	const char *name = faii_audit_type_name(h->type);
 	const uint8_t *payload = keys + ls_keys_size(h->flags);
-	printf("seq %" PRIu64 " type %s len %u segment %" PRIu64 " offset %" PRIu64, h->seq,
-	       name ? name : "application", h->payload_len, segment, offset);
-	if (h->type == FAII_AUDIT_APPLIANCE_STOP &&
-	    h->payload_len == sizeof(struct faii_audit_stop)) {
+	bool dag = h->type > FAII_DAG_LS_TYPE_BASE &&
+	           h->type <= FAII_DAG_LS_TYPE_BASE + FAII_DAG_RECORD_EVIDENCE;
+	uint8_t dag_type = (uint8_t)(h->type - FAII_DAG_LS_TYPE_BASE);
+	printf("seq %" PRIu64 " type %s%s len %u segment %" PRIu64 " offset %" PRIu64, h->seq,
+	       dag ? "dag." : "",
+	       dag    ? faii_dag_record_name(dag_type)
+	       : name ? name
+	              : "application",
+	       h->payload_len, segment, offset);
+	if (dag) {
+		print_dag_record(dag_type, payload, h->payload_len);
+	} else if (h->type == FAII_AUDIT_APPLIANCE_STOP &&
+	           h->payload_len == sizeof(struct faii_audit_stop)) {
 		struct faii_audit_stop stop;
 		memcpy(&stop, payload, sizeof(stop));
 		printf(" rx %" PRIu64 " task %" PRIu64 " dropped %" PRIu64, stop.rx_packets,

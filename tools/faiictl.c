@@ -93,6 +93,8 @@ static json_t *build_residency_set(int argc, char **argv, const char *cmd);
 static json_t *build_route_explain(int argc, char **argv, const char *cmd);
 static json_t *build_config_reload(int argc, char **argv, const char *cmd);
 static json_t *build_keys_reload(int argc, char **argv, const char *cmd);
+static json_t *build_dag_vertex(int argc, char **argv, const char *cmd);
+static json_t *build_dag_submit(int argc, char **argv, const char *cmd);
 
 static const struct command commands[] = {
         {"status", NULL, "status", "",
@@ -171,6 +173,30 @@ static const struct command commands[] = {
          "one changes nothing and is named with its line. --dry-run only checks. The\n"
          "answer gives counts, epochs and deadlines, never a key.",
          build_keys_reload},
+        {"dag", "status", "dag.status", "",
+         "Show the consortium validator: epoch, index, round, last committed anchor,\n"
+         "committed vertices and transactions, the window (round_low, round_inserted,\n"
+         "round_seen), held and pending bytes, journal flushes, refusals by reason and\n"
+         "the proposal-to-commit latency of its own vertices.",
+         build_none},
+        {"dag", "peers", "dag.peers", "",
+         "Show every validator of the committee: connected, links, reconnects, bytes and\n"
+         "messages each way, queued, drops, close reasons, its highest round and how\n"
+         "many rounds it lags behind the front.",
+         build_none},
+        {"dag", "vertex", "dag.vertex", "ROUND AUTHOR",
+         "Show the certified vertex of ROUND by validator index AUTHOR (0..n-1) from\n"
+         "the ledger: digest, parents, transaction count, batch bytes and the\n"
+         "certificate's signers.",
+         build_dag_vertex},
+        {"dag", "evidence", "dag.evidence", "",
+         "List the equivocation proofs in the ledger: author, round, the two digests and\n"
+         "whether the proof verifies against the committee's public keys.",
+         build_none},
+        {"dag", "submit", "dag.submit", "HEX",
+         "Queue an operator transaction (1..4096 bytes, in hex) for this validator's next\n"
+         "vertices (admin).",
+         build_dag_submit},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -762,6 +788,27 @@ static json_t *build_config_reload(int argc, char **argv, const char *cmd)
 }
 
 /* ---- transport -------------------------------------------------------------------------- */
+
+static json_t *build_dag_vertex(int argc, char **argv, const char *cmd)
+{
+	(void)cmd;
+	uint64_t round, author;
+	if (argc != 2)
+		die_cmd_usage("expected ROUND AUTHOR");
+	if (!parse_u64(argv[0], INT64_MAX, &round))
+		die_cmd_usage("ROUND: expected an integer, found \"%s\"", argv[0]);
+	if (!parse_u64(argv[1], INT64_MAX, &author))
+		die_cmd_usage("AUTHOR: expected a validator index, found \"%s\"", argv[1]);
+	return json_pack("{s:I, s:I}", "round", (json_int_t)round, "author", (json_int_t)author);
+}
+
+static json_t *build_dag_submit(int argc, char **argv, const char *cmd)
+{
+	(void)cmd;
+	if (argc != 1)
+		die_cmd_usage("expected one transaction in hex");
+	return json_pack("{s:s}", "hex", argv[0]);
+}
 
 static double mono_s(void)
 {

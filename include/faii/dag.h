@@ -140,6 +140,9 @@ struct faii_dag_commit {
 	const uint8_t *transactions; /* tx_count entries: u32 length (LE), bytes */
 	uint32_t transactions_bytes;
 	uint32_t tx_count;
+	/* This validator's own vertex proposed since open: when (the core's
+	 * monotonic clock), for a proposal-to-commit latency; 0 otherwise. */
+	uint64_t proposed_ns;
 };
 
 /*
@@ -192,6 +195,9 @@ struct faii_dag_stats {
 	uint64_t round_low;      /* the window: lowest round held */
 	uint64_t round_inserted; /* the highest round in the DAG */
 	uint64_t round_seen;     /* the highest round a peer proved to exist */
+	/* Per author: the highest round of a vertex or certificate of theirs
+	 * whose signatures held (own: the last proposed); how far each lags. */
+	uint64_t author_round[FAII_VALIDATORS_MAX];
 	uint64_t refused[FAII_DAG_REFUSAL_COUNT];
 	bool failed; /* the journal failed: the validator stopped */
 };

@@ -51,6 +51,13 @@ struct faii_dag_store_journal {
 	uint64_t appended_seq; /* the last record appended */
 	uint8_t *record;       /* one record being read */
 };
+/*
+ * The index key that finds an epoch's equivocation proofs without a scan:
+ * EVIDENCE records carry it as their digest key (faii_ls_find with
+ * FAII_LS_KEY_DIGEST): BLAKE2b-256 of "FAII-DAG-EVIDENCE" and the epoch (u64 LE).
+ */
+void faii_dag_evidence_key(uint64_t epoch, uint8_t key[FAII_LS_DIGEST_SIZE]);
+
 int faii_dag_store_journal_init(struct faii_dag_store_journal *journal, struct faii_ls *store,
                                 uint64_t epoch);
 void faii_dag_store_journal_fini(struct faii_dag_store_journal *journal);

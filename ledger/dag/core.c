@@ -232,10 +232,12 @@ void dag_accept_certified(struct faii_dag *dag, struct dag_slot *slot)
 	dag_insert_ready(dag);
 }
 
-static void note_round(struct faii_dag *dag, uint64_t round)
+static void note_round(struct faii_dag *dag, uint64_t round, uint32_t author)
 {
 	if (round > dag->round_seen)
 		dag->round_seen = round;
+	if (round > dag->stats.author_round[author])
+		dag->stats.author_round[author] = round;
 }
 
 void dag_request_fetch(struct faii_dag *dag, uint32_t peer, uint64_t round_from,
@@ -302,7 +304,7 @@ static void handle_vertex(struct faii_dag *dag, const uint8_t *bytes, uint32_t l
 	}
 	if (!dag_wire_vertex_signed(&vertex, dag->config.public_keys[vertex.author]))
 		return refuse(dag, FAII_DAG_REFUSED_BAD_SIGNATURE);
-	note_round(dag, vertex.round);
+	note_round(dag, vertex.round, vertex.author);
 	if (slot->vertex != NULL)
 		return record_equivocation(dag, slot, &vertex);
 	if (slot->certificate != NULL &&
@@ -392,7 +394,7 @@ static void handle_certificate(struct faii_dag *dag, uint32_t from, const uint8_
 	        (const uint8_t(*)[FAII_DAG_PUBLIC_KEY_BYTES])dag->config.public_keys, &certificate);
 	if (rc != DAG_WIRE_OK)
 		return refuse(dag, rc);
-	note_round(dag, certificate.round); /* proven by 2f + 1 signatures */
+	note_round(dag, certificate.round, certificate.author); /* proven by 2f + 1 signatures */
 	if (!dag_graph_holds(&dag->graph, certificate.round))
 		return refuse(dag, FAII_DAG_REFUSED_OUTSIDE_WINDOW);
 	struct dag_slot *slot = dag_slot(dag, certificate.round, certificate.author);

@@ -30,7 +30,8 @@ struct dag_slot {
 	bool voted;     /* this validator signed a vote for voted_digest */
 	bool journaled; /* the certified vertex is in the journal */
 	bool in_graph;
-	bool evidence; /* an equivocation proof was recorded */
+	bool evidence;        /* an equivocation proof was recorded */
+	uint64_t proposed_ns; /* own vertex proposed since open: when; else 0 */
 };
 
 /* A committed vertex waiting for the journal's sync before output. */

@@ -7,6 +7,7 @@
  * certified vertex through the store's round index.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,16 @@ static bool dag_type(uint16_t type)
 	       type <= FAII_DAG_LS_TYPE_BASE + FAII_DAG_RECORD_EVIDENCE;
 }
 
+void faii_dag_evidence_key(uint64_t epoch, uint8_t key[FAII_LS_DIGEST_SIZE])
+{
+	static const char domain[] = "FAII-DAG-EVIDENCE";
+	uint8_t message[sizeof(domain) - 1 + 8];
+	memcpy(message, domain, sizeof(domain) - 1);
+	for (int i = 0; i < 8; i++)
+		message[sizeof(domain) - 1 + i] = (uint8_t)(epoch >> (8 * i));
+	crypto_generichash(key, FAII_LS_DIGEST_SIZE, message, sizeof(message), NULL, 0);
+}
+
 static int store_append(struct faii_dag_journal *journal, uint8_t type, uint64_t key,
                         const uint8_t *bytes, uint32_t len)
 {
@@ -31,6 +42,9 @@ static int store_append(struct faii_dag_journal *journal, uint8_t type, uint64_t
 		keys.present |= FAII_LS_KEY_ROUND | FAII_LS_KEY_NODE;
 		keys.round = key >> 6;
 		keys.node = (uint32_t)(key & 63);
+	} else if (type == FAII_DAG_RECORD_EVIDENCE) {
+		keys.present |= FAII_LS_KEY_DIGEST;
+		faii_dag_evidence_key(self->epoch, keys.digest);
 	}
 	int64_t seq = faii_ls_append(self->store, (uint16_t)(FAII_DAG_LS_TYPE_BASE + type), &keys,
 	                             bytes, len, NULL, NULL);

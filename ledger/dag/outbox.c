@@ -83,6 +83,7 @@ static void deliver(struct faii_dag *dag, const struct dag_output *output)
 	        .transactions = slot->vertex + payload_at,
 	        .transactions_bytes = slot->vertex_bytes - payload_at,
 	        .tx_count = dag_vertex_tx_count(slot->vertex),
+	        .proposed_ns = slot->proposed_ns,
 	};
 	memcpy(commit.digest, slot->digest, sizeof(commit.digest));
 	dag->stats.committed_vertices = output->sequence;

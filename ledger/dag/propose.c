@@ -96,7 +96,9 @@ static void propose(struct faii_dag *dag, uint64_t round, uint64_t now_ns)
 	dag_store_vertex(dag, slot, dag->scratch, len, digest, parents);
 	dag->proposed_round = round;
 	dag->stats.round = round;
+	dag->stats.author_round[dag->config.self] = round;
 	dag->stats.vertices_proposed++;
+	slot->proposed_ns = now_ns;
 	dag->last_proposal_ns = now_ns;
 	dag_stage_send(dag, DAG_BROADCAST, dag->scratch, len);
 	dag_own_vote(dag, slot);

@@ -139,6 +139,7 @@ int dag_replay(struct faii_dag *dag, char *err, size_t err_bytes)
 		return rc < 0 ? rc : -EIO;
 	}
 	dag->stats.round = dag->proposed_round;
+	dag->stats.author_round[dag->config.self] = dag->proposed_round;
 	dag->round_seen = dag->graph.round_high;
 	if (dag->proposed_round > 0 && dag_graph_holds(&dag->graph, dag->proposed_round)) {
 		struct dag_slot *own = dag_slot(dag, dag->proposed_round, dag->config.self);

@@ -164,6 +164,12 @@ uint32_t dag_wire_encode_vertex(const struct dag_vertex_draft *draft, const uint
 	return (uint32_t)len;
 }
 
+void dag_wire_vertex_digest(uint64_t epoch, const uint8_t *signed_part, uint32_t signed_bytes,
+                            uint8_t digest[FAII_DAG_DIGEST_BYTES])
+{
+	vertex_digest(epoch, signed_part, signed_bytes, digest);
+}
+
 void dag_wire_vote_message(uint64_t epoch, uint64_t round, uint32_t author, const uint8_t *digest,
                            uint8_t out[DAG_VOTE_SIGNED_BYTES])
 {

@@ -127,6 +127,11 @@ uint32_t dag_wire_encode_certificate(uint64_t epoch, uint64_t round, uint32_t au
 uint32_t dag_wire_encode_fetch(uint64_t epoch, uint64_t round_from, uint32_t round_count,
                                uint64_t author_mask, uint8_t *out);
 
+/* The digest an author signs: over the domain, the epoch and the signed
+ * part (round to the last parent digest) of a vertex message. */
+void dag_wire_vertex_digest(uint64_t epoch, const uint8_t *signed_part, uint32_t signed_bytes,
+                            uint8_t digest[FAII_DAG_DIGEST_BYTES]);
+
 /* The bytes a vote signs: domain, epoch, round, author, digest. */
 #define DAG_VOTE_SIGNED_BYTES (16 + 8 + 8 + 4 + FAII_DAG_DIGEST_BYTES)
 void dag_wire_vote_message(uint64_t epoch, uint64_t round, uint32_t author, const uint8_t *digest,

@@ -67,7 +67,8 @@ run "policy set --help" 0 "NAME=VALUE.*--dry-run" policy set --help
 run "route explain --help" 0 "--min-reputation" route explain --help
 for c in status "node list" "node show" "node add" "node remove" "node drain" "node undrain" \
 	"node attest" "policy get" "policy set" "residency list" "residency set" queues latency \
-	"route explain" counters "ledger status" "config reload" "keys reload"; do
+	"route explain" counters "ledger status" "config reload" "keys reload" "dag status" \
+	"dag peers" "dag vertex" "dag evidence" "dag submit"; do
 	# shellcheck disable=SC2086
 	run "$c --help" 0 "protocol command: ${c// /.}" $c --help
 done
@@ -85,6 +86,10 @@ run "node add missing file" 2 "nope.json" node add --file "$tmp/nope.json"
 run "node attest without message" 2 "is required" node attest
 run "node attest odd hex" 2 "hex digits" node attest --message abc
 run "node attest without --demo-key" 2 "demo-key is required" node attest --attest --node 5
+run "dag vertex without author" 2 "expected ROUND AUTHOR" dag vertex 5
+run "dag vertex non-numeric round" 2 "ROUND: expected an integer" dag vertex five 1
+run "dag vertex non-numeric author" 2 "AUTHOR: expected a validator index" dag vertex 5 one
+run "dag submit without hex" 2 "expected one transaction in hex" dag submit
 run "--timeout 0 refused" 2 "timeout" --timeout 0 status
 run "no server: exit 3" 3 "cannot connect" status
 [ -e "$tmp/log" ] && bad "usage errors sent nothing" || ok "usage errors sent nothing"
@@ -151,7 +156,12 @@ run "residency set by id" 0 "" residency set 2 any
 sent "residency set by id" 'r["args"] == {"id": 2, "allow": ["any"]}'
 run "route explain" 0 "" route explain --region zurich --category 1 --class CH-only --budget-us 5000 --min-reputation 0.5
 sent "route explain" 'r["cmd"] == "route.explain" and r["args"] == {"region": "zurich", "category": 1, "class": "CH-only", "budget_us": 5000, "min_reputation": 0.5}'
-for c in "residency list:residency.list" "queues:queues" "latency:latency" "counters:counters" "ledger status:ledger.status"; do
+run "dag vertex" 0 "" dag vertex 12 3
+sent "dag vertex" 'r["cmd"] == "dag.vertex" and r["args"] == {"round": 12, "author": 3}'
+run "dag submit" 0 "" dag submit 00ff
+sent "dag submit" 'r["cmd"] == "dag.submit" and r["args"] == {"hex": "00ff"}'
+for c in "residency list:residency.list" "queues:queues" "latency:latency" "counters:counters" "ledger status:ledger.status" \
+	"dag status:dag.status" "dag peers:dag.peers" "dag evidence:dag.evidence"; do
 	words=${c%%:*} name=${c#*:}
 	# shellcheck disable=SC2086
 	run "$words" 0 "" $words

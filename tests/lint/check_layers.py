@@ -31,7 +31,7 @@ HEADER_LAYER = {
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
     "transport_tcp.h": "ledger", "dag.h": "ledger", "validator.h": "ledger",
-    "settle.h": "ledger",
+    "settle.h": "ledger", "dag_record.h": "ledger",
     "residency_loader.h": "ebpf",
     # Derivable keys and sample messages: never in the appliance.
     "demo.h": "demo", "samples.h": "demo",
@@ -59,6 +59,8 @@ SHARED_PRIVATE = {
     # Leaves (tests, benchmarks, the simulator) reach into any folder.
     "tests": {"appliance", "dataplane", "ledger", "control", "ebpf", "common"},
     "perf": {"appliance", "dataplane", "ledger", "control", "ebpf", "common"},
+    # faii-validator derives its committee as faiid does (validator_cfg.h).
+    "tools": {"appliance"},
     # The composition root wires the dataplane's internals.
     "appliance": {"dataplane"},
 }
@@ -69,6 +71,7 @@ PRIVATE_OWNER = {
     "residency_snapshot.h": "dataplane",
     "appliance.h": "appliance", "control.h": "appliance", "cmd.h": "appliance",
     "metrics.h": "appliance", "residency_audit.h": "appliance",
+    "consensus.h": "appliance", "validator_cfg.h": "appliance",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -1067,6 +1067,106 @@ Test(appliance, errors)
 }
 
 /* Builds "appliance:\n  eal: [x, x, ...]\n" with count entries. */
+/* appliance.validators timings: each range's ends, and the window's bound
+ * by gc_depth_rounds. The edited key goes on line 12, after key_file. */
+#define KEY_FILE_LINE "    key_file: /etc/faii/validator.key\n"
+#define TIMING(text)  KEY_FILE_LINE text
+Test(appliance, validator_timings)
+{
+	static const struct edit_case cases[] = {
+	        {KEY_FILE_LINE, TIMING("    epoch: 0\n"),
+	         NAME ":12:12: appliance.validators.epoch: expected an integer in [1, "
+	              "1000000000000000], found \"0\""},
+	        {KEY_FILE_LINE, TIMING("    epoch: 1000000000000000\n"), LOADS},
+	        {KEY_FILE_LINE, TIMING("    batch_bytes: 63\n"),
+	         NAME ":12:18: appliance.validators.batch_bytes: expected an integer in [64, "
+	              "61440], found \"63\""},
+	        {KEY_FILE_LINE, TIMING("    batch_bytes: 61441\n"),
+	         NAME ":12:18: appliance.validators.batch_bytes: expected an integer in [64, "
+	              "61440], found \"61441\""},
+	        {KEY_FILE_LINE, TIMING("    batch_bytes: 61440\n"), LOADS},
+	        {KEY_FILE_LINE, TIMING("    batch_wait_ms: 10001\n"),
+	         NAME ":12:20: appliance.validators.batch_wait_ms: expected an integer in [0, "
+	              "10000], found \"10001\""},
+	        {KEY_FILE_LINE, TIMING("    batch_wait_ms: 0\n"), LOADS},
+	        {KEY_FILE_LINE, TIMING("    leader_timeout_ms: 0\n"),
+	         NAME ":12:24: appliance.validators.leader_timeout_ms: expected an integer in [1, "
+	              "600000], found \"0\""},
+	        {KEY_FILE_LINE, TIMING("    leader_timeout_ms: 600001\n"),
+	         NAME ":12:24: appliance.validators.leader_timeout_ms: expected an integer in [1, "
+	              "600000], found \"600001\""},
+	        {KEY_FILE_LINE, TIMING("    retransmit_ms: 0\n"),
+	         NAME ":12:20: appliance.validators.retransmit_ms: expected an integer in [1, "
+	              "600000], found \"0\""},
+	        {KEY_FILE_LINE, TIMING("    gc_depth_rounds: 1\n"),
+	         NAME ":12:22: appliance.validators.gc_depth_rounds: expected an integer in [2, "
+	              "1020], found \"1\""},
+	        {KEY_FILE_LINE, TIMING("    gc_depth_rounds: 1021\n"),
+	         NAME ":12:22: appliance.validators.gc_depth_rounds: expected an integer in [2, "
+	              "1020], found \"1021\""},
+	        {KEY_FILE_LINE, TIMING("    window_rounds: 7\n"),
+	         NAME ":12:20: appliance.validators.window_rounds: expected an integer in [8, "
+	              "1024], found \"7\""},
+	        {KEY_FILE_LINE, TIMING("    window_rounds: 1025\n"),
+	         NAME ":12:20: appliance.validators.window_rounds: expected an integer in [8, "
+	              "1024], found \"1025\""},
+	        {KEY_FILE_LINE, TIMING("    tick_ms: 0\n"),
+	         NAME ":12:14: appliance.validators.tick_ms: expected an integer in [1, 1000], "
+	              "found \"0\""},
+	        {KEY_FILE_LINE, TIMING("    tick_ms: 1001\n"),
+	         NAME ":12:14: appliance.validators.tick_ms: expected an integer in [1, 1000], "
+	              "found \"1001\""},
+	        {KEY_FILE_LINE, TIMING("    tick_ms: 1000\n"), LOADS},
+	        {KEY_FILE_LINE, TIMING("    tick: 5\n"),
+	         NAME ":12:5: appliance.validators: unknown key \"tick\", expected one of: self, "
+	              "key_file, members, epoch, batch_bytes, batch_wait_ms, leader_timeout_ms, "
+	              "retransmit_ms, gc_depth_rounds, window_rounds, tick_ms"},
+	        /* The window holds gc_depth_rounds behind the last commit and 4 ahead. */
+	        {KEY_FILE_LINE, TIMING("    gc_depth_rounds: 100\n    window_rounds: 103\n"),
+	         NAME ":13:20: appliance.validators.window_rounds: expected at least "
+	              "gc_depth_rounds + 4 = 104, found 103"},
+	        {KEY_FILE_LINE, TIMING("    gc_depth_rounds: 100\n    window_rounds: 104\n"),
+	         LOADS},
+	        {KEY_FILE_LINE, TIMING("    gc_depth_rounds: 125\n"),
+	         NAME ":10:5: appliance.validators.window_rounds: expected at least "
+	              "gc_depth_rounds + 4 = 129, found 128"},
+	};
+	run_edits(appliance, cases, ARRAY_SIZE(cases));
+}
+
+Test(load, validator_timings)
+{
+	struct faii_config *c = load_ok(appliance);
+	const struct faii_appliance_cfg *a = &c->appliance;
+	/* The defaults, as docs/configuration.md lists them. */
+	cr_expect_eq(a->validator_epoch, 1);
+	cr_expect_eq(a->validator_batch_bytes, 61440);
+	cr_expect_eq(a->validator_batch_wait_ms, 5);
+	cr_expect_eq(a->validator_leader_timeout_ms, 200);
+	cr_expect_eq(a->validator_retransmit_ms, 50);
+	cr_expect_eq(a->validator_gc_depth_rounds, 50);
+	cr_expect_eq(a->validator_window_rounds, 128);
+	cr_expect_eq(a->validator_tick_ms, 5);
+	faii_config_free(c);
+	char *text = subst(appliance, KEY_FILE_LINE,
+	                   TIMING("    epoch: 7\n    batch_bytes: 4096\n    batch_wait_ms: 2\n"
+	                          "    leader_timeout_ms: 900\n    retransmit_ms: 30\n"
+	                          "    gc_depth_rounds: 20\n    window_rounds: 64\n"
+	                          "    tick_ms: 3\n"));
+	c = load_ok(text);
+	a = &c->appliance;
+	cr_expect_eq(a->validator_epoch, 7);
+	cr_expect_eq(a->validator_batch_bytes, 4096);
+	cr_expect_eq(a->validator_batch_wait_ms, 2);
+	cr_expect_eq(a->validator_leader_timeout_ms, 900);
+	cr_expect_eq(a->validator_retransmit_ms, 30);
+	cr_expect_eq(a->validator_gc_depth_rounds, 20);
+	cr_expect_eq(a->validator_window_rounds, 64);
+	cr_expect_eq(a->validator_tick_ms, 3);
+	faii_config_free(c);
+	free(text);
+}
+
 static char *eal_doc(unsigned count)
 {
 	size_t cap = 64 + 4u * count;
