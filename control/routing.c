@@ -550,6 +550,12 @@ static double proportional_fill(const double *w, const double *cap, unsigned m, 
 		out[i] = 0;
 	for (int phase = 0; phase < 2 && total > 1e-12; phase++) {
 		for (unsigned round = 0; round <= m; round++) {
+			/* Caps fixed in one round may overshoot total by rounding:
+			 * what is left is then nothing, never a negative share. */
+			if (total <= 1e-12) {
+				total = 0;
+				break;
+			}
 			double weight = 0;
 			for (unsigned i = 0; i < m; i++) {
 				double wi = phase == 0 ? w[i] : (w[i] > 0 ? 0 : cap[i]);
