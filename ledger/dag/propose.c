@@ -70,6 +70,9 @@ static void propose(struct faii_dag *dag, uint64_t round, uint64_t now_ns)
 {
 	uint8_t parent_digests[FAII_VALIDATORS_MAX][FAII_DAG_DIGEST_BYTES];
 	uint64_t parents = round >= 2 ? dag_graph_present(&dag->graph, round - 1) : 0;
+	/* Rounds only move forward, and a vertex past round 1 stands on a quorum. */
+	FAII_ASSERT(round > dag->proposed_round);
+	FAII_ASSERT(round == 1 || count(parents) >= dag->quorum);
 	for (uint32_t author = 0; author < dag->config.validator_count; author++)
 		if (parents & bit(author))
 			memcpy(parent_digests[author], dag_slot(dag, round - 1, author)->digest,
