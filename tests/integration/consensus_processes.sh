@@ -192,7 +192,8 @@ catchup() { # K WHAT FROM [REPLAYED]
 	t0=$(now_ms)
 	if [[ -n ${4:-} ]]; then
 		wait_committed "$k" "$4" "$REPLAY_BOUND_S" "$2 (journal replay)"
-		replayed=" (its journal's replay gave back $4 in $waited_ms ms)"
+		replayed=" (its journal's replay gave back $4 in $waited_ms ms, bound $REPLAY_BOUND_S s;"
+		replayed+=" the catch-up after it"
 		figures+=("\"$2_replay_${cycle}_ms\": $waited_ms")
 		from=$4
 	fi
@@ -200,7 +201,7 @@ catchup() { # K WHAT FROM [REPLAYED]
 	ms=$(($(now_ms) - t0))
 	grown=$(($(min_committed "${rest[@]}") - target))
 	echo "$2: validator $k reached the others' $target committed vertices in $ms ms$replayed" \
-		"(bound ${CATCHUP_BOUND_S} s); it gained $((target - from)), they added $grown:" \
+		"(bound ${CATCHUP_BOUND_S} s)${replayed:+)}; it gained $((target - from)), they added $grown:" \
 		"catch-up ratio $(((target - from) * 10 / (grown > 0 ? grown : 1) / 10)).$(((target - from) * 10 / (grown > 0 ? grown : 1) % 10))"
 	figures+=("\"$2_${cycle}_ms\": $ms")
 }
