@@ -537,7 +537,8 @@ static void render_dag(FILE *f, const struct faii_consensus_snapshot *dag)
 	  d->equivocations)                                                                        \
 	X("faii_dag_sends_dropped_total", "counter", "Messages the outbox or transport refused",   \
 	  d->sends_dropped)                                                                        \
-	X("faii_dag_journal_flushes_total", "counter", "Journal syncs (group commits)",            \
+	X("faii_dag_journal_flushes_total", "counter",                                             \
+	  "Flushes of the core: a journal sync when records were appended since the last",         \
 	  dag->status.flushes)
 #define DAG_LINE(name, type, help, value)                                                          \
 	family(f, name, type, help);                                                               \
