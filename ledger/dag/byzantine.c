@@ -29,7 +29,7 @@ static uint32_t twin_vertex(struct dag_byzantine *tap, const uint8_t *bytes, uin
 		return 0;
 	uint8_t *payload = tap->scratch + FAII_TRANSPORT_MESSAGE_BYTES_MAX;
 	memcpy(payload, vertex.payload, vertex.payload_bytes);
-	dag_put_u32(payload + vertex.payload_bytes, BYZANTINE_TWIN_TX_BYTES);
+	faii_put_le32(payload + vertex.payload_bytes, BYZANTINE_TWIN_TX_BYTES);
 	memset(payload + vertex.payload_bytes + 4, 0xee, BYZANTINE_TWIN_TX_BYTES);
 	uint8_t parent_digests[FAII_VALIDATORS_MAX][FAII_DAG_DIGEST_BYTES];
 	uint32_t parent = 0; /* the wire lists parent digests by author, the draft indexes them */

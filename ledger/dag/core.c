@@ -53,7 +53,7 @@ bool faii_dag_tx_next(const struct faii_dag_commit *commit, uint32_t *offset, co
 	if (*offset >= commit->transactions_bytes)
 		return false;
 	FAII_ASSERT(commit->transactions_bytes - *offset >= 4);
-	*len = dag_get_u32(commit->transactions + *offset);
+	*len = faii_get_le32(commit->transactions + *offset);
 	*tx = commit->transactions + *offset + 4;
 	*offset += 4 + *len;
 	FAII_ASSERT(*offset <= commit->transactions_bytes);
@@ -162,8 +162,8 @@ static void maybe_vote(struct faii_dag *dag, struct dag_slot *slot, uint32_t aut
 	    slot->certificate != NULL || !parents_match(dag, slot->round, slot))
 		return;
 	uint8_t record[8 + 4 + FAII_DAG_DIGEST_BYTES];
-	dag_put_u64(record, slot->round);
-	dag_put_u32(record + 8, author);
+	faii_put_le64(record, slot->round);
+	faii_put_le32(record + 8, author);
 	memcpy(record + 12, slot->digest, FAII_DAG_DIGEST_BYTES);
 	dag_journal_append(dag, FAII_DAG_RECORD_VOTE, 0, record, sizeof(record));
 	slot->voted = true;
@@ -177,9 +177,9 @@ static void emit_commit(void *arg, uint64_t anchor_round, uint32_t anchor_author
 	struct faii_dag *dag = arg;
 	if (round == anchor_round && author == anchor_author) {
 		uint8_t record[8 + 4 + 8];
-		dag_put_u64(record, anchor_round);
-		dag_put_u32(record + 8, anchor_author);
-		dag_put_u64(record + 12, dag->committed_sequence + 1);
+		faii_put_le64(record, anchor_round);
+		faii_put_le32(record + 8, anchor_author);
+		faii_put_le64(record + 12, dag->committed_sequence + 1);
 		dag_journal_append(dag, FAII_DAG_RECORD_COMMIT, 0, record, sizeof(record));
 		dag->stats.last_committed_anchor = anchor_round;
 		dag->last_anchor_sequence = dag->committed_sequence + 1;
@@ -221,7 +221,7 @@ void dag_accept_certified(struct faii_dag *dag, struct dag_slot *slot)
 	FAII_ASSERT(len <= FAII_DAG_JOURNAL_RECORD_BYTES_MAX);
 	uint8_t *record = malloc(len);
 	FAII_ASSERT(record != NULL);
-	dag_put_u32(record, slot->vertex_bytes);
+	faii_put_le32(record, slot->vertex_bytes);
 	memcpy(record + 4, slot->vertex, slot->vertex_bytes);
 	memcpy(record + 4 + slot->vertex_bytes, slot->certificate, slot->certificate_bytes);
 	dag_journal_append(dag, FAII_DAG_RECORD_CERTIFIED,
@@ -264,9 +264,9 @@ static void record_equivocation(struct faii_dag *dag, struct dag_slot *slot,
 	uint32_t second_bytes = dag_vertex_payload_offset(second->parent_mask);
 	uint8_t *proof = malloc(8 + first_bytes + second_bytes);
 	FAII_ASSERT(proof != NULL);
-	dag_put_u32(proof, first_bytes);
+	faii_put_le32(proof, first_bytes);
 	memcpy(proof + 4, slot->vertex, first_bytes);
-	dag_put_u32(proof + 4 + first_bytes, second_bytes);
+	faii_put_le32(proof + 4 + first_bytes, second_bytes);
 	memcpy(proof + 8 + first_bytes, second->signed_part - DAG_WIRE_HEADER_BYTES, second_bytes);
 	dag_journal_append(dag, FAII_DAG_RECORD_EVIDENCE, 0, proof, 8 + first_bytes + second_bytes);
 	free(proof);
@@ -366,8 +366,8 @@ static bool certificate_known(struct faii_dag *dag, const uint8_t *bytes, uint32
 {
 	if (len < DAG_CERTIFICATE_FIXED_BYTES)
 		return false;
-	uint64_t round = dag_get_u64(bytes + DAG_WIRE_HEADER_BYTES);
-	uint32_t author = dag_get_u32(bytes + DAG_WIRE_HEADER_BYTES + 8);
+	uint64_t round = faii_get_le64(bytes + DAG_WIRE_HEADER_BYTES);
+	uint32_t author = faii_get_le32(bytes + DAG_WIRE_HEADER_BYTES + 8);
 	if (!dag_graph_holds(&dag->graph, round) || author >= dag->config.validator_count)
 		return false;
 	const struct dag_slot *slot = dag_slot(dag, round, author);
@@ -384,7 +384,7 @@ static void handle_certificate(struct faii_dag *dag, uint32_t from, const uint8_
 	/* Outside the window only a round beyond any seen is worth 2f + 1
 	 * signature checks (it tells how far behind this validator is). */
 	if (len >= DAG_CERTIFICATE_FIXED_BYTES) {
-		uint64_t round = dag_get_u64(bytes + DAG_WIRE_HEADER_BYTES);
+		uint64_t round = faii_get_le64(bytes + DAG_WIRE_HEADER_BYTES);
 		if (!dag_graph_holds(&dag->graph, round) && round <= dag->round_seen)
 			return refuse(dag, FAII_DAG_REFUSED_OUTSIDE_WINDOW);
 	}
@@ -422,7 +422,7 @@ static bool serve_archived(struct faii_dag *dag, uint32_t to, uint64_t round, ui
 	                                   FAII_DAG_JOURNAL_RECORD_BYTES_MAX);
 	if (len <= 4)
 		return false;
-	uint32_t vertex_bytes = dag_get_u32(dag->archive);
+	uint32_t vertex_bytes = faii_get_le32(dag->archive);
 	if (vertex_bytes == 0 || vertex_bytes >= (uint64_t)len - 4 ||
 	    (uint64_t)len - 4 - vertex_bytes > FAII_TRANSPORT_MESSAGE_BYTES_MAX)
 		return false;
@@ -549,7 +549,7 @@ int faii_dag_submit(struct faii_dag *dag, const uint8_t *tx, uint32_t len)
 		dag->pending_head = 0;
 		dag->pending_tail = held;
 	}
-	dag_put_u32(dag->pending + dag->pending_tail, len);
+	faii_put_le32(dag->pending + dag->pending_tail, len);
 	memcpy(dag->pending + dag->pending_tail + 4, tx, len);
 	dag->pending_tail += 4 + len;
 	dag->pending_count++;

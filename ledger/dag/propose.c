@@ -51,7 +51,7 @@ uint32_t dag_pending_take(struct faii_dag *dag, uint8_t *payload, uint32_t room,
 	uint32_t used = 0;
 	*tx_count = 0;
 	while (dag->pending_head < dag->pending_tail) {
-		uint32_t len = dag_get_u32(dag->pending + dag->pending_head);
+		uint32_t len = faii_get_le32(dag->pending + dag->pending_head);
 		if (room - used < 4 + len)
 			break;
 		memcpy(payload + used, dag->pending + dag->pending_head, 4 + len);

@@ -23,11 +23,11 @@ static int read_vertex(const uint8_t *bytes, uint32_t len, bool with_payload,
 	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
 	*vertex = (struct faii_dag_vertex_info){
 	        .epoch = epoch,
-	        .round = dag_get_u64(at),
-	        .author = dag_get_u32(at + 8),
-	        .tx_count = dag_get_u32(at + 12),
-	        .payload_bytes = dag_get_u32(at + 16),
-	        .parent_mask = dag_get_u64(at + 20),
+	        .round = faii_get_le64(at),
+	        .author = faii_get_le32(at + 8),
+	        .tx_count = faii_get_le32(at + 12),
+	        .payload_bytes = faii_get_le32(at + 16),
+	        .parent_mask = faii_get_le64(at + 20),
 	};
 	uint64_t header_bytes = dag_vertex_payload_offset(vertex->parent_mask);
 	uint64_t expected = header_bytes + (with_payload ? vertex->payload_bytes : 0);
@@ -49,9 +49,9 @@ int faii_dag_record_own_vertex(const uint8_t *bytes, uint32_t len,
 int faii_dag_record_certified(const uint8_t *bytes, uint32_t len,
                               struct faii_dag_certified_info *certified)
 {
-	if (len < 4 || dag_get_u32(bytes) > len - 4)
+	if (len < 4 || faii_get_le32(bytes) > len - 4)
 		return -EBADMSG;
-	uint32_t vertex_bytes = dag_get_u32(bytes);
+	uint32_t vertex_bytes = faii_get_le32(bytes);
 	int rc = read_vertex(bytes + 4, vertex_bytes, true, &certified->vertex);
 	if (rc != 0)
 		return rc;
@@ -72,8 +72,8 @@ int faii_dag_record_vote(const uint8_t *bytes, uint32_t len, struct faii_dag_vot
 {
 	if (len != VOTE_RECORD_BYTES)
 		return -EBADMSG;
-	vote->round = dag_get_u64(bytes);
-	vote->author = dag_get_u32(bytes + 8);
+	vote->round = faii_get_le64(bytes);
+	vote->author = faii_get_le32(bytes + 8);
 	memcpy(vote->digest, bytes + 12, FAII_DAG_DIGEST_BYTES);
 	return 0;
 }
@@ -82,20 +82,20 @@ int faii_dag_record_commit(const uint8_t *bytes, uint32_t len, struct faii_dag_c
 {
 	if (len != COMMIT_RECORD_BYTES)
 		return -EBADMSG;
-	commit->anchor_round = dag_get_u64(bytes);
-	commit->anchor_author = dag_get_u32(bytes + 8);
-	commit->sequence = dag_get_u64(bytes + 12);
+	commit->anchor_round = faii_get_le64(bytes);
+	commit->anchor_author = faii_get_le32(bytes + 8);
+	commit->sequence = faii_get_le64(bytes + 12);
 	return 0;
 }
 
 int faii_dag_record_evidence(const uint8_t *bytes, uint32_t len,
                              struct faii_dag_evidence_info *evidence)
 {
-	if (len < 8 || dag_get_u32(bytes) > len - 8)
+	if (len < 8 || faii_get_le32(bytes) > len - 8)
 		return -EBADMSG;
-	uint32_t first_bytes = dag_get_u32(bytes);
+	uint32_t first_bytes = faii_get_le32(bytes);
 	const uint8_t *second = bytes + 4 + first_bytes + 4;
-	uint32_t second_bytes = dag_get_u32(second - 4);
+	uint32_t second_bytes = faii_get_le32(second - 4);
 	if (second_bytes != len - 8 - first_bytes)
 		return -EBADMSG;
 	int rc = read_vertex(bytes + 4, first_bytes, false, &evidence->first);

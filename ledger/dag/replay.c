@@ -53,12 +53,12 @@ static int replay_vote(struct replay *replay, const uint8_t *bytes, uint32_t len
 {
 	struct faii_dag *dag = replay->dag;
 	if (len != 8 + 4 + FAII_DAG_DIGEST_BYTES ||
-	    dag_get_u32(bytes + 8) >= dag->config.validator_count)
+	    faii_get_le32(bytes + 8) >= dag->config.validator_count)
 		return replay_fail(replay, "a vote record of the wrong size");
-	uint64_t round = dag_get_u64(bytes);
+	uint64_t round = faii_get_le64(bytes);
 	if (!dag_graph_holds(&dag->graph, round))
 		return 0;
-	struct dag_slot *slot = dag_slot(dag, round, dag_get_u32(bytes + 8));
+	struct dag_slot *slot = dag_slot(dag, round, faii_get_le32(bytes + 8));
 	slot->voted = true;
 	memcpy(slot->voted_digest, bytes + 12, FAII_DAG_DIGEST_BYTES);
 	return 0;
@@ -69,7 +69,7 @@ static int replay_certified(struct replay *replay, const uint8_t *bytes, uint32_
 	struct faii_dag *dag = replay->dag;
 	struct dag_vertex vertex;
 	struct dag_certificate certificate;
-	uint32_t vertex_bytes = len >= 4 ? dag_get_u32(bytes) : 0;
+	uint32_t vertex_bytes = len >= 4 ? faii_get_le32(bytes) : 0;
 	if (len < 4 || vertex_bytes > len - 4 ||
 	    dag_wire_decode_vertex(bytes + 4, vertex_bytes, dag->config.validator_count,
 	                           dag->quorum, &vertex) != DAG_WIRE_OK ||
@@ -103,8 +103,8 @@ static int replay_commit(struct replay *replay, const uint8_t *bytes, uint32_t l
 	struct faii_dag *dag = replay->dag;
 	if (len != 8 + 4 + 8)
 		return replay_fail(replay, "a commit record of the wrong size");
-	uint64_t anchor_round = dag_get_u64(bytes);
-	uint64_t sequence = dag_get_u64(bytes + 12);
+	uint64_t anchor_round = faii_get_le64(bytes);
+	uint64_t sequence = faii_get_le64(bytes + 12);
 	if (anchor_round > dag->graph.last_committed_anchor)
 		return replay_fail(replay, "a commit the replayed DAG does not reach");
 	if (anchor_round == dag->graph.last_committed_anchor &&

@@ -27,23 +27,23 @@ static uint64_t members(uint32_t validator_count)
 
 uint8_t dag_wire_type(const uint8_t *bytes, uint32_t len, uint64_t *epoch)
 {
-	if (len < DAG_WIRE_HEADER_BYTES || dag_get_u32(bytes) != DAG_WIRE_MAGIC ||
+	if (len < DAG_WIRE_HEADER_BYTES || faii_get_le32(bytes) != DAG_WIRE_MAGIC ||
 	    bytes[4] != DAG_WIRE_VERSION || bytes[6] != 0 || bytes[7] != 0)
 		return 0;
 	if (bytes[5] < DAG_MESSAGE_VERTEX || bytes[5] > DAG_MESSAGE_FETCH)
 		return 0;
-	*epoch = dag_get_u64(bytes + 8);
+	*epoch = faii_get_le64(bytes + 8);
 	return bytes[5];
 }
 
 static void put_header(uint8_t *out, uint8_t type, uint64_t epoch)
 {
-	dag_put_u32(out, DAG_WIRE_MAGIC);
+	faii_put_le32(out, DAG_WIRE_MAGIC);
 	out[4] = DAG_WIRE_VERSION;
 	out[5] = type;
 	out[6] = 0;
 	out[7] = 0;
-	dag_put_u64(out + 8, epoch);
+	faii_put_le64(out + 8, epoch);
 }
 
 /* The payload is tx_count transactions, each u32 length then bytes. */
@@ -53,7 +53,7 @@ static bool payload_well_formed(const uint8_t *payload, uint32_t bytes, uint32_t
 	for (uint32_t i = 0; i < tx_count; i++) {
 		if (bytes - offset < 4)
 			return false;
-		uint32_t len = dag_get_u32(payload + offset);
+		uint32_t len = faii_get_le32(payload + offset);
 		offset += 4;
 		if (len == 0 || len > FAII_DAG_TX_BYTES_MAX || len > bytes - offset)
 			return false;
@@ -67,7 +67,7 @@ static void vertex_digest(uint64_t epoch, const uint8_t *signed_part, uint32_t s
 {
 	crypto_generichash_state state;
 	uint8_t epoch_bytes[8];
-	dag_put_u64(epoch_bytes, epoch);
+	faii_put_le64(epoch_bytes, epoch);
 	crypto_generichash_init(&state, NULL, 0, FAII_DAG_DIGEST_BYTES);
 	crypto_generichash_update(&state, vertex_domain, sizeof(vertex_domain));
 	crypto_generichash_update(&state, epoch_bytes, sizeof(epoch_bytes));
@@ -81,12 +81,12 @@ static void read_vertex_header(const uint8_t *bytes, uint32_t len, struct dag_ve
 {
 	FAII_ASSERT(len >= DAG_VERTEX_FIXED_BYTES);
 	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
-	vertex->epoch = dag_get_u64(bytes + 8);
-	vertex->round = dag_get_u64(at);
-	vertex->author = dag_get_u32(at + 8);
-	vertex->tx_count = dag_get_u32(at + 12);
-	vertex->payload_bytes = dag_get_u32(at + 16);
-	vertex->parent_mask = dag_get_u64(at + 20);
+	vertex->epoch = faii_get_le64(bytes + 8);
+	vertex->round = faii_get_le64(at);
+	vertex->author = faii_get_le32(at + 8);
+	vertex->tx_count = faii_get_le32(at + 12);
+	vertex->payload_bytes = faii_get_le32(at + 16);
+	vertex->parent_mask = faii_get_le64(at + 20);
 	vertex->payload_digest = at + 28;
 	vertex->message_bytes = len;
 }
@@ -144,11 +144,11 @@ uint32_t dag_wire_encode_vertex(const struct dag_vertex_draft *draft, const uint
 	FAII_ASSERT(len <= FAII_TRANSPORT_MESSAGE_BYTES_MAX);
 	put_header(out, DAG_MESSAGE_VERTEX, draft->epoch);
 	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
-	dag_put_u64(at, draft->round);
-	dag_put_u32(at + 8, draft->author);
-	dag_put_u32(at + 12, draft->tx_count);
-	dag_put_u32(at + 16, draft->payload_bytes);
-	dag_put_u64(at + 20, draft->parent_mask);
+	faii_put_le64(at, draft->round);
+	faii_put_le32(at + 8, draft->author);
+	faii_put_le32(at + 12, draft->tx_count);
+	faii_put_le32(at + 16, draft->payload_bytes);
+	faii_put_le64(at + 20, draft->parent_mask);
 	crypto_generichash(at + 28, FAII_DAG_DIGEST_BYTES, draft->payload, draft->payload_bytes,
 	                   NULL, 0);
 	uint8_t *digests = out + DAG_VERTEX_FIXED_BYTES;
@@ -174,9 +174,9 @@ void dag_wire_vote_message(uint64_t epoch, uint64_t round, uint32_t author, cons
                            uint8_t out[DAG_VOTE_SIGNED_BYTES])
 {
 	memcpy(out, vote_domain, sizeof(vote_domain));
-	dag_put_u64(out + 16, epoch);
-	dag_put_u64(out + 24, round);
-	dag_put_u32(out + 32, author);
+	faii_put_le64(out + 16, epoch);
+	faii_put_le64(out + 24, round);
+	faii_put_le32(out + 32, author);
 	memcpy(out + 36, digest, FAII_DAG_DIGEST_BYTES);
 }
 
@@ -186,10 +186,10 @@ int dag_wire_decode_vote(const uint8_t *bytes, uint32_t len, uint32_t validator_
 	if (len != DAG_VOTE_BYTES)
 		return FAII_DAG_REFUSED_MALFORMED;
 	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
-	vote->epoch = dag_get_u64(bytes + 8);
-	vote->round = dag_get_u64(at);
-	vote->author = dag_get_u32(at + 8);
-	vote->voter = dag_get_u32(at + 12);
+	vote->epoch = faii_get_le64(bytes + 8);
+	vote->round = faii_get_le64(at);
+	vote->author = faii_get_le32(at + 8);
+	vote->voter = faii_get_le32(at + 12);
 	vote->digest = at + 16;
 	vote->signature = at + 16 + FAII_DAG_DIGEST_BYTES;
 	if (vote->round == 0)
@@ -212,9 +212,9 @@ uint32_t dag_wire_encode_vote(uint64_t epoch, uint64_t round, uint32_t author, u
 {
 	put_header(out, DAG_MESSAGE_VOTE, epoch);
 	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
-	dag_put_u64(at, round);
-	dag_put_u32(at + 8, author);
-	dag_put_u32(at + 12, voter);
+	faii_put_le64(at, round);
+	faii_put_le32(at + 8, author);
+	faii_put_le32(at + 12, voter);
 	memcpy(at + 16, digest, FAII_DAG_DIGEST_BYTES);
 	uint8_t message[DAG_VOTE_SIGNED_BYTES];
 	dag_wire_vote_message(epoch, round, author, digest, message);
@@ -231,15 +231,15 @@ int dag_wire_decode_certificate(const uint8_t *bytes, uint32_t len, uint32_t val
 	if (len < DAG_CERTIFICATE_FIXED_BYTES)
 		return FAII_DAG_REFUSED_MALFORMED;
 	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
-	certificate->epoch = dag_get_u64(bytes + 8);
-	certificate->round = dag_get_u64(at);
-	certificate->author = dag_get_u32(at + 8);
-	certificate->signer_mask = dag_get_u64(at + 16);
+	certificate->epoch = faii_get_le64(bytes + 8);
+	certificate->round = faii_get_le64(at);
+	certificate->author = faii_get_le32(at + 8);
+	certificate->signer_mask = faii_get_le64(at + 16);
 	certificate->digest = at + 24;
 	certificate->signatures = bytes + DAG_CERTIFICATE_FIXED_BYTES;
 	certificate->message_bytes = len;
 	uint32_t signers = popcount(certificate->signer_mask);
-	if (dag_get_u32(at + 12) != 0 || certificate->round == 0 ||
+	if (faii_get_le32(at + 12) != 0 || certificate->round == 0 ||
 	    len != DAG_CERTIFICATE_FIXED_BYTES + (uint64_t)signers * FAII_DAG_SIGNATURE_BYTES)
 		return FAII_DAG_REFUSED_MALFORMED;
 	if (certificate->author >= validator_count ||
@@ -271,10 +271,10 @@ uint32_t dag_wire_encode_certificate(uint64_t epoch, uint64_t round, uint32_t au
 {
 	put_header(out, DAG_MESSAGE_CERTIFICATE, epoch);
 	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
-	dag_put_u64(at, round);
-	dag_put_u32(at + 8, author);
-	dag_put_u32(at + 12, 0);
-	dag_put_u64(at + 16, signer_mask);
+	faii_put_le64(at, round);
+	faii_put_le32(at + 8, author);
+	faii_put_le32(at + 12, 0);
+	faii_put_le64(at + 16, signer_mask);
 	memcpy(at + 24, digest, FAII_DAG_DIGEST_BYTES);
 	uint8_t *signature = out + DAG_CERTIFICATE_FIXED_BYTES;
 	for (uint32_t signer = 0; signer < FAII_VALIDATORS_MAX; signer++)
@@ -290,11 +290,11 @@ int dag_wire_decode_fetch(const uint8_t *bytes, uint32_t len, struct dag_fetch *
 	if (len != DAG_FETCH_BYTES)
 		return FAII_DAG_REFUSED_MALFORMED;
 	const uint8_t *at = bytes + DAG_WIRE_HEADER_BYTES;
-	fetch->epoch = dag_get_u64(bytes + 8);
-	fetch->round_from = dag_get_u64(at);
-	fetch->round_count = dag_get_u32(at + 8);
-	fetch->author_mask = dag_get_u64(at + 16);
-	if (dag_get_u32(at + 12) != 0 || fetch->round_from == 0 || fetch->round_count == 0 ||
+	fetch->epoch = faii_get_le64(bytes + 8);
+	fetch->round_from = faii_get_le64(at);
+	fetch->round_count = faii_get_le32(at + 8);
+	fetch->author_mask = faii_get_le64(at + 16);
+	if (faii_get_le32(at + 12) != 0 || fetch->round_from == 0 || fetch->round_count == 0 ||
 	    fetch->round_count > FAII_DAG_FETCH_ROUNDS_MAX)
 		return FAII_DAG_REFUSED_MALFORMED;
 	return DAG_WIRE_OK;
@@ -305,10 +305,10 @@ uint32_t dag_wire_encode_fetch(uint64_t epoch, uint64_t round_from, uint32_t rou
 {
 	put_header(out, DAG_MESSAGE_FETCH, epoch);
 	uint8_t *at = out + DAG_WIRE_HEADER_BYTES;
-	dag_put_u64(at, round_from);
-	dag_put_u32(at + 8, round_count);
-	dag_put_u32(at + 12, 0);
-	dag_put_u64(at + 16, author_mask);
+	faii_put_le64(at, round_from);
+	faii_put_le32(at + 8, round_count);
+	faii_put_le32(at + 12, 0);
+	faii_put_le64(at + 16, author_mask);
 	return DAG_FETCH_BYTES;
 }
 
@@ -339,11 +339,11 @@ int faii_dag_evidence_verify(const uint8_t *proof, uint32_t len, uint32_t valida
 	if (proof == NULL || public_keys == NULL || validator_count == 0 ||
 	    validator_count > FAII_VALIDATORS_MAX)
 		return -EINVAL;
-	if (len < 4 || dag_get_u32(proof) > len - 4 || len - 4 - dag_get_u32(proof) < 4)
+	if (len < 4 || faii_get_le32(proof) > len - 4 || len - 4 - faii_get_le32(proof) < 4)
 		return -EBADMSG;
-	uint32_t first_bytes = dag_get_u32(proof);
+	uint32_t first_bytes = faii_get_le32(proof);
 	const uint8_t *second = proof + 4 + first_bytes + 4;
-	uint32_t second_bytes = dag_get_u32(second - 4);
+	uint32_t second_bytes = faii_get_le32(second - 4);
 	if (second_bytes != len - 8 - first_bytes)
 		return -EBADMSG;
 	struct dag_vertex first_vertex, second_vertex;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "faii/bytes.h"
 #include "faii/dag.h"
 
 #define DAG_WIRE_MAGIC        0x47414446u /* "FDAG" little-endian */
@@ -137,38 +138,10 @@ void dag_wire_vertex_digest(uint64_t epoch, const uint8_t *signed_part, uint32_t
 void dag_wire_vote_message(uint64_t epoch, uint64_t round, uint32_t author, const uint8_t *digest,
                            uint8_t out[DAG_VOTE_SIGNED_BYTES]);
 
-static inline void dag_put_u32(uint8_t *at, uint32_t value)
-{
-	for (int i = 0; i < 4; i++)
-		at[i] = (uint8_t)(value >> (8 * i));
-}
-
-static inline void dag_put_u64(uint8_t *at, uint64_t value)
-{
-	for (int i = 0; i < 8; i++)
-		at[i] = (uint8_t)(value >> (8 * i));
-}
-
-static inline uint32_t dag_get_u32(const uint8_t *at)
-{
-	uint32_t value = 0;
-	for (int i = 0; i < 4; i++)
-		value |= (uint32_t)at[i] << (8 * i);
-	return value;
-}
-
-static inline uint64_t dag_get_u64(const uint8_t *at)
-{
-	uint64_t value = 0;
-	for (int i = 0; i < 8; i++)
-		value |= (uint64_t)at[i] << (8 * i);
-	return value;
-}
-
 /* Fields of a vertex message already decoded once. */
 static inline uint32_t dag_vertex_tx_count(const uint8_t *vertex)
 {
-	return dag_get_u32(vertex + DAG_WIRE_HEADER_BYTES + 12);
+	return faii_get_le32(vertex + DAG_WIRE_HEADER_BYTES + 12);
 }
 
 static inline uint32_t dag_vertex_payload_offset(uint64_t parent_mask)

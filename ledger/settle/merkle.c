@@ -5,31 +5,20 @@
 #include <string.h>
 
 #include "faii/assert.h"
+#include "faii/bytes.h"
 #include "faii/settle.h"
 
 enum { DOMAIN_LEAF = 0x00, DOMAIN_NODE = 0x01, DOMAIN_ROOT = 0x02 };
-
-static void put_u32(uint8_t *at, uint32_t value)
-{
-	for (int i = 0; i < 4; i++)
-		at[i] = (uint8_t)(value >> (8 * i));
-}
-
-static void put_u64(uint8_t *at, uint64_t value)
-{
-	for (int i = 0; i < 8; i++)
-		at[i] = (uint8_t)(value >> (8 * i));
-}
 
 void faii_settle_leaf_encode(const struct faii_settle_payout_leaf *leaf,
                              uint8_t out[FAII_SETTLE_LEAF_BYTES])
 {
 	FAII_ASSERT(leaf->amount <= leaf->cumulative);
-	put_u64(out, leaf->epoch);
-	put_u32(out + 8, leaf->operator_id);
-	put_u32(out + 12, leaf->node_id);
-	put_u64(out + 16, leaf->amount);
-	put_u64(out + 24, leaf->cumulative);
+	faii_put_le64(out, leaf->epoch);
+	faii_put_le32(out + 8, leaf->operator_id);
+	faii_put_le32(out + 12, leaf->node_id);
+	faii_put_le64(out + 16, leaf->amount);
+	faii_put_le64(out + 24, leaf->cumulative);
 }
 
 static void hash_domain(uint8_t domain, const uint8_t *a, size_t a_len, const uint8_t *b,
@@ -72,7 +61,7 @@ static size_t reduce_level(uint8_t (*level)[FAII_SETTLE_HASH_BYTES], size_t coun
 static void hash_root(uint64_t count, const uint8_t *top, uint8_t root[FAII_SETTLE_HASH_BYTES])
 {
 	uint8_t count_bytes[8];
-	put_u64(count_bytes, count);
+	faii_put_le64(count_bytes, count);
 	hash_domain(DOMAIN_ROOT, count_bytes, sizeof(count_bytes), top,
 	            top ? FAII_SETTLE_HASH_BYTES : 0, root);
 }

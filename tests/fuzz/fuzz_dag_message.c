@@ -168,7 +168,7 @@ static void journal_seed(void)
 		for (uint32_t author = 0; author < FUZZ_DAG_N; author++) {
 			uint32_t vertex_bytes = fuzz_committee.vertex_bytes[r][author];
 			uint32_t certificate_bytes = fuzz_committee.certificate_bytes[r][author];
-			dag_put_u32(record, vertex_bytes);
+			faii_put_le32(record, vertex_bytes);
 			memcpy(record + 4, fuzz_committee.vertex[r][author], vertex_bytes);
 			memcpy(record + 4 + vertex_bytes, fuzz_committee.certificate[r][author],
 			       certificate_bytes);
@@ -207,8 +207,8 @@ static void observe_vote(const uint8_t *bytes, uint32_t len)
 	CHECK(dag_wire_decode_vote(bytes, len, FUZZ_DAG_N, &vote) == DAG_WIRE_OK);
 	CHECK(vote.voter == FUZZ_DAG_SELF && vote.author != FUZZ_DAG_SELF);
 	uint8_t key[8 + 4 + FAII_DAG_DIGEST_BYTES];
-	dag_put_u64(key, vote.round);
-	dag_put_u32(key + 8, vote.author);
+	faii_put_le64(key, vote.round);
+	faii_put_le32(key + 8, vote.author);
 	memcpy(key + 12, vote.digest, FAII_DAG_DIGEST_BYTES);
 	CHECK(journal_find(FAII_DAG_RECORD_VOTE, UINT64_MAX, key, sizeof(key)) != NULL);
 	note_signed(FAII_DAG_RECORD_VOTE, vote.round, vote.author, vote.digest);
@@ -406,7 +406,7 @@ static void op_vertex(struct fuzz_input *in, uint8_t *message)
 	uint8_t payload[FUZZ_PAYLOAD_BYTES];
 	const uint8_t *tx;
 	uint32_t tx_len = take_bytes(in, take(in), &tx);
-	dag_put_u32(payload, tx_len);
+	faii_put_le32(payload, tx_len);
 	if (tx_len > 0)
 		memcpy(payload + 4, tx, tx_len);
 	uint8_t parent_digests[FAII_VALIDATORS_MAX][FAII_DAG_DIGEST_BYTES];

@@ -131,7 +131,7 @@ static void decoder_seeds(void)
 		uint8_t digest[FAII_DAG_DIGEST_BYTES];
 		dag_wire_encode_vertex(&draft, committee.secret_keys[2], message, digest);
 		uint32_t cut = dag_vertex_payload_offset(FUZZ_DAG_ALL);
-		dag_put_u32(proof + proof_len, cut);
+		faii_put_le32(proof + proof_len, cut);
 		memcpy(proof + proof_len + 4, message, cut);
 		proof_len += 4 + cut;
 	}

@@ -26,7 +26,7 @@ HEADER_LAYER = {
     "residency.h": "ground", "residency_policy.h": "ground",
     "clock.h": "ground", "assert.h": "ground",
     "transport.h": "ground", "store_io.h": "ground", "auth.h": "ground",
-    "multipliers.h": "ground",
+    "multipliers.h": "ground", "bytes.h": "ground",
     "config.h": "control", "routing.h": "control", "registry.h": "control",
     "publish.h": "control", "ctlsock.h": "control", "keys.h": "control",
     "ledger_store.h": "ledger", "audit.h": "ledger", "transport_udp.h": "ledger",
@@ -36,6 +36,15 @@ HEADER_LAYER = {
     # Derivable keys and sample messages: never in the appliance.
     "demo.h": "demo", "samples.h": "demo",
 }
+
+
+
+def layer_of(name):
+    """A header's layer; settlement's headers (settle*.h) are all ledger."""
+    if name.startswith("settle") and name.endswith(".h"):
+        return "ledger"
+    return HEADER_LAYER.get(name)
+
 
 # Which layers' headers each folder may include (besides its own files).
 ALLOWED = {
@@ -79,7 +88,7 @@ SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>', re.M)
 
 # Settlement is pure (docs/architecture.md): no I/O, no clock, no threads.
 # Its files may include these system headers and, of ours, only ground
-# headers other than the clock, and settle.h.
+# headers other than the clock, and settlement's own settle*.h.
 PURE_FOLDER = "ledger/settle/"
 PURE_SYSTEM = {"errno.h", "limits.h", "stdbool.h", "stddef.h", "stdint.h", "string.h",
                "sodium.h"}
@@ -95,8 +104,8 @@ def check_pure(rel, text, errors):
     for m in INCLUDE.finditer(text):
         name = m.group(1)[len("faii/"):] if m.group(1).startswith("faii/") else None
         if name is not None and (name in PURE_FORBIDDEN or
-                                 HEADER_LAYER.get(name) not in ("ground", None)) and \
-                name != "settle.h":
+                                 layer_of(name) not in ("ground", None)) and \
+                not name.startswith("settle"):
             line = text.count("\n", 0, m.start()) + 1
             errors.append(f"{rel}:{line}: #include \"{m.group(1)}\": settlement is pure "
                           "(ground headers but the clock, and settle.h)")
@@ -121,12 +130,12 @@ def check_file(root, rel, errors):
         where = f"{rel}:{line}: #include \"{target}\""
         if target.startswith("faii/"):
             name = target[len("faii/"):]
-            layer = HEADER_LAYER.get(name)
+            layer = layer_of(name)
             if layer is None:
                 errors.append(f"{where}: include/faii/{name} has no layer in check_layers.py")
                 continue
             if folder == "include/faii":
-                own = HEADER_LAYER.get(os.path.basename(rel))
+                own = layer_of(os.path.basename(rel))
                 if own == "ground" and layer != "ground":
                     errors.append(f"{where}: a ground header includes a {layer} header")
                 continue
@@ -176,7 +185,7 @@ def main():
                     check_file(root, os.path.relpath(os.path.join(dirpath, f), root), errors)
                     checked += 1
     for name in sorted(os.listdir(os.path.join(root, "include/faii"))):
-        if name.endswith(".h") and name not in HEADER_LAYER:
+        if name.endswith(".h") and layer_of(name) is None:
             errors.append(f"include/faii/{name}: no layer in check_layers.py")
     if len(sys.argv) > 2:
         check_symbols(sys.argv[2], errors)

@@ -68,9 +68,9 @@ static int journal_append(struct faii_dag_journal *journal, uint8_t type, uint64
 		return -ENOSPC;
 	uint8_t *at = node->unsynced + node->unsynced_bytes;
 	memset(at, 0, SIM_DAG_RECORD_HEADER);
-	dag_put_u32(at, len);
+	faii_put_le32(at, len);
 	at[4] = type;
-	dag_put_u64(at + 8, key);
+	faii_put_le64(at + 8, key);
 	memcpy(at + SIM_DAG_RECORD_HEADER, bytes, len);
 	node->unsynced_bytes += SIM_DAG_RECORD_HEADER + len;
 	return 0;
@@ -81,7 +81,7 @@ static void journal_index(struct sim_dag_node *node, const uint8_t *record, uint
 {
 	if (record[4] != FAII_DAG_RECORD_CERTIFIED)
 		return;
-	uint64_t key = dag_get_u64(record + 8);
+	uint64_t key = faii_get_le64(record + 8);
 	uint64_t slot = sim_hash_mix(0x1d, key) % SIM_DAG_INDEX_SLOTS;
 	for (uint32_t probe = 0; probe < SIM_DAG_INDEX_SLOTS; probe++) {
 		uint64_t i = (slot + probe) % SIM_DAG_INDEX_SLOTS;
@@ -97,15 +97,15 @@ static void journal_index(struct sim_dag_node *node, const uint8_t *record, uint
 static int journal_sync(struct faii_dag_journal *journal)
 {
 	struct sim_dag_node *node = journal->ctx;
-	uint64_t used = dag_get_u64(node->durable + 8);
+	uint64_t used = faii_get_le64(node->durable + 8);
 	if (node->durable_bytes - SIM_DAG_JOURNAL_HEADER - used < node->unsynced_bytes)
 		return -ENOSPC;
 	uint8_t *base = node->durable + SIM_DAG_JOURNAL_HEADER;
 	memcpy(base + used, node->unsynced, node->unsynced_bytes);
 	for (uint64_t offset = used; offset < used + node->unsynced_bytes;
-	     offset += SIM_DAG_RECORD_HEADER + dag_get_u32(base + offset))
+	     offset += SIM_DAG_RECORD_HEADER + faii_get_le32(base + offset))
 		journal_index(node, base + offset, offset);
-	dag_put_u64(node->durable + 8, used + node->unsynced_bytes);
+	faii_put_le64(node->durable + 8, used + node->unsynced_bytes);
 	node->unsynced_bytes = 0;
 	return 0;
 }
@@ -113,15 +113,15 @@ static int journal_sync(struct faii_dag_journal *journal)
 static int journal_replay(struct faii_dag_journal *journal, faii_dag_record_fn *record, void *arg)
 {
 	struct sim_dag_node *node = journal->ctx;
-	if (dag_get_u64(node->durable) != SIM_DAG_JOURNAL_MAGIC) {
-		dag_put_u64(node->durable, SIM_DAG_JOURNAL_MAGIC);
-		dag_put_u64(node->durable + 8, 0);
+	if (faii_get_le64(node->durable) != SIM_DAG_JOURNAL_MAGIC) {
+		faii_put_le64(node->durable, SIM_DAG_JOURNAL_MAGIC);
+		faii_put_le64(node->durable + 8, 0);
 		return 0;
 	}
-	uint64_t used = dag_get_u64(node->durable + 8);
+	uint64_t used = faii_get_le64(node->durable + 8);
 	const uint8_t *at = node->durable + SIM_DAG_JOURNAL_HEADER;
 	for (uint64_t offset = 0; offset < used;) {
-		uint32_t len = dag_get_u32(at + offset);
+		uint32_t len = faii_get_le32(at + offset);
 		FAII_ASSERT(offset + SIM_DAG_RECORD_HEADER + len <= used);
 		journal_index(node, at + offset, offset);
 		int rc = record(arg, at[offset + 4], at + offset + SIM_DAG_RECORD_HEADER, len);
@@ -147,7 +147,7 @@ static int64_t journal_lookup(struct faii_dag_journal *journal, uint8_t type, ui
 			continue;
 		const uint8_t *record =
 		        node->durable + SIM_DAG_JOURNAL_HEADER + node->index_offsets[i];
-		uint32_t len = dag_get_u32(record);
+		uint32_t len = faii_get_le32(record);
 		if (len > cap)
 			return 0;
 		memcpy(buf, record + SIM_DAG_RECORD_HEADER, len);
@@ -218,7 +218,7 @@ static uint32_t equivocate(struct sim_dag_node *node, const uint8_t *bytes, uint
 		return 0;
 	uint8_t payload[8192];
 	memcpy(payload, vertex.payload, vertex.payload_bytes);
-	dag_put_u32(payload + vertex.payload_bytes, SIM_DAG_TX_BYTES);
+	faii_put_le32(payload + vertex.payload_bytes, SIM_DAG_TX_BYTES);
 	memset(payload + vertex.payload_bytes + 4, 0xee, SIM_DAG_TX_BYTES);
 	uint8_t parent_digests[FAII_VALIDATORS_MAX][FAII_DAG_DIGEST_BYTES];
 	const uint8_t *digest = vertex.parent_digests;
@@ -330,10 +330,10 @@ static void consumer_commit(void *ctx, const struct faii_dag_commit *commit)
 	const uint8_t *tx;
 	uint32_t len;
 	while (faii_dag_tx_next(commit, &offset, &tx, &len)) {
-		if (len != SIM_DAG_TX_BYTES || dag_get_u32(tx) >= sim->node_count ||
-		    dag_get_u32(tx + 4) >= sim->options.txs_per_node)
+		if (len != SIM_DAG_TX_BYTES || faii_get_le32(tx) >= sim->node_count ||
+		    faii_get_le32(tx + 4) >= sim->options.txs_per_node)
 			continue; /* a Byzantine twin's filler */
-		uint8_t *seen = &log->tx_seen[dag_get_u32(tx)][dag_get_u32(tx + 4)];
+		uint8_t *seen = &log->tx_seen[faii_get_le32(tx)][faii_get_le32(tx + 4)];
 		if (!*seen)
 			log->txs_seen++;
 		*seen = 1;
@@ -346,9 +346,9 @@ static void submit_tx(struct sim_dag_node *node, uint32_t k)
 {
 	uint8_t tx[SIM_DAG_TX_BYTES];
 	memset(tx, 0, sizeof(tx));
-	dag_put_u32(tx, node->self);
-	dag_put_u32(tx + 4, k);
-	dag_put_u64(tx + 8, sim_hash_mix(node->sim->seed, ((uint64_t)node->self << 32) | k));
+	faii_put_le32(tx, node->self);
+	faii_put_le32(tx + 4, k);
+	faii_put_le64(tx + 8, sim_hash_mix(node->sim->seed, ((uint64_t)node->self << 32) | k));
 	int rc = faii_dag_submit(node->dag, tx, sizeof(tx));
 	FAII_ASSERT(rc == 0 || rc == -ENOBUFS || rc == -EIO);
 }
@@ -554,8 +554,8 @@ int sim_dag_prepare(struct sim_dag *sim, const struct sim_dag_options *options, 
 	for (uint32_t i = 0; i < node_count; i++) {
 		uint8_t key_seed[crypto_sign_SEEDBYTES];
 		uint8_t input[16];
-		dag_put_u64(input, seed);
-		dag_put_u64(input + 8, i);
+		faii_put_le64(input, seed);
+		faii_put_le64(input + 8, i);
 		crypto_generichash(key_seed, sizeof(key_seed), input, sizeof(input), NULL, 0);
 		crypto_sign_seed_keypair(sim->public_keys[i], sim->secret_keys[i], key_seed);
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "faii/assert.h"
+#include "faii/bytes.h"
 #include "faii/transport.h"
 #include "sim_prng.h"
 
@@ -60,45 +61,6 @@ struct selftest_node {
 	uint64_t refused_messages; /* malformed or impossible: counted, ignored */
 };
 
-static void put_u16(uint8_t *at, uint16_t value)
-{
-	at[0] = (uint8_t)value;
-	at[1] = (uint8_t)(value >> 8);
-}
-
-static void put_u32(uint8_t *at, uint32_t value)
-{
-	for (int i = 0; i < 4; i++)
-		at[i] = (uint8_t)(value >> (8 * i));
-}
-
-static void put_u64(uint8_t *at, uint64_t value)
-{
-	for (int i = 0; i < 8; i++)
-		at[i] = (uint8_t)(value >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *at)
-{
-	return (uint16_t)(at[0] | at[1] << 8);
-}
-
-static uint32_t get_u32(const uint8_t *at)
-{
-	uint32_t value = 0;
-	for (int i = 0; i < 4; i++)
-		value |= (uint32_t)at[i] << (8 * i);
-	return value;
-}
-
-static uint64_t get_u64(const uint8_t *at)
-{
-	uint64_t value = 0;
-	for (int i = 0; i < 8; i++)
-		value |= (uint64_t)at[i] << (8 * i);
-	return value;
-}
-
 /* The value an origin gives its entry: anyone (the checker) can recompute it. */
 static uint64_t selftest_entry_value(const struct sim_selftest *selftest, uint32_t origin,
                                      uint32_t seq)
@@ -115,9 +77,9 @@ static void selftest_send_entry(struct selftest_node *node, uint32_t peer, uint3
 	uint8_t message[SELFTEST_ENTRY_BYTES];
 	message[0] = SELFTEST_MESSAGE_ENTRY;
 	message[1] = SELFTEST_WIRE_VERSION;
-	put_u16(message + 2, (uint16_t)node->self);
-	put_u32(message + 4, seq);
-	put_u64(message + 8, selftest_entry_value(node->selftest, node->self, seq));
+	faii_put_le16(message + 2, (uint16_t)node->self);
+	faii_put_le32(message + 4, seq);
+	faii_put_le64(message + 8, selftest_entry_value(node->selftest, node->self, seq));
 	int rc = faii_transport_send(node->transport, peer, message, sizeof(message));
 	/* A full queue is a loss like any other; anything else is a bug here. */
 	FAII_ASSERT_MSG(rc == 0 || rc == -ENOBUFS, "send: %d", rc);
@@ -129,8 +91,8 @@ static void selftest_send_ack(struct selftest_node *node, uint32_t to, uint32_t 
 	uint8_t message[SELFTEST_ACK_BYTES];
 	message[0] = SELFTEST_MESSAGE_ACK;
 	message[1] = SELFTEST_WIRE_VERSION;
-	put_u16(message + 2, (uint16_t)origin);
-	put_u32(message + 4, node->durable->delivered_next[origin]);
+	faii_put_le16(message + 2, (uint16_t)origin);
+	faii_put_le32(message + 4, node->durable->delivered_next[origin]);
 	int rc = faii_transport_send(node->transport, to, message, sizeof(message));
 	FAII_ASSERT_MSG(rc == 0 || rc == -ENOBUFS, "send: %d", rc);
 }
@@ -203,9 +165,9 @@ static void selftest_on_tick(void *state, uint64_t now_ns)
 
 static void selftest_on_entry(struct selftest_node *node, uint32_t from, const uint8_t *message)
 {
-	uint32_t origin = get_u16(message + 2);
-	uint32_t seq = get_u32(message + 4);
-	uint64_t value = get_u64(message + 8);
+	uint32_t origin = faii_get_le16(message + 2);
+	uint32_t seq = faii_get_le32(message + 4);
+	uint64_t value = faii_get_le64(message + 8);
 	/* Entries come from their origin only, within what an origin makes. */
 	if (origin != from || seq == 0 || seq > node->selftest->entries_per_node) {
 		node->refused_messages++;
@@ -222,8 +184,8 @@ static void selftest_on_entry(struct selftest_node *node, uint32_t from, const u
 
 static void selftest_on_ack(struct selftest_node *node, uint32_t from, const uint8_t *message)
 {
-	uint32_t origin = get_u16(message + 2);
-	uint32_t delivered_next = get_u32(message + 4);
+	uint32_t origin = faii_get_le16(message + 2);
+	uint32_t delivered_next = faii_get_le32(message + 4);
 	if (origin != node->self || delivered_next == 0 ||
 	    delivered_next > node->durable->originated_count + 1) {
 		node->refused_messages++;

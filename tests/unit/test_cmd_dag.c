@@ -40,7 +40,7 @@ static void add_header(uint8_t *proof, uint32_t *len, uint8_t tag, uint64_t epoc
 	uint8_t digest[FAII_DAG_DIGEST_BYTES];
 	dag_wire_encode_vertex(&draft, secret_keys[2], message, digest);
 	uint32_t header_bytes = dag_vertex_payload_offset(0x7);
-	dag_put_u32(proof + *len, header_bytes);
+	faii_put_le32(proof + *len, header_bytes);
 	memcpy(proof + *len + 4, message, header_bytes);
 	*len += 4 + header_bytes;
 }

@@ -269,22 +269,22 @@ static void check_durable(struct test_node *node, const uint8_t *bytes, uint32_t
 		cr_assert_eq(dag_wire_decode_vote(bytes, len, TEST_N, &vote), DAG_WIRE_OK);
 		cr_assert_eq(vote.voter, node->self, "a core sends only its own votes");
 		uint8_t key[8 + 4 + FAII_DAG_DIGEST_BYTES];
-		dag_put_u64(key, vote.round);
-		dag_put_u32(key + 8, vote.author);
+		faii_put_le64(key, vote.round);
+		faii_put_le32(key + 8, vote.author);
 		memcpy(key + 12, vote.digest, FAII_DAG_DIGEST_BYTES);
 		record = journal_find(&node->journal, FAII_DAG_RECORD_VOTE, key, sizeof(key));
 		cr_assert_not_null(record, "validator %u sent a vote it has not journaled",
 		                   node->self);
 		node->checked_votes++;
 	} else if (type == DAG_MESSAGE_VERTEX &&
-	           dag_get_u32(bytes + DAG_WIRE_HEADER_BYTES + 8) == node->self) {
+	           faii_get_le32(bytes + DAG_WIRE_HEADER_BYTES + 8) == node->self) {
 		record = journal_find(&node->journal, FAII_DAG_RECORD_OWN_VERTEX, bytes, len);
 		cr_assert_not_null(record, "validator %u sent a vertex it has not journaled",
 		                   node->self);
 		node->checked_vertices++;
 	} else if (type == DAG_MESSAGE_CERTIFICATE) {
-		uint64_t round = dag_get_u64(bytes + DAG_WIRE_HEADER_BYTES);
-		uint32_t author = dag_get_u32(bytes + DAG_WIRE_HEADER_BYTES + 8);
+		uint64_t round = faii_get_le64(bytes + DAG_WIRE_HEADER_BYTES);
+		uint32_t author = faii_get_le32(bytes + DAG_WIRE_HEADER_BYTES + 8);
 		bool found = false;
 		for (uint32_t i = node->journal.durable; i-- > 0 && !found;)
 			found = node->journal.records[i].type == FAII_DAG_RECORD_CERTIFIED &&
@@ -335,7 +335,7 @@ static void test_on_commit(void *ctx, const struct faii_dag_commit *commit)
 	while (faii_dag_tx_next(commit, &offset, &tx, &len)) {
 		if (len != TEST_TX_BYTES)
 			continue; /* the peers' filler transactions */
-		uint32_t origin = dag_get_u32(tx), index = dag_get_u32(tx + 4);
+		uint32_t origin = faii_get_le32(tx), index = faii_get_le32(tx + 4);
 		cr_assert(origin < TEST_N && index < TEST_TXS_PER_NODE);
 		cr_assert_eq(node->tx_seen[origin][index], 0, "a transaction committed twice");
 		node->tx_seen[origin][index] = 1;
@@ -442,7 +442,7 @@ static uint32_t make_vertex(const struct test_vertex_spec *spec, uint8_t *out,
                             uint8_t digest[FAII_DAG_DIGEST_BYTES])
 {
 	uint8_t filler[4 + 8];
-	dag_put_u32(filler, 8);
+	faii_put_le32(filler, 8);
 	memset(filler + 4, spec->tag, 8);
 	uint8_t parents[FAII_VALIDATORS_MAX][FAII_DAG_DIGEST_BYTES];
 	memset(parents, 0xab, sizeof(parents));
@@ -618,7 +618,7 @@ static void refusals_of_form(struct test_node *node)
 	message[0] ^= 0xff;
 	expect_refusal(node, 2, message, len - 1, FAII_DAG_REFUSED_MALFORMED, "a vertex cut short");
 	len = dag_wire_encode_fetch(TEST_EPOCH, 1, 1, TEST_ALL_AUTHORS, message);
-	dag_put_u32(message + DAG_WIRE_HEADER_BYTES + 8, 0);
+	faii_put_le32(message + DAG_WIRE_HEADER_BYTES + 8, 0);
 	expect_refusal(node, 1, message, len, FAII_DAG_REFUSED_MALFORMED, "fetch of 0 rounds");
 	len = dag_wire_encode_vote(TEST_EPOCH, 2, 0, 1, test_digests[1][0], test_secret[1],
 	                           message);
@@ -636,7 +636,7 @@ static void refusals_of_form(struct test_node *node)
 	uint8_t digest[FAII_DAG_DIGEST_BYTES];
 	memset(digest, 0x55, sizeof(digest));
 	len = make_certificate(3, 1, digest, TEST_PEER_SIGNERS, message);
-	dag_put_u64(message + DAG_WIRE_HEADER_BYTES + 16, TEST_PEER_SIGNERS | (1ull << 9));
+	faii_put_le64(message + DAG_WIRE_HEADER_BYTES + 16, TEST_PEER_SIGNERS | (1ull << 9));
 	expect_refusal(node, 1, message, len, FAII_DAG_REFUSED_MALFORMED,
 	               "signer mask and length disagree");
 	len = make_certificate(3, 1, digest, TEST_PEER_SIGNERS | (1ull << 9), message);
@@ -700,16 +700,16 @@ static void refusals_of_content(struct test_node *node)
 
 	uint8_t payload[16];
 	memset(payload, 0x11, sizeof(payload));
-	dag_put_u32(payload, 0);
+	faii_put_le32(payload, 0);
 	spec = honest(3, 2, 9);
 	spec.payload = payload;
 	spec.payload_bytes = 4;
 	spec.tx_count = 1;
 	refuse_vertex(node, spec, FAII_DAG_REFUSED_BAD_TRANSACTION, "an empty transaction");
-	dag_put_u32(payload, 13);
+	faii_put_le32(payload, 13);
 	spec.payload_bytes = sizeof(payload);
 	refuse_vertex(node, spec, FAII_DAG_REFUSED_BAD_TRANSACTION, "a transaction cut short");
-	dag_put_u32(payload, 12);
+	faii_put_le32(payload, 12);
 	spec.tx_count = 2;
 	refuse_vertex(node, spec, FAII_DAG_REFUSED_BAD_TRANSACTION, "fewer transactions than said");
 }
@@ -796,9 +796,9 @@ static void check_proof(const struct test_record *proof, const uint8_t *first,
 	cr_assert(epoch == TEST_EPOCH && round == 1 && author == 1);
 	uint32_t cut = dag_vertex_payload_offset(0);
 	cr_assert_eq(proof->len, 8 + 2 * cut);
-	cr_assert_eq(dag_get_u32(proof->bytes), cut);
+	cr_assert_eq(faii_get_le32(proof->bytes), cut);
 	cr_assert_arr_eq(proof->bytes + 4, first, cut);
-	cr_assert_eq(dag_get_u32(proof->bytes + 4 + cut), cut);
+	cr_assert_eq(faii_get_le32(proof->bytes + 4 + cut), cut);
 	cr_assert_arr_eq(proof->bytes + 8 + cut, second, cut);
 }
 
@@ -1066,8 +1066,8 @@ static void cluster_submit(struct test_cluster *cluster)
 	for (uint32_t i = 0; i < TEST_N; i++) {
 		uint8_t tx[TEST_TX_BYTES];
 		memset(tx, 0x5c, sizeof(tx));
-		dag_put_u32(tx, i);
-		dag_put_u32(tx + 4, index);
+		faii_put_le32(tx, i);
+		faii_put_le32(tx + 4, index);
 		int rc = faii_dag_submit(cluster->nodes[i].dag, tx, sizeof(tx));
 		cr_assert(rc == 0 || (rc == -EIO && cluster->nodes[i].journal.failed));
 	}
@@ -1174,12 +1174,12 @@ Test(dag_core, a_journal_failing_mid_run_stops_its_validator, .init = test_setup
 static uint32_t make_proof(const uint8_t *first, const uint8_t *second, uint8_t *out)
 {
 	uint32_t first_cut =
-	        dag_vertex_payload_offset(dag_get_u64(first + DAG_WIRE_HEADER_BYTES + 20));
+	        dag_vertex_payload_offset(faii_get_le64(first + DAG_WIRE_HEADER_BYTES + 20));
 	uint32_t second_cut =
-	        dag_vertex_payload_offset(dag_get_u64(second + DAG_WIRE_HEADER_BYTES + 20));
-	dag_put_u32(out, first_cut);
+	        dag_vertex_payload_offset(faii_get_le64(second + DAG_WIRE_HEADER_BYTES + 20));
+	faii_put_le32(out, first_cut);
 	memcpy(out + 4, first, first_cut);
-	dag_put_u32(out + 4 + first_cut, second_cut);
+	faii_put_le32(out + 4 + first_cut, second_cut);
 	memcpy(out + 8 + first_cut, second, second_cut);
 	return 8 + first_cut + second_cut;
 }
@@ -1243,8 +1243,8 @@ Test(dag_evidence, forged_proofs_are_refused, .init = test_setup)
 	len = proof_of(base, other, proof);
 	cr_assert_eq(verify(proof, len), 0);
 	for (uint32_t at = 4; at < len; at++) {
-		if (at == 4 + dag_get_u32(proof) || at == 5 + dag_get_u32(proof) ||
-		    at == 6 + dag_get_u32(proof) || at == 7 + dag_get_u32(proof))
+		if (at == 4 + faii_get_le32(proof) || at == 5 + faii_get_le32(proof) ||
+		    at == 6 + faii_get_le32(proof) || at == 7 + faii_get_le32(proof))
 			continue; /* the second length, below */
 		proof[at] ^= 0x01;
 		cr_assert_neq(verify(proof, len), 0, "byte %u changed", at);
@@ -1254,9 +1254,9 @@ Test(dag_evidence, forged_proofs_are_refused, .init = test_setup)
 		cr_assert_eq(verify(proof, cut), -EBADMSG, "cut at %u", cut);
 	proof[len] = 0;
 	cr_assert_eq(verify(proof, len + 1), -EBADMSG, "a byte too many");
-	dag_put_u32(proof, dag_get_u32(proof) + 1);
+	faii_put_le32(proof, faii_get_le32(proof) + 1);
 	cr_assert_eq(verify(proof, len), -EBADMSG, "the first length off by one");
-	dag_put_u32(proof, dag_get_u32(proof) - 1);
+	faii_put_le32(proof, faii_get_le32(proof) - 1);
 	cr_assert_eq(
 	        faii_dag_evidence_verify(proof, len, 2,
 	                                 (const uint8_t(*)[FAII_DAG_PUBLIC_KEY_BYTES])test_public,
@@ -1281,17 +1281,17 @@ Test(dag_evidence, whole_messages_and_other_types_are_not_proofs, .init = test_s
 	static uint8_t a[TEST_MESSAGE_MAX], b[TEST_MESSAGE_MAX], proof[2 * TEST_MESSAGE_MAX];
 	struct test_vertex_spec first = honest(3, 2, 1), second = honest(3, 2, 2);
 	uint32_t a_len = make_vertex(&first, a, NULL), b_len = make_vertex(&second, b, NULL);
-	dag_put_u32(proof, a_len); /* with their batches */
+	faii_put_le32(proof, a_len); /* with their batches */
 	memcpy(proof + 4, a, a_len);
-	dag_put_u32(proof + 4 + a_len, b_len);
+	faii_put_le32(proof + 4 + a_len, b_len);
 	memcpy(proof + 8 + a_len, b, b_len);
 	cr_assert_eq(verify(proof, 8 + a_len + b_len), -EBADMSG);
 	uint32_t vote_len =
 	        dag_wire_encode_vote(TEST_EPOCH, 3, 2, 2, test_digests[0][0], test_secret[2], a);
-	dag_put_u32(proof, vote_len);
+	faii_put_le32(proof, vote_len);
 	memcpy(proof + 4, a, vote_len);
 	uint32_t cut = dag_vertex_payload_offset(TEST_ALL_AUTHORS);
-	dag_put_u32(proof + 4 + vote_len, cut);
+	faii_put_le32(proof + 4 + vote_len, cut);
 	memcpy(proof + 8 + vote_len, b, cut);
 	cr_assert_eq(verify(proof, 8 + vote_len + cut), -EBADMSG, "a vote is not a vertex");
 }

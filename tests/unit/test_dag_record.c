@@ -71,7 +71,7 @@ Test(dag_record, certified_and_own_vertex)
 	uint32_t certificate_bytes = dag_wire_encode_certificate(
 	        EPOCH, 5, 1, digest, 0x7, (const uint8_t(*)[FAII_DAG_SIGNATURE_BYTES])signatures,
 	        certificate);
-	dag_put_u32(record, vertex_bytes);
+	faii_put_le32(record, vertex_bytes);
 	memcpy(record + 4, vertex, vertex_bytes);
 	memcpy(record + 4 + vertex_bytes, certificate, certificate_bytes);
 	uint32_t len = 4 + vertex_bytes + certificate_bytes;
@@ -96,10 +96,10 @@ Test(dag_record, evidence)
 	uint8_t first_digest[FAII_DAG_DIGEST_BYTES], second_digest[FAII_DAG_DIGEST_BYTES];
 	uint32_t header_bytes = dag_vertex_payload_offset(0xd);
 	make_vertex(1, first_digest);
-	dag_put_u32(record, header_bytes);
+	faii_put_le32(record, header_bytes);
 	memcpy(record + 4, vertex, header_bytes);
 	make_vertex(2, second_digest);
-	dag_put_u32(record + 4 + header_bytes, header_bytes);
+	faii_put_le32(record + 4 + header_bytes, header_bytes);
 	memcpy(record + 8 + header_bytes, vertex, header_bytes);
 	uint32_t len = 8 + 2 * header_bytes;
 	struct faii_dag_evidence_info evidence;
@@ -115,8 +115,8 @@ Test(dag_record, evidence)
 Test(dag_record, vote_and_commit)
 {
 	uint8_t bytes[8 + 4 + FAII_DAG_DIGEST_BYTES];
-	dag_put_u64(bytes, 12);
-	dag_put_u32(bytes + 8, 3);
+	faii_put_le64(bytes, 12);
+	faii_put_le32(bytes + 8, 3);
 	memset(bytes + 12, 0xab, FAII_DAG_DIGEST_BYTES);
 	struct faii_dag_vote_info vote;
 	cr_assert_eq(faii_dag_record_vote(bytes, sizeof(bytes), &vote), 0);
@@ -125,9 +125,9 @@ Test(dag_record, vote_and_commit)
 	cr_expect_eq(vote.digest[31], 0xab);
 	cr_expect_eq(faii_dag_record_vote(bytes, sizeof(bytes) - 1, &vote), -EBADMSG);
 	uint8_t commit_bytes[8 + 4 + 8];
-	dag_put_u64(commit_bytes, 10);
-	dag_put_u32(commit_bytes + 8, 2);
-	dag_put_u64(commit_bytes + 12, 77);
+	faii_put_le64(commit_bytes, 10);
+	faii_put_le32(commit_bytes + 8, 2);
+	faii_put_le64(commit_bytes + 12, 77);
 	struct faii_dag_commit_info commit;
 	cr_assert_eq(faii_dag_record_commit(commit_bytes, sizeof(commit_bytes), &commit), 0);
 	cr_expect_eq(commit.anchor_round, 10);
