@@ -23,13 +23,14 @@
 
 #include <stdint.h>
 
-#define FAII_SETTLE_TX_VERSION   1u
-#define FAII_SETTLE_TX_BYTES_MAX 4096u /* = FAII_DAG_TX_BYTES_MAX */
-#define FAII_SETTLE_TX_HEADER    2u    /* kind, version */
-#define FAII_SETTLE_PUBLIC_KEY   32u   /* Ed25519 */
-#define FAII_SETTLE_SIGNATURE    64u   /* Ed25519 */
-#define FAII_SETTLE_DIGEST       32u   /* BLAKE2b-256 */
-#define FAII_SETTLE_TX_TIERS     4u    /* = FAII_SETTLE_TIERS */
+#define FAII_SETTLE_TX_VERSION    1u
+#define FAII_SETTLE_TX_BYTES_MAX  4096u       /* = FAII_DAG_TX_BYTES_MAX */
+#define FAII_SETTLE_TX_HEADER     2u          /* kind, version */
+#define FAII_SETTLE_PUBLIC_KEY    32u         /* Ed25519 */
+#define FAII_SETTLE_SIGNATURE     64u         /* Ed25519 */
+#define FAII_SETTLE_DIGEST        32u         /* BLAKE2b-256 */
+#define FAII_SETTLE_TX_TIERS      4u          /* = FAII_SETTLE_TIERS */
+#define FAII_SETTLE_QUEUE_PPB_MAX 4000000000u /* q_t <= 4.0: a queue four times capacity */
 
 enum faii_settle_tx_kind {
 	FAII_SETTLE_TX_NODE_REGISTER = 1,   /* appliance: a node, its class, operator and key */
@@ -69,6 +70,8 @@ struct faii_settle_tx_node {
  *   slice u64 | slice_end_ms u64 (the appliance's clock, Unix ms) |
  *   part u16 | parts u16 | entry_count u16 | pad u16 = 0 |
  *   receipt_count u32 | receipt_root[32] |
+ *   queue_ppb[4] u32 (per tier, the slice's normalised queue q_t of (32)) |
+ *   pad u32 = 0 |
  *   entry_count x entry (FAII_SETTLE_WORK_ENTRY_BYTES each):
  *     node_id u32 | heartbeats_expected u32 | heartbeats_seen u32 |
  *     disagreements u32 |
@@ -77,7 +80,7 @@ struct faii_settle_tx_node {
  * The slice's end time feeds the consortium's clock (docs/settlement.md,
  * "Consortium time"); (author, slice, part) is accepted once.
  */
-#define FAII_SETTLE_WORK_HEADER_BYTES 64u
+#define FAII_SETTLE_WORK_HEADER_BYTES 80u
 #define FAII_SETTLE_WORK_TIER_BYTES   28u
 #define FAII_SETTLE_WORK_ENTRY_BYTES  (16u + FAII_SETTLE_TX_TIERS * FAII_SETTLE_WORK_TIER_BYTES)
 #define FAII_SETTLE_WORK_ENTRIES_MAX                                                               \
@@ -106,6 +109,20 @@ struct faii_settle_work_header {
 	uint16_t part, parts, entry_count;
 	uint32_t receipt_count;
 	uint8_t receipt_root[FAII_SETTLE_DIGEST];
+	uint32_t queue_ppb[FAII_SETTLE_TX_TIERS]; /* q_t, at most FAII_SETTLE_QUEUE_PPB_MAX */
+};
+
+/*
+ * PAYOUT_ROOT body (44 bytes): epoch u64 | leaves u32 | root[32].
+ * Each appliance publishes the root it computed for a settled epoch; the
+ * root becomes final once 2f + 1 validators published the same root and
+ * the activation delay has passed (docs/settlement.md, "Epochs").
+ */
+#define FAII_SETTLE_PAYOUT_ROOT_BODY 44u
+struct faii_settle_tx_root {
+	uint64_t epoch;
+	uint32_t leaves;
+	uint8_t root[FAII_SETTLE_DIGEST];
 };
 
 /* The kind of a transaction (its first byte), after checking the header. */
@@ -125,5 +142,9 @@ int faii_settle_tx_work_decode_header(const uint8_t *tx, uint32_t len,
 /* Entry `index` (< header.entry_count) of a transaction whose header decoded. */
 void faii_settle_tx_work_entry(const uint8_t *tx, uint16_t index,
                                struct faii_settle_work_entry *entry);
+
+int faii_settle_tx_root_encode(const struct faii_settle_tx_root *root, uint8_t *out, uint32_t cap,
+                               uint32_t *len);
+int faii_settle_tx_root_decode(const uint8_t *tx, uint32_t len, struct faii_settle_tx_root *root);
 
 #endif /* FAII_SETTLE_TX_H */

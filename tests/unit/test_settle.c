@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "faii/settle.h"
+#include "settle_test_params.h"
 
 #define TEST_LEAVES_MAX 64u
 
@@ -170,32 +171,6 @@ Test(settle, splits_conserve_the_total)
 }
 
 /* ---- one epoch's payouts, (27)-(33) ---- */
-
-#define P(x) ((uint64_t)((x)*1e9 + 0.5)) /* a rate in ppb, for readable tests */
-
-static struct faii_settle_params test_params(void)
-{
-	struct faii_settle_params params = {
-	        .availability_rate = 1000,
-	        .work_rate = 10,
-	        .theta0_ppb = {P(1), P(2), P(3), P(4)},
-	        .gamma_ppb = {0, P(0.5), 0, 0},
-	        .queue_ppb = {0, P(0.2), 0, 0},
-	        .slo_target_ppb = {P(0.9), P(0.9), P(0.9), P(0.9)},
-	        .slo_alpha = {1, 2, 1, 1},
-	        .slo_max_ppb = {P(1.2), P(1.2), P(1.2), P(1.2)},
-	        .esg_xi_ppb = P(0.5),
-	        .esg_baseline_ppb = P(0.3),
-	        .esg_max_ppb = P(1.25),
-	        .diversity_eta_ppb = P(0.5),
-	        .class_share_max_ppb = P(0.4),
-	        .energy_price = 2,
-	        .opex_price = 1,
-	        .penalty_price = 100,
-	        .payout_cap = {1000000, 1000000, 1000000, 1000000, 40000},
-	};
-	return params;
-}
 
 /* A (micro), B and C (XL); the values below are worked by hand in
  * docs/settlement.md ("A worked epoch"). */

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Settlement's state machine (ledger/settle/state.c): the committed
+ * sequence in, settled epochs out. A hand-computed epoch, the consortium's
+ * clock against lying validators, payout roots becoming final only after
+ * the activation delay with 2f + 1 matching roots, escrow held and
+ * released or forfeited, every refusal, and byte-identical states from one
+ * sequence.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faii/settle.h"
+#include "faii/settle_state.h"
+#include "faii/settle_tx.h"
+#include "settle_test_params.h"
+
+#define P(x)       ((uint64_t)((x)*1e9 + 0.5))
+#define EPOCH_MS   10000u
+#define DELAY_MS   20000u
+#define T0         1000005000ull /* consortium time inside epoch 100000 */
+#define NODE_A     7u            /* micro, operator 1 */
+#define NODE_B     3u            /* XL, operator 2 */
+#define TEST_NODES 16u
+
+static struct faii_settle_config test_config(uint32_t nodes_max)
+{
+	struct faii_settle_config config = {
+	        .validators = 4,
+	        .nodes_max = nodes_max,
+	        .epoch_ms = EPOCH_MS,
+	        .activation_delay_ms = DELAY_MS,
+	};
+	config.params = test_params();
+	config.params.queue_ppb[1] = 0; /* the appliances report q_t */
+	return config;
+}
+
+struct fixture {
+	void *mem;
+	struct faii_settle_state *state;
+	uint64_t sequence;
+	uint64_t slice[4];
+};
+
+static void fixture_open(struct fixture *fx, uint32_t nodes_max)
+{
+	struct faii_settle_config config = test_config(nodes_max);
+	size_t bytes = faii_settle_state_bytes(nodes_max);
+	cr_assert_gt(bytes, 0);
+	memset(fx, 0, sizeof(*fx));
+	fx->mem = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
+	cr_assert_not_null(fx->mem);
+	const char *field = NULL;
+	cr_assert_eq(faii_settle_state_init(fx->mem, bytes, &config, &fx->state, &field), 0);
+}
+
+static enum faii_settle_outcome apply(struct fixture *fx, uint32_t author, const uint8_t *tx,
+                                      uint32_t len)
+{
+	struct faii_settle_origin origin = {.sequence = ++fx->sequence, .author = author};
+	return faii_settle_apply(fx->state, &origin, tx, len);
+}
+
+static enum faii_settle_outcome register_node(struct fixture *fx, uint32_t author, uint32_t node,
+                                              uint32_t operator_id, uint8_t node_class,
+                                              uint32_t capacity, uint8_t key_byte)
+{
+	struct faii_settle_tx_node tx_node = {.node_id = node,
+	                                      .operator_id = operator_id,
+	                                      .node_class = node_class,
+	                                      .capacity_units = capacity};
+	memset(tx_node.public_key, key_byte, sizeof(tx_node.public_key));
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_node_encode(&tx_node, tx, sizeof(tx), &len), 0);
+	return apply(fx, author, tx, len);
+}
+
+/* One appliance's slice: entries as given, q_1 = 0.2 in every report. */
+static enum faii_settle_outcome summary(struct fixture *fx, uint32_t author, uint64_t end_ms,
+                                        const struct faii_settle_work_entry *entries,
+                                        uint16_t count)
+{
+	struct faii_settle_work_header header = {.slice = ++fx->slice[author],
+	                                         .slice_end_ms = end_ms,
+	                                         .parts = 1,
+	                                         .entry_count = count,
+	                                         .queue_ppb = {0, (uint32_t)P(0.2), 0, 0}};
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_work_encode(&header, entries, tx, sizeof(tx), &len), 0);
+	return apply(fx, author, tx, len);
+}
+
+static void all_report(struct fixture *fx, uint64_t end_ms)
+{
+	for (uint32_t v = 0; v < 4; v++)
+		cr_assert_eq(summary(fx, v, end_ms, NULL, 0), FAII_SETTLE_APPLIED);
+}
+
+/* The epoch worked by hand in docs/settlement.md ("The state machine"). */
+static void worked_epoch(struct fixture *fx)
+{
+	cr_assert_eq(register_node(fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(fx, 1, NODE_B, 2, 4, 20, 0xB2), FAII_SETTLE_APPLIED);
+	struct faii_settle_work_entry entries[2] = {0};
+	entries[0].node_id = NODE_A;
+	entries[0].heartbeats_expected = 100, entries[0].heartbeats_seen = 99;
+	entries[0].tier[0] = (struct faii_settle_work_tier){
+	        .dispatched = 100, .answered = 100, .verified_work = 100, .slo_hits = 95};
+	entries[1].node_id = NODE_B;
+	entries[1].heartbeats_expected = 100, entries[1].heartbeats_seen = 100;
+	entries[1].disagreements = 1;
+	entries[1].tier[1] = (struct faii_settle_work_tier){
+	        .dispatched = 500, .answered = 500, .verified_work = 500, .slo_hits = 450};
+	cr_assert_eq(summary(fx, 0, T0, entries, 2), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(summary(fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	all_report(fx, T0 + EPOCH_MS); /* the clock enters epoch 100001: 100000 settles */
+}
+
+Test(settle_state, a_worked_epoch_pays_what_the_hand_computation_says)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	worked_epoch(&fx);
+	const struct faii_settle_epoch_record *record = faii_settle_latest_epoch(fx.state);
+	cr_assert_not_null(record);
+	cr_assert_eq(record->epoch, 100000);
+	cr_assert_eq(record->status, 0);
+	/* Four of the first slice and the two of the next that moved the clock on. */
+	cr_assert_eq(record->summaries, 6);
+	/* theta_1 = 2 (1 + 0.5 x 0.2) = 2.2; s_XL = 500/600; m_DIV,XL = 1 - 0.5 x 0.4333.. */
+	cr_assert_eq(record->totals.theta_ppb[1], 2200000000ull);
+	cr_assert_eq(record->totals.class_share_ppb[4], 833333333ull);
+	cr_assert_eq(record->totals.class_diversity_ppb[4], 783333334ull);
+	/* A: 990 + 1055 = 2045; B: 20 000 + 8 616 - 100 = 28 516. */
+	cr_assert_eq(record->totals.base, 20990);
+	cr_assert_eq(record->totals.performance, 9671);
+	cr_assert_eq(record->totals.deduction, 100);
+	cr_assert_eq(record->totals.paid, 30561);
+	cr_assert_eq(record->leaves, 2);
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100000, NODE_A, &leaf, &proof), 0);
+	cr_assert_eq(leaf.amount, 2045);
+	cr_assert_eq(leaf.cumulative, 2045);
+	cr_assert_eq(leaf.operator_id, 1);
+	cr_assert_eq(proof.index, 1); /* sorted by node id: B (3) before A (7) */
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100000, NODE_B, &leaf, &proof), 0);
+	cr_assert_eq(leaf.amount, 28516);
+	uint8_t encoded[FAII_SETTLE_LEAF_BYTES];
+	faii_settle_leaf_encode(&leaf, encoded);
+	cr_assert_eq(faii_settle_merkle_verify(encoded, &proof, record->root), 0);
+	/* The root is the tree of exactly those two leaves. */
+	struct faii_settle_payout_leaf both[2] = {{.epoch = 100000,
+	                                           .operator_id = 2,
+	                                           .node_id = NODE_B,
+	                                           .amount = 28516,
+	                                           .cumulative = 28516},
+	                                          {.epoch = 100000,
+	                                           .operator_id = 1,
+	                                           .node_id = NODE_A,
+	                                           .amount = 2045,
+	                                           .cumulative = 2045}};
+	uint8_t hashes[2][FAII_SETTLE_HASH_BYTES], scratch[2][FAII_SETTLE_HASH_BYTES];
+	uint8_t root[FAII_SETTLE_HASH_BYTES];
+	for (int i = 0; i < 2; i++) {
+		faii_settle_leaf_encode(&both[i], encoded);
+		faii_settle_leaf_hash(encoded, hashes[i]);
+	}
+	cr_assert_eq(faii_settle_merkle_root((const uint8_t(*)[32])hashes, 2, scratch, root), 0);
+	cr_assert_arr_eq(root, record->root, sizeof(root));
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.minted, 30561);
+	cr_assert_eq(stats.paid, 30561);
+	cr_assert_eq(stats.current_epoch, 100001);
+	free(fx.mem);
+}
+
+Test(settle_state, cumulative_amounts_let_the_latest_root_alone_prove_a_claim)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	worked_epoch(&fx);
+	all_report(&fx, T0 + 2 * EPOCH_MS); /* epoch 100001: no work, no heartbeats */
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100001, NODE_A, &leaf, &proof), 0);
+	cr_assert_eq(leaf.amount, 0);
+	cr_assert_eq(leaf.cumulative, 2045); /* still in the tree: owed earlier */
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100001, 99, &leaf, &proof), -ENOENT);
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 5, NODE_A, &leaf, &proof), -ENOENT);
+	free(fx.mem);
+}
+
+Test(settle_state, f_lying_clocks_neither_run_time_ahead_nor_hold_it_back)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct faii_settle_stats stats;
+	/* One validator (f = 1) claims a time far ahead: the clock does not start. */
+	cr_assert_eq(summary(&fx, 3, T0 + 1000 * EPOCH_MS, NULL, 0), FAII_SETTLE_APPLIED);
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.consortium_ms, 0);
+	/* A second, honest report starts it at the honest time, not the liar's. */
+	cr_assert_eq(summary(&fx, 0, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.consortium_ms, T0);
+	/* The liar stops reporting (holds time back): two honest ones move it. */
+	cr_assert_eq(summary(&fx, 1, T0 + 5 * EPOCH_MS, NULL, 0), FAII_SETTLE_APPLIED);
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.consortium_ms, T0 + 5 * EPOCH_MS);
+	cr_assert_eq(stats.epochs_settled, 1);
+	/* A report from the past never moves the clock back. */
+	cr_assert_eq(summary(&fx, 2, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.consortium_ms, T0 + 5 * EPOCH_MS);
+	free(fx.mem);
+}
+
+static enum faii_settle_outcome publish_root(struct fixture *fx, uint32_t author, uint64_t epoch,
+                                             const uint8_t *root, uint32_t leaves)
+{
+	struct faii_settle_tx_root tx_root = {.epoch = epoch, .leaves = leaves};
+	memcpy(tx_root.root, root, FAII_SETTLE_DIGEST);
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_root_encode(&tx_root, tx, sizeof(tx), &len), 0);
+	return apply(fx, author, tx, len);
+}
+
+Test(settle_state, a_root_is_final_after_the_delay_with_a_quorum_of_matching_roots)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	worked_epoch(&fx);
+	const struct faii_settle_epoch_record *record = faii_settle_epoch_record(fx.state, 100000);
+	cr_assert_eq(record->settled_ms, T0 + EPOCH_MS);
+	uint8_t root[FAII_SETTLE_HASH_BYTES], wrong[FAII_SETTLE_HASH_BYTES];
+	memcpy(root, record->root, sizeof(root));
+	memcpy(wrong, root, sizeof(wrong));
+	wrong[0] ^= 1;
+	cr_assert_eq(publish_root(&fx, 0, 100000, root, 2), FAII_SETTLE_APPLIED);
+	cr_assert_eq(publish_root(&fx, 0, 100000, root, 2), FAII_SETTLE_REFUSED_ROOT_DUPLICATE);
+	cr_assert_eq(publish_root(&fx, 3, 100000, wrong, 2), FAII_SETTLE_REFUSED_ROOT_MISMATCH);
+	cr_assert_eq(publish_root(&fx, 1, 99999, root, 2), FAII_SETTLE_REFUSED_ROOT_UNKNOWN);
+	cr_assert_eq(publish_root(&fx, 1, 100000, root, 2), FAII_SETTLE_APPLIED);
+	cr_assert_eq(publish_root(&fx, 2, 100000, root, 2), FAII_SETTLE_APPLIED);
+	cr_assert_eq(record->root_votes, 0x7u);
+	cr_assert_eq(record->root_against, 0x8u);
+	/* A quorum of matching roots, but the dispute window is still open. */
+	all_report(&fx, T0 + EPOCH_MS + DELAY_MS - 1);
+	cr_assert(!record->final);
+	all_report(&fx, T0 + EPOCH_MS + DELAY_MS);
+	cr_assert(record->final);
+	free(fx.mem);
+}
+
+Test(settle_state, without_a_quorum_of_matching_roots_no_root_is_final)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	worked_epoch(&fx);
+	const struct faii_settle_epoch_record *record = faii_settle_epoch_record(fx.state, 100000);
+	uint8_t root[FAII_SETTLE_HASH_BYTES];
+	memcpy(root, record->root, sizeof(root));
+	cr_assert_eq(publish_root(&fx, 0, 100000, root, 2), FAII_SETTLE_APPLIED);
+	cr_assert_eq(publish_root(&fx, 2, 100000, root, 2), FAII_SETTLE_APPLIED);
+	/* A wrong leaf count is another root, even with the same hash. */
+	cr_assert_eq(publish_root(&fx, 1, 100000, root, 3), FAII_SETTLE_REFUSED_ROOT_MISMATCH);
+	all_report(&fx, T0 + EPOCH_MS + 3 * DELAY_MS);
+	cr_assert(!record->final);
+	free(fx.mem);
+}
+
+Test(settle_state, a_held_node_is_paid_into_escrow_then_released_or_forfeited)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	cr_assert_eq(register_node(&fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(faii_settle_node_hold(fx.state, NODE_A, FAII_SETTLE_HOLD), 0);
+	cr_assert_eq(faii_settle_node_hold(fx.state, 12345, FAII_SETTLE_HOLD), -ENOENT);
+	worked_epoch(&fx); /* registers B and A again (same key: applied) */
+	struct faii_settle_node_view view;
+	cr_assert_eq(faii_settle_node(fx.state, NODE_A, &view), 0);
+	cr_assert(view.held);
+	cr_assert_eq(view.escrow, 2045);
+	cr_assert_eq(view.cumulative, 0);
+	const struct faii_settle_epoch_record *record = faii_settle_latest_epoch(fx.state);
+	cr_assert_eq(record->escrowed, 2045);
+	cr_assert_eq(record->leaves, 1); /* A was never owed anything it can claim */
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.escrow, 2045);
+	cr_assert_eq(stats.paid, 28516);
+	/* Released: paid with the next epoch. */
+	cr_assert_eq(faii_settle_node_hold(fx.state, NODE_A, FAII_SETTLE_RELEASE), 0);
+	all_report(&fx, T0 + 2 * EPOCH_MS);
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100001, NODE_A, &leaf, &proof), 0);
+	cr_assert_eq(leaf.amount, 2045);
+	cr_assert_eq(leaf.cumulative, 2045);
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.escrow, 0);
+	cr_assert_eq(stats.paid, 30561);
+	cr_assert_eq(faii_settle_latest_epoch(fx.state)->released, 2045);
+	free(fx.mem);
+}
+
+Test(settle_state, forfeited_escrow_goes_to_the_treasury)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	cr_assert_eq(register_node(&fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(faii_settle_node_hold(fx.state, NODE_A, FAII_SETTLE_HOLD), 0);
+	worked_epoch(&fx);
+	cr_assert_eq(faii_settle_node_hold(fx.state, NODE_A, FAII_SETTLE_FORFEIT), 0);
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.treasury, 2045);
+	cr_assert_eq(stats.escrow, 0);
+	cr_assert_eq(stats.minted, stats.paid + stats.escrow + stats.treasury);
+	all_report(&fx, T0 + 2 * EPOCH_MS);
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100001, NODE_A, &leaf, &proof), -ENOENT);
+	free(fx.mem);
+}
+
+Test(settle_state, every_refusal_is_named_and_counted)
+{
+	struct fixture fx;
+	fixture_open(&fx, 2);
+	uint8_t junk[8] = {FAII_SETTLE_TX_WORK_SUMMARY, FAII_SETTLE_TX_VERSION, 1, 2, 3};
+	cr_assert_eq(apply(&fx, 0, junk, sizeof(junk)), FAII_SETTLE_REFUSED_MALFORMED);
+	junk[1] = 2; /* a version this build does not know */
+	cr_assert_eq(apply(&fx, 0, junk, sizeof(junk)), FAII_SETTLE_REFUSED_MALFORMED);
+	cr_assert_eq(apply(&fx, 0, junk, 1), FAII_SETTLE_REFUSED_MALFORMED);
+	cr_assert_eq(register_node(&fx, 4, 1, 1, 0, 1, 1), FAII_SETTLE_REFUSED_NOT_MEMBER);
+	cr_assert_eq(register_node(&fx, 0, 1, 1, 0, 1, 1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(&fx, 0, 1, 1, 2, 8, 1), FAII_SETTLE_APPLIED); /* new class */
+	cr_assert_eq(register_node(&fx, 0, 1, 1, 2, 8, 2), FAII_SETTLE_REFUSED_NODE_REBOUND);
+	cr_assert_eq(register_node(&fx, 0, 1, 9, 2, 8, 1), FAII_SETTLE_REFUSED_NODE_REBOUND);
+	cr_assert_eq(register_node(&fx, 0, 2, 1, 0, 1, 3), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(&fx, 0, 3, 1, 0, 1, 4), FAII_SETTLE_REFUSED_NODE_TABLE_FULL);
+	struct faii_settle_work_entry entry = {.node_id = 77};
+	cr_assert_eq(summary(&fx, 1, T0, &entry, 1), FAII_SETTLE_APPLIED);
+	fx.slice[1]--; /* the same slice again */
+	cr_assert_eq(summary(&fx, 1, T0, NULL, 0), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	uint8_t vote[2] = {FAII_SETTLE_TX_GOV_VOTE, FAII_SETTLE_TX_VERSION};
+	cr_assert_eq(apply(&fx, 0, vote, 2), FAII_SETTLE_REFUSED_NOT_HANDLED);
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_MALFORMED], 3);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_MEMBER], 1);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NODE_REBOUND], 2);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NODE_TABLE_FULL], 1);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_STALE_SUMMARY], 1);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_HANDLED], 1);
+	cr_assert_eq(stats.entries_refused, 1);
+	cr_assert_eq(stats.applied[FAII_SETTLE_TX_NODE_REGISTER], 3);
+	cr_assert_eq(stats.nodes, 2);
+	for (int o = 0; o < FAII_SETTLE_OUTCOME_COUNT; o++)
+		cr_assert_str_neq(faii_settle_outcome_name((enum faii_settle_outcome)o), "unknown");
+	free(fx.mem);
+}
+
+Test(settle_state, the_config_is_checked_and_memory_must_suffice)
+{
+	struct faii_settle_config config = test_config(4);
+	struct faii_settle_state *state;
+	const char *field = NULL;
+	size_t bytes = faii_settle_state_bytes(4);
+	void *mem = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
+	cr_assert_eq(faii_settle_state_init(mem, bytes - 8, &config, &state, &field), -ENOSPC);
+	config.epoch_ms = 10;
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	cr_assert_str_eq(field, "epoch_ms");
+	config = test_config(4);
+	config.validators = 65;
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	cr_assert_str_eq(field, "validators");
+	config = test_config(4);
+	config.params.esg_max_ppb = P(0.5); /* below 1.0 */
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	cr_assert_eq(faii_settle_state_bytes(0), 0);
+	free(mem);
+}
+
+/* A seeded stream of transactions: valid ones, damaged ones, liars. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+static void random_sequence(struct fixture *fx, uint64_t seed, uint32_t steps)
+{
+	uint64_t x = seed;
+	for (uint32_t i = 0; i < steps; i++) {
+		uint32_t author = (uint32_t)(next_random(&x) % 5); /* 4: not a member */
+		uint64_t r = next_random(&x);
+		if (r % 7 == 0) {
+			register_node(fx, author, (uint32_t)(r >> 8) % 40, (uint32_t)(r >> 16) % 3,
+			              (uint8_t)((r >> 24) % 5), 1 + (uint32_t)(r >> 32) % 20, 1);
+			continue;
+		}
+		struct faii_settle_work_entry entries[3] = {0};
+		for (int e = 0; e < 3; e++) {
+			entries[e].node_id = (uint32_t)(next_random(&x) % 40);
+			entries[e].heartbeats_expected = 10;
+			entries[e].heartbeats_seen = (uint32_t)(next_random(&x) % 11);
+			int t = (int)(next_random(&x) % 4);
+			entries[e].tier[t].dispatched = 50;
+			entries[e].tier[t].verified_work = next_random(&x) % 60;
+			entries[e].tier[t].slo_hits = (uint32_t)(next_random(&x) % 51);
+		}
+		uint64_t end = T0 + i * 900 + next_random(&x) % 3000;
+		if (author < 4 && r % 11 == 0) {
+			uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+			uint32_t len;
+			struct faii_settle_work_header header = {.slice = ++fx->slice[author],
+			                                         .slice_end_ms = end,
+			                                         .parts = 1,
+			                                         .entry_count = 3};
+			cr_assert_eq(
+			        faii_settle_tx_work_encode(&header, entries, tx, sizeof(tx), &len),
+			        0);
+			tx[2 + (next_random(&x) % (len - 2))] ^=
+			        (uint8_t)(1 + r % 255); /* damage */
+			apply(fx, author, tx, len);
+		} else if (author < 4) {
+			summary(fx, author, end, entries, 3);
+		}
+	}
+}
+
+Test(settle_state, one_committed_sequence_gives_byte_identical_states)
+{
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		struct fixture a, b, c;
+		fixture_open(&a, 64);
+		fixture_open(&b, 64);
+		fixture_open(&c, 64);
+		random_sequence(&a, seed * 7919, 600);
+		random_sequence(&b, seed * 7919, 600);
+		random_sequence(&c, seed * 7919 + 1, 600);
+		uint8_t da[32], db[32], dc[32];
+		faii_settle_state_digest(a.state, da);
+		faii_settle_state_digest(b.state, db);
+		faii_settle_state_digest(c.state, dc);
+		cr_assert_arr_eq(da, db, 32, "seed %lu: same sequence, different states",
+		                 (unsigned long)seed);
+		cr_assert(memcmp(da, dc, 32) != 0, "seed %lu: another sequence, the same state",
+		          (unsigned long)seed);
+		struct faii_settle_stats stats;
+		faii_settle_get_stats(a.state, &stats);
+		cr_assert_gt(stats.epochs_settled, 10);
+		cr_assert_eq(stats.minted, stats.paid + stats.escrow + stats.treasury);
+		free(a.mem), free(b.mem), free(c.mem);
+	}
+}
