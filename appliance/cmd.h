@@ -73,6 +73,9 @@ json_t *cmd_dag_peers(struct faii_control *c, json_t *args, struct faii_ctl_erro
 json_t *cmd_dag_vertex(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 json_t *cmd_dag_evidence(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 json_t *cmd_dag_submit(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+/* cmd_settle.c */
+json_t *cmd_settle_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+json_t *cmd_payout_proof(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 
 json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 

@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "faii/assert.h"
+#include "settlement.h"
 #include "validator_cfg.h"
 
 /* On the validator thread, for every committed vertex once. */
 static void on_commit(void *ctx, const struct faii_dag_commit *commit)
 {
 	struct faii_consensus *consensus = ctx;
+	faii_settlement_on_commit(consensus->settlement, commit);
 	if (commit->proposed_ns == 0)
 		return; /* another author's, or proposed before this start */
 	uint64_t now = faii_clock_monotonic_ns(consensus->clock);
@@ -24,9 +26,15 @@ static void on_commit(void *ctx, const struct faii_dag_commit *commit)
 	pthread_mutex_unlock(&consensus->lock);
 }
 
+/* On the validator thread: settlement's own transactions. */
+static int consensus_submit(void *ctx, const uint8_t *tx, uint32_t len)
+{
+	return faii_consensus_submit(ctx, tx, len);
+}
+
 int faii_consensus_start(struct faii_consensus *consensus,
                          const struct faii_appliance_cfg *appliance, struct faii_ls *store,
-                         char *err, size_t err_bytes)
+                         struct faii_settlement *settlement, char *err, size_t err_bytes)
 {
 	FAII_ASSERT(consensus != NULL && appliance != NULL && store != NULL);
 	memset(consensus, 0, sizeof(*consensus));
@@ -47,6 +55,11 @@ int faii_consensus_start(struct faii_consensus *consensus,
 		       FAII_DAG_PUBLIC_KEY_BYTES);
 	}
 	consensus->store = store;
+	consensus->settlement = settlement;
+	if (settlement != NULL)
+		faii_settlement_set_submit(settlement, consensus_submit, consensus);
+	/* consumer_applied stays 0: settlement rebuilds its state from the whole
+	 * committed sequence at every start (settlement.h). */
 	consensus->clock = &faii_clock_system;
 	options.store = store;
 	options.clock = consensus->clock;

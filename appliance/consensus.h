@@ -39,6 +39,8 @@ struct faii_consensus_snapshot {
 	uint64_t submit_refused; /* dag.submit refused: too large, queue full */
 };
 
+struct faii_settlement; /* settlement.h */
+
 struct faii_consensus {
 	struct faii_validator *validator; /* NULL: no validator configured */
 	struct faii_ls *store;
@@ -47,6 +49,7 @@ struct faii_consensus {
 	uint32_t member_ids[FAII_CFG_VALIDATORS_MAX];
 	uint8_t public_keys[FAII_CFG_VALIDATORS_MAX][FAII_DAG_PUBLIC_KEY_BYTES];
 	const struct faii_clock *clock;
+	struct faii_settlement *settlement; /* the consumer of the committed sequence, or NULL */
 
 	pthread_mutex_t lock; /* the fields below: validator thread and control thread */
 	uint64_t commit_latency_hist[FAII_HIST_BUCKETS];
@@ -63,7 +66,7 @@ struct faii_consensus {
  */
 int faii_consensus_start(struct faii_consensus *consensus,
                          const struct faii_appliance_cfg *appliance, struct faii_ls *store,
-                         char *err, size_t err_bytes);
+                         struct faii_settlement *settlement, char *err, size_t err_bytes);
 /* Stops the thread (its last journal records made durable); the store stays open. */
 void faii_consensus_stop(struct faii_consensus *consensus);
 

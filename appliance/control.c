@@ -40,6 +40,8 @@ static const struct {
         {"dag.vertex", false, cmd_dag_vertex},
         {"dag.evidence", false, cmd_dag_evidence},
         {"dag.submit", true, cmd_dag_submit},
+        {"settle.status", false, cmd_settle_status},
+        {"payout.proof", false, cmd_payout_proof},
 };
 
 void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,

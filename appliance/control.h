@@ -31,12 +31,14 @@ struct faii_keys_job {
 	json_t *args; /* for the audit record */
 };
 
-struct faii_consensus; /* consensus.h */
+struct faii_consensus;  /* consensus.h */
+struct faii_settlement; /* settlement.h */
 
 struct faii_control {
 	struct faii_appliance_dp *app;
-	struct faii_ls *ledger;           /* the audit log; NULL: actions are not recorded */
-	struct faii_consensus *consensus; /* the validator; NULL or stopped: none configured */
+	struct faii_ls *ledger;             /* the audit log; NULL: actions are not recorded */
+	struct faii_consensus *consensus;   /* the validator; NULL or stopped: none configured */
+	struct faii_settlement *settlement; /* its consumer; NULL or closed: none */
 	struct faii_ctl *server;
 	char config_path[FAII_CFG_PATH_LEN_MAX];
 	uint64_t start_ns;

@@ -27,6 +27,8 @@
 #include "faii/clock.h"
 #include "appliance.h"
 #include "consensus.h"
+#include "settlement.h"
+#include "validator_cfg.h"
 #include "control.h"
 #include "dataplane.h"
 #include "evidence_log.h"
@@ -363,7 +365,8 @@ struct appliance {
 	struct faii_appliance_dp dp;
 	bool dp_ready;
 	struct faii_control control;
-	struct faii_consensus consensus; /* the validator, when appliance.validators is set */
+	struct faii_consensus consensus;   /* the validator, when appliance.validators is set */
+	struct faii_settlement settlement; /* its consumer, with the validator */
 	struct options opt;
 	uint64_t kernel_residency_synced, kernel_residency_failed;
 };
@@ -588,6 +591,7 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 	c->app = &app->dp;
 	c->ledger = app->ledger;
 	c->consensus = &app->consensus;
+	c->settlement = &app->settlement;
 	c->socket_overridden = app->opt.control_socket != NULL;
 	c->ledger_overridden = app->opt.ledger_dir != NULL;
 	c->metrics_overridden = app->opt.metrics_port > 0;
@@ -623,7 +627,17 @@ static int open_control(struct appliance *app, char *err, size_t errlen)
 static int start_validator(struct appliance *app, char *err, size_t errlen)
 {
 	const struct faii_appliance_cfg *a = &app->cfg->appliance;
-	int rc = faii_consensus_start(&app->consensus, a, app->ledger, err, errlen);
+	struct faii_settlement *settlement = NULL;
+	if (a->validator_count > 0) {
+		uint32_t order[FAII_CFG_VALIDATORS_MAX];
+		int self = faii_validator_cfg_order(a, order);
+		if (self >= 0 &&
+		    faii_settlement_open(&app->settlement, app->cfg, a->validator_count,
+		                         (uint32_t)self, err, errlen) != 0)
+			return -1;
+		settlement = self >= 0 ? &app->settlement : NULL;
+	}
+	int rc = faii_consensus_start(&app->consensus, a, app->ledger, settlement, err, errlen);
 	if (rc != 0 || !faii_consensus_running(&app->consensus))
 		return rc;
 	struct faii_consensus_snapshot *snap = malloc(sizeof(*snap));
@@ -725,6 +739,7 @@ cleanup:
 	faii_reload_stop(&app->control.reload);
 	faii_reload_stop(&app->control.keys_reload);
 	faii_consensus_stop(&app->consensus); /* its last records before the store closes */
+	faii_settlement_close(&app->settlement);
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */

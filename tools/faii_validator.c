@@ -6,7 +6,7 @@
  * thread faiid runs, and a status line of JSON on stdout.
  *
  *   faii-validator --config FILE [--ledger-dir DIR] [--status-ms N]
- *                  [--load TX_PER_S] [--tx-bytes N] [--duration S]
+ *                  [--load TX_PER_S] [--tx-bytes N] [--duration S] [--slice-ms N]
  *   faii-validator --public-key KEY_FILE     print the key's public half
  *
  * --load submits synthetic transactions (the benchmark's and the local
@@ -14,6 +14,13 @@
  * line reports submit-to-commit latency of this validator's own
  * transactions (monotonic clock: meaningful when the validators share a
  * host). SIGINT or SIGTERM stops it cleanly; exit 0, or 1 on an error.
+ *
+ * It settles too, as faiid does (docs/settlement.md, "In faiid"): the
+ * configuration's `policy` and `settlement` sections, the committed
+ * sequence in, its payout roots out. As a validator-only appliance it routes
+ * no work, so its work summaries are empty: one every --slice-ms (default
+ * 1000, 0: none), carrying its clock into the consortium's time. The status
+ * line shows the latest settled epoch and root.
  *
  * For tests only, and left out of the usage line: --byzantine LIES, a
  * comma-separated list of equivocate, forge, withhold (enum
@@ -34,7 +41,9 @@
 #include <time.h>
 
 #include "faii/config.h"
+#include "faii/settle_tx.h"
 #include "faii/validator.h"
+#include "settlement.h"
 #include "validator_cfg.h"
 
 #define LOAD_MAGIC        0x544c5646u /* "FVLT" */
@@ -44,6 +53,7 @@
 #define STATUS_MS_DEFAULT 1000u
 #define TX_BYTES_DEFAULT  512u
 #define CHAIN_MARK_EVERY  256u /* outputs between two printed chain marks */
+#define SLICE_MS_DEFAULT  1000u
 
 struct counters {
 	pthread_mutex_t lock;
@@ -57,6 +67,7 @@ struct counters {
 	uint64_t committed_txs;
 	uint64_t own_committed;
 	uint64_t latency[LATENCY_BUCKETS];
+	struct faii_settlement *settlement;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -102,6 +113,7 @@ static double percentile_ms(const uint64_t *histogram, uint64_t total, double fr
 static void on_commit(void *ctx, const struct faii_dag_commit *commit)
 {
 	struct counters *counters = ctx;
+	faii_settlement_on_commit(counters->settlement, commit);
 	uint64_t now = faii_monotonic_ns();
 	uint32_t offset = 0;
 	const uint8_t *tx;
@@ -157,6 +169,29 @@ static void latency_window_take(struct latency_window *window, const uint64_t *h
 	window->previous_own = own;
 }
 
+/* ,"settle":{...}: the latest settled epoch, as `faiictl settle status` shows it. */
+static void print_settlement(struct faii_settlement *settlement)
+{
+	struct faii_settle_stats stats;
+	uint64_t applied = 0;
+	struct faii_settle_epoch_record record;
+	faii_settlement_stats(settlement, &stats, &applied);
+	printf(",\"settle\":{\"applied_sequence\":%" PRIu64 ",\"consortium_ms\":%" PRIu64
+	       ",\"current_epoch\":%" PRIu64 ",\"epochs_settled\":%" PRIu64 ",\"nodes\":%u"
+	       ",\"paid\":%" PRIu64,
+	       applied, stats.consortium_ms, stats.current_epoch, stats.epochs_settled, stats.nodes,
+	       stats.paid);
+	if (faii_settlement_epoch(settlement, UINT64_MAX, &record) == 0) {
+		char root[2 * FAII_SETTLE_HASH_BYTES + 1];
+		sodium_bin2hex(root, sizeof(root), record.root, sizeof(record.root));
+		printf(",\"latest_epoch\":%" PRIu64 ",\"root\":\"%s\",\"leaves\":%u"
+		       ",\"root_votes\":%d,\"final\":%s",
+		       record.epoch, root, record.leaves, __builtin_popcountll(record.root_votes),
+		       record.final ? "true" : "false");
+	}
+	printf("}");
+}
+
 static void print_status(struct faii_validator *validator, struct counters *counters,
                          uint64_t started_ns, uint64_t submitted, uint64_t submit_refused)
 {
@@ -200,7 +235,9 @@ static void print_status(struct faii_validator *validator, struct counters *coun
 	for (int i = 0; i < FAII_DAG_REFUSAL_COUNT; i++)
 		printf("%s\"%s\":%" PRIu64, i ? "," : "", faii_dag_refusal_name(i),
 		       status.dag.refused[i]);
-	printf("}}\n");
+	printf("}");
+	print_settlement(counters->settlement);
+	printf("}\n");
 	fflush(stdout);
 }
 
@@ -212,7 +249,30 @@ struct run_options {
 	uint32_t tx_bytes;
 	double duration_s;
 	uint32_t byzantine_lies;
+	uint32_t slice_ms;
 };
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* An empty work summary: this validator's clock for the consortium's time.
+ * The slice number is the wall clock's, so it keeps growing across restarts. */
+static void submit_slice(struct faii_validator *validator, uint32_t slice_ms, uint64_t *last_slice)
+{
+	uint64_t now = realtime_ms(), slice = now / slice_ms;
+	if (slice <= *last_slice)
+		return;
+	struct faii_settle_work_header header = {.slice = slice, .slice_end_ms = now, .parts = 1};
+	uint8_t tx[FAII_SETTLE_TX_HEADER + FAII_SETTLE_WORK_HEADER_BYTES];
+	uint32_t len;
+	if (faii_settle_tx_work_encode(&header, NULL, tx, sizeof(tx), &len) == 0 &&
+	    faii_validator_submit(validator, tx, len) == 0)
+		*last_slice = slice; /* else: tried again next step */
+}
 
 /* Submits the load and prints the status until stopped. */
 static void run_loop(struct faii_validator *validator, struct counters *counters,
@@ -221,7 +281,10 @@ static void run_loop(struct faii_validator *validator, struct counters *counters
 	uint8_t tx[FAII_DAG_TX_BYTES_MAX];
 	memset(tx, 0x5a, sizeof(tx));
 	uint64_t started = faii_monotonic_ns(), next_status = started, submitted = 0, refused = 0;
+	uint64_t last_slice = 0;
 	while (!stop_requested) {
+		if (run->slice_ms > 0)
+			submit_slice(validator, run->slice_ms, &last_slice);
 		uint64_t now = faii_monotonic_ns();
 		if (run->duration_s > 0 && (double)(now - started) / 1e9 >= run->duration_s)
 			break;
@@ -247,6 +310,11 @@ static void run_loop(struct faii_validator *validator, struct counters *counters
 		nanosleep(&step, NULL);
 	}
 	print_status(validator, counters, started, submitted, refused);
+}
+
+static int submit_to_validator(void *ctx, const uint8_t *tx, uint32_t len)
+{
+	return faii_validator_submit(ctx, tx, len);
 }
 
 static int print_public_key(const char *path)
@@ -300,9 +368,12 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	        {"duration", required_argument, NULL, 'd'},
 	        {"public-key", required_argument, NULL, 'p'},
 	        {"byzantine", required_argument, NULL, 'z'},
+	        {"slice-ms", required_argument, NULL, 'S'},
 	        {NULL, 0, NULL, 0},
 	};
-	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT, .tx_bytes = TX_BYTES_DEFAULT};
+	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT,
+	                            .tx_bytes = TX_BYTES_DEFAULT,
+	                            .slice_ms = SLICE_MS_DEFAULT};
 	int option;
 	while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		switch (option) {
@@ -312,6 +383,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 		case 'L': run->load_per_s = strtod(optarg, NULL); break;
 		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': run->duration_s = strtod(optarg, NULL); break;
+		case 'S': run->slice_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'p': exit(print_public_key(optarg));
 		case 'z':
 			run->byzantine_lies = parse_lies(optarg);
@@ -328,7 +400,8 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	    run->tx_bytes < LOAD_HEADER_BYTES || run->tx_bytes > FAII_DAG_TX_BYTES_MAX) {
 		fprintf(stderr, "usage: faii-validator --config FILE [--ledger-dir DIR] "
 		                "[--status-ms N] [--load TX_PER_S] [--tx-bytes 16..4096] "
-		                "[--duration S]\n       faii-validator --public-key KEY_FILE\n");
+		                "[--duration S] [--slice-ms N]\n"
+		                "       faii-validator --public-key KEY_FILE\n");
 		return -1;
 	}
 	return 0;
@@ -362,7 +435,11 @@ int main(int argc, char **argv)
 	}
 	static struct faii_validator_options options;
 	static struct counters counters = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	static struct faii_settlement settlement;
 	int rc = faii_validator_cfg_options(&config->appliance, &options, err, sizeof(err));
+	if (rc == 0)
+		rc = faii_settlement_open(&settlement, config, options.dag.validator_count,
+		                          options.dag.self, err, sizeof(err));
 	struct faii_ls *store = NULL;
 	if (rc == 0)
 		store = open_store(&config->appliance,
@@ -374,6 +451,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	counters.self = options.dag.self;
+	counters.settlement = &settlement;
 	counters.store = store;
 	counters.started_ns = faii_monotonic_ns();
 	options.store = store;
@@ -388,10 +466,12 @@ int main(int argc, char **argv)
 		faii_ls_close(store);
 		return 1;
 	}
+	faii_settlement_set_submit(&settlement, submit_to_validator, validator);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	run_loop(validator, &counters, &run);
 	faii_validator_stop(validator);
+	faii_settlement_close(&settlement);
 	faii_ls_close(store);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -35,7 +36,9 @@
 
 #include "faii/demo.h"
 #include "faii/protocol.h"
+#include "faii/settle.h"
 #include "faii/wire.h"
+#include "settle_json.h"
 
 #define EXIT_SERVER  1
 #define EXIT_USAGE   2
@@ -81,6 +84,8 @@ struct command {
 	const char *usage; /* arguments after the words */
 	const char *help;  /* what it does */
 	build_fn build;
+	/* Set for a command that runs here, without the appliance: its exit status. */
+	int (*local)(int argc, char **argv, bool json);
 };
 
 static json_t *build_none(int argc, char **argv, const char *cmd);
@@ -95,27 +100,31 @@ static json_t *build_config_reload(int argc, char **argv, const char *cmd);
 static json_t *build_keys_reload(int argc, char **argv, const char *cmd);
 static json_t *build_dag_vertex(int argc, char **argv, const char *cmd);
 static json_t *build_dag_submit(int argc, char **argv, const char *cmd);
+static json_t *build_payout_proof(int argc, char **argv, const char *cmd);
+static int local_payout_verify(int argc, char **argv, bool json);
 
 static const struct command commands[] = {
         {"status", NULL, "status", "",
          "Show the appliance: version, protocol, uptime, workers, nodes, route generation and\n"
          "solve time, configuration path and digest, reload status.",
-         build_none},
+         build_none, NULL},
         {"node", "list", "node.list", "[--status STATUS]",
          "List the registered nodes, optionally only those with STATUS (active, draining,\n"
          "quarantined, slashed, removed).",
-         build_node_list},
-        {"node", "show", "node.show", "ID", "Show everything known about node ID.", build_node_id},
+         build_node_list, NULL},
+        {"node", "show", "node.show", "ID", "Show everything known about node ID.", build_node_id,
+         NULL},
         {"node", "add", "node.add", "--file FILE",
          "Register a node. FILE holds one node mapping as in the configuration's nodes:\n"
          "section (docs/configuration.md), in JSON or YAML; a sequence holding one mapping\n"
          "is accepted too. Use - for standard input.",
-         build_node_add},
-        {"node", "remove", "node.remove", "ID", "Remove node ID from the registry.", build_node_id},
+         build_node_add, NULL},
+        {"node", "remove", "node.remove", "ID", "Remove node ID from the registry.", build_node_id,
+         NULL},
         {"node", "drain", "node.drain", "ID",
-         "Drain node ID: it gets no new tasks; tasks in flight complete.", build_node_id},
+         "Drain node ID: it gets no new tasks; tasks in flight complete.", build_node_id, NULL},
         {"node", "undrain", "node.undrain", "ID", "Return a drained node ID to active.",
-         build_node_id},
+         build_node_id, NULL},
         {"node", "attest", "node.attest",
          "--message HEX | {--heartbeat|--attest} --node ID --demo-key [--seq N]\n"
          "       [--timestamp-ns NS] [--pue X] [--grid-stress X] [--energy-to-work X]\n"
@@ -129,74 +138,89 @@ static const struct command commands[] = {
          "wind, hydro, geothermal, biomass, hydrogen, waste, non-renewable; default\n"
          "400,300,200,0,0,0,0,100) fill an ATTEST. --print prints the message in hex and\n"
          "sends nothing.",
-         build_node_attest},
+         build_node_attest, NULL},
         {"policy", "get", "policy.get", "",
-         "Show every policy parameter with its value and allowed range.", build_none},
+         "Show every policy parameter with its value and allowed range.", build_none, NULL},
         {"policy", "set", "policy.set", "NAME=VALUE... [--dry-run]",
          "Set policy parameters, named by their dotted YAML keys (concentration_eta,\n"
          "price_corridor.below, esg_weights.renewables, tiers.1.operator_cap, ...). The\n"
          "request is checked as a whole: one bad value changes nothing. --dry-run reports\n"
          "how the routing shares would change without applying anything.",
-         build_policy_set},
+         build_policy_set, NULL},
         {"residency", "list", "residency.list", "",
-         "List the residency classes with their allowed jurisdictions.", build_none},
+         "List the residency classes with their allowed jurisdictions.", build_none, NULL},
         {"residency", "set", "residency.set", "CLASS ALLOW...",
          "Set the jurisdictions residency class CLASS (id or name) allows: countries,\n"
          "blocs, or any.",
-         build_residency_set},
+         build_residency_set, NULL},
         {"queues", NULL, "queues", "",
          "Show per tier outstanding tasks, capacity, q_t, p_t and theta_t, and per node\n"
          "class the utilisation.",
-         build_none},
+         build_none, NULL},
         {"latency", NULL, "latency", "",
          "Show per tier the task count, p50, p90, p99, p99.9 and the latency histogram.",
-         build_none},
+         build_none, NULL},
         {"route", "explain", "route.explain",
          "--region R --category C --class K [--budget-us N] [--min-reputation M]",
          "Explain the routing of one key (region, task category, residency class; ids or\n"
          "names): the feasible nodes with their values and shares, every excluded node\n"
          "with its reason, and the node the dataplane would pick now. --budget-us and\n"
          "--min-reputation describe a synthetic task.",
-         build_route_explain},
+         build_route_explain, NULL},
         {"counters", NULL, "counters", "",
-         "Show the receive, drop, pipeline and residency counters.", build_none},
+         "Show the receive, drop, pipeline and residency counters.", build_none, NULL},
         {"ledger", "status", "ledger.status", "",
-         "Show the ledger: durable sequence, segments, bytes, errors.", build_none},
+         "Show the ledger: durable sequence, segments, bytes, errors.", build_none, NULL},
         {"config", "reload", "config.reload", "[--dry-run] [--path FILE]",
          "Reload the configuration (or FILE instead) after validating it completely; an\n"
          "invalid file changes nothing. --dry-run reports the changes without applying\n"
          "them. A relative FILE is taken from faiictl's working directory.",
-         build_config_reload},
+         build_config_reload, NULL},
         {"keys", "reload", "keys.reload", "[--dry-run]",
          "Read the key files (appliance.auth) again and put the keys in force without a\n"
          "restart: a rotation (docs/security.md). The files are checked completely; a bad\n"
          "one changes nothing and is named with its line. --dry-run only checks. The\n"
          "answer gives counts, epochs and deadlines, never a key.",
-         build_keys_reload},
+         build_keys_reload, NULL},
         {"dag", "status", "dag.status", "",
          "Show the consortium validator: epoch, index, round, last committed anchor,\n"
          "committed vertices and transactions, the window (round_low, round_inserted,\n"
          "round_seen), held and pending bytes, journal flushes, refusals by reason and\n"
          "the proposal-to-commit latency of its own vertices.",
-         build_none},
+         build_none, NULL},
         {"dag", "peers", "dag.peers", "",
          "Show every validator of the committee: connected, links, reconnects, bytes and\n"
          "messages each way, queued, drops, close reasons, its highest round and how\n"
          "many rounds it lags behind the front.",
-         build_none},
+         build_none, NULL},
         {"dag", "vertex", "dag.vertex", "ROUND AUTHOR",
          "Show the certified vertex of ROUND by validator index AUTHOR (0..n-1) from\n"
          "the ledger: digest, parents, transaction count, batch bytes and the\n"
          "certificate's signers.",
-         build_dag_vertex},
+         build_dag_vertex, NULL},
         {"dag", "evidence", "dag.evidence", "",
          "List the equivocation proofs in the ledger: author, round, the two digests and\n"
          "whether the proof verifies against the committee's public keys.",
-         build_none},
+         build_none, NULL},
         {"dag", "submit", "dag.submit", "HEX",
          "Queue an operator transaction (1..4096 bytes, in hex) for this validator's next\n"
          "vertices (admin).",
-         build_dag_submit},
+         build_dag_submit, NULL},
+        {"settle", "status", "settle.status", "",
+         "Show this appliance's settlement of the committed sequence: the consortium's\n"
+         "time, the current epoch, settled and failed epochs, registered nodes, money\n"
+         "(minted, paid, escrow, treasury, burned), transactions applied and refused by\n"
+         "reason, and the latest settled epoch (root, leaves, votes, final, totals).",
+         build_none, NULL},
+        {"payout", "proof", "payout.proof", "NODE [EPOCH]",
+         "Print NODE's payout leaf and Merkle proof in the latest settled epoch (or\n"
+         "EPOCH, one of the last 8) as JSON, for `payout verify`.",
+         build_payout_proof, NULL},
+        {"payout", "verify", NULL, "FILE",
+         "Check a payout proof (the JSON of `payout proof`; - for stdin) offline: the\n"
+         "leaf hashes up to the root it names. Exit status 0 valid, 1 invalid. Compare\n"
+         "the root with the consortium's (`settle status` on any appliance).",
+         NULL, local_payout_verify},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -1246,6 +1270,59 @@ static int run(const struct opts *o, const char *cmd, json_t *args)
 	return status;
 }
 
+static json_t *build_payout_proof(int argc, char **argv, const char *cmd)
+{
+	(void)cmd;
+	if (argc < 1 || argc > 2)
+		die_cmd_usage("expected NODE [EPOCH]");
+	uint64_t node, epoch;
+	if (!parse_u64(argv[0], UINT32_MAX, &node))
+		die_cmd_usage("expected a node id, found \"%s\"", argv[0]);
+	json_t *args = json_pack("{s:I}", "node", (json_int_t)node);
+	if (argc == 2) {
+		if (!parse_u64(argv[1], INT64_MAX, &epoch))
+			die_cmd_usage("expected an epoch, found \"%s\"", argv[1]);
+		json_object_set_new(args, "epoch", json_integer((json_int_t)epoch));
+	}
+	return args;
+}
+
+/* payout verify FILE: no socket, no appliance. */
+static int local_payout_verify(int argc, char **argv, bool json)
+{
+	if (argc != 1)
+		die_cmd_usage("expected one FILE (- for stdin)");
+	if (sodium_init() < 0)
+		return EXIT_USAGE;
+	size_t len = 0;
+	char *text = read_file_bounded(argv[0], 1u << 16, &len);
+	json_error_t jerr;
+	json_t *object = json_loadb(text, len, 0, &jerr);
+	free(text);
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	uint8_t leaf_bytes[FAII_SETTLE_LEAF_BYTES], root[FAII_SETTLE_HASH_BYTES];
+	char err[256] = "";
+	if (object == NULL)
+		snprintf(err, sizeof(err), "line %d: %s", jerr.line, jerr.text);
+	else if (faii_settle_proof_from_json(object, &leaf, leaf_bytes, &proof, root, err,
+	                                     sizeof(err)) == 0 &&
+	         faii_settle_merkle_verify(leaf_bytes, &proof, root) != 0)
+		snprintf(err, sizeof(err), "the leaf does not hash up to the root");
+	json_decref(object);
+	bool valid = err[0] == '\0';
+	if (json)
+		printf("{\"valid\": %s%s%s%s}\n", valid ? "true" : "false",
+		       valid ? "" : ", \"error\": \"", valid ? "" : err, valid ? "" : "\"");
+	else if (valid)
+		printf("valid: node %u (operator %u) is owed %" PRIu64
+		       " units in all as of epoch %" PRIu64 " (%" PRIu64 " that epoch)\n",
+		       leaf.node_id, leaf.operator_id, leaf.cumulative, leaf.epoch, leaf.amount);
+	else
+		printf("invalid: %s: %s\n", argv[0], err);
+	return valid ? 0 : EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {
@@ -1323,6 +1400,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: libsodium cannot start\n", prog);
 			return EXIT_USAGE;
 		}
+		if (cmd->local != NULL)
+			return cmd->local(argc - optind, argv + optind, o.json);
 		json_t *args = cmd->build(argc - optind, argv + optind, cmd->name);
 		return run(&o, cmd->name, args);
 	}

@@ -169,11 +169,24 @@ struct faii_cfg_node {
 	uint8_t public_key[FAII_PUBKEY_SIZE];
 };
 
+/* Settlement on the consortium's committed sequence (docs/settlement.md,
+ * "In faiid"). Its rates come from `policy`; every validator must run the
+ * same values. */
+#define FAII_CFG_SETTLE_CLASSES 5u /* micro, S, M, L, XL */
+struct faii_settlement_cfg {
+	uint32_t epoch_s;            /* an epoch's length in consortium time */
+	uint32_t activation_delay_s; /* a payout root's dispute window */
+	uint32_t nodes_max;          /* nodes settlement keeps (memory ~1 KiB each) */
+	double penalty_tokens;       /* phi (28): tokens per replica disagreement */
+	double payout_cap_tokens[FAII_CFG_SETTLE_CLASSES]; /* E_bar_i (33), per node and epoch */
+};
+
 struct faii_config {
 	char path[FAII_CFG_PATH_LEN_MAX];
 	uint8_t digest[32]; /* BLAKE2b-256 of the file's bytes, for the audit log */
 	struct faii_appliance_cfg appliance;
 	struct faii_policy policy;
+	struct faii_settlement_cfg settlement;
 	uint32_t jurisdiction_count;
 	struct faii_cfg_jurisdiction jurisdictions[FAII_CFG_JURISDICTIONS_MAX];
 	uint32_t residency_class_count;
@@ -188,6 +201,8 @@ struct faii_config {
 
 /* SPEC section 2a defaults. */
 void faii_policy_defaults(struct faii_policy *policy);
+/* Settlement defaults (docs/configuration.md, "settlement"). */
+void faii_settlement_defaults(struct faii_settlement_cfg *settlement);
 /* Appliance defaults (no EAL arguments, one worker, default paths). */
 void faii_appliance_defaults(struct faii_appliance_cfg *appliance);
 

@@ -109,6 +109,9 @@ void faii_settle_get_stats(const struct faii_settle_state *state, struct faii_se
 /* The record of a settled epoch still kept, or NULL. */
 const struct faii_settle_epoch_record *
 faii_settle_epoch_record(const struct faii_settle_state *state, uint64_t epoch);
+/* The kept epochs' records, newest first: how many were copied (<= cap). */
+uint32_t faii_settle_kept_epochs(const struct faii_settle_state *state,
+                                 struct faii_settle_epoch_record *records, uint32_t cap);
 /* The latest settled epoch's record, or NULL before the first. */
 const struct faii_settle_epoch_record *
 faii_settle_latest_epoch(const struct faii_settle_state *state);

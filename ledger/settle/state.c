@@ -568,6 +568,18 @@ const struct faii_settle_epoch_record *faii_settle_epoch_record(const struct fai
 	return kept != NULL ? &kept->record : NULL;
 }
 
+uint32_t faii_settle_kept_epochs(const struct faii_settle_state *s,
+                                 struct faii_settle_epoch_record *records, uint32_t cap)
+{
+	uint64_t settled = s->stats.epochs_settled;
+	uint32_t kept =
+	        settled < FAII_SETTLE_EPOCHS_KEPT ? (uint32_t)settled : FAII_SETTLE_EPOCHS_KEPT;
+	uint32_t count = kept < cap ? kept : cap;
+	for (uint32_t k = 0; k < count; k++)
+		records[k] = s->kept[(settled - 1 - k) % FAII_SETTLE_EPOCHS_KEPT].record;
+	return count;
+}
+
 const struct faii_settle_epoch_record *faii_settle_latest_epoch(const struct faii_settle_state *s)
 {
 	if (s->stats.epochs_settled == 0)

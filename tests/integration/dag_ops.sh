@@ -36,59 +36,17 @@ fail=0
 check() { # description, condition-status
 	if [ "$2" -eq 0 ]; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi
 }
-# Free TCP ports on the loopback: 4 validators and the metrics port.
-mapfile -t ports < <(python3 - <<'PY'
-import socket
-held = []
-for _ in range(5):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-    print(s.getsockname()[1])
-PY
-)
+# faiid (validator id 1) and three faii-validators (tests/lib/faiid_consortium.sh).
+# shellcheck source=../lib/faiid_consortium.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/faiid_consortium.sh"
+consortium_setup "$tmp" "$validator"
 metrics_port=${ports[4]}
-
-# Keys (mode 0600) and the member list: ids 1..4, faiid is 1.
-members=""
-for i in 1 2 3 4; do
-	mkdir -p "$tmp/v$i"
-	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/v$i/key" &&
-		echo >>"$tmp/v$i/key")
-	members+="      - {id: $i, public_key: $("$validator" --public-key "$tmp/v$i/key"),"
-	members+=" address: \"127.0.0.1:${ports[$((i - 1))]}\"}"$'\n'
-done
-validators_block() { # id
-	cat <<YAML
-  validators:
-    self: $1
-    key_file: $tmp/v$1/key
-    batch_wait_ms: 5
-    leader_timeout_ms: 200
-    tick_ms: 5
-    members:
-$members
-YAML
-}
-for i in 2 3 4; do
-	{ echo "appliance:"; echo "  ledger_dir: $tmp/v$i/ledger"; echo "  ledger_segment_mb: 4"
-		validators_block "$i"; } >"$tmp/v$i/appliance.yaml"
-	"$validator" --config "$tmp/v$i/appliance.yaml" --status-ms 500 \
-		>"$tmp/v$i/status.jsonl" 2>"$tmp/v$i/stderr" &
-	pids+=($!)
-done
-# faiid's configuration: the demo fleet with appliance.validators added.
-awk -v block="$(validators_block 1)" \
-	'{print} /^  ledger_dir:/ {print "  ledger_segment_mb: 4"; print block}' \
-	"$demo" >"$tmp/faiid.yaml"
+consortium_start_validators "" --status-ms 500
+consortium_faiid_config "$demo" "" >"$tmp/faiid.yaml"
 
 sock=$tmp/faii.sock
 ctl() { "$faiictl" --socket "$sock" --timeout 10 "$@"; }
-"$faiid" -l 0-1 --no-huge -m 512 --no-pci --file-prefix "faii-dag-$$" --vdev net_ring0 \
-	--log-level lib.eal:warning -- --config "$tmp/faiid.yaml" --ledger-dir "$tmp/v1/ledger" \
-	--metrics-port "$metrics_port" --control-socket "$sock" >"$tmp/faiid.out" 2>&1 &
-faiid_pid=$!
-pids+=("$faiid_pid")
+consortium_start_faiid "$faiid" faii-dag
 
 # Bounded wait (60 s) for committed anchors; a faiid that died ends it.
 status_field() { # name: from dag status --json
@@ -102,11 +60,7 @@ while [ $SECONDS -lt $deadline ] && kill -0 "$faiid_pid" 2>/dev/null; do
 	[ "${committed:-0}" -ge 40 ] && break
 	sleep 0.2
 done
-if ! kill -0 "$faiid_pid" 2>/dev/null; then
-	cat "$tmp/faiid.out"
-	echo "FAIL: faiid stopped"
-	exit 1
-fi
+consortium_faiid_alive
 check "faiid's validator commits (${committed:-none} vertices)" \
 	$([ "${committed:-0}" -ge 40 ]; echo $?)
 check "faiid says it runs validator 0 of 4" \

@@ -560,6 +560,12 @@ def main():
     for rel in sorted(scripts):
         text = open(os.path.join(root, rel)).read()
         funcs = set(re.findall(r"(?m)^\s*([A-Za-z_][\w-]*)\s*\(\)", text))
+        # Functions of the test libraries the script sources (". .../lib/x.sh").
+        for lib in re.findall(r"(?m)^\s*(?:\.|source)\s+[^\n]*?/lib/([\w.-]+\.sh)", text):
+            lib_path = os.path.join(root, "tests/lib", lib)
+            if os.path.exists(lib_path):
+                funcs |= set(re.findall(r"(?m)^\s*([A-Za-z_][\w-]*)\s*\(\)",
+                                        open(lib_path).read()))
         found = []
         heredocs = []
         commands(text, 1, funcs, found, heredocs)

@@ -1458,12 +1458,12 @@ Test(document, errors)
 	        {"[appliance, policy]\n",
 	         NAME ":1:1: (top level): expected a mapping, found a sequence"},
 	        {"just text\n", NAME ":1:1: (top level): expected a mapping, found \"just text\""},
-	        {"foo: 1\n",
-	         NAME ":1:1: (top level): unknown key \"foo\", expected one of: "
-	              "appliance, policy, jurisdictions, residency_classes, regions, nodes"},
+	        {"foo: 1\n", NAME
+	         ":1:1: (top level): unknown key \"foo\", expected one of: "
+	         "appliance, policy, settlement, jurisdictions, residency_classes, regions, nodes"},
 	        {"policy: {}\nPolicy: {}\n",
 	         NAME ":2:1: (top level): unknown key \"Policy\", expected one of: appliance, "
-	              "policy, jurisdictions, residency_classes, regions, nodes"},
+	              "policy, settlement, jurisdictions, residency_classes, regions, nodes"},
 	        {"policy: {}\npolicy: {}\n", NAME ":2:1: policy: duplicate key"},
 	        /* Syntax errors: libyaml's problem and context. */
 	        {"a: [\n",
@@ -2015,4 +2015,36 @@ Test(hardening, parse_node_ranges)
 	cr_expect_str_eq(err, "node:1:253: node.esg.energy_to_work: expected a number in [1e-06, "
 	                      "1000000], found \"1e+308\"");
 	faii_config_free(cfg);
+}
+
+Test(settlement, defaults_and_overrides)
+{
+	struct faii_config *c = load_ok("{}");
+	cr_expect_eq(c->settlement.epoch_s, 60);
+	cr_expect_eq(c->settlement.activation_delay_s, 120);
+	cr_expect_eq(c->settlement.nodes_max, 16384);
+	cr_expect_eq(c->settlement.payout_cap_tokens[4], 1e6);
+	faii_config_free(c);
+	c = load_ok("settlement:\n"
+	            "  epoch_s: 10\n"
+	            "  activation_delay_s: 0\n"
+	            "  nodes_max: 64\n"
+	            "  penalty_tokens: 0.5\n"
+	            "  payout_cap_tokens: {xl: 40000, micro: 10}\n");
+	cr_expect_eq(c->settlement.epoch_s, 10);
+	cr_expect_eq(c->settlement.activation_delay_s, 0);
+	cr_expect_eq(c->settlement.nodes_max, 64);
+	cr_expect_eq(c->settlement.penalty_tokens, 0.5);
+	cr_expect_eq(c->settlement.payout_cap_tokens[0], 10);
+	cr_expect_eq(c->settlement.payout_cap_tokens[2], 1e6); /* kept */
+	cr_expect_eq(c->settlement.payout_cap_tokens[4], 40000);
+	faii_config_free(c);
+}
+
+Test(settlement, out_of_range_and_unknown_keys_are_refused)
+{
+	cr_expect(strstr(load_err("settlement: {epoch_s: 0}\n"), "settlement.epoch_s") != NULL);
+	cr_expect(strstr(load_err("settlement: {nodes_max: 0}\n"), "nodes_max") != NULL);
+	cr_expect(strstr(load_err("settlement: {payout_cap_tokens: {xxl: 1}}\n"), "xxl") != NULL);
+	cr_expect(strstr(load_err("settlement: {penalty_tokens: -1}\n"), "penalty_tokens") != NULL);
 }

@@ -196,6 +196,12 @@ Test(settle_state, cumulative_amounts_let_the_latest_root_alone_prove_a_claim)
 	cr_assert_eq(leaf.amount, 0);
 	cr_assert_eq(leaf.cumulative, 2045); /* still in the tree: owed earlier */
 	cr_assert_eq(faii_settle_payout_proof(fx.state, 100001, 99, &leaf, &proof), -ENOENT);
+	struct faii_settle_epoch_record kept[FAII_SETTLE_EPOCHS_KEPT];
+	cr_assert_eq(faii_settle_kept_epochs(fx.state, kept, FAII_SETTLE_EPOCHS_KEPT), 2);
+	cr_assert_eq(kept[0].epoch, 100001); /* newest first */
+	cr_assert_eq(kept[1].epoch, 100000);
+	cr_assert_eq(kept[1].totals.paid, 30561);
+	cr_assert_eq(faii_settle_kept_epochs(fx.state, kept, 1), 1);
 	cr_assert_eq(faii_settle_payout_proof(fx.state, 5, NODE_A, &leaf, &proof), -ENOENT);
 	free(fx.mem);
 }
