@@ -298,7 +298,9 @@ enum faii_settle_gov_reason faii_settle_gov_vote(struct faii_settle_gov *gov,
  * and by propose and vote themselves): expires the open proposals whose
  * epoch came, re-counts the others over the validator set now in force
  * (a removed validator's vote no longer counts; a smaller set may adopt or
- * reject), and folds old history when the history is full.
+ * reject). An adoption that finds the history full first folds the
+ * changes in force since before the previous period's start into the
+ * base values.
  */
 void faii_settle_gov_tick(struct faii_settle_gov *gov, uint64_t epoch);
 

@@ -141,14 +141,17 @@ void faii_settle_gov_config_defaults(struct faii_settle_gov_config *config, uint
 
 /* ---- formats -------------------------------------------------------------- */
 
-static int put_header(enum faii_settle_tx_kind kind, uint32_t body, uint8_t *out, uint32_t cap,
-                      uint32_t *len)
+/* Writes the envelope, zeroes the body (padding included), points *body at it. */
+static int begin_tx(enum faii_settle_tx_kind kind, uint32_t body_bytes, uint8_t *out, uint32_t cap,
+                    uint32_t *len, uint8_t **body)
 {
-	if (cap < FAII_SETTLE_TX_HEADER + body)
+	if (cap < FAII_SETTLE_TX_HEADER + body_bytes)
 		return -EINVAL;
 	out[0] = (uint8_t)kind;
 	out[1] = FAII_SETTLE_TX_VERSION;
-	*len = FAII_SETTLE_TX_HEADER + body;
+	memset(out + FAII_SETTLE_TX_HEADER, 0, body_bytes);
+	*len = FAII_SETTLE_TX_HEADER + body_bytes;
+	*body = out + FAII_SETTLE_TX_HEADER;
 	return 0;
 }
 
@@ -171,12 +174,12 @@ int faii_settle_gov_proposal_encode(const struct faii_settle_tx_gov_proposal *pr
 	uint32_t count = proposal->change_count;
 	if (count == 0 || count > FAII_SETTLE_GOV_CHANGES_MAX)
 		return -EINVAL;
-	uint32_t body = FAII_SETTLE_GOV_PROPOSAL_HEAD + count * FAII_SETTLE_GOV_CHANGE_BYTES;
-	int rc = put_header(FAII_SETTLE_TX_GOV_PROPOSAL, body, out, cap, len);
+	uint8_t *at = NULL;
+	int rc = begin_tx(FAII_SETTLE_TX_GOV_PROPOSAL,
+	                  FAII_SETTLE_GOV_PROPOSAL_HEAD + count * FAII_SETTLE_GOV_CHANGE_BYTES, out,
+	                  cap, len, &at);
 	if (rc != 0)
 		return rc;
-	uint8_t *at = out + FAII_SETTLE_TX_HEADER;
-	memset(at, 0, body);
 	faii_put_le64(at, proposal->effective_epoch);
 	at[8] = (uint8_t)count;
 	at += FAII_SETTLE_GOV_PROPOSAL_HEAD;
@@ -216,11 +219,10 @@ int faii_settle_gov_proposal_decode(const uint8_t *tx, uint32_t len,
 int faii_settle_gov_vote_encode(const struct faii_settle_tx_gov_vote *vote, uint8_t *out,
                                 uint32_t cap, uint32_t *len)
 {
-	int rc = put_header(FAII_SETTLE_TX_GOV_VOTE, FAII_SETTLE_GOV_VOTE_BODY, out, cap, len);
+	uint8_t *at = NULL;
+	int rc = begin_tx(FAII_SETTLE_TX_GOV_VOTE, FAII_SETTLE_GOV_VOTE_BODY, out, cap, len, &at);
 	if (rc != 0)
 		return rc;
-	uint8_t *at = out + FAII_SETTLE_TX_HEADER;
-	memset(at, 0, FAII_SETTLE_GOV_VOTE_BODY);
 	faii_put_le64(at, vote->proposal_id);
 	at[8] = vote->in_favour ? 1 : 0;
 	return 0;
