@@ -16,7 +16,12 @@
 #include <string.h>
 
 #include "faii/assert.h"
+#include "faii/limits.h"
 #include "faii/settle_gov.h"
+
+_Static_assert(FAII_SETTLE_GOV_VALIDATORS_MAX == FAII_CFG_VALIDATORS_MAX,
+               "the validator-set parameter holds every configurable validator");
+_Static_assert(FAII_SETTLE_GOV_VALIDATORS_MAX <= 32, "vote masks are uint32_t");
 
 #define PPB FAII_SETTLE_PPB_ONE
 
