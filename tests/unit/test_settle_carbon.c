@@ -385,6 +385,20 @@ Test(settle_carbon, overlapping_intervals_of_one_meter_are_refused)
 	hour = reading_at(1, 8, T0_S, HOUR_S, 10000, 0);
 	cr_assert_eq(faii_settle_carbon_apply_reading(state, &hour, 3, now, 1),
 	             FAII_SETTLE_CARBON_OVERLAP);
+	/* Over two quarters, one of them starting at the same second: that one
+	 * is named, as a double mint, whichever the chain meets first. */
+	for (uint64_t q = 0; q < 2; q++) {
+		quarter = reading_at(1, 9, T0_S + q * 900, 900, 2000, 0);
+		cr_assert_eq(faii_settle_carbon_apply_reading(state, &quarter, 3, now, 1), OK);
+	}
+	hour = reading_at(1, 9, T0_S, HOUR_S, 10000, 0);
+	cr_assert_eq(faii_settle_carbon_apply_reading(state, &hour, 3, now, 1),
+	             FAII_SETTLE_CARBON_DOUBLE_MINT);
+	faii_settle_carbon_evidence_drain(state, &e, 1); /* the hour over meter 8's quarter */
+	cr_assert_eq(faii_settle_carbon_evidence_drain(state, &e, 1), 1);
+	cr_assert_eq(e.reason, FAII_SETTLE_CARBON_DOUBLE_MINT);
+	cr_assert_eq(e.first_interval_start_s, T0_S);
+	cr_assert_eq(e.first_interval_s, 900);
 	free(state);
 }
 
