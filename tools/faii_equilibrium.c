@@ -259,8 +259,8 @@ static void print_schedule(const struct eq_scenario *sc, uint32_t s, const struc
 {
 	struct summary sum;
 	summarise(sc, run, &sum);
-	printf("schedule %s: %s after %u iterations; %u classes active, largest %.1f %%, "
-	       "HHI %.3f, %u investors out\n",
+	printf("schedule %s: %s after %u iterations; active classes %u, largest %.1f %%, "
+	       "HHI %.3f, investors out %u\n",
 	       sc->schedules[s].name, run->converged ? "equilibrium" : "NOT converged",
 	       run->iterations, sum.active, sum.largest * 100, sum.hhi, run->out[run->iterations]);
 	printf("  %-8s %6s %9s %8s %7s %6s %7s %9s %9s %9s %9s %9s\n", "class", "nodes",
