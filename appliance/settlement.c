@@ -10,6 +10,7 @@
 
 #include "faii/assert.h"
 #include "faii/settle_tx.h"
+#include "validator_cfg.h"
 
 static uint64_t to_ppb(double value)
 {
@@ -50,6 +51,18 @@ void faii_settlement_config(const struct faii_config *cfg, uint32_t validators,
 		p->payout_cap[c] = to_ppb(s->payout_cap_tokens[c]);
 }
 
+/* Slashing's check of a consensus equivocation proof: the DAG's own
+ * offline verifier against the committee's keys (pure, deterministic). */
+static int verify_equivocation(void *ctx, const uint8_t *proof, uint32_t len, uint32_t *author,
+                               uint64_t *epoch, uint64_t *round)
+{
+	const struct faii_settlement *settlement = ctx;
+	return faii_dag_evidence_verify(
+	        proof, len, settlement->validators,
+	        (const uint8_t(*)[FAII_DAG_PUBLIC_KEY_BYTES])settlement->public_keys, epoch, round,
+	        author);
+}
+
 int faii_settlement_open(struct faii_settlement *settlement, const struct faii_config *cfg,
                          uint32_t validators, uint32_t self, char *err, size_t err_bytes)
 {
@@ -57,6 +70,15 @@ int faii_settlement_open(struct faii_settlement *settlement, const struct faii_c
 	pthread_mutex_init(&settlement->lock, NULL);
 	struct faii_settle_config config;
 	faii_settlement_config(cfg, validators, &config);
+	/* Members in id order are validators 0..n-1 (validator_cfg.h). */
+	uint32_t order[FAII_CFG_VALIDATORS_MAX];
+	faii_validator_cfg_order(&cfg->appliance, order);
+	settlement->validators = validators;
+	for (uint32_t v = 0; v < validators && v < FAII_CFG_VALIDATORS_MAX; v++)
+		memcpy(settlement->public_keys[v], cfg->appliance.validators[order[v]].public_key,
+		       FAII_DAG_PUBLIC_KEY_BYTES);
+	config.verify_equivocation = verify_equivocation;
+	config.verify_ctx = settlement;
 	size_t bytes = faii_settle_state_bytes(config.nodes_max);
 	settlement->memory = bytes ? aligned_alloc(8, (bytes + 7) & ~(size_t)7) : NULL;
 	if (settlement->memory == NULL) {

@@ -39,6 +39,9 @@ struct faii_settlement {
 	uint64_t applied_sequence; /* the last committed vertex applied */
 	uint64_t roots_submitted, roots_refused;
 	uint64_t root_epoch_submitted; /* + 1; 0: none in this life */
+	/* The committee's keys, for equivocation proofs offered to slashing. */
+	uint32_t validators;
+	uint8_t public_keys[FAII_CFG_VALIDATORS_MAX][FAII_DAG_PUBLIC_KEY_BYTES];
 };
 
 /* Converts `policy` and `settlement` of a configuration into settlement's

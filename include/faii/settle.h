@@ -136,8 +136,9 @@ struct faii_settle_params {
 	uint64_t diversity_eta_ppb;                 /* eta < 1.0 (31) */
 	uint64_t class_share_max_ppb;               /* s_bar (31), (33) */
 	uint64_t energy_price;                      /* kappa_e: units per Wh (28) */
-	uint64_t opex_price;    /* kappa_o: units per unit of operating cost (28) */
-	uint64_t penalty_price; /* phi: units per penalty point (28) */
+	uint64_t energy_price_green; /* kappa_e for certified renewable Wh retired, <= kappa_e */
+	uint64_t opex_price;         /* kappa_o: units per unit of operating cost (28) */
+	uint64_t penalty_price;      /* phi: units per penalty point (28) */
 	uint64_t payout_cap[FAII_SETTLE_CLASSES]; /* E_bar_i: the most one node of the class gets
 	                                             (33) */
 };
@@ -152,9 +153,10 @@ struct faii_settle_node_input {
 	uint64_t slo_success_ppb[FAII_SETTLE_TIERS]; /* s_ij,t */
 	uint64_t renewable_ppb;                      /* RE_ij, certified */
 	uint64_t energy_wh;                          /* e_ij */
-	uint64_t opex_units;                         /* o_ij */
-	uint64_t penalty_points;                     /* l_ij */
-	uint64_t cumulative_before;                  /* owed in earlier epochs */
+	uint64_t energy_retired_wh; /* certified renewable Wh retired against e_ij (carbon) */
+	uint64_t opex_units;        /* o_ij */
+	uint64_t penalty_points;    /* l_ij */
+	uint64_t cumulative_before; /* owed in earlier epochs */
 };
 
 struct faii_settle_node_result {

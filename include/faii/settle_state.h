@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "faii/settle.h"
+#include "faii/settle_slash.h"
 #include "faii/settle_tx.h"
 
 #define FAII_SETTLE_VALIDATORS_MAX 64u /* = FAII_DAG_VALIDATORS_MAX: a u64 mask */
@@ -35,7 +36,19 @@ struct faii_settle_config {
 	uint32_t nodes_max;  /* registered nodes, 1..FAII_SETTLE_NODES_MAX */
 	uint64_t epoch_ms;   /* epoch e covers consortium time [e x epoch_ms, (e+1) x epoch_ms) */
 	uint64_t activation_delay_ms; /* a settled root's dispute window before it is final */
+	/* The genesis values of the governed parameters (governance changes
+	 * them from epoch to epoch: docs/settlement.md, "Governance"). */
 	struct faii_settle_params params;
+	uint64_t dispute_window_ms; /* slashing's dispute window; 0: 24 h (DePX) */
+	uint64_t carbon_window_s;   /* certificates expire after this; 0: 365 days */
+	/* Validator v's bond: the node id an equivocation proof against v
+	 * slashes (0: none registered, such proofs are refused). Its reporter
+	 * rewards are credited to account v. */
+	uint32_t validator_node[FAII_SETTLE_VALIDATORS_MAX];
+	/* Checks a consensus equivocation proof (the appliance passes the
+	 * DAG's offline verifier); NULL: equivocation proposals are refused. */
+	faii_settle_equivocation_verify_fn verify_equivocation;
+	void *verify_ctx;
 };
 
 /* Where a transaction sits in the committed sequence. */
@@ -57,6 +70,10 @@ enum faii_settle_outcome {
 	FAII_SETTLE_REFUSED_ROOT_MISMATCH,   /* another root than this validator computed */
 	FAII_SETTLE_REFUSED_ROOT_DUPLICATE,  /* the author already published this epoch's root */
 	FAII_SETTLE_REFUSED_NOT_HANDLED,     /* a kind this state machine does not consume */
+	FAII_SETTLE_REFUSED_BAD_SIGNATURE,   /* a node-signed kind whose signature fails */
+	FAII_SETTLE_REFUSED_CARBON,     /* refused by the carbon registry (its reason counted) */
+	FAII_SETTLE_REFUSED_SLASH,      /* refused by slashing (its reason counted) */
+	FAII_SETTLE_REFUSED_GOVERNANCE, /* refused by governance (its reason counted) */
 	FAII_SETTLE_OUTCOME_COUNT
 };
 const char *faii_settle_outcome_name(enum faii_settle_outcome outcome);
@@ -87,8 +104,12 @@ struct faii_settle_stats {
 	uint64_t epochs_settled;
 	uint64_t epochs_failed; /* faii_settle_epoch() refused the inputs */
 	uint32_t nodes;
-	/* Money, in base units, since genesis: minted = paid + escrow. */
+	/* Money, in base units, since genesis. Conserved: minted + slashed
+	 * stake = paid + escrow + treasury + burned + reporter rewards. */
 	uint64_t minted, paid, escrow, treasury, burned;
+	uint64_t slashed_stake, reporter_rewards;
+	uint64_t slashes_executed, slashes_dismissed;
+	uint64_t carbon_retired_wh; /* certificates retired against the nodes' energy */
 };
 
 struct faii_settle_state;
@@ -145,6 +166,16 @@ int faii_settle_node(const struct faii_settle_state *state, uint32_t node_id,
 enum faii_settle_hold { FAII_SETTLE_HOLD, FAII_SETTLE_RELEASE, FAII_SETTLE_FORFEIT };
 int faii_settle_node_hold(struct faii_settle_state *state, uint32_t node_id,
                           enum faii_settle_hold hold);
+
+/* The parts, read-only, for listings (faiictl gov, slash, carbon,
+ * reputation): their own headers' listing functions take these. */
+const struct faii_settle_gov *faii_settle_state_gov(const struct faii_settle_state *state);
+const struct faii_settle_reputation *
+faii_settle_state_reputation(const struct faii_settle_state *state);
+const struct faii_settle_slash *faii_settle_state_slash(const struct faii_settle_state *state);
+const struct faii_settle_carbon *faii_settle_state_carbon(const struct faii_settle_state *state);
+/* A validator's reporter rewards so far (base units). */
+uint64_t faii_settle_reporter_rewards(const struct faii_settle_state *state, uint32_t validator);
 
 /* BLAKE2b-256 over everything validators must agree on: nodes (in id
  * order), the kept epochs' records, money and the consortium's clock. */

@@ -10,6 +10,7 @@
 
 #include "faii/assert.h"
 #include "faii/settle.h"
+#include "faii/settle_carbon.h"
 
 #define PPB FAII_SETTLE_PPB_ONE
 
@@ -44,6 +45,8 @@ int faii_settle_params_check(const struct faii_settle_params *params, const char
 		return fail(field, "diversity_eta");
 	if (params->class_share_max_ppb == 0 || params->class_share_max_ppb >= PPB)
 		return fail(field, "class_share_max");
+	if (params->energy_price_green > params->energy_price)
+		return fail(field, "energy_price_green");
 	return 0;
 }
 
@@ -198,7 +201,9 @@ static int settle_node(const struct faii_settle_params *params,
 	if (rc == 0)
 		rc = performance(params, node, totals, result);
 	if (rc == 0)
-		rc = mul_units(params->energy_price, node->energy_wh, &energy);
+		rc = faii_settle_carbon_energy_charge(node->energy_wh, node->energy_retired_wh,
+		                                      params->energy_price,
+		                                      params->energy_price_green, &energy);
 	if (rc == 0)
 		rc = mul_units(params->opex_price, node->opex_units, &opex);
 	if (rc == 0)

@@ -12,47 +12,7 @@
 #include "faii/settle.h"
 #include "faii/settle_state.h"
 #include "faii/settle_tx.h"
-
-#define NO_SLOT 0u /* an empty index cell; cells hold slot + 1 */
-
-struct node_slot {
-	uint32_t node_id, operator_id, capacity_units;
-	uint8_t node_class, held;
-	uint64_t stake, cumulative, escrow, release_pending;
-	uint8_t public_key[FAII_SETTLE_PUBLIC_KEY];
-	/* This epoch's measurements, summed over every appliance's summaries. */
-	uint64_t heartbeats_expected, heartbeats_seen, disagreements;
-	uint64_t dispatched[FAII_SETTLE_TIERS], verified[FAII_SETTLE_TIERS];
-	uint64_t slo_hits[FAII_SETTLE_TIERS];
-};
-
-struct kept_epoch {
-	struct faii_settle_epoch_record record;
-	uint8_t (*leaves)[FAII_SETTLE_LEAF_BYTES]; /* nodes_max, sorted by node id */
-};
-
-struct faii_settle_state {
-	struct faii_settle_config config;
-	uint32_t quorum;     /* 2f + 1 */
-	uint32_t index_mask; /* index cells - 1 */
-	uint32_t nodes;      /* slots in use, in registration order */
-	bool clock_started;  /* f + 1 validators have reported a time */
-	uint64_t author_ms[FAII_SETTLE_VALIDATORS_MAX];
-	uint64_t author_slice[FAII_SETTLE_VALIDATORS_MAX];
-	uint32_t author_part[FAII_SETTLE_VALIDATORS_MAX]; /* last part + 1; 0 before any */
-	uint64_t queue_sum[FAII_SETTLE_TIERS], queue_reports[FAII_SETTLE_TIERS];
-	uint32_t summaries; /* in the current epoch */
-	struct faii_settle_stats stats;
-	struct kept_epoch kept[FAII_SETTLE_EPOCHS_KEPT];
-	/* Arrays, laid out after the state in the caller's memory. */
-	struct node_slot *slots;
-	uint32_t *index;
-	uint32_t *order, *order_scratch;
-	struct faii_settle_node_input *inputs;
-	struct faii_settle_node_result *results;
-	uint8_t (*hashes)[FAII_SETTLE_HASH_BYTES];
-	uint8_t (*scratch)[FAII_SETTLE_HASH_BYTES];
-};
+#include "state_private.h"
 
 static const char *const outcome_names[FAII_SETTLE_OUTCOME_COUNT] = {
         [FAII_SETTLE_APPLIED] = "applied",
@@ -66,6 +26,10 @@ static const char *const outcome_names[FAII_SETTLE_OUTCOME_COUNT] = {
         [FAII_SETTLE_REFUSED_ROOT_MISMATCH] = "root_mismatch",
         [FAII_SETTLE_REFUSED_ROOT_DUPLICATE] = "root_duplicate",
         [FAII_SETTLE_REFUSED_NOT_HANDLED] = "not_handled",
+        [FAII_SETTLE_REFUSED_BAD_SIGNATURE] = "bad_signature",
+        [FAII_SETTLE_REFUSED_CARBON] = "carbon",
+        [FAII_SETTLE_REFUSED_SLASH] = "slash",
+        [FAII_SETTLE_REFUSED_GOVERNANCE] = "governance",
 };
 
 const char *faii_settle_outcome_name(enum faii_settle_outcome outcome)
@@ -92,6 +56,7 @@ static size_t align8(size_t n)
 
 struct layout {
 	size_t slots, index, order, order_scratch, inputs, results, hashes, scratch, leaves, end;
+	struct settle_module_layout modules;
 };
 
 static struct layout layout_of(uint32_t nodes_max)
@@ -108,7 +73,8 @@ static struct layout layout_of(uint32_t nodes_max)
 	l.hashes = at, at = align8(at + n * FAII_SETTLE_HASH_BYTES);
 	l.scratch = at, at = align8(at + n * FAII_SETTLE_HASH_BYTES);
 	l.leaves = at, at = align8(at + FAII_SETTLE_EPOCHS_KEPT * n * FAII_SETTLE_LEAF_BYTES);
-	l.end = at;
+	settle_modules_layout(nodes_max, at, &l.modules);
+	l.end = l.modules.end;
 	return l;
 }
 
@@ -166,6 +132,9 @@ int faii_settle_state_init(void *mem, size_t bytes, const struct faii_settle_con
 	for (uint32_t k = 0; k < FAII_SETTLE_EPOCHS_KEPT; k++)
 		s->kept[k].leaves = (uint8_t(*)[FAII_SETTLE_LEAF_BYTES])(
 		        base + l.leaves + (size_t)k * config->nodes_max * FAII_SETTLE_LEAF_BYTES);
+	rc = settle_modules_init(s, base, &l.modules, field);
+	if (rc != 0)
+		return rc;
 	*state = s;
 	return 0;
 }
@@ -177,7 +146,7 @@ static uint32_t index_home(const struct faii_settle_state *s, uint32_t node_id)
 	return (node_id * 2654435761u) & s->index_mask; /* Fibonacci hashing */
 }
 
-static struct node_slot *node_find(const struct faii_settle_state *s, uint32_t node_id)
+struct node_slot *settle_node_find(const struct faii_settle_state *s, uint32_t node_id)
 {
 	for (uint32_t i = index_home(s, node_id), probes = 0; probes <= s->index_mask;
 	     i = (i + 1) & s->index_mask, probes++) {
@@ -208,7 +177,7 @@ static enum faii_settle_outcome apply_node(struct faii_settle_state *s, const ui
 	struct faii_settle_tx_node tx_node;
 	if (faii_settle_tx_node_decode(tx, len, &tx_node) != 0)
 		return FAII_SETTLE_REFUSED_MALFORMED;
-	struct node_slot *slot = node_find(s, tx_node.node_id);
+	struct node_slot *slot = settle_node_find(s, tx_node.node_id);
 	if (slot != NULL && (slot->operator_id != tx_node.operator_id ||
 	                     memcmp(slot->public_key, tx_node.public_key, FAII_SETTLE_PUBLIC_KEY)))
 		return FAII_SETTLE_REFUSED_NODE_REBOUND;
@@ -222,6 +191,7 @@ static enum faii_settle_outcome apply_node(struct faii_settle_state *s, const ui
 	slot->node_class = tx_node.node_class;
 	slot->capacity_units = tx_node.capacity_units;
 	slot->stake = tx_node.stake;
+	settle_stake_changed(s, slot);
 	return FAII_SETTLE_APPLIED;
 }
 
@@ -234,7 +204,7 @@ static uint64_t add_saturating(uint64_t a, uint64_t b)
 
 static void add_entry(struct faii_settle_state *s, const struct faii_settle_work_entry *entry)
 {
-	struct node_slot *slot = node_find(s, entry->node_id);
+	struct node_slot *slot = settle_node_find(s, entry->node_id);
 	if (slot == NULL) {
 		s->stats.entries_refused++;
 		return;
@@ -249,6 +219,7 @@ static void add_entry(struct faii_settle_state *s, const struct faii_settle_work
 		slot->verified[t] = add_saturating(slot->verified[t], tier->verified_work);
 		slot->slo_hits[t] = add_saturating(slot->slo_hits[t], tier->slo_hits);
 	}
+	settle_observe_entry(s, slot, entry);
 }
 
 /*
@@ -279,6 +250,7 @@ static void advance_clock(struct faii_settle_state *s, uint64_t sequence)
 	if (now <= s->stats.consortium_ms)
 		return; /* the clock never runs backwards */
 	s->stats.consortium_ms = now;
+	settle_clock_moved(s);
 	uint64_t epoch = now / s->config.epoch_ms;
 	if (!s->clock_started) {
 		/* Work committed before the clock started belongs to its first epoch. */
@@ -289,6 +261,7 @@ static void advance_clock(struct faii_settle_state *s, uint64_t sequence)
 	if (epoch > s->stats.current_epoch) {
 		settle_epoch(s, sequence);
 		s->stats.current_epoch = epoch;
+		settle_epoch_done(s, epoch);
 	}
 }
 
@@ -382,7 +355,7 @@ static void fill_input(const struct node_slot *slot, struct faii_settle_node_inp
 
 static void epoch_params(const struct faii_settle_state *s, struct faii_settle_params *params)
 {
-	*params = s->config.params;
+	settle_epoch_params(s, s->stats.current_epoch, params);
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++)
 		params->queue_ppb[t] =
 		        s->queue_reports[t] ? s->queue_sum[t] / s->queue_reports[t] : 0;
@@ -396,7 +369,8 @@ static uint32_t pay_and_write_leaves(struct faii_settle_state *s, struct kept_ep
 	for (uint32_t i = 0; i < s->nodes; i++) {
 		struct node_slot *slot = &s->slots[s->order[i]];
 		uint64_t amount = computed ? s->results[i].paid : 0;
-		if (slot->held) {
+		if (settle_node_held(s, slot)) {
+			settle_escrow_record(s, slot, amount);
 			slot->escrow += amount;
 			kept->record.escrowed += amount;
 			s->stats.escrow += amount;
@@ -439,9 +413,12 @@ static void reset_epoch_measurements(struct faii_settle_state *s)
 
 static void assert_money_conserved(const struct faii_settle_state *s)
 {
-	/* Everything minted was paid out, is held in escrow (or released and
-	 * waiting for the next epoch), or was forfeited to the treasury. */
-	FAII_ASSERT(s->stats.minted == s->stats.paid + s->stats.escrow + s->stats.treasury);
+	/* Everything minted or slashed off a stake was paid out, is held in
+	 * escrow (or released and waiting for the next epoch), went to the
+	 * treasury, was burned or rewarded a reporter. */
+	const struct faii_settle_stats *m = &s->stats;
+	FAII_ASSERT(m->minted + m->slashed_stake ==
+	            m->paid + m->escrow + m->treasury + m->burned + m->reporter_rewards);
 }
 
 static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
@@ -455,6 +432,7 @@ static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 	sort_by_node_id(s);
 	for (uint32_t i = 0; i < s->nodes; i++)
 		fill_input(&s->slots[s->order[i]], &s->inputs[i]);
+	settle_epoch_carbon(s, s->stats.current_epoch);
 	struct faii_settle_params params;
 	epoch_params(s, &params);
 	int rc = faii_settle_epoch(&params, s->inputs, s->nodes, s->results, &kept->record.totals);
@@ -544,7 +522,7 @@ enum faii_settle_outcome faii_settle_apply(struct faii_settle_state *s,
 	else if (kind == FAII_SETTLE_TX_PAYOUT_ROOT)
 		outcome = apply_root(s, origin, tx, len);
 	else
-		outcome = FAII_SETTLE_REFUSED_NOT_HANDLED;
+		outcome = settle_apply_module(s, origin, kind, tx, len);
 	if (outcome == FAII_SETTLE_APPLIED)
 		s->stats.applied[kind]++;
 	else
@@ -628,7 +606,7 @@ int faii_settle_payout_proof(struct faii_settle_state *s, uint64_t epoch, uint32
 int faii_settle_node(const struct faii_settle_state *s, uint32_t node_id,
                      struct faii_settle_node_view *view)
 {
-	const struct node_slot *slot = node_find(s, node_id);
+	const struct node_slot *slot = settle_node_find(s, node_id);
 	if (slot == NULL)
 		return -ENOENT;
 	*view = (struct faii_settle_node_view){
@@ -647,7 +625,7 @@ int faii_settle_node(const struct faii_settle_state *s, uint32_t node_id,
 
 int faii_settle_node_hold(struct faii_settle_state *s, uint32_t node_id, enum faii_settle_hold hold)
 {
-	struct node_slot *slot = node_find(s, node_id);
+	struct node_slot *slot = settle_node_find(s, node_id);
 	if (slot == NULL)
 		return -ENOENT;
 	if (hold == FAII_SETTLE_HOLD) {
@@ -656,6 +634,7 @@ int faii_settle_node_hold(struct faii_settle_state *s, uint32_t node_id, enum fa
 	}
 	slot->held = 0;
 	if (hold == FAII_SETTLE_RELEASE) {
+		/* An operator's hold; slashing's escrow ends with its proposals. */
 		slot->release_pending += slot->escrow; /* paid with the next settled epoch */
 	} else {
 		s->stats.escrow -= slot->escrow;
@@ -714,6 +693,33 @@ static void hash_record(crypto_generichash_state *h, const struct faii_settle_ep
 	crypto_generichash_update(h, r->root, FAII_SETTLE_HASH_BYTES);
 }
 
+/* The parts' books: counts and totals every validator must share. */
+static void hash_parts(crypto_generichash_state *h, const struct faii_settle_state *s)
+{
+	struct faii_settle_slash_stats slash;
+	struct faii_settle_reputation_stats reputation;
+	struct faii_settle_carbon_totals carbon;
+	faii_settle_slash_get_stats(s->slash, &slash);
+	faii_settle_reputation_get_stats(s->reputation, &reputation);
+	faii_settle_carbon_totals(s->carbon, &carbon);
+	const uint64_t fields[] = {
+	        slash.proposals,          slash.disputes,         slash.votes,
+	        slash.executed,           slash.dismissed,        slash.burned,
+	        slash.to_reporters,       slash.to_treasury,      slash.escrow_held,
+	        slash.escrow_released,    reputation.nodes,       reputation.observations,
+	        reputation.halvings,      reputation.decay_steps, carbon.minted_wh,
+	        carbon.tradable_wh,       carbon.retired_wh,      carbon.expired_wh,
+	        carbon.energy_mwh,        carbon.certificates,    carbon.readings,
+	        s->gov->proposal_count,   s->gov->history_count,  s->gov->adopted,
+	        s->gov->rejected,         s->gov->expired,        s->gov->failed,
+	        s->gov->last_proposal_id,
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		hash_u64(h, fields[i]);
+	for (uint32_t v = 0; v < s->config.validators; v++)
+		hash_u64(h, s->reporter_rewards[v]);
+}
+
 void faii_settle_state_digest(const struct faii_settle_state *s,
                               uint8_t digest[FAII_SETTLE_HASH_BYTES])
 {
@@ -721,10 +727,22 @@ void faii_settle_state_digest(const struct faii_settle_state *s,
 	crypto_generichash_init(&h, (const uint8_t *)"faii-settle-state-v1", 20,
 	                        FAII_SETTLE_HASH_BYTES);
 	const struct faii_settle_stats *st = &s->stats;
-	const uint64_t money[] = {st->consortium_ms, st->current_epoch, st->epochs_settled,
-	                          st->epochs_failed, st->minted,        st->paid,
-	                          st->escrow,        st->treasury,      st->burned,
-	                          s->nodes,          s->summaries};
+	const uint64_t money[] = {st->consortium_ms,
+	                          st->current_epoch,
+	                          st->epochs_settled,
+	                          st->epochs_failed,
+	                          st->minted,
+	                          st->paid,
+	                          st->escrow,
+	                          st->treasury,
+	                          st->burned,
+	                          st->slashed_stake,
+	                          st->reporter_rewards,
+	                          st->slashes_executed,
+	                          st->slashes_dismissed,
+	                          st->carbon_retired_wh,
+	                          s->nodes,
+	                          s->summaries};
 	for (size_t i = 0; i < sizeof(money) / sizeof(money[0]); i++)
 		hash_u64(&h, money[i]);
 	for (uint32_t v = 0; v < s->config.validators; v++) {
@@ -743,5 +761,6 @@ void faii_settle_state_digest(const struct faii_settle_state *s,
 	                                                             : FAII_SETTLE_EPOCHS_KEPT;
 	for (uint64_t k = 0; k < kept; k++)
 		hash_record(&h, &s->kept[k].record);
+	hash_parts(&h, s);
 	crypto_generichash_final(&h, digest, FAII_SETTLE_HASH_BYTES);
 }

@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "faii/settle.h"
+#include "faii/settle_carbon.h"
+#include "faii/settle_gov.h"
+#include "faii/settle_slash.h"
 #include "faii/settle_state.h"
 #include "faii/settle_tx.h"
 #include "settle_test_params.h"
@@ -26,6 +29,7 @@
 #define NODE_A     7u            /* micro, operator 1 */
 #define NODE_B     3u            /* XL, operator 2 */
 #define TEST_NODES 16u
+#define DISPUTE_MS 30000u /* slashing's dispute window in these tests */
 
 static struct faii_settle_config test_config(uint32_t nodes_max)
 {
@@ -36,6 +40,7 @@ static struct faii_settle_config test_config(uint32_t nodes_max)
 	        .activation_delay_ms = DELAY_MS,
 	};
 	config.params = test_params();
+	config.dispute_window_ms = DISPUTE_MS;
 	config.params.queue_ppb[1] = 0; /* the appliances report q_t */
 	return config;
 }
@@ -56,7 +61,8 @@ static void fixture_open(struct fixture *fx, uint32_t nodes_max)
 	fx->mem = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
 	cr_assert_not_null(fx->mem);
 	const char *field = NULL;
-	cr_assert_eq(faii_settle_state_init(fx->mem, bytes, &config, &fx->state, &field), 0);
+	int rc = faii_settle_state_init(fx->mem, bytes, &config, &fx->state, &field);
+	cr_assert_eq(rc, 0, "init: %d (%s)", rc, field ? field : "");
 }
 
 static enum faii_settle_outcome apply(struct fixture *fx, uint32_t author, const uint8_t *tx,
@@ -103,12 +109,10 @@ static void all_report(struct fixture *fx, uint64_t end_ms)
 		cr_assert_eq(summary(fx, v, end_ms, NULL, 0), FAII_SETTLE_APPLIED);
 }
 
-/* The epoch worked by hand in docs/settlement.md ("The state machine"). */
-static void worked_epoch(struct fixture *fx)
+/* A's and B's slice in the worked epoch. */
+static void worked_entries(struct faii_settle_work_entry entries[2])
 {
-	cr_assert_eq(register_node(fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
-	cr_assert_eq(register_node(fx, 1, NODE_B, 2, 4, 20, 0xB2), FAII_SETTLE_APPLIED);
-	struct faii_settle_work_entry entries[2] = {0};
+	memset(entries, 0, 2 * sizeof(entries[0]));
 	entries[0].node_id = NODE_A;
 	entries[0].heartbeats_expected = 100, entries[0].heartbeats_seen = 99;
 	entries[0].tier[0] = (struct faii_settle_work_tier){
@@ -118,10 +122,30 @@ static void worked_epoch(struct fixture *fx)
 	entries[1].disagreements = 1;
 	entries[1].tier[1] = (struct faii_settle_work_tier){
 	        .dispatched = 500, .answered = 500, .verified_work = 500, .slo_hits = 450};
+}
+
+/* The epoch worked by hand in docs/settlement.md ("The state machine"),
+ * up to the clock's move into the next epoch (worked_epoch_end). */
+static void worked_epoch_begin(struct fixture *fx)
+{
+	cr_assert_eq(register_node(fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(fx, 1, NODE_B, 2, 4, 20, 0xB2), FAII_SETTLE_APPLIED);
+	struct faii_settle_work_entry entries[2];
+	worked_entries(entries);
 	cr_assert_eq(summary(fx, 0, T0, entries, 2), FAII_SETTLE_APPLIED);
 	for (uint32_t v = 1; v < 4; v++)
 		cr_assert_eq(summary(fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+}
+
+static void worked_epoch_end(struct fixture *fx)
+{
 	all_report(fx, T0 + EPOCH_MS); /* the clock enters epoch 100001: 100000 settles */
+}
+
+static void worked_epoch(struct fixture *fx)
+{
+	worked_epoch_begin(fx);
+	worked_epoch_end(fx);
 }
 
 Test(settle_state, a_worked_epoch_pays_what_the_hand_computation_says)
@@ -361,8 +385,10 @@ Test(settle_state, every_refusal_is_named_and_counted)
 	cr_assert_eq(summary(&fx, 1, T0, &entry, 1), FAII_SETTLE_APPLIED);
 	fx.slice[1]--; /* the same slice again */
 	cr_assert_eq(summary(&fx, 1, T0, NULL, 0), FAII_SETTLE_REFUSED_STALE_SUMMARY);
-	uint8_t vote[2] = {FAII_SETTLE_TX_GOV_VOTE, FAII_SETTLE_TX_VERSION};
-	cr_assert_eq(apply(&fx, 0, vote, 2), FAII_SETTLE_REFUSED_NOT_HANDLED);
+	/* ESG attestations feed routing; settlement takes renewable shares from
+	 * retired certificates (docs/settlement.md, "Transactions"). */
+	uint8_t attestation[2] = {FAII_SETTLE_TX_ESG_ATTESTATION, FAII_SETTLE_TX_VERSION};
+	cr_assert_eq(apply(&fx, 0, attestation, 2), FAII_SETTLE_REFUSED_NOT_HANDLED);
 	struct faii_settle_stats stats;
 	faii_settle_get_stats(fx.state, &stats);
 	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_MALFORMED], 3);
@@ -473,4 +499,235 @@ Test(settle_state, one_committed_sequence_gives_byte_identical_states)
 		cr_assert_eq(stats.minted, stats.paid + stats.escrow + stats.treasury);
 		free(a.mem), free(b.mem), free(c.mem);
 	}
+}
+
+/* ---- the parts, fed through the state machine ---- */
+
+struct node_keys {
+	uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
+	uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
+};
+
+static void register_with_key(struct fixture *fx, uint32_t node, uint32_t operator_id,
+                              uint8_t node_class, uint32_t capacity, uint64_t stake,
+                              const struct node_keys *keys)
+{
+	struct faii_settle_tx_node tx_node = {.node_id = node,
+	                                      .operator_id = operator_id,
+	                                      .node_class = node_class,
+	                                      .capacity_units = capacity,
+	                                      .stake = stake};
+	memcpy(tx_node.public_key, keys->public_key, sizeof(tx_node.public_key));
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_node_encode(&tx_node, tx, sizeof(tx), &len), 0);
+	cr_assert_eq(apply(fx, 0, tx, len), FAII_SETTLE_APPLIED);
+}
+
+/* A's key in the worked epoch (0xA1 x 32) as a real key pair: the same
+ * public key bytes cannot be, so A is re-keyed by a fresh fixture. */
+static void keys_for(struct node_keys *keys, uint8_t seed_byte)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	memset(seed, seed_byte, sizeof(seed));
+	crypto_sign_seed_keypair(keys->public_key, keys->secret_key, seed);
+}
+
+/* worked_epoch_begin with signing keys for A and B (and B's stake). */
+static void keyed_epoch_begin(struct fixture *fx, struct node_keys *a, struct node_keys *b,
+                              uint64_t b_stake)
+{
+	keys_for(a, 0xA1);
+	keys_for(b, 0xB2);
+	register_with_key(fx, NODE_A, 1, 0, 1, 0, a);
+	register_with_key(fx, NODE_B, 2, 4, 20, b_stake, b);
+	struct faii_settle_work_entry entries[2];
+	worked_entries(entries);
+	cr_assert_eq(summary(fx, 0, T0, entries, 2), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(summary(fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+}
+
+static enum faii_settle_outcome meter_reading(struct fixture *fx, const struct node_keys *keys,
+                                              uint64_t start_s, uint64_t mwh, bool sign)
+{
+	struct faii_settle_meter_reading reading = {.node_id = NODE_A,
+	                                            .meter_id = 77,
+	                                            .interval_start_s = start_s,
+	                                            .interval_s = 600,
+	                                            .energy_mwh = mwh,
+	                                            .renewable_ppb = P(1.0),
+	                                            .location = "DE",
+	                                            .read_at_s = start_s + 600};
+	faii_settle_meter_sign(&reading, keys->secret_key);
+	if (!sign)
+		reading.signature[0] ^= 1;
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_meter_encode(&reading, tx, sizeof(tx), &len), 0);
+	return apply(fx, 1, tx, len);
+}
+
+Test(settle_state, certified_renewable_energy_lifts_esg_and_is_charged_the_green_price)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct node_keys a, b;
+	keyed_epoch_begin(&fx, &a, &b, 0);
+	/* 50 Wh, all certified renewable, over the 10 minutes before T0. */
+	uint64_t start = (T0 / 1000 - 600) / 600 * 600;
+	cr_assert_eq(meter_reading(&fx, &a, start, 50000, false),
+	             FAII_SETTLE_REFUSED_BAD_SIGNATURE);
+	cr_assert_eq(meter_reading(&fx, &a, start, 50000, true), FAII_SETTLE_APPLIED);
+	/* The same (meter, interval) again, even with other numbers: refused. */
+	cr_assert_eq(meter_reading(&fx, &a, start, 60000, true), FAII_SETTLE_REFUSED_CARBON);
+	worked_epoch_end(&fx);
+	/* A: RE 1.0, ESG 1 + 0.5 (1 - 0.3) = 1.35 clamped to 1.25; performance
+	 * 1000 x 1.25 = 1250 x 1.055555555 = 1319.4 -> 1319; the 50 Wh are
+	 * retired certificates: charged the green price 0 instead of 2 x 50.
+	 * Paid 990 + 1319 = 2309 (2045 without the certificate). B unchanged. */
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100000, NODE_A, &leaf, &proof), 0);
+	cr_assert_eq(leaf.amount, 2309);
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100000, NODE_B, &leaf, &proof), 0);
+	cr_assert_eq(leaf.amount, 28516);
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.carbon_retired_wh, 50);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_CARBON], 1);
+	struct faii_settle_carbon_totals carbon;
+	faii_settle_carbon_totals(faii_settle_state_carbon(fx.state), &carbon);
+	cr_assert_eq(carbon.minted_wh, 50);
+	cr_assert_eq(carbon.retired_wh, 50);
+	cr_assert_eq(carbon.tradable_wh, 0);
+	free(fx.mem);
+}
+
+static enum faii_settle_outcome propose_replica_slash(struct fixture *fx, uint32_t author)
+{
+	struct faii_settle_slash_tx proposal = {.accused = NODE_B,
+	                                        .offense = FAII_SETTLE_SLASH_REPLICA_DISAGREEMENT,
+	                                        .task_id = 4242};
+	memset(proposal.majority_hash, 0x11, sizeof(proposal.majority_hash));
+	memset(proposal.node_hash, 0x22, sizeof(proposal.node_hash));
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_slash_tx_encode(&proposal, tx, sizeof(tx), &len), 0);
+	return apply(fx, author, tx, len);
+}
+
+Test(settle_state, a_slash_escrows_rewards_then_executes_after_its_window)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct node_keys a, b;
+	keyed_epoch_begin(&fx, &a, &b, 1000);
+	cr_assert_eq(propose_replica_slash(&fx, 2), FAII_SETTLE_APPLIED);
+	cr_assert_eq(propose_replica_slash(&fx, 3),
+	             FAII_SETTLE_REFUSED_SLASH); /* the same evidence */
+	worked_epoch_end(&fx);                   /* B's 28 516 go to escrow: a proposal is open */
+	struct faii_settle_node_view view;
+	cr_assert_eq(faii_settle_node(fx.state, NODE_B, &view), 0);
+	cr_assert_eq(view.escrow, 28516);
+	cr_assert_eq(view.cumulative, 0);
+	/* One millisecond before the window ends: nothing executes. */
+	all_report(&fx, T0 + DISPUTE_MS - 1);
+	cr_assert_eq(faii_settle_node(fx.state, NODE_B, &view), 0);
+	cr_assert_eq(view.escrow, 28516);
+	/* Executed: 10 % of the stake of 1000 = 100, taken from the escrow and
+	 * split 50 burned, 30 to the reporter (validator 2), 20 to the
+	 * treasury; the rest of the escrow is released into the next epoch. */
+	all_report(&fx, T0 + DISPUTE_MS);
+	all_report(&fx, T0 + DISPUTE_MS + EPOCH_MS);
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.slashes_executed, 1);
+	cr_assert_eq(stats.burned, 50);
+	cr_assert_eq(stats.treasury, 20);
+	cr_assert_eq(faii_settle_reporter_rewards(fx.state, 2), 30);
+	cr_assert_eq(stats.escrow, 0);
+	cr_assert_eq(stats.paid, 2045 + 28416);
+	cr_assert_eq(stats.minted + stats.slashed_stake, stats.paid + stats.escrow +
+	                                                         stats.treasury + stats.burned +
+	                                                         stats.reporter_rewards);
+	cr_assert_eq(faii_settle_node(fx.state, NODE_B, &view), 0);
+	cr_assert_eq(view.cumulative, 28416);
+	struct faii_settle_reputation_view reputation;
+	cr_assert_eq(faii_settle_reputation_get(faii_settle_state_reputation(fx.state), NODE_B,
+	                                        &reputation),
+	             0);
+	cr_assert_eq(reputation.byzantine, 1); /* replica disagreement is Byzantine: halved */
+	free(fx.mem);
+}
+
+Test(settle_state, a_disputed_slash_dismissed_by_the_validators_releases_the_escrow)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct node_keys a, b;
+	keyed_epoch_begin(&fx, &a, &b, 1000);
+	cr_assert_eq(propose_replica_slash(&fx, 2), FAII_SETTLE_APPLIED);
+	struct faii_settle_dispute_tx dispute = {.proposal_id = 1, .node_id = NODE_B};
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_dispute_tx_sign(&dispute, a.secret_key, tx, sizeof(tx), &len), 0);
+	cr_assert_eq(apply(&fx, 1, tx, len), FAII_SETTLE_REFUSED_BAD_SIGNATURE); /* A's key */
+	cr_assert_eq(faii_settle_dispute_tx_sign(&dispute, b.secret_key, tx, sizeof(tx), &len), 0);
+	cr_assert_eq(apply(&fx, 1, tx, len), FAII_SETTLE_APPLIED);
+	worked_epoch_end(&fx);
+	for (uint32_t v = 0; v < 3; v++) {
+		struct faii_settle_dispute_vote_tx vote = {.proposal_id = 1,
+		                                           .verdict = FAII_SETTLE_SLASH_DISMISS};
+		cr_assert_eq(faii_settle_dispute_vote_tx_encode(&vote, tx, sizeof(tx), &len), 0);
+		cr_assert_eq(apply(&fx, v, tx, len), FAII_SETTLE_APPLIED);
+	}
+	all_report(&fx, T0 + 2 * EPOCH_MS); /* closes the dismissed proposal, pays 100001 */
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.slashes_dismissed, 1);
+	cr_assert_eq(stats.burned, 0);
+	struct faii_settle_node_view view;
+	cr_assert_eq(faii_settle_node(fx.state, NODE_B, &view), 0);
+	cr_assert_eq(view.escrow, 0);
+	cr_assert_eq(view.cumulative, 28516); /* all of it, a epoch late */
+	free(fx.mem);
+}
+
+Test(settle_state, an_adopted_governance_change_pays_from_its_effective_epoch)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	worked_epoch_begin(&fx);
+	/* p from 10 to 11 units (+10 %, the step cap) from epoch 100001. */
+	struct faii_settle_tx_gov_proposal proposal = {
+	        .effective_epoch = 100001,
+	        .change_count = 1,
+	        .changes = {{.param = FAII_GOV_P_TOKEN_RATE, .value = 11}}};
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_gov_proposal_encode(&proposal, tx, sizeof(tx), &len), 0);
+	cr_assert_eq(apply(&fx, 0, tx, len), FAII_SETTLE_APPLIED);
+	uint64_t id = fx.sequence << 16;
+	proposal.changes[0].value = 20; /* +100 %: beyond the cap */
+	cr_assert_eq(faii_settle_gov_proposal_encode(&proposal, tx, sizeof(tx), &len), 0);
+	cr_assert_eq(apply(&fx, 1, tx, len), FAII_SETTLE_REFUSED_GOVERNANCE);
+	for (uint32_t v = 0; v < 3; v++) { /* n - f = 3 votes for, the proposer's too */
+		struct faii_settle_tx_gov_vote vote = {.proposal_id = id, .in_favour = true};
+		cr_assert_eq(faii_settle_gov_vote_encode(&vote, tx, sizeof(tx), &len), 0);
+		cr_assert_eq(apply(&fx, v, tx, len), FAII_SETTLE_APPLIED);
+	}
+	worked_epoch_end(&fx); /* 100000 still pays at p = 10 */
+	cr_assert_eq(faii_settle_latest_epoch(fx.state)->totals.paid, 30561);
+	/* The same work in 100001: A 990 + 1100 x 1.055555555 -> 1161 = 2151;
+	 * B 20 000 + 5500 x 2.2 x 0.783333334 -> 9478 - 100 = 29 378. */
+	struct faii_settle_work_entry entries[2];
+	worked_entries(entries);
+	cr_assert_eq(summary(&fx, 0, T0 + EPOCH_MS + 1, entries, 2), FAII_SETTLE_APPLIED);
+	all_report(&fx, T0 + 2 * EPOCH_MS);
+	const struct faii_settle_epoch_record *record = faii_settle_latest_epoch(fx.state);
+	cr_assert_eq(record->epoch, 100001);
+	cr_assert_eq(record->totals.paid, 2151 + 29378, "paid %lu",
+	             (unsigned long)record->totals.paid);
+	free(fx.mem);
 }

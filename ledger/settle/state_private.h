@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The state machine's private layout (include/faii/settle_state.h), shared
+ * by state.c (nodes, work, the clock, epochs, roots) and state_modules.c
+ * (carbon, slashing, reputation and governance transactions).
+ */
+#ifndef FAII_SETTLE_STATE_PRIVATE_H
+#define FAII_SETTLE_STATE_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "faii/settle.h"
+#include "faii/settle_carbon.h"
+#include "faii/settle_gov.h"
+#include "faii/settle_slash.h"
+#include "faii/settle_state.h"
+#include "faii/settle_tx.h"
+
+#define NO_SLOT 0u /* an empty index cell; cells hold slot + 1 */
+
+struct node_slot {
+	uint32_t node_id, operator_id, capacity_units;
+	uint8_t node_class, held;
+	uint64_t stake, cumulative, escrow, release_pending;
+	uint8_t public_key[FAII_SETTLE_PUBLIC_KEY];
+	/* This epoch's measurements, summed over every appliance's summaries. */
+	uint64_t heartbeats_expected, heartbeats_seen, disagreements;
+	uint64_t dispatched[FAII_SETTLE_TIERS], verified[FAII_SETTLE_TIERS];
+	uint64_t slo_hits[FAII_SETTLE_TIERS];
+};
+
+struct kept_epoch {
+	struct faii_settle_epoch_record record;
+	uint8_t (*leaves)[FAII_SETTLE_LEAF_BYTES]; /* nodes_max, sorted by node id */
+};
+
+struct faii_settle_state {
+	struct faii_settle_config config;
+	uint32_t quorum;     /* 2f + 1 */
+	uint32_t index_mask; /* index cells - 1 */
+	uint32_t nodes;      /* slots in use, in registration order */
+	bool clock_started;  /* f + 1 validators have reported a time */
+	uint64_t author_ms[FAII_SETTLE_VALIDATORS_MAX];
+	uint64_t author_slice[FAII_SETTLE_VALIDATORS_MAX];
+	uint32_t author_part[FAII_SETTLE_VALIDATORS_MAX]; /* last part + 1; 0 before any */
+	uint64_t queue_sum[FAII_SETTLE_TIERS], queue_reports[FAII_SETTLE_TIERS];
+	uint32_t summaries; /* in the current epoch */
+	struct faii_settle_stats stats;
+	struct kept_epoch kept[FAII_SETTLE_EPOCHS_KEPT];
+	/* The parts, each in its own region of the caller's memory. */
+	struct faii_settle_gov *gov;
+	struct faii_settle_reputation *reputation;
+	struct faii_settle_slash *slash;
+	struct faii_settle_carbon *carbon;
+	uint64_t reporter_rewards[FAII_SETTLE_VALIDATORS_MAX]; /* by validator (account) */
+	/* Arrays, laid out after the state in the caller's memory. */
+	struct node_slot *slots;
+	uint32_t *index;
+	uint32_t *order, *order_scratch;
+	struct faii_settle_node_input *inputs;
+	struct faii_settle_node_result *results;
+	uint8_t (*hashes)[FAII_SETTLE_HASH_BYTES];
+	uint8_t (*scratch)[FAII_SETTLE_HASH_BYTES];
+};
+
+struct node_slot *settle_node_find(const struct faii_settle_state *s, uint32_t node_id);
+
+/* The parts' memory for nodes_max nodes, and their set-up (state_modules.c). */
+struct settle_module_layout {
+	size_t gov, reputation, slash, carbon, end; /* offsets from the start, and the end */
+};
+void settle_modules_layout(uint32_t nodes_max, size_t start, struct settle_module_layout *out);
+int settle_modules_init(struct faii_settle_state *s, uint8_t *base,
+                        const struct settle_module_layout *layout, const char **field);
+
+/* The kinds the parts consume (state_modules.c). */
+enum faii_settle_outcome settle_apply_module(struct faii_settle_state *s,
+                                             const struct faii_settle_origin *origin,
+                                             enum faii_settle_tx_kind kind, const uint8_t *tx,
+                                             uint32_t len);
+/* A work summary entry's observation for reputation (and downtime). */
+void settle_observe_entry(struct faii_settle_state *s, const struct node_slot *slot,
+                          const struct faii_settle_work_entry *entry);
+/* A registration changed a node's stake. */
+void settle_stake_changed(struct faii_settle_state *s, const struct node_slot *slot);
+/* The clock moved: slashes due, reputation decay. */
+void settle_clock_moved(struct faii_settle_state *s);
+/* At an epoch's settlement: carbon retired against each node's energy
+ * (fills energy, retired and renewable share of the inputs), and the
+ * governance parameters in force. */
+void settle_epoch_carbon(struct faii_settle_state *s, uint64_t epoch);
+void settle_epoch_params(const struct faii_settle_state *s, uint64_t epoch,
+                         struct faii_settle_params *params);
+/* After the epoch: governance's tick, carbon pruning. */
+void settle_epoch_done(struct faii_settle_state *s, uint64_t next_epoch);
+/* Whether a node's rewards are held (slashing's escrow or an operator hold). */
+bool settle_node_held(const struct faii_settle_state *s, const struct node_slot *slot);
+void settle_escrow_record(struct faii_settle_state *s, const struct node_slot *slot,
+                          uint64_t amount);
+
+#endif /* FAII_SETTLE_STATE_PRIVATE_H */
