@@ -200,6 +200,15 @@ uint32_t faii_settlement_kept(struct faii_settlement *settlement,
 	return count;
 }
 
+void faii_settlement_read(struct faii_settlement *settlement,
+                          void (*read)(void *ctx, const struct faii_settle_state *state),
+                          void *ctx)
+{
+	pthread_mutex_lock(&settlement->lock);
+	read(ctx, settlement->state);
+	pthread_mutex_unlock(&settlement->lock);
+}
+
 int faii_settlement_proof(struct faii_settlement *settlement, uint64_t epoch, uint32_t node_id,
                           struct faii_settle_payout_leaf *leaf, struct faii_settle_proof *proof,
                           struct faii_settle_epoch_record *record)

@@ -71,6 +71,11 @@ int faii_settlement_epoch(struct faii_settlement *settlement, uint64_t epoch,
 /* The kept epochs, newest first (faii_settle_kept_epochs). */
 uint32_t faii_settlement_kept(struct faii_settlement *settlement,
                               struct faii_settle_epoch_record records[FAII_SETTLE_EPOCHS_KEPT]);
+/* Runs read(ctx, state) under the lock: listings of the parts (governance,
+ * slashing, carbon, reputation) through their own headers' functions. */
+void faii_settlement_read(struct faii_settlement *settlement,
+                          void (*read)(void *ctx, const struct faii_settle_state *state),
+                          void *ctx);
 int faii_settlement_proof(struct faii_settlement *settlement, uint64_t epoch, uint32_t node_id,
                           struct faii_settle_payout_leaf *leaf, struct faii_settle_proof *proof,
                           struct faii_settle_epoch_record *record);
