@@ -40,6 +40,7 @@ static const struct {
         {"dag.vertex", false, cmd_dag_vertex},
         {"dag.evidence", false, cmd_dag_evidence},
         {"dag.submit", true, cmd_dag_submit},
+        {"receipt.proof", false, cmd_receipt_proof},
 };
 
 void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,

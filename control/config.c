@@ -497,6 +497,9 @@ void faii_appliance_defaults(struct faii_appliance_cfg *a)
 	a->validator_gc_depth_rounds = 50;
 	a->validator_window_rounds = 128;
 	a->validator_tick_ms = 5;
+	a->settlement.slice_ms = FAII_CFG_SLICE_MS_DEFAULT;
+	a->settlement.heartbeat_period_ms = FAII_CFG_HEARTBEAT_MS_DEFAULT;
+	a->settlement.receipts_kept = FAII_CFG_RECEIPTS_KEPT_DEFAULT;
 }
 
 /* ---- appliance ------------------------------------------------------------ */
@@ -647,6 +650,17 @@ static const struct field appliance_fields[] = {
         {"auth", parse_submap, offsetof(struct faii_appliance_cfg, auth), 0, 0, 0, 0, &auth_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
+
+static const struct field settlement_fields[] = {
+        {"slice_ms", parse_u32, offsetof(struct faii_settlement_cfg, slice_ms),
+         FAII_CFG_SLICE_MS_MIN, FAII_CFG_SLICE_MS_MAX, 0, 0, NULL},
+        {"heartbeat_period_ms", parse_u32,
+         offsetof(struct faii_settlement_cfg, heartbeat_period_ms), FAII_CFG_SLICE_MS_MIN,
+         FAII_CFG_SLICE_MS_MAX, 0, 0, NULL},
+        {"receipts_kept", parse_u32, offsetof(struct faii_settlement_cfg, receipts_kept),
+         FAII_CFG_RECEIPTS_KEPT_MIN, FAII_CFG_RECEIPTS_KEPT_MAX, 0, 0, NULL},
+};
+static const struct schema settlement_schema = SCHEMA(settlement_fields);
 
 /* ---- policy --------------------------------------------------------------- */
 
@@ -1400,6 +1414,8 @@ static const struct field top_fields[] = {
         {"appliance", parse_submap, offsetof(struct faii_config, appliance), 0, 0, 0, 0,
          &appliance_schema},
         {"policy", parse_policy, offsetof(struct faii_config, policy), 0, 0, 0, 0, NULL},
+        {"settlement", parse_submap, offsetof(struct faii_config, appliance.settlement), 0, 0, 0, 0,
+         &settlement_schema},
         {"jurisdictions", parse_jurisdictions, 0, 0, 0, 0, 0, NULL},
         {"residency_classes", parse_residency_classes, 0, 0, 0, 0, 0, NULL},
         {"regions", parse_regions, 0, 0, 0, 0, 0, NULL},

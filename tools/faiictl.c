@@ -36,6 +36,7 @@
 #include "faii/demo.h"
 #include "faii/protocol.h"
 #include "faii/wire.h"
+#include "receipt_proof.h"
 
 #define EXIT_SERVER  1
 #define EXIT_USAGE   2
@@ -81,6 +82,8 @@ struct command {
 	const char *usage; /* arguments after the words */
 	const char *help;  /* what it does */
 	build_fn build;
+	/* Offline commands (receipt verify): run here, no server. */
+	int (*local)(int argc, char **argv, bool as_json);
 };
 
 static json_t *build_none(int argc, char **argv, const char *cmd);
@@ -95,27 +98,32 @@ static json_t *build_config_reload(int argc, char **argv, const char *cmd);
 static json_t *build_keys_reload(int argc, char **argv, const char *cmd);
 static json_t *build_dag_vertex(int argc, char **argv, const char *cmd);
 static json_t *build_dag_submit(int argc, char **argv, const char *cmd);
+static json_t *build_receipt_proof(int argc, char **argv, const char *cmd);
+static int receipt_verify(int argc, char **argv, bool as_json);
+static void print_result(const json_t *result, bool as_json);
 
 static const struct command commands[] = {
         {"status", NULL, "status", "",
          "Show the appliance: version, protocol, uptime, workers, nodes, route generation and\n"
          "solve time, configuration path and digest, reload status.",
-         build_none},
+         build_none, NULL},
         {"node", "list", "node.list", "[--status STATUS]",
          "List the registered nodes, optionally only those with STATUS (active, draining,\n"
          "quarantined, slashed, removed).",
-         build_node_list},
-        {"node", "show", "node.show", "ID", "Show everything known about node ID.", build_node_id},
+         build_node_list, NULL},
+        {"node", "show", "node.show", "ID", "Show everything known about node ID.", build_node_id,
+         NULL},
         {"node", "add", "node.add", "--file FILE",
          "Register a node. FILE holds one node mapping as in the configuration's nodes:\n"
          "section (docs/configuration.md), in JSON or YAML; a sequence holding one mapping\n"
          "is accepted too. Use - for standard input.",
-         build_node_add},
-        {"node", "remove", "node.remove", "ID", "Remove node ID from the registry.", build_node_id},
+         build_node_add, NULL},
+        {"node", "remove", "node.remove", "ID", "Remove node ID from the registry.", build_node_id,
+         NULL},
         {"node", "drain", "node.drain", "ID",
-         "Drain node ID: it gets no new tasks; tasks in flight complete.", build_node_id},
+         "Drain node ID: it gets no new tasks; tasks in flight complete.", build_node_id, NULL},
         {"node", "undrain", "node.undrain", "ID", "Return a drained node ID to active.",
-         build_node_id},
+         build_node_id, NULL},
         {"node", "attest", "node.attest",
          "--message HEX | {--heartbeat|--attest} --node ID --demo-key [--seq N]\n"
          "       [--timestamp-ns NS] [--pue X] [--grid-stress X] [--energy-to-work X]\n"
@@ -129,74 +137,84 @@ static const struct command commands[] = {
          "wind, hydro, geothermal, biomass, hydrogen, waste, non-renewable; default\n"
          "400,300,200,0,0,0,0,100) fill an ATTEST. --print prints the message in hex and\n"
          "sends nothing.",
-         build_node_attest},
+         build_node_attest, NULL},
         {"policy", "get", "policy.get", "",
-         "Show every policy parameter with its value and allowed range.", build_none},
+         "Show every policy parameter with its value and allowed range.", build_none, NULL},
         {"policy", "set", "policy.set", "NAME=VALUE... [--dry-run]",
          "Set policy parameters, named by their dotted YAML keys (concentration_eta,\n"
          "price_corridor.below, esg_weights.renewables, tiers.1.operator_cap, ...). The\n"
          "request is checked as a whole: one bad value changes nothing. --dry-run reports\n"
          "how the routing shares would change without applying anything.",
-         build_policy_set},
+         build_policy_set, NULL},
         {"residency", "list", "residency.list", "",
-         "List the residency classes with their allowed jurisdictions.", build_none},
+         "List the residency classes with their allowed jurisdictions.", build_none, NULL},
         {"residency", "set", "residency.set", "CLASS ALLOW...",
          "Set the jurisdictions residency class CLASS (id or name) allows: countries,\n"
          "blocs, or any.",
-         build_residency_set},
+         build_residency_set, NULL},
         {"queues", NULL, "queues", "",
          "Show per tier outstanding tasks, capacity, q_t, p_t and theta_t, and per node\n"
          "class the utilisation.",
-         build_none},
+         build_none, NULL},
         {"latency", NULL, "latency", "",
          "Show per tier the task count, p50, p90, p99, p99.9 and the latency histogram.",
-         build_none},
+         build_none, NULL},
         {"route", "explain", "route.explain",
          "--region R --category C --class K [--budget-us N] [--min-reputation M]",
          "Explain the routing of one key (region, task category, residency class; ids or\n"
          "names): the feasible nodes with their values and shares, every excluded node\n"
          "with its reason, and the node the dataplane would pick now. --budget-us and\n"
          "--min-reputation describe a synthetic task.",
-         build_route_explain},
+         build_route_explain, NULL},
         {"counters", NULL, "counters", "",
-         "Show the receive, drop, pipeline and residency counters.", build_none},
+         "Show the receive, drop, pipeline and residency counters.", build_none, NULL},
         {"ledger", "status", "ledger.status", "",
-         "Show the ledger: durable sequence, segments, bytes, errors.", build_none},
+         "Show the ledger: durable sequence, segments, bytes, errors.", build_none, NULL},
         {"config", "reload", "config.reload", "[--dry-run] [--path FILE]",
          "Reload the configuration (or FILE instead) after validating it completely; an\n"
          "invalid file changes nothing. --dry-run reports the changes without applying\n"
          "them. A relative FILE is taken from faiictl's working directory.",
-         build_config_reload},
+         build_config_reload, NULL},
         {"keys", "reload", "keys.reload", "[--dry-run]",
          "Read the key files (appliance.auth) again and put the keys in force without a\n"
          "restart: a rotation (docs/security.md). The files are checked completely; a bad\n"
          "one changes nothing and is named with its line. --dry-run only checks. The\n"
          "answer gives counts, epochs and deadlines, never a key.",
-         build_keys_reload},
+         build_keys_reload, NULL},
         {"dag", "status", "dag.status", "",
          "Show the consortium validator: epoch, index, round, last committed anchor,\n"
          "committed vertices and transactions, the window (round_low, round_inserted,\n"
          "round_seen), held and pending bytes, journal flushes, refusals by reason and\n"
          "the proposal-to-commit latency of its own vertices.",
-         build_none},
+         build_none, NULL},
         {"dag", "peers", "dag.peers", "",
          "Show every validator of the committee: connected, links, reconnects, bytes and\n"
          "messages each way, queued, drops, close reasons, its highest round and how\n"
          "many rounds it lags behind the front.",
-         build_none},
+         build_none, NULL},
         {"dag", "vertex", "dag.vertex", "ROUND AUTHOR",
          "Show the certified vertex of ROUND by validator index AUTHOR (0..n-1) from\n"
          "the ledger: digest, parents, transaction count, batch bytes and the\n"
          "certificate's signers.",
-         build_dag_vertex},
+         build_dag_vertex, NULL},
         {"dag", "evidence", "dag.evidence", "",
          "List the equivocation proofs in the ledger: author, round, the two digests and\n"
          "whether the proof verifies against the committee's public keys.",
-         build_none},
+         build_none, NULL},
         {"dag", "submit", "dag.submit", "HEX",
          "Queue an operator transaction (1..4096 bytes, in hex) for this validator's next\n"
          "vertices (admin).",
-         build_dag_submit},
+         build_dag_submit, NULL},
+        {"receipt", "proof", "receipt.proof", "TASK_ID",
+         "Show the routing receipt of task TASK_ID (the newest kept) with its slice, its\n"
+         "leaf index, the Merkle path and the slice's root, which the slice's WORK_SUMMARY\n"
+         "transactions carry. With --json the output is a proof file for receipt verify.",
+         build_receipt_proof, NULL},
+        {"receipt", "verify", "(offline)", "FILE",
+         "Check a proof file (receipt proof --json; - for standard input) offline, without\n"
+         "an appliance: the leaf decodes as a receipt, its reading matches it, and the leaf\n"
+         "with its path hashes up to the root. Exit status 0 when it does, 1 when not.",
+         NULL, receipt_verify},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -465,8 +483,10 @@ static char *read_file_bounded(const char *path, size_t max, size_t *len)
 	if (f != stdin)
 		fclose(f);
 	if (err || n > max) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path,
-		        err ? "cannot read" : "larger than 1 MiB");
+		if (err)
+			fprintf(stderr, "%s: %s: cannot read\n", prog, path);
+		else
+			fprintf(stderr, "%s: %s: larger than %zu bytes\n", prog, path, max);
 		exit(EXIT_USAGE);
 	}
 	buf[n] = '\0';
@@ -808,6 +828,46 @@ static json_t *build_dag_submit(int argc, char **argv, const char *cmd)
 	if (argc != 1)
 		die_cmd_usage("expected one transaction in hex");
 	return json_pack("{s:s}", "hex", argv[0]);
+}
+
+static json_t *build_receipt_proof(int argc, char **argv, const char *cmd)
+{
+	(void)cmd;
+	uint64_t task_id;
+	if (argc != 1 || !parse_u64(argv[0], UINT64_MAX, &task_id))
+		die_cmd_usage("expected one task id, an integer 0..2^64-1");
+	if (task_id <= INT64_MAX)
+		return json_pack("{s:I}", "task_id", (json_int_t)task_id);
+	return json_pack("{s:s}", "task_id", argv[0]); /* beyond JSON's integers */
+}
+
+/* receipt verify FILE: offline, against the root the file names. */
+static int receipt_verify(int argc, char **argv, bool as_json)
+{
+	if (argc != 1)
+		die_cmd_usage("expected one proof file (or - for standard input)");
+	size_t len;
+	char *text = read_file_bounded(argv[0], FAII_RECEIPT_PROOF_FILE_BYTES_MAX, &len);
+	struct faii_receipt_proof p;
+	char err[256];
+	int rc = faii_receipt_proof_verify_text(text, len, &p, err, sizeof(err));
+	free(text);
+	if (rc != 0) {
+		fprintf(stderr, "%s: %s: does not verify: %s\n", prog, argv[0], err);
+		return EXIT_SERVER;
+	}
+	struct faii_settle_receipt r;
+	enum faii_settle_receipt_refusal reason;
+	faii_settle_receipt_decode(p.leaf, &r, &reason); /* decoded once already */
+	char root[2 * FAII_SETTLE_HASH_BYTES + 1];
+	sodium_bin2hex(root, sizeof(root), p.root, sizeof(p.root));
+	json_t *out = json_pack("{s:b, s:I, s:I, s:I, s:s, s:o}", "verified", 1, "slice",
+	                        (json_int_t)p.slice, "leaf_index", (json_int_t)p.proof.index,
+	                        "leaf_count", (json_int_t)p.proof.count, "root", root, "receipt",
+	                        faii_receipt_json(&r));
+	print_result(out, as_json);
+	json_decref(out);
+	return 0;
 }
 
 static double mono_s(void)
@@ -1323,6 +1383,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: libsodium cannot start\n", prog);
 			return EXIT_USAGE;
 		}
+		if (cmd->local != NULL)
+			return cmd->local(argc - optind, argv + optind, o.json);
 		json_t *args = cmd->build(argc - optind, argv + optind, cmd->name);
 		return run(&o, cmd->name, args);
 	}

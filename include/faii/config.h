@@ -80,6 +80,24 @@ struct faii_auth_cfg {
 	char clients_file[FAII_CFG_PATH_LEN_MAX]; /* client MAC keys, mode 0600 */
 };
 
+/*
+ * settlement: the appliance's work summaries and routing receipts
+ * (docs/settlement.md, "Work summaries and receipts"). Read at start: a
+ * reload reports a change as needing a restart.
+ */
+#define FAII_CFG_SLICE_MS_DEFAULT      10000u
+#define FAII_CFG_SLICE_MS_MIN          100u
+#define FAII_CFG_SLICE_MS_MAX          3600000u /* an hour */
+#define FAII_CFG_HEARTBEAT_MS_DEFAULT  1000u    /* nodes send one a second */
+#define FAII_CFG_RECEIPTS_KEPT_DEFAULT 262144u  /* 2^18: 32 MiB of leaves */
+#define FAII_CFG_RECEIPTS_KEPT_MIN     1024u
+#define FAII_CFG_RECEIPTS_KEPT_MAX     4194304u /* 2^22 = FAII_SETTLE_LEAVES_MAX */
+struct faii_settlement_cfg {
+	uint32_t slice_ms;            /* one work summary per slice */
+	uint32_t heartbeat_period_ms; /* heartbeats expected: one per period per node */
+	uint32_t receipts_kept;       /* receipts kept for proofs, over the last slices */
+};
+
 struct faii_appliance_cfg {
 	char eal_args[FAII_CFG_EAL_ARGS_MAX][FAII_CFG_EAL_ARG_LEN_MAX];
 	uint32_t eal_arg_count;
@@ -102,6 +120,9 @@ struct faii_appliance_cfg {
 	char ledger_dir[FAII_CFG_PATH_LEN_MAX];
 	uint32_t ledger_segment_mb;                    /* ledger segment size, MiB */
 	char residency_pin_dir[FAII_CFG_PATH_LEN_MAX]; /* bpffs dir of the residency maps */
+	/* The top-level settlement: section, kept here so that a reload sees
+	 * its changes with the appliance's other restart-only keys. */
+	struct faii_settlement_cfg settlement;
 	/* Validator set of the consensus among appliances (n = 3f + 1). */
 	uint32_t validator_self;
 	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
