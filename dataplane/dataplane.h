@@ -181,7 +181,7 @@ struct faii_evidence {
  * A finished task's routing receipt (docs/settlement.md, "Work summaries and
  * receipts"), on its worker's receipt ring to the control thread, which
  * makes it a Merkle leaf (faii/settle_receipt.h). Copy j: node[j], the
- * masks' bit j. 152 bytes.
+ * masks' bit j. 160 bytes.
  */
 enum faii_receipt_verdict {
 	FAII_RECEIPT_AGREED = 1,    /* a replica set, every ok copy with the majority */
@@ -201,7 +201,9 @@ struct faii_receipt {
 	uint32_t node_id[FAII_REPLICAS_MAX]; /* their ids when the task finished */
 	uint32_t copy_latency_us[FAII_REPLICAS_MAX];
 	uint8_t result_hash[FAII_HASH_SIZE]; /* the majority's, or zero */
+	uint64_t reserved;                   /* to 160 bytes: the ring copies 16 bytes at a time */
 };
+_Static_assert(sizeof(struct faii_receipt) % 16 == 0, "rte_ring's 128-bit element copy");
 
 /* The residency hook: the contract of ebpf/residency.bpf.c, frame in,
  * enum faii_residency_reason out. Runs before TX of every TASK copy. */

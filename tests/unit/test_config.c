@@ -1230,6 +1230,31 @@ Test(appliance, validator_set_optional)
 	faii_config_free(c);
 }
 
+/* settlement: work summaries and receipts (docs/settlement.md). */
+Test(settlement, defaults_values_and_ranges)
+{
+	struct faii_config *c = load_ok("{}");
+	cr_expect_eq(c->appliance.settlement.slice_ms, 10000);
+	cr_expect_eq(c->appliance.settlement.heartbeat_period_ms, 1000);
+	cr_expect_eq(c->appliance.settlement.receipts_kept, 262144);
+	faii_config_free(c);
+	c = load_ok("settlement:\n  slice_ms: 1000\n  heartbeat_period_ms: 500\n"
+	            "  receipts_kept: 4194304\n");
+	cr_expect_eq(c->appliance.settlement.slice_ms, 1000);
+	cr_expect_eq(c->appliance.settlement.heartbeat_period_ms, 500);
+	cr_expect_eq(c->appliance.settlement.receipts_kept, 4194304);
+	faii_config_free(c);
+	cr_expect_str_eq(load_err("settlement:\n  slice_ms: 99\n"),
+	                 NAME ":2:13: settlement.slice_ms: expected an integer in [100, 3600000], "
+	                      "found \"99\"");
+	cr_expect_str_eq(load_err("settlement:\n  receipts_kept: 4194305\n"),
+	                 NAME ":2:18: settlement.receipts_kept: expected an integer in [1024, "
+	                      "4194304], found \"4194305\"");
+	cr_expect_str_eq(load_err("settlement:\n  slice: 1000\n"),
+	                 NAME ":2:3: settlement: unknown key \"slice\", expected one of: slice_ms, "
+	                      "heartbeat_period_ms, receipts_kept");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Policy.                                                                  */
 
@@ -1460,10 +1485,11 @@ Test(document, errors)
 	        {"just text\n", NAME ":1:1: (top level): expected a mapping, found \"just text\""},
 	        {"foo: 1\n",
 	         NAME ":1:1: (top level): unknown key \"foo\", expected one of: "
-	              "appliance, policy, jurisdictions, residency_classes, regions, nodes"},
+	              "appliance, policy, settlement, jurisdictions, residency_classes, regions, "
+	              "nodes"},
 	        {"policy: {}\nPolicy: {}\n",
 	         NAME ":2:1: (top level): unknown key \"Policy\", expected one of: appliance, "
-	              "policy, jurisdictions, residency_classes, regions, nodes"},
+	              "policy, settlement, jurisdictions, residency_classes, regions, nodes"},
 	        {"policy: {}\npolicy: {}\n", NAME ":2:1: policy: duplicate key"},
 	        /* Syntax errors: libyaml's problem and context. */
 	        {"a: [\n",
