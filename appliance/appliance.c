@@ -100,6 +100,51 @@ int faii_appliance_sync_residency(struct faii_appliance_dp *a)
 	return rc;
 }
 
+/* Each slot's node and heartbeat count, for a slice's edge. */
+static void fill_work_nodes(struct faii_appliance_dp *a)
+{
+	const struct faii_registry *reg = &a->reg;
+	for (uint32_t s = 0; s < reg->capacity; s++) {
+		bool in_use = s < reg->cfg->node_count &&
+		              atomic_load(&reg->live[s].status) != FAII_NODE_REMOVED;
+		a->work_nodes[s].node_id = in_use ? reg->live[s].node_id : 0;
+		a->work_nodes[s].heartbeats = reg->signals[s].heartbeats;
+	}
+}
+
+/* The receipt rings (one per worker) and the slices they feed. */
+static int open_work(struct faii_appliance_dp *a, const struct faii_config *cfg, char *err,
+                     size_t errlen)
+{
+	const struct faii_settlement_cfg *sc = &cfg->appliance.settlement;
+	struct faii_work_options opt = {
+	        .slice_ms = sc->slice_ms,
+	        .heartbeat_period_ms = sc->heartbeat_period_ms,
+	        .receipts_kept = sc->receipts_kept,
+	        .node_slots = a->reg.capacity,
+	};
+	a->work_nodes = calloc(a->reg.capacity, sizeof(*a->work_nodes));
+	if (a->work_nodes == NULL || faii_work_init(&a->work, &opt) != 0) {
+		snprintf(err, errlen, "out of memory for %u kept receipts", sc->receipts_kept);
+		return -1;
+	}
+	fill_work_nodes(a);
+	faii_work_start(&a->work, faii_realtime_ns() / 1000000u, a->work_nodes);
+	for (unsigned i = 0; i < a->worker_count; i++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "faii_receipts_%u", i);
+		a->dp.receipt_ring[i] =
+		        ring_create(name, FAII_RECEIPT_RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ,
+		                    sizeof(struct faii_receipt));
+		if (a->dp.receipt_ring[i] == NULL) {
+			snprintf(err, errlen, "cannot create %s: %s", name,
+			         rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, const uint16_t *ports,
                         unsigned port_count, unsigned workers, struct rte_mempool *pool, char *err,
                         size_t errlen)
@@ -156,6 +201,8 @@ int faii_appliance_init(struct faii_appliance_dp *a, struct faii_config *cfg, co
 		         rte_strerror(rte_errno));
 		goto fail;
 	}
+	if (open_work(a, cfg, err, errlen) != 0)
+		goto fail;
 	for (unsigned i = 0; i < workers; i++) {
 		char name[RTE_RING_NAMESIZE];
 		snprintf(name, sizeof(name), "faii_handoff_%u", i);
@@ -241,6 +288,11 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 	free(a->residency_policy);
 	rte_ring_free(a->dp.slow_ring);
 	rte_ring_free(a->dp.evidence_ring);
+	for (unsigned i = 0; i < FAII_WORKERS_MAX; i++)
+		rte_ring_free(a->dp.receipt_ring[i]);
+	if (a->work_nodes != NULL)
+		faii_work_fini(&a->work);
+	free(a->work_nodes);
 	faii_publisher_fini(&a->pub);
 	faii_keys_fini(&a->keys);
 	if (a->reg.cfg != NULL)
@@ -441,9 +493,69 @@ int faii_appliance_publish(struct faii_appliance_dp *a)
 	return rc == -EBUSY ? 0 : rc;
 }
 
+/* A worker's receipt as the leaf's fields (faii/settle_receipt.h). */
+static void receipt_leaf_fields(const struct faii_receipt *in, struct faii_settle_receipt *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->task_id = in->task_id;
+	out->client_id = in->client_id;
+	out->finished_ms = in->finished_ns / 1000000u;
+	out->latency_us = in->latency_us;
+	out->tier = in->tier;
+	out->verdict = in->verdict;
+	out->replicas = in->replicas;
+	out->answered = in->answered;
+	out->ok = in->ok;
+	out->agreed = in->agreed;
+	out->in_slo = in->in_slo;
+	out->status = in->status;
+	memcpy(out->node_id, in->node_id, sizeof(out->node_id));
+	memcpy(out->copy_latency_us, in->copy_latency_us, sizeof(out->copy_latency_us));
+	memcpy(out->result_hash, in->result_hash, sizeof(out->result_hash));
+}
+
+static void drain_receipts(struct faii_appliance_dp *a)
+{
+	for (unsigned w = 0; w < a->worker_count; w++) {
+		struct rte_ring *ring = a->dp.receipt_ring[w];
+		struct faii_receipt batch[32];
+		unsigned taken = 0, n;
+		while (taken < FAII_RECEIPT_DRAIN_MAX &&
+		       (n = rte_ring_sc_dequeue_burst_elem(ring, batch, sizeof(batch[0]), 32,
+		                                           NULL)) > 0) {
+			for (unsigned i = 0; i < n; i++) {
+				struct faii_settle_receipt leaf;
+				receipt_leaf_fields(&batch[i], &leaf);
+				faii_work_add(&a->work, &leaf, batch[i].node);
+			}
+			taken += n;
+		}
+	}
+}
+
+void faii_appliance_work_step(struct faii_appliance_dp *a, uint64_t now_ms)
+{
+	/* The slice's end first: what the workers wrote since goes to the next. */
+	if (faii_work_slice_due(&a->work, now_ms)) {
+		fill_work_nodes(a);
+		/* The tiers' normalised queues q_t of (32), as routing measures them. */
+		for (uint32_t t = 0; t < FAII_TIER_COUNT; t++) {
+			double q = a->queues.q[t] * 1e9;
+			a->work.queue_ppb[t] = q <= 0     ? 0
+			                       : q >= 4e9 ? FAII_SETTLE_QUEUE_PPB_MAX
+			                                  : (uint32_t)q;
+		}
+		faii_work_close(&a->work, a->work_nodes, now_ms);
+	}
+	drain_receipts(a);
+	if (a->on_work_summary != NULL)
+		faii_work_flush(&a->work, a->on_work_summary, a->on_work_summary_ctx);
+}
+
 void faii_appliance_tick(struct faii_appliance_dp *a)
 {
 	faii_appliance_drain_slow(a);
+	faii_appliance_work_step(a, faii_realtime_ns() / 1000000u);
 	faii_publisher_reclaim(&a->pub);
 	faii_keys_reclaim(&a->keys);
 	if (faii_keys_expire(&a->keys, faii_realtime_ns())) /* an overlap ended */

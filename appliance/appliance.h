@@ -14,6 +14,7 @@
 
 #include "dataplane.h"
 #include "residency_bpf.h"
+#include "work_summary.h"
 #include "faii/keys.h"
 #include "faii/publish.h"
 #include "faii/registry.h"
@@ -23,6 +24,9 @@
 #define FAII_QUEUE_EWMA_WEIGHT 0.3
 #define FAII_EVIDENCE_KEEP     256u /* most recent disagreements kept for operators */
 #define FAII_SLOW_BATCH_MAX    256u /* slow-path messages per tick */
+/* Receipts taken from one worker's ring per tick: the whole ring, so a
+ * tick keeps up with anything a worker can write in 10 ms. */
+#define FAII_RECEIPT_DRAIN_MAX FAII_RECEIPT_RING_SIZE
 
 /* Queue measurement and prices (SPEC 3.5). */
 struct faii_queue_state {
@@ -75,6 +79,13 @@ struct faii_appliance_dp {
 	/* Called for every disagreement (e.g. to record it); may be NULL. */
 	void (*on_evidence)(void *ctx, const struct faii_evidence *ev);
 	void *on_evidence_ctx;
+	/* Routing receipts and work summaries (work_summary.h); the sink takes
+	 * each WORK_SUMMARY transaction (faiid: the validator or the ledger).
+	 * NULL sink: they wait in the bounded queue, then are counted dropped. */
+	struct faii_work_summary work;
+	struct faii_work_node *work_nodes; /* reg.capacity, filled at each slice's edge */
+	faii_work_sink_fn on_work_summary;
+	void *on_work_summary_ctx;
 };
 
 /*
@@ -101,6 +112,10 @@ int faii_appliance_publish(struct faii_appliance_dp *a);
  * the kernel's, through on_residency_policy). */
 int faii_appliance_sync_residency(struct faii_appliance_dp *a);
 void faii_appliance_drain_slow(struct faii_appliance_dp *a);
+/* Takes the workers' receipts into the open slice, closes it when its time
+ * is up (now_ms, the appliance's Unix clock) and hands summaries to the
+ * sink: the tick's step, exposed for tests that drive the clock. */
+void faii_appliance_work_step(struct faii_appliance_dp *a, uint64_t now_ms);
 /*
  * Applies one signed slow-path message (HEARTBEAT, ATTEST, REGISTER) to the
  * registry. A change the residency judges must know (a node's jurisdiction

@@ -77,6 +77,8 @@ json_t *cmd_dag_submit(struct faii_control *c, json_t *args, struct faii_ctl_err
 json_t *cmd_settle_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 json_t *cmd_payout_proof(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 
+json_t *cmd_receipt_proof(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
+
 json_t *cmd_config_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);
 
 json_t *cmd_keys_reload(struct faii_control *c, json_t *args, struct faii_ctl_error *err);

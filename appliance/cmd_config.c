@@ -34,6 +34,9 @@ static json_t *restart_needed(const struct faii_appliance_cfg *old,
 	CHANGED(udp_port, "appliance.udp_port")
 	CHANGED(metrics_port, "appliance.metrics_port")
 	CHANGED(ledger_segment_mb, "appliance.ledger_segment_mb")
+	CHANGED(settlement.slice_ms, "settlement.slice_ms")
+	CHANGED(settlement.heartbeat_period_ms, "settlement.heartbeat_period_ms")
+	CHANGED(settlement.receipts_kept, "settlement.receipts_kept")
 #undef CHANGED
 	if (strcmp(old->control_socket, neu->control_socket) != 0)
 		json_array_append_new(list, json_string("appliance.control_socket"));

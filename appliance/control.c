@@ -42,6 +42,7 @@ static const struct {
         {"dag.submit", true, cmd_dag_submit},
         {"settle.status", false, cmd_settle_status},
         {"payout.proof", false, cmd_payout_proof},
+        {"receipt.proof", false, cmd_receipt_proof},
 };
 
 void faii_control_audit(struct faii_control *c, const struct faii_ctl_peer *peer, const char *cmd,

@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "residency_audit.h"
 #include "faii/audit.h"
+#include "faii/bytes.h"
 #include "faii/config.h"
 #include "faii/ledger_store.h"
 #include "faii/residency_loader.h"
@@ -583,6 +584,26 @@ static void record_residency_event(void *ctx, const struct faii_res_event *ev)
 		app->control.audit_failed++;
 }
 
+/*
+ * Where the appliance's WORK_SUMMARY transactions go: the consortium
+ * through this appliance's validator when it runs one (a full queue says
+ * -ENOBUFS: the summary stays queued and is offered again next tick), else
+ * the local ledger as a work_summary record keyed by its slice.
+ */
+static int submit_work_summary(void *ctx, const uint8_t *tx, uint32_t len)
+{
+	struct appliance *app = ctx;
+	if (faii_consensus_running(&app->consensus))
+		return faii_validator_submit(app->consensus.validator, tx, len);
+	if (app->ledger == NULL)
+		return -ENODEV;
+	struct faii_ls_keys keys = {.present = FAII_LS_KEY_EPOCH};
+	keys.epoch = faii_get_le64(tx + FAII_SETTLE_TX_HEADER); /* the slice */
+	int64_t seq =
+	        faii_ls_append(app->ledger, FAII_AUDIT_WORK_SUMMARY, &keys, tx, len, NULL, NULL);
+	return seq < 0 ? (int)seq : 0;
+}
+
 /* mkdir -p of the socket's directory, then the server. */
 static int open_control(struct appliance *app, char *err, size_t errlen)
 {
@@ -715,6 +736,8 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	/* Every outvoted copy becomes a ledger record (slashing evidence). */
 	app->dp.on_evidence = faii_evidence_log_record;
 	app->dp.on_evidence_ctx = &app->evidence;
+	app->dp.on_work_summary = submit_work_summary;
+	app->dp.on_work_summary_ctx = app;
 	if (open_control(app, err, sizeof(err)) != 0) {
 		fprintf(stderr, "faiid: %s\n", err);
 		goto cleanup;

@@ -72,6 +72,9 @@ struct snapshot {
 	uint64_t slow[FAII_SLOW_OUTCOME_COUNT][FAII_MSG_TYPE_MAX + 1];
 	uint64_t slow_processed;
 	uint64_t evidence_received;
+	struct faii_work_counters work; /* receipts and work summaries */
+	uint64_t work_open_receipts;
+	uint32_t work_receipts_kept;
 	uint64_t snapshots_skipped;
 	uint32_t node_count; /* in the registry */
 	uint32_t nodes_exported;
@@ -182,6 +185,9 @@ void faii_metrics_update(const struct faii_appliance_dp *a)
 	memcpy(s->slow, a->reg.slow, sizeof(s->slow));
 	s->slow_processed = a->slow_processed;
 	s->evidence_received = a->evidence_received;
+	s->work = a->work.counters;
+	s->work_open_receipts = a->work.open.count;
+	s->work_receipts_kept = a->work.opt.receipts_kept;
 
 	const struct faii_config *cfg = a->reg.cfg;
 	uint32_t n = cfg ? cfg->node_count : 0;
@@ -552,6 +558,54 @@ static void render_dag(FILE *f, const struct faii_consensus_snapshot *dag)
 	render_dag_latency(f, dag);
 }
 
+/* Routing receipts and work summaries (docs/settlement.md). */
+static void render_work(FILE *f, const struct snapshot *s)
+{
+	const struct faii_work_counters *w = &s->work;
+	family(f, "faii_receipts_total", "counter",
+	       "Routing receipts the workers wrote, one per finished task");
+	counter_line(f, "faii_receipts_total", NULL, s->total.pipe[FAII_PIPE_RECEIPTS]);
+	family(f, "faii_receipts_dropped_total", "counter",
+	       "Routing receipts lost, by reason: the worker's ring was full, the receipt broke "
+	       "the leaf rules, the open slice was full, its node slot was unknown");
+	counter_line(f, "faii_receipts_dropped_total", "reason=\"ring_full\"",
+	             s->total.pipe[FAII_PIPE_RECEIPTS_DROPPED]);
+	counter_line(f, "faii_receipts_dropped_total", "reason=\"invalid\"", w->receipts_invalid);
+	counter_line(f, "faii_receipts_dropped_total", "reason=\"slice_full\"",
+	             w->receipts_slice_full);
+	counter_line(f, "faii_receipts_dropped_total", "reason=\"bad_slot\"", w->receipts_bad_slot);
+	family(f, "faii_receipts_summarised_total", "counter",
+	       "Routing receipts taken into a slice (leaves of its Merkle root)");
+	counter_line(f, "faii_receipts_summarised_total", NULL, w->receipts);
+	family(f, "faii_receipts_open_slice", "gauge", "Routing receipts in the open slice");
+	gauge_line(f, "faii_receipts_open_slice", NULL, (double)s->work_open_receipts);
+	family(f, "faii_receipts_kept_max", "gauge",
+	       "Routing receipts kept for proofs (settlement.receipts_kept)");
+	gauge_line(f, "faii_receipts_kept_max", NULL, s->work_receipts_kept);
+	family(f, "faii_receipt_proofs_total", "counter", "receipt.proof answers with a proof");
+	counter_line(f, "faii_receipt_proofs_total", NULL, w->proofs);
+	family(f, "faii_work_slices_total", "counter", "Slices closed");
+	counter_line(f, "faii_work_slices_total", NULL, w->slices);
+	family(f, "faii_work_summaries_total", "counter",
+	       "WORK_SUMMARY transactions (parts) made at slices' ends");
+	counter_line(f, "faii_work_summaries_total", NULL, w->summaries);
+	family(f, "faii_work_summaries_sent_total", "counter",
+	       "WORK_SUMMARY transactions taken by the validator or the ledger");
+	counter_line(f, "faii_work_summaries_sent_total", NULL, w->summaries_sent);
+	family(f, "faii_work_summaries_busy_total", "counter",
+	       "Offers refused by a full validator queue (the summary stays queued)");
+	counter_line(f, "faii_work_summaries_busy_total", NULL, w->summaries_busy);
+	family(f, "faii_work_summaries_dropped_total", "counter",
+	       "WORK_SUMMARY transactions lost, by reason");
+	counter_line(f, "faii_work_summaries_dropped_total", "reason=\"sink_failed\"",
+	             w->summaries_failed);
+	counter_line(f, "faii_work_summaries_dropped_total", "reason=\"queue_full\"",
+	             w->summaries_queue_full);
+	family(f, "faii_work_summaries_pending", "gauge",
+	       "WORK_SUMMARY transactions waiting for the validator or the ledger");
+	gauge_line(f, "faii_work_summaries_pending", NULL, (double)w->summaries_pending);
+}
+
 static void render(FILE *f, const struct snapshot *s, const struct reload_state *rl,
                    double start_unix_s)
 {
@@ -682,6 +736,8 @@ static void render(FILE *f, const struct snapshot *s, const struct reload_state 
 	family(f, "faii_evidence_received_total", "counter",
 	       "Disagreement evidence received by the control thread");
 	counter_line(f, "faii_evidence_received_total", NULL, s->evidence_received);
+
+	render_work(f, s);
 
 	/* Configuration reloads (fed by faii_metrics_note_reload()). */
 	family(f, "faii_config_reloads_total", "counter", "Configuration reloads by result");

@@ -21,7 +21,7 @@ void faii_settlement_config(const struct faii_config *cfg, uint32_t validators,
                             struct faii_settle_config *out)
 {
 	const struct faii_policy *policy = &cfg->policy;
-	const struct faii_settlement_cfg *s = &cfg->settlement;
+	const struct faii_settlement_cfg *s = &cfg->appliance.settlement;
 	memset(out, 0, sizeof(*out));
 	out->validators = validators;
 	out->nodes_max = s->nodes_max;
@@ -201,8 +201,7 @@ uint32_t faii_settlement_kept(struct faii_settlement *settlement,
 }
 
 void faii_settlement_read(struct faii_settlement *settlement,
-                          void (*read)(void *ctx, const struct faii_settle_state *state),
-                          void *ctx)
+                          void (*read)(void *ctx, const struct faii_settle_state *state), void *ctx)
 {
 	pthread_mutex_lock(&settlement->lock);
 	read(ctx, settlement->state);

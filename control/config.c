@@ -476,17 +476,6 @@ void faii_policy_defaults(struct faii_policy *p)
 	}
 }
 
-void faii_settlement_defaults(struct faii_settlement_cfg *settlement)
-{
-	memset(settlement, 0, sizeof(*settlement));
-	settlement->epoch_s = 60;
-	settlement->activation_delay_s = 120;
-	settlement->nodes_max = 16384;
-	settlement->penalty_tokens = 0.01;
-	for (uint32_t c = 0; c < FAII_CFG_SETTLE_CLASSES; c++)
-		settlement->payout_cap_tokens[c] = 1e6;
-}
-
 void faii_appliance_defaults(struct faii_appliance_cfg *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -508,6 +497,15 @@ void faii_appliance_defaults(struct faii_appliance_cfg *a)
 	a->validator_gc_depth_rounds = 50;
 	a->validator_window_rounds = 128;
 	a->validator_tick_ms = 5;
+	a->settlement.slice_ms = FAII_CFG_SLICE_MS_DEFAULT;
+	a->settlement.heartbeat_period_ms = FAII_CFG_HEARTBEAT_MS_DEFAULT;
+	a->settlement.receipts_kept = FAII_CFG_RECEIPTS_KEPT_DEFAULT;
+	a->settlement.epoch_s = 60;
+	a->settlement.activation_delay_s = 120;
+	a->settlement.nodes_max = 16384;
+	a->settlement.penalty_tokens = 0.01;
+	for (uint32_t c = 0; c < FAII_CFG_SETTLE_CLASSES; c++)
+		a->settlement.payout_cap_tokens[c] = 1e6;
 }
 
 /* ---- appliance ------------------------------------------------------------ */
@@ -658,6 +656,39 @@ static const struct field appliance_fields[] = {
         {"auth", parse_submap, offsetof(struct faii_appliance_cfg, auth), 0, 0, 0, 0, &auth_schema},
 };
 static const struct schema appliance_schema = SCHEMA(appliance_fields);
+
+#define CAP_FIELD(name, c)                                                                         \
+	{                                                                                          \
+		name, parse_double,                                                                \
+		        offsetof(struct faii_settlement_cfg, payout_cap_tokens) +                  \
+		                (c) * sizeof(double),                                              \
+		        0, 1e9, 0, 0, NULL                                                         \
+	}
+static const struct field payout_cap_fields[] = {
+        CAP_FIELD("micro", 0), CAP_FIELD("s", 1),  CAP_FIELD("m", 2),
+        CAP_FIELD("l", 3),     CAP_FIELD("xl", 4),
+};
+static const struct schema payout_cap_schema = SCHEMA(payout_cap_fields);
+
+static const struct field settlement_fields[] = {
+        {"slice_ms", parse_u32, offsetof(struct faii_settlement_cfg, slice_ms),
+         FAII_CFG_SLICE_MS_MIN, FAII_CFG_SLICE_MS_MAX, 0, 0, NULL},
+        {"heartbeat_period_ms", parse_u32,
+         offsetof(struct faii_settlement_cfg, heartbeat_period_ms), FAII_CFG_SLICE_MS_MIN,
+         FAII_CFG_SLICE_MS_MAX, 0, 0, NULL},
+        {"receipts_kept", parse_u32, offsetof(struct faii_settlement_cfg, receipts_kept),
+         FAII_CFG_RECEIPTS_KEPT_MIN, FAII_CFG_RECEIPTS_KEPT_MAX, 0, 0, NULL},
+        {"epoch_s", parse_u32, offsetof(struct faii_settlement_cfg, epoch_s), 1, 2592000, 0, 0,
+         NULL},
+        {"activation_delay_s", parse_u32, offsetof(struct faii_settlement_cfg, activation_delay_s),
+         0, 2592000, 0, 0, NULL},
+        {"nodes_max", parse_u32, offsetof(struct faii_settlement_cfg, nodes_max), 1,
+         FAII_CFG_NODES_MAX, 0, 0, NULL},
+        {"penalty_tokens", parse_double, offsetof(struct faii_settlement_cfg, penalty_tokens), 0,
+         1e6, 0, 0, NULL},
+        {"payout_cap_tokens", parse_submap, 0, 0, 0, 0, 0, &payout_cap_schema},
+};
+static const struct schema settlement_schema = SCHEMA(settlement_fields);
 
 /* ---- policy --------------------------------------------------------------- */
 
@@ -1404,34 +1435,6 @@ static int parse_nodes(struct loader *ld, yaml_node_t *node, const char *path, v
 	return walk_seq(ld, node, path, FAII_CFG_NODES_MAX, parse_node, &ld->cfg->node_count);
 }
 
-/* ---- settlement ------------------------------------------------------------ */
-
-#define CAP_FIELD(name, c)                                                                         \
-	{                                                                                          \
-		name, parse_double,                                                                \
-		        offsetof(struct faii_settlement_cfg, payout_cap_tokens) +                  \
-		                (c) * sizeof(double),                                              \
-		        0, 1e9, 0, 0, NULL                                                         \
-	}
-static const struct field payout_cap_fields[] = {
-        CAP_FIELD("micro", 0), CAP_FIELD("s", 1),  CAP_FIELD("m", 2),
-        CAP_FIELD("l", 3),     CAP_FIELD("xl", 4),
-};
-static const struct schema payout_cap_schema = SCHEMA(payout_cap_fields);
-
-static const struct field settlement_fields[] = {
-        {"epoch_s", parse_u32, offsetof(struct faii_settlement_cfg, epoch_s), 1, 2592000, 0, 0,
-         NULL},
-        {"activation_delay_s", parse_u32, offsetof(struct faii_settlement_cfg, activation_delay_s),
-         0, 2592000, 0, 0, NULL},
-        {"nodes_max", parse_u32, offsetof(struct faii_settlement_cfg, nodes_max), 1,
-         FAII_CFG_NODES_MAX, 0, 0, NULL},
-        {"penalty_tokens", parse_double, offsetof(struct faii_settlement_cfg, penalty_tokens), 0,
-         1e6, 0, 0, NULL},
-        {"payout_cap_tokens", parse_submap, 0, 0, 0, 0, 0, &payout_cap_schema},
-};
-static const struct schema settlement_schema = SCHEMA(settlement_fields);
-
 /* ---- top level --------------------------------------------------------------- */
 
 /* Sections in dependency order: nodes reference regions and jurisdictions. */
@@ -1439,7 +1442,7 @@ static const struct field top_fields[] = {
         {"appliance", parse_submap, offsetof(struct faii_config, appliance), 0, 0, 0, 0,
          &appliance_schema},
         {"policy", parse_policy, offsetof(struct faii_config, policy), 0, 0, 0, 0, NULL},
-        {"settlement", parse_submap, offsetof(struct faii_config, settlement), 0, 0, 0, 0,
+        {"settlement", parse_submap, offsetof(struct faii_config, appliance.settlement), 0, 0, 0, 0,
          &settlement_schema},
         {"jurisdictions", parse_jurisdictions, 0, 0, 0, 0, 0, NULL},
         {"residency_classes", parse_residency_classes, 0, 0, 0, 0, 0, NULL},
@@ -1580,7 +1583,6 @@ int faii_config_load_into(const char *name, const char *text, size_t len, struct
 	                   0);
 	faii_appliance_defaults(&cfg->appliance);
 	faii_policy_defaults(&cfg->policy);
-	faii_settlement_defaults(&cfg->settlement);
 	if (check_depth(name, text, len, err) != 0)
 		return -1;
 

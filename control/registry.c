@@ -216,6 +216,7 @@ static enum faii_slow_outcome apply_heartbeat(struct faii_registry *reg, uint32_
 		return FAII_SLOW_STALE_SEQUENCE; /* a replayed or reordered heartbeat */
 	sig->heartbeat_seq = hb.seq;
 	sig->heartbeat_ns = now_ns;
+	sig->heartbeats++;
 	sig->load_permille = hb.load_permille;
 	atomic_store_explicit(&reg->live[slot].limit,
 	                      load_limit(&reg->cfg->nodes[slot], hb.load_permille),

@@ -39,6 +39,9 @@
 #define FAII_HANDOFF_RING_SIZE  4096u
 #define FAII_SLOW_RING_SIZE     4096u
 #define FAII_EVIDENCE_RING_SIZE 1024u
+/* Routing receipts, one per finished task, per worker: drained every control
+ * tick (10 ms), so 16384 hold 1.6 M tasks/s a worker; full: counted drop. */
+#define FAII_RECEIPT_RING_SIZE  16384u
 #define FAII_WHEEL_SLOTS        65536u       /* 1 ms ticks: 65 s horizon, longer ones re-queue */
 #define FAII_CLOCK_SKEW_NS      100000000ull /* a client clock may run 100 ms ahead */
 #define FAII_LATENCY_EWMA_SHIFT 3u           /* new = old + (sample - old) / 8 */
@@ -83,6 +86,8 @@
 	X(NO_QUORUM, "no_quorum", "answered error: replicas did not agree")                        \
 	X(ANSWERS, "answers_sent", "results the appliance wrote itself")                           \
 	X(EVIDENCE_LOST, "evidence_lost", "disagreement evidence dropped: ring full")              \
+	X(RECEIPTS, "receipts", "routing receipts written: one per finished task")                 \
+	X(RECEIPTS_DROPPED, "receipts_dropped", "routing receipts dropped: receipt ring full")     \
 	X(SLOW_PUNTED, "slow_punted", "HEARTBEAT/ATTEST/REGISTER sent to the control thread")      \
 	X(SLOW_RING_FULL, "slow_ring_full", "dropped: control-thread ring full")                   \
 	X(TX_DROPPED, "tx_dropped", "packets the device did not take")                             \
@@ -172,6 +177,34 @@ struct faii_evidence {
 	uint8_t set_hash[FAII_REPLICAS_MAX][FAII_HASH_SIZE]; /* the copies' result digests */
 };
 
+/*
+ * A finished task's routing receipt (docs/settlement.md, "Work summaries and
+ * receipts"), on its worker's receipt ring to the control thread, which
+ * makes it a Merkle leaf (faii/settle_receipt.h). Copy j: node[j], the
+ * masks' bit j. 160 bytes.
+ */
+enum faii_receipt_verdict {
+	FAII_RECEIPT_AGREED = 1,    /* a replica set, every ok copy with the majority */
+	FAII_RECEIPT_DISAGREED = 2, /* a replica set: a copy outvoted, or no quorum */
+	FAII_RECEIPT_EXPIRED = 3,   /* answered timeout */
+	FAII_RECEIPT_SINGLE = 4,    /* one copy */
+};
+
+struct faii_receipt {
+	uint64_t task_id;
+	uint64_t client_id;
+	uint64_t finished_ns; /* the worker's wall clock (TSC-derived) */
+	uint32_t latency_us;  /* arrival to the client's answer */
+	uint8_t tier, verdict, replicas, status;
+	uint8_t answered, ok, agreed, in_slo;
+	uint32_t node[FAII_REPLICAS_MAX];    /* registry slots */
+	uint32_t node_id[FAII_REPLICAS_MAX]; /* their ids when the task finished */
+	uint32_t copy_latency_us[FAII_REPLICAS_MAX];
+	uint8_t result_hash[FAII_HASH_SIZE]; /* the majority's, or zero */
+	uint64_t reserved;                   /* to 160 bytes: the ring copies 16 bytes at a time */
+};
+_Static_assert(sizeof(struct faii_receipt) % 16 == 0, "rte_ring's 128-bit element copy");
+
 /* The residency hook: the contract of ebpf/residency.bpf.c, frame in,
  * enum faii_residency_reason out. Runs before TX of every TASK copy. */
 typedef uint32_t (*faii_residency_judge_fn)(void *ctx, const void *frame, uint32_t len);
@@ -188,6 +221,9 @@ struct faii_dp {
 	struct rte_rcu_qsbr *qsbr;
 	struct rte_ring *slow_ring;     /* mbufs for the control thread */
 	struct rte_ring *evidence_ring; /* struct faii_evidence */
+	/* struct faii_receipt, one ring per worker (single producer, single
+	 * consumer); NULL: receipts are not written (counted as dropped). */
+	struct rte_ring *receipt_ring[FAII_WORKERS_MAX];
 	struct rte_ring *handoff[FAII_WORKERS_MAX];
 	struct rte_mempool *pool;
 	faii_residency_judge_fn residency_judge;
@@ -227,6 +263,7 @@ struct faii_worker {
 	struct rte_hash *dispatch;
 	struct faii_dispatch *records;
 	uint8_t (*replica_hash)[FAII_REPLICAS_MAX][FAII_HASH_SIZE];
+	uint32_t (*replica_rtt_us)[FAII_REPLICAS_MAX]; /* per slot: each copy's round trip */
 	uint32_t *replica_free;
 	uint32_t replica_free_count;
 	/* Timer wheel of dispatch records: heads of singly linked lists. */

@@ -227,13 +227,15 @@ int faii_worker_init(struct faii_worker *w, struct faii_dp *dp, unsigned index, 
 	w->records = rte_zmalloc("faii_records", FAII_DISPATCH_ENTRIES * sizeof(*w->records), 64);
 	w->replica_hash =
 	        rte_zmalloc("faii_replica_hash", FAII_REPLICA_SLOTS * sizeof(*w->replica_hash), 64);
+	w->replica_rtt_us = rte_zmalloc("faii_replica_rtt",
+	                                FAII_REPLICA_SLOTS * sizeof(*w->replica_rtt_us), 64);
 	w->replica_free =
 	        rte_malloc("faii_replica_free", FAII_REPLICA_SLOTS * sizeof(uint32_t), 64);
 	w->wheel = rte_malloc("faii_wheel", FAII_WHEEL_SLOTS * sizeof(uint32_t), 64);
 	w->key_arrivals =
 	        rte_zmalloc("faii_key_arrivals", FAII_ROUTE_KEYS_MAX * sizeof(uint64_t), 64);
-	if (!w->dispatch || !w->records || !w->replica_hash || !w->replica_free || !w->wheel ||
-	    !w->key_arrivals) {
+	if (!w->dispatch || !w->records || !w->replica_hash || !w->replica_rtt_us ||
+	    !w->replica_free || !w->wheel || !w->key_arrivals) {
 		snprintf(err, errlen,
 		         "worker %u: out of DPDK memory for its dispatch tables (give the "
 		         "EAL more with -m)",
@@ -264,12 +266,14 @@ void faii_worker_fini(struct faii_worker *w)
 	rte_hash_free(w->dispatch);
 	rte_free(w->records);
 	rte_free(w->replica_hash);
+	rte_free(w->replica_rtt_us);
 	rte_free(w->replica_free);
 	rte_free(w->wheel);
 	rte_free(w->key_arrivals);
 	w->dispatch = NULL;
 	w->records = NULL;
 	w->replica_hash = NULL;
+	w->replica_rtt_us = NULL;
 	w->replica_free = NULL;
 	w->wheel = NULL;
 	w->key_arrivals = NULL;

@@ -57,6 +57,12 @@ struct faii_dispatch {
 	/* Version 2: the dispatch nonce each copy was sent with (its current
 	 * attempt); a RESULT must echo it. */
 	uint8_t nonce[FAII_REPLICAS_MAX][FAII_NONCE_SIZE];
+	/* For the routing receipt: the client, the client-visible latency of
+	 * a forwarded result, copy 0's round trip when there is no replica
+	 * slot (one copy). */
+	uint64_t client_id;
+	uint32_t latency_us;
+	uint32_t single_rtt_us;
 } __rte_cache_aligned;
 
 _Static_assert(sizeof(struct faii_dispatch) == 256, "four cache lines per record");
@@ -303,7 +309,11 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 
 /* ---- result.c ---- */
 void pipe_release(struct faii_worker *w, struct faii_dispatch *r);
-void pipe_finish(struct faii_worker *w, uint32_t pos);
+/* The task is done: its receipt is written, its slot and held copy freed.
+ * status: what the client got; single_hash: the answer of a one-copy task
+ * that answered ok, else NULL. */
+void pipe_finish(struct faii_worker *w, uint32_t pos, uint64_t now_tsc, uint8_t status,
+                 const uint8_t *single_hash);
 void pipe_copy_failed(struct faii_worker *w, struct faii_dispatch *r, unsigned k);
 void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct faii_frame_view *fv,
                         const struct faii_route_set *set, uint64_t now_tsc);

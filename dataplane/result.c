@@ -23,11 +23,84 @@ void pipe_release(struct faii_worker *w, struct faii_dispatch *r)
 	}
 }
 
-void pipe_finish(struct faii_worker *w, uint32_t pos)
+/* The copies whose ok answer is the majority's hash (replica sets). */
+static uint8_t agreeing_copies(const struct faii_dispatch *r,
+                               const uint8_t (*hashes)[FAII_HASH_SIZE])
+{
+	uint8_t agreed = 0;
+	const uint8_t *maj = hashes[r->majority - 1];
+	for (unsigned j = 0; j < r->replicas; j++)
+		if ((r->ok >> j) & 1 && memcmp(hashes[j], maj, FAII_HASH_SIZE) == 0)
+			agreed |= (uint8_t)(1u << j);
+	return agreed;
+}
+
+/*
+ * The task's routing receipt onto the worker's ring (docs/settlement.md,
+ * "Work summaries and receipts"): a fixed-size copy, no allocation; a full
+ * ring drops it, counted, and the worker goes on.
+ */
+static void write_receipt(struct faii_worker *w, const struct faii_dispatch *r, uint64_t now_tsc,
+                          uint8_t status, const uint8_t *single_hash)
+{
+	struct faii_dp *dp = w->dp;
+	struct faii_receipt rc;
+	memset(&rc, 0, sizeof(rc));
+	rc.task_id = r->task_id;
+	rc.client_id = r->client_id;
+	rc.finished_ns = wall_ns(dp, now_tsc);
+	uint64_t waited = tsc_to_us(dp, now_tsc - r->arrival_tsc);
+	rc.latency_us = r->forwarded ? r->latency_us : (uint32_t)RTE_MIN(waited, UINT32_MAX);
+	rc.tier = r->tier;
+	rc.replicas = r->replicas;
+	rc.status = status;
+	rc.answered = r->replied;
+	rc.ok = r->ok & r->replied;
+	rc.in_slo = r->in_slo & rc.ok;
+	const uint8_t(*hashes)[FAII_HASH_SIZE] = NULL;
+	if (r->replica_slot != NO_SLOT)
+		hashes = (const uint8_t(*)[FAII_HASH_SIZE])w->replica_hash[r->replica_slot];
+	if (r->replicas == 1) {
+		rc.agreed = rc.ok;
+		rc.copy_latency_us[0] = rc.answered ? r->single_rtt_us : 0;
+		if (rc.ok && single_hash != NULL)
+			memcpy(rc.result_hash, single_hash, FAII_HASH_SIZE);
+	} else if (r->majority != 0) {
+		rc.agreed = agreeing_copies(r, hashes) & rc.ok;
+		memcpy(rc.result_hash, hashes[r->majority - 1], FAII_HASH_SIZE);
+	}
+	for (unsigned j = 0; j < r->replicas; j++) {
+		rc.node[j] = r->node[j];
+		rc.node_id[j] = dp->live[r->node[j]].node_id;
+		if (r->replicas > 1 && (rc.answered >> j) & 1)
+			rc.copy_latency_us[j] = w->replica_rtt_us[r->replica_slot][j];
+	}
+	if (status == FAII_RESULT_TIMEOUT)
+		rc.verdict = FAII_RECEIPT_EXPIRED;
+	else if (r->replicas == 1)
+		rc.verdict = FAII_RECEIPT_SINGLE;
+	else
+		rc.verdict = rc.agreed != 0 && rc.agreed == rc.ok ? FAII_RECEIPT_AGREED
+		                                                  : FAII_RECEIPT_DISAGREED;
+	if (rc.verdict == FAII_RECEIPT_EXPIRED) { /* nobody's answer reached the client */
+		rc.agreed = 0;
+		memset(rc.result_hash, 0, FAII_HASH_SIZE);
+	}
+	struct rte_ring *ring = dp->receipt_ring[w->index];
+	if (ring != NULL && rte_ring_sp_enqueue_elem(ring, &rc, sizeof(rc)) == 0)
+		w->stats.pipe[FAII_PIPE_RECEIPTS]++;
+	else
+		w->stats.pipe[FAII_PIPE_RECEIPTS_DROPPED]++;
+}
+
+void pipe_finish(struct faii_worker *w, uint32_t pos, uint64_t now_tsc, uint8_t status,
+                 const uint8_t *single_hash)
 {
 	FAII_ASSERT(pos < FAII_DISPATCH_ENTRIES);
 	struct faii_dispatch *r = &w->records[pos];
 	FAII_ASSERT(r->state == REC_DISPATCHED); /* a task finishes once */
+	FAII_ASSERT(single_hash == NULL || r->replicas == 1);
+	write_receipt(w, r, now_tsc, status, single_hash);
 	r->state = REC_DONE;
 	pipe_release(w, r);
 	/* Kept until its replay window ends; the wheel entry already pending
@@ -81,6 +154,7 @@ static void forward(struct faii_worker *w, struct faii_dispatch *r, struct rte_m
 		st->tier_slo_met[r->tier - 1]++;
 	st->tier_finished[r->tier - 1]++;
 	r->forwarded = 1;
+	r->latency_us = (uint32_t)RTE_MIN(us, UINT32_MAX);
 	m->port = w->ports[r->rx_port_index];
 	bool ipv6 = r->family == FAII_ADDR_IPV6;
 	bool tagged = fv->l3_offset > FAII_ETH_HDR_LEN;
@@ -224,6 +298,11 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 	bool in_slo = ok && rtt_us <= r->budget_us;
 	struct faii_node_live *lv = &dp->live[r->node[k]];
 	r->replied |= (uint8_t)(1u << k);
+	uint32_t rtt32 = (uint32_t)RTE_MIN(rtt_us, UINT32_MAX);
+	if (r->replica_slot != NO_SLOT)
+		w->replica_rtt_us[r->replica_slot][k] = rtt32; /* for the receipt */
+	else
+		r->single_rtt_us = rtt32;
 	outstanding_give_back(w, lv, r->tier);
 	ATOMIC_ADD(&lv->completed, 1);
 	ATOMIC_ADD(&lv->slo_total[r->tier - 1], 1);
@@ -269,7 +348,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 			if (ok)
 				credit(w, r, 0);
 			forward(w, r, m, fv, now_tsc);
-			pipe_finish(w, (uint32_t)pos);
+			pipe_finish(w, (uint32_t)pos, now_tsc, status, ok ? hash : NULL);
 		} else if (pipe_redispatch_copy(w, r, 0, set, now_tsc)) {
 			/* An error on the first attempt: retried at once elsewhere. The
 			 * pending wheel entry moves itself to the new deadline. */
@@ -280,7 +359,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 			r->due_tick = tick_of(dp, now_tsc) + ticks_for_us(r->budget_us);
 		} else {
 			forward(w, r, m, fv, now_tsc);
-			pipe_finish(w, (uint32_t)pos);
+			pipe_finish(w, (uint32_t)pos, now_tsc, status, NULL);
 		}
 		return;
 	}
@@ -325,6 +404,7 @@ void pipe_handle_result(struct faii_worker *w, struct rte_mbuf *m, const struct 
 			st->tier_finished[r->tier - 1]++;
 			pipe_answer_record(w, r, FAII_RESULT_NO_QUORUM, 0, 0);
 		}
-		pipe_finish(w, (uint32_t)pos);
+		pipe_finish(w, (uint32_t)pos, now_tsc,
+		            r->majority != 0 ? FAII_RESULT_OK : FAII_RESULT_NO_QUORUM, NULL);
 	}
 }

@@ -192,6 +192,7 @@ void pipe_handle_task(struct faii_worker *w, struct rte_mbuf *m, unsigned port_i
 	FAII_ASSERT(replicas >= 1 && replicas <= FAII_REPLICAS_MAX);
 	memset(r, 0, sizeof(*r));
 	r->task_id = task_id;
+	r->client_id = load_be64(body + offsetof(struct faii_task, client_id));
 	r->expire_ns = expire;
 	r->arrival_tsc = now_tsc;
 	r->dispatch_ns[0] = now_ns;

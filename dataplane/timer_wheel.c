@@ -111,7 +111,7 @@ static void on_due(struct faii_worker *w, uint32_t pos, const struct faii_route_
 			if ((silent >> k) & 1 && !((r->unsent >> k) & 1))
 				pipe_copy_failed(w, r, k);
 		}
-		pipe_finish(w, pos);
+		pipe_finish(w, pos, now_tsc, FAII_RESULT_OK, NULL); /* the majority went out */
 		wheel_insert(w, pos, tick);
 		return;
 	}
@@ -147,7 +147,7 @@ static void on_due(struct faii_worker *w, uint32_t pos, const struct faii_route_
 	w->stats.pipe[FAII_PIPE_TIMED_OUT_TASKS]++;
 	w->stats.tier_finished[r->tier - 1]++;
 	pipe_answer_record(w, r, FAII_RESULT_TIMEOUT, 0, 0);
-	pipe_finish(w, pos);
+	pipe_finish(w, pos, now_tsc, FAII_RESULT_TIMEOUT, NULL);
 	wheel_insert(w, pos, tick);
 }
 

@@ -13,6 +13,7 @@ const char *faii_audit_type_name(uint16_t type)
 	        [FAII_AUDIT_ROUTING_RECEIPT] = "routing_receipt",
 	        [FAII_AUDIT_OPERATOR_ACTION] = "operator_action",
 	        [FAII_AUDIT_REPLICA_DISAGREEMENT] = "replica_disagreement",
+	        [FAII_AUDIT_WORK_SUMMARY] = "work_summary",
 	};
 	return type <= FAII_AUDIT_TYPE_MAX ? names[type] : NULL;
 }

@@ -26,8 +26,10 @@
 #include <sodium.h>
 
 #include "faii/audit.h"
+#include "faii/bytes.h"
 #include "faii/dag_record.h"
 #include "faii/ledger_store.h"
+#include "faii/settle_tx.h"
 #include "faii/validator.h"
 #include "faii/store_io.h"
 #include "store/scan.h"
@@ -137,6 +139,16 @@ static void print_dag_record(uint8_t type, const uint8_t *payload, uint32_t len)
 }
 
 /* One line per record; audit records with their main fields. */
+/* A WORK_SUMMARY transaction's header (faii/settle_tx.h). */
+static void print_work_summary(const uint8_t *body)
+{
+	char root[2 * FAII_SETTLE_DIGEST + 1];
+	sodium_bin2hex(root, sizeof(root), body + 28, FAII_SETTLE_DIGEST);
+	printf(" slice %" PRIu64 " end_ms %" PRIu64 " part %u/%u entries %u receipts %u root %s",
+	       faii_get_le64(body), faii_get_le64(body + 8), faii_get_le16(body + 16),
+	       faii_get_le16(body + 18), faii_get_le16(body + 20), faii_get_le32(body + 24), root);
+}
+
 static void print_record(void *ctx, const struct ls_record_header *h, const uint8_t *keys,
                          uint64_t segment, uint64_t offset)
 {
@@ -180,6 +192,10 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 	} else if (h->type == FAII_AUDIT_REPLICA_DISAGREEMENT &&
 	           h->payload_len == sizeof(struct faii_audit_disagreement)) {
 		print_disagreement(payload);
+	} else if (h->type == FAII_AUDIT_WORK_SUMMARY &&
+	           h->payload_len >= FAII_SETTLE_TX_HEADER + FAII_SETTLE_WORK_HEADER_BYTES &&
+	           payload[0] == FAII_SETTLE_TX_WORK_SUMMARY) {
+		print_work_summary(payload + FAII_SETTLE_TX_HEADER);
 	} else if (h->type == FAII_AUDIT_APPLIANCE_START &&
 	           h->payload_len == sizeof(struct faii_audit_start)) {
 		struct faii_audit_start start;

@@ -736,6 +736,8 @@ int main(int argc, char **argv)
 	printf("faii-sim: %u nodes (%u Byzantine), %.0f tasks/s for %.0f s, fail %.3f, "
 	       "silent %.3f\n",
 	       s.cfg->node_count, byzantine, s.opt.rate, s.opt.duration, s.opt.fail, s.opt.silent);
+	/* Consecutive from here: a test can ask faiid for a receipt by id. */
+	printf("faii-sim: task ids from %" PRIu64 "\n", s.next_task_id);
 	static const char *const key_modes[] = {"their demo keys", "a WRONG key",
 	                                        "NO MAC (version 1)"};
 	if (s.auth)

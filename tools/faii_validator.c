@@ -22,7 +22,9 @@
  * 1000, 0: none), carrying its clock into the consortium's time. The status
  * line shows the latest settled epoch and root.
  *
- * For tests only, and left out of the usage line: --byzantine LIES, a
+ * For tests only, and left out of the usage line: --submit-file FILE
+ * submits the transactions of FILE (one in hex per line) once, at start
+ * (tests/integration/settle_ops.sh); --byzantine LIES, a
  * comma-separated list of equivocate, forge, withhold (enum
  * faii_validator_lie), makes this validator lie on the way out
  * (tests/integration/consensus_processes.sh). Never in a real consortium:
@@ -250,7 +252,38 @@ struct run_options {
 	double duration_s;
 	uint32_t byzantine_lies;
 	uint32_t slice_ms;
+	const char *submit_file;
 };
+
+#define SUBMIT_FILE_LINES_MAX 1024u /* transactions one --submit-file may hold */
+
+/* --submit-file: each line a transaction in hex; 0, or -1 with a message. */
+static int submit_file(struct faii_validator *validator, const char *path)
+{
+	FILE *file = fopen(path, "r");
+	if (file == NULL) {
+		fprintf(stderr, "faii-validator: --submit-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	static char line[2 * FAII_DAG_TX_BYTES_MAX + 2];
+	static uint8_t tx[FAII_DAG_TX_BYTES_MAX];
+	int rc = 0;
+	for (uint32_t n = 0;
+	     rc == 0 && n < SUBMIT_FILE_LINES_MAX && fgets(line, sizeof(line), file); n++) {
+		size_t len = 0;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		if (sodium_hex2bin(tx, sizeof(tx), line, strlen(line), NULL, &len, NULL) != 0 ||
+		    len == 0 || faii_validator_submit(validator, tx, (uint32_t)len) != 0) {
+			fprintf(stderr, "faii-validator: --submit-file %s: line %u refused\n", path,
+			        n + 1);
+			rc = -1;
+		}
+	}
+	fclose(file);
+	return rc;
+}
 
 static uint64_t realtime_ms(void)
 {
@@ -369,6 +402,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	        {"public-key", required_argument, NULL, 'p'},
 	        {"byzantine", required_argument, NULL, 'z'},
 	        {"slice-ms", required_argument, NULL, 'S'},
+	        {"submit-file", required_argument, NULL, 'F'},
 	        {NULL, 0, NULL, 0},
 	};
 	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT,
@@ -384,6 +418,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': run->duration_s = strtod(optarg, NULL); break;
 		case 'S': run->slice_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'F': run->submit_file = optarg; break;
 		case 'p': exit(print_public_key(optarg));
 		case 'z':
 			run->byzantine_lies = parse_lies(optarg);
@@ -467,6 +502,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	faii_settlement_set_submit(&settlement, submit_to_validator, validator);
+	if (run.submit_file != NULL && submit_file(validator, run.submit_file) != 0) {
+		faii_validator_stop(validator);
+		faii_settlement_close(&settlement);
+		faii_ls_close(store);
+		return 1;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	run_loop(validator, &counters, &run);

@@ -39,6 +39,7 @@
 #include "faii/settle.h"
 #include "faii/wire.h"
 #include "settle_json.h"
+#include "receipt_proof.h"
 
 #define EXIT_SERVER  1
 #define EXIT_USAGE   2
@@ -84,8 +85,8 @@ struct command {
 	const char *usage; /* arguments after the words */
 	const char *help;  /* what it does */
 	build_fn build;
-	/* Set for a command that runs here, without the appliance: its exit status. */
-	int (*local)(int argc, char **argv, bool json);
+	/* Offline commands (receipt verify): run here, no server. */
+	int (*local)(int argc, char **argv, bool as_json);
 };
 
 static json_t *build_none(int argc, char **argv, const char *cmd);
@@ -102,6 +103,9 @@ static json_t *build_dag_vertex(int argc, char **argv, const char *cmd);
 static json_t *build_dag_submit(int argc, char **argv, const char *cmd);
 static json_t *build_payout_proof(int argc, char **argv, const char *cmd);
 static int local_payout_verify(int argc, char **argv, bool json);
+static json_t *build_receipt_proof(int argc, char **argv, const char *cmd);
+static int receipt_verify(int argc, char **argv, bool as_json);
+static void print_result(const json_t *result, bool as_json);
 
 static const struct command commands[] = {
         {"status", NULL, "status", "",
@@ -221,6 +225,16 @@ static const struct command commands[] = {
          "leaf hashes up to the root it names. Exit status 0 valid, 1 invalid. Compare\n"
          "the root with the consortium's (`settle status` on any appliance).",
          NULL, local_payout_verify},
+        {"receipt", "proof", "receipt.proof", "TASK_ID",
+         "Show the routing receipt of task TASK_ID (the newest kept) with its slice, its\n"
+         "leaf index, the Merkle path and the slice's root, which the slice's WORK_SUMMARY\n"
+         "transactions carry. With --json the output is a proof file for receipt verify.",
+         build_receipt_proof, NULL},
+        {"receipt", "verify", "(offline)", "FILE",
+         "Check a proof file (receipt proof --json; - for standard input) offline, without\n"
+         "an appliance: the leaf decodes as a receipt, its reading matches it, and the leaf\n"
+         "with its path hashes up to the root. Exit status 0 when it does, 1 when not.",
+         NULL, receipt_verify},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -489,8 +503,10 @@ static char *read_file_bounded(const char *path, size_t max, size_t *len)
 	if (f != stdin)
 		fclose(f);
 	if (err || n > max) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path,
-		        err ? "cannot read" : "larger than 1 MiB");
+		if (err)
+			fprintf(stderr, "%s: %s: cannot read\n", prog, path);
+		else
+			fprintf(stderr, "%s: %s: larger than %zu bytes\n", prog, path, max);
 		exit(EXIT_USAGE);
 	}
 	buf[n] = '\0';
@@ -832,6 +848,46 @@ static json_t *build_dag_submit(int argc, char **argv, const char *cmd)
 	if (argc != 1)
 		die_cmd_usage("expected one transaction in hex");
 	return json_pack("{s:s}", "hex", argv[0]);
+}
+
+static json_t *build_receipt_proof(int argc, char **argv, const char *cmd)
+{
+	(void)cmd;
+	uint64_t task_id;
+	if (argc != 1 || !parse_u64(argv[0], UINT64_MAX, &task_id))
+		die_cmd_usage("expected one task id, an integer 0..2^64-1");
+	if (task_id <= INT64_MAX)
+		return json_pack("{s:I}", "task_id", (json_int_t)task_id);
+	return json_pack("{s:s}", "task_id", argv[0]); /* beyond JSON's integers */
+}
+
+/* receipt verify FILE: offline, against the root the file names. */
+static int receipt_verify(int argc, char **argv, bool as_json)
+{
+	if (argc != 1)
+		die_cmd_usage("expected one proof file (or - for standard input)");
+	size_t len;
+	char *text = read_file_bounded(argv[0], FAII_RECEIPT_PROOF_FILE_BYTES_MAX, &len);
+	struct faii_receipt_proof p;
+	char err[256];
+	int rc = faii_receipt_proof_verify_text(text, len, &p, err, sizeof(err));
+	free(text);
+	if (rc != 0) {
+		fprintf(stderr, "%s: %s: does not verify: %s\n", prog, argv[0], err);
+		return EXIT_SERVER;
+	}
+	struct faii_settle_receipt r;
+	enum faii_settle_receipt_refusal reason;
+	faii_settle_receipt_decode(p.leaf, &r, &reason); /* decoded once already */
+	char root[2 * FAII_SETTLE_HASH_BYTES + 1];
+	sodium_bin2hex(root, sizeof(root), p.root, sizeof(p.root));
+	json_t *out = json_pack("{s:b, s:I, s:I, s:I, s:s, s:o}", "verified", 1, "slice",
+	                        (json_int_t)p.slice, "leaf_index", (json_int_t)p.proof.index,
+	                        "leaf_count", (json_int_t)p.proof.count, "root", root, "receipt",
+	                        faii_receipt_json(&r));
+	print_result(out, as_json);
+	json_decref(out);
+	return 0;
 }
 
 static double mono_s(void)

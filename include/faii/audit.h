@@ -24,8 +24,11 @@ enum faii_audit_type {
 	FAII_AUDIT_ROUTING_RECEIPT = 4,
 	FAII_AUDIT_OPERATOR_ACTION = 5,
 	FAII_AUDIT_REPLICA_DISAGREEMENT = 6,
+	/* A WORK_SUMMARY transaction (faii/settle_tx.h) of an appliance that
+	 * runs no validator, as its bytes; keyed by slice (the epoch key). */
+	FAII_AUDIT_WORK_SUMMARY = 7,
 };
-#define FAII_AUDIT_TYPE_MAX FAII_AUDIT_REPLICA_DISAGREEMENT
+#define FAII_AUDIT_TYPE_MAX FAII_AUDIT_WORK_SUMMARY
 
 struct faii_audit_start {
 	uint64_t time_ns;          /* CLOCK_REALTIME */

@@ -80,6 +80,32 @@ struct faii_auth_cfg {
 	char clients_file[FAII_CFG_PATH_LEN_MAX]; /* client MAC keys, mode 0600 */
 };
 
+/*
+ * settlement: the appliance's work summaries and routing receipts
+ * (docs/settlement.md, "Work summaries and receipts") and its settlement of
+ * the consortium's committed sequence ("In faiid": rates come from
+ * `policy`; every validator must run the same values). Read at start: a
+ * reload reports a change as needing a restart.
+ */
+#define FAII_CFG_SETTLE_CLASSES        5u /* micro, S, M, L, XL */
+#define FAII_CFG_SLICE_MS_DEFAULT      10000u
+#define FAII_CFG_SLICE_MS_MIN          100u
+#define FAII_CFG_SLICE_MS_MAX          3600000u /* an hour */
+#define FAII_CFG_HEARTBEAT_MS_DEFAULT  1000u    /* nodes send one a second */
+#define FAII_CFG_RECEIPTS_KEPT_DEFAULT 262144u  /* 2^18: 32 MiB of leaves */
+#define FAII_CFG_RECEIPTS_KEPT_MIN     1024u
+#define FAII_CFG_RECEIPTS_KEPT_MAX     4194304u /* 2^22 = FAII_SETTLE_LEAVES_MAX */
+struct faii_settlement_cfg {
+	uint32_t slice_ms;            /* one work summary per slice */
+	uint32_t heartbeat_period_ms; /* heartbeats expected: one per period per node */
+	uint32_t receipts_kept;       /* receipts kept for proofs, over the last slices */
+	uint32_t epoch_s;             /* an epoch's length in consortium time */
+	uint32_t activation_delay_s;  /* a payout root's dispute window */
+	uint32_t nodes_max;           /* nodes settlement keeps (memory ~1 KiB each) */
+	double penalty_tokens;        /* phi (28): tokens per replica disagreement */
+	double payout_cap_tokens[FAII_CFG_SETTLE_CLASSES]; /* E_bar_i (33), per node and epoch */
+};
+
 struct faii_appliance_cfg {
 	char eal_args[FAII_CFG_EAL_ARGS_MAX][FAII_CFG_EAL_ARG_LEN_MAX];
 	uint32_t eal_arg_count;
@@ -102,6 +128,9 @@ struct faii_appliance_cfg {
 	char ledger_dir[FAII_CFG_PATH_LEN_MAX];
 	uint32_t ledger_segment_mb;                    /* ledger segment size, MiB */
 	char residency_pin_dir[FAII_CFG_PATH_LEN_MAX]; /* bpffs dir of the residency maps */
+	/* The top-level settlement: section, kept here so that a reload sees
+	 * its changes with the appliance's other restart-only keys. */
+	struct faii_settlement_cfg settlement;
 	/* Validator set of the consensus among appliances (n = 3f + 1). */
 	uint32_t validator_self;
 	char validator_key_file[FAII_CFG_PATH_LEN_MAX];
@@ -169,24 +198,11 @@ struct faii_cfg_node {
 	uint8_t public_key[FAII_PUBKEY_SIZE];
 };
 
-/* Settlement on the consortium's committed sequence (docs/settlement.md,
- * "In faiid"). Its rates come from `policy`; every validator must run the
- * same values. */
-#define FAII_CFG_SETTLE_CLASSES 5u /* micro, S, M, L, XL */
-struct faii_settlement_cfg {
-	uint32_t epoch_s;            /* an epoch's length in consortium time */
-	uint32_t activation_delay_s; /* a payout root's dispute window */
-	uint32_t nodes_max;          /* nodes settlement keeps (memory ~1 KiB each) */
-	double penalty_tokens;       /* phi (28): tokens per replica disagreement */
-	double payout_cap_tokens[FAII_CFG_SETTLE_CLASSES]; /* E_bar_i (33), per node and epoch */
-};
-
 struct faii_config {
 	char path[FAII_CFG_PATH_LEN_MAX];
 	uint8_t digest[32]; /* BLAKE2b-256 of the file's bytes, for the audit log */
 	struct faii_appliance_cfg appliance;
 	struct faii_policy policy;
-	struct faii_settlement_cfg settlement;
 	uint32_t jurisdiction_count;
 	struct faii_cfg_jurisdiction jurisdictions[FAII_CFG_JURISDICTIONS_MAX];
 	uint32_t residency_class_count;
@@ -201,8 +217,6 @@ struct faii_config {
 
 /* SPEC section 2a defaults. */
 void faii_policy_defaults(struct faii_policy *policy);
-/* Settlement defaults (docs/configuration.md, "settlement"). */
-void faii_settlement_defaults(struct faii_settlement_cfg *settlement);
 /* Appliance defaults (no EAL arguments, one worker, default paths). */
 void faii_appliance_defaults(struct faii_appliance_cfg *appliance);
 

@@ -74,6 +74,7 @@ struct faii_node_signals {
 	uint32_t heartbeat_seq;
 	uint32_t attest_seq;
 	uint32_t load_permille;  /* from the last heartbeat */
+	uint64_t heartbeats;     /* accepted since start: a work summary's heartbeats seen */
 	uint64_t register_ts_ns; /* timestamp of the last accepted REGISTER */
 	/* Live counters at the previous tick, for per-tick SLO deltas. */
 	uint32_t slo_total_prev[FAII_TIER_COUNT];

@@ -249,8 +249,11 @@ int faii_settle_epoch(const struct faii_settle_params *params,
 			               &totals->performance);
 		if (rc == 0)
 			rc = add_units(totals->paid, results[j].paid, &totals->paid);
-		totals->deduction += results[j].deduction; /* <= base + performance: fits */
-		totals->withheld += results[j].withheld;
+		/* Each node's fit; the fleet's sums may not (both totals checked). */
+		if (rc == 0)
+			rc = add_units(totals->deduction, results[j].deduction, &totals->deduction);
+		if (rc == 0)
+			rc = add_units(totals->withheld, results[j].withheld, &totals->withheld);
 	}
 	if (rc != 0)
 		return rc;

@@ -11,6 +11,8 @@
 #  - /metrics exposes faii_dag_* (promtool passes);
 #  - SIGTERM stops faiid cleanly, its validator first; faii-ledger dump
 #    shows the validator's records readably;
+#  - its work summaries (1 s slices) are submitted to the validator, not
+#    written to the ledger;
 #  - a faiid without appliance.validators answers dag status with
 #    "no validator configured".
 #   dag_ops.sh FAIID FAIICTL FAII_VALIDATOR FAII_LEDGER CONFIG GEN_DEMO_CONFIG
@@ -43,6 +45,9 @@ consortium_setup "$tmp" "$validator"
 metrics_port=${ports[4]}
 consortium_start_validators "" --status-ms 500
 consortium_faiid_config "$demo" "" >"$tmp/faiid.yaml"
+# 1 s slices: its work summaries reach the validator while the test runs.
+sed -i 's/^  slice_ms: .*/  slice_ms: 1000/' "$tmp/faiid.yaml"
+grep -q "^  slice_ms: 1000" "$tmp/faiid.yaml" || echo "FAIL: no settlement.slice_ms to set"
 
 sock=$tmp/faii.sock
 ctl() { "$faiictl" --socket "$sock" --timeout 10 "$@"; }
@@ -165,6 +170,9 @@ for series in 'faii_dag_round ' 'faii_dag_committed_vertices_total ' \
 	'faii_dag_certificates_formed_total ' 'faii_dag_held_bytes '; do
 	check "metrics show $series" $(grep -qF "$series" "$tmp/metrics.txt"; echo $?)
 done
+# With a validator, WORK_SUMMARY transactions go to it, not to the ledger.
+check "work summaries are submitted to the validator" \
+	$(grep -qE '^faii_work_summaries_sent_total [1-9]' "$tmp/metrics.txt"; echo $?)
 anchor=$(awk '/^faii_dag_last_committed_anchor_round /{print $2}' "$tmp/metrics.txt")
 check "faii_dag_last_committed_anchor_round is past 2 ($anchor)" \
 	$(python3 -c "import sys; sys.exit(not float('${anchor:-0}') >= 2)"; echo $?)
@@ -178,6 +186,8 @@ check "and stopped cleanly" $(grep -q "stopped cleanly" "$tmp/faiid.out"; echo $
 
 "$faii_ledger" dump "$tmp/v1/ledger" >"$tmp/dump.txt" 2>&1
 check "faii-ledger dump reads faiid's ledger" $?
+check "no work_summary records in the ledger of an appliance with a validator" \
+	$(! grep -q "type work_summary" "$tmp/dump.txt"; echo $?)
 grep -m 3 "dag.certified" "$tmp/dump.txt"
 grep -m 2 "dag.commit" "$tmp/dump.txt"
 for kind in own_vertex vote certified commit; do

@@ -1268,6 +1268,20 @@ static uint64_t verified(uint32_t node_id, unsigned tier)
 	return atomic_load(&T.a.reg.live[node_id - 1].verified_work[tier - 1]);
 }
 
+/* The next routing receipt worker w wrote (docs/settlement.md), or fails. */
+static struct faii_receipt take_receipt(unsigned w)
+{
+	struct faii_receipt r;
+	cr_assert_eq(rte_ring_sc_dequeue_elem(T.a.dp.receipt_ring[w], &r, sizeof(r)), 0,
+	             "a receipt on worker %u's ring", w);
+	return r;
+}
+
+static void no_receipt_left(unsigned w)
+{
+	cr_assert_eq(rte_ring_count(T.a.dp.receipt_ring[w]), 0, "one receipt a task");
+}
+
 Test(dataplane, replicas_session_majority_once)
 {
 	const struct nspec *n = replica_fleet();
@@ -1288,6 +1302,18 @@ Test(dataplane, replicas_session_majority_once)
 		cr_assert_eq(O[0].result.result_hash[0], 0xAA);
 		for (unsigned k = 0; k < 3; k++)
 			cr_assert_eq(verified(c[k].node_id, 2), before[k] + 1);
+		/* Its receipt: three copies, all agreed, the majority's hash. */
+		struct faii_receipt r = take_receipt(0);
+		no_receipt_left(0);
+		cr_assert_eq(r.task_id, id);
+		cr_assert_eq(r.verdict, FAII_RECEIPT_AGREED);
+		cr_assert_eq(r.replicas, 3);
+		cr_assert_eq(r.tier, 2);
+		cr_assert_eq(r.status, FAII_RESULT_OK);
+		cr_assert(r.answered == 7 && r.ok == 7 && r.agreed == 7);
+		cr_assert_eq(r.result_hash[0], 0xAA);
+		for (unsigned k = 0; k < 3; k++)
+			cr_assert_eq(r.node_id[k], c[k].node_id);
 		NO = 0;
 	}
 	stats();
@@ -1369,6 +1395,13 @@ Test(dataplane, replicas_byzantine_minority_caught)
 	cr_assert_eq(verified(c[0].node_id, 2), v0 + 1);
 	cr_assert_eq(verified(c[1].node_id, 2), v1 + 1);
 	cr_assert_eq(atomic_load(&T.a.reg.live[liar - 1].disagreed), 1);
+	struct faii_receipt rc = take_receipt(0);
+	cr_assert_eq(rc.task_id, id);
+	cr_assert_eq(rc.verdict, FAII_RECEIPT_DISAGREED, "an outvoted copy");
+	cr_assert_eq(rc.ok, 7);
+	cr_assert_eq(rc.agreed, 3, "copies 0 and 1 agreed, the liar (copy 2) did not");
+	cr_assert_eq(rc.node_id[2], liar);
+	cr_assert_eq(rc.result_hash[0], 0xAA, "the majority's hash");
 
 	/* Strong: 7 copies on 5 operators, two liars (one before the quorum,
 	 * one after it). */
@@ -1500,6 +1533,14 @@ Test(dataplane, replicas_no_quorum_answered)
 	stats();
 	cr_assert_eq(S.pipe[FAII_PIPE_NO_QUORUM], 1);
 	cr_assert_eq(S.pipe[FAII_PIPE_RESULTS_FORWARDED], 0);
+	struct faii_receipt r = take_receipt(0);
+	no_receipt_left(0);
+	cr_assert_eq(r.task_id, id);
+	cr_assert_eq(r.verdict, FAII_RECEIPT_DISAGREED);
+	cr_assert_eq(r.status, FAII_RESULT_NO_QUORUM);
+	cr_assert(r.answered == 7 && r.ok == 7 && r.agreed == 0);
+	static const uint8_t zero[FAII_HASH_SIZE];
+	cr_assert_eq(memcmp(r.result_hash, zero, sizeof(zero)), 0, "no hash won");
 	NO = 0;
 	pump_for_us(5000);
 	cr_assert_eq(NO, 0, "nothing after the error answer");
@@ -1563,6 +1604,15 @@ Test(dataplane, timeout_redispatch_answered)
 	cr_assert_eq(S.pipe[FAII_PIPE_TIMED_OUT_TASKS], 0);
 	cr_assert_eq(S.pipe[FAII_PIPE_RESULT_WRONG_NODE], 1);
 	cr_assert_eq(S.pipe[FAII_PIPE_COPIES_SENT], 2);
+	/* One receipt, naming the node of the copy's last attempt. */
+	struct faii_receipt r = take_receipt(0);
+	no_receipt_left(0);
+	cr_assert_eq(r.task_id, id);
+	cr_assert_eq(r.verdict, FAII_RECEIPT_SINGLE);
+	cr_assert_eq(r.node_id[0], second.node_id);
+	cr_assert(r.answered == 1 && r.ok == 1 && r.agreed == 1);
+	cr_assert_eq(r.result_hash[0], 0xAA);
+	cr_assert_gt(r.latency_us, 0);
 	cr_assert_eq(atomic_load(&T.a.reg.live[first.node_id - 1].outstanding), 0u);
 	cr_assert_eq(atomic_load(&T.a.reg.live[second.node_id - 1].outstanding), 0u);
 }
@@ -1600,6 +1650,14 @@ Test(dataplane, timeout_both_silent)
 	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].outstanding), 0u);
 	cr_assert_eq(atomic_load(&T.a.reg.live[n1 - 1].failed), 1u);
 	cr_assert_eq(atomic_load(&T.a.reg.live[n2 - 1].failed), 1u);
+	struct faii_receipt r = take_receipt(0);
+	no_receipt_left(0);
+	cr_assert_eq(r.task_id, id);
+	cr_assert_eq(r.verdict, FAII_RECEIPT_EXPIRED);
+	cr_assert_eq(r.status, FAII_RESULT_TIMEOUT);
+	cr_assert(r.answered == 0 && r.ok == 0 && r.agreed == 0);
+	cr_assert_eq(r.node_id[0], n2);
+	cr_assert_geq(r.latency_us, 2 * TIMEOUT_BUDGET_US, "two budgets waited");
 }
 
 /* ------------------------------------------------------------------------ */

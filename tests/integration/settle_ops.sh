@@ -2,7 +2,7 @@
 # Settlement on the consortium's committed sequence, end to end
 # (docs/settlement.md, "In faiid"): faiid is validator 1 of 4 with three
 # faii-validator processes (validator-only appliances), every one settling.
-#  - node registrations and a work summary submitted through faiid commit
+#  - node registrations and a work summary (submitted by validator 2) commit
 #    and are paid in the epoch they fall in (3 s epochs);
 #  - every validator computes the same payout root for that epoch, and the
 #    root becomes final (2f + 1 matching roots and the 2 s activation delay);
@@ -34,6 +34,17 @@ check() { # description, condition-status
 . "$here/../lib/faiid_consortium.sh"
 consortium_setup "$tmp" "$validator"
 settlement=$'settlement:\n  epoch_s: 3\n  activation_delay_s: 2\n  nodes_max: 64'
+# Two nodes and one slice of their work, as an appliance would report them:
+# validator 2 submits them (tests-only --submit-file) and sends no slices of
+# its own, so its summary is the only one it authors.
+key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+now_ms=$(python3 -c "import time; print(int(time.time() * 1000))")
+{
+	python3 "$here/../lib/settle_tx.py" register 101 7 0 1 0 "$key"
+	python3 "$here/../lib/settle_tx.py" register 202 8 4 20 0 "$key"
+	python3 "$here/../lib/settle_tx.py" summary 1 "$now_ms" \
+		101:10:10:0:100:100:100 202:10:9:1:50:50:50
+} >"$tmp/submit.hex"
 consortium_start_validators "$settlement" --status-ms 250 --slice-ms 250
 consortium_faiid_config "$demo" "$settlement" >"$tmp/faiid.yaml"
 
@@ -54,14 +65,6 @@ done
 consortium_faiid_alive
 check "the consortium's clock runs: faiid has settled an epoch" \
 	$([ "${settled:-0}" -ge 1 ]; echo $?)
-
-# Two nodes and one slice of their work, as an appliance would report them.
-key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-ctl dag submit "$(python3 "$here/../lib/settle_tx.py" register 101 7 0 1 0 "$key")" >/dev/null
-ctl dag submit "$(python3 "$here/../lib/settle_tx.py" register 202 8 4 20 0 "$key")" >/dev/null
-now_ms=$(python3 -c "import time; print(int(time.time() * 1000))")
-ctl dag submit "$(python3 "$here/../lib/settle_tx.py" summary $((now_ms / 1000)) "$now_ms" \
-	101:10:10:0:100:100:100 202:10:9:1:50:50:50)" >/dev/null
 
 # The epoch that paid them (settle status lists the last 8 settled).
 epoch=""

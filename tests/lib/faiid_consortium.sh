@@ -52,16 +52,26 @@ consortium_start_validators() { # extra_yaml [args...]
 		{ echo "appliance:"; echo "  ledger_dir: $consortium_tmp/v$i/ledger"
 			echo "  ledger_segment_mb: 4"; validators_block "$i"; echo "$extra"; } \
 			>"$consortium_tmp/v$i/appliance.yaml"
-		"$consortium_validator" --config "$consortium_tmp/v$i/appliance.yaml" "$@" \
+		local own=()
+		# Validator 2 submits TMP/submit.hex when the test wrote one.
+		[ "$i" = 2 ] && [ -f "$consortium_tmp/submit.hex" ] &&
+			own=(--submit-file "$consortium_tmp/submit.hex" --slice-ms 0)
+		"$consortium_validator" --config "$consortium_tmp/v$i/appliance.yaml" "$@" "${own[@]}" \
 			>"$consortium_tmp/v$i/status.jsonl" 2>"$consortium_tmp/v$i/stderr" &
 		pids+=($!)
 	done
 }
 
 consortium_faiid_config() { # demo extra_yaml
-	awk -v block="$(validators_block 1)" \
-		'{print} /^  ledger_dir:/ {print "  ledger_segment_mb: 4"; print block}' "$1"
-	echo "$2"
+	# extra_yaml is a top-level "settlement:" block (or empty): its keys go
+	# under the demo's own settlement: section when it has one.
+	local body
+	body=$(printf '%s\n' "$2" | tail -n +2)
+	awk -v block="$(validators_block 1)" -v body="$body" -v extra="$2" '
+		{print}
+		/^  ledger_dir:/ {print "  ledger_segment_mb: 4"; print block}
+		/^settlement:/ && body != "" {print body; merged = 1}
+		END {if (!merged && extra != "") print extra}' "$1"
 }
 
 # faiid as validator id 1 on net_ring0 with TMP/faiid.yaml, its control

@@ -81,6 +81,7 @@ PRIVATE_OWNER = {
     "appliance.h": "appliance", "control.h": "appliance", "cmd.h": "appliance",
     "metrics.h": "appliance", "residency_audit.h": "appliance",
     "consensus.h": "appliance", "validator_cfg.h": "appliance",
+    "work_summary.h": "appliance", "receipt_proof.h": "appliance",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

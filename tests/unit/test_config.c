@@ -1230,6 +1230,32 @@ Test(appliance, validator_set_optional)
 	faii_config_free(c);
 }
 
+/* settlement: work summaries and receipts (docs/settlement.md). */
+Test(settlement, defaults_values_and_ranges)
+{
+	struct faii_config *c = load_ok("{}");
+	cr_expect_eq(c->appliance.settlement.slice_ms, 10000);
+	cr_expect_eq(c->appliance.settlement.heartbeat_period_ms, 1000);
+	cr_expect_eq(c->appliance.settlement.receipts_kept, 262144);
+	faii_config_free(c);
+	c = load_ok("settlement:\n  slice_ms: 1000\n  heartbeat_period_ms: 500\n"
+	            "  receipts_kept: 4194304\n");
+	cr_expect_eq(c->appliance.settlement.slice_ms, 1000);
+	cr_expect_eq(c->appliance.settlement.heartbeat_period_ms, 500);
+	cr_expect_eq(c->appliance.settlement.receipts_kept, 4194304);
+	faii_config_free(c);
+	cr_expect_str_eq(load_err("settlement:\n  slice_ms: 99\n"),
+	                 NAME ":2:13: settlement.slice_ms: expected an integer in [100, 3600000], "
+	                      "found \"99\"");
+	cr_expect_str_eq(load_err("settlement:\n  receipts_kept: 4194305\n"),
+	                 NAME ":2:18: settlement.receipts_kept: expected an integer in [1024, "
+	                      "4194304], found \"4194305\"");
+	cr_expect_str_eq(load_err("settlement:\n  slice: 1000\n"),
+	                 NAME ":2:3: settlement: unknown key \"slice\", expected one of: slice_ms, "
+	                      "heartbeat_period_ms, receipts_kept, epoch_s, activation_delay_s, "
+	                      "nodes_max, penalty_tokens, payout_cap_tokens");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Policy.                                                                  */
 
@@ -1458,9 +1484,10 @@ Test(document, errors)
 	        {"[appliance, policy]\n",
 	         NAME ":1:1: (top level): expected a mapping, found a sequence"},
 	        {"just text\n", NAME ":1:1: (top level): expected a mapping, found \"just text\""},
-	        {"foo: 1\n", NAME
-	         ":1:1: (top level): unknown key \"foo\", expected one of: "
-	         "appliance, policy, settlement, jurisdictions, residency_classes, regions, nodes"},
+	        {"foo: 1\n",
+	         NAME ":1:1: (top level): unknown key \"foo\", expected one of: "
+	              "appliance, policy, settlement, jurisdictions, residency_classes, regions, "
+	              "nodes"},
 	        {"policy: {}\nPolicy: {}\n",
 	         NAME ":2:1: (top level): unknown key \"Policy\", expected one of: appliance, "
 	              "policy, settlement, jurisdictions, residency_classes, regions, nodes"},
@@ -2020,10 +2047,10 @@ Test(hardening, parse_node_ranges)
 Test(settlement, defaults_and_overrides)
 {
 	struct faii_config *c = load_ok("{}");
-	cr_expect_eq(c->settlement.epoch_s, 60);
-	cr_expect_eq(c->settlement.activation_delay_s, 120);
-	cr_expect_eq(c->settlement.nodes_max, 16384);
-	cr_expect_eq(c->settlement.payout_cap_tokens[4], 1e6);
+	cr_expect_eq(c->appliance.settlement.epoch_s, 60);
+	cr_expect_eq(c->appliance.settlement.activation_delay_s, 120);
+	cr_expect_eq(c->appliance.settlement.nodes_max, 16384);
+	cr_expect_eq(c->appliance.settlement.payout_cap_tokens[4], 1e6);
 	faii_config_free(c);
 	c = load_ok("settlement:\n"
 	            "  epoch_s: 10\n"
@@ -2031,13 +2058,13 @@ Test(settlement, defaults_and_overrides)
 	            "  nodes_max: 64\n"
 	            "  penalty_tokens: 0.5\n"
 	            "  payout_cap_tokens: {xl: 40000, micro: 10}\n");
-	cr_expect_eq(c->settlement.epoch_s, 10);
-	cr_expect_eq(c->settlement.activation_delay_s, 0);
-	cr_expect_eq(c->settlement.nodes_max, 64);
-	cr_expect_eq(c->settlement.penalty_tokens, 0.5);
-	cr_expect_eq(c->settlement.payout_cap_tokens[0], 10);
-	cr_expect_eq(c->settlement.payout_cap_tokens[2], 1e6); /* kept */
-	cr_expect_eq(c->settlement.payout_cap_tokens[4], 40000);
+	cr_expect_eq(c->appliance.settlement.epoch_s, 10);
+	cr_expect_eq(c->appliance.settlement.activation_delay_s, 0);
+	cr_expect_eq(c->appliance.settlement.nodes_max, 64);
+	cr_expect_eq(c->appliance.settlement.penalty_tokens, 0.5);
+	cr_expect_eq(c->appliance.settlement.payout_cap_tokens[0], 10);
+	cr_expect_eq(c->appliance.settlement.payout_cap_tokens[2], 1e6); /* kept */
+	cr_expect_eq(c->appliance.settlement.payout_cap_tokens[4], 40000);
 	faii_config_free(c);
 }
 

@@ -339,3 +339,29 @@ Test(settle, proofs_read_from_the_built_tree_are_the_same)
 		}
 	}
 }
+
+/* Found by faii-settle's checks: each node's amounts fit 64 bits, but the
+ * fleet's deductions and withheld amounts summed past them and the
+ * conservation assertion aborted instead of refusing. */
+Test(settle, totals_beyond_64_bits_are_refused_not_asserted)
+{
+	struct faii_settle_params params = test_params();
+	params.availability_rate = 4000000000000000000ull;
+	params.work_rate = 4000000000000000000ull;
+	params.gamma_ppb[1] = 0;
+	params.diversity_eta_ppb = 0;
+	memset(params.payout_cap, 0, sizeof(params.payout_cap));
+	struct faii_settle_node_input nodes[2] = {
+	        {.node_id = 1,
+	         .node_class = 2,
+	         .availability_ppb = P(1),
+	         .capacity_units = 3,
+	         .slo_success_ppb = {P(0.9), P(0.9), P(0.9), P(0.9)}},
+	        {.node_id = 2,
+	         .node_class = 2,
+	         .work = {3, 0, 0, 0},
+	         .slo_success_ppb = {P(0.9), P(0.9), P(0.9), P(0.9)}}};
+	struct faii_settle_node_result results[2];
+	struct faii_settle_epoch_totals totals;
+	cr_assert_eq(faii_settle_epoch(&params, nodes, 2, results, &totals), -EOVERFLOW);
+}
