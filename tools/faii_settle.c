@@ -158,16 +158,47 @@ static void epoch_free(struct epoch *e)
 	free(e->levels);
 }
 
+/*
+ * An upper bound of the epoch's base + performance: each node settled
+ * alone with eta = 0 (m_DIV = 1, its largest; every other factor is the
+ * node's own), summed in 128 bits. faii_settle_epoch() checks the totals
+ * of base and of performance but not of deductions and withheld amounts,
+ * which can then wrap and fail its conservation assertion (aborting) when
+ * base + performance over all nodes leaves 64 bits; bounding that sum
+ * below 2^63 first keeps every total in range.
+ */
+static int gross_bound(const struct fs_scenario *sc, unsigned __int128 *sum)
+{
+	struct faii_settle_params alone = sc->params;
+	alone.diversity_eta_ppb = 0;
+	*sum = 0;
+	for (size_t j = 0; j < sc->node_count; j++) {
+		struct faii_settle_node_result r;
+		struct faii_settle_epoch_totals t;
+		int rc = faii_settle_epoch(&alone, &sc->nodes[j], 1, &r, &t);
+		if (rc != 0)
+			return rc;
+		*sum += (unsigned __int128)r.base + r.performance;
+	}
+	return 0;
+}
+
 /* Payouts; amounts that JSON integers (signed 64 bits) cannot carry are refused. */
 static int pay(const char *path, const struct fs_scenario *sc, struct epoch *e)
 {
-	int rc = faii_settle_epoch(&sc->params, sc->nodes, sc->node_count, e->results, &e->totals);
-	if (rc == 0 && (unsigned __int128)e->totals.base + e->totals.performance > FS_AMOUNT_MAX)
+	unsigned __int128 bound = 0;
+	int rc = gross_bound(sc, &bound);
+	if (rc == 0 && bound > FS_AMOUNT_MAX)
 		rc = -EOVERFLOW;
+	if (rc == 0)
+		rc = faii_settle_epoch(&sc->params, sc->nodes, sc->node_count, e->results,
+		                       &e->totals);
+	FAII_ASSERT(rc != 0 || (unsigned __int128)e->totals.base + e->totals.performance <= bound);
 	if (rc != 0) {
 		fprintf(stderr, "%s: %s\n", path,
-		        rc == -EOVERFLOW ? "the epoch's amounts exceed 2^63 - 1 units"
-		                         : "settlement refuses the inputs");
+		        rc == -EOVERFLOW
+		                ? "the epoch's amounts (before m_DIV) exceed 2^63 - 1 units"
+		                : "settlement refuses the inputs");
 		return -1;
 	}
 	for (size_t j = 0; j < sc->node_count; j++) {

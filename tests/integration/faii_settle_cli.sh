@@ -156,10 +156,21 @@ refused "a negative price in tokens" \
 	params.energy_price DELETE params.energy_price_tokens -1
 # Amounts beyond what a JSON integer carries: 2^62 work units x 10 leave
 # 64 bits; x 3 fit 64 bits but not 63.
-refused "an amount beyond 64 bits" "the epoch's amounts exceed 2\\^63 - 1" \
+refused "an amount beyond 64 bits" "the epoch's amounts \(before m_DIV\) exceed 2\\^63 - 1" \
 	nodes.0.work.0 4611686018427387904
-refused "an amount beyond 63 bits" "the epoch's amounts exceed 2\\^63 - 1" \
+refused "an amount beyond 63 bits" "the epoch's amounts \(before m_DIV\) exceed 2\\^63 - 1" \
 	nodes.0.work.0 4611686018427387904 params.work_rate 3
+# Node 1's base and node 2's performance fit 64 bits (1.2e19 each), so do
+# the totals of base and of performance, but the total withheld (2.4e19,
+# caps of 0) does not: faii_settle_epoch() itself aborts on its conservation
+# assertion (ledger/settle/payout.c); faii-settle refuses first.
+refused "withheld totals beyond 64 bits" "the epoch's amounts \(before m_DIV\) exceed 2\\^63 - 1" \
+	params.availability_rate 4000000000000000000 params.work_rate 4000000000000000000 \
+	params.payout_cap '{"micro": 0, "s": 0, "m": 0, "l": 0, "xl": 0}' \
+	nodes.0.capacity_units 3 nodes.0.work '[0, 0, 0, 0]' nodes.0.availability 1 \
+	nodes.1.capacity_units 0 nodes.1.work '[3, 0, 0, 0]' params.energy_price 0 \
+	params.opex_price 0 params.penalty_price 0 params.diversity_eta 0 \
+	nodes.2.capacity_units 0 nodes.2.work '[0, 0, 0, 0]'
 refused "a cumulative amount beyond 63 bits" \
 	"nodes\\[2\\]\\.cumulative_before: with this epoch's payout beyond 2\\^63 - 1" \
 	nodes.2.cumulative_before 9223372036854775807
