@@ -70,16 +70,8 @@ EOF
 checked "two classes reach the hand-computed equilibrium (83, 58; 59 out)" two_class "$tmp/two.out"
 
 # refused_file: description, file, stderr regex (after "FILE: ")
-refused_file() {
-	local what=$1 file=$2 regex=$3 rc
-	"$tool" --scenario "$file" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" -eq 2 ] && grep -qE -- "$file: $regex" "$tmp/err" && [ ! -s "$tmp/out" ]; then
-		ok "refused: $what"
-	else
-		bad "refused: $what: status $rc, stderr: $(cat "$tmp/err")"
-	fi
-}
+# shellcheck source=../lib/refused_file.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/refused_file.sh"
 # refused: description, field path, JSON value (or DELETE), stderr regex
 refused() {
 	python3 "$check" set "$tmp/scenario.json" "$tmp/bad.json" "$2" "$3"
