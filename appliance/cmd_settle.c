@@ -88,10 +88,15 @@ json_t *cmd_settle_status(struct faii_control *c, json_t *args, struct faii_ctl_
 	set_u64(r, "epochs_failed", st.epochs_failed);
 	set_u64(r, "nodes", st.nodes);
 	json_object_set_new(r, "money",
-	                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "minted", (json_int_t)st.minted,
-	                              "paid", (json_int_t)st.paid, "escrow", (json_int_t)st.escrow,
-	                              "treasury", (json_int_t)st.treasury, "burned",
-	                              (json_int_t)st.burned));
+	                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "minted",
+	                              (json_int_t)st.minted, "paid", (json_int_t)st.paid, "escrow",
+	                              (json_int_t)st.escrow, "treasury", (json_int_t)st.treasury,
+	                              "burned", (json_int_t)st.burned, "slashed_stake",
+	                              (json_int_t)st.slashed_stake, "reporter_rewards",
+	                              (json_int_t)st.reporter_rewards));
+	set_u64(r, "slashes_executed", st.slashes_executed);
+	set_u64(r, "slashes_dismissed", st.slashes_dismissed);
+	set_u64(r, "carbon_retired_wh", st.carbon_retired_wh);
 	json_object_set_new(r, "transactions", counts_json(&st));
 	set_u64(r, "roots_submitted", c->settlement->roots_submitted);
 	set_u64(r, "roots_refused", c->settlement->roots_refused);

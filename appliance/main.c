@@ -28,6 +28,7 @@
 #include "appliance.h"
 #include "consensus.h"
 #include "settlement.h"
+#include "settlement_sync.h"
 #include "validator_cfg.h"
 #include "control.h"
 #include "dataplane.h"
@@ -368,6 +369,7 @@ struct appliance {
 	struct faii_control control;
 	struct faii_consensus consensus;   /* the validator, when appliance.validators is set */
 	struct faii_settlement settlement; /* its consumer, with the validator */
+	struct faii_settlement_sync settlement_sync; /* it and the registry, both ways */
 	struct options opt;
 	uint64_t kernel_residency_synced, kernel_residency_failed;
 };
@@ -529,6 +531,8 @@ static void run_until_signal(struct appliance *app)
 			faii_force_quit = true;
 		}
 		faii_appliance_tick(&app->dp);
+		faii_settlement_sync_tick(&app->settlement_sync, &app->settlement, &app->consensus,
+		                          &app->dp.reg, faii_monotonic_ns());
 		faii_metrics_update(&app->dp);
 		update_dag_metrics(app);
 		double t = faii_monotonic_s();
@@ -715,6 +719,11 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 	}
 	app->cfg = app->dp.reg.cfg;
 	app->dp_ready = true;
+	if (faii_settlement_running(&app->settlement) &&
+	    faii_settlement_sync_init(&app->settlement_sync, app->dp.reg.capacity) != 0) {
+		fprintf(stderr, "faiid: settlement: out of memory\n");
+		goto cleanup;
+	}
 	printf("faiid: routing: %u keys published (generation %" PRIu64 ", %.1f ms)\n",
 	       atomic_load(&app->dp.pub.current)->table_count, app->dp.pub.generation,
 	       app->dp.pub.last_solve_s * 1e3);
@@ -763,6 +772,7 @@ cleanup:
 	faii_reload_stop(&app->control.keys_reload);
 	faii_consensus_stop(&app->consensus); /* its last records before the store closes */
 	faii_settlement_close(&app->settlement);
+	faii_settlement_sync_fini(&app->settlement_sync);
 	close_ledger(app);
 	if (app->dp_ready) {
 		app->cfg = NULL; /* freed with the registry */

@@ -27,6 +27,7 @@ void faii_settlement_config(const struct faii_config *cfg, uint32_t validators,
 	out->nodes_max = s->nodes_max;
 	out->epoch_ms = (uint64_t)s->epoch_s * 1000u;
 	out->activation_delay_ms = (uint64_t)s->activation_delay_s * 1000u;
+	out->dispute_window_ms = (uint64_t)s->dispute_window_s * 1000u;
 	struct faii_settle_params *p = &out->params;
 	/* Tokens become base units (10^9 a token); rates become ppb. */
 	p->availability_rate = to_ppb(policy->availability_rate);

@@ -502,6 +502,7 @@ void faii_appliance_defaults(struct faii_appliance_cfg *a)
 	a->settlement.receipts_kept = FAII_CFG_RECEIPTS_KEPT_DEFAULT;
 	a->settlement.epoch_s = 60;
 	a->settlement.activation_delay_s = 120;
+	a->settlement.dispute_window_s = 86400; /* DePX: 24 h */
 	a->settlement.nodes_max = 16384;
 	a->settlement.penalty_tokens = 0.01;
 	for (uint32_t c = 0; c < FAII_CFG_SETTLE_CLASSES; c++)
@@ -682,6 +683,8 @@ static const struct field settlement_fields[] = {
          NULL},
         {"activation_delay_s", parse_u32, offsetof(struct faii_settlement_cfg, activation_delay_s),
          0, 2592000, 0, 0, NULL},
+        {"dispute_window_s", parse_u32, offsetof(struct faii_settlement_cfg, dispute_window_s),
+         1, 2592000, 0, 0, NULL},
         {"nodes_max", parse_u32, offsetof(struct faii_settlement_cfg, nodes_max), 1,
          FAII_CFG_NODES_MAX, 0, 0, NULL},
         {"penalty_tokens", parse_double, offsetof(struct faii_settlement_cfg, penalty_tokens), 0,

@@ -206,6 +206,16 @@ int faii_registry_set_status(struct faii_registry *reg, uint32_t slot, uint8_t s
 	return 0;
 }
 
+int faii_registry_set_reputation(struct faii_registry *reg, uint32_t slot, double reputation)
+{
+	if (slot >= reg->cfg->node_count || !(reputation >= 0.0 && reputation <= 1.0))
+		return -EINVAL;
+	reg->cfg->nodes[slot].reputation = reputation;
+	atomic_store_explicit(&reg->live[slot].reputation_milli,
+	                      (uint16_t)(reputation * FAII_PERMILLE + 0.5), memory_order_relaxed);
+	return 0;
+}
+
 static enum faii_slow_outcome apply_heartbeat(struct faii_registry *reg, uint32_t slot,
                                               const struct faii_msg_view *msg, uint64_t now_ns)
 {

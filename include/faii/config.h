@@ -101,6 +101,7 @@ struct faii_settlement_cfg {
 	uint32_t receipts_kept;       /* receipts kept for proofs, over the last slices */
 	uint32_t epoch_s;             /* an epoch's length in consortium time */
 	uint32_t activation_delay_s;  /* a payout root's dispute window */
+	uint32_t dispute_window_s;    /* a slashing proposal's dispute window */
 	uint32_t nodes_max;           /* nodes settlement keeps (memory ~1 KiB each) */
 	double penalty_tokens;        /* phi (28): tokens per replica disagreement */
 	double payout_cap_tokens[FAII_CFG_SETTLE_CLASSES]; /* E_bar_i (33), per node and epoch */

@@ -134,6 +134,9 @@ enum faii_slow_outcome faii_registry_apply(struct faii_registry *reg,
 
 /* Operator actions: status of a node (drain, undrain, quarantine). */
 int faii_registry_set_status(struct faii_registry *reg, uint32_t slot, uint8_t status);
+/* Settlement's reputation of a node, [0, 1]: the minimum-reputation filter
+ * reads it at once. */
+int faii_registry_set_reputation(struct faii_registry *reg, uint32_t slot, double reputation);
 
 /*
  * Folds the workers' measurements into the routing state: latency per

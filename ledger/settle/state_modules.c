@@ -308,6 +308,9 @@ enum faii_settle_outcome settle_apply_module(struct faii_settle_state *s,
 void settle_observe_entry(struct faii_settle_state *s, const struct node_slot *slot,
                           const struct faii_settle_work_entry *entry)
 {
+	/* Before the consortium's clock starts there is no month to count in. */
+	if (!s->clock_started)
+		return;
 	struct faii_settle_reputation_observation observation;
 	faii_settle_reputation_observation_from_work(entry, slot->stake, &observation);
 	int rc = faii_settle_reputation_observe(s->reputation, slot->node_id, &observation,

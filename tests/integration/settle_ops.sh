@@ -33,17 +33,19 @@ check() { # description, condition-status
 # shellcheck source=../lib/faiid_consortium.sh
 . "$here/../lib/faiid_consortium.sh"
 consortium_setup "$tmp" "$validator"
-settlement=$'settlement:\n  epoch_s: 3\n  activation_delay_s: 2\n  nodes_max: 64'
+settlement=$'settlement:\n  epoch_s: 3\n  activation_delay_s: 2\n  dispute_window_s: 4\n  nodes_max: 1024'
+op_test=$(python3 "$here/../lib/settle_tx.py" operator-id op-test)
 # Two nodes and one slice of their work, as an appliance would report them:
 # validator 2 submits them (tests-only --submit-file) and sends no slices of
 # its own, so its summary is the only one it authors.
 key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 now_ms=$(python3 -c "import time; print(int(time.time() * 1000))")
 {
-	python3 "$here/../lib/settle_tx.py" register 101 7 0 1 0 "$key"
-	python3 "$here/../lib/settle_tx.py" register 202 8 4 20 0 "$key"
+	python3 "$here/../lib/settle_tx.py" register 9000101 7 0 1 0 "$key"
+	python3 "$here/../lib/settle_tx.py" register 9000202 "$op_test" 4 20 1000 "$key"
 	python3 "$here/../lib/settle_tx.py" summary 1 "$now_ms" \
-		101:10:10:0:100:100:100 202:10:9:1:50:50:50
+		9000101:10:10:0:100:100:100 9000202:10:9:1:50:50:50
+	python3 "$here/../lib/settle_tx.py" replica-slash 9000202 4242
 } >"$tmp/submit.hex"
 consortium_start_validators "$settlement" --status-ms 250 --slice-ms 250
 consortium_faiid_config "$demo" "$settlement" >"$tmp/faiid.yaml"
@@ -66,6 +68,46 @@ consortium_faiid_alive
 check "the consortium's clock runs: faiid has settled an epoch" \
 	$([ "${settled:-0}" -ge 1 ]; echo $?)
 
+# Node 9000202 joins faiid's registry too; validator 2 has accused it of a
+# replica disagreement: once the 4 s dispute window ends undisputed the slash
+# executes and faiid stops routing to it (status slashed).
+cat >"$tmp/node.yaml" <<EOF
+id: 9000202
+name: settle-test-9000202
+class: XL
+operator: op-test
+asn: 64999
+country: CH
+region: zurich
+location: [47.37, 8.54]
+address: "198.51.100.22:7410"
+capacity: 20
+eligibility: [all]
+price: 1.0
+reputation: 0.9
+esg:
+  mix: {hydro: 0.9, nonrenewable: 0.1}
+  pue: 1.1
+  energy_to_work: 0.02
+  grid_stress: 0.1
+public_key: $key
+EOF
+ctl node add --file "$tmp/node.yaml" >/dev/null
+check "node 9000202 added to faiid's registry" $?
+node_status() {
+	ctl --json node show 9000202 2>/dev/null |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['status'])" 2>/dev/null
+}
+status=""
+deadline=$((SECONDS + 40))
+while [ $SECONDS -lt $deadline ]; do
+	status=$(node_status)
+	[ "$status" = slashed ] && break
+	sleep 0.3
+done
+check "the executed slash reaches the registry: node 9000202 is $status" \
+	$([ "$status" = slashed ]; echo $?)
+
 # The epoch that paid them (settle status lists the last 8 settled).
 epoch=""
 deadline=$((SECONDS + 30))
@@ -78,7 +120,7 @@ check "an epoch pays the two nodes (epoch ${epoch:-none})" $([ -n "$epoch" ]; ec
 final=false
 deadline=$((SECONDS + 30))
 while [ $SECONDS -lt $deadline ] && [ -n "$epoch" ]; do
-	ctl --json payout proof 101 "$epoch" >"$tmp/proof.json" 2>"$tmp/proof.err"
+	ctl --json payout proof 9000101 "$epoch" >"$tmp/proof.json" 2>"$tmp/proof.err"
 	final=$(python3 -c "import json,sys; print(str(json.load(open(sys.argv[1]))['final']).lower())" \
 		"$tmp/proof.json" 2>/dev/null)
 	[ "$final" = true ] && break
@@ -103,6 +145,8 @@ sibling = dict(p)
 if sibling["siblings"]:
     s = sibling["siblings"][0]
     sibling["siblings"] = [("0" if s[0] != "0" else "1") + s[1:]] + sibling["siblings"][1:]
+else:  # a one-leaf tree: a path that claims a sibling is as wrong
+    sibling["siblings"] = ["00" * 32]
 json.dump(sibling, open(sys.argv[2] + "/sibling.json", "w"))
 PY
 "$faiictl" payout verify "$tmp/amount.json" >"$tmp/amount.out"
@@ -143,8 +187,11 @@ def need(what, ok):
     global bad
     print(("ok: " if ok else "FAIL: ") + what)
     bad |= not ok
-need("two nodes registered", r["nodes"] == 2)
-need("money is conserved", m["minted"] == m["paid"] + m["escrow"] + m["treasury"] and m["paid"] > 0)
+need(f"the test's nodes and faiid's fleet registered ({r['nodes']})", r["nodes"] > 200)
+need("one slash executed: 10 % of 1000 split 50/30/20",
+     r["slashes_executed"] == 1 and m["burned"] == 50 and m["reporter_rewards"] == 30)
+need("money is conserved", m["minted"] + m["slashed_stake"] == m["paid"] + m["escrow"] +
+     m["treasury"] + m["burned"] + m["reporter_rewards"] and m["paid"] > 0)
 refused = r["transactions"]["refused"]
 need("nothing refused but roots of validators not yet settled",
      all(v == 0 for k, v in refused.items() if k not in ("root_unknown",)))

@@ -5,7 +5,10 @@ documented format:
 
   settle_tx.py register NODE OPERATOR CLASS CAPACITY STAKE KEYHEX
   settle_tx.py summary SLICE END_MS NODE:HB_EXP:HB_SEEN:TIER:DISPATCHED:VERIFIED:SLO_HITS ...
+  settle_tx.py replica-slash NODE TASK_ID
+  settle_tx.py operator-id NAME     (faiid's operator id: docs/settlement.md)
 """
+import hashlib
 import struct
 import sys
 
@@ -37,13 +40,29 @@ def summary(slice_no, end_ms, entries, queues=(0, 0, 0, 0)):
     return bytes([2, VERSION]) + header + body
 
 
+def replica_slash(node, task_id):
+    evidence = struct.pack("<Q", task_id) + bytes([0x11]) * 32 + bytes([0x22]) * 32
+    body = struct.pack("<IB3xHH", node, 1, len(evidence), 0) + evidence
+    return bytes([6, VERSION]) + body
+
+
+def operator_id(name):
+    digest = hashlib.blake2b(name.encode(), digest_size=32).digest()
+    return struct.unpack("<I", digest[:4])[0] or 1
+
+
 def main(argv):
+    if argv[1] == "operator-id":
+        print(operator_id(argv[2]))
+        return
     if argv[1] == "register":
         node, operator, cls, capacity, stake = (int(a) for a in argv[2:7])
         tx = register(node, operator, cls, capacity, stake, argv[7])
     elif argv[1] == "summary":
         entries = [tuple(int(f) for f in e.split(":")) for e in argv[4:]]
         tx = summary(int(argv[2]), int(argv[3]), entries)
+    elif argv[1] == "replica-slash":
+        tx = replica_slash(int(argv[2]), int(argv[3]))
     else:
         sys.exit("usage: settle_tx.py register|summary ...")
     print(tx.hex())

@@ -1253,7 +1253,7 @@ Test(settlement, defaults_values_and_ranges)
 	cr_expect_str_eq(load_err("settlement:\n  slice: 1000\n"),
 	                 NAME ":2:3: settlement: unknown key \"slice\", expected one of: slice_ms, "
 	                      "heartbeat_period_ms, receipts_kept, epoch_s, activation_delay_s, "
-	                      "nodes_max, penalty_tokens, payout_cap_tokens");
+	                      "dispute_window_s, nodes_max, penalty_tokens, payout_cap_tokens");
 }
 
 /* ------------------------------------------------------------------------ */
