@@ -27,6 +27,11 @@
  * faii_validator_lie), makes this validator lie on the way out
  * (tests/integration/consensus_processes.sh). Never in a real consortium:
  * the others will record the equivocation proofs for slashing.
+ * --submit-file FILE, also for tests only and left out of the usage line,
+ * submits each line of hex appended to FILE once, as this validator's
+ * transactions (read every 100 ms from where the last read stopped): the
+ * votes of validators that have no control socket
+ * (tests/integration/settle_cmds.sh).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,6 +59,10 @@
 #define TX_BYTES_DEFAULT  512u
 #define CHAIN_MARK_EVERY  256u /* outputs between two printed chain marks */
 #define SLICE_MS_DEFAULT  1000u
+/* --submit-file: how often it is read, and the lines one read submits. */
+#define SUBMIT_FILE_POLL_NS        (100 * FAII_NS_PER_MS)
+#define SUBMIT_FILE_LINES_PER_POLL 64u
+#define SUBMIT_FILE_LINE_MAX       (2u * FAII_DAG_TX_BYTES_MAX + 1u) /* hex and the newline */
 
 struct counters {
 	pthread_mutex_t lock;
@@ -250,6 +259,14 @@ struct run_options {
 	double duration_s;
 	uint32_t byzantine_lies;
 	uint32_t slice_ms;
+	const char *submit_file;
+};
+
+/* --submit-file's reading position. */
+struct submit_file {
+	const char *path; /* NULL: none, or given up on a bad line */
+	long offset;      /* the bytes already submitted */
+	uint64_t next_poll_ns;
 };
 
 static uint64_t realtime_ms(void)
@@ -274,6 +291,54 @@ static void submit_slice(struct faii_validator *validator, uint32_t slice_ms, ui
 		*last_slice = slice; /* else: tried again next step */
 }
 
+/* One line of hex: submitted (true), or false when the queue is full (the
+ * line is tried again at the next read). A line that is not hex stops the
+ * file: a test's mistake must show. */
+static bool submit_line(struct faii_validator *validator, struct submit_file *file, char *line)
+{
+	static uint8_t tx[FAII_DAG_TX_BYTES_MAX];
+	size_t len = strlen(line), bytes = 0;
+	if (len == 0 || line[len - 1] != '\n') {
+		if (len + 1 >= SUBMIT_FILE_LINE_MAX + 1) {
+			fprintf(stderr, "faii-validator: %s: a line longer than %u bytes\n",
+			        file->path, SUBMIT_FILE_LINE_MAX);
+			file->path = NULL;
+		}
+		return false; /* partial: the writer is not done */
+	}
+	line[--len] = '\0';
+	if (sodium_hex2bin(tx, sizeof(tx), line, len, NULL, &bytes, NULL) != 0 || bytes == 0) {
+		fprintf(stderr, "faii-validator: %s: not a transaction in hex: %.32s\n", file->path,
+		        line);
+		file->path = NULL;
+		return false;
+	}
+	return faii_validator_submit(validator, tx, (uint32_t)bytes) == 0;
+}
+
+/* Tests only: the lines appended to --submit-file since the last read. */
+static void submit_file_poll(struct faii_validator *validator, struct submit_file *file)
+{
+	uint64_t now = faii_monotonic_ns();
+	if (file->path == NULL || now < file->next_poll_ns)
+		return;
+	file->next_poll_ns = now + SUBMIT_FILE_POLL_NS;
+	FILE *in = fopen(file->path, "r");
+	if (in == NULL)
+		return; /* not written yet */
+	static char line[SUBMIT_FILE_LINE_MAX + 1];
+	if (fseek(in, file->offset, SEEK_SET) == 0) {
+		for (uint32_t n = 0; n < SUBMIT_FILE_LINES_PER_POLL && file->path != NULL &&
+		                     fgets(line, sizeof(line), in) != NULL;
+		     n++) {
+			if (!submit_line(validator, file, line))
+				break;
+			file->offset = ftell(in);
+		}
+	}
+	fclose(in);
+}
+
 /* Submits the load and prints the status until stopped. */
 static void run_loop(struct faii_validator *validator, struct counters *counters,
                      const struct run_options *run)
@@ -282,9 +347,11 @@ static void run_loop(struct faii_validator *validator, struct counters *counters
 	memset(tx, 0x5a, sizeof(tx));
 	uint64_t started = faii_monotonic_ns(), next_status = started, submitted = 0, refused = 0;
 	uint64_t last_slice = 0;
+	struct submit_file file = {.path = run->submit_file};
 	while (!stop_requested) {
 		if (run->slice_ms > 0)
 			submit_slice(validator, run->slice_ms, &last_slice);
+		submit_file_poll(validator, &file);
 		uint64_t now = faii_monotonic_ns();
 		if (run->duration_s > 0 && (double)(now - started) / 1e9 >= run->duration_s)
 			break;
@@ -369,6 +436,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	        {"public-key", required_argument, NULL, 'p'},
 	        {"byzantine", required_argument, NULL, 'z'},
 	        {"slice-ms", required_argument, NULL, 'S'},
+	        {"submit-file", required_argument, NULL, 'f'},
 	        {NULL, 0, NULL, 0},
 	};
 	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT,
@@ -384,6 +452,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': run->duration_s = strtod(optarg, NULL); break;
 		case 'S': run->slice_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'f': run->submit_file = optarg; break;
 		case 'p': exit(print_public_key(optarg));
 		case 'z':
 			run->byzantine_lies = parse_lies(optarg);
