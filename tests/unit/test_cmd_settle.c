@@ -46,7 +46,8 @@ static void commit(const uint8_t *const *txs, const uint32_t *lens, uint32_t cou
 		memcpy(batch + at + 4, txs[k], lens[k]);
 		at += 4 + lens[k];
 	}
-	struct faii_dag_commit c = {.sequence = ++sequence,
+	sequence++;
+	struct faii_dag_commit c = {.sequence = sequence,
 	                            .round = sequence,
 	                            .author = 0,
 	                            .transactions = batch,
