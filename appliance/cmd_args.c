@@ -37,6 +37,17 @@ bool cmd_arg_uint(json_t *args, const char *key, uint64_t max, uint64_t *out,
 	return true;
 }
 
+bool cmd_arg_uint_opt(json_t *args, const char *key, uint64_t max, uint64_t *out,
+                      struct faii_ctl_error *err)
+{
+	return json_object_get(args, key) == NULL || cmd_arg_uint(args, key, max, out, err);
+}
+
+void cmd_set_u64(json_t *object, const char *key, uint64_t value)
+{
+	json_object_set_new(object, key, json_integer((json_int_t)value));
+}
+
 bool cmd_arg_bool(json_t *args, const char *key, bool *out, struct faii_ctl_error *err)
 {
 	json_t *v = json_object_get(args, key);

@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "consensus.h"
+#include "faii/assert.h"
 #include "faii/settle_tx.h"
 #include "settle_json.h"
 #include "settlement.h"
 
-static bool settlement_running(struct faii_control *c, struct faii_ctl_error *err)
+bool cmd_settlement_running(struct faii_control *c, struct faii_ctl_error *err)
 {
 	if (faii_settlement_running(c->settlement))
 		return true;
@@ -22,6 +24,29 @@ static bool settlement_running(struct faii_control *c, struct faii_ctl_error *er
 	              "settlement runs with the consortium validator (appliance.validators, "
 	              "docs/settlement.md)");
 	return false;
+}
+
+json_t *cmd_settle_submit(struct faii_control *c, const uint8_t *tx, uint32_t len,
+                          struct faii_ctl_error *err)
+{
+	FAII_ASSERT(len > 0 && len <= FAII_SETTLE_TX_BYTES_MAX);
+	if (!faii_consensus_running(c->consensus))
+		return faii_ctl_fail(err, "unavailable",
+		                     "no validator configured (appliance.validators, "
+		                     "docs/consensus.md)");
+	int rc = faii_consensus_submit(c->consensus, tx, len);
+	if (rc == -ENOBUFS)
+		return faii_ctl_fail(err, "busy", "the validator's queue is full; try again");
+	if (rc != 0)
+		return faii_ctl_fail(err, "internal", "the validator refused the transaction: %s",
+		                     strerror(-rc));
+	uint8_t digest[crypto_generichash_BYTES];
+	char digest_hex[2 * sizeof(digest) + 1], hex[2 * FAII_SETTLE_TX_BYTES_MAX + 1];
+	crypto_generichash(digest, sizeof(digest), tx, len, NULL, 0);
+	sodium_bin2hex(digest_hex, sizeof(digest_hex), digest, sizeof(digest));
+	sodium_bin2hex(hex, sizeof(hex), tx, len);
+	return json_pack("{s:b, s:I, s:s, s:s}", "queued", 1, "bytes", (json_int_t)len, "blake2b",
+	                 digest_hex, "hex", hex);
 }
 
 static void set_u64(json_t *object, const char *key, uint64_t value)
@@ -75,7 +100,7 @@ static json_t *counts_json(const struct faii_settle_stats *st)
 json_t *cmd_settle_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {NULL};
-	if (!cmd_args_known(args, known, err) || !settlement_running(c, err))
+	if (!cmd_args_known(args, known, err) || !cmd_settlement_running(c, err))
 		return NULL;
 	struct faii_settle_stats st;
 	uint64_t applied_sequence = 0;
@@ -114,7 +139,7 @@ json_t *cmd_payout_proof(struct faii_control *c, json_t *args, struct faii_ctl_e
 {
 	static const char *const known[] = {"node", "epoch", NULL};
 	uint64_t node = 0, epoch = UINT64_MAX;
-	if (!cmd_args_known(args, known, err) || !settlement_running(c, err) ||
+	if (!cmd_args_known(args, known, err) || !cmd_settlement_running(c, err) ||
 	    !cmd_arg_uint(args, "node", UINT32_MAX, &node, err))
 		return NULL;
 	if (json_object_get(args, "epoch") != NULL &&

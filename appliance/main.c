@@ -490,10 +490,27 @@ static void close_ledger(struct appliance *app)
 	app->ledger = NULL;
 }
 
+/* Settlement's counters for /metrics (none without settlement). */
+static void update_settle_metrics(struct appliance *app)
+{
+	if (!faii_settlement_running(&app->settlement)) {
+		faii_metrics_update_settle(NULL, false);
+		return;
+	}
+	struct faii_settle_stats stats;
+	struct faii_settle_epoch_record latest;
+	uint64_t applied = 0;
+	faii_settlement_stats(&app->settlement, &stats, &applied);
+	bool final =
+	        faii_settlement_epoch(&app->settlement, UINT64_MAX, &latest) == 0 && latest.final;
+	faii_metrics_update_settle(&stats, final);
+}
+
 /* The validator's counters for /metrics (none without a validator). */
 static void update_dag_metrics(struct appliance *app)
 {
 	static struct faii_consensus_snapshot snap;
+	update_settle_metrics(app);
 	if (!faii_consensus_running(&app->consensus)) {
 		faii_metrics_update_dag(NULL);
 		return;

@@ -29,6 +29,7 @@
 #include "dataplane.h"
 #include "faii/config.h"
 #include "faii/registry.h"
+#include "faii/settle_state.h"
 #include "faii/wire.h"
 
 #define NODE_STATUS_COUNT 4u
@@ -82,6 +83,12 @@ struct snapshot {
 	struct node_snap nodes[FAII_METRICS_NODES_MAX];
 };
 
+/* Settlement's counters (faii_settle_*), copied by the control thread. */
+struct settle_snap {
+	struct faii_settle_stats stats;
+	bool latest_root_final;
+};
+
 struct reload_state {
 	uint64_t ok;
 	uint64_t error;
@@ -98,6 +105,8 @@ static struct {
 	struct reload_state reload;
 	bool dag_valid; /* a validator runs: dag holds its last snapshot */
 	struct faii_consensus_snapshot dag;
+	bool settle_valid; /* settlement runs: settle holds its last counters */
+	struct settle_snap settle;
 } shared = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Control thread only. */
@@ -255,6 +264,20 @@ void faii_metrics_update_dag(const struct faii_consensus_snapshot *dag)
 	shared.dag_valid = dag != NULL;
 	if (dag != NULL)
 		shared.dag = *dag;
+	pthread_mutex_unlock(&shared.lock);
+}
+
+void faii_metrics_update_settle(const struct faii_settle_stats *stats, bool latest_root_final)
+{
+	if (!started)
+		return;
+	/* As above: a scrape in progress costs this tick's copy, not a wait. */
+	if (pthread_mutex_trylock(&shared.lock) != 0)
+		return;
+	shared.settle_valid = stats != NULL;
+	if (stats != NULL)
+		shared.settle = (struct settle_snap){.stats = *stats,
+		                                     .latest_root_final = latest_root_final};
 	pthread_mutex_unlock(&shared.lock);
 }
 
@@ -606,6 +629,54 @@ static void render_work(FILE *f, const struct snapshot *s)
 	gauge_line(f, "faii_work_summaries_pending", NULL, (double)w->summaries_pending);
 }
 
+/* ---- settlement (docs/metrics.md, faii_settle_*) ---------------------------------------- */
+
+static const char *tx_kind_label(unsigned k)
+{
+	return faii_settle_tx_kind_name((enum faii_settle_tx_kind)k);
+}
+
+static const char *settle_refusal_label(unsigned o)
+{
+	return faii_settle_outcome_name((enum faii_settle_outcome)o);
+}
+
+static void render_settle(FILE *f, const struct settle_snap *snap)
+{
+	const struct faii_settle_stats *st = &snap->stats;
+#define SETTLE_SERIES(X)                                                                           \
+	X("faii_settle_epochs_settled_total", "counter", "Epochs settled", st->epochs_settled)     \
+	X("faii_settle_current_epoch", "gauge", "The epoch open in consortium time",               \
+	  st->current_epoch)                                                                       \
+	X("faii_settle_paid_units_total", "counter", "Base units paid out to nodes", st->paid)     \
+	X("faii_settle_escrow_units", "gauge", "Base units held in escrow", st->escrow)            \
+	X("faii_settle_treasury_units", "gauge", "Base units credited to the treasury",            \
+	  st->treasury)                                                                            \
+	X("faii_settle_burned_units_total", "counter", "Base units burned by slashes", st->burned) \
+	X("faii_settle_slashes_executed_total", "counter", "Slashes executed",                     \
+	  st->slashes_executed)                                                                    \
+	X("faii_settle_carbon_retired_wh_total", "counter",                                        \
+	  "Certificate Wh retired against the nodes' energy", st->carbon_retired_wh)               \
+	X("faii_settle_latest_root_final", "gauge",                                                \
+	  "1 when the latest settled epoch's payout root is final",                                \
+	  (uint64_t)snap->latest_root_final)                                                       \
+	X("faii_settle_nodes", "gauge", "Nodes registered with settlement", (uint64_t)st->nodes)
+#define SETTLE_LINE(name, type, help, value)                                                       \
+	family(f, name, type, help);                                                               \
+	counter_line(f, name, NULL, value);
+	SETTLE_SERIES(SETTLE_LINE)
+#undef SETTLE_LINE
+#undef SETTLE_SERIES
+	family(f, "faii_settle_consortium_time_seconds", "gauge",
+	       "The consortium's time (settlement's clock), seconds since the epoch");
+	gauge_line(f, "faii_settle_consortium_time_seconds", NULL,
+	           (double)st->consortium_ms / 1000.0);
+	counter_by(f, "faii_settle_transactions_total", "Settlement transactions applied, by kind",
+	           "kind", st->applied, 1, FAII_SETTLE_TX_KIND_END, tx_kind_label);
+	counter_by(f, "faii_settle_refused_total", "Settlement transactions refused, by reason",
+	           "reason", st->refused, 1, FAII_SETTLE_OUTCOME_COUNT, settle_refusal_label);
+}
+
 static void render(FILE *f, const struct snapshot *s, const struct reload_state *rl,
                    double start_unix_s)
 {
@@ -778,6 +849,17 @@ static struct faii_consensus_snapshot *dag_copy(void)
 	return dag;
 }
 
+/* Settlement's copy for a reader: false when there is none. */
+static bool settle_copy(struct settle_snap *out)
+{
+	pthread_mutex_lock(&shared.lock);
+	bool valid = shared.running && shared.settle_valid;
+	if (valid)
+		*out = shared.settle;
+	pthread_mutex_unlock(&shared.lock);
+	return valid;
+}
+
 char *faii_metrics_render(size_t *len)
 {
 	struct reload_state rl;
@@ -797,6 +879,9 @@ char *faii_metrics_render(size_t *len)
 	render(f, s, &rl, start_s);
 	if (dag != NULL)
 		render_dag(f, dag);
+	struct settle_snap settle;
+	if (settle_copy(&settle))
+		render_settle(f, &settle);
 	free(s);
 	free(dag);
 	if (fclose(f) != 0) {

@@ -49,6 +49,12 @@ void faii_metrics_update(const struct faii_appliance_dp *a);
 struct faii_consensus_snapshot; /* consensus.h */
 void faii_metrics_update_dag(const struct faii_consensus_snapshot *dag);
 
+/* Settlement's part of the snapshot (faii_settle_*): its counters and
+ * whether the latest settled epoch's root is final; NULL: no settlement, no
+ * faii_settle_* series. Control thread, after faii_metrics_update(). */
+struct faii_settle_stats; /* faii/settle_state.h */
+void faii_metrics_update_settle(const struct faii_settle_stats *stats, bool latest_root_final);
+
 /*
  * Records the outcome of a configuration reload (control socket or SIGHUP),
  * for faii_config_reloads_total{result} and, when ok,

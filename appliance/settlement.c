@@ -75,7 +75,9 @@ int faii_settlement_open(struct faii_settlement *settlement, const struct faii_c
 	uint32_t order[FAII_CFG_VALIDATORS_MAX];
 	faii_validator_cfg_order(&cfg->appliance, order);
 	settlement->validators = validators;
-	for (uint32_t v = 0; v < validators && v < FAII_CFG_VALIDATORS_MAX; v++)
+	/* Only the configured members: order[] holds no more (a key left zero
+	 * verifies no proof). */
+	for (uint32_t v = 0; v < validators && v < cfg->appliance.validator_count; v++)
 		memcpy(settlement->public_keys[v], cfg->appliance.validators[order[v]].public_key,
 		       FAII_DAG_PUBLIC_KEY_BYTES);
 	config.verify_equivocation = verify_equivocation;

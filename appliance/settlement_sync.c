@@ -70,8 +70,8 @@ static void read_window(void *ctx, const struct faii_settle_state *state)
 		w->slot[k].register_it = faii_settle_node(state, node->id, &view) != 0 ||
 		                         view.node_class != node->node_class ||
 		                         view.capacity_units != capacity_units(node);
-		w->slot[k].slashed = faii_settle_slash_is_slashed(faii_settle_state_slash(state),
-		                                                  node->id);
+		w->slot[k].slashed =
+		        faii_settle_slash_is_slashed(faii_settle_state_slash(state), node->id);
 		struct faii_settle_reputation_view reputation;
 		if (faii_settle_reputation_get(faii_settle_state_reputation(state), node->id,
 		                               &reputation) == 0) {
@@ -85,10 +85,10 @@ static int submit_register(struct faii_consensus *consensus, const struct faii_c
                            const struct faii_cfg_node *node)
 {
 	struct faii_settle_tx_node tx_node = {
-		.node_id = node->id,
-		.operator_id = faii_settlement_operator_id(cfg->operators[node->operator_idx]),
-		.node_class = node->node_class,
-		.capacity_units = capacity_units(node),
+	        .node_id = node->id,
+	        .operator_id = faii_settlement_operator_id(cfg->operators[node->operator_idx]),
+	        .node_class = node->node_class,
+	        .capacity_units = capacity_units(node),
 	};
 	memcpy(tx_node.public_key, node->public_key, sizeof(tx_node.public_key));
 	uint8_t tx[FAII_SETTLE_TX_HEADER + FAII_SETTLE_NODE_REGISTER_BODY];
@@ -116,9 +116,8 @@ static void apply_slashed(struct faii_settlement_sync *sync, struct faii_registr
 }
 
 void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
-                               struct faii_settlement *settlement,
-                               struct faii_consensus *consensus, struct faii_registry *reg,
-                               uint64_t now_ns)
+                               struct faii_settlement *settlement, struct faii_consensus *consensus,
+                               struct faii_registry *reg, uint64_t now_ns)
 {
 	if (!faii_settlement_running(settlement) || !faii_consensus_running(consensus) ||
 	    now_ns < sync->next_ns || reg->cfg->node_count == 0)
@@ -137,7 +136,8 @@ void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
 		uint32_t slot = w.first + k;
 		apply_slashed(sync, reg, slot, w.slot[k].slashed);
 		if (w.slot[k].has_reputation &&
-		    faii_registry_set_reputation(reg, slot, (double)w.slot[k].reputation_ppb / 1e9) == 0)
+		    faii_registry_set_reputation(reg, slot,
+		                                 (double)w.slot[k].reputation_ppb / 1e9) == 0)
 			sync->reputations++;
 		if (w.slot[k].register_it && submitted < FAII_SETTLE_SYNC_REGISTER_MAX) {
 			if (submit_register(consensus, reg->cfg, &reg->cfg->nodes[slot]) == 0)

@@ -21,9 +21,9 @@
 struct faii_settlement;
 struct faii_consensus;
 
-#define FAII_SETTLE_SYNC_PERIOD_NS       1000000000ull /* once a second */
-#define FAII_SETTLE_SYNC_REGISTER_MAX    1024u /* registrations submitted per period */
-#define FAII_SETTLE_SYNC_SLOTS_PER_PERIOD 16384u /* registry slots read per period */
+#define FAII_SETTLE_SYNC_PERIOD_NS        1000000000ull /* once a second */
+#define FAII_SETTLE_SYNC_REGISTER_MAX     1024u         /* registrations submitted per period */
+#define FAII_SETTLE_SYNC_SLOTS_PER_PERIOD 16384u        /* registry slots read per period */
 
 struct faii_settlement_sync {
 	uint64_t next_ns;
@@ -38,9 +38,8 @@ int faii_settlement_sync_init(struct faii_settlement_sync *sync, uint32_t slots)
 void faii_settlement_sync_fini(struct faii_settlement_sync *sync);
 /* Does a period's work when one is due. */
 void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
-                               struct faii_settlement *settlement,
-                               struct faii_consensus *consensus, struct faii_registry *reg,
-                               uint64_t now_ns);
+                               struct faii_settlement *settlement, struct faii_consensus *consensus,
+                               struct faii_registry *reg, uint64_t now_ns);
 /* A registered node's operator as settlement knows it: consortium-wide,
  * from the operator's name (the first 4 bytes, little-endian, of
  * BLAKE2b-256 of it; 0 is never used). */

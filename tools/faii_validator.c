@@ -22,13 +22,16 @@
  * 1000, 0: none), carrying its clock into the consortium's time. The status
  * line shows the latest settled epoch and root.
  *
- * For tests only, and left out of the usage line: --submit-file FILE
- * submits the transactions of FILE (one in hex per line) once, at start
- * (tests/integration/settle_ops.sh); --byzantine LIES, a
+ * For tests only, and left out of the usage line: --byzantine LIES, a
  * comma-separated list of equivocate, forge, withhold (enum
  * faii_validator_lie), makes this validator lie on the way out
  * (tests/integration/consensus_processes.sh). Never in a real consortium:
  * the others will record the equivocation proofs for slashing.
+ * --submit-file FILE, also for tests only and left out of the usage line,
+ * submits each line of hex appended to FILE once, as this validator's
+ * transactions (read every 100 ms from where the last read stopped): the
+ * votes of validators that have no control socket
+ * (tests/integration/settle_cmds.sh).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -56,6 +59,10 @@
 #define TX_BYTES_DEFAULT  512u
 #define CHAIN_MARK_EVERY  256u /* outputs between two printed chain marks */
 #define SLICE_MS_DEFAULT  1000u
+/* --submit-file: how often it is read, and the lines one read submits. */
+#define SUBMIT_FILE_POLL_NS        (100 * FAII_NS_PER_MS)
+#define SUBMIT_FILE_LINES_PER_POLL 64u
+#define SUBMIT_FILE_LINE_MAX       (2u * FAII_DAG_TX_BYTES_MAX + 1u) /* hex and the newline */
 
 struct counters {
 	pthread_mutex_t lock;
@@ -255,35 +262,12 @@ struct run_options {
 	const char *submit_file;
 };
 
-#define SUBMIT_FILE_LINES_MAX 1024u /* transactions one --submit-file may hold */
-
-/* --submit-file: each line a transaction in hex; 0, or -1 with a message. */
-static int submit_file(struct faii_validator *validator, const char *path)
-{
-	FILE *file = fopen(path, "r");
-	if (file == NULL) {
-		fprintf(stderr, "faii-validator: --submit-file %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	static char line[2 * FAII_DAG_TX_BYTES_MAX + 2];
-	static uint8_t tx[FAII_DAG_TX_BYTES_MAX];
-	int rc = 0;
-	for (uint32_t n = 0;
-	     rc == 0 && n < SUBMIT_FILE_LINES_MAX && fgets(line, sizeof(line), file); n++) {
-		size_t len = 0;
-		line[strcspn(line, "\r\n")] = '\0';
-		if (line[0] == '\0')
-			continue;
-		if (sodium_hex2bin(tx, sizeof(tx), line, strlen(line), NULL, &len, NULL) != 0 ||
-		    len == 0 || faii_validator_submit(validator, tx, (uint32_t)len) != 0) {
-			fprintf(stderr, "faii-validator: --submit-file %s: line %u refused\n", path,
-			        n + 1);
-			rc = -1;
-		}
-	}
-	fclose(file);
-	return rc;
-}
+/* --submit-file's reading position. */
+struct submit_file {
+	const char *path; /* NULL: none, or given up on a bad line */
+	long offset;      /* the bytes already submitted */
+	uint64_t next_poll_ns;
+};
 
 static uint64_t realtime_ms(void)
 {
@@ -307,6 +291,54 @@ static void submit_slice(struct faii_validator *validator, uint32_t slice_ms, ui
 		*last_slice = slice; /* else: tried again next step */
 }
 
+/* One line of hex: submitted (true), or false when the queue is full (the
+ * line is tried again at the next read). A line that is not hex stops the
+ * file: a test's mistake must show. */
+static bool submit_line(struct faii_validator *validator, struct submit_file *file, char *line)
+{
+	static uint8_t tx[FAII_DAG_TX_BYTES_MAX];
+	size_t len = strlen(line), bytes = 0;
+	if (len == 0 || line[len - 1] != '\n') {
+		if (len + 1 >= SUBMIT_FILE_LINE_MAX + 1) {
+			fprintf(stderr, "faii-validator: %s: a line longer than %u bytes\n",
+			        file->path, SUBMIT_FILE_LINE_MAX);
+			file->path = NULL;
+		}
+		return false; /* partial: the writer is not done */
+	}
+	line[--len] = '\0';
+	if (sodium_hex2bin(tx, sizeof(tx), line, len, NULL, &bytes, NULL) != 0 || bytes == 0) {
+		fprintf(stderr, "faii-validator: %s: not a transaction in hex: %.32s\n", file->path,
+		        line);
+		file->path = NULL;
+		return false;
+	}
+	return faii_validator_submit(validator, tx, (uint32_t)bytes) == 0;
+}
+
+/* Tests only: the lines appended to --submit-file since the last read. */
+static void submit_file_poll(struct faii_validator *validator, struct submit_file *file)
+{
+	uint64_t now = faii_monotonic_ns();
+	if (file->path == NULL || now < file->next_poll_ns)
+		return;
+	file->next_poll_ns = now + SUBMIT_FILE_POLL_NS;
+	FILE *in = fopen(file->path, "r");
+	if (in == NULL)
+		return; /* not written yet */
+	static char line[SUBMIT_FILE_LINE_MAX + 1];
+	if (fseek(in, file->offset, SEEK_SET) == 0) {
+		for (uint32_t n = 0; n < SUBMIT_FILE_LINES_PER_POLL && file->path != NULL &&
+		                     fgets(line, sizeof(line), in) != NULL;
+		     n++) {
+			if (!submit_line(validator, file, line))
+				break;
+			file->offset = ftell(in);
+		}
+	}
+	fclose(in);
+}
+
 /* Submits the load and prints the status until stopped. */
 static void run_loop(struct faii_validator *validator, struct counters *counters,
                      const struct run_options *run)
@@ -315,9 +347,11 @@ static void run_loop(struct faii_validator *validator, struct counters *counters
 	memset(tx, 0x5a, sizeof(tx));
 	uint64_t started = faii_monotonic_ns(), next_status = started, submitted = 0, refused = 0;
 	uint64_t last_slice = 0;
+	struct submit_file file = {.path = run->submit_file};
 	while (!stop_requested) {
 		if (run->slice_ms > 0)
 			submit_slice(validator, run->slice_ms, &last_slice);
+		submit_file_poll(validator, &file);
 		uint64_t now = faii_monotonic_ns();
 		if (run->duration_s > 0 && (double)(now - started) / 1e9 >= run->duration_s)
 			break;
@@ -402,7 +436,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 	        {"public-key", required_argument, NULL, 'p'},
 	        {"byzantine", required_argument, NULL, 'z'},
 	        {"slice-ms", required_argument, NULL, 'S'},
-	        {"submit-file", required_argument, NULL, 'F'},
+	        {"submit-file", required_argument, NULL, 'f'},
 	        {NULL, 0, NULL, 0},
 	};
 	*run = (struct run_options){.status_ms = STATUS_MS_DEFAULT,
@@ -418,7 +452,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *run)
 		case 'b': run->tx_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': run->duration_s = strtod(optarg, NULL); break;
 		case 'S': run->slice_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'F': run->submit_file = optarg; break;
+		case 'f': run->submit_file = optarg; break;
 		case 'p': exit(print_public_key(optarg));
 		case 'z':
 			run->byzantine_lies = parse_lies(optarg);
@@ -502,12 +536,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	faii_settlement_set_submit(&settlement, submit_to_validator, validator);
-	if (run.submit_file != NULL && submit_file(validator, run.submit_file) != 0) {
-		faii_validator_stop(validator);
-		faii_settlement_close(&settlement);
-		faii_ls_close(store);
-		return 1;
-	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	run_loop(validator, &counters, &run);

@@ -38,6 +38,7 @@
 #include "faii/protocol.h"
 #include "faii/settle.h"
 #include "faii/wire.h"
+#include "faiictl.h"
 #include "settle_json.h"
 #include "receipt_proof.h"
 
@@ -235,6 +236,78 @@ static const struct command commands[] = {
          "an appliance: the leaf decodes as a receipt, its reading matches it, and the leaf\n"
          "with its path hashes up to the root. Exit status 0 when it does, 1 when not.",
          NULL, receipt_verify},
+        {"gov", "list", "gov.list", "[--after ID]",
+         "List governance proposals, open and closed, by id (256 an answer; --after the\n"
+         "last id shown for more): proposer, effective epoch, status, votes for and\n"
+         "against, the changes with parameter names; and governance's counters\n"
+         "(adopted, rejected, expired, failed, refusals by reason).",
+         build_gov_list, NULL},
+        {"gov", "show", "gov.show", "ID",
+         "Show proposal ID: as in `gov list`, with the validator set's size, the quorum\n"
+         "that adopts it and the votes against that reject it.",
+         build_one_id, NULL},
+        {"gov", "params", "gov.params", "[EPOCH]",
+         "Show every governed parameter: id, name, unit, the value in force at EPOCH\n"
+         "(default: the current epoch), its genesis value, its default, its range and\n"
+         "the values a proposal effective at EPOCH may set under the step cap.",
+         build_gov_params, NULL},
+        {"gov", "propose", "gov.propose", "PARAM=VALUE... --epoch E",
+         "Propose changing up to 8 parameters (named as in `gov params`; each VALUE an\n"
+         "integer in the parameter's unit: 2.2 as a ppb rate is 2200000000) from epoch E\n"
+         "on, through this appliance's validator (admin). Checked first against the\n"
+         "notice, the horizon and the step cap; the committed sequence decides. The\n"
+         "proposer votes with `gov vote` like every validator.",
+         build_gov_propose, NULL},
+        {"gov", "vote", "gov.vote", "ID yes|no",
+         "Vote on proposal ID as this appliance's validator (admin); n - f votes for\n"
+         "adopt it, f + 1 against reject it.",
+         build_gov_vote, NULL},
+        {"calibrate", NULL, "calibrate", "--input FILE [--epoch E] [--submit]",
+         "Propose tier factors from observations (docs/settlement.md, \"Calibration\"):\n"
+         "FILE holds the window's per-tier totals as JSON (schema in docs/settlement.md,\n"
+         "\"Operating\"; - for stdin). Prints each tier's cost, multipliers, estimate and\n"
+         "the factor proposed within the step cap for epoch E (default: the next one\n"
+         "governance accepts). --submit also submits it as a governance proposal (admin).",
+         build_calibrate, NULL},
+        {"slash", "list", "slash.list", "[--from ID]",
+         "List slashing proposals from ID (default 1; 256 an answer): accused node,\n"
+         "offense, state, deadline, rate, stake, amount, votes, evidence digest.",
+         build_slash_list, NULL},
+        {"slash", "show", "slash.show", "ID", "Show slashing proposal ID.", build_one_id, NULL},
+        {"slash", "nodes", "slash.nodes", "[--slashed] [--from NODE]",
+         "List the accused nodes (only the slashed ones with --slashed): open\n"
+         "proposals, escrowed rewards, stake and the stake that clears `slashed`.",
+         build_slash_nodes, NULL},
+        {"slash", "vote", "slash.vote", "ID uphold|dismiss",
+         "Vote on disputed slashing proposal ID as this appliance's validator (admin);\n"
+         "2f + 1 matching votes decide it.",
+         build_slash_vote, NULL},
+        {"reputation", "list", "reputation.list", "[--from NODE]",
+         "List every observed node's reputation score (ppb and decimal), by node id.",
+         build_reputation_list, NULL},
+        {"reputation", "show", "reputation.show", "NODE",
+         "Show NODE's reputation: score, success, uptime, latency and stake components,\n"
+         "Byzantine halvings, decay point, and the last closed month's heartbeats.",
+         build_reputation_show, NULL},
+        {"carbon", "balances", "carbon.balances", "[--from OPERATOR]",
+         "List the operators' certificate balances in Wh: tradable, retired, expired,\n"
+         "minted, transferred in and out, the last transfer nonce, lots held.",
+         build_carbon_balances, NULL},
+        {"carbon", "certificates", "carbon.certificates",
+         "[--operator N] [--meter M] [--node N] [--from METER:START:SERIAL]",
+         "List certificate lots by (meter, interval start, first serial), optionally\n"
+         "only an owner's, a meter's or a node's: Wh, retired Wh, owner, node,\n"
+         "location, mint epoch.",
+         build_carbon_certificates, NULL},
+        {"carbon", "retirements", "carbon.retirements",
+         "[--operator N] [--meter M] [--node N] [--from SEQ]",
+         "List the retirement log from SEQ on: epoch, operator, node, meter, interval,\n"
+         "serials and Wh retired against the node's energy.",
+         build_carbon_retirements, NULL},
+        {"carbon", "totals", "carbon.totals", "",
+         "Show the registry's totals: minted, tradable, retired and expired Wh, energy,\n"
+         "table fill, evidence, and what was dropped or overwritten.",
+         build_none, NULL},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -302,9 +375,14 @@ static bool is_help(const char *s)
 /* ---- argument parsing helpers ----------------------------------------------------------- */
 
 static const struct command *current;
+static const char *sent_as; /* send_as(): the protocol command actually sent */
 
-static void die_cmd_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die_cmd_usage(const char *fmt, ...)
+void send_as(const char *name)
+{
+	sent_as = name;
+}
+
+void die_cmd_usage(const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "%s: ", prog);
@@ -318,7 +396,7 @@ static void die_cmd_usage(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	if (!s || !*s || *s == '-' || *s == '+')
 		return false;
@@ -381,7 +459,7 @@ static json_t *node_id_arg(const char *s)
 
 /* Long options after the command words: "--name VALUE" or "--name=VALUE".
  * Returns the value, or NULL when argv[*i] is not that option. */
-static const char *take_opt(int argc, char **argv, int *i, const char *name)
+const char *take_opt(int argc, char **argv, int *i, const char *name)
 {
 	const char *a = argv[*i];
 	size_t n = strlen(name);
@@ -486,7 +564,7 @@ static json_t *yaml_to_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 	}
 }
 
-static char *read_file_bounded(const char *path, size_t max, size_t *len)
+char *read_file_bounded(const char *path, size_t max, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (!f) {
@@ -1459,7 +1537,7 @@ int main(int argc, char **argv)
 		if (cmd->local != NULL)
 			return cmd->local(argc - optind, argv + optind, o.json);
 		json_t *args = cmd->build(argc - optind, argv + optind, cmd->name);
-		return run(&o, cmd->name, args);
+		return run(&o, sent_as ? sent_as : cmd->name, args);
 	}
 	die_usage("unknown command \"%s %s\"", group, sub);
 }

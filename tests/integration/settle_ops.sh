@@ -45,7 +45,7 @@ now_ms=$(python3 -c "import time; print(int(time.time() * 1000))")
 	python3 "$here/../lib/settle_tx.py" register 9000202 "$op_test" 4 20 1000 "$key"
 	python3 "$here/../lib/settle_tx.py" summary 1 "$now_ms" \
 		9000101:10:10:0:100:100:100 9000202:10:9:1:50:50:50
-	python3 "$here/../lib/settle_tx.py" replica-slash 9000202 4242
+	python3 "$here/../lib/settle_tx.py" slash_replica 9000202 4242
 } >"$tmp/submit.hex"
 consortium_start_validators "$settlement" --status-ms 250 --slice-ms 250
 consortium_faiid_config "$demo" "$settlement" >"$tmp/faiid.yaml"
