@@ -104,6 +104,9 @@ json_t *cmd_dag_status(struct faii_control *c, json_t *args, struct faii_ctl_err
 	set_u64(r, "fetch_vertices_served", dag->fetch_vertices_served);
 	set_u64(r, "equivocations", dag->equivocations);
 	set_u64(r, "sends_dropped", dag->sends_dropped);
+	set_u64(r, "orphaned_vertices", dag->orphaned_vertices);
+	set_u64(r, "requeued_transactions", dag->requeued_transactions);
+	set_u64(r, "requeue_dropped", dag->requeue_dropped);
 	set_u64(r, "flushes", st->flushes);
 	set_u64(r, "events", st->events);
 	set_u64(r, "submitted", snap.submitted);

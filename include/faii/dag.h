@@ -188,8 +188,12 @@ struct faii_dag_stats {
 	uint64_t vertices_proposed;
 	uint64_t fetches_sent;
 	uint64_t fetch_vertices_served;
-	uint64_t equivocations;  /* proofs recorded */
-	uint64_t sends_dropped;  /* transport or outbox refused a send */
+	uint64_t equivocations; /* proofs recorded */
+	uint64_t sends_dropped; /* transport or outbox refused a send */
+	/* Own vertices that fell out of the window uncommitted (no anchor's
+	 * history reached them): their transactions were queued again, or
+	 * lost when the queue was full. */
+	uint64_t orphaned_vertices, requeued_transactions, requeue_dropped;
 	uint64_t pending_bytes;  /* submitted, not yet proposed */
 	uint64_t held_bytes;     /* vertex bytes held in memory */
 	uint64_t round_low;      /* the window: lowest round held */

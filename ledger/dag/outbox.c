@@ -106,6 +106,31 @@ static void flush_sends(struct faii_dag *dag)
 	}
 }
 
+/*
+ * An own vertex leaves the window without having been committed: no
+ * anchor's causal history reached it, and none can any more (its round is
+ * below every round a new vertex may reference). Its transactions would be
+ * lost; they go back to the pending queue for a later vertex, so that
+ * every transaction submitted to an honest validator is committed.
+ */
+static void requeue_orphan(struct faii_dag *dag, const struct dag_slot *slot)
+{
+	const uint8_t *vertex = slot->vertex;
+	uint32_t at = dag_vertex_payload_offset(slot->parent_mask);
+	uint32_t count = dag_vertex_tx_count(vertex);
+	dag->stats.orphaned_vertices++;
+	for (uint32_t i = 0; i < count && at + 4 <= slot->vertex_bytes; i++) {
+		uint32_t len = faii_get_le32(vertex + at);
+		if (len > slot->vertex_bytes - at - 4)
+			break; /* cannot be: our own vertex, checked when built */
+		if (faii_dag_submit(dag, vertex + at + 4, len) == 0)
+			dag->stats.requeued_transactions++;
+		else
+			dag->stats.requeue_dropped++;
+		at += 4 + len;
+	}
+}
+
 static void collect_garbage(struct faii_dag *dag)
 {
 	uint64_t low = dag->graph.round_low;
@@ -113,6 +138,11 @@ static void collect_garbage(struct faii_dag *dag)
 	for (uint64_t round = low; round < new_low; round++)
 		for (uint32_t author = 0; author < dag->config.validator_count; author++) {
 			struct dag_slot *slot = dag_slot(dag, round, author);
+			/* Not while replaying: the last life requeued those already. */
+			if (!dag->replaying && author == dag->config.self && slot->vertex != NULL &&
+			    slot->round == round &&
+			    !dag_graph_committed(&dag->graph, round, author))
+				requeue_orphan(dag, slot);
 			dag->stats.held_bytes -= slot->vertex_bytes + slot->certificate_bytes;
 			free(slot->vertex);
 			free(slot->certificate);

@@ -1036,6 +1036,8 @@ struct test_cluster {
 	struct test_wire wire;
 	struct test_node nodes[TEST_N];
 	uint32_t step;
+	/* Steps [silent_from, silent_until): what silent_node sends is lost. */
+	uint32_t silent_node, silent_from, silent_until;
 };
 
 static void cluster_open(struct test_cluster *cluster, uint32_t fail_node, uint32_t fail_at)
@@ -1080,6 +1082,9 @@ static void cluster_step(struct test_cluster *cluster)
 	struct test_wire *wire = &cluster->wire;
 	while (wire->delivered < wire->count) {
 		const struct test_sent *sent = &wire->sent[wire->delivered++];
+		if (sent->from == cluster->silent_node && cluster->step >= cluster->silent_from &&
+		    cluster->step < cluster->silent_until)
+			continue;
 		deliver(&cluster->nodes[sent->to], sent->from, sent->bytes, sent->len);
 	}
 	wire_reset(wire);
@@ -1147,6 +1152,28 @@ Test(dag_core, four_cores_commit_one_sequence, .init = test_setup)
 		          node->checked_certificates > 0);
 		cr_assert_eq(stats.refused[FAII_DAG_REFUSED_EQUIVOCATION], 0);
 	}
+	cluster_close(&cluster);
+}
+
+/*
+ * Validator 3 is cut off for 60 ms while its clients keep submitting: the
+ * vertices it proposes then reach nobody (or arrive too late for anyone to
+ * reference them), so no anchor's history ever holds them. When they leave
+ * its window uncommitted, their transactions go back to its queue and
+ * commit in later vertices: every submitted transaction is committed.
+ * (Before that, they were lost and the cluster never converged.)
+ */
+Test(dag_core, an_orphaned_vertex_has_its_transactions_proposed_again, .init = test_setup)
+{
+	static struct test_cluster cluster;
+	cluster_open(&cluster, TEST_N, 0);
+	cluster.silent_node = 3, cluster.silent_from = 20, cluster.silent_until = 80;
+	cluster_run(&cluster);
+	check_one_sequence(&cluster);
+	struct faii_dag_stats stats = node_stats(&cluster.nodes[3]);
+	cr_assert_gt(stats.orphaned_vertices, 0);
+	cr_assert_gt(stats.requeued_transactions, 0);
+	cr_assert_eq(stats.requeue_dropped, 0);
 	cluster_close(&cluster);
 }
 
