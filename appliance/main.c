@@ -549,7 +549,7 @@ static void run_until_signal(struct appliance *app)
 		}
 		faii_appliance_tick(&app->dp);
 		faii_settlement_sync_tick(&app->settlement_sync, &app->settlement, &app->consensus,
-		                          &app->dp.reg, faii_monotonic_ns());
+		                          &app->dp, faii_monotonic_ns());
 		faii_metrics_update(&app->dp);
 		update_dag_metrics(app);
 		double t = faii_monotonic_s();

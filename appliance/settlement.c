@@ -17,6 +17,24 @@ static uint64_t to_ppb(double value)
 	return (uint64_t)llround(value * (double)FAII_SETTLE_PPB_ONE);
 }
 
+/* A policy parameter in governance's unit, where governance has it by that
+ * name (docs/settlement.md, "Governance"): ppb, tokens to units, tokens per
+ * kWh to units per Wh, counts as they are. */
+static void genesis_of_policy(const struct faii_policy_param *param, void *ctx)
+{
+	uint64_t *values = ctx;
+	uint32_t id = faii_settle_gov_param_by_name(param->name);
+	const struct faii_settle_gov_param_info *info = faii_settle_gov_param_info(id);
+	if (info == NULL)
+		return;
+	double value = param->value;
+	if (info->kind != FAII_GOV_KIND_COUNT)
+		value *= strcmp(info->unit, "units/Wh") == 0 ? 1e6 : 1e9;
+	if (value < (double)info->min || value > (double)info->max)
+		return; /* governance's range is narrower: its default stands */
+	values[id] = (uint64_t)llround(value);
+}
+
 void faii_settlement_config(const struct faii_config *cfg, uint32_t validators,
                             struct faii_settle_config *out)
 {
@@ -50,6 +68,10 @@ void faii_settlement_config(const struct faii_config *cfg, uint32_t validators,
 	p->penalty_price = to_ppb(s->penalty_tokens);
 	for (uint32_t c = 0; c < FAII_SETTLE_CLASSES; c++)
 		p->payout_cap[c] = to_ppb(s->payout_cap_tokens[c]);
+	/* Governance starts from this appliance's routing policy too. */
+	faii_settle_gov_defaults(out->gov_genesis, 1);
+	faii_policy_foreach(policy, genesis_of_policy, out->gov_genesis);
+	out->gov_genesis_given = true;
 }
 
 /* Slashing's check of a consensus equivocation proof: the DAG's own

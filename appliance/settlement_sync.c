@@ -11,6 +11,7 @@
 #include "consensus.h"
 #include "faii/assert.h"
 #include "faii/bytes.h"
+#include "faii/settle_gov.h"
 #include "faii/settle_slash.h"
 #include "faii/settle_state.h"
 #include "faii/settle_tx.h"
@@ -115,10 +116,65 @@ static void apply_slashed(struct faii_settlement_sync *sync, struct faii_registr
 	}
 }
 
+/* Governance's values in force at the consortium's current epoch. */
+struct gov_read {
+	bool ok;
+	faii_settle_gov_values values;
+};
+
+static void read_gov(void *ctx, const struct faii_settle_state *state)
+{
+	struct gov_read *g = ctx;
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(state, &stats);
+	g->ok = faii_settle_gov_values_at(faii_settle_state_gov(state), stats.current_epoch,
+	                                  g->values) == 0;
+}
+
+/* A governed value in the routing policy's unit (docs/configuration.md). */
+static double policy_value(const struct faii_settle_gov_param_info *info, uint64_t value)
+{
+	if (info->kind == FAII_GOV_KIND_COUNT)
+		return (double)value;
+	if (strcmp(info->unit, "units/Wh") == 0)
+		return (double)value * 1000.0 / 1e9; /* tokens per kWh */
+	return (double)value / 1e9;                  /* ppb, or units to tokens */
+}
+
+/* Governance's routing parameters become the policy where they differ. */
+static void sync_policy(struct faii_settlement_sync *sync, struct faii_settlement *settlement,
+                        struct faii_appliance_dp *app)
+{
+	static struct gov_read g; /* the control thread's only */
+	faii_settlement_read(settlement, read_gov, &g);
+	if (!g.ok)
+		return;
+	struct faii_config *cfg = app->reg.cfg;
+	struct faii_policy next = cfg->policy;
+	char err[FAII_CFG_ERR_LEN];
+	for (uint32_t id = 1; id < FAII_GOV_P_END; id++) {
+		const struct faii_settle_gov_param_info *info = faii_settle_gov_param_info(id);
+		struct faii_policy probe = next;
+		/* Not a routing parameter (-2), or outside the file's range: skipped. */
+		if (faii_policy_set(&probe, info->name, policy_value(info, g.values[id]), err) == 0)
+			next = probe;
+	}
+	if (memcmp(&next, &cfg->policy, sizeof(next)) == 0)
+		return;
+	if (faii_policy_check(&next, err) != 0) {
+		sync->policy_refused++;
+		return;
+	}
+	cfg->policy = next;
+	sync->policy_changes++;
+	(void)faii_appliance_publish(app);
+}
+
 void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
                                struct faii_settlement *settlement, struct faii_consensus *consensus,
-                               struct faii_registry *reg, uint64_t now_ns)
+                               struct faii_appliance_dp *app, uint64_t now_ns)
 {
+	struct faii_registry *reg = &app->reg;
 	if (!faii_settlement_running(settlement) || !faii_consensus_running(consensus) ||
 	    now_ns < sync->next_ns || reg->cfg->node_count == 0)
 		return;
@@ -147,4 +203,5 @@ void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
 		}
 	}
 	sync->cursor = w.first + w.count >= nodes ? 0 : w.first + w.count;
+	sync_policy(sync, settlement, app);
 }

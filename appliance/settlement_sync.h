@@ -8,7 +8,10 @@
  *  - settlement's verdicts come back: a node that settlement has slashed
  *    gets status `slashed` (routing and the dataplane stop using it at
  *    once) and gets its status back when the slash is cleared; a node's
- *    reputation becomes settlement's (the minimum-reputation filter).
+ *    reputation becomes settlement's (the minimum-reputation filter);
+ *  - governance's routing parameters in force at the consortium's epoch
+ *    (tier factors, corridor, operator caps, ESG weights, ...) become the
+ *    routing policy, and the routes are solved and published again.
  */
 #ifndef FAII_APPLIANCE_SETTLEMENT_SYNC_H
 #define FAII_APPLIANCE_SETTLEMENT_SYNC_H
@@ -16,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "appliance.h"
 #include "faii/registry.h"
 
 struct faii_settlement;
@@ -32,6 +36,7 @@ struct faii_settlement_sync {
 	uint8_t *slashed_by_us; /* per slot: settlement set `slashed` (and what it replaced) */
 	uint8_t *status_before;
 	uint64_t registrations, registrations_refused, slashed, unslashed, reputations;
+	uint64_t policy_changes, policy_refused; /* governance's values applied, or not */
 };
 
 int faii_settlement_sync_init(struct faii_settlement_sync *sync, uint32_t slots);
@@ -39,7 +44,7 @@ void faii_settlement_sync_fini(struct faii_settlement_sync *sync);
 /* Does a period's work when one is due. */
 void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
                                struct faii_settlement *settlement, struct faii_consensus *consensus,
-                               struct faii_registry *reg, uint64_t now_ns);
+                               struct faii_appliance_dp *app, uint64_t now_ns);
 /* A registered node's operator as settlement knows it: consortium-wide,
  * from the operator's name (the first 4 bytes, little-endian, of
  * BLAKE2b-256 of it; 0 is never used). */

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "faii/settle.h"
+#include "faii/settle_gov.h"
 #include "faii/settle_slash.h"
 #include "faii/settle_tx.h"
 
@@ -39,6 +40,11 @@ struct faii_settle_config {
 	/* The genesis values of the governed parameters (governance changes
 	 * them from epoch to epoch: docs/settlement.md, "Governance"). */
 	struct faii_settle_params params;
+	/* Governance's genesis for the parameters params does not hold (the
+	 * routing ones): when gov_genesis_given, gov_genesis[id] for every id,
+	 * else governance's defaults. params and the windows below win. */
+	bool gov_genesis_given;
+	faii_settle_gov_values gov_genesis;
 	uint64_t dispute_window_ms; /* slashing's dispute window; 0: 24 h (DePX) */
 	uint64_t carbon_window_s;   /* certificates expire after this; 0: 365 days */
 	/* Validator v's bond: the node id an equivocation proof against v

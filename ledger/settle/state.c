@@ -55,7 +55,8 @@ static size_t align8(size_t n)
 }
 
 struct layout {
-	size_t slots, index, order, order_scratch, inputs, results, hashes, scratch, leaves, end;
+	size_t slots, index, order, order_scratch, inputs, results, hashes, scratch, leaves, slices,
+	        end;
 	struct settle_module_layout modules;
 };
 
@@ -73,6 +74,7 @@ static struct layout layout_of(uint32_t nodes_max)
 	l.hashes = at, at = align8(at + n * FAII_SETTLE_HASH_BYTES);
 	l.scratch = at, at = align8(at + n * FAII_SETTLE_HASH_BYTES);
 	l.leaves = at, at = align8(at + FAII_SETTLE_EPOCHS_KEPT * n * FAII_SETTLE_LEAF_BYTES);
+	l.slices = at, at = align8(at + FAII_SETTLE_VALIDATORS_MAX * sizeof(struct author_slices));
 	settle_modules_layout(nodes_max, at, &l.modules);
 	l.end = l.modules.end;
 	return l;
@@ -122,6 +124,7 @@ int faii_settle_state_init(void *mem, size_t bytes, const struct faii_settle_con
 	s->quorum = 2 * f + 1;
 	s->index_mask = index_cells(config->nodes_max) - 1;
 	s->slots = (struct node_slot *)(base + l.slots);
+	s->slices = (struct author_slices *)(base + l.slices);
 	s->index = (uint32_t *)(base + l.index);
 	s->order = (uint32_t *)(base + l.order);
 	s->order_scratch = (uint32_t *)(base + l.order_scratch);
@@ -265,14 +268,39 @@ static void advance_clock(struct faii_settle_state *s, uint64_t sequence)
 	}
 }
 
-static bool summary_is_new(const struct faii_settle_state *s, uint32_t author,
-                           const struct faii_settle_work_header *header)
+/* Opens the rows of the slices after the author's latest, up to slice. */
+static void slices_advance(struct author_slices *a, uint64_t slice)
 {
-	if (s->author_part[author] == 0)
-		return true; /* the author's first summary */
-	if (header->slice != s->author_slice[author])
-		return header->slice > s->author_slice[author];
-	return header->part >= s->author_part[author];
+	uint64_t from = a->any ? a->max_slice + 1 : slice;
+	if (slice - from >= SETTLE_LATE_SLICES)
+		from = slice - SETTLE_LATE_SLICES + 1; /* every row is reopened anyway */
+	for (uint64_t next = from; next <= slice; next++) {
+		uint32_t row = (uint32_t)(next % SETTLE_LATE_SLICES);
+		a->slice_of[row] = next;
+		memset(a->parts[row], 0, sizeof(a->parts[row]));
+	}
+	a->any = true;
+	a->max_slice = slice;
+}
+
+/* Takes (slice, part) once: false for a duplicate or a part too late. */
+static bool summary_take(struct faii_settle_state *s, uint32_t author,
+                         const struct faii_settle_work_header *header)
+{
+	struct author_slices *a = &s->slices[author];
+	if (header->part >= SETTLE_SLICE_PARTS)
+		return false;
+	if (a->any && header->slice + SETTLE_LATE_SLICES <= a->max_slice)
+		return false; /* older than the window: it can no longer be told apart */
+	if (!a->any || header->slice > a->max_slice)
+		slices_advance(a, header->slice);
+	uint32_t row = (uint32_t)(header->slice % SETTLE_LATE_SLICES);
+	FAII_ASSERT(a->slice_of[row] == header->slice);
+	uint8_t bit = (uint8_t)(1u << (header->part % 8));
+	if (a->parts[row][header->part / 8] & bit)
+		return false;
+	a->parts[row][header->part / 8] |= bit;
+	return true;
 }
 
 static enum faii_settle_outcome apply_work(struct faii_settle_state *s,
@@ -282,10 +310,8 @@ static enum faii_settle_outcome apply_work(struct faii_settle_state *s,
 	struct faii_settle_work_header header;
 	if (faii_settle_tx_work_decode_header(tx, len, &header) != 0)
 		return FAII_SETTLE_REFUSED_MALFORMED;
-	if (!summary_is_new(s, origin->author, &header))
+	if (!summary_take(s, origin->author, &header))
 		return FAII_SETTLE_REFUSED_STALE_SUMMARY;
-	s->author_slice[origin->author] = header.slice;
-	s->author_part[origin->author] = (uint32_t)header.part + 1;
 	for (uint16_t i = 0; i < header.entry_count; i++) {
 		struct faii_settle_work_entry entry;
 		faii_settle_tx_work_entry(tx, i, &entry);
@@ -747,8 +773,12 @@ void faii_settle_state_digest(const struct faii_settle_state *s,
 		hash_u64(&h, money[i]);
 	for (uint32_t v = 0; v < s->config.validators; v++) {
 		hash_u64(&h, s->author_ms[v]);
-		hash_u64(&h, s->author_slice[v]);
-		hash_u64(&h, s->author_part[v]);
+		const struct author_slices *a = &s->slices[v];
+		hash_u64(&h, a->any);
+		hash_u64(&h, a->max_slice);
+		for (uint32_t r = 0; r < SETTLE_LATE_SLICES; r++)
+			hash_u64(&h, a->slice_of[r]);
+		crypto_generichash_update(&h, &a->parts[0][0], sizeof(a->parts));
 	}
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
 		hash_u64(&h, s->queue_sum[t]);

@@ -87,6 +87,10 @@ static int init_gov(struct faii_settle_state *s, uint8_t *base,
 	uint32_t set = c->validators >= 32 ? UINT32_MAX : (1u << c->validators) - 1u;
 	struct faii_settle_gov_config config = gov_config_default();
 	faii_settle_gov_defaults(config.genesis, set);
+	if (c->gov_genesis_given) {
+		memcpy(config.genesis, c->gov_genesis, sizeof(config.genesis));
+		config.genesis[FAII_GOV_P_VALIDATOR_SET] = set;
+	}
 	uint64_t *v = config.genesis;
 	v[FAII_GOV_P_AVAILABILITY_RATE] = p->availability_rate;
 	v[FAII_GOV_P_TOKEN_RATE] = p->work_rate;

@@ -30,6 +30,20 @@ struct node_slot {
 	uint64_t slo_hits[FAII_SETTLE_TIERS];
 };
 
+/*
+ * The work summary parts one validator has had applied, over its latest
+ * SETTLE_LATE_SLICES slices: a part may come late (its vertex orphaned and
+ * proposed again, docs/consensus.md) but never twice.
+ */
+#define SETTLE_LATE_SLICES 64u   /* slices behind the author's latest still taken */
+#define SETTLE_SLICE_PARTS 8192u /* parts one slice may have: 253 952 nodes */
+struct author_slices {
+	bool any;
+	uint64_t max_slice;
+	uint64_t slice_of[SETTLE_LATE_SLICES]; /* row r holds slice_of[r] */
+	uint8_t parts[SETTLE_LATE_SLICES][SETTLE_SLICE_PARTS / 8];
+};
+
 struct kept_epoch {
 	struct faii_settle_epoch_record record;
 	uint8_t (*leaves)[FAII_SETTLE_LEAF_BYTES]; /* nodes_max, sorted by node id */
@@ -42,8 +56,7 @@ struct faii_settle_state {
 	uint32_t nodes;      /* slots in use, in registration order */
 	bool clock_started;  /* f + 1 validators have reported a time */
 	uint64_t author_ms[FAII_SETTLE_VALIDATORS_MAX];
-	uint64_t author_slice[FAII_SETTLE_VALIDATORS_MAX];
-	uint32_t author_part[FAII_SETTLE_VALIDATORS_MAX]; /* last part + 1; 0 before any */
+	struct author_slices *slices; /* per validator: the parts applied, recent slices */
 	uint64_t queue_sum[FAII_SETTLE_TIERS], queue_reports[FAII_SETTLE_TIERS];
 	uint32_t summaries; /* in the current epoch */
 	struct faii_settle_stats stats;

@@ -66,10 +66,11 @@ wait_for() { # seconds, description, faiictl words..., python condition on r
 	done
 	check "$what" $([ "$got" = True ]; echo $?)
 }
-# A transaction a validator submitted is occasionally never committed (its
-# vertex left out of every committed anchor's history: docs/consensus.md,
-# clients resubmit). retry submits again, up to 3 times, what did not show
-# within 10 s; resubmitting any of these is harmless (refused as a duplicate).
+# A transaction a validator submitted used to be lost when its vertex was
+# orphaned (now requeued: docs/consensus.md, "Orphaned vertices"); the
+# retries stay as a guard and print a note when they were needed: retry
+# submits again, up to 3 times, what did not show within 10 s; resubmitting
+# any of these is harmless (refused as a duplicate).
 retry() { # description, action (a command string), faiictl words..., python condition on r
 	local what=$1 action=$2 got="" attempt deadline
 	shift 2
@@ -131,6 +132,8 @@ check "gov params: 2.2 in force from epoch $effective, 2.0 before" \
 	[ "$(json gov params "$effective" "[p['value'] for p in r['params']
 		if p['name'] == 'tiers.2.factor'] == [2200000000]")" = True ]
 	echo $?)
+wait_for 90 "routing follows governance: policy tiers.2.factor is 2.2 from epoch $effective" \
+	policy get "[p['value'] for p in r['params'] if p['name'] == 'tiers.2.factor'] == [2.2]"
 # A fresh epoch: the adoption above may have taken several 3 s epochs.
 effective=$(($(json settle status "r['current_epoch']") + 8))
 ctl gov propose tiers.3.factor=4500000000 --epoch "$effective" 2>"$tmp/cap.err"

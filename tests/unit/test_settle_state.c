@@ -731,3 +731,34 @@ Test(settle_state, an_adopted_governance_change_pays_from_its_effective_epoch)
 	             (unsigned long)record->totals.paid);
 	free(fx.mem);
 }
+
+/* A part may come late (its vertex was orphaned and proposed again) but is
+ * counted once; one older than the window of 64 slices is refused. */
+static enum faii_settle_outcome summary_at(struct fixture *fx, uint32_t author, uint64_t slice,
+                                           uint16_t part, uint16_t parts)
+{
+	struct faii_settle_work_header header = {
+	        .slice = slice, .slice_end_ms = T0, .part = part, .parts = parts};
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_work_encode(&header, NULL, tx, sizeof(tx), &len), 0);
+	return apply(fx, author, tx, len);
+}
+
+Test(settle_state, a_late_summary_part_counts_once_within_the_window)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	cr_assert_eq(summary_at(&fx, 1, 100, 1, 2), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 1, 101, 0, 1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 1, 100, 0, 2), FAII_SETTLE_APPLIED); /* late, first time */
+	cr_assert_eq(summary_at(&fx, 1, 100, 0, 2), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	cr_assert_eq(summary_at(&fx, 1, 101, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	cr_assert_eq(summary_at(&fx, 2, 100, 0, 2), FAII_SETTLE_APPLIED); /* another author */
+	cr_assert_eq(summary_at(&fx, 1, 164, 0, 1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 1, 101, 1, 2), FAII_SETTLE_APPLIED); /* 63 behind: taken */
+	cr_assert_eq(summary_at(&fx, 1, 100, 1, 2), FAII_SETTLE_REFUSED_STALE_SUMMARY); /* 64 */
+	cr_assert_eq(summary_at(&fx, 1, 300, 8191, 8192), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 1, 164, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	free(fx.mem);
+}
