@@ -43,6 +43,7 @@ struct sim_dag_node {
 	uint64_t next_submit_ns;
 	uint64_t resubmit_at_ns;
 	uint32_t next_tx;
+	void *app; /* the application's instance, when options.app */
 	struct sim_prng prng;
 	uint8_t scratch[FAII_TRANSPORT_MESSAGE_BYTES_MAX];
 };
@@ -338,6 +339,8 @@ static void consumer_commit(void *ctx, const struct faii_dag_commit *commit)
 			log->txs_seen++;
 		*seen = 1;
 	}
+	if (node->app != NULL)
+		sim->options.app->on_commit(node->app, commit);
 }
 
 /* ---- clients: each node submits its transactions and resubmits lost ones ---- */
@@ -374,6 +377,8 @@ static void clients_tick(struct sim_dag_node *node, uint64_t now_ns)
 static void node_free(struct sim_dag_node *node)
 {
 	faii_dag_close(node->dag);
+	if (node->app != NULL)
+		node->sim->options.app->close(node->app);
 	free(node->unsynced);
 	free(node->index_keys);
 	free(node->index_offsets);
@@ -419,6 +424,15 @@ static int node_init(const struct sim_core_env *env, void **state_out)
 	memcpy(config.secret_key, sim->secret_keys[env->node], sizeof(config.secret_key));
 	struct faii_dag_consumer consumer = {.on_commit = consumer_commit, .ctx = node};
 	struct sim_dag_node_log *log = &sim->logs[env->node];
+	const struct sim_dag_app *app = sim->options.app;
+	if (app != NULL) {
+		int rc = app->open(app->ctx, env->node, node->byzantine, env->clock, &node->app);
+		if (rc != 0) {
+			node_free(node);
+			return rc;
+		}
+		log->applied = 0; /* the application rebuilds itself from the first */
+	}
 	char err[256] = "";
 	int rc = faii_dag_open(&config, &node->tap, env->clock, &node->journal, &consumer,
 	                       log->applied, &node->dag, err, sizeof(err));
@@ -448,6 +462,8 @@ static void node_on_tick(void *state, uint64_t now_ns)
 	struct sim_dag_node *node = state;
 	clients_tick(node, now_ns);
 	faii_dag_on_tick(node->dag, now_ns);
+	if (node->app != NULL)
+		node->sim->options.app->on_tick(node->app, node->dag, now_ns);
 	struct faii_dag_stats stats;
 	faii_dag_get_stats(node->dag, &stats);
 	if (stats.failed)
@@ -538,6 +554,17 @@ void sim_dag_options_default(struct sim_dag_options *options, uint32_t node_coun
 	options->dag.window_rounds = 64;
 }
 
+void sim_dag_seed_keypair(uint64_t seed, uint64_t index, uint8_t public_key[32],
+                          uint8_t secret_key[64])
+{
+	uint8_t key_seed[crypto_sign_SEEDBYTES];
+	uint8_t input[16];
+	faii_put_le64(input, seed);
+	faii_put_le64(input + 8, index);
+	crypto_generichash(key_seed, sizeof(key_seed), input, sizeof(input), NULL, 0);
+	crypto_sign_seed_keypair(public_key, secret_key, key_seed);
+}
+
 int sim_dag_prepare(struct sim_dag *sim, const struct sim_dag_options *options, uint32_t node_count,
                     uint64_t seed)
 {
@@ -551,14 +578,8 @@ int sim_dag_prepare(struct sim_dag *sim, const struct sim_dag_options *options, 
 	sim->options = *options;
 	sim->node_count = node_count;
 	sim->seed = seed;
-	for (uint32_t i = 0; i < node_count; i++) {
-		uint8_t key_seed[crypto_sign_SEEDBYTES];
-		uint8_t input[16];
-		faii_put_le64(input, seed);
-		faii_put_le64(input + 8, i);
-		crypto_generichash(key_seed, sizeof(key_seed), input, sizeof(input), NULL, 0);
-		crypto_sign_seed_keypair(sim->public_keys[i], sim->secret_keys[i], key_seed);
-	}
+	for (uint32_t i = 0; i < node_count; i++)
+		sim_dag_seed_keypair(seed, i, sim->public_keys[i], sim->secret_keys[i]);
 	sim->reference = calloc(SIM_DAG_REFERENCE_MAX, sizeof(*sim->reference));
 	sim->signed_table = calloc(SIM_DAG_SIGNED_MAX, sizeof(*sim->signed_table));
 	if (sim->reference == NULL || sim->signed_table == NULL) {

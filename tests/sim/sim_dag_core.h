@@ -35,12 +35,30 @@
 #define SIM_DAG_SIGNED_MAX       (1u << 18) /* (signer, author, round) entries checked */
 #define SIM_DAG_REFERENCE_MAX    (1u << 18) /* committed vertices checked */
 
+/*
+ * An application over the committed sequence, run on every node (settlement:
+ * tests/sim/sim_settle.h). A node's instance lives from its boot to its
+ * crash: open() runs before the validator opens, and the validator hands
+ * it every committed vertex from the first (consumer_applied 0, as faiid's
+ * settlement rebuilds itself from the journal at every start); on_tick()
+ * follows each of the validator's ticks and may submit into it.
+ */
+struct sim_dag_app {
+	void *ctx;
+	int (*open)(void *ctx, uint32_t node, bool byzantine, const struct faii_clock *clock,
+	            void **instance);
+	void (*on_commit)(void *instance, const struct faii_dag_commit *commit);
+	void (*on_tick)(void *instance, struct faii_dag *dag, uint64_t now_ns);
+	void (*close)(void *instance); /* the node died: free, write nothing */
+};
+
 struct sim_dag_options {
-	uint32_t txs_per_node;       /* each node submits this many, then stops */
-	uint64_t submit_interval_ns; /* between two submissions of one node */
-	uint64_t resubmit_ns;        /* a client resubmits what has not committed */
-	uint64_t byzantine_mask;     /* nodes that lie; at most f */
-	struct faii_dag_config dag;  /* timings and sizes; keys are derived per run */
+	uint32_t txs_per_node;         /* each node submits this many, then stops */
+	uint64_t submit_interval_ns;   /* between two submissions of one node */
+	uint64_t resubmit_ns;          /* a client resubmits what has not committed */
+	uint64_t byzantine_mask;       /* nodes that lie; at most f */
+	const struct sim_dag_app *app; /* NULL: none */
+	struct faii_dag_config dag;    /* timings and sizes; keys are derived per run */
 };
 
 struct sim_dag_signed {
@@ -82,6 +100,9 @@ struct sim_dag {
 
 /* Sets sane options for n nodes; the test may then adjust them. */
 void sim_dag_options_default(struct sim_dag_options *options, uint32_t node_count);
+/* An Ed25519 key pair derived from (seed, index): the same in every replay. */
+void sim_dag_seed_keypair(uint64_t seed, uint64_t index, uint8_t public_key[32],
+                          uint8_t secret_key[64]);
 int sim_dag_prepare(struct sim_dag *sim, const struct sim_dag_options *options, uint32_t node_count,
                     uint64_t seed);
 void sim_dag_release(struct sim_dag *sim);
