@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_settle.h"
 #include "faii/settle.h"
 
 #define BENCH_NODES_DEFAULT 100000u
@@ -27,57 +28,26 @@
 
 typedef uint8_t hash_t[FAII_SETTLE_HASH_BYTES];
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static uint64_t next(uint64_t *state)
-{
-	*state = *state * 6364136223846793005ull + 1442695040888963407ull;
-	return *state >> 11;
-}
-
 static void make_inputs(struct faii_settle_params *params, struct faii_settle_node_input *nodes,
                         uint32_t count)
 {
-	*params = (struct faii_settle_params){
-	        .availability_rate = 1000,
-	        .work_rate = 10,
-	        .theta0_ppb = {1000000000, 2221000000, 3476000000, 4333000000},
-	        .gamma_ppb = {0, 500000000, 300000000, 200000000},
-	        .queue_ppb = {100000000, 200000000, 300000000, 400000000},
-	        .slo_target_ppb = {900000000, 900000000, 950000000, 950000000},
-	        .slo_alpha = {1, 2, 2, 3},
-	        .slo_max_ppb = {1200000000, 1200000000, 1200000000, 1200000000},
-	        .esg_xi_ppb = 500000000,
-	        .esg_baseline_ppb = 300000000,
-	        .esg_max_ppb = 1250000000,
-	        .diversity_eta_ppb = 500000000,
-	        .class_share_max_ppb = 400000000,
-	        .energy_price = 2,
-	        .opex_price = 1,
-	        .penalty_price = 100,
-	        .payout_cap = {1000000, 2000000, 4000000, 8000000, 16000000},
-	};
+	*params = bench_settle_params();
 	uint64_t state = 42;
 	for (uint32_t j = 0; j < count; j++) {
 		struct faii_settle_node_input *node = &nodes[j];
 		memset(node, 0, sizeof(*node));
 		node->node_id = j + 1;
-		node->operator_id = (uint32_t)(next(&state) % 5000) + 1;
-		node->node_class = (uint8_t)(next(&state) % FAII_SETTLE_CLASSES);
-		node->availability_ppb = 900000000 + next(&state) % 100000001;
+		node->operator_id = (uint32_t)(bench_next(&state) % 5000) + 1;
+		node->node_class = (uint8_t)(bench_next(&state) % FAII_SETTLE_CLASSES);
+		node->availability_ppb = 900000000 + bench_next(&state) % 100000001;
 		node->capacity_units = 1u << node->node_class;
 		for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
-			node->work[t] = next(&state) % 1000;
-			node->slo_success_ppb[t] = 800000000 + next(&state) % 200000001;
+			node->work[t] = bench_next(&state) % 1000;
+			node->slo_success_ppb[t] = 800000000 + bench_next(&state) % 200000001;
 		}
-		node->renewable_ppb = next(&state) % 1000000001;
-		node->energy_wh = next(&state) % 10000;
-		node->cumulative_before = next(&state) % 1000000;
+		node->renewable_ppb = bench_next(&state) % 1000000001;
+		node->energy_wh = bench_next(&state) % 10000;
+		node->cumulative_before = bench_next(&state) % 1000000;
 	}
 }
 
@@ -93,7 +63,7 @@ static double run_epoch(const struct faii_settle_params *params,
                         const struct faii_settle_node_input *nodes, uint32_t count,
                         struct bench_buffers *buffers, double *proofs_ms, hash_t root)
 {
-	double start = now_ms();
+	double start = bench_cpu_ms();
 	struct faii_settle_epoch_totals totals;
 	if (faii_settle_epoch(params, nodes, count, buffers->results, &totals) != 0)
 		abort();
@@ -110,20 +80,20 @@ static double run_epoch(const struct faii_settle_params *params,
 		faii_settle_leaf_hash(bytes, buffers->leaves[j]);
 	}
 	faii_settle_merkle_tree((const hash_t *)buffers->leaves, count, buffers->scratch, root);
-	double proofs_start = now_ms();
+	double proofs_start = bench_cpu_ms();
 	for (uint32_t j = 0; j < count; j++)
 		if (faii_settle_merkle_tree_proof((const hash_t *)buffers->scratch, count, j,
 		                                  &buffers->proof) != 0)
 			abort();
-	*proofs_ms = now_ms() - proofs_start;
-	return now_ms() - start;
+	*proofs_ms = bench_cpu_ms() - proofs_start;
+	return bench_cpu_ms() - start;
 }
 
 /* The floor: the same leaves hashed with BLAKE2b, nothing else. */
 static double run_floor(const struct faii_settle_node_input *nodes, uint32_t count,
                         struct bench_buffers *buffers)
 {
-	double start = now_ms();
+	double start = bench_cpu_ms();
 	for (uint32_t j = 0; j < count; j++) {
 		uint8_t bytes[FAII_SETTLE_LEAF_BYTES];
 		memcpy(bytes, &nodes[j].node_id, 4);
@@ -132,7 +102,7 @@ static double run_floor(const struct faii_settle_node_input *nodes, uint32_t cou
 		crypto_generichash(buffers->leaves[j], FAII_SETTLE_HASH_BYTES, bytes, sizeof(bytes),
 		                   NULL, 0);
 	}
-	return now_ms() - start;
+	return bench_cpu_ms() - start;
 }
 
 int main(int argc, char **argv)
