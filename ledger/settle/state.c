@@ -340,9 +340,13 @@ static uint64_t ratio_ppb(uint64_t part, uint64_t whole)
 	return (uint64_t)((unsigned __int128)part * FAII_SETTLE_PPB_ONE / whole);
 }
 
-/* s->order <- the used slots sorted by node id (LSD radix, 4 byte passes). */
+/* s->order <- the used slots sorted by node id (LSD radix, 4 byte passes).
+ * Slots never move and keep their ids, so the order stays current until a
+ * node registers: an epoch without registrations does not sort again. */
 static void sort_by_node_id(struct faii_settle_state *s)
 {
+	if (s->order_nodes == s->nodes)
+		return;
 	uint32_t *from = s->order, *to = s->order_scratch;
 	for (uint32_t i = 0; i < s->nodes; i++)
 		from[i] = i;
@@ -360,6 +364,7 @@ static void sort_by_node_id(struct faii_settle_state *s)
 	FAII_ASSERT(from == s->order); /* an even number of passes */
 	for (uint32_t i = 1; i < s->nodes; i++)
 		FAII_ASSERT(s->slots[s->order[i - 1]].node_id < s->slots[s->order[i]].node_id);
+	s->order_nodes = s->nodes;
 }
 
 static void fill_input(const struct node_slot *slot, struct faii_settle_node_input *in)

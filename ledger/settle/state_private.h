@@ -71,6 +71,7 @@ struct faii_settle_state {
 	struct node_slot *slots;
 	uint32_t *index;
 	uint32_t *order, *order_scratch;
+	uint32_t order_nodes; /* the nodes `order` sorts: equal to `nodes`, it is current */
 	struct faii_settle_node_input *inputs;
 	struct faii_settle_node_result *results;
 	uint8_t (*hashes)[FAII_SETTLE_HASH_BYTES];

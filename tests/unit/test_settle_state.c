@@ -762,3 +762,45 @@ Test(settle_state, a_late_summary_part_counts_once_within_the_window)
 	cr_assert_eq(summary_at(&fx, 1, 164, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
 	free(fx.mem);
 }
+
+/* The order by node id is kept from epoch to epoch while nobody registers
+ * (state.c sorts again only then): nodes registered later, with smaller
+ * and larger ids than the others, still land in the next tree sorted. */
+Test(settle_state, nodes_registered_after_a_settled_epoch_are_sorted_into_the_next_tree)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	worked_epoch(&fx); /* 3 and 7 sorted and paid in 100000 */
+	cr_assert_eq(register_node(&fx, 2, 1, 3, 0, 1, 0xC3), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(&fx, 3, 5, 3, 0, 1, 0xC5), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(&fx, 0, 9, 3, 0, 1, 0xC9), FAII_SETTLE_APPLIED);
+	struct faii_settle_work_entry entries[3];
+	memset(entries, 0, sizeof(entries));
+	const uint32_t fresh[3] = {9, 1, 5};
+	for (int i = 0; i < 3; i++) {
+		entries[i].node_id = fresh[i];
+		entries[i].heartbeats_expected = entries[i].heartbeats_seen = 10;
+	}
+	cr_assert_eq(summary(&fx, 0, T0 + EPOCH_MS + 1, entries, 3), FAII_SETTLE_APPLIED);
+	all_report(&fx, T0 + 2 * EPOCH_MS); /* 100001 settles: 1, 3, 5, 7, 9 */
+	const struct faii_settle_epoch_record *record = faii_settle_latest_epoch(fx.state);
+	cr_assert_eq(record->epoch, 100001);
+	cr_assert_eq(record->leaves, 5);
+	const uint32_t sorted[5] = {1, 3, 5, 7, 9};
+	for (uint32_t i = 0; i < 5; i++) {
+		struct faii_settle_payout_leaf leaf;
+		struct faii_settle_proof proof;
+		cr_assert_eq(faii_settle_payout_proof(fx.state, 100001, sorted[i], &leaf, &proof),
+		             0, "node %u", sorted[i]);
+		cr_assert_eq(proof.index, i, "node %u at %u", sorted[i], (unsigned)proof.index);
+		cr_assert_gt(leaf.cumulative, 0);
+	}
+	/* An epoch without registrations: the same order, everyone still there. */
+	all_report(&fx, T0 + 3 * EPOCH_MS);
+	cr_assert_eq(faii_settle_latest_epoch(fx.state)->leaves, 5);
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	cr_assert_eq(faii_settle_payout_proof(fx.state, 100002, 1, &leaf, &proof), 0);
+	cr_assert_eq(proof.index, 0);
+	free(fx.mem);
+}
