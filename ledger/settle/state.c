@@ -268,10 +268,13 @@ static void advance_clock(struct faii_settle_state *s, uint64_t sequence)
 	}
 }
 
-/* Opens the rows of the slices after the author's latest, up to slice. */
+/* Opens the rows of the slices after the author's latest, up to slice; at
+ * the author's first, the whole window below it too (a part of an earlier
+ * slice may still come late). */
 static void slices_advance(struct author_slices *a, uint64_t slice)
 {
-	uint64_t from = a->any ? a->max_slice + 1 : slice;
+	uint64_t below = slice < SETTLE_LATE_SLICES - 1 ? slice : SETTLE_LATE_SLICES - 1;
+	uint64_t from = a->any ? a->max_slice + 1 : slice - below;
 	if (slice - from >= SETTLE_LATE_SLICES)
 		from = slice - SETTLE_LATE_SLICES + 1; /* every row is reopened anyway */
 	for (uint64_t next = from; next <= slice; next++) {

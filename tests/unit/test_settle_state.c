@@ -763,6 +763,24 @@ Test(settle_state, a_late_summary_part_counts_once_within_the_window)
 	free(fx.mem);
 }
 
+/* An author's first summary opens the window below it: an earlier slice's
+ * part coming late is taken once (it used to find its row never opened and
+ * stop every validator on an assertion), one older than the window is not. */
+Test(settle_state, a_late_part_older_than_the_authors_first_slice_counts_once)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	cr_assert_eq(summary_at(&fx, 1, 1000, 0, 1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 1, 990, 0, 1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 1, 990, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	cr_assert_eq(summary_at(&fx, 1, 937, 0, 1), FAII_SETTLE_APPLIED); /* 63 behind */
+	cr_assert_eq(summary_at(&fx, 1, 936, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	cr_assert_eq(summary_at(&fx, 2, 5, 0, 1), FAII_SETTLE_APPLIED); /* near slice 0 */
+	cr_assert_eq(summary_at(&fx, 2, 0, 0, 1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_at(&fx, 2, 0, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
+	free(fx.mem);
+}
+
 /* The order by node id is kept from epoch to epoch while nobody registers
  * (state.c sorts again only then): nodes registered later, with smaller
  * and larger ids than the others, still land in the next tree sorted. */
