@@ -609,6 +609,7 @@ static json_t *parse_node_file(const char *path)
 			        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			        parser.problem ? parser.problem : "cannot parse");
 			yaml_parser_delete(&parser);
+			free(text);
 			exit(EXIT_USAGE);
 		}
 		node = yaml_to_json(&doc, yaml_document_get_root_node(&doc), 0);
