@@ -106,6 +106,21 @@ int faii_settle_merkle_tree(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES]
 int faii_settle_merkle_tree_proof(const uint8_t (*levels)[FAII_SETTLE_HASH_BYTES], size_t count,
                                   size_t index, struct faii_settle_proof *proof);
 
+/*
+ * The tree's own hashes, for other leaf kinds that share it (routing
+ * receipts, ledger/settle/receipt.c): an inner node H(0x01 | left | right),
+ * the root H(0x02 | count | top) (top NULL for no leaves), and the walk of
+ * a proof from a leaf's hash (whatever its domain) up to root.
+ */
+void faii_settle_merkle_node(const uint8_t left[FAII_SETTLE_HASH_BYTES],
+                             const uint8_t right[FAII_SETTLE_HASH_BYTES],
+                             uint8_t out[FAII_SETTLE_HASH_BYTES]);
+void faii_settle_merkle_seal(uint64_t count, const uint8_t *top,
+                             uint8_t root[FAII_SETTLE_HASH_BYTES]);
+int faii_settle_merkle_verify_hash(const uint8_t leaf_hash[FAII_SETTLE_HASH_BYTES],
+                                   const struct faii_settle_proof *proof,
+                                   const uint8_t root[FAII_SETTLE_HASH_BYTES]);
+
 /* 0 when the leaf with that proof hashes up to root, else -EINVAL. */
 int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
                               const struct faii_settle_proof *proof,

@@ -40,10 +40,17 @@ void faii_settle_leaf_hash(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
 	hash_domain(DOMAIN_LEAF, leaf, FAII_SETTLE_LEAF_BYTES, NULL, 0, hash);
 }
 
+void faii_settle_merkle_node(const uint8_t left[FAII_SETTLE_HASH_BYTES],
+                             const uint8_t right[FAII_SETTLE_HASH_BYTES],
+                             uint8_t out[FAII_SETTLE_HASH_BYTES])
+{
+	hash_domain(DOMAIN_NODE, left, FAII_SETTLE_HASH_BYTES, right, FAII_SETTLE_HASH_BYTES, out);
+}
+
 static void hash_node(const uint8_t *left, const uint8_t *right,
                       uint8_t out[FAII_SETTLE_HASH_BYTES])
 {
-	hash_domain(DOMAIN_NODE, left, FAII_SETTLE_HASH_BYTES, right, FAII_SETTLE_HASH_BYTES, out);
+	faii_settle_merkle_node(left, right, out);
 }
 
 /* One level up, in place: pairs hashed, an odd last hash promoted. */
@@ -58,7 +65,8 @@ static size_t reduce_level(uint8_t (*level)[FAII_SETTLE_HASH_BYTES], size_t coun
 }
 
 /* The root commits to the number of leaves: H(0x02 | count u64 | top). */
-static void hash_root(uint64_t count, const uint8_t *top, uint8_t root[FAII_SETTLE_HASH_BYTES])
+void faii_settle_merkle_seal(uint64_t count, const uint8_t *top,
+                             uint8_t root[FAII_SETTLE_HASH_BYTES])
 {
 	uint8_t count_bytes[8];
 	faii_put_le64(count_bytes, count);
@@ -73,7 +81,7 @@ int faii_settle_merkle_root(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES]
 	if (count > FAII_SETTLE_LEAVES_MAX)
 		return -EINVAL;
 	if (count == 0) {
-		hash_root(0, NULL, root);
+		faii_settle_merkle_seal(0, NULL, root);
 		return 0;
 	}
 	if ((const void *)scratch != (const void *)leaf_hashes)
@@ -81,7 +89,7 @@ int faii_settle_merkle_root(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES]
 	size_t level_count = count;
 	while (level_count > 1)
 		level_count = reduce_level(scratch, level_count);
-	hash_root(count, scratch[0], root);
+	faii_settle_merkle_seal(count, scratch[0], root);
 	return 0;
 }
 
@@ -134,7 +142,7 @@ int faii_settle_merkle_tree(const uint8_t (*leaf_hashes)[FAII_SETTLE_HASH_BYTES]
 		at += level;
 	}
 	FAII_ASSERT(at + 1 == faii_settle_merkle_tree_hashes(count));
-	hash_root(count, levels[at], root);
+	faii_settle_merkle_seal(count, levels[at], root);
 	return 0;
 }
 
@@ -159,15 +167,15 @@ int faii_settle_merkle_tree_proof(const uint8_t (*levels)[FAII_SETTLE_HASH_BYTES
 	return 0;
 }
 
-int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
-                              const struct faii_settle_proof *proof,
-                              const uint8_t root[FAII_SETTLE_HASH_BYTES])
+int faii_settle_merkle_verify_hash(const uint8_t leaf_hash[FAII_SETTLE_HASH_BYTES],
+                                   const struct faii_settle_proof *proof,
+                                   const uint8_t root[FAII_SETTLE_HASH_BYTES])
 {
 	if (proof->count == 0 || proof->count > FAII_SETTLE_LEAVES_MAX ||
 	    proof->index >= proof->count || proof->depth > FAII_SETTLE_PROOF_DEPTH_MAX)
 		return -EINVAL;
 	uint8_t current[FAII_SETTLE_HASH_BYTES];
-	faii_settle_leaf_hash(leaf, current);
+	memcpy(current, leaf_hash, sizeof(current));
 	uint32_t used = 0;
 	for (uint64_t count = proof->count, at = proof->index; count > 1;
 	     at /= 2, count = (count + 1) / 2) {
@@ -182,8 +190,17 @@ int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
 			hash_node(sibling, current, current);
 	}
 	uint8_t expected[FAII_SETTLE_HASH_BYTES];
-	hash_root(proof->count, current, expected);
+	faii_settle_merkle_seal(proof->count, current, expected);
 	if (used != proof->depth || sodium_memcmp(expected, root, FAII_SETTLE_HASH_BYTES) != 0)
 		return -EINVAL;
 	return 0;
+}
+
+int faii_settle_merkle_verify(const uint8_t leaf[FAII_SETTLE_LEAF_BYTES],
+                              const struct faii_settle_proof *proof,
+                              const uint8_t root[FAII_SETTLE_HASH_BYTES])
+{
+	uint8_t hash[FAII_SETTLE_HASH_BYTES];
+	faii_settle_leaf_hash(leaf, hash);
+	return faii_settle_merkle_verify_hash(hash, proof, root);
 }

@@ -11,7 +11,7 @@
 #include "faii/settle_receipt.h"
 
 /* The tree's own domains (settle.h): the receipt leaf has one of its own. */
-enum { DOMAIN_NODE = 0x01, DOMAIN_ROOT = 0x02, DOMAIN_RECEIPT = 0x10 };
+enum { DOMAIN_RECEIPT = 0x10 }; /* the payout tree's inner and root domains are merkle.c's */
 
 _Static_assert(FAII_SETTLE_RECEIPT_NODES == FAII_REPLICAS_MAX, "a node per copy");
 _Static_assert(FAII_SETTLE_RECEIPT_TIERS == FAII_TIER_COUNT, "the protocol's tiers");
@@ -144,40 +144,15 @@ int faii_settle_receipt_decode(const uint8_t leaf[FAII_SETTLE_RECEIPT_BYTES],
 	return *reason == FAII_SETTLE_RECEIPT_REFUSED_NONE ? 0 : -EINVAL;
 }
 
-static void hash_parts(uint8_t domain, const uint8_t *a, size_t a_len, const uint8_t *b,
-                       size_t b_len, uint8_t out[FAII_SETTLE_HASH_BYTES])
-{
-	crypto_generichash_state state;
-	crypto_generichash_init(&state, NULL, 0, FAII_SETTLE_HASH_BYTES);
-	crypto_generichash_update(&state, &domain, 1);
-	if (a_len > 0)
-		crypto_generichash_update(&state, a, a_len);
-	if (b_len > 0)
-		crypto_generichash_update(&state, b, b_len);
-	crypto_generichash_final(&state, out, FAII_SETTLE_HASH_BYTES);
-}
-
 void faii_settle_receipt_hash(const uint8_t leaf[FAII_SETTLE_RECEIPT_BYTES],
                               uint8_t hash[FAII_SETTLE_HASH_BYTES])
 {
-	hash_parts(DOMAIN_RECEIPT, leaf, FAII_SETTLE_RECEIPT_BYTES, NULL, 0, hash);
-}
-
-static void hash_node(const uint8_t *left, const uint8_t *right,
-                      uint8_t out[FAII_SETTLE_HASH_BYTES])
-{
-	uint8_t pair[2 * FAII_SETTLE_HASH_BYTES];
-	memcpy(pair, left, FAII_SETTLE_HASH_BYTES);
-	memcpy(pair + FAII_SETTLE_HASH_BYTES, right, FAII_SETTLE_HASH_BYTES);
-	hash_parts(DOMAIN_NODE, pair, sizeof(pair), NULL, 0, out);
-}
-
-static void hash_root(uint64_t count, const uint8_t *top, uint8_t root[FAII_SETTLE_HASH_BYTES])
-{
-	uint8_t count_bytes[8];
-	faii_put_le64(count_bytes, count);
-	hash_parts(DOMAIN_ROOT, count_bytes, sizeof(count_bytes), top,
-	           top != NULL ? FAII_SETTLE_HASH_BYTES : 0, root);
+	crypto_generichash_state state;
+	const uint8_t domain = DOMAIN_RECEIPT;
+	crypto_generichash_init(&state, NULL, 0, FAII_SETTLE_HASH_BYTES);
+	crypto_generichash_update(&state, &domain, 1);
+	crypto_generichash_update(&state, leaf, FAII_SETTLE_RECEIPT_BYTES);
+	crypto_generichash_final(&state, hash, FAII_SETTLE_HASH_BYTES);
 }
 
 void faii_settle_receipt_acc_init(struct faii_settle_receipt_acc *acc)
@@ -196,7 +171,7 @@ int faii_settle_receipt_acc_add(struct faii_settle_receipt_acc *acc,
 	/* Binary addition: each full level pairs with the carry. */
 	while ((acc->count >> level) & 1) {
 		FAII_ASSERT(level < FAII_SETTLE_PROOF_DEPTH_MAX);
-		hash_node(acc->stack[level], carry, carry);
+		faii_settle_merkle_node(acc->stack[level], carry, carry);
 		level++;
 	}
 	memcpy(acc->stack[level], carry, sizeof(carry));
@@ -208,7 +183,7 @@ void faii_settle_receipt_acc_root(const struct faii_settle_receipt_acc *acc,
                                   uint8_t root[FAII_SETTLE_HASH_BYTES])
 {
 	if (acc->count == 0) {
-		hash_root(0, NULL, root);
+		faii_settle_merkle_seal(0, NULL, root);
 		return;
 	}
 	uint8_t top[FAII_SETTLE_HASH_BYTES];
@@ -217,20 +192,16 @@ void faii_settle_receipt_acc_root(const struct faii_settle_receipt_acc *acc,
 		if (!((acc->count >> level) & 1))
 			continue;
 		if (have)
-			hash_node(acc->stack[level], top,
-			          top); /* the bigger subtree is on the left */
+			faii_settle_merkle_node(acc->stack[level], top,
+			                        top); /* the bigger subtree is on the left */
 		else
 			memcpy(top, acc->stack[level], sizeof(top));
 		have = true;
 	}
-	hash_root(acc->count, top, root);
+	faii_settle_merkle_seal(acc->count, top, root);
 }
 
-/*
- * The walk of faii_settle_merkle_verify from a leaf hash rather than a
- * payout leaf (settle.h has no entry point for another leaf kind): the
- * same inner-node and root hashes, the same promoted-odd rule.
- */
+/* A receipt leaf with its proof: the payout tree's walk from its own hash. */
 int faii_settle_receipt_verify(const uint8_t leaf[FAII_SETTLE_RECEIPT_BYTES],
                                const struct faii_settle_proof *proof,
                                const uint8_t root[FAII_SETTLE_HASH_BYTES])
@@ -241,24 +212,7 @@ int faii_settle_receipt_verify(const uint8_t leaf[FAII_SETTLE_RECEIPT_BYTES],
 	    proof->count > FAII_SETTLE_LEAVES_MAX || proof->index >= proof->count ||
 	    proof->depth > FAII_SETTLE_PROOF_DEPTH_MAX)
 		return -EINVAL;
-	uint8_t current[FAII_SETTLE_HASH_BYTES];
-	faii_settle_receipt_hash(leaf, current);
-	uint32_t used = 0;
-	for (uint64_t count = proof->count, at = proof->index; count > 1;
-	     at /= 2, count = (count + 1) / 2) {
-		if ((at ^ 1) >= count)
-			continue; /* promoted: no sibling at this level */
-		if (used == proof->depth)
-			return -EINVAL;
-		const uint8_t *sibling = proof->siblings[used++];
-		if (at % 2 == 0)
-			hash_node(current, sibling, current);
-		else
-			hash_node(sibling, current, current);
-	}
-	uint8_t expected[FAII_SETTLE_HASH_BYTES];
-	hash_root(proof->count, current, expected);
-	if (used != proof->depth || sodium_memcmp(expected, root, FAII_SETTLE_HASH_BYTES) != 0)
-		return -EINVAL;
-	return 0;
+	uint8_t hash[FAII_SETTLE_HASH_BYTES];
+	faii_settle_receipt_hash(leaf, hash);
+	return faii_settle_merkle_verify_hash(hash, proof, root);
 }
