@@ -79,6 +79,7 @@ static const struct fs_field param_fields[] = {
         P_SCALAR("diversity_eta_ppb", FS_PPB, diversity_eta_ppb, 0, PPB - 1),
         P_SCALAR("class_share_max_ppb", FS_PPB, class_share_max_ppb, 1, PPB - 1),
         P_SCALAR("energy_price", FS_UNITS, energy_price, 0, FS_AMOUNT_MAX),
+        P_SCALAR("energy_price_green", FS_UNITS, energy_price_green, 0, FS_AMOUNT_MAX),
         P_SCALAR("opex_price", FS_UNITS, opex_price, 0, FS_AMOUNT_MAX),
         P_SCALAR("penalty_price", FS_UNITS, penalty_price, 0, FS_AMOUNT_MAX),
         P_FIELD("payout_cap", FS_UNITS, FS_CLASSES, payout_cap, 0, FS_AMOUNT_MAX),
@@ -95,6 +96,7 @@ static const struct fs_field node_fields[] = {
               slo_success_ppb, 0, PPB),
         N_SCALAR("renewable_ppb", FS_PPB, false, renewable_ppb, 0, PPB),
         N_SCALAR("energy_wh", FS_COUNT, false, energy_wh, 0, FS_AMOUNT_MAX),
+        N_SCALAR("energy_retired_wh", FS_COUNT, false, energy_retired_wh, 0, FS_AMOUNT_MAX),
         N_SCALAR("opex_units", FS_COUNT, false, opex_units, 0, FS_AMOUNT_MAX),
         N_SCALAR("penalty_points", FS_COUNT, false, penalty_points, 0, FS_AMOUNT_MAX),
         N_SCALAR("cumulative_before", FS_UNITS, false, cumulative_before, 0, FS_AMOUNT_MAX),
@@ -355,7 +357,10 @@ static int read_params(json_t *root, struct faii_settle_params *params, char err
 	/* The tables above restate settlement's ranges; its own check judges. */
 	const char *name = NULL;
 	if (faii_settle_params_check(params, &name) != 0)
-		return bad(error, "params", "settlement refuses %s", name);
+		return bad(error, "params", "settlement refuses %s%s", name,
+		           strcmp(name, "energy_price_green") == 0
+		                   ? " (it may not exceed energy_price)"
+		                   : "");
 	return 0;
 }
 

@@ -154,6 +154,9 @@ refused "s_bar of 0" 'params\.class_share_max_ppb: expected an integer in 1\.\.9
 refused "a negative price in tokens" \
 	'params\.energy_price_tokens: expected a number of tokens >= 0$' \
 	params.energy_price DELETE params.energy_price_tokens -1
+refused "a green energy price above the energy price" \
+	'params: settlement refuses energy_price_green \(it may not exceed energy_price\)$' \
+	params.energy_price 1 params.energy_price_green 2
 # Amounts beyond what a JSON integer carries: 2^62 work units x 10 leave
 # 64 bits; x 3 fit 64 bits but not 63.
 refused "an amount beyond 64 bits" "the epoch's amounts \(before m_DIV\) exceed 2\\^63 - 1" \

@@ -114,7 +114,7 @@ def base_params(**changes):
         "slo_max_ppb": [1200000000] * 4,
         "esg_xi_ppb": 500000000, "esg_baseline_ppb": 300000000, "esg_max_ppb": 1250000000,
         "diversity_eta_ppb": 0, "class_share_max_ppb": 400000000,
-        "energy_price": 0, "opex_price": 0, "penalty_price": 0,
+        "energy_price": 0, "energy_price_green": 0, "opex_price": 0, "penalty_price": 0,
         "payout_cap": {c: 1000000 for c in CLASSES},
     }
     p.update(changes)
@@ -280,6 +280,33 @@ def case_deduction():
     check(case, "leaves: nodes 2 and 3", out["leaves"], 2)
 
 
+def case_green():
+    """The carbon-adjusted energy price (docs/settlement.md, "Carbon
+    certificates"): kappa_e 5 per uncertified Wh, kappa_e,green 2 per Wh of
+    retired certificates, r = min(retired, e). Each node earns base 1000 +
+    performance 10 x 1000 = 11000. Node 1: e 1000, 400 retired: 5 x 600 +
+    2 x 400 = 3800, paid 7200. Node 2: 1500 retired of e 1000 (r = 1000):
+    2 x 1000 = 2000, paid 9000. Node 3: nothing retired: 5 x 1000 = 5000,
+    paid 6000. Node 4: 400 retired at kappa_e,green = kappa_e (the second
+    scenario): (28) unchanged, 5000, paid 6000."""
+    case = "the carbon-adjusted energy price"
+    nodes = [node(1, [1000, 0, 0, 0], energy_wh=1000, energy_retired_wh=400),
+             node(2, [1000, 0, 0, 0], energy_wh=1000, energy_retired_wh=1500),
+             node(3, [1000, 0, 0, 0], energy_wh=1000)]
+    green = {"epoch": 9, "params": base_params(energy_price=5, energy_price_green=2),
+             "nodes": nodes}
+    same = {"epoch": 9, "params": base_params(energy_price=5, energy_price_green=5),
+            "nodes": [node(4, [1000, 0, 0, 0], energy_wh=1000, energy_retired_wh=400)]}
+    out, out_same = yield [green, same]
+    invariants(case, green, out)
+    invariants(case, same, out_same)
+    expect(case, out, 1, base=1000, performance=10000, deduction=3800, paid=7200)
+    expect(case, out, 2, deduction=2000, paid=9000)
+    expect(case, out, 3, deduction=5000, paid=6000)
+    check(case, "energy_price_green printed", out["params"]["energy_price_green"], 2)
+    expect(case, out_same, 4, deduction=5000, paid=6000)
+
+
 def case_cap():
     """The class cap E_bar (33): XL capped at 1500 earns 1000 + 1000 - 100
     (energy 100 Wh x 1) = 1900: paid 1500, withheld 400. Micro capped at 0:
@@ -347,6 +374,7 @@ CASES = [
     ("m_DIV under, at and over s_bar", case_diversity),
     ("deductions beyond base + performance: paid 0, leaves", case_deduction),
     ("the class cap E_bar withholds", case_cap),
+    ("the carbon-adjusted energy price, retired Wh at kappa_e,green", case_green),
     ("theta with gamma q, rounded down", case_theta),
     ("a random fleet of 257 nodes: conservation, root, proofs", case_random),
 ]
