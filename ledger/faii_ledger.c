@@ -110,6 +110,7 @@ static void print_dag_record(uint8_t type, const uint8_t *payload, uint32_t len)
 		struct faii_dag_vote_info vote;
 		struct faii_dag_commit_info commit;
 		struct faii_dag_evidence_info evidence;
+		uint64_t round;
 	} r;
 	int rc = -EBADMSG;
 	if (type == FAII_DAG_RECORD_OWN_VERTEX &&
@@ -133,6 +134,9 @@ static void print_dag_record(uint8_t type, const uint8_t *payload, uint32_t len)
 		       r.evidence.first.round, r.evidence.first.author);
 		print_digest("first", r.evidence.first.digest);
 		print_digest("second", r.evidence.second.digest);
+	} else if (type == FAII_DAG_RECORD_SIGNED_ELSEWHERE &&
+	           (rc = faii_dag_record_signed_elsewhere(payload, len, &r.round)) == 0) {
+		printf(" round=%" PRIu64, r.round);
 	}
 	if (rc != 0)
 		printf(" (does not decode)");
@@ -156,7 +160,7 @@ static void print_record(void *ctx, const struct ls_record_header *h, const uint
 	const char *name = faii_audit_type_name(h->type);
 	const uint8_t *payload = keys + ls_keys_size(h->flags);
 	bool dag = h->type > FAII_DAG_LS_TYPE_BASE &&
-	           h->type <= FAII_DAG_LS_TYPE_BASE + FAII_DAG_RECORD_EVIDENCE;
+	           h->type <= FAII_DAG_LS_TYPE_BASE + FAII_DAG_RECORD_LAST;
 	uint8_t dag_type = (uint8_t)(h->type - FAII_DAG_LS_TYPE_BASE);
 	printf("seq %" PRIu64 " type %s%s len %u segment %" PRIu64 " offset %" PRIu64, h->seq,
 	       dag ? "dag." : "",

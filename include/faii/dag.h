@@ -112,6 +112,10 @@ enum faii_dag_record_type {
 	FAII_DAG_RECORD_CERTIFIED = 3,  /* u32 vertex length, the vertex, its certificate */
 	FAII_DAG_RECORD_COMMIT = 4,     /* an anchor committed: round, author, sequence */
 	FAII_DAG_RECORD_EVIDENCE = 5,   /* an equivocation proof */
+	/* round u64: this validator's key signed a vertex of that round that it
+	 * does not hold (a restored journal, or the key used elsewhere) */
+	FAII_DAG_RECORD_SIGNED_ELSEWHERE = 6,
+	FAII_DAG_RECORD_LAST = FAII_DAG_RECORD_SIGNED_ELSEWHERE,
 };
 
 #define FAII_DAG_KEY(round, author) (((uint64_t)(round) << 6) | (uint64_t)(author))

@@ -58,6 +58,10 @@ struct faii_dag_commit_info {
 };
 int faii_dag_record_commit(const uint8_t *bytes, uint32_t len, struct faii_dag_commit_info *commit);
 
+/* SIGNED_ELSEWHERE: the round (u64) its key signed without it. */
+#define FAII_DAG_SIGNED_ELSEWHERE_RECORD_BYTES 8u
+int faii_dag_record_signed_elsewhere(const uint8_t *bytes, uint32_t len, uint64_t *round);
+
 /* EVIDENCE: two signed headers of one author for one round. */
 struct faii_dag_evidence_info {
 	struct faii_dag_vertex_info first;

@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "faii/assert.h"
+#include "faii/dag_record.h"
 #include "wire.h"
 
 static const char *const refusal_names[FAII_DAG_REFUSAL_COUNT] = {
@@ -282,8 +283,14 @@ static void record_equivocation(struct faii_dag *dag, struct dag_slot *slot,
  */
 static void note_signed_elsewhere(struct faii_dag *dag, uint64_t round)
 {
-	if (round > dag->round_signed_elsewhere)
-		dag->round_signed_elsewhere = round;
+	if (round <= dag->round_signed_elsewhere)
+		return;
+	dag->round_signed_elsewhere = round;
+	/* Journaled (and synced at the handler's end, before anything is sent)
+	 * so that a restart does not forget it. */
+	uint8_t record[FAII_DAG_SIGNED_ELSEWHERE_RECORD_BYTES];
+	faii_put_le64(record, round);
+	dag_journal_append(dag, FAII_DAG_RECORD_SIGNED_ELSEWHERE, 0, record, sizeof(record));
 }
 
 static void handle_vertex(struct faii_dag *dag, const uint8_t *bytes, uint32_t len)

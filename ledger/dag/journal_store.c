@@ -19,8 +19,7 @@
 
 static bool dag_type(uint16_t type)
 {
-	return type > FAII_DAG_LS_TYPE_BASE &&
-	       type <= FAII_DAG_LS_TYPE_BASE + FAII_DAG_RECORD_EVIDENCE;
+	return type > FAII_DAG_LS_TYPE_BASE && type <= FAII_DAG_LS_TYPE_BASE + FAII_DAG_RECORD_LAST;
 }
 
 void faii_dag_evidence_key(uint64_t epoch, uint8_t key[FAII_LS_DIGEST_SIZE])

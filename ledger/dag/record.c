@@ -104,6 +104,14 @@ int faii_dag_record_evidence(const uint8_t *bytes, uint32_t len,
 	return rc;
 }
 
+int faii_dag_record_signed_elsewhere(const uint8_t *bytes, uint32_t len, uint64_t *round)
+{
+	if (len != FAII_DAG_SIGNED_ELSEWHERE_RECORD_BYTES)
+		return -EBADMSG;
+	*round = faii_get_le64(bytes);
+	return 0;
+}
+
 const char *faii_dag_record_name(uint8_t type)
 {
 	switch (type) {
@@ -112,6 +120,7 @@ const char *faii_dag_record_name(uint8_t type)
 	case FAII_DAG_RECORD_CERTIFIED: return "certified";
 	case FAII_DAG_RECORD_COMMIT: return "commit";
 	case FAII_DAG_RECORD_EVIDENCE: return "evidence";
+	case FAII_DAG_RECORD_SIGNED_ELSEWHERE: return "signed_elsewhere";
 	default: return "unknown";
 	}
 }

@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "faii/assert.h"
+#include "faii/dag_record.h"
 #include "wire.h"
 
 struct replay {
@@ -113,6 +114,16 @@ static int replay_commit(struct replay *replay, const uint8_t *bytes, uint32_t l
 	return 0;
 }
 
+static int replay_signed_elsewhere(struct replay *replay, const uint8_t *bytes, uint32_t len)
+{
+	uint64_t round;
+	if (faii_dag_record_signed_elsewhere(bytes, len, &round) != 0)
+		return replay_fail(replay, "a signed-elsewhere record of the wrong size");
+	if (round > replay->dag->round_signed_elsewhere)
+		replay->dag->round_signed_elsewhere = round;
+	return 0;
+}
+
 static int replay_record(void *arg, uint8_t type, const uint8_t *bytes, uint32_t len)
 {
 	struct replay *replay = arg;
@@ -123,6 +134,7 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *bytes, uint32_t
 	case FAII_DAG_RECORD_CERTIFIED: return replay_certified(replay, bytes, len);
 	case FAII_DAG_RECORD_COMMIT: return replay_commit(replay, bytes, len);
 	case FAII_DAG_RECORD_EVIDENCE: replay->dag->stats.equivocations++; return 0;
+	case FAII_DAG_RECORD_SIGNED_ELSEWHERE: return replay_signed_elsewhere(replay, bytes, len);
 	default: return replay_fail(replay, "an unknown record type");
 	}
 }

@@ -845,6 +845,17 @@ Test(dag_core, one_vote_per_author_and_round, .init = test_setup)
 	wire_fini(&wire);
 }
 
+/* A round-2 vertex signed with the core's own key that the core did not
+ * propose, from peer 1: refused (only its certified copy may enter). */
+static uint32_t deliver_forged_round_2(struct test_node *node, uint8_t *forged)
+{
+	struct test_vertex_spec spec = honest(2, TEST_SELF, 0xf0);
+	uint32_t len = make_vertex(&spec, forged, test_digests[2][TEST_SELF]);
+	deliver(node, 1, forged, len);
+	cr_assert_eq(node_stats(node).refused[FAII_DAG_REFUSED_EQUIVOCATION], 1);
+	return len;
+}
+
 /* A vertex signed with the core's own key that the core does not hold (its
  * journal was restored from an old backup, or its key signs elsewhere): the
  * core must not sign that round itself, and only the certified copy counts. */
@@ -858,10 +869,7 @@ Test(dag_core, a_vertex_signed_with_its_own_key_is_not_signed_again, .init = tes
 	node_open(&node, 0);
 	cr_assert(own_vertex(&node, 1, test_digests[1][TEST_SELF]));
 	peers_round(&node, 1); /* round 1 complete; the core proposes round 2 at its next tick */
-	struct test_vertex_spec spec = honest(2, TEST_SELF, 0xf0);
-	uint32_t forged_len = make_vertex(&spec, forged, test_digests[2][TEST_SELF]);
-	deliver(&node, 1, forged, forged_len);
-	cr_assert_eq(node_stats(&node).refused[FAII_DAG_REFUSED_EQUIVOCATION], 1);
+	uint32_t forged_len = deliver_forged_round_2(&node, forged);
 	tick_after(&node, TEST_ROUND_WAIT_NS);
 	uint8_t digest[FAII_DAG_DIGEST_BYTES];
 	cr_assert(!own_vertex(&node, 2, digest), "the core signed a second vertex for round 2");
@@ -969,6 +977,29 @@ static void reopen(struct test_node *node, uint64_t applied)
 	journal_crash(&node->journal);
 	node->commit_count = 0;
 	node_open(node, applied);
+}
+
+/* The same, with a crash between the note and the next proposal: the note
+ * is journaled, so the restarted core still never signs round 2. */
+Test(dag_core, a_vertex_signed_with_its_own_key_is_remembered_across_a_restart, .init = test_setup)
+{
+	static uint8_t forged[TEST_MESSAGE_MAX];
+	struct test_wire wire;
+	struct test_node node;
+	wire_init(&wire);
+	node_init(&node, TEST_SELF, &wire);
+	node_open(&node, 0);
+	cr_assert(own_vertex(&node, 1, test_digests[1][TEST_SELF]));
+	deliver_forged_round_2(&node, forged);
+	reopen(&node, 0);      /* what was not synced is lost */
+	peers_round(&node, 1); /* round 1 complete: the core may propose again */
+	tick_after(&node, TEST_ROUND_WAIT_NS);
+	uint8_t digest[FAII_DAG_DIGEST_BYTES];
+	cr_assert(!own_vertex(&node, 2, digest),
+	          "after a restart the core signed round 2, which its key signed elsewhere");
+	cr_assert_eq(node_stats(&node).round, 1);
+	node_fini(&node);
+	wire_fini(&wire);
 }
 
 Test(dag_core, restart_recovers_round_votes_dag_and_commits, .init = test_setup)

@@ -137,6 +137,15 @@ Test(dag_record, vote_and_commit)
 	             -EBADMSG);
 	cr_expect_str_eq(faii_dag_record_name(FAII_DAG_RECORD_CERTIFIED), "certified");
 	cr_expect_str_eq(faii_dag_record_name(99), "unknown");
+	uint8_t elsewhere[FAII_DAG_SIGNED_ELSEWHERE_RECORD_BYTES + 1];
+	faii_put_le64(elsewhere, 41);
+	uint64_t round = 0;
+	cr_assert_eq(faii_dag_record_signed_elsewhere(elsewhere, 8, &round), 0);
+	cr_expect_eq(round, 41);
+	cr_expect_eq(faii_dag_record_signed_elsewhere(elsewhere, 9, &round), -EBADMSG);
+	cr_expect_eq(faii_dag_record_signed_elsewhere(elsewhere, 7, &round), -EBADMSG);
+	cr_expect_str_eq(faii_dag_record_name(FAII_DAG_RECORD_SIGNED_ELSEWHERE),
+	                 "signed_elsewhere");
 }
 
 /* The journal in the ledger store finds an epoch's proofs by their digest
