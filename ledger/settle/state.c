@@ -277,7 +277,10 @@ static void slices_advance(struct author_slices *a, uint64_t slice)
 	uint64_t from = a->any ? a->max_slice + 1 : slice - below;
 	if (slice - from >= SETTLE_LATE_SLICES)
 		from = slice - SETTLE_LATE_SLICES + 1; /* every row is reopened anyway */
-	for (uint64_t next = from; next <= slice; next++) {
+	/* Counted from `from`, not up to `slice`: a liar's slice UINT64_MAX
+	 * must not make `next <= slice` hold forever. */
+	for (uint64_t k = 0; k <= slice - from; k++) {
+		uint64_t next = from + k;
 		uint32_t row = (uint32_t)(next % SETTLE_LATE_SLICES);
 		a->slice_of[row] = next;
 		memset(a->parts[row], 0, sizeof(a->parts[row]));
@@ -293,7 +296,8 @@ static bool summary_take(struct faii_settle_state *s, uint32_t author,
 	struct author_slices *a = &s->slices[author];
 	if (header->part >= SETTLE_SLICE_PARTS)
 		return false;
-	if (a->any && header->slice + SETTLE_LATE_SLICES <= a->max_slice)
+	if (a->any && header->slice < a->max_slice &&
+	    a->max_slice - header->slice >= SETTLE_LATE_SLICES)
 		return false; /* older than the window: it can no longer be told apart */
 	if (!a->any || header->slice > a->max_slice)
 		slices_advance(a, header->slice);
