@@ -326,8 +326,9 @@ static enum faii_settle_outcome apply_work(struct faii_settle_state *s,
 	}
 	/* One report of the queues per appliance and slice (its first part). */
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS && header.part == 0; t++) {
-		s->queue_sum[t] = add_saturating(s->queue_sum[t], header.queue_ppb[t]);
-		s->queue_reports[t]++;
+		uint64_t *sum = &s->queue_sum[origin->author][t];
+		*sum = add_saturating(*sum, header.queue_ppb[t]);
+		s->queue_reports[origin->author][t]++;
 	}
 	s->summaries++;
 	if (header.slice_end_ms > s->author_ms[origin->author])
@@ -391,12 +392,31 @@ static void fill_input(const struct node_slot *slot, struct faii_settle_node_inp
 	in->cumulative_before = slot->cumulative;
 }
 
+/* The epoch's q_t: the (lower) median of the reporting appliances' mean
+ * reports. With at most f liars among 2f + 1 or more reporters it lies
+ * within the honest appliances' means, however many slices a liar sends. */
+static uint64_t epoch_queue(const struct faii_settle_state *s, uint32_t t)
+{
+	uint64_t means[FAII_SETTLE_VALIDATORS_MAX];
+	uint32_t k = 0;
+	for (uint32_t v = 0; v < s->config.validators; v++) {
+		uint64_t reports = s->queue_reports[v][t];
+		if (reports == 0)
+			continue;
+		uint64_t mean = s->queue_sum[v][t] / reports;
+		uint32_t j = k++;
+		for (; j > 0 && means[j - 1] > mean; j--) /* insertion sort: k <= 64 */
+			means[j] = means[j - 1];
+		means[j] = mean;
+	}
+	return k > 0 ? means[(k - 1) / 2] : 0;
+}
+
 static void epoch_params(const struct faii_settle_state *s, struct faii_settle_params *params)
 {
 	settle_epoch_params(s, s->stats.current_epoch, params);
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++)
-		params->queue_ppb[t] =
-		        s->queue_reports[t] ? s->queue_sum[t] / s->queue_reports[t] : 0;
+		params->queue_ppb[t] = epoch_queue(s, t);
 }
 
 /* Pays each node its result (or escrows it) and writes the tree's leaves. */
@@ -792,10 +812,11 @@ void faii_settle_state_digest(const struct faii_settle_state *s,
 			hash_u64(&h, a->slice_of[r]);
 		crypto_generichash_update(&h, &a->parts[0][0], sizeof(a->parts));
 	}
-	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
-		hash_u64(&h, s->queue_sum[t]);
-		hash_u64(&h, s->queue_reports[t]);
-	}
+	for (uint32_t v = 0; v < s->config.validators; v++)
+		for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+			hash_u64(&h, s->queue_sum[v][t]);
+			hash_u64(&h, s->queue_reports[v][t]);
+		}
 	/* Slots in registration order: the committed sequence fixes it. */
 	for (uint32_t i = 0; i < s->nodes; i++)
 		hash_node(&h, &s->slots[i]);
