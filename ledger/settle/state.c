@@ -690,6 +690,10 @@ int faii_settle_node_hold(struct faii_settle_state *s, uint32_t node_id, enum fa
 		slot->held = 1;
 		return 0;
 	}
+	/* Slashing takes its amount from this escrow when a proposal closes:
+	 * emptying it first would pay (or forfeit) what the slash is owed. */
+	if (faii_settle_slash_escrowed(s->slash, node_id))
+		return -EBUSY;
 	slot->held = 0;
 	if (hold == FAII_SETTLE_RELEASE) {
 		/* An operator's hold; slashing's escrow ends with its proposals. */

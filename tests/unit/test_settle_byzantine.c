@@ -8,16 +8,19 @@
  */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "faii/settle.h"
+#include "faii/settle_slash.h"
 #include "faii/settle_state.h"
 #include "faii/settle_tx.h"
 #include "settle_test_params.h"
 
-#define BYZ_EPOCH_MS 10000u
-#define BYZ_T0       1000005000ull /* consortium time inside epoch 100000 */
+#define BYZ_EPOCH_MS   10000u
+#define BYZ_T0         1000005000ull /* consortium time inside epoch 100000 */
+#define BYZ_DISPUTE_MS 30000u        /* slashing's dispute window here */
 
 struct byz {
 	void *mem;
@@ -33,6 +36,7 @@ static void byz_open(struct byz *b, uint32_t nodes_max)
 	        .epoch_ms = BYZ_EPOCH_MS,
 	        .activation_delay_ms = 2 * BYZ_EPOCH_MS,
 	        .params = test_params(),
+	        .dispute_window_ms = BYZ_DISPUTE_MS,
 	};
 	size_t bytes = faii_settle_state_bytes(nodes_max);
 	memset(b, 0, sizeof(*b));
@@ -122,4 +126,101 @@ Test(settle_byzantine, one_appliance_flooding_slices_does_not_set_the_epochs_que
 	cr_assert_eq(record->totals.theta_ppb[1], 2200000000ull, "theta_1 %lu",
 	             (unsigned long)record->totals.theta_ppb[1]);
 	free(b.mem);
+}
+
+static enum faii_settle_outcome byz_register(struct byz *b, uint32_t author, uint32_t node,
+                                             uint32_t operator_id, uint64_t stake, uint8_t key_byte)
+{
+	struct faii_settle_tx_node tx_node = {
+	        .node_id = node, .operator_id = operator_id, .capacity_units = 1, .stake = stake};
+	memset(tx_node.public_key, key_byte, sizeof(tx_node.public_key));
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_node_encode(&tx_node, tx, sizeof(tx), &len), 0);
+	return byz_apply(b, author, tx, len);
+}
+
+/* A slice whose one entry says `node` did `work` units of tier-1 work. */
+static enum faii_settle_outcome byz_work(struct byz *b, uint32_t author, uint64_t slice,
+                                         uint64_t end_ms, uint32_t node, uint64_t work)
+{
+	struct faii_settle_work_header header = {
+	        .slice = slice, .slice_end_ms = end_ms, .parts = 1, .entry_count = 1};
+	struct faii_settle_work_entry entry = {
+	        .node_id = node, .heartbeats_expected = 10, .heartbeats_seen = 10};
+	entry.tier[0] = (struct faii_settle_work_tier){
+	        .dispatched = 100, .answered = 100, .verified_work = work, .slo_hits = 100};
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_work_encode(&header, &entry, tx, sizeof(tx), &len), 0);
+	return byz_apply(b, author, tx, len);
+}
+
+/* Every validator's empty slice `slice`, ending at end_ms. */
+static void byz_all(struct byz *b, uint64_t slice, uint64_t end_ms)
+{
+	for (uint32_t v = 0; v < 4; v++)
+		cr_assert_eq(byz_slice(b, v, slice, end_ms), FAII_SETTLE_APPLIED);
+}
+
+static enum faii_settle_outcome byz_replica_slash(struct byz *b, uint32_t author, uint32_t node,
+                                                  uint64_t task)
+{
+	struct faii_settle_slash_tx proposal = {.accused = node,
+	                                        .offense = FAII_SETTLE_SLASH_REPLICA_DISAGREEMENT,
+	                                        .task_id = task};
+	memset(proposal.majority_hash, 0x11, sizeof(proposal.majority_hash));
+	memset(proposal.node_hash, 0x22, sizeof(proposal.node_hash));
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_slash_tx_encode(&proposal, tx, sizeof(tx), &len), 0);
+	return byz_apply(b, author, tx, len);
+}
+
+static void byz_assert_conserved(const struct byz *b)
+{
+	struct faii_settle_stats st;
+	faii_settle_get_stats(b->state, &st);
+	cr_assert_eq(st.minted + st.slashed_stake,
+	             st.paid + st.escrow + st.treasury + st.burned + st.reporter_rewards);
+}
+
+/* Node 3 paid into slashing's escrow: a proposal against it is open. */
+static void byz_escrowed_node(struct byz *b)
+{
+	cr_assert_eq(byz_register(b, 0, 3, 1, 1000, 0x33), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_work(b, 0, 1, BYZ_T0, 3, 100), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(byz_slice(b, v, 1, BYZ_T0), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_replica_slash(b, 2, 3, 4242), FAII_SETTLE_APPLIED);
+	byz_all(b, 2, BYZ_T0 + BYZ_EPOCH_MS); /* 100000 settles: its amount to escrow */
+	struct faii_settle_node_view view;
+	cr_assert_eq(faii_settle_node(b->state, 3, &view), 0);
+	cr_assert_gt(view.escrow, 0);
+}
+
+/* An operator's release or forfeit of a node's escrow while slashing holds
+ * it used to empty the escrow slashing was about to take its amount from:
+ * the execution then stopped the validator on an assertion (and a release
+ * paid what the slash was owed). Now the hold cannot end while a slashing
+ * proposal is open (-EBUSY); the slash executes from the escrow. */
+Test(settle_byzantine, an_operator_release_cannot_take_the_escrow_a_slash_is_owed, .timeout = 10)
+{
+	for (int forfeit = 0; forfeit < 2; forfeit++) {
+		struct byz b;
+		byz_open(&b, 4);
+		byz_escrowed_node(&b);
+		enum faii_settle_hold hold = forfeit ? FAII_SETTLE_FORFEIT : FAII_SETTLE_RELEASE;
+		cr_assert_eq(faii_settle_node_hold(b.state, 3, hold), -EBUSY);
+		byz_all(&b, 3, BYZ_T0 + BYZ_DISPUTE_MS); /* the slash executes */
+		struct faii_settle_stats st;
+		faii_settle_get_stats(b.state, &st);
+		cr_assert_eq(st.slashes_executed, 1);
+		cr_assert_eq(st.burned, 50); /* 10 % of 1000, half burned, from the escrow */
+		cr_assert_eq(st.slashed_stake, 0);
+		byz_assert_conserved(&b);
+		cr_assert_eq(faii_settle_node_hold(b.state, 3, hold), 0); /* closed: allowed */
+		byz_assert_conserved(&b);
+		free(b.mem);
+	}
 }
