@@ -479,6 +479,33 @@ static void assert_money_conserved(const struct faii_settle_state *s)
 	            m->paid + m->escrow + m->treasury + m->burned + m->reporter_rewards);
 }
 
+/*
+ * A node whose own amounts do not fit 64 bits (one liar's entry with a huge
+ * verified work or penalty count, or a huge metered energy) would make
+ * faii_settle_epoch() refuse the whole epoch and pay nobody. Each node is
+ * tried alone (its diversity factor, <= 1, is the last product: alone or
+ * not, the same node overflows); those that overflow keep their
+ * availability floor and lose the epoch's measured work, SLO, penalty and
+ * energy inputs, counted in entries_refused. Only on the failure path.
+ */
+static int settle_without_overflowing_nodes(struct faii_settle_state *s,
+                                            const struct faii_settle_params *params,
+                                            struct faii_settle_epoch_totals *totals)
+{
+	struct faii_settle_epoch_totals alone;
+	for (uint32_t i = 0; i < s->nodes; i++) {
+		struct faii_settle_node_input *in = &s->inputs[i];
+		if (faii_settle_epoch(params, in, 1, &s->results[i], &alone) != -EOVERFLOW)
+			continue;
+		memset(in->work, 0, sizeof(in->work));
+		memset(in->slo_success_ppb, 0, sizeof(in->slo_success_ppb));
+		in->penalty_points = 0;
+		in->energy_wh = in->energy_retired_wh = 0;
+		s->stats.entries_refused++;
+	}
+	return faii_settle_epoch(params, s->inputs, s->nodes, s->results, totals);
+}
+
 static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 {
 	struct kept_epoch *kept = &s->kept[s->stats.epochs_settled % FAII_SETTLE_EPOCHS_KEPT];
@@ -494,6 +521,8 @@ static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 	struct faii_settle_params params;
 	epoch_params(s, &params);
 	int rc = faii_settle_epoch(&params, s->inputs, s->nodes, s->results, &kept->record.totals);
+	if (rc == -EOVERFLOW)
+		rc = settle_without_overflowing_nodes(s, &params, &kept->record.totals);
 	kept->record.status = rc;
 	if (rc != 0) {
 		memset(&kept->record.totals, 0, sizeof(kept->record.totals));

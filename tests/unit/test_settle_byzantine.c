@@ -297,3 +297,38 @@ Test(settle_byzantine, closed_slash_proposals_do_not_fill_the_table_forever, .di
 	cr_assert_eq(byz_replica_slash(&b, 0, 3, 1000), FAII_SETTLE_APPLIED);
 	free(b.mem);
 }
+
+/* One liar's entry with a huge verified work for one node made the epoch's
+ * arithmetic overflow, and faii_settle_epoch() refused the whole epoch:
+ * nobody was paid. Now the nodes whose own amounts overflow have their
+ * measured work, SLO and penalty inputs dropped for the epoch (counted in
+ * entries_refused; they keep their availability floor) and everyone else
+ * is paid as the hand computation says. */
+Test(settle_byzantine, one_liars_huge_work_does_not_void_the_epoch_for_everyone, .timeout = 10)
+{
+	struct byz b;
+	byz_open(&b, 4);
+	cr_assert_eq(byz_register(&b, 0, 3, 1, 1000, 0x33), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_register(&b, 0, 7, 2, 1000, 0x77), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_work(&b, 0, 1, BYZ_T0, 7, 100), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_work(&b, 3, 1, BYZ_T0, 3, UINT64_MAX / 4), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 3; v++)
+		cr_assert_eq(byz_slice(&b, v, 1, BYZ_T0), FAII_SETTLE_APPLIED);
+	byz_all(&b, 2, BYZ_T0 + BYZ_EPOCH_MS); /* 100000 settles */
+	const struct faii_settle_epoch_record *record = faii_settle_latest_epoch(b.state);
+	cr_assert_not_null(record);
+	cr_assert_eq(record->epoch, 100000);
+	cr_assert_eq(record->status, 0);
+	/* Node 7 (micro, capacity 1): base 1000 x 1 x 1.0 = 1000; no queue
+	 * reports, theta_1 = 1; SLO 1.0 / 0.9 = 1.111111111; m_DIV: micro's
+	 * share is all the work (node 3's is dropped): 1 - 0.5 x 0.6 = 0.7;
+	 * performance 100 x 10 = 1000 x 1.111111111 = 1111 x 0.7 = 777;
+	 * paid 1777. Node 3: its floor of 1000 only. */
+	struct faii_settle_node_view view;
+	cr_assert_eq(faii_settle_node(b.state, 7, &view), 0);
+	cr_assert_eq(view.cumulative, 1777, "node 7 %lu", (unsigned long)view.cumulative);
+	cr_assert_eq(faii_settle_node(b.state, 3, &view), 0);
+	cr_assert_eq(view.cumulative, 1000, "node 3 %lu", (unsigned long)view.cumulative);
+	byz_assert_conserved(&b);
+	free(b.mem);
+}
