@@ -167,7 +167,9 @@ int faii_settle_node(const struct faii_settle_state *state, uint32_t node_id,
 /*
  * Holds a node's rewards in escrow (a dispute is open against it) or ends
  * the hold: released escrow is paid in the next settled epoch; forfeited
- * escrow goes to the treasury. -ENOENT for an unknown node.
+ * escrow goes to the treasury. -ENOENT for an unknown node; -EBUSY to end
+ * a hold while a slashing proposal against the node is open (slashing's
+ * amount comes out of that escrow: it is released when the last closes).
  */
 enum faii_settle_hold { FAII_SETTLE_HOLD, FAII_SETTLE_RELEASE, FAII_SETTLE_FORFEIT };
 int faii_settle_node_hold(struct faii_settle_state *state, uint32_t node_id,

@@ -277,7 +277,10 @@ static void slices_advance(struct author_slices *a, uint64_t slice)
 	uint64_t from = a->any ? a->max_slice + 1 : slice - below;
 	if (slice - from >= SETTLE_LATE_SLICES)
 		from = slice - SETTLE_LATE_SLICES + 1; /* every row is reopened anyway */
-	for (uint64_t next = from; next <= slice; next++) {
+	/* Counted from `from`, not up to `slice`: a liar's slice UINT64_MAX
+	 * must not make `next <= slice` hold forever. */
+	for (uint64_t k = 0; k <= slice - from; k++) {
+		uint64_t next = from + k;
 		uint32_t row = (uint32_t)(next % SETTLE_LATE_SLICES);
 		a->slice_of[row] = next;
 		memset(a->parts[row], 0, sizeof(a->parts[row]));
@@ -293,7 +296,8 @@ static bool summary_take(struct faii_settle_state *s, uint32_t author,
 	struct author_slices *a = &s->slices[author];
 	if (header->part >= SETTLE_SLICE_PARTS)
 		return false;
-	if (a->any && header->slice + SETTLE_LATE_SLICES <= a->max_slice)
+	if (a->any && header->slice < a->max_slice &&
+	    a->max_slice - header->slice >= SETTLE_LATE_SLICES)
 		return false; /* older than the window: it can no longer be told apart */
 	if (!a->any || header->slice > a->max_slice)
 		slices_advance(a, header->slice);
@@ -322,8 +326,9 @@ static enum faii_settle_outcome apply_work(struct faii_settle_state *s,
 	}
 	/* One report of the queues per appliance and slice (its first part). */
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS && header.part == 0; t++) {
-		s->queue_sum[t] = add_saturating(s->queue_sum[t], header.queue_ppb[t]);
-		s->queue_reports[t]++;
+		uint64_t *sum = &s->queue_sum[origin->author][t];
+		*sum = add_saturating(*sum, header.queue_ppb[t]);
+		s->queue_reports[origin->author][t]++;
 	}
 	s->summaries++;
 	if (header.slice_end_ms > s->author_ms[origin->author])
@@ -387,12 +392,31 @@ static void fill_input(const struct node_slot *slot, struct faii_settle_node_inp
 	in->cumulative_before = slot->cumulative;
 }
 
+/* The epoch's q_t: the (lower) median of the reporting appliances' mean
+ * reports. With at most f liars among 2f + 1 or more reporters it lies
+ * within the honest appliances' means, however many slices a liar sends. */
+static uint64_t epoch_queue(const struct faii_settle_state *s, uint32_t t)
+{
+	uint64_t means[FAII_SETTLE_VALIDATORS_MAX];
+	uint32_t k = 0;
+	for (uint32_t v = 0; v < s->config.validators; v++) {
+		uint64_t reports = s->queue_reports[v][t];
+		if (reports == 0)
+			continue;
+		uint64_t mean = s->queue_sum[v][t] / reports;
+		uint32_t j = k++;
+		for (; j > 0 && means[j - 1] > mean; j--) /* insertion sort: k <= 64 */
+			means[j] = means[j - 1];
+		means[j] = mean;
+	}
+	return k > 0 ? means[(k - 1) / 2] : 0;
+}
+
 static void epoch_params(const struct faii_settle_state *s, struct faii_settle_params *params)
 {
 	settle_epoch_params(s, s->stats.current_epoch, params);
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++)
-		params->queue_ppb[t] =
-		        s->queue_reports[t] ? s->queue_sum[t] / s->queue_reports[t] : 0;
+		params->queue_ppb[t] = epoch_queue(s, t);
 }
 
 /* Pays each node its result (or escrows it) and writes the tree's leaves. */
@@ -455,6 +479,33 @@ static void assert_money_conserved(const struct faii_settle_state *s)
 	            m->paid + m->escrow + m->treasury + m->burned + m->reporter_rewards);
 }
 
+/*
+ * A node whose own amounts do not fit 64 bits (one liar's entry with a huge
+ * verified work or penalty count, or a huge metered energy) would make
+ * faii_settle_epoch() refuse the whole epoch and pay nobody. Each node is
+ * tried alone (its diversity factor, <= 1, is the last product: alone or
+ * not, the same node overflows); those that overflow keep their
+ * availability floor and lose the epoch's measured work, SLO, penalty and
+ * energy inputs, counted in entries_refused. Only on the failure path.
+ */
+static int settle_without_overflowing_nodes(struct faii_settle_state *s,
+                                            const struct faii_settle_params *params,
+                                            struct faii_settle_epoch_totals *totals)
+{
+	struct faii_settle_epoch_totals alone;
+	for (uint32_t i = 0; i < s->nodes; i++) {
+		struct faii_settle_node_input *in = &s->inputs[i];
+		if (faii_settle_epoch(params, in, 1, &s->results[i], &alone) != -EOVERFLOW)
+			continue;
+		memset(in->work, 0, sizeof(in->work));
+		memset(in->slo_success_ppb, 0, sizeof(in->slo_success_ppb));
+		in->penalty_points = 0;
+		in->energy_wh = in->energy_retired_wh = 0;
+		s->stats.entries_refused++;
+	}
+	return faii_settle_epoch(params, s->inputs, s->nodes, s->results, totals);
+}
+
 static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 {
 	struct kept_epoch *kept = &s->kept[s->stats.epochs_settled % FAII_SETTLE_EPOCHS_KEPT];
@@ -470,6 +521,8 @@ static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 	struct faii_settle_params params;
 	epoch_params(s, &params);
 	int rc = faii_settle_epoch(&params, s->inputs, s->nodes, s->results, &kept->record.totals);
+	if (rc == -EOVERFLOW)
+		rc = settle_without_overflowing_nodes(s, &params, &kept->record.totals);
 	kept->record.status = rc;
 	if (rc != 0) {
 		memset(&kept->record.totals, 0, sizeof(kept->record.totals));
@@ -666,6 +719,10 @@ int faii_settle_node_hold(struct faii_settle_state *s, uint32_t node_id, enum fa
 		slot->held = 1;
 		return 0;
 	}
+	/* Slashing takes its amount from this escrow when a proposal closes:
+	 * emptying it first would pay (or forfeit) what the slash is owed. */
+	if (faii_settle_slash_escrowed(s->slash, node_id))
+		return -EBUSY;
 	slot->held = 0;
 	if (hold == FAII_SETTLE_RELEASE) {
 		/* An operator's hold; slashing's escrow ends with its proposals. */
@@ -788,10 +845,11 @@ void faii_settle_state_digest(const struct faii_settle_state *s,
 			hash_u64(&h, a->slice_of[r]);
 		crypto_generichash_update(&h, &a->parts[0][0], sizeof(a->parts));
 	}
-	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
-		hash_u64(&h, s->queue_sum[t]);
-		hash_u64(&h, s->queue_reports[t]);
-	}
+	for (uint32_t v = 0; v < s->config.validators; v++)
+		for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+			hash_u64(&h, s->queue_sum[v][t]);
+			hash_u64(&h, s->queue_reports[v][t]);
+		}
 	/* Slots in registration order: the committed sequence fixes it. */
 	for (uint32_t i = 0; i < s->nodes; i++)
 		hash_node(&h, &s->slots[i]);

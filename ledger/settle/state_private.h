@@ -57,7 +57,11 @@ struct faii_settle_state {
 	bool clock_started;  /* f + 1 validators have reported a time */
 	uint64_t author_ms[FAII_SETTLE_VALIDATORS_MAX];
 	struct author_slices *slices; /* per validator: the parts applied, recent slices */
-	uint64_t queue_sum[FAII_SETTLE_TIERS], queue_reports[FAII_SETTLE_TIERS];
+	/* This epoch's queue reports q_t, per appliance: the epoch takes the
+	 * median of the appliances' means, so one appliance's many slices do
+	 * not outvote the others. */
+	uint64_t queue_sum[FAII_SETTLE_VALIDATORS_MAX][FAII_SETTLE_TIERS];
+	uint64_t queue_reports[FAII_SETTLE_VALIDATORS_MAX][FAII_SETTLE_TIERS];
 	uint32_t summaries; /* in the current epoch */
 	struct faii_settle_stats stats;
 	struct kept_epoch kept[FAII_SETTLE_EPOCHS_KEPT];
