@@ -33,7 +33,7 @@
 #define FAII_SETTLE_EPOCH_MS_MIN 1000u /* an epoch of at least 1 s */
 
 struct faii_settle_config {
-	uint32_t validators; /* n = 3f + 1, 1..FAII_SETTLE_VALIDATORS_MAX */
+	uint32_t validators; /* n = 3f + 1, 1..FAII_SETTLE_GOV_VALIDATORS_MAX (16) */
 	uint32_t nodes_max;  /* registered nodes, 1..FAII_SETTLE_NODES_MAX */
 	uint64_t epoch_ms;   /* epoch e covers consortium time [e x epoch_ms, (e+1) x epoch_ms) */
 	uint64_t activation_delay_ms; /* a settled root's dispute window before it is final */

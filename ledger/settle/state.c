@@ -10,6 +10,7 @@
 #include "faii/assert.h"
 #include "faii/bytes.h"
 #include "faii/settle.h"
+#include "faii/settle_gov.h"
 #include "faii/settle_state.h"
 #include "faii/settle_tx.h"
 #include "state_private.h"
@@ -89,7 +90,10 @@ size_t faii_settle_state_bytes(uint32_t nodes_max)
 
 static int config_check(const struct faii_settle_config *config, const char **field)
 {
-	if (config->validators == 0 || config->validators > FAII_SETTLE_VALIDATORS_MAX) {
+	/* Governance keeps the committee in a 16-member mask (its validator-set
+	 * parameter): a larger committee could not vote there. */
+	if (config->validators == 0 || config->validators > FAII_SETTLE_VALIDATORS_MAX ||
+	    config->validators > FAII_SETTLE_GOV_VALIDATORS_MAX) {
 		*field = "validators";
 		return -EINVAL;
 	}

@@ -420,6 +420,10 @@ Test(settle_state, the_config_is_checked_and_memory_must_suffice)
 	config.validators = 65;
 	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
 	cr_assert_str_eq(field, "validators");
+	config.validators = 17; /* beyond governance's 16-member validator set */
+	field = NULL;
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	cr_assert_str_eq(field, "validators");
 	config = test_config(4);
 	config.params.esg_max_ppb = P(0.5); /* below 1.0 */
 	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
