@@ -37,6 +37,15 @@ static void tier_add(struct faii_settle_calib_tier *sum, const struct faii_settl
 	sum->queue_ppb_sum = add_sat(sum->queue_ppb_sum, add->queue_ppb_sum);
 }
 
+/* floor(energy x busy_t / busy), in 64 bits when everything fits. */
+static uint64_t energy_share(uint64_t energy_wh, uint64_t busy_t, unsigned __int128 busy)
+{
+	uint64_t product;
+	if (busy <= UINT64_MAX && !__builtin_mul_overflow(energy_wh, busy_t, &product))
+		return product / (uint64_t)busy;
+	return (uint64_t)((unsigned __int128)energy_wh * busy_t / busy);
+}
+
 /*
  * A node's metered energy shared out to the tiers by its busy time:
  * floor(energy x busy_t / busy) each; what is left (no busy time at all,
@@ -46,16 +55,38 @@ static void apportion_energy(const struct node_slot *slot, uint64_t energy_wh,
                              struct faii_settle_calib_epoch *out)
 {
 	unsigned __int128 busy = 0;
-	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++)
+	uint32_t busy_tiers = 0;
+	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+		busy_tiers += slot->busy_us[t] > 0;
 		busy += slot->busy_us[t];
+	}
 	uint64_t given = 0;
 	for (uint32_t t = 0; t < FAII_SETTLE_TIERS && busy > 0; t++) {
-		uint64_t share = (uint64_t)((unsigned __int128)energy_wh * slot->busy_us[t] / busy);
+		if (slot->busy_us[t] == 0)
+			continue;
+		uint64_t share = busy_tiers == 1 ? energy_wh /* most nodes serve one tier */
+		                                 : energy_share(energy_wh, slot->busy_us[t], busy);
 		out->tier[t].energy_wh = add_sat(out->tier[t].energy_wh, share);
 		given += share;
 	}
 	FAII_ASSERT(given <= energy_wh);
 	out->energy_unattributed_wh = add_sat(out->energy_unattributed_wh, energy_wh - given);
+}
+
+/* A node's work of the epoch into the fleet's totals. */
+static void add_node_work(const struct node_slot *slot, struct faii_settle_calib_epoch *out)
+{
+	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+		if (slot->answered[t] == 0 && slot->verified[t] == 0 && slot->busy_us[t] == 0)
+			continue; /* most nodes serve one tier */
+		struct faii_settle_calib_tier *o = &out->tier[t];
+		uint64_t hits = slot->slo_hits[t] < slot->answered[t] ? slot->slo_hits[t]
+		                                                      : slot->answered[t];
+		o->verified_work = add_sat(o->verified_work, slot->verified[t]);
+		o->answered = add_sat(o->answered, slot->answered[t]);
+		o->slo_hits = add_sat(o->slo_hits, hits);
+		o->busy_us = add_sat(o->busy_us, slot->busy_us[t]);
+	}
 }
 
 void settle_calib_record(struct faii_settle_state *s, const struct faii_settle_params *params)
@@ -72,16 +103,9 @@ void settle_calib_record(struct faii_settle_state *s, const struct faii_settle_p
 	for (uint32_t i = 0; i < s->nodes; i++) {
 		const struct node_slot *slot = &s->slots[s->order[i]];
 		FAII_ASSERT(s->inputs[i].node_id == slot->node_id);
-		for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
-			uint64_t hits = slot->slo_hits[t] < slot->answered[t] ? slot->slo_hits[t]
-			                                                      : slot->answered[t];
-			struct faii_settle_calib_tier node = {.verified_work = slot->verified[t],
-			                                      .answered = slot->answered[t],
-			                                      .slo_hits = hits,
-			                                      .busy_us = slot->busy_us[t]};
-			tier_add(&out->tier[t], &node);
-		}
-		apportion_energy(slot, s->inputs[i].energy_wh, out);
+		add_node_work(slot, out);
+		if (s->inputs[i].energy_wh > 0)
+			apportion_energy(slot, s->inputs[i].energy_wh, out);
 	}
 	ring->recorded++;
 }

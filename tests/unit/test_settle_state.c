@@ -1027,6 +1027,35 @@ Test(settle_state, calibration_keeps_the_latest_epochs_when_the_ring_wraps)
 	free(fx.mem);
 }
 
+Test(settle_state, calibration_apportions_busy_times_beyond_64_bits_exactly)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct node_keys a;
+	keys_for(&a, 0xA1);
+	register_with_key(&fx, NODE_A, 1, 0, 1, 0, &a);
+	/* 2^63 us on each of tiers 1-3: busy 1.5 x 2^64, past 64 bits (a
+	 * saturated sum would give each floor(101 x 2^63 / (2^64 - 1)) = 50,
+	 * 150 Wh of 101); 101 Wh: floor(101 / 3) = 33 each, 2 unattributed. */
+	struct faii_settle_work_entry entry = {.node_id = NODE_A};
+	for (uint32_t t = 0; t < 3; t++)
+		entry.tier[t].latency_sum_us = 1ull << 63;
+	cr_assert_eq(summary(&fx, 0, T0, &entry, 1), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(summary(&fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	uint64_t start = (T0 / 1000 - 600) / 600 * 600;
+	cr_assert_eq(metered(&fx, &a, NODE_A, 77, start, 600, 101000), FAII_SETTLE_APPLIED);
+	worked_epoch_end(&fx);
+	struct faii_settle_calib_epoch e;
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 0, &e), 0);
+	for (uint32_t t = 0; t < 3; t++)
+		cr_assert_eq(e.tier[t].energy_wh, 33);
+	cr_assert_eq(e.tier[3].energy_wh, 0);
+	cr_assert_eq(e.energy_unattributed_wh, 2);
+	cr_assert_eq(e.tier[0].busy_us, 1ull << 63);
+	free(fx.mem);
+}
+
 /* The worked epoch with A's tier-1 latency sum given: it enters no payout. */
 static void settle_with_latency(struct fixture *fx, uint64_t latency_sum_us)
 {
