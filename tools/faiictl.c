@@ -262,12 +262,17 @@ static const struct command commands[] = {
          "Vote on proposal ID as this appliance's validator (admin); n - f votes for\n"
          "adopt it, f + 1 against reject it.",
          build_gov_vote, NULL},
-        {"calibrate", NULL, "calibrate", "--input FILE [--epoch E] [--submit]",
+        {"calibrate", NULL, "calibrate",
+         "[--epochs N] [--energy-weight W] [--time-weight W] | --input FILE; [--epoch E] "
+         "[--submit]",
          "Propose tier factors from observations (docs/settlement.md, \"Calibration\"):\n"
-         "FILE holds the window's per-tier totals as JSON (schema in docs/settlement.md,\n"
-         "\"Operating\"; - for stdin). Prints each tier's cost, multipliers, estimate and\n"
-         "the factor proposed within the step cap for epoch E (default: the next one\n"
-         "governance accepts). --submit also submits it as a governance proposal (admin).",
+         "the ledger's, summed over the last N settled epochs it keeps (default and at\n"
+         "most 64), priced W per Wh (default 1) and W per node-second (default 0); or\n"
+         "FILE's, a window's per-tier totals as JSON (schema in docs/settlement.md,\n"
+         "\"Operating\"; - for stdin). Prints the window (first..last epoch, totals),\n"
+         "each tier's cost, multipliers, estimate and the factor proposed within the\n"
+         "step cap for epoch E (default: the next one governance accepts). --submit\n"
+         "also submits it as a governance proposal (admin).",
          build_calibrate, NULL},
         {"slash", "list", "slash.list", "[--from ID]",
          "List slashing proposals from ID (default 1; 256 an answer): accused node,\n"

@@ -167,11 +167,16 @@ json_t *build_gov_vote(int argc, char **argv, const char *cmd)
 
 json_t *build_calibrate(int argc, char **argv, const char *cmd)
 {
+	/* Without --input the window is the ledger's: the server checks its
+	 * size against what settlement keeps. */
 	static const struct opt_spec specs[] = {
-	        {"--epoch", "epoch", INT64_MAX, false}, {"--submit", "submit", 0, true}, {0}};
+	        {"--epoch", "epoch", INT64_MAX, false},
+	        {"--epochs", "epochs", UINT32_MAX, false},
+	        {"--energy-weight", "energy_weight", INT64_MAX, false},
+	        {"--time-weight", "time_weight", INT64_MAX, false},
+	        {"--submit", "submit", 0, true},
+	        {0}};
 	const char *file = extract_opt(&argc, argv, "--input");
-	if (file == NULL)
-		die_cmd_usage("--input FILE is required: the observations (docs/settlement.md)");
 	json_t *args = parse_opts(argc, argv, specs, NULL, NULL, 0, NULL);
 	if (json_object_get(args, "submit") != NULL) {
 		json_object_del(args, "submit");
@@ -179,6 +184,8 @@ json_t *build_calibrate(int argc, char **argv, const char *cmd)
 	} else {
 		send_as(cmd);
 	}
+	if (file == NULL)
+		return args;
 	size_t len = 0;
 	char *text = read_file_bounded(file, CALIBRATE_FILE_MAX, &len);
 	json_error_t jerr;

@@ -185,8 +185,45 @@ const struct faii_settle_carbon *faii_settle_state_carbon(const struct faii_sett
 /* A validator's reporter rewards so far (base units). */
 uint64_t faii_settle_reporter_rewards(const struct faii_settle_state *state, uint32_t validator);
 
+/*
+ * Calibration's observations (docs/settlement.md, "Calibration"): for each
+ * of the last FAII_SETTLE_CALIB_EPOCHS_MAX settled epochs, per tier, the
+ * fleet's totals in the shape faii_settle_calibrate_estimate() takes,
+ * recorded when the epoch settles from what the committed sequence
+ * carried: the work summaries' verified work, answered tasks, SLO hits
+ * (at most answered, per node), latency sums (busy_us), the epoch's q_t of
+ * (32), and the nodes' metered energy (the carbon registry's e_ij)
+ * apportioned to the tiers by each node's share of busy time:
+ *   E_i,t = floor(e_i x busy_i,t / sum_t busy_i,t)
+ * What no tier claims (a node metered but never busy, and each node's
+ * rounding remainder, < 4 Wh) is energy_unattributed_wh.
+ */
+#define FAII_SETTLE_CALIB_EPOCHS_MAX 64u /* settled epochs of observations kept */
+
+struct faii_settle_calib_epoch {
+	uint64_t epoch;                  /* the settled epoch */
+	uint64_t energy_unattributed_wh; /* metered energy no tier's busy time claims */
+	struct faii_settle_calib_tier tier[FAII_SETTLE_TIERS];
+};
+
+/* Settled epochs whose observations are kept: <= FAII_SETTLE_CALIB_EPOCHS_MAX. */
+uint32_t faii_settle_state_calib_kept(const struct faii_settle_state *state);
+/* The k-th newest kept epoch's observations (k = 0: the latest settled):
+ * 0, or -ENOENT when k >= faii_settle_state_calib_kept(). */
+int faii_settle_state_calib_epoch(const struct faii_settle_state *state, uint32_t k,
+                                  struct faii_settle_calib_epoch *out);
+/*
+ * The sum of the last `epochs` settled epochs' observations (fewer when
+ * fewer are kept: out->epochs says how many), weights left 0 for the
+ * caller to set. 0; -EINVAL for epochs 0 or beyond
+ * FAII_SETTLE_CALIB_EPOCHS_MAX; -ENODATA before the first settled epoch.
+ */
+int faii_settle_state_calib_window(const struct faii_settle_state *state, uint32_t epochs,
+                                   struct faii_settle_calib_input *out);
+
 /* BLAKE2b-256 over everything validators must agree on: nodes (in id
- * order), the kept epochs' records, money and the consortium's clock. */
+ * order), the kept epochs' records, calibration's observations, money
+ * and the consortium's clock. */
 void faii_settle_state_digest(const struct faii_settle_state *state,
                               uint8_t digest[FAII_SETTLE_HASH_BYTES]);
 

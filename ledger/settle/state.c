@@ -225,6 +225,8 @@ static void add_entry(struct faii_settle_state *s, const struct faii_settle_work
 		slot->dispatched[t] = add_saturating(slot->dispatched[t], tier->dispatched);
 		slot->verified[t] = add_saturating(slot->verified[t], tier->verified_work);
 		slot->slo_hits[t] = add_saturating(slot->slo_hits[t], tier->slo_hits);
+		slot->answered[t] = add_saturating(slot->answered[t], tier->answered);
+		slot->busy_us[t] = add_saturating(slot->busy_us[t], tier->latency_sum_us);
 	}
 	settle_observe_entry(s, slot, entry);
 }
@@ -467,6 +469,8 @@ static void reset_epoch_measurements(struct faii_settle_state *s)
 		memset(slot->dispatched, 0, sizeof(slot->dispatched));
 		memset(slot->verified, 0, sizeof(slot->verified));
 		memset(slot->slo_hits, 0, sizeof(slot->slo_hits));
+		memset(slot->answered, 0, sizeof(slot->answered));
+		memset(slot->busy_us, 0, sizeof(slot->busy_us));
 	}
 	memset(s->queue_sum, 0, sizeof(s->queue_sum));
 	memset(s->queue_reports, 0, sizeof(s->queue_reports));
@@ -524,6 +528,7 @@ static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 	settle_epoch_carbon(s, s->stats.current_epoch);
 	struct faii_settle_params params;
 	epoch_params(s, &params);
+	settle_calib_record(s, &params);
 	int rc = faii_settle_epoch(&params, s->inputs, s->nodes, s->results, &kept->record.totals);
 	if (rc == -EOVERFLOW)
 		rc = settle_without_overflowing_nodes(s, &params, &kept->record.totals);
@@ -770,6 +775,8 @@ static void hash_node(crypto_generichash_state *h, const struct node_slot *slot)
 		hash_u64(h, slot->dispatched[t]);
 		hash_u64(h, slot->verified[t]);
 		hash_u64(h, slot->slo_hits[t]);
+		hash_u64(h, slot->answered[t]);
+		hash_u64(h, slot->busy_us[t]);
 	}
 	crypto_generichash_update(h, slot->public_key, FAII_SETTLE_PUBLIC_KEY);
 }
@@ -862,5 +869,6 @@ void faii_settle_state_digest(const struct faii_settle_state *s,
 	for (uint64_t k = 0; k < kept; k++)
 		hash_record(&h, &s->kept[k].record);
 	hash_parts(&h, s);
+	settle_calib_hash(&h, s);
 	crypto_generichash_final(&h, digest, FAII_SETTLE_HASH_BYTES);
 }

@@ -7,6 +7,7 @@
 #ifndef FAII_SETTLE_STATE_PRIVATE_H
 #define FAII_SETTLE_STATE_PRIVATE_H
 
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,6 +29,8 @@ struct node_slot {
 	uint64_t heartbeats_expected, heartbeats_seen, disagreements;
 	uint64_t dispatched[FAII_SETTLE_TIERS], verified[FAII_SETTLE_TIERS];
 	uint64_t slo_hits[FAII_SETTLE_TIERS];
+	/* For calibration only (state_calib.c): answered tasks, latency sums. */
+	uint64_t answered[FAII_SETTLE_TIERS], busy_us[FAII_SETTLE_TIERS];
 };
 
 /*
@@ -49,6 +52,12 @@ struct kept_epoch {
 	uint8_t (*leaves)[FAII_SETTLE_LEAF_BYTES]; /* nodes_max, sorted by node id */
 };
 
+/* Calibration's observations of the latest settled epochs (state_calib.c). */
+struct settle_calib_ring {
+	uint64_t recorded; /* epochs ever recorded: the next goes to recorded % max */
+	struct faii_settle_calib_epoch epoch[FAII_SETTLE_CALIB_EPOCHS_MAX];
+};
+
 struct faii_settle_state {
 	struct faii_settle_config config;
 	uint32_t quorum;     /* 2f + 1 */
@@ -65,6 +74,7 @@ struct faii_settle_state {
 	uint32_t summaries; /* in the current epoch */
 	struct faii_settle_stats stats;
 	struct kept_epoch kept[FAII_SETTLE_EPOCHS_KEPT];
+	struct settle_calib_ring calib;
 	/* The parts, each in its own region of the caller's memory. */
 	struct faii_settle_gov *gov;
 	struct faii_settle_reputation *reputation;
@@ -116,5 +126,12 @@ void settle_epoch_done(struct faii_settle_state *s, uint64_t next_epoch);
 bool settle_node_held(const struct faii_settle_state *s, const struct node_slot *slot);
 void settle_escrow_record(struct faii_settle_state *s, const struct node_slot *slot,
                           uint64_t amount);
+
+/* At an epoch's settlement, after the carbon figures (inputs' energy_wh)
+ * and before the measurements are reset: records the epoch's calibration
+ * observations, q_t from params (state_calib.c). */
+void settle_calib_record(struct faii_settle_state *s, const struct faii_settle_params *params);
+/* The observations kept, into the state's digest. */
+void settle_calib_hash(crypto_generichash_state *h, const struct faii_settle_state *s);
 
 #endif /* FAII_SETTLE_STATE_PRIVATE_H */

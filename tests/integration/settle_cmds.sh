@@ -13,7 +13,8 @@
 #    the accused (node-signed), upheld by 2f + 1 and executed: burned, slashed;
 #  - carbon: a node-signed meter reading mints a certificate, retired
 #    against the node's energy when its epoch settles;
-#  - calibrate --input FILE: a proposal from synthetic observations;
+#  - calibrate --input FILE: a proposal from synthetic observations; without
+#    --input, the window of the ledger's settled epochs;
 #  - faii_settle_* metrics.
 #   settle_cmds.sh FAIID FAIICTL FAII_VALIDATOR CONFIG GEN_DEMO_CONFIG
 set -uo pipefail
@@ -195,7 +196,7 @@ check "carbon certificates --operator 8: none" \
 	$([ "$(json carbon certificates --operator 8 "r['rows'] == [] and r['total'] == 0")" = True ]
 	echo $?)
 
-# ---- calibration (observations from a file: docs/settlement.md, "Operating") ----
+# ---- calibration (observations from a file, then the ledger's: docs/settlement.md) ----
 cat >"$tmp/calib.json" <<'JSON'
 {"epochs": 10, "energy_weight": 1, "time_weight": 0, "tiers": [
  {"verified_work": 1000, "answered": 1000, "slo_hits": 1000, "energy_wh": 1000, "busy_us": 0, "queue_ppb_sum": 0},
@@ -212,6 +213,13 @@ check "calibrate: a proposal within the step cap, tier 1 the unit" \
 	echo $?)
 ctl calibrate --input "$tmp/calib.json" --epoch "$cal_epoch" --submit >/dev/null
 check "calibrate --submit: queued as a governance proposal" $?
+# Without --input: the ledger's window (epochs have settled by now).
+ctl calibrate --time-weight 1
+check "calibrate without --input: the ledger's window of settled epochs" \
+	$([ "$(json calibrate --time-weight 1 "r['window']['source'] == 'ledger' and
+		1 <= r['window']['epochs'] <= 64 and
+		r['window']['first_epoch'] <= r['window']['last_epoch'] and len(r['tiers']) == 4")" = True ]
+	echo $?)
 echo '{"epochs": 0}' >"$tmp/bad.json"
 ctl calibrate --input "$tmp/bad.json" 2>"$tmp/bad.err"
 check "calibrate with a bad file: invalid_argument" \

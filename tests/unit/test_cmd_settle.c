@@ -362,5 +362,75 @@ Test(cmd_settle, calibrate_reads_the_documented_schema)
 	cr_expect_str_eq(err.code, "forbidden");
 	refused("calibrate.submit", input, "unavailable");
 	refused("calibrate", "{\"input\":{\"epochs\":1}}", "invalid_argument");
-	refused("calibrate", NULL, "invalid_argument");
+	refused("calibrate", "{\"input\":{},\"epochs\":2}", "invalid_argument");
+}
+
+/* OBSERVED's busy time: 1 s on tier 1, 1.05 s on tier 2 (10 tasks each). */
+static void summary_busy(uint64_t ms)
+{
+	struct faii_settle_work_header h = {
+	        .slice = ms, .slice_end_ms = ms, .parts = 1, .entry_count = 1};
+	struct faii_settle_work_entry e = {.node_id = OBSERVED};
+	e.tier[0] = (struct faii_settle_work_tier){.dispatched = 10,
+	                                           .answered = 10,
+	                                           .verified_work = 10,
+	                                           .slo_hits = 10,
+	                                           .latency_sum_us = 1000000};
+	e.tier[1] = (struct faii_settle_work_tier){.dispatched = 10,
+	                                           .answered = 10,
+	                                           .verified_work = 10,
+	                                           .slo_hits = 10,
+	                                           .latency_sum_us = 1050000};
+	static uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len = 0;
+	cr_assert_eq(faii_settle_tx_work_encode(&h, &e, tx, sizeof(tx), &len), 0);
+	commit_one(tx, len);
+}
+
+static uint64_t u64_at(json_t *object, const char *key)
+{
+	return (uint64_t)json_integer_value(json_object_get(object, key));
+}
+
+Test(cmd_settle, calibrate_without_input_reads_the_ledgers_window)
+{
+	/* Nothing settled yet: a conflict, not an empty estimate. */
+	refused("calibrate", NULL, "conflict");
+	refused("calibrate", "{\"epochs\":0}", "out_of_range");
+	refused("calibrate", "{\"epochs\":65}", "out_of_range");
+	uint64_t epoch = epoch_now(); /* T0_MS / 60 s */
+	summary_busy(T0_MS + 2000);
+	summary(T0_MS + 60000, false); /* the clock enters the next epoch: `epoch` settles */
+	/* Energy alone (the default weights): no meter read, no cost: tier 1
+	 * has no data, the window is shown and nothing proposed. */
+	json_t *r = run(&reader, "calibrate", NULL);
+	cr_assert_not_null(r, "%s", err.message);
+	json_t *w = json_object_get(r, "window");
+	cr_expect_str_eq(json_string_value(json_object_get(w, "source")), "ledger");
+	cr_expect_eq(u64_at(w, "first_epoch"), epoch);
+	cr_expect_eq(u64_at(w, "last_epoch"), epoch);
+	cr_expect_eq(u64_at(w, "epochs"), 1);
+	cr_expect_eq(u64_at(w, "energy_weight"), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(r, "outcome")), "no_data");
+	json_t *t2 = json_array_get(json_object_get(r, "tiers"), 1);
+	cr_expect_eq(u64_at(t2, "proposed_ppb"), u64_at(t2, "in_force_ppb"));
+	cr_expect_eq(json_array_size(json_object_get(r, "changes")), 0);
+	json_decref(r);
+	refused("calibrate.submit", NULL, "conflict");
+	/* Node time priced: tier 1 costs 1 s for 20 units (the setup's 10 and
+	 * these 10), tier 2 1.05 s for 10: 0.05 and 0.105 a unit. */
+	r = run(&reader, "calibrate", "{\"epochs\":64,\"energy_weight\":0,\"time_weight\":1}");
+	cr_assert_not_null(r, "%s", err.message);
+	w = json_object_get(r, "window");
+	cr_expect_eq(u64_at(w, "epochs"), 1);
+	json_t *t1 = json_array_get(json_object_get(w, "observations"), 0);
+	cr_expect_eq(u64_at(t1, "verified_work"), 20);
+	cr_expect_eq(u64_at(t1, "busy_us"), 1000000);
+	json_t *tiers = json_object_get(r, "tiers");
+	double c1 = json_real_value(json_object_get(json_array_get(tiers, 0), "cost_per_unit"));
+	double c2 = json_real_value(json_object_get(json_array_get(tiers, 1), "cost_per_unit"));
+	cr_expect_float_eq(c1, 0.05, 1e-12);
+	cr_expect_float_eq(c2, 0.105, 1e-12);
+	cr_expect_str_eq(json_string_value(json_object_get(r, "outcome")), "proposed");
+	json_decref(r);
 }

@@ -21,6 +21,7 @@
 #include "faii/settle_state.h"
 #include "faii/settle_tx.h"
 #include "settle_test_params.h"
+#include "test_rng.h"
 
 #define P(x)       ((uint64_t)((x)*1e9 + 0.5))
 #define EPOCH_MS   10000u
@@ -50,19 +51,27 @@ struct fixture {
 	struct faii_settle_state *state;
 	uint64_t sequence;
 	uint64_t slice[4];
+	uint32_t validators;
 };
 
-static void fixture_open(struct fixture *fx, uint32_t nodes_max)
+static void fixture_open_config(struct fixture *fx, const struct faii_settle_config *config)
 {
-	struct faii_settle_config config = test_config(nodes_max);
+	uint32_t nodes_max = config->nodes_max;
 	size_t bytes = faii_settle_state_bytes(nodes_max);
 	cr_assert_gt(bytes, 0);
 	memset(fx, 0, sizeof(*fx));
 	fx->mem = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
 	cr_assert_not_null(fx->mem);
 	const char *field = NULL;
-	int rc = faii_settle_state_init(fx->mem, bytes, &config, &fx->state, &field);
+	int rc = faii_settle_state_init(fx->mem, bytes, config, &fx->state, &field);
 	cr_assert_eq(rc, 0, "init: %d (%s)", rc, field ? field : "");
+	fx->validators = config->validators;
+}
+
+static void fixture_open(struct fixture *fx, uint32_t nodes_max)
+{
+	struct faii_settle_config config = test_config(nodes_max);
+	fixture_open_config(fx, &config);
 }
 
 static enum faii_settle_outcome apply(struct fixture *fx, uint32_t author, const uint8_t *tx,
@@ -87,20 +96,30 @@ static enum faii_settle_outcome register_node(struct fixture *fx, uint32_t autho
 	return apply(fx, author, tx, len);
 }
 
+/* One appliance's slice with the queues q_t it measured. */
+static enum faii_settle_outcome summary_queues(struct fixture *fx, uint32_t author, uint64_t end_ms,
+                                               const struct faii_settle_work_entry *entries,
+                                               uint16_t count,
+                                               const uint32_t queue_ppb[FAII_SETTLE_TIERS])
+{
+	struct faii_settle_work_header header = {.slice = ++fx->slice[author],
+	                                         .slice_end_ms = end_ms,
+	                                         .parts = 1,
+	                                         .entry_count = count};
+	memcpy(header.queue_ppb, queue_ppb, sizeof(header.queue_ppb));
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_tx_work_encode(&header, entries, tx, sizeof(tx), &len), 0);
+	return apply(fx, author, tx, len);
+}
+
 /* One appliance's slice: entries as given, q_1 = 0.2 in every report. */
 static enum faii_settle_outcome summary(struct fixture *fx, uint32_t author, uint64_t end_ms,
                                         const struct faii_settle_work_entry *entries,
                                         uint16_t count)
 {
-	struct faii_settle_work_header header = {.slice = ++fx->slice[author],
-	                                         .slice_end_ms = end_ms,
-	                                         .parts = 1,
-	                                         .entry_count = count,
-	                                         .queue_ppb = {0, (uint32_t)P(0.2), 0, 0}};
-	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
-	uint32_t len;
-	cr_assert_eq(faii_settle_tx_work_encode(&header, entries, tx, sizeof(tx), &len), 0);
-	return apply(fx, author, tx, len);
+	static const uint32_t queues[FAII_SETTLE_TIERS] = {0, (uint32_t)P(0.2), 0, 0};
+	return summary_queues(fx, author, end_ms, entries, count, queues);
 }
 
 static void all_report(struct fixture *fx, uint64_t end_ms)
@@ -552,6 +571,19 @@ static void keyed_epoch_begin(struct fixture *fx, struct node_keys *a, struct no
 		cr_assert_eq(summary(fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
 }
 
+/* Signed with keys (a bit flipped when !sign), applied by validator 1 (or 0 alone). */
+static enum faii_settle_outcome apply_reading(struct fixture *fx, const struct node_keys *keys,
+                                              struct faii_settle_meter_reading *reading, bool sign)
+{
+	faii_settle_meter_sign(reading, keys->secret_key);
+	if (!sign)
+		reading->signature[0] ^= 1;
+	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
+	uint32_t len;
+	cr_assert_eq(faii_settle_meter_encode(reading, tx, sizeof(tx), &len), 0);
+	return apply(fx, 1 % fx->validators, tx, len);
+}
+
 static enum faii_settle_outcome meter_reading(struct fixture *fx, const struct node_keys *keys,
                                               uint64_t start_s, uint64_t mwh, bool sign)
 {
@@ -563,13 +595,7 @@ static enum faii_settle_outcome meter_reading(struct fixture *fx, const struct n
 	                                            .renewable_ppb = P(1.0),
 	                                            .location = "DE",
 	                                            .read_at_s = start_s + 600};
-	faii_settle_meter_sign(&reading, keys->secret_key);
-	if (!sign)
-		reading.signature[0] ^= 1;
-	uint8_t tx[FAII_SETTLE_TX_BYTES_MAX];
-	uint32_t len;
-	cr_assert_eq(faii_settle_meter_encode(&reading, tx, sizeof(tx), &len), 0);
-	return apply(fx, 1, tx, len);
+	return apply_reading(fx, keys, &reading, sign);
 }
 
 Test(settle_state, certified_renewable_energy_lifts_esg_and_is_charged_the_green_price)
@@ -825,4 +851,411 @@ Test(settle_state, nodes_registered_after_a_settled_epoch_are_sorted_into_the_ne
 	cr_assert_eq(faii_settle_payout_proof(fx.state, 100002, 1, &leaf, &proof), 0);
 	cr_assert_eq(proof.index, 0);
 	free(fx.mem);
+}
+
+/* ---- calibration's observations (ledger/settle/state_calib.c) ---- */
+
+static void expect_calib_tier(const struct faii_settle_calib_tier *got, uint64_t verified,
+                              uint64_t answered, uint64_t hits, uint64_t busy_us,
+                              uint64_t energy_wh, uint64_t queue_ppb_sum)
+{
+	cr_expect_eq(got->verified_work, verified);
+	cr_expect_eq(got->answered, answered);
+	cr_expect_eq(got->slo_hits, hits);
+	cr_expect_eq(got->busy_us, busy_us);
+	cr_expect_eq(got->energy_wh, energy_wh);
+	cr_expect_eq(got->queue_ppb_sum, queue_ppb_sum);
+}
+
+static enum faii_settle_outcome metered(struct fixture *fx, const struct node_keys *keys,
+                                        uint32_t node, uint64_t meter, uint64_t start_s,
+                                        uint32_t interval_s, uint64_t mwh)
+{
+	struct faii_settle_meter_reading reading = {.node_id = node,
+	                                            .meter_id = meter,
+	                                            .interval_start_s = start_s,
+	                                            .interval_s = interval_s,
+	                                            .energy_mwh = mwh,
+	                                            .location = "DE",
+	                                            .read_at_s = start_s + interval_s};
+	return apply_reading(fx, keys, &reading, true);
+}
+
+/* A works tiers 1 and 3, B tiers 2 and 4 (B claims more SLO hits than
+ * answers on tier 4); A's meter reads 101.5 Wh, B's 50 Wh. */
+static void observed_epoch_begin(struct fixture *fx, struct node_keys *a, struct node_keys *b)
+{
+	keys_for(a, 0xA1);
+	keys_for(b, 0xB2);
+	register_with_key(fx, NODE_A, 1, 0, 1, 0, a);
+	register_with_key(fx, NODE_B, 2, 4, 20, 0, b);
+	struct faii_settle_work_entry entries[2] = {{.node_id = NODE_A}, {.node_id = NODE_B}};
+	entries[0].tier[0] = (struct faii_settle_work_tier){.dispatched = 100,
+	                                                    .answered = 100,
+	                                                    .verified_work = 100,
+	                                                    .slo_hits = 95,
+	                                                    .latency_sum_us = 300000};
+	entries[0].tier[2] = (struct faii_settle_work_tier){.dispatched = 12,
+	                                                    .answered = 10,
+	                                                    .verified_work = 80,
+	                                                    .slo_hits = 10,
+	                                                    .latency_sum_us = 700000};
+	entries[1].tier[1] = (struct faii_settle_work_tier){.dispatched = 500,
+	                                                    .answered = 500,
+	                                                    .verified_work = 500,
+	                                                    .slo_hits = 450,
+	                                                    .latency_sum_us = 2000000};
+	entries[1].tier[3] = (struct faii_settle_work_tier){.dispatched = 20,
+	                                                    .answered = 20,
+	                                                    .verified_work = 400,
+	                                                    .slo_hits = 25,
+	                                                    .latency_sum_us = 1000000};
+	cr_assert_eq(summary(fx, 0, T0, entries, 2), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(summary(fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	uint64_t start = (T0 / 1000 - 600) / 600 * 600;
+	cr_assert_eq(metered(fx, a, NODE_A, 77, start, 600, 101500), FAII_SETTLE_APPLIED);
+	cr_assert_eq(metered(fx, b, NODE_B, 88, start, 600, 50000), FAII_SETTLE_APPLIED);
+}
+
+/* Epoch 100001: A answers 50 tier-1 tasks in 0.1 s; B is idle but its
+ * meter reads 7 Wh. */
+static void observed_second_epoch(struct fixture *fx, const struct node_keys *b)
+{
+	struct faii_settle_work_entry entry = {.node_id = NODE_A};
+	entry.tier[0] = (struct faii_settle_work_tier){.dispatched = 50,
+	                                               .answered = 50,
+	                                               .verified_work = 50,
+	                                               .slo_hits = 50,
+	                                               .latency_sum_us = 100000};
+	cr_assert_eq(summary(fx, 0, T0 + EPOCH_MS + 1000, &entry, 1), FAII_SETTLE_APPLIED);
+	uint64_t start = (T0 / 1000 - 600) / 600 * 600 + 600;
+	cr_assert_eq(metered(fx, b, NODE_B, 88, start, 600, 7000), FAII_SETTLE_APPLIED);
+	all_report(fx, T0 + 2 * EPOCH_MS); /* 100001 settles */
+}
+
+Test(settle_state, calibration_observations_of_two_epochs_match_the_hand_computation)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct faii_settle_calib_input window;
+	cr_assert_eq(faii_settle_state_calib_window(fx.state, 1, &window), -ENODATA);
+	struct node_keys a, b;
+	observed_epoch_begin(&fx, &a, &b);
+	worked_epoch_end(&fx); /* 100000 settles */
+	observed_second_epoch(&fx, &b);
+	cr_assert_eq(faii_settle_state_calib_kept(fx.state), 2);
+	/*
+	 * Epoch 100000. Energy by busy time, each share rounded down:
+	 *   A: 101.5 Wh metered -> e = 101 Wh (whole Wh); busy 0.3 s on tier 1,
+	 *      0.7 s on tier 3: floor(101 x 0.3) = 30, floor(101 x 0.7) = 70,
+	 *      1 Wh unattributed.
+	 *   B: 50 Wh; busy 2 s on tier 2, 1 s on tier 4: floor(100 / 3) = 33,
+	 *      floor(50 / 3) = 16, 1 Wh unattributed.
+	 * B's 25 SLO hits on tier 4 count as its 20 answers. Every report
+	 * said q_2 = 0.2: the epoch's q_2 = 0.2.
+	 */
+	struct faii_settle_calib_epoch first;
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 1, &first), 0);
+	cr_assert_eq(first.epoch, 100000);
+	expect_calib_tier(&first.tier[0], 100, 100, 95, 300000, 30, 0);
+	expect_calib_tier(&first.tier[1], 500, 500, 450, 2000000, 33, P(0.2));
+	expect_calib_tier(&first.tier[2], 80, 10, 10, 700000, 70, 0);
+	expect_calib_tier(&first.tier[3], 400, 20, 20, 1000000, 16, 0);
+	cr_assert_eq(first.energy_unattributed_wh, 2);
+	/* Epoch 100001: A's tier-1 work; B's 7 Wh have no busy time to go to. */
+	struct faii_settle_calib_epoch second;
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 0, &second), 0);
+	cr_assert_eq(second.epoch, 100001);
+	expect_calib_tier(&second.tier[0], 50, 50, 50, 100000, 0, 0);
+	expect_calib_tier(&second.tier[1], 0, 0, 0, 0, 0, P(0.2));
+	cr_assert_eq(second.energy_unattributed_wh, 7);
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 2, &second), -ENOENT);
+	/* The window of both: the sums; of the latest alone: epoch 100001. */
+	cr_assert_eq(faii_settle_state_calib_window(fx.state, 2, &window), 0);
+	cr_assert_eq(window.epochs, 2);
+	cr_assert_eq(window.energy_weight, 0);
+	expect_calib_tier(&window.tier[0], 150, 150, 145, 400000, 30, 0);
+	expect_calib_tier(&window.tier[1], 500, 500, 450, 2000000, 33, P(0.4));
+	expect_calib_tier(&window.tier[2], 80, 10, 10, 700000, 70, 0);
+	expect_calib_tier(&window.tier[3], 400, 20, 20, 1000000, 16, 0);
+	cr_assert_eq(faii_settle_state_calib_window(fx.state, 1, &window), 0);
+	cr_assert_eq(window.epochs, 1);
+	expect_calib_tier(&window.tier[0], 50, 50, 50, 100000, 0, 0);
+	/* More than kept: what is kept; beyond the bound or none: refused. */
+	cr_assert_eq(
+	        faii_settle_state_calib_window(fx.state, FAII_SETTLE_CALIB_EPOCHS_MAX, &window), 0);
+	cr_assert_eq(window.epochs, 2);
+	cr_assert_eq(faii_settle_state_calib_window(fx.state, 0, &window), -EINVAL);
+	cr_assert_eq(
+	        faii_settle_state_calib_window(fx.state, FAII_SETTLE_CALIB_EPOCHS_MAX + 1, &window),
+	        -EINVAL);
+	free(fx.mem);
+}
+
+Test(settle_state, calibration_keeps_the_latest_epochs_when_the_ring_wraps)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	cr_assert_eq(register_node(&fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
+	const uint32_t rounds = FAII_SETTLE_CALIB_EPOCHS_MAX + 6;
+	for (uint32_t k = 1; k <= rounds; k++) {
+		/* A answers k tasks; the clock then enters epoch 100000 + k and
+		 * epoch 100000 + k - 1 settles with them. */
+		struct faii_settle_work_entry entry = {.node_id = NODE_A};
+		entry.tier[0] = (struct faii_settle_work_tier){
+		        .dispatched = k, .answered = k, .verified_work = k, .slo_hits = k};
+		cr_assert_eq(summary(&fx, 0, T0 + k * EPOCH_MS, &entry, 1), FAII_SETTLE_APPLIED);
+		for (uint32_t v = 1; v < 4; v++)
+			cr_assert_eq(summary(&fx, v, T0 + k * EPOCH_MS, NULL, 0),
+			             FAII_SETTLE_APPLIED);
+	}
+	cr_assert_eq(faii_settle_state_calib_kept(fx.state), FAII_SETTLE_CALIB_EPOCHS_MAX);
+	struct faii_settle_calib_epoch e;
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 0, &e), 0);
+	cr_assert_eq(e.epoch, 100000 + rounds - 1);
+	cr_assert_eq(e.tier[0].answered, rounds);
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, FAII_SETTLE_CALIB_EPOCHS_MAX - 1, &e),
+	             0);
+	cr_assert_eq(e.epoch, 100000 + rounds - FAII_SETTLE_CALIB_EPOCHS_MAX); /* 100006 */
+	cr_assert_eq(e.tier[0].answered, 7);
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, FAII_SETTLE_CALIB_EPOCHS_MAX, &e),
+	             -ENOENT);
+	/* The last 64 epochs answered 7 + 8 + ... + 70 = 77 x 64 / 2 = 2464. */
+	struct faii_settle_calib_input window;
+	cr_assert_eq(
+	        faii_settle_state_calib_window(fx.state, FAII_SETTLE_CALIB_EPOCHS_MAX, &window), 0);
+	cr_assert_eq(window.epochs, FAII_SETTLE_CALIB_EPOCHS_MAX);
+	cr_assert_eq(window.tier[0].answered, 2464);
+	cr_assert_eq(window.tier[1].queue_ppb_sum, 64 * P(0.2));
+	free(fx.mem);
+}
+
+Test(settle_state, calibration_apportions_busy_times_beyond_64_bits_exactly)
+{
+	struct fixture fx;
+	fixture_open(&fx, TEST_NODES);
+	struct node_keys a;
+	keys_for(&a, 0xA1);
+	register_with_key(&fx, NODE_A, 1, 0, 1, 0, &a);
+	/* 2^63 us on each of tiers 1-3: busy 1.5 x 2^64, past 64 bits (a
+	 * saturated sum would give each floor(101 x 2^63 / (2^64 - 1)) = 50,
+	 * 150 Wh of 101); 101 Wh: floor(101 / 3) = 33 each, 2 unattributed. */
+	struct faii_settle_work_entry entry = {.node_id = NODE_A};
+	for (uint32_t t = 0; t < 3; t++)
+		entry.tier[t].latency_sum_us = 1ull << 63;
+	cr_assert_eq(summary(&fx, 0, T0, &entry, 1), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(summary(&fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	uint64_t start = (T0 / 1000 - 600) / 600 * 600;
+	cr_assert_eq(metered(&fx, &a, NODE_A, 77, start, 600, 101000), FAII_SETTLE_APPLIED);
+	worked_epoch_end(&fx);
+	struct faii_settle_calib_epoch e;
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 0, &e), 0);
+	for (uint32_t t = 0; t < 3; t++)
+		cr_assert_eq(e.tier[t].energy_wh, 33);
+	cr_assert_eq(e.tier[3].energy_wh, 0);
+	cr_assert_eq(e.energy_unattributed_wh, 2);
+	cr_assert_eq(e.tier[0].busy_us, 1ull << 63);
+	free(fx.mem);
+}
+
+/* The worked epoch with A's tier-1 latency sum given: it enters no payout. */
+static void settle_with_latency(struct fixture *fx, uint64_t latency_sum_us)
+{
+	fixture_open(fx, TEST_NODES);
+	cr_assert_eq(register_node(fx, 0, NODE_A, 1, 0, 1, 0xA1), FAII_SETTLE_APPLIED);
+	cr_assert_eq(register_node(fx, 1, NODE_B, 2, 4, 20, 0xB2), FAII_SETTLE_APPLIED);
+	struct faii_settle_work_entry entries[2];
+	worked_entries(entries);
+	entries[0].tier[0].latency_sum_us = latency_sum_us;
+	cr_assert_eq(summary(fx, 0, T0, entries, 2), FAII_SETTLE_APPLIED);
+	for (uint32_t v = 1; v < 4; v++)
+		cr_assert_eq(summary(fx, v, T0, NULL, 0), FAII_SETTLE_APPLIED);
+	worked_epoch_end(fx);
+	cr_assert_eq(faii_settle_state_calib_kept(fx->state), 1);
+}
+
+Test(settle_state, validators_with_other_observations_have_other_digests)
+{
+	struct fixture one, same, other;
+	settle_with_latency(&one, 300000);
+	settle_with_latency(&same, 300000);
+	settle_with_latency(&other, 300001);
+	uint8_t d_one[FAII_SETTLE_HASH_BYTES], d_same[FAII_SETTLE_HASH_BYTES];
+	uint8_t d_other[FAII_SETTLE_HASH_BYTES];
+	faii_settle_state_digest(one.state, d_one);
+	faii_settle_state_digest(same.state, d_same);
+	faii_settle_state_digest(other.state, d_other);
+	cr_assert_eq(memcmp(d_one, d_same, sizeof(d_one)), 0);
+	/* The same payouts (latency pays nothing), measurements reset by the
+	 * settlement: only the kept observations differ. */
+	cr_assert_eq(memcmp(faii_settle_latest_epoch(one.state)->root,
+	                    faii_settle_latest_epoch(other.state)->root, FAII_SETTLE_HASH_BYTES),
+	             0);
+	cr_assert_neq(memcmp(d_one, d_other, sizeof(d_one)), 0);
+	free(one.mem), free(same.mem), free(other.mem);
+}
+
+/* ---- calibration from the ledger: known factors recovered ---- */
+
+#define FLEET_NODES  24u      /* one work summary part (<= 30 entries) */
+#define FLEET_EPOCHS 60u      /* within FAII_SETTLE_CALIB_EPOCHS_MAX */
+#define FLEET_EPOCH0 3000000u /* consortium epochs of 10 minutes */
+#define FLEET_MS     600000u
+#define FLEET_METER  300u /* each node's meter reads the epoch's first 5 minutes */
+/* Each factor within 2 % of the one the fleet's costs were made with. */
+#define FLEET_TOLERANCE 0.02
+
+struct fleet {
+	double theta[FAII_SETTLE_TIERS];   /* the factors the fleet's costs follow */
+	double success[FAII_SETTLE_TIERS]; /* true SLO success per tier */
+	double queue[FAII_SETTLE_TIERS];   /* mean normalised queue per tier */
+	double work_per_task[FAII_SETTLE_TIERS];
+	double time_share; /* of the cost that is node time, the rest energy */
+	struct node_keys keys[FLEET_NODES];
+	double energy_wh[FAII_SETTLE_TIERS]; /* made, before any rounding */
+};
+
+/* m_t of (29) at the true success, for the parameters in force. */
+static double fleet_slo_mult(const struct fleet *f, const struct faii_settle_params *p, uint32_t t)
+{
+	double ratio = f->success[t] / ((double)p->slo_target_ppb[t] / 1e9), m = 1;
+	for (uint32_t i = 0; i < p->slo_alpha[t]; i++)
+		m *= ratio;
+	double cap = (double)p->slo_max_ppb[t] / 1e9;
+	return m < cap ? m : cap;
+}
+
+/*
+ * One epoch of the fleet: per node and tier, 200..400 tasks each a
+ * Bernoulli trial of the tier's success, a cost of unit_cost[t] per
+ * verified unit off by up to +-20 %, energy (1 Wh = 1 cost unit) and node
+ * time (1 s = 2 cost units) sharing it; the node's meter reads the sum of
+ * its tiers' energy, which settlement apportions back by busy time.
+ */
+static void fleet_epoch(struct fixture *fx, struct fleet *f, struct test_rng *rng, uint64_t epoch,
+                        const double unit_cost[FAII_SETTLE_TIERS],
+                        const uint32_t queue_ppb[FAII_SETTLE_TIERS])
+{
+	struct faii_settle_work_entry entries[FLEET_NODES];
+	for (uint32_t n = 0; n < FLEET_NODES; n++) {
+		struct faii_settle_work_entry *entry = &entries[n];
+		memset(entry, 0, sizeof(*entry));
+		entry->node_id = 100 + n;
+		double energy = 0;
+		for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+			uint32_t tasks = 200 + (uint32_t)(test_rng_next(rng) % 201), hits = 0;
+			for (uint32_t k = 0; k < tasks; k++)
+				hits += test_rng_uniform(rng, 0, 1) < f->success[t];
+			double work = hits * f->work_per_task[t];
+			double cost = unit_cost[t] * work * test_rng_uniform(rng, 0.8, 1.2);
+			entry->tier[t] = (struct faii_settle_work_tier){
+			        .dispatched = tasks,
+			        .answered = tasks,
+			        .verified_work = (uint64_t)work,
+			        .slo_hits = hits,
+			        .latency_sum_us = (uint64_t)(cost * f->time_share / 2 * 1e6)};
+			energy += cost * (1 - f->time_share);
+			f->energy_wh[t] += cost * (1 - f->time_share);
+		}
+		uint64_t start_s = epoch * FLEET_MS / 1000;
+		cr_assert_eq(metered(fx, &f->keys[n], 100 + n, 1000 + n, start_s, FLEET_METER,
+		                     (uint64_t)(energy * 1000)),
+		             FAII_SETTLE_APPLIED);
+	}
+	/* The slice ends with the epoch: the clock moves on and it settles. */
+	cr_assert_eq(summary_queues(fx, 0, (epoch + 1) * FLEET_MS, entries, FLEET_NODES, queue_ppb),
+	             FAII_SETTLE_APPLIED);
+}
+
+static void fleet_open(struct fixture *fx, struct fleet *f)
+{
+	struct faii_settle_config config = test_config(64); /* room for the readings */
+	config.validators = 1; /* one report per slice: the epoch's q_t is it */
+	config.epoch_ms = FLEET_MS;
+	fixture_open_config(fx, &config);
+	for (uint32_t n = 0; n < FLEET_NODES; n++) {
+		keys_for(&f->keys[n], (uint8_t)(1 + n));
+		register_with_key(fx, 100 + n, 1 + n % 3, (uint8_t)(n % 5), 10, 0, &f->keys[n]);
+	}
+	/* The clock starts in FLEET_EPOCH0, which settles empty. */
+	static const uint32_t none[FAII_SETTLE_TIERS] = {0};
+	cr_assert_eq(summary_queues(fx, 0, (uint64_t)FLEET_EPOCH0 * FLEET_MS + 1, NULL, 0, none),
+	             FAII_SETTLE_APPLIED);
+	cr_assert_eq(summary_queues(fx, 0, (uint64_t)(FLEET_EPOCH0 + 1) * FLEET_MS, NULL, 0, none),
+	             FAII_SETTLE_APPLIED);
+}
+
+static void expect_fleet_recovered(struct fleet *f, uint64_t seed)
+{
+	struct fixture fx;
+	fleet_open(&fx, f);
+	struct faii_settle_params p;
+	cr_assert_eq(faii_settle_gov_params_at(faii_settle_state_gov(fx.state), FLEET_EPOCH0, &p),
+	             0);
+	struct test_rng rng = {seed};
+	/* The queues first: the surcharge the window actually paid. */
+	uint32_t queues[FLEET_EPOCHS][FAII_SETTLE_TIERS];
+	double unit_cost[FAII_SETTLE_TIERS];
+	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+		double sum = 0;
+		for (uint32_t e = 0; e < FLEET_EPOCHS; e++) {
+			queues[e][t] =
+			        (uint32_t)(f->queue[t] * test_rng_uniform(&rng, 0.5, 1.5) * 1e9);
+			sum += queues[e][t];
+		}
+		double g = 1 + (double)p.gamma_ppb[t] / 1e9 * (sum / FLEET_EPOCHS / 1e9);
+		unit_cost[t] = 10 * f->theta[t] * fleet_slo_mult(f, &p, t) * g;
+		f->energy_wh[t] = 0;
+	}
+	for (uint32_t e = 0; e < FLEET_EPOCHS; e++)
+		fleet_epoch(&fx, f, &rng, FLEET_EPOCH0 + 1 + e, unit_cost, queues[e]);
+	struct faii_settle_calib_input in;
+	cr_assert_eq(faii_settle_state_calib_window(fx.state, FLEET_EPOCHS, &in), 0);
+	cr_assert_eq(in.epochs, FLEET_EPOCHS);
+	struct faii_settle_calib_epoch last, first;
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, 0, &last), 0);
+	cr_assert_eq(faii_settle_state_calib_epoch(fx.state, FLEET_EPOCHS - 1, &first), 0);
+	cr_assert_eq(last.epoch, FLEET_EPOCH0 + FLEET_EPOCHS);
+	cr_assert_eq(first.epoch, FLEET_EPOCH0 + 1);
+	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+		/* Apportioned back to within the roundings: the meter's mWh and
+		 * whole Wh, and each tier's share, a Wh at most each. */
+		double got = (double)in.tier[t].energy_wh, made = f->energy_wh[t];
+		cr_assert(got <= made && got > made - 3.0 * FLEET_NODES * FLEET_EPOCHS,
+		          "tier %u: %.0f Wh apportioned, %.0f made", t + 1, got, made);
+	}
+	in.energy_weight = 1, in.time_weight = 2;
+	struct faii_settle_calib_result r;
+	cr_assert_eq(faii_settle_calibrate_estimate(&in, &p, &r), 0);
+	for (uint32_t t = 0; t < FAII_SETTLE_TIERS; t++) {
+		double got = (double)r.estimate_ppb[t] / 1e9, want = f->theta[t];
+		cr_assert(got > want * (1 - FLEET_TOLERANCE) && got < want * (1 + FLEET_TOLERANCE),
+		          "seed %lu tier %u: %.4f, made with %.4f", (unsigned long)seed, t + 1, got,
+		          want);
+	}
+	free(fx.mem);
+}
+
+Test(settle_state, known_factors_are_recovered_from_the_committed_work_and_energy)
+{
+	/* the paper's calibrated example (FAII 4.4) */
+	struct fleet paper = {
+	        .theta = {1, 2.221, 3.476, 4.333},
+	        .success = {0.985, 0.99, 0.97, 0.995},
+	        .queue = {0.1, 0.4, 0.2, 0.8},
+	        .work_per_task = {1, 3, 8, 20},
+	        .time_share = 0.4,
+	};
+	expect_fleet_recovered(&paper, 1);
+	/* a non-monotone cost pattern, low success, congestion on tier 1 */
+	struct fleet other = {
+	        .theta = {1, 1.37, 2.9, 6.5},
+	        .success = {0.8, 0.999, 0.9, 0.6},
+	        .queue = {1.5, 0, 0.05, 0.3},
+	        .work_per_task = {2, 2, 5, 50},
+	        .time_share = 0.7,
+	};
+	expect_fleet_recovered(&other, 10);
 }
