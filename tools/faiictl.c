@@ -215,7 +215,9 @@ static const struct command commands[] = {
          "Show this appliance's settlement of the committed sequence: the consortium's\n"
          "time, the current epoch, settled and failed epochs, registered nodes, money\n"
          "(minted, paid, escrow, treasury, burned), transactions applied and refused by\n"
-         "reason, and the latest settled epoch (root, leaves, votes, final, totals).",
+         "reason, ESG attestations (applied, refused by reason, and this appliance's\n"
+         "queue to its validator), and the latest settled epoch (root, leaves, votes,\n"
+         "final, totals).",
          build_none, NULL},
         {"payout", "proof", "payout.proof", "NODE [EPOCH]",
          "Print NODE's payout leaf and Merkle proof in the latest settled epoch (or\n"
