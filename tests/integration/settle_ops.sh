@@ -74,25 +74,33 @@ check "the consortium's clock runs: faiid has settled an epoch" \
 # slow path accepts it and puts its bytes in the ledger as an ESG
 # attestation (kind 3); settlement mints 1000 Wh x 900 per mille renewable
 # = 900 Wh for (meter 5, the last whole quarter hour), owned by its operator.
-ctl node attest --attest --node 5 --demo-key >"$tmp/attest.out" 2>&1
-check "faiid accepts node 5's signed attestation" $(grep -q accepted "$tmp/attest.out"; echo $?)
-cert=""
-deadline=$((SECONDS + 20))
-while [ $SECONDS -lt $deadline ]; do
-	cert=$(ctl --json carbon certificates --node 5 2>/dev/null | python3 -c "
+# A transaction is occasionally never committed (its vertex left out of every
+# anchor's history, docs/settlement.md "Operating"): a second attestation,
+# a second later, if none shows within 10 s.
+cert="" attempts=0
+while [ $attempts -lt 2 ] && [ -z "$cert" ]; do
+	attempts=$((attempts + 1))
+	[ $attempts -eq 1 ] || sleep 1 # --seq is the Unix second: a newer one
+	ctl node attest --attest --node 5 --demo-key >"$tmp/attest.out" 2>&1
+	check "faiid accepts node 5's signed attestation (attempt $attempts)" \
+		$(grep -q accepted "$tmp/attest.out"; echo $?)
+	deadline=$((SECONDS + 10))
+	while [ $SECONDS -lt $deadline ]; do
+		cert=$(ctl --json carbon certificates --node 5 2>/dev/null | python3 -c "
 import json, sys
 r = json.load(sys.stdin)
 print(' '.join(f\"{c['meter']}:{c['interval_s']}:{c['wh']}:{c['interval_start_s'] % 900}\"
                for c in r['rows']))" 2>/dev/null)
-	[ -n "$cert" ] && break
-	sleep 0.2
+		[ -n "$cert" ] && break
+		sleep 0.2
+	done
 done
 check "the attestation is committed and minted (carbon certificates: ${cert:-none})" \
 	$([ "$cert" = "5:900:900:0" ]; echo $?)
 curl -s "http://127.0.0.1:${ports[4]}/metrics" >"$tmp/metrics"
-grep -qE '^faii_settle_attestations_submitted_total 1$' "$tmp/metrics" &&
+grep -qE "^faii_settle_attestations_submitted_total $attempts\$" "$tmp/metrics" &&
 	grep -qE '^faii_settle_attestations_dropped_total\{reason="queue_full"\} 0$' "$tmp/metrics"
-check "/metrics: faii_settle_attestations_submitted_total 1, none dropped" $?
+check "/metrics: faii_settle_attestations_submitted_total $attempts, none dropped" $?
 
 # Node 9000202 joins faiid's registry too; validator 2 has accused it of a
 # replica disagreement: once the 4 s dispute window ends undisputed the slash
@@ -204,9 +212,10 @@ done
 
 ctl settle status
 ctl --json settle status >"$tmp/status.json"
-python3 - "$tmp/status.json" <<'PY'
+python3 - "$tmp/status.json" "$attempts" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+attempts = int(sys.argv[2])  # attestations sent: the second may be a double mint
 m = r["money"]
 bad = 0
 def need(what, ok):
@@ -220,15 +229,17 @@ need("money is conserved", m["minted"] + m["slashed_stake"] == m["paid"] + m["es
      m["treasury"] + m["burned"] + m["reporter_rewards"] and m["paid"] > 0)
 refused = r["transactions"]["refused"]
 need("nothing refused but roots of validators not yet settled",
-     all(v == 0 for k, v in refused.items() if k not in ("root_unknown",)))
+     all(v == 0 for k, v in refused.items() if k not in ("root_unknown",)
+         and not (k == "carbon" and v <= attempts - 1)))
 need("summaries and roots applied", r["transactions"]["applied"]["work_summary"] > 0 and
      r["transactions"]["applied"]["payout_root"] > 0)
 need("faiid published its roots", r["roots_submitted"] > 0)
 a = r["attestations"]
-need(f"one attestation queued, submitted and applied, none refused ({a})",
-     a["queued"] == 1 and a["submitted"] == 1 and a["waiting"] == 0 and a["applied"] == 1 and
-     r["transactions"]["applied"]["esg_attestation"] == 1 and
-     all(v == 0 for v in a["refused"].values()))
+need(f"{attempts} attestation(s) queued and submitted, one applied ({a})",
+     a["queued"] == attempts and a["submitted"] == attempts and a["waiting"] == 0 and
+     a["applied"] == 1 and r["transactions"]["applied"]["esg_attestation"] == 1 and
+     all(v == 0 for k, v in a["refused"].items() if k != "carbon") and
+     a["refused"]["carbon"] <= attempts - 1)
 sys.exit(bad)
 PY
 check "settle status values" $?
