@@ -128,6 +128,11 @@ static int open_work(struct faii_appliance_dp *a, const struct faii_config *cfg,
 		snprintf(err, errlen, "out of memory for %u kept receipts", sc->receipts_kept);
 		return -1;
 	}
+	if (faii_attest_queue_init(&a->attest) != 0) {
+		snprintf(err, errlen, "out of memory for %u queued attestations",
+		         FAII_ATTEST_QUEUE_MAX);
+		return -1;
+	}
 	fill_work_nodes(a);
 	faii_work_start(&a->work, faii_realtime_ns() / 1000000u, a->work_nodes);
 	for (unsigned i = 0; i < a->worker_count; i++) {
@@ -293,6 +298,7 @@ void faii_appliance_fini(struct faii_appliance_dp *a)
 	if (a->work_nodes != NULL)
 		faii_work_fini(&a->work);
 	free(a->work_nodes);
+	faii_attest_queue_fini(&a->attest);
 	faii_publisher_fini(&a->pub);
 	faii_keys_fini(&a->keys);
 	if (a->reg.cfg != NULL)
@@ -307,6 +313,9 @@ enum faii_slow_outcome faii_appliance_apply_signal(struct faii_appliance_dp *a,
                                                    const struct faii_msg_view *msg, uint64_t now_ns)
 {
 	enum faii_slow_outcome out = faii_registry_apply(&a->reg, msg, now_ns);
+	/* The node's signed bytes as they came: the ledger checks them again. */
+	if (out == FAII_SLOW_ACCEPTED && msg->type == FAII_MSG_ATTEST)
+		(void)faii_attest_queue_push(&a->attest, (const uint8_t *)msg->hdr, msg->length);
 	/* A failed sync leaves the policy dirty: the next publish tries again. */
 	if (a->reg.residency_dirty && a->residency_policy != NULL)
 		faii_appliance_sync_residency(a);

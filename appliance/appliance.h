@@ -12,6 +12,7 @@
 
 #include <rte_rcu_qsbr.h>
 
+#include "attest_queue.h"
 #include "dataplane.h"
 #include "residency_bpf.h"
 #include "work_summary.h"
@@ -86,6 +87,9 @@ struct faii_appliance_dp {
 	struct faii_work_node *work_nodes; /* reg.capacity, filled at each slice's edge */
 	faii_work_sink_fn on_work_summary;
 	void *on_work_summary_ctx;
+	/* Accepted ATTEST messages for the ledger (attest_queue.h): enabled
+	 * by faiid when a validator runs, drained by settlement_sync.c. */
+	struct faii_attest_queue attest;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "consensus.h"
 #include "faii/assert.h"
+#include "faii/settle_attest.h"
 #include "faii/settle_tx.h"
 #include "settle_json.h"
 #include "settlement.h"
@@ -97,6 +98,38 @@ static json_t *counts_json(const struct faii_settle_stats *st)
 	                 "entries_refused", (json_int_t)st->entries_refused);
 }
 
+/* Kind 3 as settlement counted it, by reason (state_attest.c). */
+static void read_attestations(void *ctx, const struct faii_settle_state *state)
+{
+	uint64_t *counts = ctx;
+	for (int k = 0; k < FAII_SETTLE_ATTEST_REASON_END; k++)
+		counts[k] = faii_settle_attest_count(state, (enum faii_settle_attest_reason)k);
+}
+
+/* Accepted ATTEST messages: this appliance's queue to the ledger, and
+ * every appliance's attestations as the committed sequence made them. */
+static json_t *attestations_json(struct faii_control *c)
+{
+	uint64_t counts[FAII_SETTLE_ATTEST_REASON_END] = {0};
+	faii_settlement_read(c->settlement, read_attestations, counts);
+	json_t *refused = json_object();
+	for (int k = FAII_SETTLE_ATTEST_OK + 1; k < FAII_SETTLE_ATTEST_REASON_END; k++)
+		set_u64(refused, faii_settle_attest_reason_name((enum faii_settle_attest_reason)k),
+		        counts[k]);
+	json_t *r = json_object();
+	set_u64(r, "applied", counts[FAII_SETTLE_ATTEST_OK]);
+	json_object_set_new(r, "refused", refused);
+	if (c->app != NULL) {
+		const struct faii_attest_queue *q = &c->app->attest;
+		set_u64(r, "queued", q->counters.queued);
+		set_u64(r, "submitted", q->counters.submitted);
+		set_u64(r, "waiting", q->count);
+		set_u64(r, "dropped_queue_full", q->counters.dropped_full);
+		set_u64(r, "dropped_submit_failed", q->counters.submit_failed);
+	}
+	return r;
+}
+
 json_t *cmd_settle_status(struct faii_control *c, json_t *args, struct faii_ctl_error *err)
 {
 	static const char *const known[] = {NULL};
@@ -123,6 +156,7 @@ json_t *cmd_settle_status(struct faii_control *c, json_t *args, struct faii_ctl_
 	set_u64(r, "slashes_dismissed", st.slashes_dismissed);
 	set_u64(r, "carbon_retired_wh", st.carbon_retired_wh);
 	json_object_set_new(r, "transactions", counts_json(&st));
+	json_object_set_new(r, "attestations", attestations_json(c));
 	set_u64(r, "roots_submitted", c->settlement->roots_submitted);
 	set_u64(r, "roots_refused", c->settlement->roots_refused);
 	struct faii_settle_epoch_record kept[FAII_SETTLE_EPOCHS_KEPT];

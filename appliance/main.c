@@ -741,6 +741,8 @@ static int run(struct appliance *app, int eal_argc, char **eal_argv)
 		fprintf(stderr, "faiid: settlement: out of memory\n");
 		goto cleanup;
 	}
+	/* Accepted attestations go to the ledger only where settlement runs. */
+	app->dp.attest.enabled = faii_settlement_running(&app->settlement);
 	printf("faiid: routing: %u keys published (generation %" PRIu64 ", %.1f ms)\n",
 	       atomic_load(&app->dp.pub.current)->table_count, app->dp.pub.generation,
 	       app->dp.pub.last_solve_s * 1e3);

@@ -76,6 +76,8 @@ struct snapshot {
 	struct faii_work_counters work; /* receipts and work summaries */
 	uint64_t work_open_receipts;
 	uint32_t work_receipts_kept;
+	struct faii_attest_queue_counters attest; /* accepted ATTEST messages to the ledger */
+	uint32_t attest_waiting;
 	uint64_t snapshots_skipped;
 	uint32_t node_count; /* in the registry */
 	uint32_t nodes_exported;
@@ -197,6 +199,8 @@ void faii_metrics_update(const struct faii_appliance_dp *a)
 	s->work = a->work.counters;
 	s->work_open_receipts = a->work.open.count;
 	s->work_receipts_kept = a->work.opt.receipts_kept;
+	s->attest = a->attest.counters;
+	s->attest_waiting = a->attest.count;
 
 	const struct faii_config *cfg = a->reg.cfg;
 	uint32_t n = cfg ? cfg->node_count : 0;
@@ -629,6 +633,30 @@ static void render_work(FILE *f, const struct snapshot *s)
 	gauge_line(f, "faii_work_summaries_pending", NULL, (double)w->summaries_pending);
 }
 
+/* Accepted ATTEST messages on their way to the ledger (attest_queue.h). */
+static void render_attestations(FILE *f, const struct snapshot *s)
+{
+	const struct faii_attest_queue_counters *q = &s->attest;
+	family(f, "faii_settle_attestations_queued_total", "counter",
+	       "Accepted ATTEST messages queued for the ledger (with a validator)");
+	counter_line(f, "faii_settle_attestations_queued_total", NULL, q->queued);
+	family(f, "faii_settle_attestations_submitted_total", "counter",
+	       "ESG_ATTESTATION transactions handed to the validator");
+	counter_line(f, "faii_settle_attestations_submitted_total", NULL, q->submitted);
+	family(f, "faii_settle_attestations_busy_total", "counter",
+	       "Offers refused by a full validator queue (the attestation stays queued)");
+	counter_line(f, "faii_settle_attestations_busy_total", NULL, q->submit_busy);
+	family(f, "faii_settle_attestations_dropped_total", "counter",
+	       "Accepted ATTEST messages that never reached the validator, by reason");
+	counter_line(f, "faii_settle_attestations_dropped_total", "reason=\"queue_full\"",
+	             q->dropped_full);
+	counter_line(f, "faii_settle_attestations_dropped_total", "reason=\"submit_failed\"",
+	             q->submit_failed);
+	family(f, "faii_settle_attestations_waiting", "gauge",
+	       "Accepted ATTEST messages waiting for the validator");
+	gauge_line(f, "faii_settle_attestations_waiting", NULL, (double)s->attest_waiting);
+}
+
 /* ---- settlement (docs/metrics.md, faii_settle_*) ---------------------------------------- */
 
 static const char *tx_kind_label(unsigned k)
@@ -880,8 +908,10 @@ char *faii_metrics_render(size_t *len)
 	if (dag != NULL)
 		render_dag(f, dag);
 	struct settle_snap settle;
-	if (settle_copy(&settle))
+	if (settle_copy(&settle)) {
 		render_settle(f, &settle);
+		render_attestations(f, s);
+	}
 	free(s);
 	free(dag);
 	if (fclose(f) != 0) {

@@ -11,6 +11,7 @@
 #include "consensus.h"
 #include "faii/assert.h"
 #include "faii/bytes.h"
+#include "faii/settle_attest.h"
 #include "faii/settle_gov.h"
 #include "faii/settle_slash.h"
 #include "faii/settle_state.h"
@@ -170,13 +171,40 @@ static void sync_policy(struct faii_settlement_sync *sync, struct faii_settlemen
 	(void)faii_appliance_publish(app);
 }
 
+/* Accepted attestations, oldest first, while the validator's queue takes
+ * them; a full queue keeps them for the next tick. */
+static void submit_attestations(struct faii_attest_queue *q, struct faii_consensus *consensus)
+{
+	for (uint32_t n = 0; n < FAII_SETTLE_SYNC_ATTEST_MAX; n++) {
+		const uint8_t *msg = faii_attest_queue_peek(q);
+		if (msg == NULL)
+			return;
+		uint8_t tx[FAII_SETTLE_ATTEST_TX_BYTES];
+		uint32_t len = 0;
+		int rc = faii_settle_attest_wrap(msg, FAII_ATTEST_MSG_BYTES, tx, sizeof(tx), &len);
+		FAII_ASSERT(rc == 0);
+		rc = faii_consensus_submit(consensus, tx, len);
+		if (rc == -ENOBUFS) {
+			q->counters.submit_busy++;
+			return;
+		}
+		faii_attest_queue_pop(q);
+		if (rc == 0)
+			q->counters.submitted++;
+		else
+			q->counters.submit_failed++;
+	}
+}
+
 void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
                                struct faii_settlement *settlement, struct faii_consensus *consensus,
                                struct faii_appliance_dp *app, uint64_t now_ns)
 {
 	struct faii_registry *reg = &app->reg;
-	if (!faii_settlement_running(settlement) || !faii_consensus_running(consensus) ||
-	    now_ns < sync->next_ns || reg->cfg->node_count == 0)
+	if (!faii_settlement_running(settlement) || !faii_consensus_running(consensus))
+		return;
+	submit_attestations(&app->attest, consensus);
+	if (now_ns < sync->next_ns || reg->cfg->node_count == 0)
 		return;
 	sync->next_ns = now_ns + FAII_SETTLE_SYNC_PERIOD_NS;
 	static struct window w; /* the control thread's only */

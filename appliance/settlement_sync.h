@@ -9,6 +9,8 @@
  *    gets status `slashed` (routing and the dataplane stop using it at
  *    once) and gets its status back when the slash is cleared; a node's
  *    reputation becomes settlement's (the minimum-reputation filter);
+ *  - accepted ATTEST messages go to the ledger as ESG_ATTESTATION
+ *    transactions (attest_queue.h), at every tick, oldest first;
  *  - governance's routing parameters in force at the consortium's epoch
  *    (tier factors, corridor, operator caps, ESG weights, ...) become the
  *    routing policy, and the routes are solved and published again.
@@ -28,6 +30,7 @@ struct faii_consensus;
 #define FAII_SETTLE_SYNC_PERIOD_NS        1000000000ull /* once a second */
 #define FAII_SETTLE_SYNC_REGISTER_MAX     1024u         /* registrations submitted per period */
 #define FAII_SETTLE_SYNC_SLOTS_PER_PERIOD 16384u        /* registry slots read per period */
+#define FAII_SETTLE_SYNC_ATTEST_MAX       256u          /* attestations submitted per tick */
 
 struct faii_settlement_sync {
 	uint64_t next_ns;
@@ -41,7 +44,8 @@ struct faii_settlement_sync {
 
 int faii_settlement_sync_init(struct faii_settlement_sync *sync, uint32_t slots);
 void faii_settlement_sync_fini(struct faii_settlement_sync *sync);
-/* Does a period's work when one is due. */
+/* Submits queued attestations (at every call), then does a period's work
+ * when one is due. */
 void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
                                struct faii_settlement *settlement, struct faii_consensus *consensus,
                                struct faii_appliance_dp *app, uint64_t now_ns);

@@ -6,7 +6,7 @@
  *   faii-sim [EAL args] -- --config FILE [--rate TASKS_PER_S] [--duration S]
  *            [--fail P] [--silent P] [--byzantine P] [--seed N] [--quiet]
  *            [--client-key demo|wrong|none] [--client-epoch E] [--appliance-epoch E]
- *            [--wait-peer S]
+ *            [--wait-peer S] [--attest-every S]
  *
  * Clients send the SPEC section 2 task mix (categories, consistency levels,
  * residency classes, origin regions) at a fixed rate to the appliance. Nodes
@@ -15,6 +15,16 @@
  * --byzantine share of nodes returns wrong result hashes. Every node sends
  * a signed heartbeat each second (demo keys, include/faii/demo.h). The
  * clients check every answer: one per task, never two.
+ *
+ * Every node also sends a signed ATTEST (docs/protocol.md §5.4) once every
+ * --attest-every S seconds (default 60; S divides 3600; 0: none), spread
+ * over the period like the heartbeats: meter = its node id, the energy of
+ * its class's power (SIM_POWER_W) over one whole, aligned interval of S
+ * seconds that has ended, a new interval each round, its configured ESG
+ * (source mix, PUE, energy to work, grid stress). An appliance with a
+ * validator puts each accepted one in the ledger (docs/settlement.md, "ESG
+ * attestations"), where it mints a carbon certificate once per (meter,
+ * interval).
  *
  * When the configuration turns authentication on (appliance.auth), everyone
  * speaks protocol version 2 (docs/security.md): clients MAC their TASKs with
@@ -69,6 +79,9 @@
 #define DRAIN_S         3.0 /* after the last task: wait for answers */
 #define PRINT_PERIOD_S  2.0
 #define HEARTBEAT_EVERY 1.0
+#define ATTEST_EVERY_S  60u /* default --attest-every: seconds, divides 3600 */
+/* A node's average power by class (micro .. XL), W: its metered energy. */
+static const uint32_t SIM_POWER_W[FAII_CLASS_COUNT] = {50, 200, 800, 3000, 10000};
 
 static const uint8_t APPLIANCE_MAC[6] = {0x02, 0xFA, 0x11, 0x00, 0x00, 0x01};
 static const uint8_t APPLIANCE_IP[4] = {10, 0, 0, 1};
@@ -89,6 +102,7 @@ struct options {
 	enum client_key_mode client_key;
 	uint8_t client_epoch, appliance_epoch;
 	double wait_peer_s;
+	uint32_t attest_every_s; /* 0: no attestations */
 };
 
 struct pending {
@@ -121,7 +135,7 @@ struct stats {
 	uint64_t copies_by_class[FAII_CLASS_COUNT];
 	uint64_t copies, replica_copies, redispatched;
 	uint64_t node_ok, node_errors, node_silent, node_wrong;
-	uint64_t heartbeats;
+	uint64_t heartbeats, attestations;
 	uint64_t unknown_answers, unexpected_frames, pending_full, tx_dropped, client_full;
 };
 
@@ -152,6 +166,8 @@ struct sim {
 	uint64_t rng[2];
 	uint64_t next_task_id;
 	uint32_t heartbeat_cursor, heartbeat_seq;
+	uint32_t attest_cursor, attest_round;
+	uint64_t attest_first_start_s; /* round r attests [first + r S, first + (r + 1) S) */
 	struct stats st;
 	struct rte_mbuf *tx[BURST];
 	unsigned tx_n;
@@ -471,6 +487,73 @@ static void send_heartbeats(struct sim *s, double elapsed_s)
 	}
 }
 
+/* Per mille of each source, summing to exactly 1000 (the largest share
+ * takes the rounding), from the configured fractions. */
+static void mix_permille(const struct faii_cfg_esg *esg, uint16_t mix[FAII_SRC_COUNT])
+{
+	unsigned sum = 0, largest = 0;
+	for (unsigned k = 0; k < FAII_SRC_COUNT; k++) {
+		double share = esg->source_mix[k] * 1000.0;
+		mix[k] = (uint16_t)(share < 0 ? 0 : share > 1000 ? 1000 : lround(share));
+		sum += mix[k];
+		if (esg->source_mix[k] > esg->source_mix[largest])
+			largest = k;
+	}
+	mix[largest] = (uint16_t)(mix[largest] + 1000 - (int)sum);
+}
+
+static void send_attestation(struct sim *s, uint32_t slot)
+{
+	const struct faii_cfg_node *n = &s->cfg->nodes[slot];
+	const struct faii_cfg_esg *esg = &n->esg;
+	uint32_t every = s->opt.attest_every_s;
+	double grid = esg->grid_stress < 0 ? 0 : esg->grid_stress > 1 ? 1 : esg->grid_stress;
+	struct faii_attest at = {
+	        .node_id = n->id,
+	        .seq = s->attest_round + 1,
+	        .timestamp_ns = faii_realtime_ns(),
+	        .meter_id = n->id,
+	        .interval_start_s = s->attest_first_start_s + (uint64_t)s->attest_round * every,
+	        .interval_s = every,
+	        .energy_wh = (uint32_t)((uint64_t)SIM_POWER_W[n->node_class % FAII_CLASS_COUNT] *
+	                                every / 3600u),
+	        .pue_milli = esg->pue > 1 ? (uint32_t)lround(esg->pue * 1000.0) : 1000u,
+	        .energy_to_work_milli = esg->energy_to_work > 0.001
+	                                        ? (uint32_t)lround(esg->energy_to_work * 1000.0)
+	                                        : 1u,
+	        .grid_stress_permille = (uint16_t)lround(grid * 1000.0),
+	};
+	uint16_t mix[FAII_SRC_COUNT];
+	mix_permille(esg, mix);
+	memcpy(at.source_mix_permille, mix, sizeof(mix));
+	uint8_t msg[FAII_HDR_SIZE + FAII_ATTEST_BODY_SIZE];
+	size_t len = faii_encode_attest(msg, sizeof(msg), &at);
+	faii_msg_sign(msg, len, s->secret[slot]);
+	send_msg(s, APPLIANCE_MAC, NODE_MAC, n->addr, APPLIANCE_IP, n->udp_port,
+	         s->cfg->appliance.udp_port, msg, len);
+	s->st.attestations++;
+}
+
+/* Each node once per --attest-every seconds, spread over the period. Round
+ * r starts at elapsed r S and attests the interval that ended at the start
+ * time's last boundary + r S: always over by then, a new one each round. */
+static void send_attestations(struct sim *s, double elapsed_s)
+{
+	uint32_t every = s->opt.attest_every_s;
+	if (every == 0)
+		return;
+	uint64_t nodes = s->cfg->node_count;
+	uint64_t due = (uint64_t)(elapsed_s / every * (double)nodes);
+	uint64_t sent_total = (uint64_t)s->attest_round * nodes + s->attest_cursor;
+	for (unsigned k = 0; k < 16 && sent_total < due; k++, sent_total++) {
+		send_attestation(s, s->attest_cursor);
+		if (++s->attest_cursor == nodes) {
+			s->attest_cursor = 0;
+			s->attest_round++;
+		}
+	}
+}
+
 static uint64_t sum_answered(const struct stats *st, unsigned status)
 {
 	uint64_t v = 0;
@@ -488,12 +571,13 @@ static void print_live(const struct sim *s, double t)
 	printf("faii-sim: t=%.0fs sent %" PRIu64 " | answers ok %" PRIu64 " no_feasible %" PRIu64
 	       " timeout %" PRIu64 " error %" PRIu64 " refused %" PRIu64 " no_quorum %" PRIu64
 	       " | node copies %" PRIu64 " (silent %" PRIu64 ", errors %" PRIu64
-	       ", wrong hashes %" PRIu64 ") heartbeats %" PRIu64 "\n",
+	       ", wrong hashes %" PRIu64 ") heartbeats %" PRIu64 " attestations %" PRIu64 "\n",
 	       t, sent, sum_answered(st, FAII_RESULT_OK),
 	       sum_answered(st, FAII_RESULT_NO_FEASIBLE_NODE),
 	       sum_answered(st, FAII_RESULT_TIMEOUT), sum_answered(st, FAII_RESULT_ERROR),
 	       sum_answered(st, FAII_RESULT_REFUSED), sum_answered(st, FAII_RESULT_NO_QUORUM),
-	       st->copies, st->node_silent, st->node_errors, st->node_wrong, st->heartbeats);
+	       st->copies, st->node_silent, st->node_errors, st->node_wrong, st->heartbeats,
+	       st->attestations);
 	fflush(stdout);
 }
 
@@ -549,11 +633,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 	        {"client-epoch", required_argument, NULL, 'E'},
 	        {"appliance-epoch", required_argument, NULL, 'A'},
 	        {"wait-peer", required_argument, NULL, 'W'},
+	        {"attest-every", required_argument, NULL, 'T'},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:r:d:f:s:b:S:qK:E:A:W:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:r:d:f:s:b:S:qK:E:A:W:T:", longopts, NULL)) != -1) {
 		char *end = NULL;
 		double v = 0;
 		if (c == 'K') {
@@ -584,6 +669,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 's': o->silent = v; break;
 		case 'b': o->byzantine = v; break;
 		case 'W': o->wait_peer_s = v; break;
+		case 'T':
+			if (v != floor(v) || v > 3600 || (v > 0 && 3600 % (unsigned)v != 0)) {
+				fprintf(stderr, "faii-sim: --attest-every: 0 or seconds dividing "
+				                "3600\n");
+				return -1;
+			}
+			o->attest_every_s = (uint32_t)v;
+			break;
 		case 'S': o->seed = strtoull(optarg, NULL, 0); break;
 		case 'E':
 		case 'A':
@@ -602,7 +695,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "usage: faii-sim [EAL] -- --config FILE [--rate N] [--duration S] "
 		                "[--fail P] [--silent P] [--byzantine P] [--seed N] [--quiet]\n"
 		                "       [--client-key demo|wrong|none] [--client-epoch E] "
-		                "[--appliance-epoch E] [--wait-peer S]\n");
+		                "[--appliance-epoch E] [--wait-peer S] [--attest-every S]\n");
 		return -1;
 	}
 	return 0;
@@ -699,7 +792,8 @@ int main(int argc, char **argv)
 	                         .byzantine = 0.05,
 	                         .seed = 1,
 	                         .client_epoch = FAII_DEMO_KEY_EPOCH,
-	                         .appliance_epoch = FAII_DEMO_KEY_EPOCH};
+	                         .appliance_epoch = FAII_DEMO_KEY_EPOCH,
+	                         .attest_every_s = ATTEST_EVERY_S};
 	if (parse_args(argc - eal, argv + eal, &s.opt) != 0)
 		return 2;
 	char err[FAII_CFG_ERR_LEN];
@@ -748,6 +842,10 @@ int main(int argc, char **argv)
 		printf("faii-sim: protocol version 1: the configuration has no appliance.auth\n");
 	fflush(stdout);
 	s.start_tsc = rte_rdtsc();
+	if (s.opt.attest_every_s > 0) {
+		uint64_t now_s = faii_realtime_ns() / 1000000000u, every = s.opt.attest_every_s;
+		s.attest_first_start_s = now_s / every * every - every;
+	}
 	uint64_t tasks_sent = 0;
 	double next_print = PRINT_PERIOD_S;
 	for (;;) {
@@ -761,6 +859,7 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < BURST && tasks_sent < due; k++, tasks_sent++)
 				send_task(&s, now);
 			send_heartbeats(&s, t);
+			send_attestations(&s, t);
 		}
 		receive(&s, now);
 		run_wheel(&s, now);

@@ -141,8 +141,8 @@ static const struct command commands[] = {
          "run is newer than the last, --timestamp-ns to now; --pue (default 1.1),\n"
          "--grid-stress (0.2), --energy-to-work (0.02) and --mix (per-mille of solar,\n"
          "wind, hydro, geothermal, biomass, hydrogen, waste, non-renewable; default\n"
-         "400,300,200,0,0,0,0,100) fill an ATTEST. --print prints the message in hex and\n"
-         "sends nothing.",
+         "400,300,200,0,0,0,0,100) fill an ATTEST of 1000 Wh on meter ID over the last\n"
+         "whole quarter hour. --print prints the message in hex and sends nothing.",
          build_node_attest, NULL},
         {"policy", "get", "policy.get", "",
          "Show every policy parameter with its value and allowed range.", build_none, NULL},
@@ -215,7 +215,9 @@ static const struct command commands[] = {
          "Show this appliance's settlement of the committed sequence: the consortium's\n"
          "time, the current epoch, settled and failed epochs, registered nodes, money\n"
          "(minted, paid, escrow, treasury, burned), transactions applied and refused by\n"
-         "reason, and the latest settled epoch (root, leaves, votes, final, totals).",
+         "reason, ESG attestations (applied, refused by reason, and this appliance's\n"
+         "queue to its validator), and the latest settled epoch (root, leaves, votes,\n"
+         "final, totals).",
          build_none, NULL},
         {"payout", "proof", "payout.proof", "NODE [EPOCH]",
          "Print NODE's payout leaf and Merkle proof in the latest settled epoch (or\n"
@@ -754,8 +756,11 @@ static json_t *build_node_attest(int argc, char **argv, const char *cmd)
 			        .seq = (uint32_t)seq,
 			        .timestamp_ns = ts,
 			        .meter_id = node,
-			        .interval_start_s =
-			                ts / 1000000000u > 900 ? ts / 1000000000u - 900 : 0,
+			        /* The last whole quarter hour before it: aligned,
+			         * as settlement's certificates want it. */
+			        .interval_start_s = ts / 1000000000u / 900 * 900 > 900
+			                                    ? ts / 1000000000u / 900 * 900 - 900
+			                                    : 0,
 			        .interval_s = 900,
 			        .energy_wh = 1000,
 			        .pue_milli = pue,

@@ -182,6 +182,20 @@ faii_settle_carbon_apply_reading(struct faii_settle_carbon *state,
                                  const struct faii_settle_meter_reading *reading,
                                  uint32_t operator_id, uint64_t now_ms, uint64_t epoch);
 
+/*
+ * Applies the energy of a decoded, verified ESG attestation (kind 3,
+ * faii/settle_attest.h: faii_settle_attest_reading) as a reading: the same
+ * checks but the location (an attestation has none; its certificate's is
+ * all zero), the same mint, the same (meter, interval) table, so that an
+ * interval counts once whichever kind came first. `digest` names the
+ * attestation's transaction in evidence.
+ */
+enum faii_settle_carbon_reason
+faii_settle_carbon_apply_attested(struct faii_settle_carbon *state,
+                                  const struct faii_settle_meter_reading *reading,
+                                  const uint8_t digest[FAII_SETTLE_DIGEST], uint32_t operator_id,
+                                  uint64_t now_ms, uint64_t epoch);
+
 /* Applies a decoded CARBON_TRANSFER whose author the dispatcher checked;
  * all or nothing. */
 enum faii_settle_carbon_reason

@@ -519,20 +519,16 @@ static void mint(struct faii_settle_carbon *state, const struct faii_settle_mete
 	state->energy_mwh += reading->energy_mwh;
 }
 
-enum faii_settle_carbon_reason
-faii_settle_carbon_apply_reading(struct faii_settle_carbon *state,
-                                 const struct faii_settle_meter_reading *reading,
-                                 uint32_t operator_id, uint64_t now_ms, uint64_t epoch)
+/* A checked reading (its transaction's digest given): timely, not minted
+ * before, room for it; then minted. */
+static enum faii_settle_carbon_reason apply_checked(struct faii_settle_carbon *state,
+                                                    const struct faii_settle_meter_reading *reading,
+                                                    const uint8_t digest[FAII_SETTLE_DIGEST],
+                                                    uint32_t operator_id)
 {
-	carbon_advance(state, now_ms, epoch);
-	enum faii_settle_carbon_reason why = FAII_SETTLE_CARBON_OK;
-	if (carbon_meter_check(reading, &why) != 0)
-		return carbon_refuse(state, why);
-	why = reading_timely(state, reading);
+	enum faii_settle_carbon_reason why = reading_timely(state, reading);
 	if (why != FAII_SETTLE_CARBON_OK)
 		return carbon_refuse(state, why);
-	uint8_t digest[FAII_SETTLE_DIGEST];
-	faii_settle_meter_digest(reading, digest);
 	uint32_t first = reading_conflict(state, reading);
 	if (first != CARBON_NONE) {
 		why = state->readings[first].interval_start_s == reading->interval_start_s
@@ -551,4 +547,31 @@ faii_settle_carbon_apply_reading(struct faii_settle_carbon *state,
 		return carbon_refuse(state, why);
 	mint(state, reading, digest, operator_id, renewable_wh);
 	return FAII_SETTLE_CARBON_OK;
+}
+
+enum faii_settle_carbon_reason
+faii_settle_carbon_apply_reading(struct faii_settle_carbon *state,
+                                 const struct faii_settle_meter_reading *reading,
+                                 uint32_t operator_id, uint64_t now_ms, uint64_t epoch)
+{
+	carbon_advance(state, now_ms, epoch);
+	enum faii_settle_carbon_reason why = FAII_SETTLE_CARBON_OK;
+	if (carbon_meter_check(reading, &why) != 0)
+		return carbon_refuse(state, why);
+	uint8_t digest[FAII_SETTLE_DIGEST];
+	faii_settle_meter_digest(reading, digest);
+	return apply_checked(state, reading, digest, operator_id);
+}
+
+enum faii_settle_carbon_reason
+faii_settle_carbon_apply_attested(struct faii_settle_carbon *state,
+                                  const struct faii_settle_meter_reading *reading,
+                                  const uint8_t digest[FAII_SETTLE_DIGEST], uint32_t operator_id,
+                                  uint64_t now_ms, uint64_t epoch)
+{
+	carbon_advance(state, now_ms, epoch);
+	enum faii_settle_carbon_reason why = FAII_SETTLE_CARBON_OK;
+	if (carbon_reading_check(reading, false, &why) != 0)
+		return carbon_refuse(state, why);
+	return apply_checked(state, reading, digest, operator_id);
 }

@@ -137,6 +137,10 @@ bool carbon_epoch_kept(const struct faii_settle_carbon *state, uint64_t epoch);
 /* The decoder's range checks (carbon_tx.c), again on apply. */
 int carbon_meter_check(const struct faii_settle_meter_reading *reading,
                        enum faii_settle_carbon_reason *why);
+/* The same checks; without `located`, not the location (an ESG
+ * attestation has none: settle_attest.h). */
+int carbon_reading_check(const struct faii_settle_meter_reading *reading, bool located,
+                         enum faii_settle_carbon_reason *why);
 /* Records a refusal and returns it. */
 enum faii_settle_carbon_reason carbon_refuse(struct faii_settle_carbon *state,
                                              enum faii_settle_carbon_reason reason);

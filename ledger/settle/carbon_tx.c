@@ -118,6 +118,12 @@ static bool energy_valid(const struct faii_settle_meter_reading *reading)
 int carbon_meter_check(const struct faii_settle_meter_reading *reading,
                        enum faii_settle_carbon_reason *why)
 {
+	return carbon_reading_check(reading, true, why);
+}
+
+int carbon_reading_check(const struct faii_settle_meter_reading *reading, bool located,
+                         enum faii_settle_carbon_reason *why)
+{
 	if (reading->meter_id == 0)
 		return refuse(why, FAII_SETTLE_CARBON_MALFORMED, -EINVAL);
 	if (!interval_valid(reading))
@@ -126,7 +132,7 @@ int carbon_meter_check(const struct faii_settle_meter_reading *reading,
 		return refuse(why, FAII_SETTLE_CARBON_BAD_ENERGY, -EINVAL);
 	if (reading->renewable_ppb > FAII_SETTLE_PPB_ONE)
 		return refuse(why, FAII_SETTLE_CARBON_BAD_RENEWABLE, -EINVAL);
-	if (!location_valid(reading->location))
+	if (located && !location_valid(reading->location))
 		return refuse(why, FAII_SETTLE_CARBON_BAD_LOCATION, -EINVAL);
 	if (reading->read_at_s < reading->interval_start_s + reading->interval_s)
 		return refuse(why, FAII_SETTLE_CARBON_BAD_READ_TIME, -EINVAL);

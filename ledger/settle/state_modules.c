@@ -296,6 +296,7 @@ enum faii_settle_outcome settle_apply_module(struct faii_settle_state *s,
                                              uint32_t len)
 {
 	switch (kind) {
+	case FAII_SETTLE_TX_ESG_ATTESTATION: return settle_apply_attestation(s, tx, len);
 	case FAII_SETTLE_TX_METER_READING: return apply_reading(s, tx, len);
 	case FAII_SETTLE_TX_CARBON_TRANSFER: return apply_transfer(s, tx, len);
 	case FAII_SETTLE_TX_SLASH_PROPOSAL: return apply_slash(s, origin, tx, len);

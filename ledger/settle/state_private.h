@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "faii/settle.h"
+#include "faii/settle_attest.h"
 #include "faii/settle_carbon.h"
 #include "faii/settle_gov.h"
 #include "faii/settle_slash.h"
@@ -81,6 +82,8 @@ struct faii_settle_state {
 	struct faii_settle_slash *slash;
 	struct faii_settle_carbon *carbon;
 	uint64_t reporter_rewards[FAII_SETTLE_VALIDATORS_MAX]; /* by validator (account) */
+	uint64_t attest_counts[FAII_SETTLE_ATTEST_REASON_END]; /* kind 3, by reason (state_attest.c)
+	                                                        */
 	/* Arrays, laid out after the state in the caller's memory. */
 	struct node_slot *slots;
 	uint32_t *index;
@@ -107,6 +110,10 @@ enum faii_settle_outcome settle_apply_module(struct faii_settle_state *s,
                                              const struct faii_settle_origin *origin,
                                              enum faii_settle_tx_kind kind, const uint8_t *tx,
                                              uint32_t len);
+/* ESG_ATTESTATION (kind 3, state_attest.c): decoded, verified under the
+ * node's registered key, minted as a reading. */
+enum faii_settle_outcome settle_apply_attestation(struct faii_settle_state *s, const uint8_t *tx,
+                                                  uint32_t len);
 /* A work summary entry's observation for reputation (and downtime). */
 void settle_observe_entry(struct faii_settle_state *s, const struct node_slot *slot,
                           const struct faii_settle_work_entry *entry);

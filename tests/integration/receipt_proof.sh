@@ -8,6 +8,8 @@
 #    and refuses it with one changed byte of the leaf, of the path, of the
 #    root, or with another index;
 #  - a task of the open slice is not_found with "open slice";
+#  - faii-sim's nodes send signed ATTESTs (--attest-every 5) that faiid
+#    accepts, none refused;
 #  - the ledger holds work_summary records (no validator configured) whose
 #    receipt roots include the proven root; /metrics counts receipts and
 #    summaries.
@@ -55,7 +57,8 @@ check "faiid starts with settlement.slice_ms 1000" $?
 
 "$sim" -l 0 --no-huge -m 256 --no-pci --file-prefix "$prefix-sim" \
 	--vdev "net_memif0,role=client,socket=$sock" --log-level lib.eal:warning -- \
-	--config "$demo" --duration 4 --rate 200 --wait-peer 15 >"$tmp/sim.log" 2>&1 &
+	--config "$demo" --duration 4 --rate 200 --wait-peer 15 --attest-every 5 \
+	>"$tmp/sim.log" 2>&1 &
 sim_pid=$!
 pids+=("$sim_pid")
 first=
@@ -102,6 +105,11 @@ grep -qE '^faii_receipts_total [1-9]' "$tmp/metrics" &&
 	grep -qE '^faii_receipts_dropped_total\{reason="invalid"\} 0$' "$tmp/metrics" &&
 	! grep -qE '^faii_receipts_dropped_total\{.*\} [1-9]' "$tmp/metrics"
 check "/metrics counts receipts and summaries, none dropped" $?
+grep -qE '^faii_slow_path_messages_total\{type="attest",outcome="accepted"\} [1-9]' \
+	"$tmp/metrics" &&
+	! grep -qE '^faii_slow_path_messages_total\{type="attest",outcome="(malformed|bad_signature|stale_sequence|stale_timestamp|unknown_node)"\} [1-9]' \
+		"$tmp/metrics"
+check "faiid accepts the simulator's signed attestations, refuses none" $?
 
 # Stop both (the simulator after faiid, as run.sh does), then check offline.
 for _ in $(seq 1 200); do

@@ -82,6 +82,7 @@ PRIVATE_OWNER = {
     "metrics.h": "appliance", "residency_audit.h": "appliance",
     "consensus.h": "appliance", "validator_cfg.h": "appliance",
     "work_summary.h": "appliance", "receipt_proof.h": "appliance",
+    "attest_queue.h": "appliance",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

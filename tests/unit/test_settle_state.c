@@ -404,18 +404,17 @@ Test(settle_state, every_refusal_is_named_and_counted)
 	cr_assert_eq(summary(&fx, 1, T0, &entry, 1), FAII_SETTLE_APPLIED);
 	fx.slice[1]--; /* the same slice again */
 	cr_assert_eq(summary(&fx, 1, T0, NULL, 0), FAII_SETTLE_REFUSED_STALE_SUMMARY);
-	/* ESG attestations feed routing; settlement takes renewable shares from
-	 * retired certificates (docs/settlement.md, "Transactions"). */
+	/* An ESG attestation without its message (test_settle_attest.c has the rest). */
 	uint8_t attestation[2] = {FAII_SETTLE_TX_ESG_ATTESTATION, FAII_SETTLE_TX_VERSION};
-	cr_assert_eq(apply(&fx, 0, attestation, 2), FAII_SETTLE_REFUSED_NOT_HANDLED);
+	cr_assert_eq(apply(&fx, 0, attestation, 2), FAII_SETTLE_REFUSED_MALFORMED);
 	struct faii_settle_stats stats;
 	faii_settle_get_stats(fx.state, &stats);
-	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_MALFORMED], 3);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_MALFORMED], 4);
 	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_MEMBER], 1);
 	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NODE_REBOUND], 2);
 	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NODE_TABLE_FULL], 1);
 	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_STALE_SUMMARY], 1);
-	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_HANDLED], 1);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_HANDLED], 0);
 	cr_assert_eq(stats.entries_refused, 1);
 	cr_assert_eq(stats.applied[FAII_SETTLE_TX_NODE_REGISTER], 3);
 	cr_assert_eq(stats.nodes, 2);
