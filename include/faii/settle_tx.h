@@ -35,7 +35,7 @@
 enum faii_settle_tx_kind {
 	FAII_SETTLE_TX_NODE_REGISTER = 1,   /* appliance: a node, its class, operator and key */
 	FAII_SETTLE_TX_WORK_SUMMARY = 2,    /* appliance: one slice's measured work, receipt root */
-	FAII_SETTLE_TX_ESG_ATTESTATION = 3, /* node-signed: renewable share over a period */
+	FAII_SETTLE_TX_ESG_ATTESTATION = 3, /* node-signed: its wire ATTEST, verbatim */
 	FAII_SETTLE_TX_METER_READING = 4,   /* node-signed: one meter interval (carbon) */
 	FAII_SETTLE_TX_CARBON_TRANSFER = 5, /* appliance for an operator: tradable Wh */
 	FAII_SETTLE_TX_SLASH_PROPOSAL = 6,  /* appliance: accused node, evidence */
