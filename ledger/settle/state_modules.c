@@ -397,15 +397,13 @@ void settle_epoch_carbon(struct faii_settle_state *s, uint64_t epoch)
 		const struct node_slot *slot = &s->slots[s->order[i]];
 		struct faii_settle_node_input *in = &s->inputs[i];
 		struct faii_settle_carbon_node_epoch figures;
-		if (faii_settle_carbon_node_epoch(s->carbon, slot->node_id, epoch, &figures) != 0 ||
+		struct faii_settle_carbon_retire_result retired;
+		/* The operator's certificates, oldest first, cover the node's energy. */
+		if (faii_settle_carbon_settle_node(s->carbon, slot->operator_id, slot->node_id,
+		                                   epoch, &figures, &retired) != 0 ||
 		    figures.energy_wh == 0)
 			continue;
-		/* The operator's certificates, oldest first, cover the node's energy. */
-		struct faii_settle_carbon_retire_result retired;
-		if (faii_settle_carbon_retire(s->carbon, slot->operator_id, slot->node_id,
-		                              figures.energy_wh, epoch, &retired) == 0)
-			s->stats.carbon_retired_wh += retired.wh_retired;
-		(void)faii_settle_carbon_node_epoch(s->carbon, slot->node_id, epoch, &figures);
+		s->stats.carbon_retired_wh += retired.wh_retired;
 		in->energy_wh = figures.energy_wh;
 		in->energy_retired_wh = figures.retired_wh;
 		in->renewable_ppb = figures.renewable_ppb;
