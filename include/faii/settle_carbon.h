@@ -282,6 +282,19 @@ int faii_settle_carbon_settle_node(struct faii_settle_carbon *state, uint32_t op
                                    struct faii_settle_carbon_node_epoch *figures,
                                    struct faii_settle_carbon_retire_result *retired);
 
+/*
+ * The whole epoch's step: faii_settle_carbon_settle_node for inputs[0..
+ * count - 1] in that order (node id order: the state machine's), filling
+ * each input with energy its energy_wh, energy_retired_wh and
+ * renewable_ppb (inputs without energy are left as they are); the Wh
+ * retired in *retired_wh. Starts each node's rows on their way from
+ * memory a few nodes ahead. -ERANGE for an epoch no longer kept.
+ */
+struct faii_settle_node_input;
+int faii_settle_carbon_settle_epoch(struct faii_settle_carbon *state, uint64_t epoch,
+                                    struct faii_settle_node_input *inputs, uint32_t count,
+                                    uint64_t *retired_wh);
+
 /* Every node with readings or retirements in `epoch`, sorted by node id,
  * from node id from_node on, at most cap; *total counts them all. */
 int faii_settle_carbon_epoch_nodes(const struct faii_settle_carbon *state, uint64_t epoch,

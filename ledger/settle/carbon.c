@@ -175,6 +175,11 @@ uint32_t carbon_node_find(const struct faii_settle_carbon *state, uint32_t node_
 	return entry == 0 ? CARBON_NONE : entry - 1;
 }
 
+const uint32_t *carbon_node_home(const struct faii_settle_carbon *state, uint32_t node_id)
+{
+	return &state->node_index[(uint32_t)mix64(node_id) & state->node_mask];
+}
+
 uint32_t carbon_account_create(struct faii_settle_carbon *state, uint32_t operator_id)
 {
 	FAII_ASSERT(state->owners_used < state->limits.owners_max);

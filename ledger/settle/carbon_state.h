@@ -138,6 +138,8 @@ uint32_t carbon_account_create(struct faii_settle_carbon *state, uint32_t operat
 uint32_t carbon_reading_bucket(const struct faii_settle_carbon *state, uint64_t meter_id,
                                uint64_t interval_start_s);
 uint32_t carbon_node_find(const struct faii_settle_carbon *state, uint32_t node_id);
+/* The index cell a node's probe starts at (for prefetching only). */
+const uint32_t *carbon_node_home(const struct faii_settle_carbon *state, uint32_t node_id);
 /* The node's slot for `epoch`, or NULL. */
 const struct carbon_node_slot *carbon_node_slot_find(const struct carbon_node *node,
                                                      uint64_t epoch);
