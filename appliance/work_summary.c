@@ -7,17 +7,38 @@
 #include "faii/assert.h"
 #include "faii/bytes.h"
 #include "faii/config.h"
+#include "faii/settle_state.h"
 #include "work_summary.h"
 
 _Static_assert(FAII_SETTLE_TX_TIERS == FAII_SETTLE_RECEIPT_TIERS, "one tier list");
 _Static_assert(FAII_CFG_RECEIPTS_KEPT_MAX <= FAII_SETTLE_LEAVES_MAX, "a slice fits one tree");
+/* A whole registry's slice is parts settlement takes (docs/settlement.md,
+ * "Work summaries and receipts": a part number beyond it is refused). */
+_Static_assert((FAII_CFG_NODES_MAX + FAII_SETTLE_WORK_ENTRIES_MAX - 1) /
+                               FAII_SETTLE_WORK_ENTRIES_MAX <=
+                       FAII_SETTLE_SLICE_PARTS_MAX,
+               "a full registry's slice fits settlement's parts of a slice");
+
+uint32_t faii_work_slice_parts(uint32_t node_slots)
+{
+	uint64_t parts = ((uint64_t)node_slots + FAII_SETTLE_WORK_ENTRIES_MAX - 1) /
+	                 FAII_SETTLE_WORK_ENTRIES_MAX;
+	return parts > 0 ? (uint32_t)parts : 1; /* an empty slice still reports its time */
+}
+
+uint32_t faii_work_pending_parts(uint32_t node_slots)
+{
+	uint64_t parts = (uint64_t)FAII_WORK_PENDING_SLICES * faii_work_slice_parts(node_slots);
+	return parts > FAII_WORK_PENDING_PARTS_MIN ? (uint32_t)parts : FAII_WORK_PENDING_PARTS_MIN;
+}
 
 int faii_work_init(struct faii_work_summary *ws, const struct faii_work_options *opt)
 {
 	memset(ws, 0, sizeof(*ws));
 	if (opt->slice_ms < FAII_CFG_SLICE_MS_MIN || opt->slice_ms > FAII_CFG_SLICE_MS_MAX ||
 	    opt->heartbeat_period_ms == 0 || opt->receipts_kept < FAII_CFG_RECEIPTS_KEPT_MIN ||
-	    opt->receipts_kept > FAII_CFG_RECEIPTS_KEPT_MAX || opt->node_slots == 0)
+	    opt->receipts_kept > FAII_CFG_RECEIPTS_KEPT_MAX || opt->node_slots == 0 ||
+	    opt->node_slots > FAII_CFG_NODES_MAX)
 		return -EINVAL;
 	ws->opt = *opt;
 	/* Allocated once; pages are touched as they fill. */
@@ -27,8 +48,9 @@ int faii_work_init(struct faii_work_summary *ws, const struct faii_work_options 
 	ws->touched = calloc(opt->node_slots, 1);
 	ws->beats_at_start = calloc(opt->node_slots, sizeof(*ws->beats_at_start));
 	ws->sorted = calloc(opt->node_slots, sizeof(*ws->sorted));
-	ws->pending = malloc((size_t)FAII_WORK_PENDING_PARTS * FAII_SETTLE_TX_BYTES_MAX);
-	ws->pending_len = calloc(FAII_WORK_PENDING_PARTS, sizeof(*ws->pending_len));
+	ws->pending_max = faii_work_pending_parts(opt->node_slots);
+	ws->pending = malloc((size_t)ws->pending_max * FAII_SETTLE_TX_BYTES_MAX);
+	ws->pending_len = calloc(ws->pending_max, sizeof(*ws->pending_len));
 	if (!ws->leaves || !ws->scratch || !ws->entries || !ws->touched || !ws->beats_at_start ||
 	    !ws->sorted || !ws->pending || !ws->pending_len) {
 		faii_work_fini(ws);
@@ -191,11 +213,11 @@ static void queue_part(struct faii_work_summary *ws, const struct faii_settle_wo
                        const struct faii_settle_work_entry *entries)
 {
 	ws->counters.summaries++;
-	if (ws->pending_count == FAII_WORK_PENDING_PARTS) {
+	if (ws->pending_count == ws->pending_max) {
 		ws->counters.summaries_queue_full++;
 		return;
 	}
-	uint32_t at = (ws->pending_head + ws->pending_count) % FAII_WORK_PENDING_PARTS;
+	uint32_t at = (ws->pending_head + ws->pending_count) % ws->pending_max;
 	int rc = faii_settle_tx_work_encode(h, entries, ws->pending[at], FAII_SETTLE_TX_BYTES_MAX,
 	                                    &ws->pending_len[at]);
 	FAII_ASSERT(rc == 0); /* entry_count <= FAII_SETTLE_WORK_ENTRIES_MAX fits */
@@ -211,9 +233,9 @@ uint32_t faii_work_close(struct faii_work_summary *ws, const struct faii_work_no
 	faii_settle_receipt_acc_root(&ws->acc, s->root);
 	FAII_ASSERT(ws->acc.count == s->count);
 	uint32_t n = collect_entries(ws, nodes);
-	uint32_t parts =
-	        n == 0 ? 1 : (n + FAII_SETTLE_WORK_ENTRIES_MAX - 1) / FAII_SETTLE_WORK_ENTRIES_MAX;
-	FAII_ASSERT(parts <= UINT16_MAX); /* node_slots / entries a part */
+	uint32_t parts = faii_work_slice_parts(n);
+	FAII_ASSERT(parts <= faii_work_slice_parts(ws->opt.node_slots)); /* n <= node_slots */
+	FAII_ASSERT(parts <= UINT16_MAX);
 	s->parts = (uint16_t)parts;
 	for (uint32_t p = 0; p < parts; p++) {
 		uint32_t from = p * FAII_SETTLE_WORK_ENTRIES_MAX;
@@ -247,7 +269,7 @@ uint32_t faii_work_close(struct faii_work_summary *ws, const struct faii_work_no
 
 void faii_work_flush(struct faii_work_summary *ws, faii_work_sink_fn sink, void *ctx)
 {
-	for (uint32_t sent = 0; ws->pending_count > 0 && sent < FAII_WORK_PENDING_PARTS; sent++) {
+	for (uint32_t sent = 0; ws->pending_count > 0 && sent < ws->pending_max; sent++) {
 		uint32_t at = ws->pending_head;
 		int rc = sink(ctx, ws->pending[at], ws->pending_len[at]);
 		if (rc == -ENOBUFS) {
@@ -258,7 +280,7 @@ void faii_work_flush(struct faii_work_summary *ws, faii_work_sink_fn sink, void 
 			ws->counters.summaries_sent++;
 		else
 			ws->counters.summaries_failed++;
-		ws->pending_head = (ws->pending_head + 1) % FAII_WORK_PENDING_PARTS;
+		ws->pending_head = (ws->pending_head + 1) % ws->pending_max;
 		ws->pending_count--;
 	}
 	ws->counters.summaries_pending = ws->pending_count;

@@ -24,7 +24,8 @@
  *
  * No DPDK here: the unit test drives it with receipts it makes. Not thread
  * safe: the control thread only. Bounds: FAII_WORK_SLICES_KEPT slices,
- * receipts_kept leaves, FAII_WORK_PENDING_PARTS queued transactions,
+ * receipts_kept leaves, faii_work_pending_parts(node_slots) queued
+ * transactions (FAII_WORK_PENDING_SLICES slices of every slot's entries),
  * node_slots accumulators. Error convention: 0 or a negative errno.
  */
 #ifndef FAII_WORK_SUMMARY_H
@@ -37,8 +38,18 @@
 #include "faii/settle_receipt.h"
 #include "faii/settle_tx.h"
 
-#define FAII_WORK_SLICES_KEPT   4096u /* closed slices remembered (their leaves may be gone) */
-#define FAII_WORK_PENDING_PARTS 4096u /* encoded transactions awaiting the sink: 16 MiB */
+#define FAII_WORK_SLICES_KEPT 4096u /* closed slices remembered (their leaves may be gone) */
+/* The pending queue holds this many whole slices of every node slot's
+ * parts: the slice just closed and two more the sink has not taken (a
+ * 100 000-slot registry: 3 x 3 226 parts, 9 678 x 4 KiB, about 40 MB
+ * reserved, touched only as a backlog fills). */
+#define FAII_WORK_PENDING_SLICES    3u
+#define FAII_WORK_PENDING_PARTS_MIN 64u /* encoded transactions, small fleets */
+
+/* Parts one slice makes for node_slots nodes, and the pending queue's
+ * bound in parts: FAII_WORK_PENDING_SLICES slices, at least the minimum. */
+uint32_t faii_work_slice_parts(uint32_t node_slots);
+uint32_t faii_work_pending_parts(uint32_t node_slots);
 
 struct faii_work_options {
 	uint32_t slice_ms;            /* FAII_CFG_SLICE_MS_MIN..MAX */
@@ -72,7 +83,7 @@ struct faii_work_counters {
 	uint64_t summaries_sent;       /* taken by the sink */
 	uint64_t summaries_busy;       /* the sink was full: kept, tried again later */
 	uint64_t summaries_failed;     /* the sink refused: dropped */
-	uint64_t summaries_queue_full; /* no room in the pending queue: dropped */
+	uint64_t summaries_queue_full; /* no room in the pending queue: dropped, counted */
 	uint64_t summaries_pending;    /* waiting now */
 	uint64_t proofs;               /* answered */
 };
@@ -100,6 +111,7 @@ struct faii_work_summary {
 	struct faii_settle_work_entry *sorted;  /* node_slots, at close */
 	uint8_t (*pending)[FAII_SETTLE_TX_BYTES_MAX];
 	uint32_t *pending_len;
+	uint32_t pending_max; /* faii_work_pending_parts(node_slots) */
 	uint32_t pending_head, pending_count;
 	struct faii_work_counters counters;
 };

@@ -16,17 +16,22 @@
  *   state_epoch_ms    the boundary apply, best of --reps, against the floor
  *                     of hashing the epoch's leaves with BLAKE2b alone;
  *   summary_entry_ns  applying the summaries, per entry, best of --reps,
- *                     against hashing each entry's bytes with BLAKE2b alone.
+ *                     against hashing each entry's bytes with BLAKE2b alone;
+ *   state_epoch_and_proofs_ms  the boundary apply and then every node's
+ *                     payout proof (faii_settle_payout_proof, what
+ *                     faiictl payout proof asks), best of --reps, against
+ *                     the same floor.
  * Meter readings are signed and applied outside the timed parts (their
  * Ed25519 checks are the carbon registry's input cost, not settlement's).
  *
- *   bench_settlement_state [--nodes N] [--reps R] [--metered-every K]
+ *   bench_settlement_state [--nodes N] [--reps R] [--metered-every K] [--proofs P]
  *
  * Where the settling apply's time goes (instruction counts):
  *   valgrind --tool=callgrind --collect-atstart=no \
  *            --toggle-collect=timed_clock_apply bench_settlement_state --reps 1
  *
  * --metered-every K: every K-th node has a meter (default 1: all).
+ * --proofs P: the first P nodes' proofs only (default: every node's).
  */
 #include <inttypes.h>
 #include <sodium.h>
@@ -54,6 +59,7 @@
 
 struct bench {
 	uint32_t nodes, metered_every;
+	uint32_t proofs; /* proofs asked per epoch: every node's unless --proofs */
 	struct faii_settle_state *state;
 	void *memory;
 	uint64_t sequence;
@@ -247,11 +253,36 @@ static double hash_floor(uint32_t bytes, uint64_t count)
 }
 
 struct bench_figures {
-	double epoch_ms, leaf_ms, summaries_ms, entry_floor_ms;
+	double epoch_ms, leaf_ms, summaries_ms, entry_floor_ms, proofs_ms, with_proofs_ms;
 	uint32_t leaves;
 	uint64_t retired_wh;
 	uint8_t root[FAII_SETTLE_HASH_BYTES];
 };
+
+/* Every node's payout proof of the settled epoch, as faiictl payout proof
+ * asks for them (faii_settle_payout_proof), in CPU ms; the first and the
+ * last checked against the root outside the timing. */
+static double all_proofs(struct bench *b, const struct faii_settle_epoch_record *record)
+{
+	struct faii_settle_payout_leaf leaf;
+	struct faii_settle_proof proof;
+	double start = bench_cpu_ms();
+	for (uint32_t j = 0; j < b->proofs; j++)
+		if (faii_settle_payout_proof(b->state, record->epoch, j + 1, &leaf, &proof) != 0)
+			abort();
+	double spent = bench_cpu_ms() - start;
+	uint8_t bytes[FAII_SETTLE_LEAF_BYTES];
+	const uint32_t checked[2] = {1, b->nodes};
+	for (uint32_t k = 0; k < 2; k++) {
+		if (faii_settle_payout_proof(b->state, record->epoch, checked[k], &leaf, &proof) !=
+		    0)
+			abort();
+		faii_settle_leaf_encode(&leaf, bytes);
+		if (faii_settle_merkle_verify(bytes, &proof, record->root) != 0)
+			abort();
+	}
+	return spent;
+}
 
 /* Epoch e (starting at start_ms): summaries, readings, the boundary apply. */
 static void run_epoch(struct bench *b, uint64_t rep, struct bench_figures *best)
@@ -272,11 +303,16 @@ static void run_epoch(struct bench *b, uint64_t rep, struct bench_figures *best)
 		fprintf(stderr, "bench_settlement_state: epoch %" PRIu64 " did not settle\n", rep);
 		exit(1);
 	}
+	double proofs = all_proofs(b, record);
 	double floor = hash_floor(FAII_SETTLE_LEAF_BYTES, record->leaves);
 	double entries_floor =
 	        hash_floor(FAII_SETTLE_WORK_ENTRY_BYTES, (uint64_t)BENCH_APPLIANCES * b->nodes);
 	if (rep == 0 || epoch < best->epoch_ms)
 		best->epoch_ms = epoch;
+	if (rep == 0 || proofs < best->proofs_ms)
+		best->proofs_ms = proofs;
+	if (rep == 0 || epoch + proofs < best->with_proofs_ms)
+		best->with_proofs_ms = epoch + proofs;
 	if (rep == 0 || floor < best->leaf_ms)
 		best->leaf_ms = floor;
 	if (rep == 0 || summaries < best->summaries_ms)
@@ -303,6 +339,12 @@ static void print_figures(const struct bench *b, const struct bench_figures *f, 
 	       ", \"root\": \"%s\"}\n",
 	       b->nodes, FAII_SETTLE_TIERS, f->epoch_ms, f->leaf_ms, f->epoch_ms / f->leaf_ms, reps,
 	       f->leaves, metered, f->retired_wh, hex);
+	printf("{\"bench\": \"settlement\", \"case\": \"state_epoch_and_proofs_ms\", "
+	       "\"nodes\": %u, \"tiers\": %u, \"value\": %.3f, \"unit\": \"cpu_ms\", "
+	       "\"baseline\": \"leaf_hash_ms\", \"baseline_value\": %.3f, \"ratio\": %.3f, "
+	       "\"better\": \"lower\", \"reps\": %u, \"proofs\": %u, \"proofs_ms\": %.3f}\n",
+	       b->nodes, FAII_SETTLE_TIERS, f->with_proofs_ms, f->leaf_ms,
+	       f->with_proofs_ms / f->leaf_ms, reps, b->proofs, f->proofs_ms);
 	uint64_t entries = (uint64_t)BENCH_APPLIANCES * b->nodes;
 	double per_entry = f->summaries_ms * 1e6 / (double)entries;
 	double per_floor = f->entry_floor_ms * 1e6 / (double)entries;
@@ -325,15 +367,19 @@ int main(int argc, char **argv)
 			reps = (uint32_t)strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--metered-every") == 0)
 			b.metered_every = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--proofs") == 0)
+			b.proofs = (uint32_t)strtoul(argv[i + 1], NULL, 10);
 	}
 	if (sodium_init() < 0 || b.nodes == 0 || b.nodes > FAII_SETTLE_NODES_MAX || reps == 0 ||
 	    b.metered_every == 0) {
 		fprintf(stderr,
 		        "usage: bench_settlement_state [--nodes 1..%u] [--reps 1..] "
-		        "[--metered-every K]\n",
+		        "[--metered-every K] [--proofs P]\n",
 		        FAII_SETTLE_NODES_MAX);
 		return 2;
 	}
+	if (b.proofs == 0 || b.proofs > b.nodes)
+		b.proofs = b.nodes;
 	if (reps > BENCH_REPS_MAX)
 		reps = BENCH_REPS_MAX; /* shared arguments: bench_settlement allows more */
 	b.entries = calloc(BENCH_ENTRIES, sizeof(*b.entries));

@@ -238,6 +238,9 @@ struct faii_settle_carbon_prune_result {
  * ended at or before now - window_s; tradable Wh of those expire (counted
  * in the owner's expired balance). Readings starting before the horizon
  * are refused from then on (stale), so nothing pruned can be minted again.
+ * Its cost is what expired (readings_max-bounded heap of the readings by
+ * interval end, each reading's lots chained to it): a prune with nothing
+ * due is O(1), whatever the tables hold.
  */
 void faii_settle_carbon_prune(struct faii_settle_carbon *state, uint64_t now_ms, uint64_t window_s,
                               struct faii_settle_carbon_prune_result *result);
@@ -279,6 +282,33 @@ struct faii_settle_carbon_node_epoch {
  * the last key returned. */
 int faii_settle_carbon_node_epoch(const struct faii_settle_carbon *state, uint32_t node_id,
                                   uint64_t epoch, struct faii_settle_carbon_node_epoch *out);
+/*
+ * Settlement's step for one node, in node id order (the state machine's
+ * settle_epoch_carbon): when the node has energy in `epoch`, its
+ * operator's tradable Wh retired against it as faii_settle_carbon_retire
+ * does, then its figures for the epoch as faii_settle_carbon_node_epoch
+ * gives them; without energy, zero figures and nothing retired. One hash
+ * lookup of the node (its row caches its operator's account) instead of
+ * the three calls' four. -ERANGE for an epoch no longer kept.
+ */
+int faii_settle_carbon_settle_node(struct faii_settle_carbon *state, uint32_t operator_id,
+                                   uint32_t node_id, uint64_t epoch,
+                                   struct faii_settle_carbon_node_epoch *figures,
+                                   struct faii_settle_carbon_retire_result *retired);
+
+/*
+ * The whole epoch's step: faii_settle_carbon_settle_node for inputs[0..
+ * count - 1] in that order (node id order: the state machine's), filling
+ * each input with energy its energy_wh, energy_retired_wh and
+ * renewable_ppb (inputs without energy are left as they are); the Wh
+ * retired in *retired_wh. Starts each node's rows on their way from
+ * memory a few nodes ahead. -ERANGE for an epoch no longer kept.
+ */
+struct faii_settle_node_input;
+int faii_settle_carbon_settle_epoch(struct faii_settle_carbon *state, uint64_t epoch,
+                                    struct faii_settle_node_input *inputs, uint32_t count,
+                                    uint64_t *retired_wh);
+
 /* Every node with readings or retirements in `epoch`, sorted by node id,
  * from node id from_node on, at most cap; *total counts them all. */
 int faii_settle_carbon_epoch_nodes(const struct faii_settle_carbon *state, uint64_t epoch,

@@ -31,6 +31,10 @@
 /* Settled epochs whose records (root, totals, leaves for proofs) are kept. */
 #define FAII_SETTLE_EPOCHS_KEPT  8u
 #define FAII_SETTLE_EPOCH_MS_MIN 1000u /* an epoch of at least 1 s */
+/* WORK_SUMMARY parts one author's slice may have (part numbers 0..8191):
+ * 253 952 nodes of 31 entries; a larger part number is refused
+ * (stale_summary). An appliance's whole registry fits (work_summary.c). */
+#define FAII_SETTLE_SLICE_PARTS_MAX 8192u
 
 struct faii_settle_config {
 	uint32_t validators; /* n = 3f + 1, 1..FAII_SETTLE_GOV_VALIDATORS_MAX (16) */

@@ -31,7 +31,7 @@ static size_t align8(size_t n)
 }
 
 struct layout {
-	size_t readings, buckets, lots, accounts, owner_index, nodes, node_index, evidence,
+	size_t readings, expiry, buckets, lots, accounts, owner_index, nodes, node_index, evidence,
 	        retirements, total;
 	uint32_t bucket_count, owner_slots, node_slots;
 };
@@ -62,6 +62,7 @@ static void layout_of(const struct faii_settle_carbon_limits *l, struct layout *
 		offset = align8(offset + (bytes));                                                 \
 	} while (0)
 	CARBON_PLACE(readings, (size_t)l->readings_max * sizeof(struct carbon_reading));
+	CARBON_PLACE(expiry, (size_t)l->readings_max * sizeof(uint32_t));
 	CARBON_PLACE(buckets, (size_t)at->bucket_count * sizeof(uint32_t));
 	CARBON_PLACE(lots, (size_t)l->certificates_max * sizeof(struct carbon_lot));
 	CARBON_PLACE(accounts, (size_t)l->owners_max * sizeof(struct carbon_account));
@@ -100,6 +101,7 @@ int faii_settle_carbon_init(void *mem, size_t bytes, const struct faii_settle_ca
 	struct faii_settle_carbon *state = mem;
 	state->limits = *limits;
 	state->readings = (struct carbon_reading *)(base + at.readings);
+	state->expiry = (uint32_t *)(base + at.expiry);
 	state->buckets = (uint32_t *)(base + at.buckets);
 	state->bucket_mask = at.bucket_count - 1;
 	state->lots = (struct carbon_lot *)(base + at.lots);
@@ -173,6 +175,11 @@ uint32_t carbon_node_find(const struct faii_settle_carbon *state, uint32_t node_
 	return entry == 0 ? CARBON_NONE : entry - 1;
 }
 
+const uint32_t *carbon_node_home(const struct faii_settle_carbon *state, uint32_t node_id)
+{
+	return &state->node_index[(uint32_t)mix64(node_id) & state->node_mask];
+}
+
 uint32_t carbon_account_create(struct faii_settle_carbon *state, uint32_t operator_id)
 {
 	FAII_ASSERT(state->owners_used < state->limits.owners_max);
@@ -188,7 +195,8 @@ uint32_t carbon_account_create(struct faii_settle_carbon *state, uint32_t operat
 	return account;
 }
 
-static uint32_t node_add(struct faii_settle_carbon *state, uint32_t node_id)
+static uint32_t node_add(struct faii_settle_carbon *state, uint32_t node_id, uint32_t operator_id,
+                         uint32_t account)
 {
 	FAII_ASSERT(state->nodes_used < state->limits.nodes_max);
 	uint32_t slot = index_slot(state->node_index, state->node_mask, state->nodes,
@@ -197,6 +205,8 @@ static uint32_t node_add(struct faii_settle_carbon *state, uint32_t node_id)
 	uint32_t node = state->nodes_used++;
 	memset(&state->nodes[node], 0, sizeof(state->nodes[node]));
 	state->nodes[node].node_id = node_id;
+	state->nodes[node].operator_id = operator_id;
+	state->nodes[node].account = account;
 	state->node_index[slot] = node + 1;
 	return node;
 }
@@ -273,6 +283,62 @@ uint32_t carbon_lot_take(struct faii_settle_carbon *state)
 	state->lots[lot].in_use = true;
 	state->lots[lot].prev = state->lots[lot].next = CARBON_NONE;
 	return lot;
+}
+
+/* ---- The expiry heap ---- */
+
+/* Whether reading a ends before reading b (ties: the lower index). */
+static bool expiry_before(const struct faii_settle_carbon *state, uint32_t a, uint32_t b)
+{
+	const struct carbon_reading *x = &state->readings[a], *y = &state->readings[b];
+	uint64_t end_x = x->interval_start_s + x->interval_s;
+	uint64_t end_y = y->interval_start_s + y->interval_s;
+	return end_x != end_y ? end_x < end_y : a < b;
+}
+
+static void expiry_swap(uint32_t *heap, uint32_t i, uint32_t j)
+{
+	uint32_t held = heap[i];
+	heap[i] = heap[j];
+	heap[j] = held;
+}
+
+void carbon_expiry_push(struct faii_settle_carbon *state, uint32_t reading)
+{
+	uint32_t *heap = state->expiry;
+	FAII_ASSERT(state->expiry_count < state->limits.readings_max);
+	uint32_t i = state->expiry_count++;
+	heap[i] = reading;
+	while (i > 0 && expiry_before(state, heap[i], heap[(i - 1) / 2])) {
+		expiry_swap(heap, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+uint32_t carbon_expiry_pop(struct faii_settle_carbon *state, uint64_t horizon_s)
+{
+	uint32_t *heap = state->expiry;
+	if (state->expiry_count == 0)
+		return CARBON_NONE;
+	const struct carbon_reading *first = &state->readings[heap[0]];
+	FAII_ASSERT(first->in_use);
+	if (first->interval_start_s + first->interval_s > horizon_s)
+		return CARBON_NONE;
+	uint32_t popped = heap[0];
+	uint32_t count = --state->expiry_count;
+	heap[0] = heap[count];
+	for (uint32_t i = 0;;) { /* sift down: at most log2(readings_max) steps */
+		uint32_t least = i, left = 2 * i + 1, right = 2 * i + 2;
+		if (left < count && expiry_before(state, heap[left], heap[least]))
+			least = left;
+		if (right < count && expiry_before(state, heap[right], heap[least]))
+			least = right;
+		if (least == i)
+			break;
+		expiry_swap(heap, i, least);
+		i = least;
+	}
+	return popped;
 }
 
 /* <0, 0, >0 as lot a is older, as old, younger than lot b. */
@@ -483,6 +549,8 @@ static uint32_t reading_store(struct faii_settle_carbon *state,
 	uint32_t bucket = carbon_reading_bucket(state, r->meter_id, r->interval_start_s);
 	r->next = state->buckets[bucket];
 	state->buckets[bucket] = index;
+	r->first_lot = CARBON_NONE;
+	carbon_expiry_push(state, index);
 	return index;
 }
 
@@ -495,7 +563,7 @@ static void mint(struct faii_settle_carbon *state, const struct faii_settle_mete
 		account = carbon_account_create(state, operator_id);
 	uint32_t node = carbon_node_find(state, reading->node_id);
 	if (node == CARBON_NONE)
-		node = node_add(state, reading->node_id);
+		node = node_add(state, reading->node_id, operator_id, account);
 	uint32_t index = reading_store(state, reading, digest, account, renewable_wh);
 	if (renewable_wh > 0) {
 		uint32_t lot = carbon_lot_take(state);
@@ -505,8 +573,10 @@ static void mint(struct faii_settle_carbon *state, const struct faii_settle_mete
 		l->serial_first = 0;
 		l->wh = renewable_wh;
 		l->reading = index;
+		l->reading_next = CARBON_NONE;
 		carbon_list_insert_from_tail(state, account, lot);
 		state->readings[index].live_lots = 1;
+		state->readings[index].first_lot = lot;
 	}
 	struct carbon_account *a = &state->accounts[account];
 	a->minted_wh += renewable_wh;

@@ -103,7 +103,7 @@ static int cmp_u64(uint64_t a, uint64_t b)
 
 /* ---- Per-epoch accounting ---- */
 
-static void node_epoch_fill(const struct carbon_node *node, const struct carbon_node_slot *slot,
+void carbon_node_epoch_fill(const struct carbon_node *node, const struct carbon_node_slot *slot,
                             uint64_t epoch, struct faii_settle_carbon_node_epoch *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -133,8 +133,8 @@ int faii_settle_carbon_node_epoch(const struct faii_settle_carbon *state, uint32
 		out->epoch = epoch;
 		return 0;
 	}
-	node_epoch_fill(&state->nodes[node], carbon_node_slot_find(&state->nodes[node], epoch),
-	                epoch, out);
+	carbon_node_epoch_fill(&state->nodes[node],
+	                       carbon_node_slot_find(&state->nodes[node], epoch), epoch, out);
 	return 0;
 }
 
@@ -158,7 +158,7 @@ int faii_settle_carbon_epoch_nodes(const struct faii_settle_carbon *state, uint6
 		if (slot == NULL || node->node_id < from_node)
 			continue;
 		struct faii_settle_carbon_node_epoch row;
-		node_epoch_fill(node, slot, epoch, &row);
+		carbon_node_epoch_fill(node, slot, epoch, &row);
 		sel_offer(&s, &row);
 	}
 	sel_finish(&s);

@@ -87,7 +87,10 @@ static uint32_t lot_split(struct faii_settle_carbon *state, uint32_t lot, uint64
 	p->serial_first = l->serial_first + l->wh;
 	p->wh = take;
 	p->reading = l->reading;
-	state->readings[l->reading].live_lots++;
+	struct carbon_reading *r = &state->readings[l->reading];
+	p->reading_next = r->first_lot;
+	r->first_lot = part;
+	r->live_lots++;
 	if (lot_tradable(l) == 0)
 		carbon_list_unlink(state, lot);
 	return part;
@@ -214,13 +217,8 @@ static void retirement_log(struct faii_settle_carbon *state, uint32_t lot, uint6
 }
 
 /* The node's energy in `epoch` not yet covered by retired certificates. */
-static uint64_t node_uncovered_wh(const struct faii_settle_carbon *state, uint32_t node_id,
-                                  uint64_t epoch)
+static uint64_t node_uncovered_wh(const struct carbon_node_slot *slot)
 {
-	uint32_t node = carbon_node_find(state, node_id);
-	if (node == CARBON_NONE)
-		return 0;
-	const struct carbon_node_slot *slot = carbon_node_slot_find(&state->nodes[node], epoch);
 	if (slot == NULL)
 		return 0;
 	uint64_t energy_wh = slot->energy_mwh / MWH_PER_WH;
@@ -256,6 +254,38 @@ static uint64_t retire_lots(struct faii_settle_carbon *state, uint32_t account, 
 	return done;
 }
 
+/* Retirement for a node already looked up (node: its row, or CARBON_NONE;
+ * account: its operator's, or CARBON_NONE), after the epoch checks. */
+static void retire_for(struct faii_settle_carbon *state, uint32_t node, uint32_t account,
+                       uint32_t node_id, uint64_t wh_wanted, uint64_t epoch,
+                       struct faii_settle_carbon_retire_result *result)
+{
+	struct carbon_node_slot *slot = node == CARBON_NONE
+	                                        ? NULL
+	                                        : (struct carbon_node_slot *)carbon_node_slot_find(
+	                                                  &state->nodes[node], epoch);
+	result->wh_wanted = wh_wanted;
+	result->first_seq = state->retire_next_seq;
+	result->wh_uncovered = node_uncovered_wh(slot);
+	uint64_t want = min_u64(wh_wanted, result->wh_uncovered);
+	result->short_of_energy = want < wh_wanted;
+	uint64_t done = 0;
+	if (account != CARBON_NONE && want > 0)
+		done = retire_lots(state, account, node_id, want, epoch, result);
+	result->wh_retired = done;
+	result->short_of_balance = done < want && !result->short_of_lots;
+	if (done == 0)
+		return;
+	struct carbon_account *a = &state->accounts[account];
+	FAII_ASSERT(a->tradable_wh >= done);
+	a->tradable_wh -= done;
+	a->retired_wh += done;
+	state->retired_wh += done;
+	FAII_ASSERT(slot != NULL); /* done > 0 needs uncovered energy */
+	slot->retired_wh += done;
+	FAII_ASSERT(slot->retired_wh <= slot->energy_mwh / MWH_PER_WH);
+}
+
 int faii_settle_carbon_retire(struct faii_settle_carbon *state, uint32_t operator_id,
                               uint32_t node_id, uint64_t wh_wanted, uint64_t epoch,
                               struct faii_settle_carbon_retire_result *result)
@@ -265,28 +295,86 @@ int faii_settle_carbon_retire(struct faii_settle_carbon *state, uint32_t operato
 		carbon_advance(state, state->now_ms, epoch);
 	if (!carbon_epoch_kept(state, epoch))
 		return -ERANGE;
-	result->wh_wanted = wh_wanted;
-	result->first_seq = state->retire_next_seq;
-	result->wh_uncovered = node_uncovered_wh(state, node_id, epoch);
-	uint64_t want = min_u64(wh_wanted, result->wh_uncovered);
-	result->short_of_energy = want < wh_wanted;
-	uint32_t account = carbon_account_find(state, operator_id);
-	uint64_t done = 0;
-	if (account != CARBON_NONE && want > 0)
-		done = retire_lots(state, account, node_id, want, epoch, result);
-	result->wh_retired = done;
-	result->short_of_balance = done < want && !result->short_of_lots;
-	if (done == 0)
+	retire_for(state, carbon_node_find(state, node_id), carbon_account_find(state, operator_id),
+	           node_id, wh_wanted, epoch, result);
+	return 0;
+}
+
+int faii_settle_carbon_settle_node(struct faii_settle_carbon *state, uint32_t operator_id,
+                                   uint32_t node_id, uint64_t epoch,
+                                   struct faii_settle_carbon_node_epoch *figures,
+                                   struct faii_settle_carbon_retire_result *retired)
+{
+	memset(retired, 0, sizeof(*retired));
+	if (!carbon_epoch_kept(state, epoch))
+		return -ERANGE;
+	uint32_t node = carbon_node_find(state, node_id); /* the one hash lookup */
+	const struct carbon_node *row = node == CARBON_NONE ? NULL : &state->nodes[node];
+	const struct carbon_node_slot *slot =
+	        row == NULL ? NULL : carbon_node_slot_find(row, epoch);
+	if (slot == NULL || slot->energy_mwh / MWH_PER_WH == 0) {
+		memset(figures, 0, sizeof(*figures)); /* no energy: nothing to retire */
+		figures->node_id = node_id;
+		figures->epoch = epoch;
 		return 0;
-	struct carbon_account *a = &state->accounts[account];
-	FAII_ASSERT(a->tradable_wh >= done);
-	a->tradable_wh -= done;
-	a->retired_wh += done;
-	state->retired_wh += done;
-	uint32_t node = carbon_node_find(state, node_id);
-	struct carbon_node_slot *slot = carbon_node_slot_for(&state->nodes[node], epoch);
-	slot->retired_wh += done;
-	FAII_ASSERT(slot->retired_wh <= slot->energy_mwh / MWH_PER_WH);
+	}
+	/* As faii_settle_carbon_retire: its epoch checks passed above. */
+	if (epoch > state->epoch)
+		carbon_advance(state, state->now_ms, epoch);
+	uint32_t account = row->operator_id == operator_id
+	                           ? row->account
+	                           : carbon_account_find(state, operator_id);
+	retire_for(state, node, account, node_id, slot->energy_mwh / MWH_PER_WH, epoch, retired);
+	carbon_node_epoch_fill(row, slot, epoch, figures);
+	return 0;
+}
+
+/* How far ahead settle_epoch starts a node's memory on its way: its index
+ * cell 2 x this many nodes ahead, its row and its account this many ahead
+ * (hints only: the tables are tens of MB, their rows scattered). */
+#define SETTLE_PREFETCH_AHEAD 8u
+
+static void settle_prefetch(const struct faii_settle_carbon *state,
+                            const struct faii_settle_node_input *inputs, uint32_t count, uint32_t i)
+{
+	if (i + 2 * SETTLE_PREFETCH_AHEAD < count)
+		__builtin_prefetch(
+		        carbon_node_home(state, inputs[i + 2 * SETTLE_PREFETCH_AHEAD].node_id));
+	if (i + SETTLE_PREFETCH_AHEAD < count) {
+		uint32_t cell = *carbon_node_home(state, inputs[i + SETTLE_PREFETCH_AHEAD].node_id);
+		if (cell != 0)
+			__builtin_prefetch(&state->nodes[cell - 1]);
+	}
+	if (i + SETTLE_PREFETCH_AHEAD / 2 < count) {
+		uint32_t cell =
+		        *carbon_node_home(state, inputs[i + SETTLE_PREFETCH_AHEAD / 2].node_id);
+		if (cell != 0 && state->nodes[cell - 1].account < state->owners_used)
+			__builtin_prefetch(&state->accounts[state->nodes[cell - 1].account]);
+	}
+}
+
+int faii_settle_carbon_settle_epoch(struct faii_settle_carbon *state, uint64_t epoch,
+                                    struct faii_settle_node_input *inputs, uint32_t count,
+                                    uint64_t *retired_wh)
+{
+	*retired_wh = 0;
+	if (!carbon_epoch_kept(state, epoch))
+		return -ERANGE;
+	for (uint32_t i = 0; i < count; i++) {
+		settle_prefetch(state, inputs, count, i);
+		struct faii_settle_node_input *in = &inputs[i];
+		struct faii_settle_carbon_node_epoch figures;
+		struct faii_settle_carbon_retire_result retired;
+		int rc = faii_settle_carbon_settle_node(state, in->operator_id, in->node_id, epoch,
+		                                        &figures, &retired);
+		FAII_ASSERT(rc == 0); /* the epoch stays kept: settling only moves to it */
+		if (figures.energy_wh == 0)
+			continue;
+		*retired_wh += retired.wh_retired;
+		in->energy_wh = figures.energy_wh;
+		in->energy_retired_wh = figures.retired_wh;
+		in->renewable_ppb = figures.renewable_ppb;
+	}
 	return 0;
 }
 
@@ -349,19 +437,23 @@ void faii_settle_carbon_prune(struct faii_settle_carbon *state, uint64_t now_ms,
 	if (horizon_s > state->prune_horizon_s)
 		state->prune_horizon_s = horizon_s;
 	result->horizon_s = state->prune_horizon_s;
-	for (uint32_t i = 0; i < state->limits.certificates_max; i++) {
-		const struct carbon_lot *l = &state->lots[i];
-		if (l->in_use && reading_end_s(&state->readings[l->reading]) <= result->horizon_s) {
-			result->wh_expired += lot_expire(state, i);
+	/* Only what the horizon passed: each reading once, its lots with it. */
+	for (uint32_t steps = 0; steps < state->limits.readings_max; steps++) {
+		uint32_t index = carbon_expiry_pop(state, result->horizon_s);
+		if (index == CARBON_NONE)
+			break;
+		for (uint32_t lot = state->readings[index].first_lot; lot != CARBON_NONE;) {
+			uint32_t next = state->lots[lot].reading_next;
+			FAII_ASSERT(state->lots[lot].in_use && state->lots[lot].reading == index);
+			result->wh_expired += lot_expire(state, lot);
 			result->certificates++;
+			lot = next;
 		}
+		reading_free(state, index);
+		result->readings++;
 	}
-	for (uint32_t i = 0; i < state->limits.readings_max; i++) {
-		if (state->readings[i].in_use &&
-		    reading_end_s(&state->readings[i]) <= result->horizon_s) {
-			reading_free(state, i);
-			result->readings++;
-		}
-	}
+	FAII_ASSERT(state->expiry_count == state->readings_used);
+	FAII_ASSERT(state->expiry_count == 0 ||
+	            reading_end_s(&state->readings[state->expiry[0]]) > result->horizon_s);
 	state->expired_wh += result->wh_expired;
 }

@@ -20,6 +20,11 @@
  *   nodes     per-node accounting of the latest two epochs it was active
  *             in; never removed; open-addressed index.
  *   evidence  a FIFO ring the caller drains; retirements a log ring.
+ *   expiry    a binary min-heap of the live readings (readings_max cells),
+ *             keyed by (interval end, reading index): pruning pops what the
+ *             horizon passed, and each popped reading's lots follow its
+ *             chain (first_lot, lot.reading_next), so a prune costs what
+ *             expired, never a walk of the tables.
  */
 #ifndef FAII_SETTLE_CARBON_STATE_H
 #define FAII_SETTLE_CARBON_STATE_H
@@ -43,7 +48,8 @@ struct carbon_reading {
 	uint32_t node_id;
 	uint32_t owner; /* account index */
 	uint32_t live_lots;
-	uint32_t next; /* bucket chain, or the free list */
+	uint32_t first_lot; /* its lots' chain (through lot.reading_next) */
+	uint32_t next;      /* bucket chain, or the free list */
 	bool in_use;
 	uint8_t location[FAII_SETTLE_METER_LOCATION];
 	uint8_t digest[FAII_SETTLE_DIGEST];
@@ -56,8 +62,9 @@ struct carbon_lot {
 	uint64_t wh;
 	uint64_t wh_retired;
 	uint32_t reading;
-	uint32_t owner;      /* account index */
-	uint32_t prev, next; /* the owner's list, or (next) the free list */
+	uint32_t reading_next; /* the next lot of the same reading */
+	uint32_t owner;        /* account index */
+	uint32_t prev, next;   /* the owner's list, or (next) the free list */
 	bool in_use;
 	bool listed;
 };
@@ -82,6 +89,8 @@ struct carbon_node_slot {
 
 struct carbon_node {
 	uint32_t node_id;
+	uint32_t operator_id; /* its readings' owner (a node never changes operator) */
+	uint32_t account;     /* that operator's account index */
 	struct carbon_node_slot slot[CARBON_NODE_EPOCHS];
 };
 
@@ -95,6 +104,8 @@ struct faii_settle_carbon {
 	uint32_t *buckets; /* bucket_mask + 1 heads */
 	uint32_t bucket_mask;
 	uint32_t readings_free, readings_used;
+	uint32_t *expiry; /* min-heap of the live readings by end: readings_max cells */
+	uint32_t expiry_count;
 
 	struct carbon_lot *lots;
 	uint32_t lots_free, lots_used;
@@ -127,6 +138,8 @@ uint32_t carbon_account_create(struct faii_settle_carbon *state, uint32_t operat
 uint32_t carbon_reading_bucket(const struct faii_settle_carbon *state, uint64_t meter_id,
                                uint64_t interval_start_s);
 uint32_t carbon_node_find(const struct faii_settle_carbon *state, uint32_t node_id);
+/* The index cell a node's probe starts at (for prefetching only). */
+const uint32_t *carbon_node_home(const struct faii_settle_carbon *state, uint32_t node_id);
 /* The node's slot for `epoch`, or NULL. */
 const struct carbon_node_slot *carbon_node_slot_find(const struct carbon_node *node,
                                                      uint64_t epoch);
@@ -156,5 +169,12 @@ void carbon_list_insert_forward(struct faii_settle_carbon *state, uint32_t accou
                                 uint32_t hint);
 /* A free lot slot taken from the free list (one must be free). */
 uint32_t carbon_lot_take(struct faii_settle_carbon *state);
+/* A live reading into the expiry heap, and the one ending first out of it (CARBON_NONE when none
+ * ends at or before horizon_s). */
+void carbon_expiry_push(struct faii_settle_carbon *state, uint32_t reading);
+uint32_t carbon_expiry_pop(struct faii_settle_carbon *state, uint64_t horizon_s);
+/* A node's figures for one epoch from its slot (NULL: zeros). */
+void carbon_node_epoch_fill(const struct carbon_node *node, const struct carbon_node_slot *slot,
+                            uint64_t epoch, struct faii_settle_carbon_node_epoch *out);
 
 #endif /* FAII_SETTLE_CARBON_STATE_H */

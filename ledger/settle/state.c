@@ -56,7 +56,7 @@ static size_t align8(size_t n)
 }
 
 struct layout {
-	size_t slots, index, order, order_scratch, inputs, results, hashes, scratch, leaves, slices,
+	size_t slots, index, order, order_scratch, inputs, results, hashes, tree, leaves, slices,
 	        end;
 	struct settle_module_layout modules;
 };
@@ -73,7 +73,9 @@ static struct layout layout_of(uint32_t nodes_max)
 	l.inputs = at, at = align8(at + n * sizeof(struct faii_settle_node_input));
 	l.results = at, at = align8(at + n * sizeof(struct faii_settle_node_result));
 	l.hashes = at, at = align8(at + n * FAII_SETTLE_HASH_BYTES);
-	l.scratch = at, at = align8(at + n * FAII_SETTLE_HASH_BYTES);
+	/* One payout tree: its levels hold about 2 n hashes (the bound is the
+	 * tree's own count for nodes_max leaves). */
+	l.tree = at, at = align8(at + faii_settle_merkle_tree_hashes(n) * FAII_SETTLE_HASH_BYTES);
 	l.leaves = at, at = align8(at + FAII_SETTLE_EPOCHS_KEPT * n * FAII_SETTLE_LEAF_BYTES);
 	l.slices = at, at = align8(at + FAII_SETTLE_VALIDATORS_MAX * sizeof(struct author_slices));
 	settle_modules_layout(nodes_max, at, &l.modules);
@@ -135,7 +137,7 @@ int faii_settle_state_init(void *mem, size_t bytes, const struct faii_settle_con
 	s->inputs = (struct faii_settle_node_input *)(base + l.inputs);
 	s->results = (struct faii_settle_node_result *)(base + l.results);
 	s->hashes = (uint8_t(*)[FAII_SETTLE_HASH_BYTES])(base + l.hashes);
-	s->scratch = (uint8_t(*)[FAII_SETTLE_HASH_BYTES])(base + l.scratch);
+	s->tree = (uint8_t(*)[FAII_SETTLE_HASH_BYTES])(base + l.tree);
 	for (uint32_t k = 0; k < FAII_SETTLE_EPOCHS_KEPT; k++)
 		s->kept[k].leaves = (uint8_t(*)[FAII_SETTLE_LEAF_BYTES])(
 		        base + l.leaves + (size_t)k * config->nodes_max * FAII_SETTLE_LEAF_BYTES);
@@ -514,6 +516,18 @@ static int settle_without_overflowing_nodes(struct faii_settle_state *s,
 	return faii_settle_epoch(params, s->inputs, s->nodes, s->results, totals);
 }
 
+/* The kept epoch's payout tree, every level, into s->tree; its root. */
+static void tree_build(struct faii_settle_state *s, const struct kept_epoch *kept,
+                       uint8_t root[FAII_SETTLE_HASH_BYTES])
+{
+	for (uint32_t i = 0; i < kept->record.leaves; i++)
+		faii_settle_leaf_hash(kept->leaves[i], s->hashes[i]);
+	FAII_ASSERT(faii_settle_merkle_tree((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])s->hashes,
+	                                    kept->record.leaves, s->tree, root) == 0);
+	s->tree_held = kept->record.leaves > 0;
+	s->tree_epoch = kept->record.epoch;
+}
+
 static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 {
 	struct kept_epoch *kept = &s->kept[s->stats.epochs_settled % FAII_SETTLE_EPOCHS_KEPT];
@@ -539,11 +553,8 @@ static void settle_epoch(struct faii_settle_state *s, uint64_t sequence)
 	}
 	s->stats.minted += kept->record.totals.paid;
 	uint32_t leaves = pay_and_write_leaves(s, kept, rc == 0);
-	for (uint32_t i = 0; i < leaves; i++)
-		faii_settle_leaf_hash(kept->leaves[i], s->hashes[i]);
-	FAII_ASSERT(faii_settle_merkle_root((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])s->hashes,
-	                                    leaves, s->scratch, kept->record.root) == 0);
 	kept->record.leaves = leaves;
+	tree_build(s, kept, kept->record.root);
 	s->stats.epochs_settled++;
 	reset_epoch_measurements(s);
 	assert_money_conserved(s);
@@ -690,12 +701,16 @@ int faii_settle_payout_proof(struct faii_settle_state *s, uint64_t epoch, uint32
 	leaf->node_id = faii_get_le32(bytes + 12);
 	leaf->amount = faii_get_le64(bytes + 16);
 	leaf->cumulative = faii_get_le64(bytes + 24);
-	for (uint32_t i = 0; i < kept->record.leaves; i++)
-		faii_settle_leaf_hash(kept->leaves[i], s->hashes[i]);
-	int rc = faii_settle_merkle_proof((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])s->hashes,
-	                                  kept->record.leaves, (size_t)index, s->scratch, proof);
-	FAII_ASSERT(rc == 0);
-	FAII_ASSERT(faii_settle_merkle_verify(bytes, proof, kept->record.root) == 0);
+	if (!s->tree_held || s->tree_epoch != epoch) {
+		/* An older kept epoch: its tree replaces the one held, once. */
+		uint8_t root[FAII_SETTLE_HASH_BYTES];
+		tree_build(s, kept, root);
+		FAII_ASSERT(memcmp(root, kept->record.root, FAII_SETTLE_HASH_BYTES) == 0);
+	}
+	int rc = faii_settle_merkle_tree_proof((const uint8_t(*)[FAII_SETTLE_HASH_BYTES])s->tree,
+	                                       kept->record.leaves, (size_t)index, proof);
+	FAII_ASSERT(rc == 0 && proof->index == (uint64_t)index &&
+	            proof->count == kept->record.leaves);
 	return 0;
 }
 

@@ -394,23 +394,11 @@ void settle_clock_moved(struct faii_settle_state *s)
 
 void settle_epoch_carbon(struct faii_settle_state *s, uint64_t epoch)
 {
-	for (uint32_t i = 0; i < s->nodes; i++) {
-		const struct node_slot *slot = &s->slots[s->order[i]];
-		struct faii_settle_node_input *in = &s->inputs[i];
-		struct faii_settle_carbon_node_epoch figures;
-		if (faii_settle_carbon_node_epoch(s->carbon, slot->node_id, epoch, &figures) != 0 ||
-		    figures.energy_wh == 0)
-			continue;
-		/* The operator's certificates, oldest first, cover the node's energy. */
-		struct faii_settle_carbon_retire_result retired;
-		if (faii_settle_carbon_retire(s->carbon, slot->operator_id, slot->node_id,
-		                              figures.energy_wh, epoch, &retired) == 0)
-			s->stats.carbon_retired_wh += retired.wh_retired;
-		(void)faii_settle_carbon_node_epoch(s->carbon, slot->node_id, epoch, &figures);
-		in->energy_wh = figures.energy_wh;
-		in->energy_retired_wh = figures.retired_wh;
-		in->renewable_ppb = figures.renewable_ppb;
-	}
+	/* The operators' certificates, oldest first, cover each node's energy. */
+	uint64_t retired_wh = 0;
+	if (faii_settle_carbon_settle_epoch(s->carbon, epoch, s->inputs, s->nodes, &retired_wh) ==
+	    0)
+		s->stats.carbon_retired_wh += retired_wh;
 }
 
 void settle_epoch_params(const struct faii_settle_state *s, uint64_t epoch,

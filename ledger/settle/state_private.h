@@ -39,8 +39,8 @@ struct node_slot {
  * SETTLE_LATE_SLICES slices: a part may come late (its vertex orphaned and
  * proposed again, docs/consensus.md) but never twice.
  */
-#define SETTLE_LATE_SLICES 64u   /* slices behind the author's latest still taken */
-#define SETTLE_SLICE_PARTS 8192u /* parts one slice may have: 253 952 nodes */
+#define SETTLE_LATE_SLICES 64u /* slices behind the author's latest still taken */
+#define SETTLE_SLICE_PARTS FAII_SETTLE_SLICE_PARTS_MAX /* parts one slice may have */
 struct author_slices {
 	bool any;
 	uint64_t max_slice;
@@ -91,8 +91,13 @@ struct faii_settle_state {
 	uint32_t order_nodes; /* the nodes `order` sorts: equal to `nodes`, it is current */
 	struct faii_settle_node_input *inputs;
 	struct faii_settle_node_result *results;
-	uint8_t (*hashes)[FAII_SETTLE_HASH_BYTES];
-	uint8_t (*scratch)[FAII_SETTLE_HASH_BYTES];
+	uint8_t (*hashes)[FAII_SETTLE_HASH_BYTES]; /* nodes_max leaf hashes */
+	/* One epoch's whole payout tree, every level (faii_settle_merkle_tree_
+	 * hashes(nodes_max) hashes, about 2 nodes_max): the latest settled epoch's, or the kept
+	 * epoch the latest proof was asked of, so that a proof reads log2(n) levels. */
+	uint8_t (*tree)[FAII_SETTLE_HASH_BYTES];
+	bool tree_held; /* tree holds tree_epoch's levels */
+	uint64_t tree_epoch;
 };
 
 struct node_slot *settle_node_find(const struct faii_settle_state *s, uint32_t node_id);

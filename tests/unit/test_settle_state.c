@@ -788,6 +788,10 @@ Test(settle_state, a_late_summary_part_counts_once_within_the_window)
 	cr_assert_eq(summary_at(&fx, 1, 101, 1, 2), FAII_SETTLE_APPLIED); /* 63 behind: taken */
 	cr_assert_eq(summary_at(&fx, 1, 100, 1, 2), FAII_SETTLE_REFUSED_STALE_SUMMARY); /* 64 */
 	cr_assert_eq(summary_at(&fx, 1, 300, 8191, 8192), FAII_SETTLE_APPLIED);
+	/* FAII_SETTLE_SLICE_PARTS_MAX: one part beyond is refused and counted. */
+	cr_assert_eq(summary_at(&fx, 1, 300, FAII_SETTLE_SLICE_PARTS_MAX,
+	                        FAII_SETTLE_SLICE_PARTS_MAX + 1),
+	             FAII_SETTLE_REFUSED_STALE_SUMMARY);
 	cr_assert_eq(summary_at(&fx, 1, 164, 0, 1), FAII_SETTLE_REFUSED_STALE_SUMMARY);
 	free(fx.mem);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "faii/bytes.h"
+#include "faii/limits.h"
 #include "work_summary.h"
 
 #define SINK_MAX 16u
@@ -297,6 +298,75 @@ Test(work_summary, a_busy_sink_keeps_them_queued_in_order)
 	/* A stepped clock: slices 2..9 get no summary, slice 10 is next. */
 	faii_work_close(&ws, nodes, 10500);
 	cr_assert_eq(ws.open.slice, 10);
+	faii_work_fini(&ws);
+}
+
+/* A sink that counts what it takes, in order (slice, part). */
+struct counting_sink {
+	uint32_t taken;
+	uint64_t last_slice;
+	uint16_t last_part;
+	bool ordered;
+};
+
+static int sink_count(void *ctx, const uint8_t *tx, uint32_t len)
+{
+	struct counting_sink *c = ctx;
+	struct decoded d;
+	decode_header(tx, len, &d);
+	if (c->taken > 0 &&
+	    !(d.slice > c->last_slice || (d.slice == c->last_slice && d.part == c->last_part + 1)))
+		c->ordered = false;
+	c->last_slice = d.slice;
+	c->last_part = d.part;
+	c->taken++;
+	return 0;
+}
+
+static int sink_busy(void *ctx, const uint8_t *tx, uint32_t len)
+{
+	(void)ctx, (void)tx, (void)len;
+	return -ENOBUFS;
+}
+
+/* The pending queue holds FAII_WORK_PENDING_SLICES whole slices of every
+ * slot's parts (a fixed 4 096 parts used to hold barely one slice of a
+ * 100 000-node registry and not one of a full one); the slice beyond, with
+ * the sink busy throughout, is dropped part by part and counted. */
+Test(work_summary, the_pending_queue_holds_three_whole_slices_then_counts_drops)
+{
+	cr_assert_eq(faii_work_slice_parts(100000), 3226);
+	cr_assert_eq(faii_work_pending_parts(100000), 3 * 3226);
+	cr_assert_geq(faii_work_pending_parts(FAII_CFG_NODES_MAX),
+	              FAII_WORK_PENDING_SLICES * faii_work_slice_parts(FAII_CFG_NODES_MAX));
+	cr_assert_eq(faii_work_pending_parts(1), FAII_WORK_PENDING_PARTS_MIN);
+	enum { SLOTS = 31 * 40 }; /* 40 parts a slice */
+	static struct faii_work_node many[SLOTS];
+	for (unsigned s = 0; s < SLOTS; s++)
+		many[s] = (struct faii_work_node){.node_id = 1 + s};
+	struct faii_work_options opt = {.slice_ms = 1000,
+	                                .heartbeat_period_ms = 100,
+	                                .receipts_kept = 1024,
+	                                .node_slots = SLOTS};
+	cr_assert_eq(faii_work_init(&ws, &opt), 0);
+	cr_assert_eq(ws.pending_max, 120);
+	faii_work_start(&ws, 0, many);
+	for (uint64_t slice = 0; slice < FAII_WORK_PENDING_SLICES; slice++) {
+		cr_assert_eq(faii_work_close(&ws, many, (slice + 1) * 1000), 40);
+		faii_work_flush(&ws, sink_busy, NULL);
+	}
+	cr_assert_eq(ws.counters.summaries_pending, 120, "three whole slices wait");
+	cr_assert_eq(ws.counters.summaries_queue_full, 0);
+	cr_assert_eq(faii_work_close(&ws, many, 4000), 40); /* no room left */
+	cr_assert_eq(ws.counters.summaries, 160);
+	cr_assert_eq(ws.counters.summaries_queue_full, 40, "every dropped part counted");
+	struct counting_sink taken = {.ordered = true};
+	faii_work_flush(&ws, sink_count, &taken);
+	cr_assert_eq(taken.taken, 120);
+	cr_assert(taken.ordered, "the queued slices leave in order");
+	cr_assert_eq(taken.last_slice, 2);
+	cr_assert_eq(ws.counters.summaries_sent + ws.counters.summaries_queue_full,
+	             ws.counters.summaries, "no part lost uncounted");
 	faii_work_fini(&ws);
 }
 
