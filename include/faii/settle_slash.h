@@ -349,6 +349,7 @@ struct faii_settle_slash_node_view {
 struct faii_settle_slash_stats {
 	uint64_t proposals, disputes, votes, executed, dismissed;
 	uint64_t burned, to_reporters, to_treasury, escrow_held, escrow_released;
+	uint64_t forgotten; /* closed proposals the ring reused the slot of */
 	uint64_t refused[FAII_SETTLE_SLASH_REFUSAL_COUNT];
 };
 

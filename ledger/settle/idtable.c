@@ -55,6 +55,38 @@ void idtable_insert(struct idtable *index, uint32_t hash, uint32_t entry)
 	FAII_UNREACHABLE();
 }
 
+/* Whether `home` lies cyclically in (from, to]: an entry whose run starts
+ * there must stay after the hole at `from`. */
+static bool stays(uint32_t home, uint32_t from, uint32_t to, uint32_t mask)
+{
+	return ((home - from - 1) & mask) < ((to - from) & mask);
+}
+
+void idtable_remove(struct idtable *index, uint32_t hash, uint32_t entry, idtable_hash_fn hash_of,
+                    const void *ctx)
+{
+	uint32_t hole = hash & index->mask;
+	uint32_t probe = 0;
+	while (index->slots[hole] != entry + 1) {
+		FAII_ASSERT(index->slots[hole] != 0 && probe++ <= index->mask); /* present */
+		hole = (hole + 1) & index->mask;
+	}
+	/* Backward shift (linear probing): fill the hole from later in the run. */
+	uint32_t at = hole;
+	for (probe = 0; probe <= index->mask; probe++) {
+		at = (at + 1) & index->mask;
+		uint32_t stored = index->slots[at];
+		if (stored == 0)
+			break;
+		uint32_t home = hash_of(ctx, stored - 1) & index->mask;
+		if (stays(home, hole, at, index->mask))
+			continue;
+		index->slots[hole] = stored;
+		hole = at;
+	}
+	index->slots[hole] = 0;
+}
+
 uint32_t idtable_hash_u32(uint32_t key)
 {
 	/* MurmurHash3's finaliser: a bijection that spreads sequential ids. */

@@ -34,6 +34,12 @@ uint32_t idtable_find(const struct idtable *index, uint32_t hash, idtable_match_
                       const void *ctx);
 /* Inserts an entry number whose key is absent (the caller looked first). */
 void idtable_insert(struct idtable *index, uint32_t hash, uint32_t entry);
+/* The hash an entry's key has (what its insert was given). */
+typedef uint32_t (*idtable_hash_fn)(const void *ctx, uint32_t entry);
+/* Removes an entry (present, inserted under hash): the entries after it in
+ * its probe run move back, so no tombstone is left and finds stay short. */
+void idtable_remove(struct idtable *index, uint32_t hash, uint32_t entry, idtable_hash_fn hash_of,
+                    const void *ctx);
 /* A node id's hash (a bijective mixer, so ids spread over the slots). */
 uint32_t idtable_hash_u32(uint32_t key);
 

@@ -5,10 +5,13 @@
  * accused node's rewards. See include/faii/settle_slash.h and
  * docs/settlement.md ("Slashing and disputes").
  *
- * Proposals are numbered 1, 2, ... in commit order and kept (closed ones
- * too) so that the same evidence is never proposed twice; accused nodes
- * are kept for their escrow, stake and `slashed` status. Both tables are
- * bounded by the limits given at init and refuse, counted, when full.
+ * Proposals are numbered 1, 2, ... in commit order and kept in a ring of
+ * proposals_max slots: a closed proposal stays (with its evidence, so the
+ * same evidence is not proposed twice) until the ring comes round to its
+ * slot; a slot whose proposal is still open refuses the next proposal
+ * (proposals_full). Accused nodes are kept for their escrow, stake and
+ * `slashed` status. Both are bounded by the limits given at init and
+ * refuse, counted, when full.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -55,8 +58,9 @@ struct slash_node {
 struct faii_settle_slash {
 	struct faii_settle_slash_params params;
 	uint32_t proposals_max, nodes_max;
-	uint32_t proposal_count, node_count;
-	uint32_t first_open; /* every proposal before it is closed */
+	uint64_t proposal_count; /* proposals ever opened: the last id */
+	uint32_t node_count;
+	uint64_t first_open; /* the id of the first proposal that may be open */
 	uint64_t last_now_ms;
 	struct faii_settle_slash_stats stats;
 	struct idtable evidence_index, node_index;
@@ -282,6 +286,48 @@ static bool evidence_matches(const void *ctx, uint32_t entry)
 	return memcmp(key->proposals[entry].evidence_digest, key->digest, FAII_SETTLE_DIGEST) == 0;
 }
 
+/* The ring: proposal id -> slot, and the oldest id still held. */
+static uint32_t slot_of(const struct faii_settle_slash *state, uint64_t proposal_id)
+{
+	FAII_ASSERT(proposal_id >= 1);
+	return (uint32_t)((proposal_id - 1) % state->proposals_max);
+}
+
+static uint64_t oldest_held(const struct faii_settle_slash *state)
+{
+	return state->proposal_count > state->proposals_max
+	               ? state->proposal_count - state->proposals_max + 1
+	               : 1;
+}
+
+static bool is_closed(const struct proposal *p)
+{
+	return p->state == FAII_SETTLE_SLASH_EXECUTED || p->state == FAII_SETTLE_SLASH_DISMISSED;
+}
+
+static uint32_t evidence_hash(const void *ctx, uint32_t entry)
+{
+	const struct proposal *proposals = ctx;
+	return faii_get_le32(proposals[entry].evidence_digest);
+}
+
+/* Frees the slot the next proposal takes: refused while its proposal is
+ * open; a closed one is forgotten, its evidence with it. */
+static bool slot_free_for_next(struct faii_settle_slash *state)
+{
+	if (state->proposal_count < state->proposals_max)
+		return true;
+	uint32_t slot = slot_of(state, state->proposal_count + 1);
+	struct proposal *p = &state->proposals[slot];
+	FAII_ASSERT(p->id == state->proposal_count + 1 - state->proposals_max);
+	if (!is_closed(p))
+		return false;
+	idtable_remove(&state->evidence_index, evidence_hash(state->proposals, slot), slot,
+	               evidence_hash, state->proposals);
+	state->stats.forgotten++;
+	return true;
+}
+
 static bool evidence_known(const struct faii_settle_slash *state,
                            const uint8_t digest[FAII_SETTLE_DIGEST])
 {
@@ -334,15 +380,19 @@ static enum faii_settle_slash_refusal open_proposal(struct faii_settle_slash *st
 {
 	if (evidence_known(state, opening->digest))
 		return refuse(state, FAII_SETTLE_SLASH_REFUSED_DUPLICATE);
-	if (state->proposal_count == state->proposals_max)
-		return refuse(state, FAII_SETTLE_SLASH_REFUSED_PROPOSALS_FULL);
 	struct slash_node *node = node_find(state, opening->accused);
-	if (node == NULL && (node = node_add(state, opening->accused)) == NULL)
+	if (node == NULL && state->node_count == state->nodes_max)
 		return refuse(state, FAII_SETTLE_SLASH_REFUSED_NODES_FULL);
-	uint32_t entry = state->proposal_count++;
+	if (!slot_free_for_next(state))
+		return refuse(state, FAII_SETTLE_SLASH_REFUSED_PROPOSALS_FULL);
+	if (node == NULL)
+		node = node_add(state, opening->accused);
+	FAII_ASSERT(node != NULL);
+	uint64_t id = ++state->proposal_count;
+	uint32_t entry = slot_of(state, id);
 	struct proposal *p = &state->proposals[entry];
 	memset(p, 0, sizeof(*p));
-	p->id = (uint64_t)entry + 1;
+	p->id = id;
 	p->proposed_ms = now_ms;
 	p->deadline_ms = now_ms + state->params.dispute_window_ms;
 	FAII_ASSERT(p->deadline_ms > now_ms); /* params_check bounds the window */
@@ -477,13 +527,21 @@ enum faii_settle_slash_refusal faii_settle_slash_downtime_propose(
 	return open_proposal(state, &opening, subject, now_ms, epoch, proposal_id);
 }
 
-static struct proposal *proposal_find(struct faii_settle_slash *state, uint64_t proposal_id)
+/* A proposal still held (NULL: never opened, or forgotten by the ring). */
+static const struct proposal *proposal_held(const struct faii_settle_slash *state,
+                                            uint64_t proposal_id)
 {
-	if (proposal_id == 0 || proposal_id > state->proposal_count)
+	if (proposal_id == 0 || proposal_id > state->proposal_count ||
+	    proposal_id < oldest_held(state))
 		return NULL;
-	struct proposal *p = &state->proposals[proposal_id - 1];
+	const struct proposal *p = &state->proposals[slot_of(state, proposal_id)];
 	FAII_ASSERT(p->id == proposal_id);
 	return p;
+}
+
+static struct proposal *proposal_find(struct faii_settle_slash *state, uint64_t proposal_id)
+{
+	return (struct proposal *)proposal_held(state, proposal_id);
 }
 
 enum faii_settle_slash_refusal faii_settle_slash_dispute(struct faii_settle_slash *state,
@@ -616,8 +674,10 @@ size_t faii_settle_slash_due(struct faii_settle_slash *state, uint64_t now_ms,
 {
 	note_time(state, now_ms);
 	size_t written = 0;
-	for (uint32_t i = state->first_open; i < state->proposal_count && written < cap; i++) {
-		struct proposal *p = &state->proposals[i];
+	if (state->first_open < oldest_held(state))
+		state->first_open = oldest_held(state);
+	for (uint64_t id = state->first_open; id <= state->proposal_count && written < cap; id++) {
+		struct proposal *p = proposal_find(state, id);
 		bool executes = false;
 		if (!closes(state, p, now_ms, &executes))
 			continue;
@@ -637,9 +697,8 @@ size_t faii_settle_slash_due(struct faii_settle_slash *state, uint64_t now_ms,
 		}
 		o->escrow_released = close_for_node(state, node);
 	}
-	while (state->first_open < state->proposal_count &&
-	       (state->proposals[state->first_open].state == FAII_SETTLE_SLASH_EXECUTED ||
-	        state->proposals[state->first_open].state == FAII_SETTLE_SLASH_DISMISSED))
+	while (state->first_open <= state->proposal_count &&
+	       is_closed(proposal_find(state, state->first_open)))
 		state->first_open++;
 	return written;
 }
@@ -702,9 +761,10 @@ static void view_of(const struct proposal *p, struct faii_settle_slash_view *vie
 int faii_settle_slash_get(const struct faii_settle_slash *state, uint64_t proposal_id,
                           struct faii_settle_slash_view *view)
 {
-	if (proposal_id == 0 || proposal_id > state->proposal_count)
+	const struct proposal *p = proposal_held(state, proposal_id);
+	if (p == NULL)
 		return -ENOENT;
-	view_of(&state->proposals[proposal_id - 1], view);
+	view_of(p, view);
 	return 0;
 }
 
@@ -712,9 +772,9 @@ size_t faii_settle_slash_list(const struct faii_settle_slash *state, uint64_t fi
                               struct faii_settle_slash_view *out, size_t cap)
 {
 	size_t written = 0;
-	for (uint64_t id = first_id == 0 ? 1 : first_id;
-	     id <= state->proposal_count && written < cap; id++)
-		view_of(&state->proposals[id - 1], &out[written++]);
+	uint64_t id = first_id > oldest_held(state) ? first_id : oldest_held(state);
+	for (; id <= state->proposal_count && written < cap; id++)
+		view_of(proposal_held(state, id), &out[written++]);
 	return written;
 }
 

@@ -269,19 +269,13 @@ Test(settle_byzantine, a_liar_cannot_bind_an_honest_nodes_id_to_its_own_operator
 }
 
 /*
- * DISABLED: a known defect, not fixed here. Slashing keeps every proposal
- * it ever opened (closed ones too, to refuse the same evidence twice) in a
- * table of max(64, 4 nodes_max) entries that is never reclaimed. A
- * Byzantine appliance fills it with replica-disagreement proposals (their
- * evidence, two differing hashes, cannot be checked by the others); once
- * they have all closed, every later proposal, honest ones and settlement's
- * own DOWNTIME proposals included, is refused (proposals_full) forever.
- * Honest slashing alone fills it too over the years. The fix: reclaim
- * closed proposals (a ring of proposal slots) and bound duplicate
- * detection in time (evidence older than a window, e.g. the task's epoch
- * or month, refused as stale; the digests of the window kept).
+ * Slashing kept every proposal it ever opened in a table that was never
+ * reclaimed: a Byzantine appliance filled it with replica-disagreement
+ * proposals (their evidence cannot be checked by the others) and, once they
+ * had all closed, every later proposal was refused (proposals_full)
+ * forever. The table is now a ring: a closed proposal's slot is reused.
  */
-Test(settle_byzantine, closed_slash_proposals_do_not_fill_the_table_forever, .disabled = true)
+Test(settle_byzantine, closed_slash_proposals_do_not_fill_the_table_forever)
 {
 	struct byz b;
 	byz_open(&b, 4);

@@ -678,6 +678,57 @@ Test(settle_slash, a_full_table_refuses)
 	free(fx.mem);
 }
 
+/* The table is a ring: a closed proposal's slot is taken by the proposal
+ * that comes round to it (the old one and its evidence forgotten, counted);
+ * an open one still refuses. */
+Test(settle_slash, a_closed_proposals_slot_is_reused_an_open_ones_is_not)
+{
+	struct fixture fx;
+	setup(&fx, 2);
+	propose(&fx, 1, T0);
+	propose(&fx, 2, T0 + 1);
+	struct faii_settle_slash_outcome out[4];
+	cr_assert_eq(faii_settle_slash_due(fx.state, T0 + WINDOW, out, 4), 1); /* 1 executes */
+	cr_assert_eq(propose(&fx, 3, T0 + WINDOW), 3, "1's slot is free: 3 takes it");
+	struct faii_settle_slash_tx tx = disagreement(NODE, 4);
+	uint64_t id;
+	cr_assert_eq(faii_settle_slash_propose(fx.state, &tx, 1, &fx.subject, T0 + WINDOW, 3, &id),
+	             FAII_SETTLE_SLASH_REFUSED_PROPOSALS_FULL, "2 is still open");
+	/* Evidence still held is a duplicate; forgotten evidence is not. */
+	tx = disagreement(NODE, 2);
+	cr_assert_eq(faii_settle_slash_propose(fx.state, &tx, 1, &fx.subject, T0 + WINDOW, 3, &id),
+	             FAII_SETTLE_SLASH_REFUSED_DUPLICATE);
+	struct faii_settle_slash_view view;
+	cr_assert_eq(faii_settle_slash_get(fx.state, 1, &view), -ENOENT, "1 forgotten");
+	cr_assert_eq(faii_settle_slash_get(fx.state, 3, &view), 0);
+	cr_assert_eq(view.proposal_id, 3);
+	struct faii_settle_slash_view list[4];
+	cr_assert_eq(faii_settle_slash_list(fx.state, 0, list, 4), 2);
+	cr_assert_eq(list[0].proposal_id, 2);
+	cr_assert_eq(list[1].proposal_id, 3);
+	cr_assert_eq(dispute(&fx, 1, T0 + WINDOW), FAII_SETTLE_SLASH_REFUSED_UNKNOWN_PROPOSAL);
+	cr_assert_eq(faii_settle_slash_due(fx.state, T0 + 2 * WINDOW + 1, out, 4), 2);
+	cr_assert_eq(out[0].proposal_id, 2);
+	cr_assert_eq(out[1].proposal_id, 3);
+	struct faii_settle_slash_stats stats;
+	faii_settle_slash_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.forgotten, 1);
+	/* Round and round: 200 more proposals through two slots, each closed in
+	 * turn; the evidence index stays exact (each new one is no duplicate,
+	 * the two held are). */
+	uint64_t now = T0 + 2 * WINDOW + 2;
+	for (uint64_t task = 100; task < 300; task++, now += WINDOW) {
+		cr_assert_eq(propose(&fx, task, now), task - 96);
+		tx = disagreement(NODE, task);
+		cr_assert_eq(faii_settle_slash_propose(fx.state, &tx, 2, &fx.subject, now, 3, &id),
+		             FAII_SETTLE_SLASH_REFUSED_DUPLICATE);
+		cr_assert_eq(faii_settle_slash_due(fx.state, now + WINDOW, out, 4), 1);
+	}
+	faii_settle_slash_get_stats(fx.state, &stats);
+	cr_assert_eq(stats.forgotten, 201);
+	free(fx.mem);
+}
+
 /* Feeds one fixed sequence of proposals (accused in a scrambled order). */
 static void feed(struct fixture *fx)
 {
