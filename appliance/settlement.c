@@ -99,9 +99,14 @@ int faii_settlement_open(struct faii_settlement *settlement, const struct faii_c
 	settlement->validators = validators;
 	/* Only the configured members: order[] holds no more (a key left zero
 	 * verifies no proof). */
-	for (uint32_t v = 0; v < validators && v < cfg->appliance.validator_count; v++)
-		memcpy(settlement->public_keys[v], cfg->appliance.validators[order[v]].public_key,
-		       FAII_DAG_PUBLIC_KEY_BYTES);
+	for (uint32_t v = 0; v < validators && v < cfg->appliance.validator_count; v++) {
+		const struct faii_cfg_validator *member = &cfg->appliance.validators[order[v]];
+		memcpy(settlement->public_keys[v], member->public_key, FAII_DAG_PUBLIC_KEY_BYTES);
+		/* The loader gives every member a home range or none. */
+		config.node_ranges = member->node_id_first != 0;
+		config.node_first[v] = member->node_id_first;
+		config.node_last[v] = member->node_id_last;
+	}
 	config.verify_equivocation = verify_equivocation;
 	config.verify_ctx = settlement;
 	size_t bytes = faii_settle_state_bytes(config.nodes_max);

@@ -559,6 +559,10 @@ static const struct field validator_fields[] = {
          F_REQUIRED, 0, NULL},
         {"address", parse_string, offsetof(struct faii_cfg_validator, address), 0, 0, F_REQUIRED,
          FAII_CFG_NAME_LEN_MAX, NULL},
+        {"node_id_first", parse_u32, offsetof(struct faii_cfg_validator, node_id_first), 1,
+         UINT32_MAX, 0, 0, NULL},
+        {"node_id_last", parse_u32, offsetof(struct faii_cfg_validator, node_id_last), 1,
+         UINT32_MAX, 0, 0, NULL},
 };
 static const struct schema validator_schema = SCHEMA(validator_fields);
 
@@ -582,6 +586,39 @@ static int parse_validator(struct loader *ld, yaml_node_t *item, const char *pat
 	return 0;
 }
 
+/* Home ranges (docs/settlement.md, "Home ranges"): every member gives
+ * node_id_first <= node_id_last, or none gives either; no two overlap. */
+static int check_home_ranges(struct loader *ld, yaml_node_t *node, const char *path)
+{
+	const struct faii_appliance_cfg *a = &ld->cfg->appliance;
+	uint32_t given = 0;
+	for (uint32_t i = 0; i < a->validator_count; i++) {
+		const struct faii_cfg_validator *v = &a->validators[i];
+		if ((v->node_id_first == 0) != (v->node_id_last == 0))
+			return fail(ld, node, path,
+			            "expected both node_id_first and node_id_last of validator %u",
+			            v->id);
+		if (v->node_id_first > v->node_id_last)
+			return fail(ld, node, path,
+			            "expected node_id_first <= node_id_last of validator %u",
+			            v->id);
+		given += v->node_id_first != 0;
+		for (uint32_t k = 0; k < i && v->node_id_first != 0; k++)
+			if (v->node_id_first <= a->validators[k].node_id_last &&
+			    a->validators[k].node_id_first <= v->node_id_last)
+				return fail(
+				        ld, node, path,
+				        "expected disjoint node id ranges, validators %u and %u "
+				        "overlap",
+				        a->validators[k].id, v->id);
+	}
+	if (given != 0 && given != a->validator_count)
+		return fail(ld, node, path,
+		            "expected a node id range for every member or for none (%u of %u)",
+		            given, a->validator_count);
+	return 0;
+}
+
 static int parse_validator_members(struct loader *ld, yaml_node_t *node, const char *path,
                                    void *dst, const struct field *f)
 {
@@ -591,7 +628,7 @@ static int parse_validator_members(struct loader *ld, yaml_node_t *node, const c
 		return -1;
 	if (ld->cfg->appliance.validator_count == 0)
 		return fail_expected(ld, node, path, "at least one validator (this appliance)");
-	return 0;
+	return check_home_ranges(ld, node, path);
 }
 
 static const struct field validators_fields[] = {

@@ -71,6 +71,9 @@ struct faii_cfg_validator {
 	uint32_t id;
 	uint8_t public_key[FAII_PUBKEY_SIZE];
 	char address[FAII_CFG_NAME_LEN_MAX]; /* host:port of its consensus endpoint */
+	/* Its home range of node ids in settlement (0, 0: none given; either
+	 * every member has one or none does). */
+	uint32_t node_id_first, node_id_last;
 };
 
 /* Authentication of TASKs and RESULTs (docs/security.md): where the keys

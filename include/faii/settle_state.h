@@ -55,6 +55,13 @@ struct faii_settle_config {
 	 * slashes (0: none registered, such proofs are refused). Its reporter
 	 * rewards are credited to account v. */
 	uint32_t validator_node[FAII_SETTLE_VALIDATORS_MAX];
+	/* Home ranges (docs/settlement.md, "Home ranges"): when node_ranges,
+	 * validator v registers only node ids in [node_first[v], node_last[v]];
+	 * the ranges are disjoint and hold at most nodes_max ids in all, so no
+	 * appliance can take another's node id or fill the node table. */
+	bool node_ranges;
+	uint32_t node_first[FAII_SETTLE_VALIDATORS_MAX];
+	uint32_t node_last[FAII_SETTLE_VALIDATORS_MAX];
 	/* Checks a consensus equivocation proof (the appliance passes the
 	 * DAG's offline verifier); NULL: equivocation proposals are refused. */
 	faii_settle_equivocation_verify_fn verify_equivocation;
@@ -84,6 +91,7 @@ enum faii_settle_outcome {
 	FAII_SETTLE_REFUSED_CARBON,     /* refused by the carbon registry (its reason counted) */
 	FAII_SETTLE_REFUSED_SLASH,      /* refused by slashing (its reason counted) */
 	FAII_SETTLE_REFUSED_GOVERNANCE, /* refused by governance (its reason counted) */
+	FAII_SETTLE_REFUSED_NOT_HOME,   /* a node id outside the author's home range */
 	FAII_SETTLE_OUTCOME_COUNT
 };
 const char *faii_settle_outcome_name(enum faii_settle_outcome outcome);

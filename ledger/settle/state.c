@@ -31,6 +31,7 @@ static const char *const outcome_names[FAII_SETTLE_OUTCOME_COUNT] = {
         [FAII_SETTLE_REFUSED_CARBON] = "carbon",
         [FAII_SETTLE_REFUSED_SLASH] = "slash",
         [FAII_SETTLE_REFUSED_GOVERNANCE] = "governance",
+        [FAII_SETTLE_REFUSED_NOT_HOME] = "not_home",
 };
 
 const char *faii_settle_outcome_name(enum faii_settle_outcome outcome)
@@ -90,6 +91,22 @@ size_t faii_settle_state_bytes(uint32_t nodes_max)
 	return layout_of(nodes_max).end;
 }
 
+/* Each range non-empty, no two overlapping, at most nodes_max ids in all. */
+static bool node_ranges_valid(const struct faii_settle_config *config)
+{
+	uint64_t ids = 0;
+	for (uint32_t v = 0; v < config->validators; v++) {
+		uint32_t first = config->node_first[v], last = config->node_last[v];
+		if (first > last)
+			return false;
+		ids += (uint64_t)last - first + 1;
+		for (uint32_t w = 0; w < v; w++)
+			if (first <= config->node_last[w] && config->node_first[w] <= last)
+				return false;
+	}
+	return ids <= config->nodes_max;
+}
+
 static int config_check(const struct faii_settle_config *config, const char **field)
 {
 	/* Governance keeps the committee in a 16-member mask (its validator-set
@@ -101,6 +118,10 @@ static int config_check(const struct faii_settle_config *config, const char **fi
 	}
 	if (config->nodes_max == 0 || config->nodes_max > FAII_SETTLE_NODES_MAX) {
 		*field = "nodes_max";
+		return -EINVAL;
+	}
+	if (config->node_ranges && !node_ranges_valid(config)) {
+		*field = "node_ranges";
 		return -EINVAL;
 	}
 	if (config->epoch_ms < FAII_SETTLE_EPOCH_MS_MIN) {
@@ -180,12 +201,16 @@ static struct node_slot *node_insert(struct faii_settle_state *s, uint32_t node_
 	return slot;
 }
 
-static enum faii_settle_outcome apply_node(struct faii_settle_state *s, const uint8_t *tx,
-                                           uint32_t len)
+static enum faii_settle_outcome apply_node(struct faii_settle_state *s, uint32_t author,
+                                           const uint8_t *tx, uint32_t len)
 {
 	struct faii_settle_tx_node tx_node;
 	if (faii_settle_tx_node_decode(tx, len, &tx_node) != 0)
 		return FAII_SETTLE_REFUSED_MALFORMED;
+	FAII_ASSERT(author < s->config.validators);
+	if (s->config.node_ranges && (tx_node.node_id < s->config.node_first[author] ||
+	                              tx_node.node_id > s->config.node_last[author]))
+		return FAII_SETTLE_REFUSED_NOT_HOME;
 	struct node_slot *slot = settle_node_find(s, tx_node.node_id);
 	if (slot != NULL && (slot->operator_id != tx_node.operator_id ||
 	                     memcmp(slot->public_key, tx_node.public_key, FAII_SETTLE_PUBLIC_KEY)))
@@ -623,7 +648,7 @@ enum faii_settle_outcome faii_settle_apply(struct faii_settle_state *s,
 	else if (origin->author >= s->config.validators)
 		outcome = FAII_SETTLE_REFUSED_NOT_MEMBER;
 	else if (kind == FAII_SETTLE_TX_NODE_REGISTER)
-		outcome = apply_node(s, tx, len);
+		outcome = apply_node(s, origin->author, tx, len);
 	else if (kind == FAII_SETTLE_TX_WORK_SUMMARY)
 		outcome = apply_work(s, origin, tx, len);
 	else if (kind == FAII_SETTLE_TX_PAYOUT_ROOT)

@@ -524,6 +524,33 @@ Test(load, appliance_section)
 	faii_config_free(c);
 }
 
+/* Home ranges of node ids, one per member; overlapping ones refused. */
+Test(load, validators_home_ranges)
+{
+	char *text = strdup(appliance);
+	for (uint32_t v = 1; v <= 4; v++) {
+		char from[32], to[96];
+		snprintf(from, sizeof(from), "192.0.2.%u:7411\"}", v);
+		snprintf(to, sizeof(to), "192.0.2.%u:7411\", node_id_first: %u, node_id_last: %u}",
+		         v, 100 * v, 100 * v + (v == 2 ? 100 : 99));
+		char *next = subst(text, from, to);
+		free(text);
+		text = next;
+	}
+	cr_expect_str_eq(load_err(text),
+	                 NAME ":13:7: appliance.validators.members: expected disjoint node id "
+	                      "ranges, validators 2 and 3 overlap");
+	char *fixed = subst(text, "node_id_last: 300", "node_id_last: 299");
+	struct faii_config *c = load_ok(fixed);
+	for (uint32_t v = 0; v < 4; v++) {
+		cr_expect_eq(c->appliance.validators[v].node_id_first, 100 * (v + 1));
+		cr_expect_eq(c->appliance.validators[v].node_id_last, 100 * (v + 1) + 99);
+	}
+	faii_config_free(c);
+	free(fixed);
+	free(text);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Residency classes: allow entries expand to a bitmap over jurisdictions    */
 /* (CH=0, LI=1, DE=2, FR=3, US=4 in the base document).                     */
@@ -1054,7 +1081,19 @@ Test(appliance, errors)
 	         NAME ":10:5: appliance.validators: missing required key \"self\""},
 	        {"address: \"192.0.2.4:7411\"}", "addr: \"192.0.2.4:7411\"}",
 	         NAME ":16:95: appliance.validators.members[3]: unknown key \"addr\", expected one "
-	              "of: id, public_key, address"},
+	              "of: id, public_key, address, node_id_first, node_id_last"},
+	        /* Home ranges: all or none, each ordered, no two overlapping. */
+	        {"address: \"192.0.2.1:7411\"}",
+	         "address: \"192.0.2.1:7411\", node_id_first: 1, node_id_last: 9}",
+	         NAME ":13:7: appliance.validators.members: expected a node id range for every "
+	              "member or for none (1 of 4)"},
+	        {"address: \"192.0.2.1:7411\"}", "address: \"192.0.2.1:7411\", node_id_first: 1}",
+	         NAME ":13:7: appliance.validators.members: expected both node_id_first and "
+	              "node_id_last of validator 1"},
+	        {"address: \"192.0.2.1:7411\"}",
+	         "address: \"192.0.2.1:7411\", node_id_first: 9, node_id_last: 1}",
+	         NAME ":13:7: appliance.validators.members: expected node_id_first <= "
+	              "node_id_last of validator 1"},
 	        {V4, KEY8("a4a4a4aX"),
 	         NAME ":16:29: appliance.validators.members[3].public_key: expected an Ed25519 "
 	              "public key as 64 hex digits, found "

@@ -28,7 +28,16 @@ struct byz {
 	uint64_t sequence;
 };
 
+static void byz_open_config(struct byz *b, uint32_t nodes_max, bool node_ranges);
+
 static void byz_open(struct byz *b, uint32_t nodes_max)
+{
+	byz_open_config(b, nodes_max, false);
+}
+
+/* Home ranges of 8 ids in all: validator 0 registers 1-2, 1 3-4, 2 5-6,
+ * the liar (3) 100-101. */
+static void byz_open_config(struct byz *b, uint32_t nodes_max, bool node_ranges)
 {
 	struct faii_settle_config config = {
 	        .validators = 4,
@@ -38,6 +47,10 @@ static void byz_open(struct byz *b, uint32_t nodes_max)
 	        .params = test_params(),
 	        .dispute_window_ms = BYZ_DISPUTE_MS,
 	};
+	static const uint32_t first[4] = {1, 3, 5, 100}, last[4] = {2, 4, 6, 101};
+	config.node_ranges = node_ranges;
+	memcpy(config.node_first, first, sizeof(first));
+	memcpy(config.node_last, last, sizeof(last));
 	size_t bytes = faii_settle_state_bytes(nodes_max);
 	memset(b, 0, sizeof(*b));
 	b->mem = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
@@ -226,46 +239,81 @@ Test(settle_byzantine, an_operator_release_cannot_take_the_escrow_a_slash_is_owe
 }
 
 /*
- * DISABLED: a known defect, not fixed here (the fix is larger than a local
- * change; see the report of branch settlereview). One Byzantine appliance
- * fills the node table with NODE_REGISTER transactions for made-up ids:
- * nodes are never removed, so every honest registration after it is
- * refused (node_table_full) forever. A fix needs registrations to cost the
- * author something bounded: e.g. a per-appliance quota of nodes_max / n
- * pending registrations that take effect only once f + 1 appliances
- * registered the same (node, operator, key), or node-signed registrations
- * with a stake check, plus a way to retire nodes.
+ * One Byzantine appliance filled the node table with NODE_REGISTER
+ * transactions for made-up ids: nodes are never removed, so every honest
+ * registration after it was refused (node_table_full) forever. With home
+ * ranges (disjoint, at most nodes_max ids in all) it registers only its own
+ * range, and the honest appliances' ids always fit. Without them the old
+ * behaviour stands (the last assertion): ranges are the operators' choice.
  */
-Test(settle_byzantine, one_appliance_cannot_fill_the_node_table, .disabled = true)
+Test(settle_byzantine, one_appliance_cannot_fill_the_node_table)
 {
 	struct byz b;
-	byz_open(&b, 4);
+	byz_open_config(&b, 8, true);
+	cr_assert_eq(byz_register(&b, 3, 100, 66, 0, 0x66), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_register(&b, 3, 101, 66, 0, 0x67), FAII_SETTLE_APPLIED);
+	for (uint32_t node = 102; node < 120; node++)
+		cr_assert_eq(byz_register(&b, 3, node, 66, 0, 0x68), FAII_SETTLE_REFUSED_NOT_HOME);
+	for (uint32_t node = 1; node <= 6; node++)
+		cr_assert_eq(byz_register(&b, (node - 1) / 2, node, 1, 1000, (uint8_t)node),
+		             FAII_SETTLE_APPLIED);
+	struct faii_settle_stats stats;
+	faii_settle_get_stats(b.state, &stats);
+	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_HOME], 18);
+	cr_assert_str_eq(faii_settle_outcome_name(FAII_SETTLE_REFUSED_NOT_HOME), "not_home");
+	free(b.mem);
+	byz_open(&b, 4); /* no home ranges: any appliance registers any id */
 	for (uint32_t node = 100; node < 104; node++)
 		cr_assert_eq(byz_register(&b, 3, node, 66, 0, 0x66), FAII_SETTLE_APPLIED);
-	cr_assert_eq(byz_register(&b, 0, 3, 1, 1000, 0x33), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_register(&b, 0, 3, 1, 1000, 0x33), FAII_SETTLE_REFUSED_NODE_TABLE_FULL);
 	free(b.mem);
 }
 
 /*
- * DISABLED: a known defect, not fixed here. The first NODE_REGISTER of a
- * node id, from any one appliance, fixes the node's key and operator for
- * good: a Byzantine appliance that registers an honest node's id first
- * with its own key and operator redirects the node's payout leaves to its
- * operator, signs meter readings and disputes as the node, and the honest
- * appliances' registrations are refused (node_rebound). The fix is a
- * registration the node itself signs (proof of possession of the key,
- * "faii-settle-node-v1" || body) or one that f + 1 appliances agree on.
+ * The first NODE_REGISTER of a node id fixes the node's key and operator:
+ * a Byzantine appliance that registered an honest node's id first, with
+ * its own key and operator, took the node's payouts, signed meter readings
+ * and disputes as the node, and the honest registration was refused
+ * (node_rebound). With home ranges only the node's home appliance binds it.
  */
-Test(settle_byzantine, a_liar_cannot_bind_an_honest_nodes_id_to_its_own_operator, .disabled = true)
+Test(settle_byzantine, a_liar_cannot_bind_an_honest_nodes_id_to_its_own_operator)
 {
 	struct byz b;
-	byz_open(&b, 4);
-	cr_assert_eq(byz_register(&b, 3, 3, 66, 0, 0x66), FAII_SETTLE_APPLIED);
-	cr_assert_eq(byz_register(&b, 0, 3, 1, 1000, 0x33), FAII_SETTLE_APPLIED);
+	byz_open_config(&b, 8, true);
+	cr_assert_eq(byz_register(&b, 3, 3, 66, 0, 0x66), FAII_SETTLE_REFUSED_NOT_HOME);
+	cr_assert_eq(byz_register(&b, 1, 3, 1, 1000, 0x33), FAII_SETTLE_APPLIED);
+	cr_assert_eq(byz_register(&b, 3, 3, 66, 0, 0x66), FAII_SETTLE_REFUSED_NOT_HOME);
 	struct faii_settle_node_view view;
 	cr_assert_eq(faii_settle_node(b.state, 3, &view), 0);
 	cr_assert_eq(view.operator_id, 1);
 	free(b.mem);
+}
+
+/* Home ranges that overlap, or hold more ids than the node table, are
+ * refused at init: either would let one appliance crowd out another. */
+Test(settle_byzantine, home_ranges_are_checked)
+{
+	struct faii_settle_config config = {.validators = 4,
+	                                    .nodes_max = 8,
+	                                    .epoch_ms = BYZ_EPOCH_MS,
+	                                    .params = test_params(),
+	                                    .node_ranges = true,
+	                                    .node_first = {1, 3, 5, 7},
+	                                    .node_last = {2, 4, 6, 8}};
+	size_t bytes = faii_settle_state_bytes(8);
+	void *mem = aligned_alloc(8, (bytes + 7) & ~(size_t)7);
+	struct faii_settle_state *state;
+	const char *field = NULL;
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), 0);
+	config.node_last[3] = 9; /* 9 ids for 8 slots */
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	cr_assert_str_eq(field, "node_ranges");
+	config.node_last[3] = 8;
+	config.node_first[1] = 2; /* overlaps validator 0's */
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	config.node_first[1] = 5; /* last < first */
+	cr_assert_eq(faii_settle_state_init(mem, bytes, &config, &state, &field), -EINVAL);
+	free(mem);
 }
 
 /*
