@@ -21,6 +21,7 @@
 /* What one period learns about its window of slots, under the lock. */
 struct window {
 	const struct faii_registry *reg;
+	uint32_t self; /* this validator's index */
 	uint32_t first, count;
 	struct {
 		bool register_it, slashed, has_reputation;
@@ -69,9 +70,11 @@ static void read_window(void *ctx, const struct faii_settle_state *state)
 		if (node->status == FAII_NODE_REMOVED)
 			continue;
 		struct faii_settle_node_view view;
-		w->slot[k].register_it = faii_settle_node(state, node->id, &view) != 0 ||
-		                         view.node_class != node->node_class ||
-		                         view.capacity_units != capacity_units(node);
+		/* With home ranges, another appliance's nodes are its to register. */
+		w->slot[k].register_it = faii_settle_may_register(state, w->self, node->id) &&
+		                         (faii_settle_node(state, node->id, &view) != 0 ||
+		                          view.node_class != node->node_class ||
+		                          view.capacity_units != capacity_units(node));
 		w->slot[k].slashed =
 		        faii_settle_slash_is_slashed(faii_settle_state_slash(state), node->id);
 		struct faii_settle_reputation_view reputation;
@@ -210,6 +213,7 @@ void faii_settlement_sync_tick(struct faii_settlement_sync *sync,
 	static struct window w; /* the control thread's only */
 	uint32_t nodes = reg->cfg->node_count < sync->slots ? reg->cfg->node_count : sync->slots;
 	w.reg = reg;
+	w.self = settlement->self;
 	w.first = sync->cursor < nodes ? sync->cursor : 0;
 	w.count = nodes - w.first < FAII_SETTLE_SYNC_SLOTS_PER_PERIOD
 	                  ? nodes - w.first

@@ -132,6 +132,11 @@ struct faii_settle_stats {
 
 struct faii_settle_state;
 
+/* Whether validator may register node_id: always without home ranges,
+ * else when the id is in its range (docs/settlement.md, "Home ranges"). */
+bool faii_settle_may_register(const struct faii_settle_state *state, uint32_t validator,
+                              uint32_t node_id);
+
 /* The memory faii_settle_state_init() needs for nodes_max nodes. */
 size_t faii_settle_state_bytes(uint32_t nodes_max);
 /* Checks the config (-EINVAL with *field named) and lays the state out in

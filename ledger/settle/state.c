@@ -201,6 +201,15 @@ static struct node_slot *node_insert(struct faii_settle_state *s, uint32_t node_
 	return slot;
 }
 
+bool faii_settle_may_register(const struct faii_settle_state *s, uint32_t validator,
+                              uint32_t node_id)
+{
+	if (!s->config.node_ranges)
+		return true;
+	return validator < s->config.validators && node_id >= s->config.node_first[validator] &&
+	       node_id <= s->config.node_last[validator];
+}
+
 static enum faii_settle_outcome apply_node(struct faii_settle_state *s, uint32_t author,
                                            const uint8_t *tx, uint32_t len)
 {
@@ -208,8 +217,7 @@ static enum faii_settle_outcome apply_node(struct faii_settle_state *s, uint32_t
 	if (faii_settle_tx_node_decode(tx, len, &tx_node) != 0)
 		return FAII_SETTLE_REFUSED_MALFORMED;
 	FAII_ASSERT(author < s->config.validators);
-	if (s->config.node_ranges && (tx_node.node_id < s->config.node_first[author] ||
-	                              tx_node.node_id > s->config.node_last[author]))
+	if (!faii_settle_may_register(s, author, tx_node.node_id))
 		return FAII_SETTLE_REFUSED_NOT_HOME;
 	struct node_slot *slot = settle_node_find(s, tx_node.node_id);
 	if (slot != NULL && (slot->operator_id != tx_node.operator_id ||

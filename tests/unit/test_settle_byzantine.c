@@ -261,8 +261,14 @@ Test(settle_byzantine, one_appliance_cannot_fill_the_node_table)
 	faii_settle_get_stats(b.state, &stats);
 	cr_assert_eq(stats.refused[FAII_SETTLE_REFUSED_NOT_HOME], 18);
 	cr_assert_str_eq(faii_settle_outcome_name(FAII_SETTLE_REFUSED_NOT_HOME), "not_home");
+	/* What an appliance asks before it submits (appliance/settlement_sync.c). */
+	cr_assert(faii_settle_may_register(b.state, 0, 2));
+	cr_assert(!faii_settle_may_register(b.state, 0, 3));
+	cr_assert(faii_settle_may_register(b.state, 3, 101));
+	cr_assert(!faii_settle_may_register(b.state, 3, 102));
 	free(b.mem);
 	byz_open(&b, 4); /* no home ranges: any appliance registers any id */
+	cr_assert(faii_settle_may_register(b.state, 0, 102));
 	for (uint32_t node = 100; node < 104; node++)
 		cr_assert_eq(byz_register(&b, 3, node, 66, 0, 0x66), FAII_SETTLE_APPLIED);
 	cr_assert_eq(byz_register(&b, 0, 3, 1, 1000, 0x33), FAII_SETTLE_REFUSED_NODE_TABLE_FULL);
